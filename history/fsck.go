@@ -1,0 +1,267 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Problem is one thing fsck found wrong.
+type Problem struct {
+	Object string // a CID, a page id, or "database"
+	What   string
+}
+
+func (p Problem) String() string { return p.Object + ": " + p.What }
+
+// Fsck re-hashes every block, checks every revision's encoding, signature
+// and recorded fields, recomputes heads and the page, search and link
+// indexes from the revisions, and compares. It returns every problem found;
+// none means the repo is intact. progress, if set, is called as blocks are
+// checked.
+func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Problem, error) {
+	var probs []Problem
+	add := func(obj, format string, a ...any) {
+		probs = append(probs, Problem{obj, fmt.Sprintf(format, a...)})
+	}
+	var quick string
+	if err := s.db.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&quick); err != nil {
+		add("database", "%v", classifyOpenError(err))
+		return probs, nil
+	} else if quick != "ok" {
+		add("database", "sqlite: %s", quick)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+
+	var total int
+	if err := tx.QueryRow(`SELECT count(*) FROM blocks`).Scan(&total); err != nil {
+		add("database", "%v", err)
+		return probs, nil
+	}
+	ids, err := allIDs(tx, `SELECT id FROM blocks ORDER BY id`)
+	if err != nil {
+		add("database", "%v", err)
+		return probs, nil
+	}
+	revIDs := map[int64]bool{}
+	if rows, err := allIDs(tx, `SELECT id FROM revisions`); err == nil {
+		for _, id := range rows {
+			revIDs[id] = true
+		}
+	}
+	reader := txReader{tx}
+	for i, id := range ids {
+		if progress != nil && i%500 == 0 {
+			progress(i, total)
+		}
+		c, err := blockCID(tx, id)
+		if err != nil {
+			add(fmt.Sprintf("block #%d", id), "unreadable CID: %v", err)
+			continue
+		}
+		data, err := readBlockByID(tx, id)
+		if err != nil {
+			add(c.String(), "unreadable: %v", err)
+			continue
+		}
+		if err := (Block{c, data}).Verify(); err != nil {
+			add(c.String(), "%v", err)
+			continue
+		}
+		if !revIDs[id] {
+			if c.Prefix().Codec == CodecDagCBOR {
+				if _, err := decodeChunkList(data); err != nil {
+					add(c.String(), "%v", err)
+				}
+			}
+			continue
+		}
+		rev, err := DecodeRevision(data)
+		if err != nil {
+			add(c.String(), "%v", err)
+			continue
+		}
+		if rev.Wiki != s.wiki {
+			add(c.String(), "belongs to wiki %s", rev.Wiki)
+		}
+		if rev.IsAuto() {
+			if s.opts.VerifyAuto == nil {
+				add(c.String(), "automatic merge cannot be checked")
+			} else if err := s.opts.VerifyAuto(reader, c, rev); err != nil {
+				add(c.String(), "automatic merge does not recompute: %v", err)
+			}
+		} else if err := rev.VerifySignature(); err != nil {
+			add(c.String(), "%v", err)
+		}
+		probs = append(probs, checkRevisionRows(tx, id, c, rev)...)
+	}
+	if progress != nil {
+		progress(total, total)
+	}
+	probs = append(probs, checkHeadsAndIndexes(tx, s.opts.Links)...)
+	if _, err := tx.Exec(`INSERT INTO search(search) VALUES('integrity-check')`); err != nil {
+		add("search index", "%v", err)
+	}
+	return probs, nil
+}
+
+func allIDs(q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.Query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// checkRevisionRows compares the revisions and parents rows with the block.
+func checkRevisionRows(q querier, id int64, c cid.Cid, rev *Revision) []Problem {
+	var probs []Problem
+	add := func(format string, a ...any) { probs = append(probs, Problem{c.String(), fmt.Sprintf(format, a...)}) }
+	var page, body int64
+	var height uint64
+	var t int64
+	var auto bool
+	if err := q.QueryRow(`SELECT page, height, time, body, auto FROM revisions WHERE id = ?`, id).Scan(&page, &height, &t, &body, &auto); err != nil {
+		add("revision row: %v", err)
+		return probs
+	}
+	if pc, err := blockCID(q, page); err != nil || !pc.Equals(rev.PageID(c)) {
+		add("indexed under the wrong page")
+	}
+	if bc, err := blockCID(q, body); err != nil || !bc.Equals(rev.Body.Cid) {
+		add("indexed with the wrong body")
+	}
+	if height != rev.Height || t != rev.Time || auto != rev.IsAuto() {
+		add("revision row disagrees with the block (height, time or auto)")
+	}
+	parentIDs, err := allIDs(q, `SELECT parent FROM parents WHERE child = ?`, id)
+	if err != nil {
+		add("parents: %v", err)
+		return probs
+	}
+	var got []string
+	for _, pid := range parentIDs {
+		pc, err := blockCID(q, pid)
+		if err != nil {
+			add("parent row names a missing block")
+			continue
+		}
+		got = append(got, pc.String())
+	}
+	var want []string
+	for _, p := range rev.Parents {
+		want = append(want, p.String())
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		add("parents rows %v disagree with the block's parents %v", got, want)
+	}
+	return probs
+}
+
+// checkHeadsAndIndexes recomputes heads (revisions nobody names as parent)
+// and each page's index rows, and compares them with what is stored.
+func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
+	var probs []Problem
+	add := func(obj, format string, a ...any) { probs = append(probs, Problem{obj, fmt.Sprintf(format, a...)}) }
+	want, err := allIDs(q, `SELECT id FROM revisions WHERE id NOT IN (SELECT parent FROM parents) ORDER BY id`)
+	if err != nil {
+		return append(probs, Problem{"heads", err.Error()})
+	}
+	got, err := allIDs(q, `SELECT rev FROM heads ORDER BY rev`)
+	if err != nil {
+		return append(probs, Problem{"heads", err.Error()})
+	}
+	if !slices.Equal(want, got) {
+		add("heads", "stored heads %v differ from recomputed heads %v (block row ids)", got, want)
+	}
+	if bad, err := allIDs(q, `SELECT h.rev FROM heads h JOIN revisions r ON r.id = h.rev WHERE h.page != r.page`); err == nil && len(bad) > 0 {
+		add("heads", "heads filed under the wrong page: %v", bad)
+	}
+	pages, err := allIDs(q, `SELECT DISTINCT page FROM revisions ORDER BY page`)
+	if err != nil {
+		return append(probs, Problem{"pages", err.Error()})
+	}
+	indexed, err := allIDs(q, `SELECT id FROM pages ORDER BY id`)
+	if err != nil {
+		return append(probs, Problem{"pages", err.Error()})
+	}
+	if !slices.Equal(pages, indexed) {
+		add("page index", "indexes pages %v, revisions name pages %v", indexed, pages)
+	}
+	for _, page := range pages {
+		pc, err := blockCID(q, page)
+		if err != nil {
+			add(fmt.Sprintf("page #%d", page), "%v", err)
+			continue
+		}
+		obj := "page " + pc.String()
+		p, err := computePageIndex(q, page, linksOf)
+		if err != nil {
+			add(obj, "cannot recompute index: %v", err)
+			continue
+		}
+		var rev, created, updated int64
+		var title, policy string
+		var deleted bool
+		var heads int
+		err = q.QueryRow(`SELECT rev, title, deleted, policy, heads, created, updated FROM pages WHERE id = ?`, page).
+			Scan(&rev, &title, &deleted, &policy, &heads, &created, &updated)
+		if err != nil {
+			add(obj, "page row: %v", err)
+			continue
+		}
+		if rev != p.rev || title != p.title || deleted != p.deleted || policy != p.policy || heads != p.heads ||
+			created != p.created || updated != p.updated {
+			add(obj, "page index row disagrees with the page's heads")
+		}
+		var sTitle, sBody string
+		err = q.QueryRow(`SELECT title, body FROM search WHERE docid = ?`, page).Scan(&sTitle, &sBody)
+		searchable := !(p.deleted && p.heads == 1)
+		switch {
+		case err == sql.ErrNoRows && searchable:
+			add(obj, "missing from the search index")
+		case err != nil && err != sql.ErrNoRows:
+			add(obj, "search index: %v", err)
+		case err == nil && !searchable:
+			add(obj, "deleted page still in the search index")
+		case err == nil && (sTitle != p.titles || sBody != p.text):
+			add(obj, "search index text disagrees with the page's heads")
+		}
+		rows, err := q.Query(`SELECT target FROM links WHERE src = ? ORDER BY target`, page)
+		if err != nil {
+			add(obj, "links: %v", err)
+			continue
+		}
+		var links []string
+		for rows.Next() {
+			var t string
+			if rows.Scan(&t) == nil {
+				links = append(links, t)
+			}
+		}
+		rows.Close()
+		if !slices.Equal(links, p.links) {
+			add(obj, "link index %v disagrees with the page's links %v", links, p.links)
+		}
+	}
+	return probs
+}

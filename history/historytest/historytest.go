@@ -1,0 +1,91 @@
+// Package historytest builds revision DAGs for tests of history and of the
+// packages above it.
+package historytest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+)
+
+// WikiID is the wiki every store made here belongs to.
+const WikiID = "testwiki"
+
+// NewStore opens a fresh store in a temporary directory.
+func NewStore(t testing.TB, opts history.Options) *history.Store {
+	t.Helper()
+	s, err := history.Open(filepath.Join(t.TempDir(), "peerwiki.db"), WikiID, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Builder makes signed revisions of one author.
+type Builder struct {
+	T     testing.TB
+	Store *history.Store
+	ID    *history.Identity
+	// Clock is the wall clock the builder pretends to read (ms).
+	Clock int64
+}
+
+// NewBuilder returns a builder with a fresh identity writing to s.
+func NewBuilder(t testing.TB, s *history.Store) *Builder {
+	t.Helper()
+	id, err := history.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Builder{T: t, Store: s, ID: id, Clock: 1_700_000_000_000}
+}
+
+// Make builds (without storing) a signed revision of page with the given
+// parents; page is cid.Undef for a genesis.
+func (b *Builder) Make(page cid.Cid, title, body string, parents ...cid.Cid) (history.Block, []history.Block) {
+	b.T.Helper()
+	ctx := context.Background()
+	bodyBlocks, err := history.BodyBlocks(body)
+	if err != nil {
+		b.T.Fatal(err)
+	}
+	b.Clock++
+	r := &history.Revision{Wiki: b.Store.Wiki(), Title: title, Body: history.Link{Cid: bodyBlocks[0].Cid}, Time: b.Clock, Height: 1}
+	if !page.Defined() {
+		r.Nonce = []byte(title + body)
+	} else {
+		r.Page = &history.Link{Cid: page}
+		r.SetParents(parents)
+		for _, p := range parents {
+			pr, err := b.Store.Revision(ctx, p)
+			if err != nil {
+				b.T.Fatal(err)
+			}
+			r.Height = max(r.Height, pr.Height+1)
+			r.Time = max(r.Time, pr.Time+1)
+		}
+	}
+	if err := r.Sign(b.ID.Key); err != nil {
+		b.T.Fatal(err)
+	}
+	blk, err := r.Block()
+	if err != nil {
+		b.T.Fatal(err)
+	}
+	return blk, bodyBlocks
+}
+
+// Put builds and stores a revision and returns its CID.
+func (b *Builder) Put(page cid.Cid, title, body string, parents ...cid.Cid) cid.Cid {
+	b.T.Helper()
+	blk, bodies := b.Make(page, title, body, parents...)
+	if _, err := b.Store.Put(context.Background(), append(bodies, blk)); err != nil {
+		b.T.Fatal(err)
+	}
+	return blk.Cid
+}

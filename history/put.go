@@ -1,0 +1,502 @@
+package history
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+)
+
+// PutResult says what a Put stored.
+type PutResult struct {
+	// Revisions are the CIDs of newly stored revisions, parents first.
+	Revisions []cid.Cid
+	// Blocks counts newly stored blocks of any kind.
+	Blocks int
+	// Pages are the pages that gained revisions.
+	Pages []cid.Cid
+	// Divergent are the pages among Pages that now have more than one head.
+	Divergent []cid.Cid
+}
+
+type pendingRev struct {
+	block Block
+	rev   *Revision
+}
+
+// Put verifies blocks and stores them in one transaction. Every block must
+// match its CID; every revision must be signed (or be an automatic merge
+// that Options.VerifyAuto accepts), belong to this wiki, and have its
+// parents and body stored or in the same batch. Blocks already stored are
+// skipped. On any error nothing is stored.
+func (s *Store) Put(ctx context.Context, blocks []Block) (*PutResult, error) {
+	revs, others, err := s.checkBlocks(blocks)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	w := &writer{s: s, tx: tx, others: others, dirty: map[int64]cid.Cid{}}
+	res, err := w.put(revs)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Revisions) > 0 || res.Blocks > 0 {
+		if _, err := tx.Exec(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits'`); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return res, nil
+}
+
+// checkBlocks does the work that needs no database, in parallel for large
+// batches: CID match, decoding, signature checks.
+func (s *Store) checkBlocks(blocks []Block) ([]pendingRev, map[cid.Cid]Block, error) {
+	type checked struct {
+		rev *Revision
+		err error
+	}
+	out := make([]checked, len(blocks))
+	check := func(i int) {
+		b := blocks[i]
+		if err := b.Verify(); err != nil {
+			out[i].err = err
+			return
+		}
+		if b.Cid.Prefix().Codec != CodecDagCBOR {
+			return
+		}
+		r, err := DecodeRevision(b.Data)
+		if err != nil {
+			// A dag-cbor block that is not a revision must be a chunk list.
+			if _, cerr := decodeChunkList(b.Data); cerr == nil {
+				return
+			}
+			out[i].err = fmt.Errorf("block %s: %w", b.Cid, err)
+			return
+		}
+		if r.Wiki != s.wiki {
+			out[i].err = fmt.Errorf("revision %s: %w (%s)", b.Cid, ErrWrongWiki, r.Wiki)
+			return
+		}
+		if !r.IsAuto() {
+			if err := r.VerifySignature(); err != nil {
+				out[i].err = fmt.Errorf("revision %s: %w", b.Cid, err)
+				return
+			}
+		} else if s.opts.VerifyAuto == nil {
+			out[i].err = fmt.Errorf("revision %s: %w", b.Cid, ErrUnsigned)
+			return
+		}
+		out[i].rev = r
+	}
+	if len(blocks) < 64 {
+		for i := range blocks {
+			check(i)
+		}
+	} else {
+		var wg sync.WaitGroup
+		next := make(chan int, len(blocks))
+		for i := range blocks {
+			next <- i
+		}
+		close(next)
+		for range runtime.GOMAXPROCS(0) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					check(i)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	var revs []pendingRev
+	others := map[cid.Cid]Block{}
+	for i, c := range out {
+		if c.err != nil {
+			return nil, nil, c.err
+		}
+		if c.rev != nil {
+			revs = append(revs, pendingRev{blocks[i], c.rev})
+		} else {
+			others[blocks[i].Cid] = blocks[i]
+		}
+	}
+	// Parents first: height orders any DAG topologically.
+	sort.SliceStable(revs, func(i, j int) bool {
+		if revs[i].rev.Height != revs[j].rev.Height {
+			return revs[i].rev.Height < revs[j].rev.Height
+		}
+		return bytes.Compare(revs[i].block.Cid.Bytes(), revs[j].block.Cid.Bytes()) < 0
+	})
+	return revs, others, nil
+}
+
+// writer carries one Put's transaction state.
+type writer struct {
+	s      *Store
+	tx     *sql.Tx
+	others map[cid.Cid]Block // non-revision blocks of the batch, by CID
+	dirty  map[int64]cid.Cid // pages touched: page row id -> page CID
+	order  []int64
+	res    PutResult
+}
+
+func (w *writer) put(revs []pendingRev) (*PutResult, error) {
+	for _, p := range revs {
+		if err := w.putRevision(p); err != nil {
+			return nil, err
+		}
+	}
+	// Blocks no revision of the batch named (a sync may send a body ahead
+	// of its revision): store them as they are.
+	keys := make([]cid.Cid, 0, len(w.others))
+	for c := range w.others {
+		keys = append(keys, c)
+	}
+	sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i].Bytes(), keys[j].Bytes()) < 0 })
+	for _, c := range keys {
+		if _, err := w.ensureBlock(c, 0, false); err != nil {
+			return nil, err
+		}
+	}
+	for _, page := range w.order {
+		divergent, err := refreshPage(w.tx, page, w.s.opts.Links)
+		if err != nil {
+			return nil, fmt.Errorf("index page %s: %w", w.dirty[page], err)
+		}
+		w.res.Pages = append(w.res.Pages, w.dirty[page])
+		if divergent {
+			w.res.Divergent = append(w.res.Divergent, w.dirty[page])
+		}
+	}
+	return &w.res, nil
+}
+
+// ensureBlock stores a non-revision block from the batch unless it is
+// already stored, storing it as a delta against deltaBase when given.
+func (w *writer) ensureBlock(c cid.Cid, deltaBase int64, useBase bool) (int64, error) {
+	if id, err := blockID(w.tx, c); err == nil {
+		return id, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return 0, err
+	}
+	b, ok := w.others[c]
+	if !ok {
+		return 0, fmt.Errorf("%w: %s", ErrMissingBody, c)
+	}
+	if c.Prefix().Codec == CodecDagCBOR {
+		l, err := decodeChunkList(b.Data)
+		if err != nil {
+			return 0, err
+		}
+		for _, ch := range l.Chunks {
+			if _, err := w.ensureBlock(ch.Cid, 0, false); err != nil {
+				return 0, err
+			}
+		}
+		useBase = false
+	}
+	id, err := w.insertBlock(b, deltaBase, useBase)
+	delete(w.others, c)
+	return id, err
+}
+
+func (w *writer) insertBlock(b Block, deltaBase int64, useBase bool) (int64, error) {
+	var baseData []byte
+	depth := 0
+	if useBase {
+		var enc int
+		var base sql.NullInt64
+		var data []byte
+		err := w.tx.QueryRow(`SELECT enc, base, depth, data FROM blocks WHERE id = ?`, deltaBase).Scan(&enc, &base, &depth, &data)
+		if err == nil && depth < deltaMaxDepth {
+			baseData, err = decodeStored(w.tx, enc, base, depth, data)
+		}
+		if err != nil || depth >= deltaMaxDepth {
+			useBase = false
+		}
+		depth++
+	}
+	enc, stored := encodeStored(b.Data, baseData, useBase)
+	var base any
+	if enc == encDeltaZstd {
+		base = deltaBase
+	} else {
+		depth = 0
+	}
+	r, err := w.tx.Exec(`INSERT INTO blocks(cid, enc, base, depth, size, data) VALUES(?, ?, ?, ?, ?, ?)`,
+		b.Cid.Bytes(), enc, base, depth, len(b.Data), stored)
+	if err != nil {
+		return 0, fmt.Errorf("store block %s: %w", b.Cid, err)
+	}
+	w.res.Blocks++
+	return r.LastInsertId()
+}
+
+func (w *writer) putRevision(p pendingRev) error {
+	c, rev := p.block.Cid, p.rev
+	if _, err := blockID(w.tx, c); err == nil {
+		return nil // already stored
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	// Causal completeness: parents stored, all of the same page; height
+	// and clock consistent with them.
+	var pageID int64
+	var maxHeight uint64
+	var maxTime int64
+	var firstParentBody int64
+	parentIDs := make([]int64, 0, len(rev.Parents))
+	for i, pl := range rev.Parents {
+		var id, page, height, t, body int64
+		err := w.tx.QueryRow(`SELECT r.id, r.page, r.height, r.time, r.body FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid = ?`,
+			pl.Bytes()).Scan(&id, &page, &height, &t, &body)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("revision %s: %w: %s", c, ErrMissingParent, pl.Cid)
+		} else if err != nil {
+			return err
+		}
+		if i == 0 {
+			firstParentBody = body
+		}
+		pageCID, err := blockCID(w.tx, page)
+		if err != nil {
+			return err
+		}
+		if !pageCID.Equals(rev.Page.Cid) {
+			return fmt.Errorf("%w: revision %s names page %s but parent %s is of page %s", ErrMalformed, c, rev.Page.Cid, pl.Cid, pageCID)
+		}
+		pageID = page
+		maxHeight = max(maxHeight, uint64(height))
+		maxTime = max(maxTime, t)
+		parentIDs = append(parentIDs, id)
+	}
+	if rev.Page != nil && rev.Height != maxHeight+1 {
+		return fmt.Errorf("%w: revision %s has height %d, want %d", ErrMalformed, c, rev.Height, maxHeight+1)
+	}
+	if rev.Page != nil {
+		if rev.IsAuto() && rev.Time != maxTime {
+			return fmt.Errorf("%w: automatic merge %s has time %d, want %d", ErrMalformed, c, rev.Time, maxTime)
+		}
+		if !rev.IsAuto() && rev.Time <= maxTime {
+			return fmt.Errorf("%w: revision %s has time %d, not after its parents' %d", ErrMalformed, c, rev.Time, maxTime)
+		}
+	}
+	bodyID, err := w.ensureBlock(rev.Body.Cid, firstParentBody, firstParentBody != 0 && rev.Body.Prefix().Codec == CodecRaw)
+	if err != nil {
+		if errors.Is(err, ErrMissingBody) {
+			return fmt.Errorf("revision %s: %w", c, err)
+		}
+		return err
+	}
+	id, err := w.insertBlock(p.block, 0, false)
+	if err != nil {
+		return err
+	}
+	if rev.Page == nil {
+		pageID = id
+	}
+	if rev.IsAuto() {
+		if err := w.s.opts.VerifyAuto(txReader{w.tx}, c, rev); err != nil {
+			return fmt.Errorf("automatic merge %s: %w", c, err)
+		}
+	}
+	if _, err := w.tx.Exec(`INSERT INTO revisions(id, page, height, time, body, auto) VALUES(?, ?, ?, ?, ?, ?)`,
+		id, pageID, rev.Height, rev.Time, bodyID, rev.IsAuto()); err != nil {
+		return err
+	}
+	for _, pid := range parentIDs {
+		if _, err := w.tx.Exec(`INSERT INTO parents(child, parent) VALUES(?, ?)`, id, pid); err != nil {
+			return err
+		}
+		if _, err := w.tx.Exec(`DELETE FROM heads WHERE rev = ?`, pid); err != nil {
+			return err
+		}
+	}
+	if _, err := w.tx.Exec(`INSERT INTO heads(rev, page) VALUES(?, ?)`, id, pageID); err != nil {
+		return err
+	}
+	if _, ok := w.dirty[pageID]; !ok {
+		w.dirty[pageID] = rev.PageID(c)
+		w.order = append(w.order, pageID)
+	}
+	w.res.Revisions = append(w.res.Revisions, c)
+	return nil
+}
+
+// headInfo is a page head with the fields the page index needs.
+type headInfo struct {
+	id  int64
+	cid cid.Cid
+	rev *Revision
+}
+
+// primaryHead orders heads deterministically: the latest (time, CID) wins.
+// Lists show its title; a conflicted page still shows every head elsewhere.
+func sortHeads(hs []headInfo) {
+	sort.Slice(hs, func(i, j int) bool {
+		if hs[i].rev.Time != hs[j].rev.Time {
+			return hs[i].rev.Time > hs[j].rev.Time
+		}
+		return bytes.Compare(hs[i].cid.Bytes(), hs[j].cid.Bytes()) > 0
+	})
+}
+
+func loadHeads(q querier, page int64) ([]headInfo, error) {
+	rows, err := q.Query(`SELECT b.id, b.cid FROM heads h JOIN blocks b ON b.id = h.rev WHERE h.page = ?`, page)
+	if err != nil {
+		return nil, err
+	}
+	var hs []headInfo
+	for rows.Next() {
+		var h headInfo
+		var cb []byte
+		if err := rows.Scan(&h.id, &cb); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if h.cid, err = cid.Cast(cb); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		hs = append(hs, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range hs {
+		data, err := readBlockByID(q, hs[i].id)
+		if err != nil {
+			return nil, err
+		}
+		if hs[i].rev, err = DecodeRevision(data); err != nil {
+			return nil, err
+		}
+	}
+	sortHeads(hs)
+	return hs, nil
+}
+
+// pageIndex is what the pages, search and links tables hold for a page;
+// it is a pure function of the page's heads.
+type pageIndex struct {
+	rev      int64
+	title    string
+	deleted  bool
+	policy   string
+	heads    int
+	created  int64
+	updated  int64
+	text     string // bodies of all heads, for search
+	titles   string // titles of all heads, for search
+	links    []string
+	headCIDs []cid.Cid
+}
+
+func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pageIndex, error) {
+	hs, err := loadHeads(q, page)
+	if err != nil {
+		return nil, err
+	}
+	if len(hs) == 0 {
+		return nil, fmt.Errorf("page #%d has no heads", page)
+	}
+	var created int64
+	if err := q.QueryRow(`SELECT time FROM revisions WHERE id = ?`, page).Scan(&created); err != nil {
+		return nil, err
+	}
+	p := &pageIndex{rev: hs[0].id, title: hs[0].rev.Title, deleted: hs[0].rev.Deleted,
+		heads: len(hs), created: created, updated: hs[0].rev.Time}
+	// The page's policy override is the one its heads carry; heads that
+	// disagree leave it unset here (the merge layer decides what that means).
+	p.policy = hs[0].rev.Policy
+	seenBody := map[cid.Cid]bool{}
+	seenTitle := map[string]bool{}
+	links := map[string]bool{}
+	var text, titles bytes.Buffer
+	for _, h := range hs {
+		p.headCIDs = append(p.headCIDs, h.cid)
+		if h.rev.Policy != p.policy {
+			p.policy = ""
+		}
+		if !seenTitle[h.rev.Title] {
+			seenTitle[h.rev.Title] = true
+			if titles.Len() > 0 {
+				titles.WriteByte('\n')
+			}
+			titles.WriteString(h.rev.Title)
+		}
+		if h.rev.Deleted && len(hs) == 1 {
+			continue
+		}
+		if seenBody[h.rev.Body.Cid] {
+			continue
+		}
+		seenBody[h.rev.Body.Cid] = true
+		body, err := getBody(q, h.rev.Body.Cid)
+		if err != nil {
+			return nil, err
+		}
+		if text.Len() > 0 {
+			text.WriteByte('\n')
+		}
+		text.WriteString(body)
+		if linksOf != nil {
+			for _, l := range linksOf(body) {
+				links[l] = true
+			}
+		}
+	}
+	p.text, p.titles = text.String(), titles.String()
+	for l := range links {
+		p.links = append(p.links, l)
+	}
+	sort.Strings(p.links)
+	return p, nil
+}
+
+// refreshPage rewrites a page's rows in pages, search and links from its
+// heads, and reports whether it has more than one head.
+func refreshPage(q querier, page int64, linksOf func(string) []string) (bool, error) {
+	p, err := computePageIndex(q, page, linksOf)
+	if err != nil {
+		return false, err
+	}
+	if _, err := q.Exec(`INSERT OR REPLACE INTO pages(id, rev, title, deleted, policy, heads, created, updated) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
+		page, p.rev, p.title, p.deleted, p.policy, p.heads, p.created, p.updated); err != nil {
+		return false, err
+	}
+	if _, err := q.Exec(`DELETE FROM search WHERE docid = ?`, page); err != nil {
+		return false, err
+	}
+	if !(p.deleted && p.heads == 1) {
+		if _, err := q.Exec(`INSERT INTO search(docid, title, body) VALUES(?, ?, ?)`, page, p.titles, p.text); err != nil {
+			return false, err
+		}
+	}
+	if _, err := q.Exec(`DELETE FROM links WHERE src = ?`, page); err != nil {
+		return false, err
+	}
+	for _, l := range p.links {
+		if _, err := q.Exec(`INSERT INTO links(src, target) VALUES(?, ?)`, page, l); err != nil {
+			return false, err
+		}
+	}
+	return p.heads > 1, nil
+}

@@ -1,0 +1,276 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ipfs/go-cid"
+)
+
+// PageRow is a page as the page index holds it.
+type PageRow struct {
+	ID      cid.Cid // genesis revision
+	Rev     cid.Cid // the head lists show: the latest by (time, CID)
+	Title   string
+	Deleted bool
+	Policy  string // the override the page's heads carry, "" if none or they disagree
+	Heads   int
+	Created int64
+	Updated int64
+}
+
+const pageCols = `pb.cid, rb.cid, p.title, p.deleted, p.policy, p.heads, p.created, p.updated
+	FROM pages p JOIN blocks pb ON pb.id = p.id JOIN blocks rb ON rb.id = p.rev`
+
+func scanPages(rows *sql.Rows, err error) ([]PageRow, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PageRow
+	for rows.Next() {
+		var p PageRow
+		var pid, rid []byte
+		if err := rows.Scan(&pid, &rid, &p.Title, &p.Deleted, &p.Policy, &p.Heads, &p.Created, &p.Updated); err != nil {
+			return nil, err
+		}
+		if p.ID, err = cid.Cast(pid); err != nil {
+			return nil, err
+		}
+		if p.Rev, err = cid.Cast(rid); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Pages lists every page, deleted ones included, by title.
+func (s *Store) Pages(ctx context.Context) ([]PageRow, error) {
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` ORDER BY p.title COLLATE NOCASE, pb.cid`))
+}
+
+// Page returns one page's row.
+func (s *Store) Page(ctx context.Context, page cid.Cid) (PageRow, error) {
+	ps, err := scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` WHERE pb.cid = ?`, page.Bytes()))
+	if err != nil {
+		return PageRow{}, err
+	}
+	if len(ps) == 0 {
+		return PageRow{}, fmt.Errorf("page %s: %w", page, ErrNotFound)
+	}
+	return ps[0], nil
+}
+
+// PagesByTitle returns the pages whose current title equals title,
+// ignoring case.
+func (s *Store) PagesByTitle(ctx context.Context, title string) ([]PageRow, error) {
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` WHERE p.title = ? COLLATE NOCASE ORDER BY pb.cid`, title))
+}
+
+// DuplicateTitles returns titles (lower-cased) that more than one live page has.
+func (s *Store) DuplicateTitles(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT lower(title) FROM pages WHERE deleted = 0 GROUP BY lower(title) HAVING count(*) > 1 ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) pageRowID(page cid.Cid) (int64, error) {
+	var id int64
+	err := s.db.QueryRow(`SELECT p.id FROM pages p JOIN blocks b ON b.id = p.id WHERE b.cid = ?`, page.Bytes()).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("page %s: %w", page, ErrNotFound)
+	}
+	return id, err
+}
+
+// Heads returns a page's heads, latest (time, CID) first: the first is
+// the one lists show.
+func (s *Store) Heads(ctx context.Context, page cid.Cid) ([]cid.Cid, error) {
+	id, err := s.pageRowID(page)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.headsWhere(ctx, `WHERE h.page = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	return m[page], nil
+}
+
+// AllHeads returns every page's heads, ordered as Heads orders them.
+func (s *Store) AllHeads(ctx context.Context) (map[cid.Cid][]cid.Cid, error) {
+	return s.headsWhere(ctx, ``)
+}
+
+func (s *Store) headsWhere(ctx context.Context, where string, args ...any) (map[cid.Cid][]cid.Cid, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT pb.cid, hb.cid FROM heads h
+		JOIN revisions r ON r.id = h.rev JOIN blocks hb ON hb.id = h.rev JOIN blocks pb ON pb.id = h.page `+
+		where+` ORDER BY h.page, r.time DESC, hb.cid DESC`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[cid.Cid][]cid.Cid{}
+	for rows.Next() {
+		var pb, hb []byte
+		if err := rows.Scan(&pb, &hb); err != nil {
+			return nil, err
+		}
+		p, err := cid.Cast(pb)
+		if err != nil {
+			return nil, err
+		}
+		h, err := cid.Cast(hb)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = append(out[p], h)
+	}
+	return out, rows.Err()
+}
+
+// RevisionPage returns the page a stored revision belongs to.
+func (s *Store) RevisionPage(ctx context.Context, rev cid.Cid) (cid.Cid, error) {
+	page, err := revPage(s.db, rev)
+	if err != nil {
+		return cid.Undef, err
+	}
+	return blockCID(s.db, page)
+}
+
+// RevisionsByPrefix returns stored revisions whose CID string starts with
+// prefix, at most limit of them.
+func (s *Store) RevisionsByPrefix(ctx context.Context, prefix string, limit int) ([]cid.Cid, error) {
+	return s.cidsByPrefix(ctx, `SELECT b.cid FROM revisions r JOIN blocks b ON b.id = r.id`, prefix, limit)
+}
+
+// PagesByPrefix returns pages whose id starts with prefix, at most limit.
+func (s *Store) PagesByPrefix(ctx context.Context, prefix string, limit int) ([]cid.Cid, error) {
+	return s.cidsByPrefix(ctx, `SELECT b.cid FROM pages p JOIN blocks b ON b.id = p.id`, prefix, limit)
+}
+
+// cidsByPrefix matches on the string form, which is not a byte prefix of
+// the stored binary CID; a wiki has few enough pages to scan.
+func (s *Store) cidsByPrefix(ctx context.Context, query, prefix string, limit int) ([]cid.Cid, error) {
+	if full, err := cid.Decode(prefix); err == nil {
+		if ok, _ := s.Has(ctx, full); ok {
+			return []cid.Cid{full}, nil
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []cid.Cid
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		c, err := cid.Cast(b)
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(c.String(), prefix) {
+			out = append(out, c)
+			if len(out) >= limit {
+				break
+			}
+		}
+	}
+	return out, rows.Err()
+}
+
+// SearchHit is a page that matches a full-text query.
+type SearchHit struct {
+	Page    cid.Cid
+	Title   string
+	Snippet string
+}
+
+// Search runs a full-text query (SQLite FTS4 MATCH syntax: words, "phrases",
+// prefix*, OR, NOT) over the titles and bodies of every page's heads.
+func (s *Store) Search(ctx context.Context, query string, limit int) ([]SearchHit, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT b.cid, p.title, snippet(search, '[', ']', '…', -1, 12),
+		length(matchinfo(search, 'x')) FROM search
+		JOIN pages p ON p.id = search.docid JOIN blocks b ON b.id = p.id
+		WHERE search MATCH ? ORDER BY p.updated DESC LIMIT ?`, query, limit)
+	if err != nil {
+		if strings.Contains(err.Error(), "malformed MATCH") || strings.Contains(err.Error(), "fts4") {
+			return nil, fmt.Errorf("bad search query %q: %v", query, err)
+		}
+		return nil, err
+	}
+	defer rows.Close()
+	var out []SearchHit
+	for rows.Next() {
+		var h SearchHit
+		var b []byte
+		var n int
+		if err := rows.Scan(&b, &h.Title, &h.Snippet, &n); err != nil {
+			return nil, err
+		}
+		if h.Page, err = cid.Cast(b); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// LinkedFrom returns the live pages whose heads link to any of targets
+// (normalised as Options.Links normalises them).
+func (s *Store) LinkedFrom(ctx context.Context, targets ...string) ([]PageRow, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(targets)), ",")
+	args := make([]any, len(targets))
+	for i, t := range targets {
+		args[i] = t
+	}
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` WHERE p.deleted = 0 AND p.id IN
+		(SELECT src FROM links WHERE target IN (`+ph+`)) ORDER BY p.title COLLATE NOCASE`, args...))
+}
+
+// Stats are counts over the whole store.
+type Stats struct {
+	Pages, Revisions, Blocks int
+	Conflicts                []cid.Cid
+}
+
+// Stats counts pages, revisions and blocks, and lists conflicted pages.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM pages WHERE deleted = 0 OR heads > 1),
+		(SELECT count(*) FROM revisions), (SELECT count(*) FROM blocks)`).Scan(&st.Pages, &st.Revisions, &st.Blocks)
+	if err != nil {
+		return st, err
+	}
+	ps, err := s.Conflicted(ctx)
+	for _, p := range ps {
+		st.Conflicts = append(st.Conflicts, p.ID)
+	}
+	return st, err
+}
+
+// Conflicted lists pages with more than one head.
+func (s *Store) Conflicted(ctx context.Context) ([]PageRow, error) {
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` WHERE p.heads > 1 ORDER BY p.title COLLATE NOCASE, pb.cid`))
+}

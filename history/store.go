@@ -1,0 +1,363 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/ipfs/go-cid"
+	"github.com/klauspost/compress/zstd"
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrMissingParent   = errors.New("parent revision is not stored")
+	ErrMissingBody     = errors.New("body block is not stored")
+	ErrWrongWiki       = errors.New("revision belongs to another wiki")
+	ErrCorruptDatabase = errors.New("database file is corrupt or not a peerwiki database")
+)
+
+// schemaVersion is stored in PRAGMA user_version.
+const schemaVersion = 1
+
+// deltaMaxDepth bounds storage delta chains so a read never rebuilds more
+// than this many versions of a body.
+const deltaMaxDepth = 24
+
+// Block storage encodings (blocks.enc).
+const (
+	encPlain     = 0
+	encZstd      = 1
+	encDeltaZstd = 2
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocks(
+	id    INTEGER PRIMARY KEY,
+	cid   BLOB NOT NULL UNIQUE,
+	enc   INTEGER NOT NULL,
+	base  INTEGER,
+	depth INTEGER NOT NULL,
+	size  INTEGER NOT NULL,
+	data  BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS revisions(
+	id     INTEGER PRIMARY KEY,
+	page   INTEGER NOT NULL,
+	height INTEGER NOT NULL,
+	time   INTEGER NOT NULL,
+	body   INTEGER NOT NULL,
+	auto   INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS revisions_page ON revisions(page, height);
+CREATE TABLE IF NOT EXISTS parents(child INTEGER NOT NULL, parent INTEGER NOT NULL, PRIMARY KEY(child, parent)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS parents_parent ON parents(parent);
+CREATE TABLE IF NOT EXISTS heads(rev INTEGER PRIMARY KEY, page INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS heads_page ON heads(page);
+CREATE TABLE IF NOT EXISTS pages(
+	id      INTEGER PRIMARY KEY,
+	rev     INTEGER NOT NULL,
+	title   TEXT NOT NULL,
+	deleted INTEGER NOT NULL,
+	policy  TEXT NOT NULL,
+	heads   INTEGER NOT NULL,
+	created INTEGER NOT NULL,
+	updated INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS pages_title ON pages(title COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS links(src INTEGER NOT NULL, target TEXT NOT NULL, PRIMARY KEY(src, target)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS links_target ON links(target);
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts4(title, body,
+	tokenize=unicode61 "remove_diacritics=2", compress=pw_compress, uncompress=pw_uncompress);
+`
+
+var (
+	zenc *zstd.Encoder
+	zdec *zstd.Decoder
+)
+
+func init() {
+	var err error
+	if zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1)); err != nil {
+		panic(err)
+	}
+	if zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(MaxBodySize)); err != nil {
+		panic(err)
+	}
+	// The search index keeps its copy of page text compressed; SQLite calls
+	// these on every connection of this driver.
+	sql.Register("sqlite3_peerwiki", &sqlite3.SQLiteDriver{
+		ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			if err := c.RegisterFunc("pw_compress", func(s string) []byte {
+				return zenc.EncodeAll([]byte(s), nil)
+			}, true); err != nil {
+				return err
+			}
+			return c.RegisterFunc("pw_uncompress", func(b []byte) (string, error) {
+				out, err := zdec.DecodeAll(b, nil)
+				return string(out), err
+			}, true)
+		},
+	})
+}
+
+// Options configure a Store.
+type Options struct {
+	// Links extracts the link targets a body names, already normalised;
+	// the store keeps them in step for backlinks. Nil: no links.
+	Links func(body string) []string
+	// VerifyAuto checks an unsigned automatic merge revision against the
+	// store (by recomputing it). Nil: automatic merges are refused.
+	VerifyAuto func(r Reader, c cid.Cid, rev *Revision) error
+}
+
+// Store is a repo's SQLite database of blocks, revisions and indexes. It
+// is safe for concurrent use, and several processes may open one file.
+type Store struct {
+	db   *sql.DB
+	wiki string
+	opts Options
+}
+
+// Open opens (creating if needed) the store at path for the given wiki.
+// A new database records wikiID; an existing one must match it.
+func Open(path, wikiID string, opts Options) (*Store, error) {
+	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL"
+	db, err := sql.Open("sqlite3_peerwiki", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{db: db, wiki: wikiID, opts: opts}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	var version int
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		return classifyOpenError(err)
+	}
+	if version > schemaVersion {
+		return fmt.Errorf("database schema %d is newer than this peerwiki (%d)", version, schemaVersion)
+	}
+	if version == 0 {
+		tx, err := s.db.Begin()
+		if err != nil {
+			return classifyOpenError(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.Exec(schema); err != nil {
+			return classifyOpenError(err)
+		}
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO meta(key, value) VALUES('wiki', ?), ('commits', '0')`, s.wiki); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	var wiki string
+	if err := s.db.QueryRow(`SELECT value FROM meta WHERE key='wiki'`).Scan(&wiki); err != nil {
+		return classifyOpenError(err)
+	}
+	if wiki != s.wiki {
+		return fmt.Errorf("%w: database is of wiki %s, repo config says %s", ErrWrongWiki, wiki, s.wiki)
+	}
+	return nil
+}
+
+func classifyOpenError(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.Code == sqlite3.ErrNotADB || se.Code == sqlite3.ErrCorrupt) {
+		return ErrCorruptDatabase
+	}
+	return err
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Wiki returns the wiki id the store belongs to.
+func (s *Store) Wiki() string { return s.wiki }
+
+// DB exposes the database handle to this package's tests and fsck.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	QueryRow(query string, args ...any) *sql.Row
+	Query(query string, args ...any) (*sql.Rows, error)
+	Exec(query string, args ...any) (sql.Result, error)
+}
+
+// CommitCount is a counter bumped by every write transaction; a daemon
+// polls it to notice commits made by other processes.
+func (s *Store) CommitCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key='commits'`).Scan(&n)
+	return n, err
+}
+
+// blockID returns the row id of a stored block, or ErrNotFound.
+func blockID(q querier, c cid.Cid) (int64, error) {
+	var id int64
+	err := q.QueryRow(`SELECT id FROM blocks WHERE cid = ?`, c.Bytes()).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("block %s: %w", c, ErrNotFound)
+	}
+	return id, err
+}
+
+func blockCID(q querier, id int64) (cid.Cid, error) {
+	var b []byte
+	if err := q.QueryRow(`SELECT cid FROM blocks WHERE id = ?`, id).Scan(&b); err != nil {
+		return cid.Undef, fmt.Errorf("block #%d: %w", id, err)
+	}
+	return cid.Cast(b)
+}
+
+// readBlockByID returns a stored block's bytes, undoing compression and
+// storage deltas.
+func readBlockByID(q querier, id int64) ([]byte, error) {
+	var enc, depth int
+	var base sql.NullInt64
+	var data []byte
+	if err := q.QueryRow(`SELECT enc, base, depth, data FROM blocks WHERE id = ?`, id).Scan(&enc, &base, &depth, &data); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("block #%d: %w", id, ErrNotFound)
+		}
+		return nil, err
+	}
+	return decodeStored(q, enc, base, depth, data)
+}
+
+func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte) ([]byte, error) {
+	switch enc {
+	case encPlain:
+		return data, nil
+	case encZstd:
+		return zdec.DecodeAll(data, nil)
+	case encDeltaZstd:
+		if !base.Valid || depth > deltaMaxDepth {
+			return nil, errBadDelta
+		}
+		baseData, err := readBlockByID(q, base.Int64)
+		if err != nil {
+			return nil, err
+		}
+		delta, err := zdec.DecodeAll(data, nil)
+		if err != nil {
+			return nil, err
+		}
+		return applyDelta(baseData, delta)
+	}
+	return nil, fmt.Errorf("unknown block encoding %d", enc)
+}
+
+// encodeStored picks the smallest storage form of data, as a delta
+// against base when one is given.
+func encodeStored(data []byte, base []byte, hasBase bool) (enc int, stored []byte) {
+	enc, stored = encPlain, data
+	if len(data) >= 64 {
+		if z := zenc.EncodeAll(data, nil); len(z) < len(stored) {
+			enc, stored = encZstd, z
+		}
+	}
+	if hasBase {
+		if z := zenc.EncodeAll(makeDelta(base, data), nil); len(z) < len(stored) {
+			enc, stored = encDeltaZstd, z
+		}
+	}
+	return enc, stored
+}
+
+// Has reports whether a block is stored.
+func (s *Store) Has(ctx context.Context, c cid.Cid) (bool, error) {
+	_, err := blockID(s.db, c)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Get returns a stored block's bytes.
+func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	return getBlock(s.db, c)
+}
+
+func getBlock(q querier, c cid.Cid) ([]byte, error) {
+	id, err := blockID(q, c)
+	if err != nil {
+		return nil, err
+	}
+	return readBlockByID(q, id)
+}
+
+// Revision returns a stored revision.
+func (s *Store) Revision(ctx context.Context, c cid.Cid) (*Revision, error) {
+	return getRevision(s.db, c)
+}
+
+func getRevision(q querier, c cid.Cid) (*Revision, error) {
+	if c.Prefix().Codec != CodecDagCBOR {
+		return nil, fmt.Errorf("revision %s: %w", c, ErrNotFound)
+	}
+	data, err := getBlock(q, c)
+	if err != nil {
+		return nil, fmt.Errorf("revision %s: %w", c, err)
+	}
+	r, err := DecodeRevision(data)
+	if err != nil {
+		return nil, fmt.Errorf("revision %s: %w", c, err)
+	}
+	return r, nil
+}
+
+// Body returns the text a body root CID addresses.
+func (s *Store) Body(ctx context.Context, root cid.Cid) (string, error) {
+	return getBody(s.db, root)
+}
+
+func getBody(q querier, root cid.Cid) (string, error) {
+	data, err := getBlock(q, root)
+	if err != nil {
+		return "", fmt.Errorf("body %s: %w", root, err)
+	}
+	if root.Prefix().Codec == CodecRaw {
+		return string(data), nil
+	}
+	l, err := decodeChunkList(data)
+	if err != nil {
+		return "", err
+	}
+	return joinChunks(l, func(c cid.Cid) ([]byte, error) { return getBlock(q, c) })
+}
+
+// Reader is the read view handed to Options.VerifyAuto: it sees the blocks
+// of the transaction in progress.
+type Reader interface {
+	// Revision returns a stored revision.
+	Revision(c cid.Cid) (*Revision, error)
+	// Body returns the text a body root addresses.
+	Body(root cid.Cid) (string, error)
+	// MergeBase returns the deterministic merge base of two revisions.
+	MergeBase(a, b cid.Cid) (cid.Cid, error)
+}
+
+type txReader struct{ q querier }
+
+func (r txReader) Revision(c cid.Cid) (*Revision, error) { return getRevision(r.q, c) }
+func (r txReader) Body(c cid.Cid) (string, error)        { return getBody(r.q, c) }
+func (r txReader) MergeBase(a, b cid.Cid) (cid.Cid, error) {
+	return mergeBase(r.q, a, b)
+}
+
+// Reader returns a read view of the committed store.
+func (s *Store) Reader() Reader { return txReader{s.db} }

@@ -1,0 +1,93 @@
+package history_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+	"peerwiki/history/historytest"
+)
+
+func TestPutAndReadBack(t *testing.T) {
+	ctx := context.Background()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	g := b.Put(cid.Undef, "Café notes", "first line\n")
+	r2 := b.Put(g, "Café notes", "first line\nsecond line\n", g)
+	p, err := s.Page(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Title != "Café notes" || p.Heads != 1 || !p.Rev.Equals(r2) {
+		t.Fatalf("page row = %+v", p)
+	}
+	rev, err := s.Revision(ctx, r2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := s.Body(ctx, rev.Body.Cid)
+	if err != nil || body != "first line\nsecond line\n" {
+		t.Fatalf("body = %q, %v", body, err)
+	}
+	hits, err := s.Search(ctx, "cafe", 10)
+	if err != nil || len(hits) != 1 {
+		t.Fatalf("search cafe = %v, %v", hits, err)
+	}
+	hits, err = s.Search(ctx, "second", 10)
+	if err != nil || len(hits) != 1 {
+		t.Fatalf("search second = %v, %v", hits, err)
+	}
+	probs, err := s.Fsck(ctx, nil)
+	if err != nil || len(probs) != 0 {
+		t.Fatalf("fsck = %v, %v", probs, err)
+	}
+}
+
+func TestMissingParentRefused(t *testing.T) {
+	ctx := context.Background()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	g := b.Put(cid.Undef, "A", "a\n")
+	// Build a child in another store so its parent is unknown here.
+	other := historytest.NewStore(t, history.Options{})
+	ob := historytest.NewBuilder(t, other)
+	og := ob.Put(cid.Undef, "B", "b\n")
+	child, bodies := ob.Make(og, "B", "bb\n", og)
+	_, err := s.Put(ctx, append(bodies, child))
+	if !errors.Is(err, history.ErrMissingParent) {
+		t.Fatalf("err = %v, want ErrMissingParent", err)
+	}
+	if ok, _ := s.Has(ctx, child.Cid); ok {
+		t.Fatal("child stored despite missing parent")
+	}
+	_ = g
+}
+
+func TestLargeBodyDeltaAndChunks(t *testing.T) {
+	ctx := context.Background()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	var sb strings.Builder
+	for i := 0; sb.Len() < 600<<10; i++ {
+		sb.WriteString("line ")
+		sb.WriteString(strings.Repeat(string(rune('a'+i%26)), i%40))
+		sb.WriteString("\n")
+	}
+	big := sb.String()
+	g := b.Put(cid.Undef, "Big", big)
+	edited := big[:300000] + "inserted\n" + big[300000:]
+	r := b.Put(g, "Big", edited, g)
+	rev, _ := s.Revision(ctx, r)
+	got, err := s.Body(ctx, rev.Body.Cid)
+	if err != nil || got != edited {
+		t.Fatalf("chunked body round trip failed: %v", err)
+	}
+	probs, err := s.Fsck(ctx, nil)
+	if err != nil || len(probs) != 0 {
+		t.Fatalf("fsck = %v, %v", probs, err)
+	}
+}

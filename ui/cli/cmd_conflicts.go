@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) conflictsCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "conflicts [--json]",
+		Short: "List conflicted pages: their heads, who wrote them, what differs",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := a.open()
+			if err != nil {
+				return err
+			}
+			cs, err := r.Conflicts(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, cs)
+			}
+			out := newPrinter(a.stdout)
+			if len(cs) == 0 {
+				out.Println("no conflicts")
+				return nil
+			}
+			for _, c := range cs {
+				out.Printf("%s  %s  %s\n", out.yellow(shortID(c.ID)), out.bold(c.Title), out.red(fmt.Sprintf("%d heads; differ in %s; policy %s", len(c.Heads), strings.Join(c.Differs, ", "), c.Policy)))
+				for _, h := range c.Heads {
+					state := fmt.Sprintf("%q", h.Title)
+					if h.Deleted {
+						state = "deleted"
+					}
+					out.Printf("    %s  %s  %s  %s\n", out.yellow(shortID(h.Rev)), out.dim(h.Time[:19]), authorLabel(h.Name, h.Author), state)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

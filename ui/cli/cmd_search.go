@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// searchHit is the JSON shape of one `search` result.
+type searchHit struct {
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	Snippet string `json:"snippet"`
+}
+
+func (a *app) searchCommand() *cobra.Command {
+	var asJSON bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "search QUERY [--json]",
+		Short: "Full-text search of titles and bodies",
+		Long: `Search the titles and bodies of every page (every head of a conflicted page).
+Words match regardless of case and accents; "a phrase", prefix*, OR and
+-exclude work as in SQLite full-text search.`,
+		Args: args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, as []string) error {
+			r, err := a.open()
+			if err != nil {
+				return err
+			}
+			query := strings.Join(as, " ")
+			if strings.TrimSpace(query) == "" {
+				return usagef("empty search query")
+			}
+			hits, err := r.Store.Search(cmd.Context(), query, limit)
+			if err != nil {
+				return err
+			}
+			out := []searchHit{}
+			for _, h := range hits {
+				out = append(out, searchHit{ID: h.Page.String(), Title: h.Title, Snippet: strings.Join(strings.Fields(h.Snippet), " ")})
+			}
+			if asJSON {
+				return writeJSON(a.stdout, out)
+			}
+			p := newPrinter(a.stdout)
+			if len(out) == 0 {
+				p.Println(p.dim("no matches"))
+			}
+			for _, h := range out {
+				p.Printf("%s  %s\n    %s\n", p.yellow(shortID(h.ID)), p.bold(h.Title), h.Snippet)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many results")
+	return cmd
+}

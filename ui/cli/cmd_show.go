@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"peerwiki/wiki"
+)
+
+func (a *app) showCommand() *cobra.Command {
+	var rev string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show PAGE [--rev REV] [--json]",
+		Short: "Print a page (every version when it is conflicted)",
+		Long: `Print a page: its title, id, revision and body, then the pages it links to
+and the pages that link to it. A conflicted page prints every head's version,
+clearly marked. --rev prints one revision of the page instead.`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, as []string) error {
+			r, err := a.open()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			p, err := r.FindPage(ctx, as[0])
+			if err != nil {
+				return err
+			}
+			out := newPrinter(a.stdout)
+			if cmd.Flags().Changed("rev") {
+				c, err := r.FindRevision(ctx, rev, p.ID)
+				if err != nil {
+					return err
+				}
+				v, _, err := r.RevisionVersion(ctx, c)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(a.stdout, v)
+				}
+				printVersion(out, v, "")
+				return nil
+			}
+			v, err := r.View(ctx, p)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, v)
+			}
+			printPageView(out, v)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&rev, "rev", "", "show revision REV of the page")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printVersion(out *printer, v wiki.Version, label string) {
+	title := out.bold(v.Title)
+	if v.Deleted {
+		title += " " + out.dim("[deleted]")
+	}
+	if label != "" {
+		out.Printf("%s %s\n", out.red(label), title)
+	} else {
+		out.Println(title)
+	}
+	out.Printf("%s\n", out.dim(fmt.Sprintf("rev %s  %s  %s", v.Rev, v.Time, authorLabel(v.Name, v.Author))))
+	out.Println()
+	out.Printf("%s", v.Body)
+	if v.Body != "" && !strings.HasSuffix(v.Body, "\n") {
+		out.Println()
+	}
+}
+
+func authorLabel(name, author string) string {
+	switch {
+	case author == "":
+		return "automatic merge"
+	case name == "":
+		return shortID(author)
+	}
+	return name + " (" + shortID(author) + ")"
+}
+
+func printPageView(out *printer, v *wiki.PageView) {
+	out.Printf("%s\n", out.dim("page "+v.ID))
+	if v.Conflict {
+		out.Printf("%s\n\n", out.red(fmt.Sprintf("CONFLICT: %d heads; resolve with 'peerwiki merge' or 'peerwiki resolve'", len(v.Versions))))
+		for i, ver := range v.Versions {
+			if i > 0 {
+				out.Println()
+			}
+			printVersion(out, ver, fmt.Sprintf("=== version %d of %d:", i+1, len(v.Versions)))
+		}
+	} else {
+		title := out.bold(v.Title)
+		if v.Deleted {
+			title += " " + out.dim("[deleted]")
+		}
+		out.Println(title)
+		out.Printf("%s\n\n", out.dim(fmt.Sprintf("rev %s  updated %s", v.Rev, v.Updated)))
+		out.Printf("%s", v.Body)
+		if v.Body != "" && !strings.HasSuffix(v.Body, "\n") {
+			out.Println()
+		}
+	}
+	if len(v.Links) > 0 {
+		out.Printf("\n%s %s\n", out.dim("Links:"), strings.Join(v.Links, ", "))
+	}
+	if len(v.Backlinks) > 0 {
+		var names []string
+		for _, b := range v.Backlinks {
+			names = append(names, b.Title)
+		}
+		out.Printf("%s %s\n", out.dim("Linked from:"), strings.Join(names, ", "))
+	}
+}

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mattn/go-isatty"
+
+	"peerwiki/wiki"
+)
+
+// printer writes human output, with colour only on a terminal and never
+// when NO_COLOR is set.
+type printer struct {
+	w     io.Writer
+	color bool
+}
+
+func newPrinter(w io.Writer) *printer {
+	p := &printer{w: w}
+	if f, ok := w.(*os.File); ok && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb" {
+		p.color = isatty.IsTerminal(f.Fd())
+	}
+	return p
+}
+
+func (p *printer) paint(code, s string) string {
+	if !p.color {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+func (p *printer) bold(s string) string   { return p.paint("1", s) }
+func (p *printer) dim(s string) string    { return p.paint("2", s) }
+func (p *printer) red(s string) string    { return p.paint("31", s) }
+func (p *printer) green(s string) string  { return p.paint("32", s) }
+func (p *printer) yellow(s string) string { return p.paint("33", s) }
+func (p *printer) cyan(s string) string   { return p.paint("36", s) }
+
+func (p *printer) Printf(format string, a ...any) { fmt.Fprintf(p.w, format, a...) }
+func (p *printer) Println(a ...any)               { fmt.Fprintln(p.w, a...) }
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func shortID(s string) string {
+	if len(s) > 16 {
+		return s[:16]
+	}
+	return s
+}
+
+func printPageList(out *printer, pages []wiki.PageInfo) {
+	if len(pages) == 0 {
+		out.Println(out.dim("(no pages yet: peerwiki new TITLE)"))
+		return
+	}
+	for _, p := range pages {
+		mark := ""
+		if p.Conflict {
+			mark += " " + out.red(fmt.Sprintf("[conflict: %d heads]", len(p.Heads)))
+		}
+		if p.Deleted {
+			mark += " " + out.dim("[deleted]")
+		}
+		out.Printf("%s  %s  %s%s\n", out.yellow(shortID(p.ID)), out.dim(p.Updated[:16]), p.Title, mark)
+	}
+}

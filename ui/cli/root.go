@@ -1,0 +1,199 @@
+// Package cli is peerwiki's command line: one file per command (or close
+// group), flags, output formats and exit codes. It is thin: the work is
+// done by wiki/, history/, merge/ and p2p/.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"peerwiki/history"
+	"peerwiki/wiki"
+)
+
+// Exit statuses. Scripts rely on them.
+const (
+	ExitOK    = 0
+	ExitError = 1
+	ExitUsage = 2
+)
+
+// usageError marks a mistake in how a command was called (exit 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// exitError carries a specific exit status with its message; an empty
+// message prints nothing (the command already reported).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+// app is the state shared by the commands of one invocation.
+type app struct {
+	repoDir string
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	repo    *wiki.Repo
+}
+
+// Main runs peerwiki with args (without the program name) and returns the
+// exit status.
+func Main(args []string) int {
+	return run(context.Background(), args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	defer func() {
+		if a.repo != nil {
+			a.repo.Close()
+		}
+	}()
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, "peerwiki: "+ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "peerwiki: "+oneLine(err))
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		fmt.Fprintln(stderr, "Run 'peerwiki --help' for usage.")
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// oneLine keeps error output to a single line.
+func oneLine(err error) string {
+	msg := err.Error()
+	if errors.Is(err, history.ErrCorruptDatabase) {
+		msg = "the repo's database is corrupt or not a peerwiki database; 'peerwiki fsck' names what is damaged"
+	}
+	return strings.Join(strings.Fields(msg), " ")
+}
+
+// isCobraUsage recognises the argument errors cobra itself produces.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument",
+		"invalid argument", "accepts ", "requires at least", "requires at most", "requires exactly"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "peerwiki",
+		Short: "Peer-to-peer notes and wiki with multi-leader replication",
+		Long: `peerwiki keeps notes and wiki pages on every member's machine. Every machine
+accepts writes, even offline; each page's history is a content-addressed DAG
+of signed revisions; concurrent edits become divergent heads that are never
+lost, and are resolved by a person or by the wiki's replicated policy.
+
+The repo is --repo DIR, else $PEERWIKI_REPO, else $XDG_DATA_HOME/peerwiki
+(~/.local/share/peerwiki). PAGE is a title, a page id, or a unique prefix of
+one. Exit status: 0 ok, 1 error, 2 usage error.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.NoArgs,
+		RunE:          a.runBare,
+	}
+	root.PersistentFlags().StringVar(&a.repoDir, "repo", "", "repository directory (default $PEERWIKI_REPO or $XDG_DATA_HOME/peerwiki)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		a.initCommand(), a.newCommand(), a.editCommand(), a.rmCommand(), a.showCommand(), a.listCommand(),
+		a.logCommand(), a.searchCommand(), a.statusCommand(), a.conflictsCommand(),
+		a.fsckCommand(), a.exportCommand(), a.importCommand(), a.idCommand(),
+	)
+	return root
+}
+
+// dir is the repo directory this invocation uses.
+func (a *app) dir() string {
+	if a.repoDir != "" {
+		return a.repoDir
+	}
+	return wiki.DefaultDir()
+}
+
+// open opens the repo once per invocation.
+func (a *app) open() (*wiki.Repo, error) {
+	if a.repo != nil {
+		return a.repo, nil
+	}
+	r, err := wiki.Open(a.dir())
+	if err != nil {
+		return nil, err
+	}
+	a.repo = r
+	return r, nil
+}
+
+// args wraps cobra's validators so that their errors are usage errors.
+func args(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, as []string) error {
+		if err := v(cmd, as); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// runBare is `peerwiki` with no command: the personal wiki in the default
+// repo, created on first use, with an overview of it.
+func (a *app) runBare(cmd *cobra.Command, _ []string) error {
+	if !wiki.Initialised(a.dir()) {
+		r, err := wiki.Init(a.dir(), "")
+		if err != nil {
+			return err
+		}
+		a.repo = r
+		fmt.Fprintf(a.stdout, "Created a new wiki in %s\n\n", a.dir())
+	}
+	r, err := a.open()
+	if err != nil {
+		return err
+	}
+	st, err := r.Status(cmd.Context())
+	if err != nil {
+		return err
+	}
+	out := newPrinter(a.stdout)
+	fmt.Fprintf(a.stdout, "%s  %d pages, %d revisions, %d conflicts  (%s)\n\n",
+		out.bold("peerwiki"), st.Pages, st.Revisions, len(st.Conflicts), a.dir())
+	pages, err := r.List(cmd.Context(), false, false)
+	if err != nil {
+		return err
+	}
+	printPageList(out, pages)
+	fmt.Fprintln(a.stdout, "\nnew TITLE · edit PAGE · show PAGE · search QUERY · log PAGE · peerwiki --help for all commands")
+	return nil
+}

@@ -1,0 +1,278 @@
+package wiki
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+)
+
+// MaxTitleLen bounds a title in bytes.
+const MaxTitleLen = 512
+
+// CheckTitle validates a page title.
+func CheckTitle(t string) error {
+	switch {
+	case strings.TrimSpace(t) == "":
+		return fmt.Errorf("%w: empty title", ErrInvalid)
+	case !utf8.ValidString(t):
+		return fmt.Errorf("%w: title is not valid UTF-8", ErrInvalid)
+	case strings.ContainsAny(t, "\n\r"):
+		return fmt.Errorf("%w: title contains a line break", ErrInvalid)
+	case len(t) > MaxTitleLen:
+		return fmt.Errorf("%w: title is longer than %d bytes", ErrInvalid, MaxTitleLen)
+	}
+	return nil
+}
+
+// CheckBody validates a page body.
+func CheckBody(b string) error {
+	if !utf8.ValidString(b) {
+		return fmt.Errorf("%w: body is not valid UTF-8 text", ErrInvalid)
+	}
+	if len(b) > history.MaxBodySize {
+		return fmt.Errorf("%w: body is %d bytes, the limit is %d", ErrInvalid, len(b), history.MaxBodySize)
+	}
+	return nil
+}
+
+// Draft is the content of a revision to be made.
+type Draft struct {
+	Page    cid.Cid // undefined for a new page
+	Parents []cid.Cid
+	Title   string
+	Body    string
+	Deleted bool
+	Policy  string
+	Msg     string
+}
+
+// build makes the signed revision block and its body blocks. parentRevs
+// are the decoded parents (for height and clock).
+func (r *Repo) build(d Draft, parentRevs []*history.Revision) (history.Block, []history.Block, error) {
+	bodies, err := history.BodyBlocks(d.Body)
+	if err != nil {
+		return history.Block{}, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	rev := &history.Revision{
+		Wiki: r.Config.Wiki, Title: d.Title, Body: history.Link{Cid: bodies[0].Cid},
+		Deleted: d.Deleted, Policy: d.Policy, Name: r.Config.Name, Msg: d.Msg,
+		Time: r.Now().UnixMilli(), Height: 1,
+	}
+	if !d.Page.Defined() {
+		rev.Nonce = make([]byte, 16)
+		if _, err := rand.Read(rev.Nonce); err != nil {
+			return history.Block{}, nil, err
+		}
+	} else {
+		rev.Page = &history.Link{Cid: d.Page}
+		rev.SetParents(d.Parents)
+		for _, p := range parentRevs {
+			rev.Height = max(rev.Height, p.Height+1)
+			rev.Time = max(rev.Time, p.Time+1)
+		}
+	}
+	if err := rev.Sign(r.ID.Key); err != nil {
+		return history.Block{}, nil, err
+	}
+	blk, err := rev.Block()
+	return blk, bodies, err
+}
+
+// commit builds and stores one revision.
+func (r *Repo) commit(ctx context.Context, d Draft) (cid.Cid, error) {
+	var parents []*history.Revision
+	for _, p := range d.Parents {
+		pr, err := r.Store.Revision(ctx, p)
+		if err != nil {
+			return cid.Undef, err
+		}
+		parents = append(parents, pr)
+	}
+	blk, bodies, err := r.build(d, parents)
+	if err != nil {
+		return cid.Undef, err
+	}
+	if _, err := r.Store.Put(ctx, append(bodies, blk)); err != nil {
+		return cid.Undef, err
+	}
+	return blk.Cid, nil
+}
+
+// Create makes a new page and returns its id (the genesis revision's CID).
+func (r *Repo) Create(ctx context.Context, title, body, msg string) (cid.Cid, error) {
+	if err := CheckTitle(title); err != nil {
+		return cid.Undef, err
+	}
+	if err := CheckBody(body); err != nil {
+		return cid.Undef, err
+	}
+	return r.commit(ctx, Draft{Title: title, Body: body, Msg: msg})
+}
+
+// Edit says what an edit changes; nil fields keep the parent's value.
+type Edit struct {
+	Title  *string
+	Body   *string
+	Msg    string
+	Parent cid.Cid // build on this revision instead of the single head
+	Delete bool
+}
+
+// Edit makes a revision of page. Without Parent the page must have one
+// head (ErrConflict otherwise); with Parent it builds on any revision of
+// the page, which on an old one creates a divergent head, as an offline
+// replica would. Editing a deleted page restores it.
+func (r *Repo) Edit(ctx context.Context, page cid.Cid, e Edit) (cid.Cid, error) {
+	base := e.Parent
+	if !base.Defined() {
+		heads, err := r.Store.Heads(ctx, page)
+		if err != nil {
+			return cid.Undef, r.notFound(err, page.String())
+		}
+		if len(heads) > 1 {
+			return cid.Undef, fmt.Errorf("%w: %d heads; resolve them with 'peerwiki merge' or 'peerwiki resolve', or pick one with --parent", ErrConflict, len(heads))
+		}
+		base = heads[0]
+	} else if p, err := r.Store.RevisionPage(ctx, base); err != nil || !p.Equals(page) {
+		return cid.Undef, fmt.Errorf("%w: revision %s is not a revision of this page", ErrInvalid, base)
+	}
+	prev, err := r.Store.Revision(ctx, base)
+	if err != nil {
+		return cid.Undef, err
+	}
+	body, err := r.Store.Body(ctx, prev.Body.Cid)
+	if err != nil {
+		return cid.Undef, err
+	}
+	d := Draft{Page: page, Parents: []cid.Cid{base}, Title: prev.Title, Body: body, Policy: prev.Policy, Msg: e.Msg}
+	if e.Title != nil {
+		if err := CheckTitle(*e.Title); err != nil {
+			return cid.Undef, err
+		}
+		d.Title = *e.Title
+	}
+	if e.Body != nil {
+		if err := CheckBody(*e.Body); err != nil {
+			return cid.Undef, err
+		}
+		d.Body = *e.Body
+	}
+	if e.Delete {
+		if prev.Deleted {
+			return cid.Undef, fmt.Errorf("%w: page is already deleted", ErrNoChange)
+		}
+		d.Deleted = true
+	} else if d.Title == prev.Title && d.Body == body && !prev.Deleted {
+		return cid.Undef, fmt.Errorf("%w: title and body are the same as revision %s", ErrNoChange, short(base))
+	}
+	return r.commit(ctx, d)
+}
+
+func (r *Repo) notFound(err error, ref string) error {
+	if errors.Is(err, history.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	return err
+}
+
+// short abbreviates a CID for people: enough characters to be unique in
+// practice, and a valid prefix to type back.
+func short(c cid.Cid) string {
+	s := c.String()
+	if len(s) > 16 {
+		return s[:16]
+	}
+	return s
+}
+
+// Short is short for other packages.
+func Short(c cid.Cid) string { return short(c) }
+
+// FindPage resolves a reference a user typed: a page id, a unique prefix of
+// one, or a title (case-insensitive). Deleted pages are found by id, and by
+// title only when no live page has it.
+func (r *Repo) FindPage(ctx context.Context, ref string) (history.PageRow, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return history.PageRow{}, fmt.Errorf("%w: empty page reference", ErrInvalid)
+	}
+	if strings.HasPrefix(ref, "b") && len(ref) >= 8 {
+		ids, err := r.Store.PagesByPrefix(ctx, ref, 10)
+		if err != nil {
+			return history.PageRow{}, err
+		}
+		if len(ids) == 1 {
+			return r.Store.Page(ctx, ids[0])
+		}
+		if len(ids) > 1 {
+			var names []string
+			for _, id := range ids {
+				names = append(names, id.String())
+			}
+			return history.PageRow{}, fmt.Errorf("%w: page id prefix %q matches %s", ErrAmbiguous, ref, strings.Join(names, ", "))
+		}
+	}
+	ps, err := r.Store.PagesByTitle(ctx, ref)
+	if err != nil {
+		return history.PageRow{}, err
+	}
+	var live []history.PageRow
+	for _, p := range ps {
+		if !p.Deleted || p.Heads > 1 {
+			live = append(live, p)
+		}
+	}
+	if len(live) == 0 {
+		live = ps
+	}
+	switch len(live) {
+	case 0:
+		return history.PageRow{}, fmt.Errorf("%w: %q", ErrNotFound, ref)
+	case 1:
+		return live[0], nil
+	}
+	var names []string
+	for _, p := range live {
+		names = append(names, fmt.Sprintf("%s (%q)", short(p.ID), p.Title))
+	}
+	return history.PageRow{}, fmt.Errorf("%w: title %q names %d pages: %s; use a page id", ErrAmbiguous, ref, len(live), strings.Join(names, ", "))
+}
+
+// FindRevision resolves a revision id or unique prefix, optionally
+// requiring it to be of page.
+func (r *Repo) FindRevision(ctx context.Context, ref string, page cid.Cid) (cid.Cid, error) {
+	ref = strings.TrimSpace(ref)
+	if len(ref) < 8 {
+		return cid.Undef, fmt.Errorf("%w: revision %q: give at least 8 characters of its id", ErrInvalid, ref)
+	}
+	cs, err := r.Store.RevisionsByPrefix(ctx, ref, 10)
+	if err != nil {
+		return cid.Undef, err
+	}
+	if page.Defined() {
+		var mine []cid.Cid
+		for _, c := range cs {
+			if p, err := r.Store.RevisionPage(ctx, c); err == nil && p.Equals(page) {
+				mine = append(mine, c)
+			}
+		}
+		cs = mine
+	}
+	switch len(cs) {
+	case 0:
+		if page.Defined() {
+			return cid.Undef, fmt.Errorf("%w: no revision %q of this page", ErrNotFound, ref)
+		}
+		return cid.Undef, fmt.Errorf("%w: no revision %q", ErrNotFound, ref)
+	case 1:
+		return cs[0], nil
+	}
+	return cid.Undef, fmt.Errorf("%w: revision prefix %q matches %d revisions", ErrAmbiguous, ref, len(cs))
+}

@@ -1,0 +1,236 @@
+package wiki
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"peerwiki/history"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotInitialised = errors.New("not a peerwiki repo")
+	ErrAlreadyInit    = errors.New("repo is already initialised")
+	ErrNotFound       = errors.New("no such page")
+	ErrAmbiguous      = errors.New("ambiguous")
+	ErrConflict       = errors.New("page has several heads")
+	ErrNoChange       = errors.New("nothing to change")
+	ErrInvalid        = errors.New("invalid input")
+)
+
+// File names inside a repo directory.
+const (
+	ConfigFile   = "config.json"
+	IdentityFile = "identity.key"
+	KeyFile      = "wiki.key"
+	DBFile       = "peerwiki.db"
+)
+
+// Config is the repo's config.json.
+type Config struct {
+	Version int    `json:"version"`
+	Wiki    string `json:"wiki"`
+	Name    string `json:"name"`
+}
+
+// Repo is an opened peerwiki repository.
+type Repo struct {
+	Dir    string
+	Config Config
+	Store  *history.Store
+	ID     *history.Identity
+	// Now is the wall clock; tests replace it.
+	Now func() time.Time
+}
+
+// DefaultDir is $PEERWIKI_REPO, else $XDG_DATA_HOME/peerwiki, else
+// ~/.local/share/peerwiki.
+func DefaultDir() string {
+	if d := os.Getenv("PEERWIKI_REPO"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "peerwiki")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(".", ".peerwiki")
+	}
+	return filepath.Join(home, ".local", "share", "peerwiki")
+}
+
+// DefaultName is the display name a new repo gets without --name.
+func DefaultName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			return u.Username + "@" + h
+		}
+		return u.Username
+	}
+	return "anonymous"
+}
+
+// Initialised reports whether dir holds a repo.
+func Initialised(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ConfigFile))
+	return err == nil
+}
+
+// NewWikiID returns a fresh random wiki id (26 base32 characters).
+func NewWikiID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// NewKey returns a fresh 32-byte pre-shared wiki key.
+func NewKey() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// Init creates a new wiki in dir: identity, wiki id and key, database.
+func Init(dir, name string) (*Repo, error) {
+	return Create(dir, name, NewWikiID(), NewKey())
+}
+
+// Create makes a repo in dir for the given wiki id and key (a new wiki,
+// or a replica of an existing one).
+func Create(dir, name, wikiID string, key []byte) (*Repo, error) {
+	if Initialised(dir) {
+		return nil, fmt.Errorf("%w: %s", ErrAlreadyInit, dir)
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("%w: wiki key must be 32 bytes", ErrInvalid)
+	}
+	if name = strings.TrimSpace(name); name == "" {
+		name = DefaultName()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create repo: %w", err)
+	}
+	id, err := history.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	if err := id.Save(filepath.Join(dir, IdentityFile)); err != nil {
+		return nil, err
+	}
+	if err := writeSecret(filepath.Join(dir, KeyFile), []byte(hex.EncodeToString(key)+"\n")); err != nil {
+		return nil, err
+	}
+	cfg := Config{Version: 1, Wiki: wikiID, Name: name}
+	store, err := history.Open(filepath.Join(dir, DBFile), wikiID, storeOptions())
+	if err != nil {
+		return nil, err
+	}
+	// config.json is written last: its presence marks a complete repo.
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), append(b, '\n'), 0o600); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("create repo: %w", err)
+	}
+	return &Repo{Dir: dir, Config: cfg, Store: store, ID: id, Now: time.Now}, nil
+}
+
+func writeSecret(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Open opens an existing repo.
+func Open(dir string) (*Repo, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s (run 'peerwiki init' first)", ErrNotInitialised, dir)
+	} else if err != nil {
+		return nil, fmt.Errorf("open repo: %w", err)
+	}
+	var cfg Config
+	if err := json.Unmarshal(b, &cfg); err != nil || cfg.Wiki == "" {
+		return nil, fmt.Errorf("open repo: %s is corrupt", filepath.Join(dir, ConfigFile))
+	}
+	id, err := history.LoadIdentity(filepath.Join(dir, IdentityFile))
+	if err != nil {
+		return nil, err
+	}
+	store, err := history.Open(filepath.Join(dir, DBFile), cfg.Wiki, storeOptions())
+	if err != nil {
+		return nil, err
+	}
+	return &Repo{Dir: dir, Config: cfg, Store: store, ID: id, Now: time.Now}, nil
+}
+
+// Close closes the database.
+func (r *Repo) Close() error { return r.Store.Close() }
+
+// Key reads the wiki's 32-byte pre-shared key.
+func (r *Repo) Key() ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(r.Dir, KeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("read wiki key: %w", err)
+	}
+	k, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(k) != 32 {
+		return nil, fmt.Errorf("wiki key %s is corrupt", filepath.Join(r.Dir, KeyFile))
+	}
+	return k, nil
+}
+
+// storeOptions wires wiki semantics into the store.
+func storeOptions() history.Options {
+	return history.Options{Links: LinkTargets}
+}
+
+// Status summarises the repo.
+type Status struct {
+	Wiki            string   `json:"wiki"`
+	PeerID          string   `json:"peer_id"`
+	Name            string   `json:"name"`
+	Pages           int      `json:"pages"`
+	Revisions       int      `json:"revisions"`
+	Conflicts       []string `json:"conflicts"`
+	DuplicateTitles []string `json:"duplicate_titles"`
+}
+
+// Status counts pages and revisions and lists conflicts and duplicate titles.
+func (r *Repo) Status(ctx context.Context) (*Status, error) {
+	st, err := r.Store.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dups, err := r.Store.DuplicateTitles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &Status{Wiki: r.Config.Wiki, PeerID: r.ID.ID.String(), Name: r.Config.Name,
+		Pages: st.Pages, Revisions: st.Revisions, Conflicts: []string{}, DuplicateTitles: []string{}}
+	for _, c := range st.Conflicts {
+		out.Conflicts = append(out.Conflicts, c.String())
+	}
+	out.DuplicateTitles = append(out.DuplicateTitles, dups...)
+	return out, nil
+}

@@ -1,0 +1,228 @@
+package wiki
+
+import (
+	"context"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+)
+
+// TimeFormat is how times appear in JSON and in listings (UTC, ms).
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// FormatTime renders an HLC time (ms since the epoch).
+func FormatTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(TimeFormat) }
+
+// PageInfo is a page as `list` and `show` report it; field names are part
+// of the CLI contract.
+type PageInfo struct {
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	Rev      string   `json:"rev"`
+	Heads    []string `json:"heads"`
+	Conflict bool     `json:"conflict"`
+	Deleted  bool     `json:"deleted"`
+	Policy   string   `json:"policy"`
+	Updated  string   `json:"updated"`
+	Created  string   `json:"created"`
+}
+
+// Version is one head of a page, or one revision, with its content.
+type Version struct {
+	Rev     string `json:"rev"`
+	Title   string `json:"title"`
+	Body    string `json:"body"`
+	Deleted bool   `json:"deleted"`
+	Author  string `json:"author"`
+	Name    string `json:"name"`
+	Time    string `json:"time"`
+}
+
+// PageRef names a page in a list of links.
+type PageRef struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+// PageView is what `show` prints.
+type PageView struct {
+	PageInfo
+	Body      string    `json:"body"`
+	Versions  []Version `json:"versions,omitempty"`
+	Links     []string  `json:"links"`
+	Backlinks []PageRef `json:"backlinks"`
+}
+
+// Info builds the list/show summary of a page row.
+func (r *Repo) Info(ctx context.Context, p history.PageRow) (PageInfo, error) {
+	heads, err := r.Store.Heads(ctx, p.ID)
+	if err != nil {
+		return PageInfo{}, err
+	}
+	return r.info(p, heads), nil
+}
+
+func (r *Repo) info(p history.PageRow, heads []cid.Cid) PageInfo {
+	info := PageInfo{ID: p.ID.String(), Title: p.Title, Rev: p.Rev.String(), Conflict: len(heads) > 1,
+		Deleted: p.Deleted, Policy: r.EffectivePolicy(p), Updated: FormatTime(p.Updated), Created: FormatTime(p.Created)}
+	for _, h := range heads {
+		info.Heads = append(info.Heads, h.String())
+	}
+	return info
+}
+
+// EffectivePolicy is the policy that governs a page's divergences.
+func (r *Repo) EffectivePolicy(p history.PageRow) string {
+	if p.Policy != "" {
+		return p.Policy
+	}
+	return "manual"
+}
+
+// RevisionVersion reads one revision with its body.
+func (r *Repo) RevisionVersion(ctx context.Context, c cid.Cid) (Version, *history.Revision, error) {
+	rev, err := r.Store.Revision(ctx, c)
+	if err != nil {
+		return Version{}, nil, err
+	}
+	body, err := r.Store.Body(ctx, rev.Body.Cid)
+	if err != nil {
+		return Version{}, nil, err
+	}
+	return Version{Rev: c.String(), Title: rev.Title, Body: body, Deleted: rev.Deleted,
+		Author: rev.AuthorID().String(), Name: rev.Name, Time: FormatTime(rev.Time)}, rev, nil
+}
+
+// View reads a page for `show`: the head's content, every version when
+// it is conflicted, its links and backlinks.
+func (r *Repo) View(ctx context.Context, p history.PageRow) (*PageView, error) {
+	info, err := r.Info(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	v := &PageView{PageInfo: info, Links: []string{}, Backlinks: []PageRef{}}
+	titles := map[string]bool{}
+	for i, h := range info.Heads {
+		c, _ := cid.Decode(h)
+		ver, _, err := r.RevisionVersion(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			v.Body = ver.Body
+		}
+		if info.Conflict {
+			v.Versions = append(v.Versions, ver)
+		}
+		titles[NormTitle(ver.Title)] = true
+		if !ver.Deleted {
+			v.Links = appendUnique(v.Links, Links(ver.Body)...)
+		}
+	}
+	var targets []string
+	for t := range titles {
+		targets = append(targets, t)
+	}
+	back, err := r.Store.LinkedFrom(ctx, targets...)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range back {
+		if !b.ID.Equals(p.ID) {
+			v.Backlinks = append(v.Backlinks, PageRef{ID: b.ID.String(), Title: b.Title})
+		}
+	}
+	return v, nil
+}
+
+func appendUnique(list []string, items ...string) []string {
+	for _, it := range items {
+		found := false
+		for _, l := range list {
+			if l == it {
+				found = true
+				break
+			}
+		}
+		if !found {
+			list = append(list, it)
+		}
+	}
+	return list
+}
+
+// LogEntry is one revision in `log --json`; field names are part of the
+// CLI contract.
+type LogEntry struct {
+	Rev     string   `json:"rev"`
+	Parents []string `json:"parents"`
+	Title   string   `json:"title"`
+	Deleted bool     `json:"deleted"`
+	Author  string   `json:"author"`
+	Name    string   `json:"name"`
+	Time    string   `json:"time"`
+	Message string   `json:"message"`
+	Auto    bool     `json:"auto"`
+	Policy  string   `json:"policy,omitempty"`
+	Head    bool     `json:"head"`
+}
+
+// Log lists a page's revisions newest first, children before parents.
+func (r *Repo) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
+	entries, err := r.Store.Log(ctx, page)
+	if err != nil {
+		return nil, err
+	}
+	heads, err := r.Store.Heads(ctx, page)
+	if err != nil {
+		return nil, err
+	}
+	isHead := map[cid.Cid]bool{}
+	for _, h := range heads {
+		isHead[h] = true
+	}
+	out := make([]LogEntry, 0, len(entries))
+	for _, e := range entries {
+		le := LogEntry{Rev: e.Cid.String(), Parents: []string{}, Title: e.Rev.Title, Deleted: e.Rev.Deleted,
+			Author: e.Rev.AuthorID().String(), Name: e.Rev.Name, Time: FormatTime(e.Rev.Time),
+			Message: e.Rev.Msg, Auto: e.Rev.IsAuto(), Head: isHead[e.Cid]}
+		if le.Auto {
+			le.Policy = e.Rev.Policy
+		}
+		for _, p := range e.Rev.Parents {
+			le.Parents = append(le.Parents, p.String())
+		}
+		out = append(out, le)
+	}
+	return out, nil
+}
+
+// List returns every live page (and deleted ones when all is set), by title.
+func (r *Repo) List(ctx context.Context, all, conflictsOnly bool) ([]PageInfo, error) {
+	rows, err := r.Store.Pages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	heads, err := r.Store.AllHeads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []PageInfo{}
+	for _, p := range rows {
+		if conflictsOnly && p.Heads < 2 {
+			continue
+		}
+		if p.Deleted && p.Heads == 1 && !all {
+			continue
+		}
+		out = append(out, r.info(p, heads[p.ID]))
+	}
+	return out, nil
+}
+
+// Delete makes a tombstone revision of page.
+func (r *Repo) Delete(ctx context.Context, page cid.Cid, msg string) (cid.Cid, error) {
+	return r.Edit(ctx, page, Edit{Delete: true, Msg: msg})
+}
