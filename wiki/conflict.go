@@ -69,3 +69,11 @@ func (r *Repo) Conflicts(ctx context.Context) ([]Conflict, error) {
 	}
 	return out, nil
 }
+
+// AfterReceive runs after blocks from elsewhere (a peer, an import) were
+// stored: pages that gained a divergence get the replicated policy
+// applied. The conflict-resolution layer fills this in; until then
+// divergences wait for a person.
+func (r *Repo) AfterReceive(ctx context.Context, divergent []cid.Cid) error {
+	return nil
+}

@@ -133,6 +133,7 @@ one. Exit status: 0 ok, 1 error, 2 usage error.`,
 		a.logCommand(), a.searchCommand(), a.statusCommand(), a.conflictsCommand(),
 		a.fsckCommand(), a.exportCommand(), a.importCommand(), a.idCommand(),
 	)
+	root.AddCommand(a.replicationCommands()...)
 	return root
 }
 
