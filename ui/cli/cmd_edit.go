@@ -34,6 +34,9 @@ page restores it.`,
 			if err != nil {
 				return err
 			}
+			if !given && !cmd.Flags().Changed("title") && !interactive(a.stdin, a.stdout) {
+				return usagef("nothing to change: give --title, --body, --file or - (or run on a terminal to use $EDITOR)")
+			}
 			r, err := a.open()
 			if err != nil {
 				return err
@@ -55,9 +58,6 @@ page restores it.`,
 				e.Body = &body
 			}
 			if !given && e.Title == nil {
-				if !interactive(a.stdin, a.stdout) {
-					return usagef("nothing to change: give --title, --body, --file or - (or run on a terminal to use $EDITOR)")
-				}
 				current, err := a.bodyToEdit(cmd, r, p.ID, e.Parent)
 				if err != nil {
 					return err

@@ -25,7 +25,6 @@ type bodySource struct {
 func (b *bodySource) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&b.body, "body", "", "the body text")
 	cmd.Flags().StringVar(&b.file, "file", "", "read the body from file F")
-	cmd.MarkFlagsMutuallyExclusive("body", "file")
 }
 
 // read returns the body the user gave, and whether they gave one; dash is
