@@ -135,7 +135,7 @@ func mergeBase(q querier, a, b cid.Cid) (cid.Cid, error) {
 
 // MergeBase returns the deterministic merge base of two revisions of a page.
 func (s *Store) MergeBase(ctx context.Context, a, b cid.Cid) (cid.Cid, error) {
-	return mergeBase(s.db, a, b)
+	return mergeBase(s.q, a, b)
 }
 
 // IsAncestor reports whether a is b or an ancestor of b.
@@ -194,7 +194,7 @@ func (s *Store) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
 	}
 	var out []LogEntry
 	for _, n := range TopoOrder(dag) {
-		r, err := getRevision(s.db, n.Cid)
+		r, err := getRevision(s.q, n.Cid)
 		if err != nil {
 			return nil, err
 		}

@@ -45,7 +45,7 @@ func (s *Store) Put(ctx context.Context, blocks []Block) (*PutResult, error) {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	w := &writer{s: s, tx: tx, others: others, dirty: map[int64]cid.Cid{}}
+	w := &writer{s: s, q: cachedQuerier{tx, s.cache}, others: others, dirty: map[int64]cid.Cid{}}
 	res, err := w.put(revs)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,28 @@ func (s *Store) Put(ctx context.Context, blocks []Block) (*PutResult, error) {
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	s.compact(ctx, len(res.Pages))
 	return res, nil
+}
+
+// compact keeps the file small without a manual step: a large batch
+// merges the search index into one segment, and free pages beyond a
+// margin go back to the file system. Failures only cost disk space.
+func (s *Store) compact(ctx context.Context, pages int) {
+	if pages >= 200 {
+		s.db.ExecContext(ctx, `INSERT INTO search(search) VALUES('optimize')`)
+	}
+	var free, total int
+	if s.db.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free) == nil &&
+		s.db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&total) == nil &&
+		free > 256 && free*8 > total {
+		// The pragma frees one page per step: read it to the end.
+		if rows, err := s.db.QueryContext(ctx, `PRAGMA incremental_vacuum`); err == nil {
+			for rows.Next() {
+			}
+			rows.Close()
+		}
+	}
 }
 
 // checkBlocks does the work that needs no database, in parallel for large
@@ -149,7 +170,7 @@ func (s *Store) checkBlocks(blocks []Block) ([]pendingRev, map[cid.Cid]Block, er
 // writer carries one Put's transaction state.
 type writer struct {
 	s      *Store
-	tx     *sql.Tx
+	q      cachedQuerier // the transaction, reading through the block cache
 	others map[cid.Cid]Block // non-revision blocks of the batch, by CID
 	dirty  map[int64]cid.Cid // pages touched: page row id -> page CID
 	order  []int64
@@ -175,7 +196,7 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 		}
 	}
 	for _, page := range w.order {
-		divergent, err := refreshPage(w.tx, page, w.s.opts.Links)
+		divergent, err := refreshPage(w.q, page, w.s.opts.Links)
 		if err != nil {
 			return nil, fmt.Errorf("index page %s: %w", w.dirty[page], err)
 		}
@@ -190,7 +211,7 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 // ensureBlock stores a non-revision block from the batch unless it is
 // already stored, storing it as a delta against deltaBase when given.
 func (w *writer) ensureBlock(c cid.Cid, deltaBase int64, useBase bool) (int64, error) {
-	if id, err := blockID(w.tx, c); err == nil {
+	if id, err := blockID(w.q, c); err == nil {
 		return id, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return 0, err
@@ -220,26 +241,23 @@ func (w *writer) insertBlock(b Block, deltaBase int64, useBase bool) (int64, err
 	var baseData []byte
 	depth := 0
 	if useBase {
-		var enc int
-		var base sql.NullInt64
-		var data []byte
-		err := w.tx.QueryRow(`SELECT enc, base, depth, data FROM blocks WHERE id = ?`, deltaBase).Scan(&enc, &base, &depth, &data)
+		err := w.q.QueryRow(`SELECT depth FROM blocks WHERE id = ?`, deltaBase).Scan(&depth)
 		if err == nil && depth < deltaMaxDepth {
-			baseData, err = decodeStored(w.tx, enc, base, depth, data)
+			baseData, err = readBlockByID(w.q, deltaBase)
 		}
 		if err != nil || depth >= deltaMaxDepth {
 			useBase = false
 		}
 		depth++
 	}
-	enc, stored := encodeStored(b.Data, baseData, useBase)
+	enc, stored := encodeStored(b.Data, baseData, useBase, b.Cid.Prefix().Codec == CodecRaw)
 	var base any
-	if enc == encDeltaZstd {
+	if enc == encDeltaZstd || enc == encDelta {
 		base = deltaBase
 	} else {
 		depth = 0
 	}
-	r, err := w.tx.Exec(`INSERT INTO blocks(cid, enc, base, depth, size, data) VALUES(?, ?, ?, ?, ?, ?)`,
+	r, err := w.q.Exec(`INSERT INTO blocks(cid, enc, base, depth, size, data) VALUES(?, ?, ?, ?, ?, ?)`,
 		b.Cid.Bytes(), enc, base, depth, len(b.Data), stored)
 	if err != nil {
 		return 0, fmt.Errorf("store block %s: %w", b.Cid, err)
@@ -250,7 +268,7 @@ func (w *writer) insertBlock(b Block, deltaBase int64, useBase bool) (int64, err
 
 func (w *writer) putRevision(p pendingRev) error {
 	c, rev := p.block.Cid, p.rev
-	if _, err := blockID(w.tx, c); err == nil {
+	if _, err := blockID(w.q, c); err == nil {
 		return nil // already stored
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
@@ -260,11 +278,11 @@ func (w *writer) putRevision(p pendingRev) error {
 	var pageID int64
 	var maxHeight uint64
 	var maxTime int64
-	var firstParentBody int64
+	var firstParentBody, firstParent int64
 	parentIDs := make([]int64, 0, len(rev.Parents))
 	for i, pl := range rev.Parents {
 		var id, page, height, t, body int64
-		err := w.tx.QueryRow(`SELECT r.id, r.page, r.height, r.time, r.body FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid = ?`,
+		err := w.q.QueryRow(`SELECT r.id, r.page, r.height, r.time, r.body FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid = ?`,
 			pl.Bytes()).Scan(&id, &page, &height, &t, &body)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("revision %s: %w: %s", c, ErrMissingParent, pl.Cid)
@@ -272,9 +290,9 @@ func (w *writer) putRevision(p pendingRev) error {
 			return err
 		}
 		if i == 0 {
-			firstParentBody = body
+			firstParentBody, firstParent = body, id
 		}
-		pageCID, err := blockCID(w.tx, page)
+		pageCID, err := blockCID(w.q, page)
 		if err != nil {
 			return err
 		}
@@ -304,7 +322,7 @@ func (w *writer) putRevision(p pendingRev) error {
 		}
 		return err
 	}
-	id, err := w.insertBlock(p.block, 0, false)
+	id, err := w.insertBlock(p.block, firstParent, firstParent != 0)
 	if err != nil {
 		return err
 	}
@@ -312,23 +330,23 @@ func (w *writer) putRevision(p pendingRev) error {
 		pageID = id
 	}
 	if rev.IsAuto() {
-		if err := w.s.opts.VerifyAuto(txReader{w.tx}, c, rev); err != nil {
+		if err := w.s.opts.VerifyAuto(txReader{w.q}, c, rev); err != nil {
 			return fmt.Errorf("automatic merge %s: %w", c, err)
 		}
 	}
-	if _, err := w.tx.Exec(`INSERT INTO revisions(id, page, height, time, body, auto) VALUES(?, ?, ?, ?, ?, ?)`,
+	if _, err := w.q.Exec(`INSERT INTO revisions(id, page, height, time, body, auto) VALUES(?, ?, ?, ?, ?, ?)`,
 		id, pageID, rev.Height, rev.Time, bodyID, rev.IsAuto()); err != nil {
 		return err
 	}
 	for _, pid := range parentIDs {
-		if _, err := w.tx.Exec(`INSERT INTO parents(child, parent) VALUES(?, ?)`, id, pid); err != nil {
+		if _, err := w.q.Exec(`INSERT INTO parents(child, parent) VALUES(?, ?)`, id, pid); err != nil {
 			return err
 		}
-		if _, err := w.tx.Exec(`DELETE FROM heads WHERE rev = ?`, pid); err != nil {
+		if _, err := w.q.Exec(`DELETE FROM heads WHERE rev = ?`, pid); err != nil {
 			return err
 		}
 	}
-	if _, err := w.tx.Exec(`INSERT INTO heads(rev, page) VALUES(?, ?)`, id, pageID); err != nil {
+	if _, err := w.q.Exec(`INSERT INTO heads(rev, page) VALUES(?, ?)`, id, pageID); err != nil {
 		return err
 	}
 	if _, ok := w.dirty[pageID]; !ok {

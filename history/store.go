@@ -32,6 +32,7 @@ const (
 	encPlain     = 0
 	encZstd      = 1
 	encDeltaZstd = 2
+	encDelta     = 3
 )
 
 const schema = `
@@ -79,7 +80,7 @@ var (
 
 func init() {
 	var err error
-	if zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1)); err != nil {
+	if zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20)); err != nil {
 		panic(err)
 	}
 	if zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(MaxBodySize)); err != nil {
@@ -115,20 +116,23 @@ type Options struct {
 // Store is a repo's SQLite database of blocks, revisions and indexes. It
 // is safe for concurrent use, and several processes may open one file.
 type Store struct {
-	db   *sql.DB
-	wiki string
-	opts Options
+	db    *sql.DB
+	q     cachedQuerier // db with the block cache
+	wiki  string
+	opts  Options
+	cache *blockCache
 }
 
 // Open opens (creating if needed) the store at path for the given wiki.
 // A new database records wikiID; an existing one must match it.
 func Open(path, wikiID string, opts Options) (*Store, error) {
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL"
+	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_auto_vacuum=incremental"
 	db, err := sql.Open("sqlite3_peerwiki", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, wiki: wikiID, opts: opts}
+	s := &Store{db: db, wiki: wikiID, opts: opts, cache: newBlockCache(32 << 20)}
+	s.q = cachedQuerier{db, s.cache}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -152,6 +156,10 @@ func (s *Store) init() error {
 		defer tx.Rollback()
 		if _, err := tx.Exec(schema); err != nil {
 			return classifyOpenError(err)
+		}
+		// Merge search index segments as writes go, so updates do not pile up.
+		if _, err := tx.Exec(`INSERT INTO search(search) VALUES('automerge=4')`); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(`INSERT OR IGNORE INTO meta(key, value) VALUES('wiki', ?), ('commits', '0')`, s.wiki); err != nil {
 			return err
@@ -224,18 +232,32 @@ func blockCID(q querier, id int64) (cid.Cid, error) {
 }
 
 // readBlockByID returns a stored block's bytes, undoing compression and
-// storage deltas.
+// storage deltas. Through a cachedQuerier it remembers decoded blocks by
+// CID: content addressing means a cached entry can never go stale, even
+// across a rolled-back transaction.
 func readBlockByID(q querier, id int64) ([]byte, error) {
+	var cb []byte
 	var enc, depth int
 	var base sql.NullInt64
 	var data []byte
-	if err := q.QueryRow(`SELECT enc, base, depth, data FROM blocks WHERE id = ?`, id).Scan(&enc, &base, &depth, &data); err != nil {
+	if err := q.QueryRow(`SELECT cid, enc, base, depth, data FROM blocks WHERE id = ?`, id).Scan(&cb, &enc, &base, &depth, &data); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("block #%d: %w", id, ErrNotFound)
 		}
 		return nil, err
 	}
-	return decodeStored(q, enc, base, depth, data)
+	cache := cacheOf(q)
+	if enc == encPlain {
+		return data, nil
+	}
+	if b, ok := cache.get(string(cb)); ok {
+		return b, nil
+	}
+	b, err := decodeStored(q, enc, base, depth, data)
+	if err == nil {
+		cache.put(string(cb), b)
+	}
+	return b, err
 }
 
 func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte) ([]byte, error) {
@@ -244,7 +266,7 @@ func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte
 		return data, nil
 	case encZstd:
 		return zdec.DecodeAll(data, nil)
-	case encDeltaZstd:
+	case encDeltaZstd, encDelta:
 		if !base.Valid || depth > deltaMaxDepth {
 			return nil, errBadDelta
 		}
@@ -252,9 +274,11 @@ func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte
 		if err != nil {
 			return nil, err
 		}
-		delta, err := zdec.DecodeAll(data, nil)
-		if err != nil {
-			return nil, err
+		delta := data
+		if enc == encDeltaZstd {
+			if delta, err = zdec.DecodeAll(data, nil); err != nil {
+				return nil, err
+			}
 		}
 		return applyDelta(baseData, delta)
 	}
@@ -262,17 +286,26 @@ func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte
 }
 
 // encodeStored picks the smallest storage form of data, as a delta
-// against base when one is given.
-func encodeStored(data []byte, base []byte, hasBase bool) (enc int, stored []byte) {
+// against base when one is given. Revision blocks (compress false) are
+// mostly CIDs and a signature, which zstd cannot shrink; they are stored
+// plain or as a plain delta against the parent revision.
+func encodeStored(data []byte, base []byte, hasBase, compress bool) (enc int, stored []byte) {
 	enc, stored = encPlain, data
-	if len(data) >= 64 {
+	if compress && len(data) >= 64 {
 		if z := zenc.EncodeAll(data, nil); len(z) < len(stored) {
 			enc, stored = encZstd, z
 		}
 	}
 	if hasBase {
-		if z := zenc.EncodeAll(makeDelta(base, data), nil); len(z) < len(stored) {
-			enc, stored = encDeltaZstd, z
+		d := makeDelta(base, data)
+		if compress {
+			d = zenc.EncodeAll(d, nil)
+		}
+		if len(d) < len(stored) {
+			enc, stored = encDeltaZstd, d
+			if !compress {
+				enc = encDelta
+			}
 		}
 	}
 	return enc, stored
@@ -289,7 +322,7 @@ func (s *Store) Has(ctx context.Context, c cid.Cid) (bool, error) {
 
 // Get returns a stored block's bytes.
 func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
-	return getBlock(s.db, c)
+	return getBlock(s.q, c)
 }
 
 func getBlock(q querier, c cid.Cid) ([]byte, error) {
@@ -302,7 +335,7 @@ func getBlock(q querier, c cid.Cid) ([]byte, error) {
 
 // Revision returns a stored revision.
 func (s *Store) Revision(ctx context.Context, c cid.Cid) (*Revision, error) {
-	return getRevision(s.db, c)
+	return getRevision(s.q, c)
 }
 
 func getRevision(q querier, c cid.Cid) (*Revision, error) {
@@ -322,7 +355,7 @@ func getRevision(q querier, c cid.Cid) (*Revision, error) {
 
 // Body returns the text a body root CID addresses.
 func (s *Store) Body(ctx context.Context, root cid.Cid) (string, error) {
-	return getBody(s.db, root)
+	return getBody(s.q, root)
 }
 
 func getBody(q querier, root cid.Cid) (string, error) {
@@ -360,4 +393,4 @@ func (r txReader) MergeBase(a, b cid.Cid) (cid.Cid, error) {
 }
 
 // Reader returns a read view of the committed store.
-func (s *Store) Reader() Reader { return txReader{s.db} }
+func (s *Store) Reader() Reader { return txReader{s.q} }

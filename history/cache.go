@@ -1,0 +1,72 @@
+package history
+
+import (
+	"container/list"
+	"sync"
+)
+
+// blockCache keeps decoded blocks by CID, bounded in bytes, least recently
+// used out first. Readers that walk a history (sync, log, fsck of indexes)
+// would otherwise rebuild the same delta chains again and again.
+type blockCache struct {
+	mu    sync.Mutex
+	max   int
+	size  int
+	order *list.List // of *cacheEntry, front = most recent
+	byKey map[string]*list.Element
+}
+
+type cacheEntry struct {
+	key  string
+	data []byte
+}
+
+func newBlockCache(maxBytes int) *blockCache {
+	return &blockCache{max: maxBytes, order: list.New(), byKey: map[string]*list.Element{}}
+}
+
+func (c *blockCache) get(key string) ([]byte, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byKey[key]; ok {
+		c.order.MoveToFront(e)
+		return e.Value.(*cacheEntry).data, true
+	}
+	return nil, false
+}
+
+func (c *blockCache) put(key string, data []byte) {
+	if c == nil || len(data) > c.max/8 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byKey[key]; ok {
+		return
+	}
+	c.byKey[key] = c.order.PushFront(&cacheEntry{key, data})
+	c.size += len(data) + len(key)
+	for c.size > c.max {
+		e := c.order.Back()
+		ce := e.Value.(*cacheEntry)
+		c.order.Remove(e)
+		delete(c.byKey, ce.key)
+		c.size -= len(ce.data) + len(ce.key)
+	}
+}
+
+// cachedQuerier is a querier whose block reads go through a cache.
+type cachedQuerier struct {
+	querier
+	cache *blockCache
+}
+
+func cacheOf(q querier) *blockCache {
+	if cq, ok := q.(cachedQuerier); ok {
+		return cq.cache
+	}
+	return nil
+}
