@@ -219,3 +219,32 @@ func TestHelpEverywhere(t *testing.T) {
 		t.Error("no bash completion")
 	}
 }
+
+func TestDiff(t *testing.T) {
+	r := InitRepo(t, "heidi")
+	id := r.OK("new", "Doc", "--body", "one\ntwo\nthree\n")
+	first := r.Show(id).Rev
+	r.OK("edit", "Doc", "--body", "one\n2\nthree\n", "--title", "Paper")
+	out := r.OK("diff", "Paper")
+	for _, want := range []string{`title: "Doc" → "Paper"`, "@@ -1,3 +1,3 @@", "-two", "+2", " one"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("diff lacks %q:\n%s", want, out)
+		}
+	}
+	// Between the heads of a conflicted page by default.
+	r.OK("edit", id, "--body", "one\ntwo\n3\n", "--parent", first)
+	out = r.OK("diff", id)
+	if !strings.Contains(out, "-3") && !strings.Contains(out, "+3") {
+		t.Fatalf("diff of heads:\n%s", out)
+	}
+	// Explicit revisions, in both orders.
+	second := r.Show(id).Heads[0]
+	if out := r.OK("diff", id, first, second); !strings.Contains(out, "@@") {
+		t.Fatalf("diff REV_A REV_B:\n%s", out)
+	}
+	r.Fail(1, []string{"diff", id, "bafyreizzzzzzzzz"}, "no revision")
+	r.Fail(2, []string{"diff", id, "-U", "-1"}, "unified")
+	if out := r.OK("diff", "--help"); !strings.Contains(out, "Usage:") {
+		t.Fatal("diff --help")
+	}
+}

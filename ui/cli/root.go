@@ -130,7 +130,7 @@ one. Exit status: 0 ok, 1 error, 2 usage error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		a.initCommand(), a.newCommand(), a.editCommand(), a.rmCommand(), a.showCommand(), a.listCommand(),
-		a.logCommand(), a.searchCommand(), a.statusCommand(), a.conflictsCommand(),
+		a.logCommand(), a.diffCommand(), a.searchCommand(), a.statusCommand(), a.conflictsCommand(),
 		a.fsckCommand(), a.exportCommand(), a.importCommand(), a.idCommand(),
 	)
 	root.AddCommand(a.replicationCommands()...)
