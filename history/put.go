@@ -170,7 +170,7 @@ func (s *Store) checkBlocks(blocks []Block) ([]pendingRev, map[cid.Cid]Block, er
 // writer carries one Put's transaction state.
 type writer struct {
 	s      *Store
-	q      cachedQuerier // the transaction, reading through the block cache
+	q      cachedQuerier     // the transaction, reading through the block cache
 	others map[cid.Cid]Block // non-revision blocks of the batch, by CID
 	dirty  map[int64]cid.Cid // pages touched: page row id -> page CID
 	order  []int64
