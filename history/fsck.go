@@ -221,21 +221,21 @@ func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
 		}
 		var rev, created, updated int64
 		var title, policy string
-		var deleted bool
+		var deleted, system bool
 		var heads int
-		err = q.QueryRow(`SELECT rev, title, deleted, policy, heads, created, updated FROM pages WHERE id = ?`, page).
-			Scan(&rev, &title, &deleted, &policy, &heads, &created, &updated)
+		err = q.QueryRow(`SELECT rev, title, deleted, policy, heads, system, created, updated FROM pages WHERE id = ?`, page).
+			Scan(&rev, &title, &deleted, &policy, &heads, &system, &created, &updated)
 		if err != nil {
 			add(obj, "page row: %v", err)
 			continue
 		}
-		if rev != p.rev || title != p.title || deleted != p.deleted || policy != p.policy || heads != p.heads ||
+		if rev != p.rev || title != p.title || deleted != p.deleted || policy != p.policy || heads != p.heads || system != p.system ||
 			created != p.created || updated != p.updated {
 			add(obj, "page index row disagrees with the page's heads")
 		}
 		var sTitle, sBody string
 		err = q.QueryRow(`SELECT title, body FROM search WHERE docid = ?`, page).Scan(&sTitle, &sBody)
-		searchable := !(p.deleted && p.heads == 1)
+		searchable := p.searchable()
 		switch {
 		case err == sql.ErrNoRows && searchable:
 			add(obj, "missing from the search index")

@@ -251,6 +251,9 @@ func (w *writer) insertBlock(b Block, deltaBase int64, useBase bool) (int64, err
 		depth++
 	}
 	enc, stored := encodeStored(b.Data, baseData, useBase, b.Cid.Prefix().Codec == CodecRaw)
+	if stored == nil {
+		stored = []byte{} // an empty body is a block too, not NULL
+	}
 	var base any
 	if enc == encDeltaZstd || enc == encDelta {
 		base = deltaBase
@@ -418,6 +421,7 @@ type pageIndex struct {
 	title    string
 	deleted  bool
 	policy   string
+	system   bool
 	heads    int
 	created  int64
 	updated  int64
@@ -443,14 +447,26 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 		heads: len(hs), created: created, updated: hs[0].rev.Time}
 	// The page's policy override is the one its heads carry; heads that
 	// disagree leave it unset here (the merge layer decides what that means).
-	p.policy = hs[0].rev.Policy
+	memo := map[cid.Cid]string{}
+	if p.policy, err = carriedPolicy(q, hs[0].cid, memo); err != nil {
+		return nil, err
+	}
+	// A page whose genesis is unsigned is the wiki's own (settings), not a
+	// person's: lists and search leave it out.
+	var genesisAuto bool
+	if err := q.QueryRow(`SELECT auto FROM revisions WHERE id = ?`, page).Scan(&genesisAuto); err != nil {
+		return nil, err
+	}
+	p.system = genesisAuto
 	seenBody := map[cid.Cid]bool{}
 	seenTitle := map[string]bool{}
 	links := map[string]bool{}
 	var text, titles bytes.Buffer
 	for _, h := range hs {
 		p.headCIDs = append(p.headCIDs, h.cid)
-		if h.rev.Policy != p.policy {
+		if hp, err := carriedPolicy(q, h.cid, memo); err != nil {
+			return nil, err
+		} else if hp != p.policy {
 			p.policy = ""
 		}
 		if !seenTitle[h.rev.Title] {
@@ -496,14 +512,14 @@ func refreshPage(q querier, page int64, linksOf func(string) []string) (bool, er
 	if err != nil {
 		return false, err
 	}
-	if _, err := q.Exec(`INSERT OR REPLACE INTO pages(id, rev, title, deleted, policy, heads, created, updated) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
-		page, p.rev, p.title, p.deleted, p.policy, p.heads, p.created, p.updated); err != nil {
+	if _, err := q.Exec(`INSERT OR REPLACE INTO pages(id, rev, title, deleted, policy, heads, system, created, updated) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		page, p.rev, p.title, p.deleted, p.policy, p.heads, p.system, p.created, p.updated); err != nil {
 		return false, err
 	}
 	if _, err := q.Exec(`DELETE FROM search WHERE docid = ?`, page); err != nil {
 		return false, err
 	}
-	if !(p.deleted && p.heads == 1) {
+	if p.searchable() {
 		if _, err := q.Exec(`INSERT INTO search(docid, title, body) VALUES(?, ?, ?)`, page, p.titles, p.text); err != nil {
 			return false, err
 		}
@@ -518,3 +534,6 @@ func refreshPage(q querier, page int64, linksOf func(string) []string) (bool, er
 	}
 	return p.heads > 1, nil
 }
+
+// searchable says whether a page belongs in the search index.
+func (p *pageIndex) searchable() bool { return !p.system && !(p.deleted && p.heads == 1) }

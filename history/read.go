@@ -23,7 +23,7 @@ type PageRow struct {
 }
 
 const pageCols = `pb.cid, rb.cid, p.title, p.deleted, p.policy, p.heads, p.created, p.updated
-	FROM pages p JOIN blocks pb ON pb.id = p.id JOIN blocks rb ON rb.id = p.rev`
+	FROM pages p JOIN blocks pb ON pb.id = p.id JOIN blocks rb ON rb.id = p.rev WHERE p.system = 0`
 
 func scanPages(rows *sql.Rows, err error) ([]PageRow, error) {
 	if err != nil {
@@ -55,7 +55,7 @@ func (s *Store) Pages(ctx context.Context) ([]PageRow, error) {
 
 // Page returns one page's row.
 func (s *Store) Page(ctx context.Context, page cid.Cid) (PageRow, error) {
-	ps, err := scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` WHERE pb.cid = ?`, page.Bytes()))
+	ps, err := scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND pb.cid = ?`, page.Bytes()))
 	if err != nil {
 		return PageRow{}, err
 	}
@@ -68,12 +68,12 @@ func (s *Store) Page(ctx context.Context, page cid.Cid) (PageRow, error) {
 // PagesByTitle returns the pages whose current title equals title,
 // ignoring case.
 func (s *Store) PagesByTitle(ctx context.Context, title string) ([]PageRow, error) {
-	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` WHERE p.title = ? COLLATE NOCASE ORDER BY pb.cid`, title))
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.title = ? COLLATE NOCASE ORDER BY pb.cid`, title))
 }
 
 // DuplicateTitles returns titles (lower-cased) that more than one live page has.
 func (s *Store) DuplicateTitles(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT lower(title) FROM pages WHERE deleted = 0 GROUP BY lower(title) HAVING count(*) > 1 ORDER BY 1`)
+	rows, err := s.db.QueryContext(ctx, `SELECT lower(title) FROM pages WHERE deleted = 0 AND system = 0 GROUP BY lower(title) HAVING count(*) > 1 ORDER BY 1`)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func (s *Store) RevisionsByPrefix(ctx context.Context, prefix string, limit int)
 
 // PagesByPrefix returns pages whose id starts with prefix, at most limit.
 func (s *Store) PagesByPrefix(ctx context.Context, prefix string, limit int) ([]cid.Cid, error) {
-	return s.cidsByPrefix(ctx, `SELECT b.cid FROM pages p JOIN blocks b ON b.id = p.id`, prefix, limit)
+	return s.cidsByPrefix(ctx, `SELECT b.cid FROM pages p JOIN blocks b ON b.id = p.id WHERE p.system = 0`, prefix, limit)
 }
 
 // cidsByPrefix matches on the string form, which is not a byte prefix of
@@ -245,7 +245,7 @@ func (s *Store) LinkedFrom(ctx context.Context, targets ...string) ([]PageRow, e
 	for i, t := range targets {
 		args[i] = t
 	}
-	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` WHERE p.deleted = 0 AND p.id IN
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.deleted = 0 AND p.id IN
 		(SELECT src FROM links WHERE target IN (`+ph+`)) ORDER BY p.title COLLATE NOCASE`, args...))
 }
 
@@ -258,8 +258,8 @@ type Stats struct {
 // Stats counts pages, revisions and blocks, and lists conflicted pages.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
-	err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM pages WHERE deleted = 0 OR heads > 1),
-		(SELECT count(*) FROM revisions), (SELECT count(*) FROM blocks)`).Scan(&st.Pages, &st.Revisions, &st.Blocks)
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM pages WHERE system = 0 AND (deleted = 0 OR heads > 1)),
+		(SELECT count(*) FROM revisions r JOIN pages p ON p.id = r.page WHERE p.system = 0), (SELECT count(*) FROM blocks)`).Scan(&st.Pages, &st.Revisions, &st.Blocks)
 	if err != nil {
 		return st, err
 	}
@@ -272,5 +272,5 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 
 // Conflicted lists pages with more than one head.
 func (s *Store) Conflicted(ctx context.Context) ([]PageRow, error) {
-	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` WHERE p.heads > 1 ORDER BY p.title COLLATE NOCASE, pb.cid`))
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.heads > 1 ORDER BY p.title COLLATE NOCASE, pb.cid`))
 }

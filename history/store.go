@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS pages(
 	deleted INTEGER NOT NULL,
 	policy  TEXT NOT NULL,
 	heads   INTEGER NOT NULL,
+	system  INTEGER NOT NULL,
 	created INTEGER NOT NULL,
 	updated INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS pages_title ON pages(title COLLATE NOCASE);
@@ -382,6 +383,10 @@ type Reader interface {
 	Body(root cid.Cid) (string, error)
 	// MergeBase returns the deterministic merge base of two revisions.
 	MergeBase(a, b cid.Cid) (cid.Cid, error)
+	// PageDAG returns every revision of a page with its parents.
+	PageDAG(page cid.Cid) (map[cid.Cid]*DAGNode, error)
+	// CarriedPolicy returns the policy override a revision carries.
+	CarriedPolicy(c cid.Cid) (string, error)
 }
 
 type txReader struct{ q querier }

@@ -11,11 +11,17 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
 // binary is the peerwiki binary built for this test run.
 var binary string
+
+var (
+	moduleRoot string
+	touchOnce  sync.Once
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "peerwiki-e2e-")
@@ -25,6 +31,7 @@ func TestMain(m *testing.M) {
 	}
 	binary = filepath.Join(dir, "peerwiki")
 	_, file, _, _ := runtime.Caller(0)
+	moduleRoot = filepath.Dir(filepath.Dir(file))
 	build := exec.Command("go", "build", "-o", binary, ".")
 	build.Dir = filepath.Dir(filepath.Dir(file))
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -35,6 +42,27 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// touchSources opens every source file of the module. The go test cache
+// remembers the files a test opened; the binary is built by a child
+// process it cannot see, so without this a changed source file could leave
+// a stale cached pass.
+func touchSources(root string) {
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if name := d.Name(); strings.HasSuffix(name, ".go") || name == "go.mod" || name == "go.sum" {
+			if f, err := os.Open(path); err == nil {
+				f.Close()
+			}
+		}
+		return nil
+	})
 }
 
 // Result is one finished run of the binary.
@@ -53,6 +81,8 @@ type Repo struct {
 // NewRepo returns an uninitialised repo in a temporary directory.
 func NewRepo(t testing.TB) *Repo {
 	t.Helper()
+	// Inside a test (not TestMain), where the cache's file log is on.
+	touchOnce.Do(func() { touchSources(moduleRoot) })
 	return &Repo{T: t, Dir: filepath.Join(t.TempDir(), "repo")}
 }
 

@@ -40,7 +40,11 @@ func (r *Repo) Conflicts(ctx context.Context) ([]Conflict, error) {
 		if err != nil {
 			return nil, err
 		}
-		c := Conflict{ID: p.ID.String(), Title: p.Title, Policy: r.EffectivePolicy(p), Differs: []string{}}
+		pol, err := r.PolicyOf(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		c := Conflict{ID: p.ID.String(), Title: p.Title, Policy: pol.Policy, Differs: []string{}}
 		titles, bodies, deleted := map[string]bool{}, map[cid.Cid]bool{}, map[bool]bool{}
 		for i, h := range heads {
 			rev, err := r.Store.Revision(ctx, h)
@@ -68,12 +72,4 @@ func (r *Repo) Conflicts(ctx context.Context) ([]Conflict, error) {
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// AfterReceive runs after blocks from elsewhere (a peer, an import) were
-// stored: pages that gained a divergence get the replicated policy
-// applied. The conflict-resolution layer fills this in; until then
-// divergences wait for a person.
-func (r *Repo) AfterReceive(ctx context.Context, divergent []cid.Cid) error {
-	return nil
 }

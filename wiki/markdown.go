@@ -173,9 +173,18 @@ func (r *Repo) Export(ctx context.Context, dir string) (int, error) {
 
 // ImportResult counts what an import did.
 type ImportResult struct {
-	Created   int `json:"created"`
-	Updated   int `json:"updated"`
-	Unchanged int `json:"unchanged"`
+	Created   int            `json:"created"`
+	Updated   int            `json:"updated"`
+	Unchanged int            `json:"unchanged"`
+	Files     []ImportedFile `json:"files"`
+}
+
+// ImportedFile says what import did with one file.
+type ImportedFile struct {
+	File   string `json:"file"`
+	Page   string `json:"page"`
+	Rev    string `json:"rev"`
+	Action string `json:"action"` // created, updated or unchanged
 }
 
 // Import reads every *.md file under dir. A file whose id names a page of
@@ -184,7 +193,7 @@ type ImportResult struct {
 // All files are checked first and committed in one transaction: a bad
 // file stops the import with nothing changed.
 func (r *Repo) Import(ctx context.Context, dir string) (ImportResult, error) {
-	var res ImportResult
+	res := ImportResult{Files: []ImportedFile{}}
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -217,6 +226,16 @@ func (r *Repo) Import(ctx context.Context, dir string) (ImportResult, error) {
 		if err != nil {
 			return ImportResult{}, fmt.Errorf("import %s: %w", path, err)
 		}
+		rel, _ := filepath.Rel(dir, path)
+		file := ImportedFile{File: rel, Page: f.ID, Rev: f.Rev, Action: outcome}
+		if len(blocks) > 0 {
+			last := blocks[len(blocks)-1]
+			file.Rev = last.Cid.String()
+			if outcome == "created" {
+				file.Page = file.Rev
+			}
+		}
+		res.Files = append(res.Files, file)
 		switch outcome {
 		case "created":
 			res.Created++
@@ -228,8 +247,12 @@ func (r *Repo) Import(ctx context.Context, dir string) (ImportResult, error) {
 		batch = append(batch, blocks...)
 	}
 	if len(batch) > 0 {
-		if _, err := r.Store.Put(ctx, batch); err != nil {
+		put, err := r.Store.Put(ctx, batch)
+		if err != nil {
 			return ImportResult{}, fmt.Errorf("import: %w", err)
+		}
+		if err := r.AfterReceive(ctx, put.Divergent); err != nil {
+			return res, err
 		}
 	}
 	return res, nil

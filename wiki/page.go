@@ -51,6 +51,10 @@ type Draft struct {
 	Deleted bool
 	Policy  string
 	Msg     string
+	// Restamp makes the revision's time its parents' time plus one instead
+	// of now: for revisions that only re-label content (a policy change),
+	// so that last-writer-wins still orders the content by when it was written.
+	Restamp bool
 }
 
 // build makes the signed revision block and its body blocks. parentRevs
@@ -64,6 +68,9 @@ func (r *Repo) build(d Draft, parentRevs []*history.Revision) (history.Block, []
 		Wiki: r.Config.Wiki, Title: d.Title, Body: history.Link{Cid: bodies[0].Cid},
 		Deleted: d.Deleted, Policy: d.Policy, Name: r.Config.Name, Msg: d.Msg,
 		Time: r.Now().UnixMilli(), Height: 1,
+	}
+	if d.Restamp && len(parentRevs) > 0 {
+		rev.Time = 0
 	}
 	if !d.Page.Defined() {
 		rev.Nonce = make([]byte, 16)
@@ -85,7 +92,8 @@ func (r *Repo) build(d Draft, parentRevs []*history.Revision) (history.Block, []
 	return blk, bodies, err
 }
 
-// commit builds and stores one revision.
+// commit builds and stores one revision; a divergence it creates gets
+// the page's policy applied.
 func (r *Repo) commit(ctx context.Context, d Draft) (cid.Cid, error) {
 	var parents []*history.Revision
 	for _, p := range d.Parents {
@@ -99,8 +107,12 @@ func (r *Repo) commit(ctx context.Context, d Draft) (cid.Cid, error) {
 	if err != nil {
 		return cid.Undef, err
 	}
-	if _, err := r.Store.Put(ctx, append(bodies, blk)); err != nil {
+	res, err := r.Store.Put(ctx, append(bodies, blk))
+	if err != nil {
 		return cid.Undef, err
+	}
+	if err := r.AfterReceive(ctx, res.Divergent); err != nil {
+		return blk.Cid, err
 	}
 	return blk.Cid, nil
 }

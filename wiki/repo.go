@@ -140,13 +140,18 @@ func Create(dir, name, wikiID string, key []byte) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
+	r := &Repo{Dir: dir, Config: cfg, Store: store, ID: id, Now: time.Now}
+	if err := r.ensureSettings(context.Background()); err != nil {
+		store.Close()
+		return nil, err
+	}
 	// config.json is written last: its presence marks a complete repo.
 	b, _ := json.MarshalIndent(cfg, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, ConfigFile), append(b, '\n'), 0o600); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("create repo: %w", err)
 	}
-	return &Repo{Dir: dir, Config: cfg, Store: store, ID: id, Now: time.Now}, nil
+	return r, nil
 }
 
 func writeSecret(path string, data []byte) error {
@@ -200,9 +205,10 @@ func (r *Repo) Key() ([]byte, error) {
 	return k, nil
 }
 
-// storeOptions wires wiki semantics into the store.
+// storeOptions wires wiki semantics into the store: link syntax, and the
+// recomputation that checks automatic merges.
 func storeOptions() history.Options {
-	return history.Options{Links: LinkTargets}
+	return history.Options{Links: LinkTargets, VerifyAuto: verifyAuto}
 }
 
 // Status summarises the repo.

@@ -7,6 +7,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"peerwiki/history"
+	"peerwiki/merge"
 )
 
 // TimeFormat is how times appear in JSON and in listings (UTC, ms).
@@ -61,24 +62,24 @@ func (r *Repo) Info(ctx context.Context, p history.PageRow) (PageInfo, error) {
 	if err != nil {
 		return PageInfo{}, err
 	}
-	return r.info(p, heads), nil
+	wp, err := r.WikiPolicy(ctx)
+	if err != nil {
+		return PageInfo{}, err
+	}
+	return r.info(p, heads, wp), nil
 }
 
-func (r *Repo) info(p history.PageRow, heads []cid.Cid) PageInfo {
+func (r *Repo) info(p history.PageRow, heads []cid.Cid, wikiPolicy merge.Policy) PageInfo {
+	policy := p.Policy
+	if policy == "" {
+		policy = string(wikiPolicy)
+	}
 	info := PageInfo{ID: p.ID.String(), Title: p.Title, Rev: p.Rev.String(), Conflict: len(heads) > 1,
-		Deleted: p.Deleted, Policy: r.EffectivePolicy(p), Updated: FormatTime(p.Updated), Created: FormatTime(p.Created)}
+		Deleted: p.Deleted, Policy: policy, Updated: FormatTime(p.Updated), Created: FormatTime(p.Created)}
 	for _, h := range heads {
 		info.Heads = append(info.Heads, h.String())
 	}
 	return info
-}
-
-// EffectivePolicy is the policy that governs a page's divergences.
-func (r *Repo) EffectivePolicy(p history.PageRow) string {
-	if p.Policy != "" {
-		return p.Policy
-	}
-	return "manual"
 }
 
 // RevisionVersion reads one revision with its body.
@@ -209,6 +210,10 @@ func (r *Repo) List(ctx context.Context, all, conflictsOnly bool) ([]PageInfo, e
 	if err != nil {
 		return nil, err
 	}
+	wp, err := r.WikiPolicy(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := []PageInfo{}
 	for _, p := range rows {
 		if conflictsOnly && p.Heads < 2 {
@@ -217,7 +222,7 @@ func (r *Repo) List(ctx context.Context, all, conflictsOnly bool) ([]PageInfo, e
 		if p.Deleted && p.Heads == 1 && !all {
 			continue
 		}
-		out = append(out, r.info(p, heads[p.ID]))
+		out = append(out, r.info(p, heads[p.ID], wp))
 	}
 	return out, nil
 }

@@ -132,6 +132,7 @@ one. Exit status: 0 ok, 1 error, 2 usage error.`,
 		a.initCommand(), a.newCommand(), a.editCommand(), a.rmCommand(), a.showCommand(), a.listCommand(),
 		a.logCommand(), a.diffCommand(), a.searchCommand(), a.statusCommand(), a.conflictsCommand(),
 		a.fsckCommand(), a.exportCommand(), a.importCommand(), a.idCommand(),
+		a.mergeCommand(), a.resolveCommand(), a.policyCommand(), a.mergeFileCommand(),
 	)
 	root.AddCommand(a.replicationCommands()...)
 	return root

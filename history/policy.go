@@ -1,0 +1,59 @@
+package history
+
+import (
+	"fmt"
+
+	"github.com/ipfs/go-cid"
+)
+
+// CarriedPolicy is the page policy override a revision carries. A signed
+// revision carries its own Policy field. An automatic merge names in its
+// Policy field the policy that made it, which may have been the wiki's
+// default rather than an override, so it carries instead the override its
+// parents agree on ("" when they carry none or disagree). This keeps the
+// override a pure function of the DAG.
+func carriedPolicy(q querier, c cid.Cid, memo map[cid.Cid]string) (string, error) {
+	if p, ok := memo[c]; ok {
+		return p, nil
+	}
+	rev, err := getRevision(q, c)
+	if err != nil {
+		return "", err
+	}
+	if !rev.IsAuto() {
+		memo[c] = rev.Policy
+		return rev.Policy, nil
+	}
+	common := ""
+	for i, p := range rev.Parents {
+		pp, err := carriedPolicy(q, p.Cid, memo)
+		if err != nil {
+			return "", err
+		}
+		if i == 0 {
+			common = pp
+		} else if pp != common {
+			common = ""
+			break
+		}
+	}
+	memo[c] = common
+	return common, nil
+}
+
+// CarriedPolicy returns the policy override revision c carries.
+func (s *Store) CarriedPolicy(c cid.Cid) (string, error) {
+	return carriedPolicy(s.q, c, map[cid.Cid]string{})
+}
+
+func (r txReader) CarriedPolicy(c cid.Cid) (string, error) {
+	return carriedPolicy(r.q, c, map[cid.Cid]string{})
+}
+
+func (r txReader) PageDAG(page cid.Cid) (map[cid.Cid]*DAGNode, error) {
+	var id int64
+	if err := r.q.QueryRow(`SELECT r.id FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid = ? AND r.id = r.page`, page.Bytes()).Scan(&id); err != nil {
+		return nil, fmt.Errorf("page %s: %w", page, ErrNotFound)
+	}
+	return pageDAG(r.q, id)
+}

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"peerwiki/merge"
+)
+
+func (a *app) policyCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "policy [PAGE] [manual|merge|union|lww|default]",
+		Short: "Show or set the conflict policy of the wiki or of a page",
+		Long: `Show or set how divergent heads are reconciled. Policies are replicated data:
+the wiki-wide default and each page's override travel to every replica.
+
+  policy                 the wiki's default policy
+  policy NAME            set the wiki's default (then applied to current conflicts)
+  policy PAGE            the policy of PAGE, and where it comes from
+  policy PAGE NAME       set PAGE's override; NAME "default" follows the wiki again
+
+manual  heads stay until a person resolves them (the default)
+merge   three-way merge of title, body and deleted; a real conflict stays
+union   like merge, but conflicting lines keep both sides
+lww     last writer wins (by time, then author); the others stay in history
+
+One argument that is a policy name sets the wiki's default; to show a page
+titled like a policy, name it by its id.`,
+		Args: args(cobra.MaximumNArgs(2)),
+		RunE: func(cmd *cobra.Command, as []string) error {
+			if len(as) == 2 && as[1] != "default" {
+				if _, err := merge.ParsePolicy(as[1]); err != nil {
+					return err
+				}
+			}
+			r, err := a.open()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			out := newPrinter(a.stdout)
+			switch {
+			case len(as) == 0:
+				p, err := r.WikiPolicy(ctx)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(a.stdout, map[string]string{"wiki": string(p)})
+				}
+				out.Println(p)
+				return nil
+			case len(as) == 1:
+				if p, err := merge.ParsePolicy(as[0]); err == nil {
+					merged, err := r.SetWikiPolicy(ctx, p)
+					if err != nil {
+						return err
+					}
+					out.Printf("wiki policy: %s\n", p)
+					for _, m := range merged {
+						out.Printf("merged %s\n", shortID(m.String()))
+					}
+					return nil
+				}
+				page, err := r.FindPage(ctx, as[0])
+				if err != nil {
+					return err
+				}
+				pp, err := r.PolicyOf(ctx, page.ID)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(a.stdout, pp)
+				}
+				if pp.Override == "" {
+					out.Printf("%s (the wiki's)\n", pp.Policy)
+				} else {
+					out.Printf("%s (this page's; the wiki's is %s)\n", pp.Policy, pp.Wiki)
+				}
+				return nil
+			}
+			page, err := r.FindPage(ctx, as[0])
+			if err != nil {
+				return err
+			}
+			name := as[1]
+			if name == "default" {
+				name = ""
+			}
+			pp, err := r.SetPagePolicy(ctx, page.ID, name)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, pp)
+			}
+			out.Printf("%s: %s\n", page.Title, pp.Policy)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

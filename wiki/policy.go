@@ -1,0 +1,557 @@
+package wiki
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+	"peerwiki/merge"
+)
+
+// The wiki-wide default policy is replicated data: it lives in a settings
+// page whose genesis is the same unsigned block on every replica (a pure
+// function of the wiki id), so all replicas share one settings page without
+// coordinating. Changes to it are ordinary signed revisions; concurrent
+// changes are settled by last-writer-wins.
+
+// ErrNoConflict is returned when resolving a page with one head.
+var ErrNoConflict = errors.New("page has no conflict")
+
+// DefaultPolicy is the policy of a wiki nobody has configured.
+const DefaultPolicy = merge.PolicyManual
+
+// settingsGenesis is the settings page's genesis block and its (empty) body.
+func settingsGenesis(wiki string) (history.Block, history.Block) {
+	body := history.NewBlock(history.CodecRaw, nil)
+	rev := &history.Revision{Wiki: wiki, Nonce: []byte("peerwiki settings v1"), Title: "settings",
+		Body: history.Link{Cid: body.Cid}, Time: 0, Height: 1}
+	blk, err := rev.Block()
+	if err != nil {
+		panic(err) // a constant-shaped revision always encodes
+	}
+	return blk, body
+}
+
+// SettingsPage is the id of the wiki's settings page.
+func (r *Repo) SettingsPage() cid.Cid {
+	g, _ := settingsGenesis(r.Config.Wiki)
+	return g.Cid
+}
+
+// ensureSettings stores the settings genesis if it is not stored yet.
+func (r *Repo) ensureSettings(ctx context.Context) error {
+	g, body := settingsGenesis(r.Config.Wiki)
+	if ok, err := r.Store.Has(ctx, g.Cid); err != nil || ok {
+		return err
+	}
+	_, err := r.Store.Put(ctx, []history.Block{body, g})
+	return err
+}
+
+// parseSettings reads "key = value" lines.
+func parseSettings(body string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(body, "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if ok {
+			out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
+func formatSettings(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s = %s\n", k, m[k])
+	}
+	return b.String()
+}
+
+// settings returns the current settings: those of the settings page's
+// last writer when it has several heads.
+func (r *Repo) settings(ctx context.Context) (map[string]string, []cid.Cid, error) {
+	heads, err := r.Store.Heads(ctx, r.SettingsPage())
+	if errors.Is(err, history.ErrNotFound) {
+		return map[string]string{}, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	winner, err := r.lwwHead(ctx, heads)
+	if err != nil {
+		return nil, nil, err
+	}
+	return parseSettings(winner.Body), heads, nil
+}
+
+// WikiPolicy is the wiki-wide default policy.
+func (r *Repo) WikiPolicy(ctx context.Context) (merge.Policy, error) {
+	s, _, err := r.settings(ctx)
+	if err != nil {
+		return "", err
+	}
+	p, err := merge.ParsePolicy(s["policy"])
+	if err != nil {
+		return DefaultPolicy, nil
+	}
+	return p, nil
+}
+
+// SetWikiPolicy changes the wiki-wide default policy, then applies it to
+// pages that are conflicted now. It returns the pages it merged.
+func (r *Repo) SetWikiPolicy(ctx context.Context, p merge.Policy) ([]cid.Cid, error) {
+	if err := r.ensureSettings(ctx); err != nil {
+		return nil, err
+	}
+	s, heads, err := r.settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s["policy"] == string(p) && len(heads) == 1 {
+		return nil, fmt.Errorf("%w: the wiki's policy is already %s", ErrNoChange, p)
+	}
+	s["policy"] = string(p)
+	if _, err := r.commit(ctx, Draft{Page: r.SettingsPage(), Parents: heads, Title: "settings",
+		Body: formatSettings(s), Msg: "wiki policy " + string(p)}); err != nil {
+		return nil, err
+	}
+	return r.AutoMergeAll(ctx)
+}
+
+// versionOf reads a revision as a merge input.
+func versionOf(rd history.Reader, c cid.Cid) (merge.Version, *history.Revision, error) {
+	rev, err := rd.Revision(c)
+	if err != nil {
+		return merge.Version{}, nil, err
+	}
+	body, err := rd.Body(rev.Body.Cid)
+	if err != nil {
+		return merge.Version{}, nil, err
+	}
+	return merge.Version{Rev: c.String(), Title: rev.Title, Body: body, Deleted: rev.Deleted,
+		Time: rev.Time, Author: rev.AuthorID().String()}, rev, nil
+}
+
+// lwwHead returns the last writer's version among heads.
+func (r *Repo) lwwHead(ctx context.Context, heads []cid.Cid) (merge.Version, error) {
+	vs := make([]merge.Version, len(heads))
+	for i, h := range heads {
+		var err error
+		if vs[i], _, err = versionOf(r.Store.Reader(), h); err != nil {
+			return merge.Version{}, err
+		}
+	}
+	return lastWriter(vs), nil
+}
+
+// lastWriter picks the winner under lww: the latest by (time, author,
+// revision id), the order merge.Resolve uses, so a tie still has one answer.
+func lastWriter(vs []merge.Version) merge.Version {
+	best := vs[0]
+	for _, v := range vs[1:] {
+		if v.Time > best.Time || v.Time == best.Time && (v.Author > best.Author || v.Author == best.Author && v.Rev > best.Rev) {
+			best = v
+		}
+	}
+	return best
+}
+
+// headsPolicy is the policy that governs heads: the override they all
+// carry, "" when none carries one (the wiki default applies), and manual
+// when they disagree. A pure function of the heads, so two replicas never
+// merge the same heads under different page policies.
+func headsPolicy(rd history.Reader, heads []cid.Cid) (merge.Policy, bool, error) {
+	var common string
+	for i, h := range heads {
+		p, err := rd.CarriedPolicy(h)
+		if err != nil {
+			return "", false, err
+		}
+		if i == 0 {
+			common = p
+		} else if p != common {
+			return merge.PolicyManual, true, nil
+		}
+	}
+	if common == "" {
+		return "", false, nil
+	}
+	p, err := merge.ParsePolicy(common)
+	if err != nil {
+		return merge.PolicyManual, true, nil // an unknown policy from a newer peer: leave it to a person
+	}
+	return p, true, nil
+}
+
+// PagePolicy says which policy governs a page now and where it comes from.
+type PagePolicy struct {
+	Page     string `json:"page,omitempty"`
+	Policy   string `json:"policy"`
+	Override string `json:"override"` // the page's own setting, "" when it follows the wiki
+	Wiki     string `json:"wiki"`
+}
+
+// PolicyOf reports the policy of a page.
+func (r *Repo) PolicyOf(ctx context.Context, page cid.Cid) (PagePolicy, error) {
+	wp, err := r.WikiPolicy(ctx)
+	if err != nil {
+		return PagePolicy{}, err
+	}
+	heads, err := r.Store.Heads(ctx, page)
+	if err != nil {
+		return PagePolicy{}, r.notFound(err, page.String())
+	}
+	p, overridden, err := headsPolicy(r.Store.Reader(), heads)
+	if err != nil {
+		return PagePolicy{}, err
+	}
+	out := PagePolicy{Page: page.String(), Policy: string(wp), Wiki: string(wp)}
+	if overridden {
+		out.Policy, out.Override = string(p), string(p)
+	}
+	return out, nil
+}
+
+// SetPagePolicy sets (or with "" clears) a page's policy override. Each
+// head that does not carry it yet gets a child revision that does, with
+// its content unchanged; once all heads agree, the policy applies to
+// their divergence at once.
+func (r *Repo) SetPagePolicy(ctx context.Context, page cid.Cid, p string) (PagePolicy, error) {
+	if p != "" {
+		if _, err := merge.ParsePolicy(p); err != nil {
+			return PagePolicy{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
+	heads, err := r.Store.Heads(ctx, page)
+	if err != nil {
+		return PagePolicy{}, r.notFound(err, page.String())
+	}
+	var batch []history.Block
+	for _, h := range heads {
+		carried, err := r.Store.CarriedPolicy(h)
+		if err != nil {
+			return PagePolicy{}, err
+		}
+		if carried == p {
+			continue
+		}
+		v, rev, err := versionOf(r.Store.Reader(), h)
+		if err != nil {
+			return PagePolicy{}, err
+		}
+		msg := "policy " + p
+		if p == "" {
+			msg = "policy: follow the wiki"
+		}
+		blk, bodies, err := r.build(Draft{Page: page, Parents: []cid.Cid{h}, Title: v.Title, Body: v.Body,
+			Deleted: v.Deleted, Policy: p, Msg: msg, Restamp: true}, []*history.Revision{rev})
+		if err != nil {
+			return PagePolicy{}, err
+		}
+		batch = append(batch, append(bodies, blk)...)
+	}
+	if len(batch) == 0 {
+		return PagePolicy{}, fmt.Errorf("%w: the page's policy is already %s", ErrNoChange, policyName(p))
+	}
+	res, err := r.Store.Put(ctx, batch)
+	if err != nil {
+		return PagePolicy{}, err
+	}
+	if err := r.AfterReceive(ctx, res.Divergent); err != nil {
+		return PagePolicy{}, err
+	}
+	return r.PolicyOf(ctx, page)
+}
+
+func policyName(p string) string {
+	if p == "" {
+		return "the wiki's"
+	}
+	return p
+}
+
+// errNotClean means the policy leaves a conflict for a person.
+var errNotClean = errors.New("the policy leaves a conflict for a person")
+
+// autoMergeBlocks computes the automatic merge of heads under policy p: a
+// pure function of the heads and their DAG, so that every replica makes
+// the byte-identical block. heads must be sorted by CID bytes.
+func autoMergeBlocks(rd history.Reader, wiki string, page cid.Cid, heads []cid.Cid, p merge.Policy) (history.Block, []history.Block, error) {
+	if p == merge.PolicyManual || len(heads) < 2 {
+		return history.Block{}, nil, errNotClean
+	}
+	vs := make([]merge.Version, len(heads))
+	revs := make([]*history.Revision, len(heads))
+	for i, h := range heads {
+		var err error
+		if vs[i], revs[i], err = versionOf(rd, h); err != nil {
+			return history.Block{}, nil, err
+		}
+	}
+	var fields merge.Fields
+	if p == merge.PolicyLWW {
+		fields = lastWriter(vs).Fields()
+	} else {
+		dag, err := rd.PageDAG(page)
+		if err != nil {
+			return history.Block{}, nil, err
+		}
+		acc := vs[0]
+		for k := 1; k < len(heads); k++ {
+			base, err := mergeBaseOfSet(dag, heads[:k], heads[k])
+			if err != nil {
+				return history.Block{}, nil, err
+			}
+			bv, _, err := versionOf(rd, base)
+			if err != nil {
+				return history.Block{}, nil, err
+			}
+			f, conflicts := merge.Resolve(p, bv.Fields(), acc, vs[k])
+			if len(conflicts) > 0 {
+				return history.Block{}, nil, errNotClean
+			}
+			acc = merge.Version{Rev: acc.Rev, Title: f.Title, Body: f.Body, Deleted: f.Deleted,
+				Time: max(acc.Time, vs[k].Time)}
+		}
+		fields = acc.Fields()
+	}
+	bodies, err := history.BodyBlocks(fields.Body)
+	if err != nil {
+		return history.Block{}, nil, err
+	}
+	rev := &history.Revision{Wiki: wiki, Page: &history.Link{Cid: page}, Title: fields.Title,
+		Body: history.Link{Cid: bodies[0].Cid}, Deleted: fields.Deleted, Policy: string(p)}
+	rev.SetParents(heads)
+	for _, pr := range revs {
+		rev.Time = max(rev.Time, pr.Time)
+		rev.Height = max(rev.Height, pr.Height+1)
+	}
+	blk, err := rev.Block()
+	return blk, bodies, err
+}
+
+// mergeBaseOfSet is the merge base of the virtual merge of set with h.
+func mergeBaseOfSet(dag map[cid.Cid]*history.DAGNode, set []cid.Cid, h cid.Cid) (cid.Cid, error) {
+	if len(set) == 1 {
+		if b, ok := history.MergeBaseIn(dag, set[0], h); ok {
+			return b, nil
+		}
+		return cid.Undef, fmt.Errorf("no common ancestor of %s and %s", set[0], h)
+	}
+	virtual := history.SumCID(history.CodecDagCBOR, []byte("peerwiki virtual merge"))
+	withVirtual := make(map[cid.Cid]*history.DAGNode, len(dag)+1)
+	for k, v := range dag {
+		withVirtual[k] = v
+	}
+	node := &history.DAGNode{Cid: virtual, Parents: set}
+	for _, s := range set {
+		if n := dag[s]; n != nil {
+			node.Height = max(node.Height, n.Height+1)
+		}
+	}
+	withVirtual[virtual] = node
+	b, ok := history.MergeBaseIn(withVirtual, virtual, h)
+	if !ok {
+		return cid.Undef, fmt.Errorf("no common ancestor of %d heads and %s", len(set), h)
+	}
+	return b, nil
+}
+
+func sortByBytes(cs []cid.Cid) []cid.Cid {
+	out := append([]cid.Cid(nil), cs...)
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Bytes(), out[j].Bytes()) < 0 })
+	return out
+}
+
+// applicablePolicy is the policy an automatic merge of heads may use on
+// this replica: the heads' own override, else the wiki default (lww for
+// the settings page itself).
+func (r *Repo) applicablePolicy(ctx context.Context, rd history.Reader, page cid.Cid, heads []cid.Cid) (merge.Policy, error) {
+	if page.Equals(r.SettingsPage()) {
+		return merge.PolicyLWW, nil
+	}
+	p, overridden, err := headsPolicy(rd, heads)
+	if err != nil || overridden {
+		return p, err
+	}
+	return r.WikiPolicy(ctx)
+}
+
+// AutoMerge applies the page's policy to its divergent heads. It returns
+// the merge revision, or cid.Undef when the page is clean, its policy is
+// manual, or the policy leaves a real conflict for a person.
+func (r *Repo) AutoMerge(ctx context.Context, page cid.Cid) (cid.Cid, error) {
+	heads, err := r.Store.Heads(ctx, page)
+	if err != nil {
+		return cid.Undef, r.notFound(err, page.String())
+	}
+	if len(heads) < 2 {
+		return cid.Undef, nil
+	}
+	heads = sortByBytes(heads)
+	rd := r.Store.Reader()
+	p, err := r.applicablePolicy(ctx, rd, page, heads)
+	if err != nil {
+		return cid.Undef, err
+	}
+	blk, bodies, err := autoMergeBlocks(rd, r.Config.Wiki, page, heads, p)
+	if errors.Is(err, errNotClean) {
+		return cid.Undef, nil
+	} else if err != nil {
+		return cid.Undef, err
+	}
+	if _, err := r.Store.Put(ctx, append(bodies, blk)); err != nil {
+		return cid.Undef, err
+	}
+	return blk.Cid, nil
+}
+
+// AutoMergeAll applies every conflicted page's policy (and settles the
+// settings page). It returns the pages it merged.
+func (r *Repo) AutoMergeAll(ctx context.Context) ([]cid.Cid, error) {
+	rows, err := r.Store.Conflicted(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pages := []cid.Cid{r.SettingsPage()}
+	for _, p := range rows {
+		pages = append(pages, p.ID)
+	}
+	var merged []cid.Cid
+	for _, p := range pages {
+		m, err := r.AutoMerge(ctx, p)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return merged, err
+		}
+		if m.Defined() && !p.Equals(r.SettingsPage()) {
+			merged = append(merged, p)
+		}
+	}
+	return merged, nil
+}
+
+// AfterReceive runs after blocks from elsewhere (a peer, an import, an
+// edit on an old revision) were stored: each page that gained a divergence
+// gets its replicated policy applied.
+func (r *Repo) AfterReceive(ctx context.Context, divergent []cid.Cid) error {
+	for _, p := range divergent {
+		if _, err := r.AutoMerge(ctx, p); err != nil {
+			return fmt.Errorf("automatic merge of page %s: %w", short(p), err)
+		}
+	}
+	return nil
+}
+
+// verifyAuto is the store's check of an automatic merge revision received
+// from anywhere: it must be what this replica computes from the same
+// parents, under a policy those parents allow.
+func verifyAuto(rd history.Reader, c cid.Cid, rev *history.Revision) error {
+	if rev.Page == nil {
+		g, _ := settingsGenesis(rev.Wiki)
+		if !g.Cid.Equals(c) {
+			return errors.New("unsigned genesis that is not the wiki's settings page")
+		}
+		return nil
+	}
+	p, err := merge.ParsePolicy(rev.Policy)
+	if err != nil || p == merge.PolicyManual {
+		return fmt.Errorf("names no automatic policy (%q)", rev.Policy)
+	}
+	heads := rev.ParentCIDs()
+	if len(heads) < 2 {
+		return errors.New("an automatic merge needs two parents or more")
+	}
+	page := rev.Page.Cid
+	g, _ := settingsGenesis(rev.Wiki)
+	if page.Equals(g.Cid) {
+		if p != merge.PolicyLWW {
+			return errors.New("the settings page merges by lww only")
+		}
+	} else if carried, overridden, err := headsPolicy(rd, heads); err != nil {
+		return err
+	} else if overridden && carried != p {
+		return fmt.Errorf("made by %s but its parents carry %s", p, carried)
+	}
+	want, _, err := autoMergeBlocks(rd, rev.Wiki, page, heads, p)
+	if errors.Is(err, errNotClean) {
+		return fmt.Errorf("%s does not merge these parents cleanly", p)
+	} else if err != nil {
+		return err
+	}
+	if !want.Cid.Equals(c) {
+		return fmt.Errorf("does not recompute: %s gives %s", p, want.Cid)
+	}
+	return nil
+}
+
+// Resolution is what `resolve` builds from.
+type Resolution struct {
+	Title *string
+	Body  *string
+	Take  cid.Cid // keep this head's version
+	Msg   string
+}
+
+// Resolve makes one signed revision whose parents are all the page's
+// current heads, ending the conflict.
+func (r *Repo) Resolve(ctx context.Context, page cid.Cid, res Resolution) (cid.Cid, error) {
+	heads, err := r.Store.Heads(ctx, page)
+	if err != nil {
+		return cid.Undef, r.notFound(err, page.String())
+	}
+	if len(heads) < 2 {
+		return cid.Undef, fmt.Errorf("%w: it has one head; use 'peerwiki edit' to change it", ErrNoConflict)
+	}
+	from := heads[0]
+	if res.Take.Defined() {
+		found := false
+		for _, h := range heads {
+			found = found || h.Equals(res.Take)
+		}
+		if !found {
+			return cid.Undef, fmt.Errorf("%w: revision %s is not a head of this page", ErrInvalid, short(res.Take))
+		}
+		from = res.Take
+	}
+	v, _, err := versionOf(r.Store.Reader(), from)
+	if err != nil {
+		return cid.Undef, err
+	}
+	d := Draft{Page: page, Parents: heads, Title: v.Title, Body: v.Body, Deleted: v.Deleted, Msg: res.Msg}
+	if res.Title != nil {
+		if err := CheckTitle(*res.Title); err != nil {
+			return cid.Undef, err
+		}
+		d.Title, d.Deleted = *res.Title, false
+	}
+	if res.Body != nil {
+		if err := CheckBody(*res.Body); err != nil {
+			return cid.Undef, err
+		}
+		d.Body, d.Deleted = *res.Body, false
+	}
+	if p, overridden, err := headsPolicy(r.Store.Reader(), heads); err != nil {
+		return cid.Undef, err
+	} else if overridden && p != merge.PolicyManual {
+		d.Policy = string(p)
+	} else if carried, err := r.Store.CarriedPolicy(from); err == nil {
+		d.Policy = carried
+	}
+	if d.Msg == "" {
+		d.Msg = fmt.Sprintf("resolve %d heads", len(heads))
+	}
+	return r.commit(ctx, d)
+}
