@@ -75,13 +75,17 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts4(title, body,
 `
 
 var (
-	zenc *zstd.Encoder
-	zdec *zstd.Decoder
+	zenc  *zstd.Encoder // blocks: stored once, read many times
+	zfast *zstd.Encoder // the search index's copy of page text, rewritten on every edit
+	zdec  *zstd.Decoder
 )
 
 func init() {
 	var err error
 	if zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20)); err != nil {
+		panic(err)
+	}
+	if zfast, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20)); err != nil {
 		panic(err)
 	}
 	if zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(MaxBodySize)); err != nil {
@@ -92,7 +96,7 @@ func init() {
 	sql.Register("sqlite3_peerwiki", &sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
 			if err := c.RegisterFunc("pw_compress", func(s string) []byte {
-				return zenc.EncodeAll([]byte(s), nil)
+				return zfast.EncodeAll([]byte(s), nil)
 			}, true); err != nil {
 				return err
 			}
