@@ -207,10 +207,13 @@ type SearchHit struct {
 // Search runs a full-text query (SQLite FTS4 MATCH syntax: words, "phrases",
 // prefix*, OR, NOT) over the titles and bodies of every page's heads.
 func (s *Store) Search(ctx context.Context, query string, limit int) ([]SearchHit, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT b.cid, p.title, snippet(search, '[', ']', '…', -1, 12),
-		length(matchinfo(search, 'x')) FROM search
-		JOIN pages p ON p.id = search.docid JOIN blocks b ON b.id = p.id
-		WHERE search MATCH ? ORDER BY p.updated DESC LIMIT ?`, query, limit)
+	// The snippets are made only for the rows kept: SQLite computes result
+	// columns before it sorts, and a snippet needs the page's text.
+	rows, err := s.db.QueryContext(ctx, `SELECT b.cid, p.title, snippet(search, '[', ']', '…', -1, 12)
+		FROM search JOIN pages p ON p.id = search.docid JOIN blocks b ON b.id = p.id
+		WHERE search MATCH ?1 AND search.docid IN (SELECT s2.docid FROM search s2
+			JOIN pages p2 ON p2.id = s2.docid WHERE s2.search MATCH ?1 ORDER BY p2.updated DESC LIMIT ?2)
+		ORDER BY p.updated DESC`, query, limit)
 	if err != nil {
 		if strings.Contains(err.Error(), "malformed MATCH") || strings.Contains(err.Error(), "fts4") {
 			return nil, fmt.Errorf("bad search query %q: %v", query, err)
@@ -222,8 +225,7 @@ func (s *Store) Search(ctx context.Context, query string, limit int) ([]SearchHi
 	for rows.Next() {
 		var h SearchHit
 		var b []byte
-		var n int
-		if err := rows.Scan(&b, &h.Title, &h.Snippet, &n); err != nil {
+		if err := rows.Scan(&b, &h.Title, &h.Snippet); err != nil {
 			return nil, err
 		}
 		if h.Page, err = cid.Cast(b); err != nil {
