@@ -1,0 +1,299 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/ipfs/go-cid"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-msgio"
+
+	"peerwiki/history"
+)
+
+// newHostile is a raw libp2p host with the wiki's key: it can connect,
+// and then says whatever a test makes it say.
+func newHostile(t *testing.T) host.Host {
+	t.Helper()
+	id, err := history.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHost(hostConfig{key: id.Key, psk: testKey, listen: loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func blockFrame(c cid.Cid, data []byte) []byte {
+	b := []byte{frameBlock}
+	b = binary.AppendUvarint(b, uint64(len(c.Bytes())))
+	b = append(b, c.Bytes()...)
+	return append(b, data...)
+}
+
+func cborFrame(t byte, v any) []byte {
+	b, err := cbor.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return append([]byte{t}, b...)
+}
+
+// goodAndBad returns the frames of a valid new page followed by the bad
+// frames, so a test can check that the good part of the batch is not
+// stored either.
+func (r *replica) validPageFrames(title string) ([][]byte, []cid.Cid) {
+	_, _, blocks := r.makeRevision(cid.Undef, cid.Undef, nil, title, "valid body of "+title)
+	var frames [][]byte
+	var cids []cid.Cid
+	for _, b := range blocks {
+		frames = append(frames, blockFrame(b.Cid, b.Data))
+		cids = append(cids, b.Cid)
+	}
+	return frames, cids
+}
+
+// badFrames are the ways a peer can send invalid blocks or frames.
+func badFrames(t *testing.T, evil *replica) map[string][][]byte {
+	t.Helper()
+	// A revision whose bytes were changed after signing, re-addressed so
+	// the CID matches: a forged signature.
+	_, rev, blocks := evil.makeRevision(cid.Undef, cid.Undef, nil, "Forged", "forged body")
+	rev.Title = "Tampered"
+	tampered, err := rev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := history.NewBlock(history.CodecDagCBOR, tampered)
+	// A revision of a page whose parent was never sent.
+	orphanPage := history.NewBlock(history.CodecDagCBOR, []byte("x")).Cid
+	parent := &history.Revision{Height: 1, Time: 1}
+	_, _, orphan := evil.makeRevision(orphanPage, orphanPage, parent, "Orphan", "orphan body")
+	// A revision of another wiki.
+	other := *rev
+	other.Wiki = "another-wiki"
+	other.Title = "Forged"
+	if err := other.Sign(evil.id.Key); err != nil {
+		t.Fatal(err)
+	}
+	otherBlock, _ := other.Block()
+	big := bytes.Repeat([]byte("x"), history.MaxBlockSize+1)
+	bigBlock := history.NewBlock(history.CodecRaw, big)
+	return map[string][][]byte{
+		"bytes not matching the CID": {blockFrame(blocks[0].Cid, []byte("not the body"))},
+		"forged signature":           {blockFrame(blocks[0].Cid, blocks[0].Data), blockFrame(forged.Cid, forged.Data)},
+		"oversized block":            {blockFrame(bigBlock.Cid, bigBlock.Data)},
+		"missing parent":             {blockFrame(orphan[0].Cid, orphan[0].Data), blockFrame(orphan[1].Cid, orphan[1].Data)},
+		"another wiki":               {blockFrame(blocks[0].Cid, blocks[0].Data), blockFrame(otherBlock.Cid, otherBlock.Data)},
+		"garbage frame":              {{0x99, 1, 2, 3}},
+		"garbage block frame":        {{frameBlock, 0xff, 0xff, 0xff}},
+		"unsupported CID":            {blockFrame(cid.NewCidV0(forged.Cid.Hash()), forged.Data)},
+		"empty frame":                {{}},
+	}
+}
+
+func TestRejectsBadBlocksFromAnswerer(t *testing.T) {
+	evil := newReplica(t)
+	for name, bad := range badFrames(t, evil) {
+		t.Run(name, func(t *testing.T) {
+			honest, friend := newReplica(t), newReplica(t)
+			honest.addHistory(2, 2, "Honest")
+			nh := startNode(t, honest, nil)
+			before := honest.blocks()
+			hostile := newHostile(t)
+			good, goodCIDs := evil.validPageFrames("Good part of a bad batch")
+			hostile.SetStreamHandler(SyncProtocol, func(s network.Stream) {
+				defer s.Close()
+				r := msgio.NewVarintReaderSize(s, MaxFrame)
+				if _, err := r.ReadMsg(); err != nil {
+					return
+				}
+				w := msgio.NewVarintWriter(s)
+				for _, f := range append(good, bad...) {
+					if err := w.WriteMsg(f); err != nil {
+						return
+					}
+				}
+				w.WriteMsg(cborFrame(frameEnd, endMsg{}))
+			})
+			if err := nh.Connect(context.Background(), info(hostile)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := nh.SyncPeer(context.Background(), hostile.ID())
+			if err == nil {
+				t.Fatal("sync with a hostile peer succeeded")
+			}
+			if !badData(err) {
+				t.Fatalf("error %v is not classed as bad data", err)
+			}
+			if got := honest.blocks(); got != before {
+				t.Fatalf("stored %d blocks from a bad batch", got-before)
+			}
+			for _, c := range goodCIDs {
+				if ok, _ := honest.store.Has(context.Background(), c); ok {
+					t.Fatal("the valid part of a bad batch was stored")
+				}
+			}
+			waitFor(t, 10*time.Second, "the hostile peer to be disconnected", func() bool {
+				return nh.Host().Network().Connectedness(hostile.ID()) != network.Connected
+			})
+			if err := hostile.Connect(context.Background(), info(nh.Host())); err == nil {
+				waitFor(t, 10*time.Second, "the banned peer to be dropped", func() bool {
+					return nh.Host().Network().Connectedness(hostile.ID()) != network.Connected
+				})
+			}
+			// Everyone else is still served.
+			nf := startNode(t, friend, nil)
+			connectNodes(t, nf, nh)
+			if _, err := nf.SyncPeer(context.Background(), nh.ID()); err != nil {
+				t.Fatalf("an honest peer was not served after the attack: %v", err)
+			}
+			if !sameHeads(friend.heads(), honest.heads()) {
+				t.Fatal("honest peer did not converge")
+			}
+		})
+	}
+}
+
+func TestRejectsOversizedFrame(t *testing.T) {
+	honest := newReplica(t)
+	nh := startNode(t, honest, nil)
+	hostile := newHostile(t)
+	hostile.SetStreamHandler(SyncProtocol, func(s network.Stream) {
+		defer s.Close()
+		msgio.NewVarintReaderSize(s, MaxFrame).ReadMsg()
+		var hdr []byte
+		hdr = binary.AppendUvarint(hdr, MaxFrame+1)
+		s.Write(hdr)
+		s.Write(make([]byte, 64<<10))
+	})
+	if err := nh.Connect(context.Background(), info(hostile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nh.SyncPeer(context.Background(), hostile.ID()); err == nil || !badData(err) {
+		t.Fatalf("oversized frame: err = %v", err)
+	}
+	if honest.blocks() != 0 {
+		t.Fatal("stored something")
+	}
+}
+
+func TestRejectsGarbageAndBadPushFromAsker(t *testing.T) {
+	evil := newReplica(t)
+	randomHead := history.NewBlock(history.CodecDagCBOR, []byte("a head the honest node lacks")).Cid
+	cases := map[string]func(w msgio.Writer){
+		"garbage": func(w msgio.Writer) { w.WriteMsg([]byte("GET / HTTP/1.1\r\n\r\n")) },
+		"not cbor": func(w msgio.Writer) {
+			w.WriteMsg([]byte{frameHello, 0xff, 0x00})
+		},
+		"other wiki": func(w msgio.Writer) {
+			w.WriteMsg(cborFrame(frameHello, helloMsg{V: protoVersion, Wiki: "other", Sum: make([]byte, 32)}))
+		},
+		"bad push": func(w msgio.Writer) {
+			w.WriteMsg(cborFrame(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: make([]byte, 32), Heads: [][]byte{randomHead.Bytes()}}))
+			good, _ := evil.validPageFrames("Pushed")
+			for _, f := range good {
+				w.WriteMsg(f)
+			}
+			w.WriteMsg(blockFrame(randomHead, []byte("wrong bytes")))
+			w.WriteMsg(cborFrame(frameEnd, endMsg{}))
+		},
+	}
+	for name, send := range cases {
+		t.Run(name, func(t *testing.T) {
+			honest := newReplica(t)
+			honest.addHistory(1, 1, "Honest")
+			nh := startNode(t, honest, nil)
+			before := honest.blocks()
+			hostile := newHostile(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := hostile.Connect(ctx, info(nh.Host())); err != nil {
+				t.Fatal(err)
+			}
+			s, err := hostile.NewStream(ctx, nh.ID(), SyncProtocol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.SetDeadline(time.Now().Add(5 * time.Second))
+			send(msgio.NewVarintWriter(s))
+			// Read whatever comes back until the honest side closes or resets.
+			r := msgio.NewVarintReaderSize(s, MaxFrame)
+			for range 100 {
+				if _, err := r.ReadMsg(); err != nil {
+					break
+				}
+			}
+			waitFor(t, 10*time.Second, "the hostile asker to be rejected", func() bool {
+				return nh.Stats().Rejected == 1 && nh.Host().Network().Connectedness(hostile.ID()) != network.Connected
+			})
+			if honest.blocks() != before {
+				t.Fatal("stored blocks from a hostile asker")
+			}
+		})
+	}
+}
+
+func historyWiki() string { return "testwiki" }
+
+func TestRejectsBadGossip(t *testing.T) {
+	honest, evil := newReplica(t), newReplica(t)
+	honest.addHistory(1, 1, "Honest")
+	nh := startNode(t, honest, func(cfg *Config) { cfg.Gossip = true })
+	before := honest.blocks()
+
+	_, rev, blocks := evil.makeRevision(cid.Undef, cid.Undef, nil, "Forged", "forged body")
+	rev.Title = "Tampered"
+	tampered, _ := rev.Encode()
+	forged := history.NewBlock(history.CodecDagCBOR, tampered)
+	sum := make([]byte, 32)
+	rand.Read(sum)
+	msg := func(a announcement) []byte {
+		b, _ := cbor.Marshal(a)
+		return b
+	}
+	cases := map[string][]byte{
+		"garbage":    []byte("\x00\x01garbage"),
+		"oversized":  msg(announcement{Wiki: historyWiki(), Sum: sum, Heads: [][]byte{forged.Cid.Bytes()}, Blocks: []wireBlock{{Cid: blocks[0].Cid.Bytes(), Data: bytes.Repeat([]byte("y"), MaxAnnouncement)}}}),
+		"bad cid":    msg(announcement{Wiki: historyWiki(), Sum: sum, Heads: [][]byte{forged.Cid.Bytes()}, Blocks: []wireBlock{{Cid: blocks[0].Cid.Bytes(), Data: []byte("other bytes")}}}),
+		"forged sig": msg(announcement{Wiki: historyWiki(), Sum: sum, Heads: [][]byte{forged.Cid.Bytes()}, Blocks: []wireBlock{{Cid: blocks[0].Cid.Bytes(), Data: blocks[0].Data}, {Cid: forged.Cid.Bytes(), Data: forged.Data}}}),
+		"other wiki": msg(announcement{Wiki: "other", Sum: sum, Heads: [][]byte{forged.Cid.Bytes()}}),
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			rejected := nh.Stats().Rejected
+			hostile := newHostile(t)
+			ps, err := pubsub.NewGossipSub(context.Background(), hostile, pubsub.WithFloodPublish(true), pubsub.WithMaxMessageSize(pubsubMaxMessage))
+			if err != nil {
+				t.Fatal(err)
+			}
+			topic, err := ps.Join(HeadsTopic(historyWiki()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := hostile.Connect(context.Background(), info(nh.Host())); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 5*time.Second, "the topic to be joined", func() bool { return len(topic.ListPeers()) == 1 })
+			if err := topic.Publish(context.Background(), data); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "the message to be rejected", func() bool {
+				return nh.Stats().Rejected > rejected && nh.Host().Network().Connectedness(hostile.ID()) != network.Connected
+			})
+			if honest.blocks() != before {
+				t.Fatal("stored blocks from a bad gossip message")
+			}
+		})
+	}
+}

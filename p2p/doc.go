@@ -1,0 +1,17 @@
+// Package p2p is peerwiki's replication layer: a libp2p node with the
+// repo's Ed25519 identity on a private network keyed by the wiki's
+// pre-shared key (TCP, Noise, Yamux), discovery (mDNS on the LAN, explicit
+// and remembered peers), head gossip over GossipSub, and the one-round-trip
+// sync protocol /peerwiki/sync/1.0.0. It also owns join codes and the small
+// files a node keeps in the repo (remembered peers, a running node's
+// addresses).
+//
+// It moves and validates blocks; it never decides merges. Everything it
+// receives goes through history.Store.Put (CIDs, signatures, causal
+// completeness, one transaction per batch), and divergences that arrive
+// are handed to the caller's AfterReceive hook, which applies the wiki's
+// policies. It never logs or prints the wiki key, never stores anything
+// from a peer that sent one bad block in the batch, and never lets one
+// bad or slow peer stall the others: every read has a deadline, every
+// frame a size limit, and every peer at most one sync at a time.
+package p2p

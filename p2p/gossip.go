@@ -1,0 +1,350 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/ipfs/go-cid"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"peerwiki/history"
+)
+
+// Gossip limits.
+const (
+	// MaxAnnouncement bounds a heads message: blocks are inlined only while
+	// the message stays under it; a bigger change is announced by CIDs and
+	// fetched with a sync.
+	MaxAnnouncement = 64 << 10
+	// maxAnnouncedHeads bounds the CIDs one message names.
+	maxAnnouncedHeads = 512
+	// pubsubMaxMessage is the transport limit, the same on every peer.
+	pubsubMaxMessage = 256 << 10
+)
+
+// HeadsTopic is the GossipSub topic of a wiki's head announcements.
+func HeadsTopic(wiki string) string { return "peerwiki/" + wiki + "/heads" }
+
+// announcement is a heads message: new heads of local commits, with their
+// blocks inlined when small, and the sender's whole head set hash so a
+// periodic re-announce lets a lagging peer notice it should sync.
+type announcement struct {
+	Wiki   string      `cbor:"w"`
+	Heads  [][]byte    `cbor:"h"`
+	Blocks []wireBlock `cbor:"b,omitempty"`
+	// Sum is the sender's history.HeadsHash; only periodic messages carry it.
+	Sum []byte `cbor:"s,omitempty"`
+	// Periodic marks a re-announce (heads are a few, Sum is what counts).
+	Periodic bool `cbor:"p,omitempty"`
+}
+
+type wireBlock struct {
+	Cid  []byte `cbor:"c"`
+	Data []byte `cbor:"d"`
+}
+
+// heard is a validated announcement handed to the gossip worker.
+type heard struct {
+	from   peer.ID // the peer that forwarded it (connected)
+	heads  []cid.Cid
+	blocks []history.Block
+	sum    []byte
+	period bool
+}
+
+type gossip struct {
+	n        *Node
+	ps       *pubsub.PubSub
+	topic    *pubsub.Topic
+	sub      *pubsub.Subscription
+	peers    *pubsub.TopicEventHandler
+	work     chan heard
+	lastJoin atomic.Int64 // unix ns of the latest peer joining the topic
+}
+
+// meshWindow is how long after a peer joins the topic its mesh links may
+// be missing (they form at heartbeats, every second): revisions that
+// arrive then are relayed by new announcements, since GossipSub may not
+// forward them to that peer.
+const meshWindow = 5 * time.Second
+
+// meshForming reports whether a peer joined the topic within meshWindow.
+func (g *gossip) meshForming() bool {
+	return time.Since(time.Unix(0, g.lastJoin.Load())) < meshWindow
+}
+
+func startGossip(n *Node) (*gossip, error) {
+	ps, err := pubsub.NewGossipSub(n.ctx, n.host,
+		pubsub.WithFloodPublish(true),
+		pubsub.WithMaxMessageSize(pubsubMaxMessage),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithPeerExchange(false),
+		pubsub.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start gossip: %w", err)
+	}
+	g := &gossip{n: n, ps: ps, work: make(chan heard, 256)}
+	name := HeadsTopic(n.wiki)
+	if err := ps.RegisterTopicValidator(name, g.validate); err != nil {
+		return nil, fmt.Errorf("start gossip: %w", err)
+	}
+	if g.topic, err = ps.Join(name); err != nil {
+		return nil, fmt.Errorf("start gossip: %w", err)
+	}
+	if g.sub, err = g.topic.Subscribe(pubsub.WithBufferSize(1024)); err != nil {
+		return nil, fmt.Errorf("start gossip: %w", err)
+	}
+	if g.peers, err = g.topic.EventHandler(); err != nil {
+		return nil, fmt.Errorf("start gossip: %w", err)
+	}
+	n.wg.Add(4)
+	go g.peerLoop()
+	go g.readLoop()
+	go g.workLoop()
+	go g.reannounceLoop()
+	return g, nil
+}
+
+func (g *gossip) close() {
+	g.peers.Cancel()
+	g.sub.Cancel()
+	g.topic.Close()
+}
+
+// validate runs for every message before it is delivered or forwarded,
+// ours included: strict decoding, size, the wiki id, each inline block
+// against its CID, and each inline revision's wiki and signature. CPU
+// only; anything missing is fetched later by a sync.
+func (g *gossip) validate(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	h, err := g.decode(m)
+	if err != nil {
+		if from != g.n.host.ID() {
+			g.n.log.Warn("rejected a gossip message", "from", from, "author", m.GetFrom(), "err", clip(err.Error()))
+			g.n.rejected.Add(1)
+			g.n.emit(Event{Kind: EventRejected, Peer: from, Err: err})
+			// The forwarder validated it before forwarding; an honest one never would.
+			go func() {
+				g.n.bans.ban(from, banTime)
+				_ = g.n.host.Network().ClosePeer(from)
+			}()
+		}
+		return pubsub.ValidationReject
+	}
+	m.ValidatorData = h
+	return pubsub.ValidationAccept
+}
+
+func (g *gossip) decode(m *pubsub.Message) (heard, error) {
+	var h heard
+	if len(m.Data) > MaxAnnouncement {
+		return h, fmt.Errorf("message of %d bytes is over the %d limit", len(m.Data), MaxAnnouncement)
+	}
+	var a announcement
+	if err := wireDec.Unmarshal(m.Data, &a); err != nil {
+		return h, fmt.Errorf("malformed message: %v", err)
+	}
+	if a.Wiki != g.n.wiki {
+		return h, fmt.Errorf("message is of wiki %q", clip(a.Wiki))
+	}
+	if len(a.Heads) > maxAnnouncedHeads || (len(a.Sum) != 32 && (a.Periodic || len(a.Sum) != 0)) {
+		return h, errors.New("malformed message: head list")
+	}
+	heads, err := decodeCIDs(a.Heads)
+	if err != nil {
+		return h, err
+	}
+	for _, wb := range a.Blocks {
+		c, err := cid.Cast(wb.Cid)
+		if err != nil {
+			return h, fmt.Errorf("inline block: bad CID: %v", err)
+		}
+		b := history.Block{Cid: c, Data: wb.Data}
+		if err := b.Verify(); err != nil {
+			return h, fmt.Errorf("inline block: %w", err)
+		}
+		if c.Prefix().Codec == history.CodecDagCBOR {
+			if r, err := history.DecodeRevision(b.Data); err == nil {
+				if r.Wiki != g.n.wiki {
+					return h, fmt.Errorf("inline revision %s: %w", c, history.ErrWrongWiki)
+				}
+				if !r.IsAuto() {
+					if err := r.VerifySignature(); err != nil {
+						return h, fmt.Errorf("inline revision %s: %w", c, err)
+					}
+				}
+			}
+		}
+		h.blocks = append(h.blocks, b)
+	}
+	h.from, h.heads, h.sum, h.period = m.ReceivedFrom, heads, a.Sum, a.Periodic
+	return h, nil
+}
+
+func (g *gossip) peerLoop() {
+	defer g.n.wg.Done()
+	for {
+		e, err := g.peers.NextPeerEvent(g.n.ctx)
+		if err != nil {
+			return
+		}
+		if e.Type == pubsub.PeerJoin {
+			g.lastJoin.Store(time.Now().UnixNano())
+		}
+	}
+}
+
+func (g *gossip) readLoop() {
+	defer g.n.wg.Done()
+	for {
+		m, err := g.sub.Next(g.n.ctx)
+		if err != nil {
+			return
+		}
+		if m.Local || m.ReceivedFrom == g.n.host.ID() {
+			continue
+		}
+		h, ok := m.ValidatorData.(heard)
+		if !ok {
+			continue
+		}
+		select {
+		case g.work <- h:
+		default:
+			// Too far behind: a sync catches up with everything at once.
+			g.n.Trigger(h.from)
+		}
+	}
+}
+
+// workLoop stores inline blocks (so an edit usually arrives in one hop)
+// and falls back to a sync with the forwarder when something is missing.
+func (g *gossip) workLoop() {
+	defer g.n.wg.Done()
+	for {
+		var h heard
+		select {
+		case <-g.n.ctx.Done():
+			return
+		case h = <-g.work:
+		}
+		ctx := g.n.ctx
+		missing, err := g.n.store.Missing(ctx, h.heads)
+		if err != nil {
+			continue
+		}
+		if len(missing) > 0 && len(h.blocks) > 0 {
+			res, err := g.n.put(ctx, h.from, h.blocks, true)
+			switch {
+			case err == nil:
+				g.n.log.Debug("stored from gossip", "from", h.from, "revisions", len(res.Revisions), "us", time.Now().UnixMicro())
+				missing, _ = g.n.store.Missing(ctx, h.heads)
+			case errors.Is(err, history.ErrMissingParent) || errors.Is(err, history.ErrMissingBody):
+				// We are behind: a sync brings the rest.
+			case badData(err):
+				g.n.punish(h.from, fmt.Errorf("%w: gossip blocks: %w", errProtocol, err))
+				continue
+			}
+		}
+		if len(missing) > 0 {
+			g.n.Trigger(h.from)
+			continue
+		}
+		if h.period {
+			if hs, err := g.n.localHeads(ctx); err == nil && string(hs.sum[:]) != string(h.sum) {
+				g.n.Trigger(h.from)
+			}
+		}
+	}
+}
+
+// announce publishes new revisions: their CIDs, and with inline their
+// blocks (bodies first, parents first) while the message stays under
+// MaxAnnouncement.
+func (g *gossip) announce(ctx context.Context, revs []history.NewRevision, inline bool) error {
+	// No head-set hash here: reading the whole head set would delay every
+	// edit's announcement, and only periodic ones need it.
+	a := announcement{Wiki: g.n.wiki}
+	size := 128
+	for _, r := range revs {
+		if len(a.Heads) >= maxAnnouncedHeads {
+			break
+		}
+		if r.Head {
+			a.Heads = append(a.Heads, r.Cid.Bytes())
+			size += 40
+		}
+		if !inline {
+			continue
+		}
+		blocks, err := g.n.store.RevisionBlocks(ctx, r.Cid)
+		if err != nil {
+			return err
+		}
+		add := 0
+		for _, b := range blocks {
+			add += len(b.Data) + 48
+		}
+		if size+add > MaxAnnouncement-1024 {
+			inline = false
+			a.Blocks = nil
+			continue
+		}
+		size += add
+		for _, b := range blocks {
+			a.Blocks = append(a.Blocks, wireBlock{Cid: b.Cid.Bytes(), Data: b.Data})
+		}
+	}
+	if len(a.Heads) == 0 {
+		return nil
+	}
+	data, err := cbor.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if err := g.topic.Publish(ctx, data); err != nil {
+		return fmt.Errorf("publish heads: %w", err)
+	}
+	g.n.log.Debug("published", "revisions", len(revs), "bytes", len(data), "us", time.Now().UnixMicro())
+	return nil
+}
+
+// reannounceLoop publishes the head set's hash (and the newest heads)
+// every ReannounceInterval ±30%: gossip is lossy, and a peer that missed
+// something notices the different hash and syncs.
+func (g *gossip) reannounceLoop() {
+	defer g.n.wg.Done()
+	base := g.n.cfg.ReannounceInterval
+	for {
+		d := base*7/10 + time.Duration(rand.Int64N(int64(base*6/10)+1))
+		select {
+		case <-g.n.ctx.Done():
+			return
+		case <-time.After(d):
+		}
+		if len(g.topic.ListPeers()) == 0 {
+			continue
+		}
+		hs, err := g.n.localHeads(g.n.ctx)
+		if err != nil {
+			continue
+		}
+		a := announcement{Wiki: g.n.wiki, Sum: hs.sum[:], Periodic: true, Heads: [][]byte{}}
+		for i, c := range hs.heads {
+			if i >= 16 {
+				break
+			}
+			a.Heads = append(a.Heads, c.Bytes())
+		}
+		if data, err := cbor.Marshal(a); err == nil {
+			_ = g.topic.Publish(g.n.ctx, data)
+		}
+	}
+}

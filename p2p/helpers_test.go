@@ -1,0 +1,192 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"peerwiki/history"
+	"peerwiki/history/historytest"
+)
+
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+// replica is a store and identity of the test wiki.
+type replica struct {
+	t     *testing.T
+	store *history.Store
+	id    *history.Identity
+	clock int64
+}
+
+func newReplica(t *testing.T) *replica {
+	t.Helper()
+	id, err := history.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &replica{t: t, store: historytest.NewStore(t, history.Options{}), id: id, clock: 1_700_000_000_000}
+}
+
+// makeRevision builds (without storing) a signed revision and its body
+// blocks; parent is cid.Undef for a new page.
+func (r *replica) makeRevision(page, parent cid.Cid, parentRev *history.Revision, title, body string) (cid.Cid, *history.Revision, []history.Block) {
+	r.t.Helper()
+	bodies, err := history.BodyBlocks(body)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.clock++
+	rev := &history.Revision{Wiki: r.store.Wiki(), Title: title, Body: history.Link{Cid: bodies[0].Cid}, Time: r.clock, Height: 1}
+	if !page.Defined() {
+		rev.Nonce = []byte(fmt.Sprintf("%s-%d", r.id.ID, r.clock))
+	} else {
+		rev.Page = &history.Link{Cid: page}
+		rev.SetParents([]cid.Cid{parent})
+		rev.Height = parentRev.Height + 1
+		rev.Time = max(rev.Time, parentRev.Time+1)
+	}
+	if err := rev.Sign(r.id.Key); err != nil {
+		r.t.Fatal(err)
+	}
+	blk, err := rev.Block()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return blk.Cid, rev, append(bodies, blk)
+}
+
+// addHistory stores pages × revs revisions in one transaction and
+// returns the page ids.
+func (r *replica) addHistory(pages, revs int, prefix string) []cid.Cid {
+	r.t.Helper()
+	var all []history.Block
+	var ids []cid.Cid
+	for p := range pages {
+		var page, prev cid.Cid
+		var prevRev *history.Revision
+		for v := range revs {
+			body := fmt.Sprintf("# %s %d\n\nRevision %d of page %d.\n%s", prefix, p, v, p, strings.Repeat("Some text of the page. ", 10+v))
+			c, rev, blocks := r.makeRevision(page, prev, prevRev, fmt.Sprintf("%s %d", prefix, p), body)
+			if v == 0 {
+				page = c
+				ids = append(ids, c)
+			}
+			prev, prevRev = c, rev
+			all = append(all, blocks...)
+		}
+	}
+	if _, err := r.store.Put(context.Background(), all); err != nil {
+		r.t.Fatal(err)
+	}
+	return ids
+}
+
+// edit stores one new revision on top of a page's single head.
+func (r *replica) edit(page cid.Cid, body string) cid.Cid {
+	r.t.Helper()
+	ctx := context.Background()
+	heads, err := r.store.Heads(ctx, page)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	prev, err := r.store.Revision(ctx, heads[0])
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	c, _, blocks := r.makeRevision(page, heads[0], prev, prev.Title, body)
+	if _, err := r.store.Put(ctx, blocks); err != nil {
+		r.t.Fatal(err)
+	}
+	return c
+}
+
+func (r *replica) heads() []cid.Cid {
+	r.t.Helper()
+	hs, err := r.store.HeadSet(context.Background())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return hs
+}
+
+func (r *replica) revisions() int {
+	r.t.Helper()
+	st, err := r.store.Stats(context.Background())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return st.Revisions
+}
+
+func (r *replica) blocks() int {
+	r.t.Helper()
+	st, err := r.store.Stats(context.Background())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return st.Blocks
+}
+
+var loopback = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}
+
+// startNode runs a node on 127.0.0.1 for the replica; change edits the
+// config first.
+func startNode(t *testing.T, r *replica, change func(*Config)) *Node {
+	t.Helper()
+	cfg := Config{Store: r.store, Identity: r.id, Key: testKey, Listen: loopback}
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", r.id.ID.String()[len(r.id.ID.String())-6:])
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	n, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+func info(h host.Host) peer.AddrInfo { return peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()} }
+
+func connectNodes(t *testing.T, a *Node, b *Node) {
+	t.Helper()
+	if err := a.Connect(context.Background(), info(b.Host())); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+}
+
+// waitFor polls cond every 10ms until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func sameHeads(a, b []cid.Cid) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equals(b[i]) {
+			return false
+		}
+	}
+	return true
+}

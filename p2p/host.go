@@ -1,0 +1,190 @@
+package p2p
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/pnet"
+	"github.com/libp2p/go-libp2p/gologshim"
+	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+func init() {
+	// libp2p logs through gologshim; unless the user asked for its logs
+	// with GOLOG_LOG_LEVEL, keep everything below errors off stderr, which
+	// belongs to peerwiki's own one-line messages and serve's log.
+	if os.Getenv("GOLOG_LOG_LEVEL") == "" {
+		gologshim.SetDefaultHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))
+	}
+}
+
+// quietStdLog silences the standard log package, which zeroconf (mDNS)
+// writes to ("no suitable IPv6 interface"), once per process.
+var quietStdLog = sync.OnceFunc(func() {
+	if os.Getenv("GOLOG_LOG_LEVEL") == "" {
+		log.SetOutput(io.Discard)
+	}
+})
+
+// hostConfig is what a libp2p host for one wiki needs.
+type hostConfig struct {
+	key    crypto.PrivKey
+	psk    []byte
+	listen []ma.Multiaddr
+	gater  *banList
+}
+
+// newHost builds the libp2p host: the repo's identity, TCP only (pnet
+// works with nothing else; reuseport off, so two peers that find each
+// other by mDNS at once cannot make a TCP simultaneous open), Noise,
+// Yamux, the wiki's pre-shared key, and limits sized for a laptop.
+func newHost(cfg hostConfig) (host.Host, error) {
+	if len(cfg.psk) != 32 {
+		return nil, fmt.Errorf("wiki key must be 32 bytes, not %d", len(cfg.psk))
+	}
+	cm, err := connmgr.NewConnManager(32, 64, connmgr.WithGracePeriod(time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	scaled := limits.AutoScale()
+	lc := rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{ConnsInbound: 128, ConnsOutbound: 128, Conns: 256, StreamsInbound: 2048, Streams: 4096},
+		// Syncs use one stream each; gossip one more per peer.
+		ProtocolPeerDefault: rcmgr.ResourceLimits{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32},
+	}.Build(scaled)
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(lc))
+	if err != nil {
+		return nil, err
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(cfg.key),
+		libp2p.PrivateNetwork(pnet.PSK(cfg.psk)),
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ConnectionManager(cm),
+		libp2p.ResourceManager(rm),
+		libp2p.DisableMetrics(),
+		libp2p.DisableRelay(),
+		libp2p.Ping(false),
+	}
+	if cfg.gater != nil {
+		opts = append(opts, libp2p.ConnectionGater(cfg.gater))
+	}
+	if len(cfg.listen) > 0 {
+		opts = append(opts, libp2p.ListenAddrs(cfg.listen...))
+	} else {
+		opts = append(opts, libp2p.NoListenAddrs)
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start libp2p host: %w", err)
+	}
+	return h, nil
+}
+
+// MDNSService is the mDNS service name of a wiki: derived from its id so
+// members of other wikis on the LAN are never even dialled.
+func MDNSService(wiki string) string {
+	sum := sha256.Sum256([]byte("peerwiki mdns " + wiki))
+	return "_pw-" + hex.EncodeToString(sum[:6]) + "._udp"
+}
+
+// P2PAddrs returns a host's addresses as dialable multiaddrs ending in
+// /p2p/PEERID.
+func P2PAddrs(h host.Host) []ma.Multiaddr {
+	info := peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}
+	out, err := peer.AddrInfoToP2pAddrs(&info)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// ParsePeerAddrs parses --peer multiaddrs (each must end in /p2p/PEERID)
+// and groups them by peer.
+func ParsePeerAddrs(addrs []string) ([]peer.AddrInfo, error) {
+	var mas []ma.Multiaddr
+	for _, s := range addrs {
+		a, err := ma.NewMultiaddr(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("bad peer address %q: %v", s, err)
+		}
+		if _, err := peer.AddrInfoFromP2pAddr(a); err != nil {
+			return nil, fmt.Errorf("peer address %q must end in /p2p/PEERID (see 'peerwiki id' or the 'listening on' line of 'peerwiki serve')", s)
+		}
+		mas = append(mas, a)
+	}
+	return peer.AddrInfosFromP2pAddrs(mas...)
+}
+
+// banList is a connection gater that refuses peers caught misbehaving,
+// for a while.
+type banList struct {
+	mu    sync.Mutex
+	until map[peer.ID]time.Time
+}
+
+func newBanList() *banList { return &banList{until: map[peer.ID]time.Time{}} }
+
+func (b *banList) ban(p peer.ID, d time.Duration) {
+	b.mu.Lock()
+	b.until[p] = time.Now().Add(d)
+	b.mu.Unlock()
+}
+
+func (b *banList) banned(p peer.ID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.until[p]
+	if ok && time.Now().After(t) {
+		delete(b.until, p)
+		return false
+	}
+	return ok
+}
+
+// The connmgr.ConnectionGater methods: banned peers are neither dialled
+// nor accepted once their identity is known.
+
+func (b *banList) InterceptPeerDial(p peer.ID) bool { return !b.banned(p) }
+func (b *banList) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool {
+	return !b.banned(p)
+}
+func (b *banList) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+func (b *banList) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return !b.banned(p)
+}
+func (b *banList) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+
+// connectTimeout bounds one dial. A peer with another wiki's key looks
+// exactly like an unreachable one: the handshake never completes.
+const connectTimeout = 5 * time.Second
+
+func connect(ctx context.Context, h host.Host, info peer.AddrInfo) error {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	return h.Connect(ctx, info)
+}

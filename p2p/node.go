@@ -1,0 +1,406 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"peerwiki/history"
+)
+
+// Config configures a Node.
+type Config struct {
+	// Store is the repo's store; Identity its key (the node's peer id).
+	Store    *history.Store
+	Identity *history.Identity
+	// Key is the wiki's 32-byte pre-shared key.
+	Key []byte
+	// Listen are the addresses to listen on; none makes a dial-only node.
+	Listen []ma.Multiaddr
+	// Peers are dialled at start and, when Reconnect is set, whenever the
+	// connection drops (with backoff).
+	Peers     []peer.AddrInfo
+	Reconnect bool
+	// MDNS turns on LAN discovery under MDNSService (default: derived
+	// from the wiki id).
+	MDNS        bool
+	MDNSService string
+	// Gossip joins the wiki's heads topic: announce local commits, take
+	// in others'.
+	Gossip bool
+	// SyncOnConnect starts a sync on every new outbound connection (the
+	// dialling side syncs; the sync is both ways).
+	SyncOnConnect bool
+	// WatchCommits notices commits made by any process on the store (the
+	// CLI next to a running serve) and announces them.
+	WatchCommits bool
+	// RepoDir, when set, is watched for database changes (faster than
+	// polling) and receives the remembered peers.
+	RepoDir string
+	// AfterReceive is called with pages that became divergent through
+	// blocks from peers (the wiki's conflict policies).
+	AfterReceive func(ctx context.Context, divergent []cid.Cid) error
+	// Progress, when set, is called as batches from a peer are stored,
+	// with the running count of new revisions of that sync.
+	Progress func(p peer.ID, revisions int)
+	// Logger receives the node's log (default: discard).
+	Logger *slog.Logger
+	// PollInterval is how often the commit counter is checked (default
+	// 250ms); ReannounceInterval how often heads are re-announced (default
+	// 45s, ±30% jitter).
+	PollInterval       time.Duration
+	ReannounceInterval time.Duration
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// Kinds of events.
+const (
+	// EventReceived: revisions from a peer were stored.
+	EventReceived EventKind = iota + 1
+	// EventRejected: a peer sent invalid data and was disconnected.
+	EventRejected
+	// EventAnnounced: local revisions were announced on the topic.
+	EventAnnounced
+	// EventSynced: a sync with a peer finished.
+	EventSynced
+	// EventFound: mDNS found a peer of the wiki.
+	EventFound
+)
+
+// Event is something the node did, for callers that watch it (tests,
+// the serve command's log).
+type Event struct {
+	Kind      EventKind
+	Peer      peer.ID
+	Revisions []cid.Cid
+	// Gossip reports that received revisions came inline in a gossip
+	// message rather than by a sync.
+	Gossip bool
+	Err    error
+	Sync   *SyncResult
+}
+
+// Node is a running peerwiki replication node for one repo.
+type Node struct {
+	cfg   Config
+	store *history.Store
+	wiki  string
+	host  host.Host
+	log   *slog.Logger
+	bans  *banList
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	headsMu sync.Mutex // serialises refreshes of heads
+	heads   headState
+	locks   map[peer.ID]chan struct{}
+	inbound map[peer.ID]bool
+	wanted  map[peer.ID]*syncTrigger
+	fromNet map[cid.Cid]bool
+	found   map[peer.ID]bool
+	subs    []chan Event
+	wake    chan struct{} // nudges the commit watcher
+	closed  bool
+
+	gossip *gossip
+
+	syncsRun, syncsServed, rejected atomic.Int64
+}
+
+// New starts a node: the host listens, answers syncs, and (per Config)
+// joins gossip, discovers peers and watches the store. Close stops it.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Store == nil || cfg.Identity == nil {
+		return nil, errors.New("p2p: Store and Identity are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 250 * time.Millisecond
+	}
+	if cfg.ReannounceInterval <= 0 {
+		cfg.ReannounceInterval = 45 * time.Second
+	}
+	if cfg.MDNSService == "" {
+		cfg.MDNSService = MDNSService(cfg.Store.Wiki())
+	}
+	// A node reads the store from several goroutines at once (syncs,
+	// gossip, the commit watcher); keep their connections open rather than
+	// reopening one (and re-reading the schema) on a hot path.
+	cfg.Store.DB().SetMaxIdleConns(8)
+	bans := newBanList()
+	h, err := newHost(hostConfig{key: cfg.Identity.Key, psk: cfg.Key, listen: cfg.Listen, gater: bans})
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, store: cfg.Store, wiki: cfg.Store.Wiki(), host: h, log: cfg.Logger, bans: bans,
+		locks: map[peer.ID]chan struct{}{}, inbound: map[peer.ID]bool{}, wanted: map[peer.ID]*syncTrigger{},
+		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1)}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	h.SetStreamHandler(SyncProtocol, n.handleSync)
+	if cfg.SyncOnConnect {
+		if err := n.watchConnections(); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	if cfg.Gossip {
+		if n.gossip, err = startGossip(n); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	if cfg.WatchCommits {
+		if err := n.watchCommits(ctx); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	for _, p := range cfg.Peers {
+		n.keepConnected(p)
+	}
+	if cfg.MDNS {
+		if err := n.startMDNS(); err != nil {
+			n.log.Warn("mDNS discovery is off", "err", err)
+		}
+	}
+	return n, nil
+}
+
+// Host returns the libp2p host.
+func (n *Node) Host() host.Host { return n.host }
+
+// ID returns the node's peer id.
+func (n *Node) ID() peer.ID { return n.host.ID() }
+
+// Addrs returns the node's dialable addresses, each ending in /p2p/ID.
+func (n *Node) Addrs() []ma.Multiaddr { return P2PAddrs(n.host) }
+
+// Stats are counters for tests and the serve log.
+type Stats struct {
+	SyncsRun, SyncsServed, Rejected int64
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats {
+	return Stats{SyncsRun: n.syncsRun.Load(), SyncsServed: n.syncsServed.Load(), Rejected: n.rejected.Load()}
+}
+
+// Subscribe returns a channel of the node's events. Slow readers lose
+// events rather than slow the node.
+func (n *Node) Subscribe() <-chan Event {
+	ch := make(chan Event, 256)
+	n.mu.Lock()
+	n.subs = append(n.subs, ch)
+	n.mu.Unlock()
+	return ch
+}
+
+func (n *Node) emit(e Event) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, ch := range n.subs {
+		select {
+		case ch <- e:
+		default:
+		}
+	}
+}
+
+// Close stops every goroutine of the node and the host.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	n.closed = true
+	n.mu.Unlock()
+	n.cancel()
+	if n.gossip != nil {
+		n.gossip.close()
+	}
+	err := n.host.Close()
+	n.wg.Wait()
+	return err
+}
+
+// Connect dials a peer (bounded by connectTimeout) and protects the
+// connection from the connection manager's trimming.
+func (n *Node) Connect(ctx context.Context, info peer.AddrInfo) error {
+	if info.ID == n.host.ID() {
+		return errors.New("that address is this node")
+	}
+	if err := connect(ctx, n.host, info); err != nil {
+		return err
+	}
+	n.host.ConnManager().Protect(info.ID, "peerwiki")
+	return nil
+}
+
+// markFromNetwork remembers revisions that arrived from peers, so the
+// commit watcher does not announce them as local commits.
+func (n *Node) markFromNetwork(blocks []history.Block) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.fromNet) > 200_000 {
+		clear(n.fromNet)
+	}
+	for _, b := range blocks {
+		if b.Cid.Prefix().Codec == history.CodecDagCBOR {
+			n.fromNet[b.Cid] = true
+		}
+	}
+}
+
+func (n *Node) isFromNetwork(c cid.Cid) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.fromNet[c]
+}
+
+// syncTrigger coalesces requests to sync with one peer: while a sync
+// runs, further requests only set again.
+type syncTrigger struct {
+	running, again bool
+}
+
+// Trigger asks for a sync with p soon. It never blocks; requests made
+// while a sync with p runs are coalesced into one more run.
+func (n *Node) Trigger(p peer.ID) {
+	if p == n.host.ID() || n.ctx.Err() != nil {
+		return
+	}
+	n.mu.Lock()
+	t := n.wanted[p]
+	if t == nil {
+		t = &syncTrigger{}
+		n.wanted[p] = t
+	}
+	if t.running || n.closed {
+		t.again = t.running
+		n.mu.Unlock()
+		return
+	}
+	t.running = true
+	n.wg.Add(1) // under mu: Close sets closed under mu before it waits
+	n.mu.Unlock()
+	go func() {
+		defer n.wg.Done()
+		backoff := 500 * time.Millisecond
+		for attempt := 0; ; attempt++ {
+			res, err := n.SyncPeer(n.ctx, p)
+			if err == nil {
+				n.emit(Event{Kind: EventSynced, Peer: p, Sync: &res})
+				if res.Received > 0 || res.Sent > 0 {
+					n.log.Info("synced", "peer", p, "received", res.Received, "sent", res.Sent, "ms", res.Duration.Milliseconds())
+				}
+			}
+			n.mu.Lock()
+			retry := err != nil && !badData(err) && attempt < 5 && n.host.Network().Connectedness(p) == network.Connected
+			if !t.again && !retry {
+				t.running = false
+				n.mu.Unlock()
+				return
+			}
+			t.again = false
+			n.mu.Unlock()
+			if err != nil {
+				select {
+				case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)))):
+				case <-n.ctx.Done():
+					return
+				}
+				backoff *= 2
+			}
+		}
+	}()
+}
+
+// watchConnections starts a sync on every new connection this node
+// dialled, once identify has run on it.
+func (n *Node) watchConnections() error {
+	sub, err := n.host.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	if err != nil {
+		return fmt.Errorf("subscribe to connection events: %w", err)
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer sub.Close()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case e, ok := <-sub.Out():
+				if !ok {
+					return
+				}
+				ev := e.(event.EvtPeerIdentificationCompleted)
+				n.host.ConnManager().Protect(ev.Peer, "peerwiki")
+				if ev.Conn != nil && ev.Conn.Stat().Direction == network.DirOutbound {
+					n.Trigger(ev.Peer)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// keepConnected dials an explicit peer now and, with Config.Reconnect,
+// again whenever it is not connected, with exponential backoff (capped at
+// a minute) while it stays unreachable.
+func (n *Node) keepConnected(info peer.AddrInfo) {
+	n.host.Peerstore().AddAddrs(info.ID, info.Addrs, time.Hour)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		backoff := time.Second
+		for {
+			if n.host.Network().Connectedness(info.ID) != network.Connected {
+				if err := n.Connect(n.ctx, info); err != nil {
+					if n.ctx.Err() != nil {
+						return
+					}
+					n.log.Warn("could not reach peer (timed out: wrong wiki key, or peer unreachable)", "peer", info.ID, "err", firstLine(err))
+					backoff = min(backoff*2, time.Minute)
+				} else {
+					n.log.Info("connected", "peer", info.ID)
+					backoff = time.Second
+				}
+			}
+			if !n.cfg.Reconnect {
+				return
+			}
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff/4)))):
+			}
+		}
+	}()
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return clip(s)
+}

@@ -1,0 +1,256 @@
+package p2p
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-msgio"
+
+	"peerwiki/history"
+)
+
+// SyncProtocol is the libp2p protocol id of the sync protocol.
+//
+// One stream per sync. Every frame is an unsigned-varint length and that
+// many bytes (msgio), at most MaxFrame; its first byte says what it is:
+//
+//	asker → answerer   HELLO  {v, wiki, sum, heads}        sum = history.HeadsHash(heads)
+//	answerer → asker   EQUAL                               same sum: nothing else is sent
+//	               or  BLOCK* END {revs, blocks, want, heads}
+//	                     BLOCK = uvarint(len(cid)) cid bytes; every revision
+//	                     reachable from the answerer's heads and not from
+//	                     the asker's heads it knows, by page, parents first,
+//	                     each right after the body blocks it names
+//	                     want = how many of the asker's heads it lacks;
+//	                     heads = its own heads, sent only when want > 0
+//	if want > 0:
+//	asker → answerer   BLOCK* END {revs, blocks}            the same computation the other way
+//	answerer → asker   DONE {revs, err}
+//	any side           ERROR "message"                      then the stream is closed
+//
+// So a sync is one round trip, and one and a half when both sides had
+// something new. Structured payloads are CBOR.
+const SyncProtocol = protocol.ID("/peerwiki/sync/1.0.0")
+
+// Limits of the sync protocol.
+const (
+	// MaxFrame bounds every frame: a block (history.MaxBlockSize) with
+	// room to spare, or a head set of about 100,000 pages.
+	MaxFrame = 4 << 20
+	// frameTimeout is how long a peer may keep us waiting for one frame.
+	frameTimeout = 15 * time.Second
+	// syncTimeout bounds a whole sync (a first clone of a big wiki is the
+	// longest).
+	syncTimeout = 10 * time.Minute
+	// batchBlocks and batchBytes size the store transactions of a sync: a
+	// dropped connection keeps every finished batch, and a write never
+	// blocks the repo's other users for long.
+	batchBlocks = 500
+	batchBytes  = 8 << 20
+	// maxHeads bounds a head set on the wire.
+	maxHeads = 1 << 17
+)
+
+const protoVersion = 1
+
+// Frame types.
+const (
+	frameHello byte = 1 + iota
+	frameEqual
+	frameBlock
+	frameEnd
+	frameDone
+	frameError
+)
+
+type helloMsg struct {
+	V     int      `cbor:"v"`
+	Wiki  string   `cbor:"wiki"`
+	Sum   []byte   `cbor:"sum"`
+	Heads [][]byte `cbor:"heads"`
+}
+
+type endMsg struct {
+	Revs   int      `cbor:"revs"`
+	Blocks int      `cbor:"blocks"`
+	Want   int      `cbor:"want,omitempty"`
+	Heads  [][]byte `cbor:"heads,omitempty"`
+}
+
+type doneMsg struct {
+	Revs int    `cbor:"revs"`
+	Err  string `cbor:"err,omitempty"`
+}
+
+var wireDec = func() cbor.DecMode {
+	d, err := cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		IndefLength:       cbor.IndefLengthForbidden,
+		MaxArrayElements:  maxHeads,
+		MaxMapPairs:       16,
+		MaxNestedLevels:   4,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
+
+// errProtocol marks a peer that broke the protocol (garbage, oversized or
+// out-of-order frames, bad blocks): it gets disconnected and banned.
+var errProtocol = errors.New("protocol violation")
+
+func protoErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errProtocol, fmt.Sprintf(format, a...))
+}
+
+// frameConn reads and writes frames on a stream with deadlines, counting
+// bytes and frames.
+type frameConn struct {
+	s        network.Stream
+	r        msgio.Reader
+	bw       *bufio.Writer
+	w        msgio.WriteCloser
+	deadline time.Time
+	stats    *wireStats
+}
+
+// wireStats counts what one sync moved.
+type wireStats struct {
+	FramesIn, FramesOut int
+	BytesIn, BytesOut   int64
+}
+
+// countingWriter counts bytes written to a stream, and gives each write
+// (bufio makes them up to 64 KiB) its own deadline, so a peer that stops
+// reading cannot hold the writer for the whole sync.
+type countingWriter struct {
+	s network.Stream
+	n *int64
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	_ = c.s.SetWriteDeadline(time.Now().Add(frameTimeout))
+	n, err := c.s.Write(b)
+	*c.n += int64(n)
+	return n, err
+}
+
+func newFrameConn(s network.Stream, deadline time.Time) *frameConn {
+	st := &wireStats{}
+	bw := bufio.NewWriterSize(countingWriter{s, &st.BytesOut}, 64<<10)
+	_ = s.SetReadDeadline(deadline)
+	return &frameConn{s: s, r: msgio.NewVarintReaderSize(s, MaxFrame), bw: bw, w: msgio.NewVarintWriter(bw), deadline: deadline, stats: st}
+}
+
+// read returns the next frame's type and payload (valid until the next read).
+func (f *frameConn) read() (byte, []byte, error) {
+	d := time.Now().Add(frameTimeout)
+	if d.After(f.deadline) {
+		d = f.deadline
+	}
+	_ = f.s.SetReadDeadline(d)
+	msg, err := f.r.ReadMsg()
+	if err != nil {
+		if errors.Is(err, msgio.ErrMsgTooLarge) {
+			return 0, nil, protoErr("frame larger than %d bytes", MaxFrame)
+		}
+		return 0, nil, err
+	}
+	f.stats.FramesIn++
+	f.stats.BytesIn += int64(len(msg)) + int64(varintLen(len(msg)))
+	if len(msg) == 0 {
+		return 0, nil, protoErr("empty frame")
+	}
+	return msg[0], msg[1:], nil
+}
+
+func varintLen(n int) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], uint64(n))
+}
+
+// write queues a frame; flush sends what is queued.
+func (f *frameConn) write(t byte, payload []byte) error {
+	buf := make([]byte, 0, len(payload)+1)
+	buf = append(buf, t)
+	buf = append(buf, payload...)
+	f.stats.FramesOut++
+	return f.w.WriteMsg(buf)
+}
+
+func (f *frameConn) writeCBOR(t byte, v any) error {
+	b, err := cbor.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return f.write(t, b)
+}
+
+func (f *frameConn) writeBlock(b history.Block) error {
+	cb := b.Cid.Bytes()
+	buf := make([]byte, 0, 1+binary.MaxVarintLen64+len(cb)+len(b.Data))
+	buf = append(buf, frameBlock)
+	buf = binary.AppendUvarint(buf, uint64(len(cb)))
+	buf = append(buf, cb...)
+	buf = append(buf, b.Data...)
+	f.stats.FramesOut++
+	return f.w.WriteMsg(buf)
+}
+
+func (f *frameConn) writeError(msg string) {
+	_ = f.write(frameError, []byte(msg))
+	_ = f.flush()
+}
+
+func (f *frameConn) flush() error { return f.bw.Flush() }
+
+// decodeBlock parses a BLOCK payload and checks the block against its CID
+// and the size limit.
+func decodeBlock(p []byte) (history.Block, error) {
+	n, k := binary.Uvarint(p)
+	if k <= 0 || n > 128 || uint64(len(p)-k) < n {
+		return history.Block{}, protoErr("malformed block frame")
+	}
+	c, err := cid.Cast(p[k : k+int(n)])
+	if err != nil {
+		return history.Block{}, protoErr("block frame: bad CID: %v", err)
+	}
+	data := append([]byte(nil), p[k+int(n):]...)
+	b := history.Block{Cid: c, Data: data}
+	if err := b.Verify(); err != nil {
+		return history.Block{}, protoErr("%v", err)
+	}
+	return b, nil
+}
+
+func decodeCIDs(bs [][]byte) ([]cid.Cid, error) {
+	out := make([]cid.Cid, 0, len(bs))
+	for _, b := range bs {
+		c, err := cid.Cast(b)
+		if err != nil {
+			return nil, protoErr("bad head CID: %v", err)
+		}
+		if err := history.CheckCID(c); err != nil || c.Prefix().Codec != history.CodecDagCBOR {
+			return nil, protoErr("head %s is not a revision CID", c)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func encodeCIDs(cs []cid.Cid) [][]byte {
+	out := make([][]byte, len(cs))
+	for i, c := range cs {
+		out[i] = c.Bytes()
+	}
+	return out
+}

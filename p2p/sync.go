@@ -1,0 +1,453 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"peerwiki/history"
+)
+
+// SyncResult is what one sync with a peer did.
+type SyncResult struct {
+	Peer peer.ID
+	// Sent and Received count revisions: sent to the peer, and received
+	// from it that were new here.
+	Sent, Received int
+	// Blocks counts new blocks of any kind stored from the peer.
+	Blocks int
+	// Equal reports that both sides already had the same heads.
+	Equal bool
+	// Conflicts are pages that became divergent through what arrived.
+	Conflicts []cid.Cid
+	// Wire counts frames and bytes on the stream.
+	Wire     wireStats
+	Duration time.Duration
+}
+
+// badData reports errors that mean the peer sent something invalid (as
+// opposed to a local failure such as a busy database).
+func badData(err error) bool {
+	for _, e := range []error{errProtocol, history.ErrCIDMismatch, history.ErrNotCanonical, history.ErrBadCID,
+		history.ErrTooLarge, history.ErrBadSignature, history.ErrUnsigned, history.ErrMalformed,
+		history.ErrMissingParent, history.ErrMissingBody, history.ErrWrongWiki, history.ErrInvalidUTF8} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// headState is the local head set and its hash, cached until the store's
+// commit counter moves.
+type headState struct {
+	commits int64
+	heads   []cid.Cid
+	sum     [32]byte
+}
+
+func (n *Node) localHeads(ctx context.Context) (headState, error) {
+	// One reader at a time: a caller that waited finds the cache filled.
+	n.headsMu.Lock()
+	defer n.headsMu.Unlock()
+	cc, err := n.store.CommitCount(ctx)
+	if err != nil {
+		return headState{}, err
+	}
+	n.mu.Lock()
+	hs := n.heads
+	n.mu.Unlock()
+	if hs.heads != nil && hs.commits == cc {
+		return hs, nil
+	}
+	heads, err := n.store.HeadSet(ctx)
+	if err != nil {
+		return headState{}, err
+	}
+	if heads == nil {
+		heads = []cid.Cid{}
+	}
+	hs = headState{commits: cc, heads: heads, sum: history.HeadsHash(heads)}
+	n.mu.Lock()
+	n.heads = hs
+	n.mu.Unlock()
+	return hs, nil
+}
+
+// put stores blocks that came from p in one transaction and applies the
+// wiki's policies to pages that became divergent.
+func (n *Node) put(ctx context.Context, p peer.ID, blocks []history.Block, viaGossip bool) (*history.PutResult, error) {
+	n.markFromNetwork(blocks)
+	res, err := n.store.Put(ctx, blocks)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Revisions) > 0 {
+		n.log.Debug("stored", "peer", p, "revisions", len(res.Revisions), "blocks", res.Blocks,
+			"last", res.Revisions[len(res.Revisions)-1], "us", time.Now().UnixMicro())
+		n.emit(Event{Kind: EventReceived, Peer: p, Revisions: res.Revisions, Gossip: viaGossip})
+		select {
+		case n.wake <- struct{}{}:
+		default:
+		}
+	}
+	if len(res.Divergent) > 0 && n.cfg.AfterReceive != nil {
+		if err := n.cfg.AfterReceive(ctx, res.Divergent); err != nil {
+			n.log.Warn("applying conflict policy failed", "pages", len(res.Divergent), "err", err)
+		}
+	}
+	return res, nil
+}
+
+// receiveBlocks reads BLOCK frames until END, storing them in batches on
+// a second goroutine so the network and the database overlap. A bad
+// block fails its whole batch (nothing of it is stored) and the sync.
+func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, first byte, firstPayload []byte, res *SyncResult) (endMsg, error) {
+	batches := make(chan []history.Block, 2)
+	var failed atomic.Pointer[error]
+	var wg sync.WaitGroup
+	var conflicts []cid.Cid
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for b := range batches {
+			if failed.Load() != nil {
+				continue
+			}
+			r, err := n.put(ctx, p, b, false)
+			if err != nil {
+				failed.Store(&err)
+				continue
+			}
+			res.Received += len(r.Revisions)
+			res.Blocks += r.Blocks
+			conflicts = append(conflicts, r.Divergent...)
+			if n.cfg.Progress != nil {
+				n.cfg.Progress(p, res.Received)
+			}
+		}
+	}()
+	finish := func() error {
+		close(batches)
+		wg.Wait()
+		res.Conflicts = append(res.Conflicts, conflicts...)
+		if e := failed.Load(); e != nil {
+			return fmt.Errorf("store blocks from %s: %w", p, *e)
+		}
+		return nil
+	}
+	var batch []history.Block
+	size := 0
+	t, payload := first, firstPayload
+	for {
+		switch t {
+		case frameBlock:
+			b, err := decodeBlock(payload)
+			if err != nil {
+				finish()
+				return endMsg{}, err
+			}
+			batch = append(batch, b)
+			size += len(b.Data)
+			if len(batch) >= batchBlocks || size >= batchBytes {
+				batches <- batch
+				batch, size = nil, 0
+			}
+		case frameEnd:
+			var end endMsg
+			if err := wireDec.Unmarshal(payload, &end); err != nil {
+				finish()
+				return endMsg{}, protoErr("bad END frame: %v", err)
+			}
+			if len(batch) > 0 {
+				batches <- batch
+			}
+			return end, finish()
+		case frameError:
+			finish()
+			return endMsg{}, fmt.Errorf("peer %s: %s", p, clip(string(payload)))
+		default:
+			finish()
+			return endMsg{}, protoErr("unexpected frame type %d", t)
+		}
+		if failed.Load() != nil {
+			return endMsg{}, finish()
+		}
+		var err error
+		if t, payload, err = fc.read(); err != nil {
+			finish()
+			return endMsg{}, err
+		}
+	}
+}
+
+// sendPlan streams the blocks of a plan and the END frame.
+func (n *Node) sendPlan(ctx context.Context, fc *frameConn, plan *history.SyncPlan, end endMsg) error {
+	end.Revs = plan.Revisions()
+	err := n.store.SendPlan(ctx, plan, func(b history.Block) error {
+		end.Blocks++
+		return fc.writeBlock(b)
+	})
+	if err != nil {
+		return err
+	}
+	if err := fc.writeCBOR(frameEnd, end); err != nil {
+		return err
+	}
+	return fc.flush()
+}
+
+// SyncPeer runs one sync with a connected (or dialable) peer: it pulls
+// what the peer has and we lack, then pushes what we have and it lacks.
+// Only one sync per peer runs at a time; a second call waits its turn.
+func (n *Node) SyncPeer(ctx context.Context, p peer.ID) (SyncResult, error) {
+	lock := n.peerLock(p)
+	select {
+	case lock <- struct{}{}:
+	case <-ctx.Done():
+		return SyncResult{Peer: p}, ctx.Err()
+	}
+	defer func() { <-lock }()
+	res, err := n.syncOnce(ctx, p)
+	if err != nil {
+		n.punish(p, err)
+	}
+	return res, err
+}
+
+func (n *Node) peerLock(p peer.ID) chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	l := n.locks[p]
+	if l == nil {
+		l = make(chan struct{}, 1)
+		n.locks[p] = l
+	}
+	return l
+}
+
+func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err error) {
+	start := time.Now()
+	res.Peer = p
+	n.syncsRun.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	s, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "sync"), p, SyncProtocol)
+	if err != nil {
+		return res, fmt.Errorf("open sync stream to %s: %w", p, err)
+	}
+	dl, _ := ctx.Deadline()
+	fc := newFrameConn(s, dl)
+	ok := false
+	defer func() {
+		res.Wire = *fc.stats
+		res.Duration = time.Since(start)
+		if ok {
+			s.Close()
+		} else {
+			s.Reset()
+		}
+	}()
+	hs, err := n.localHeads(ctx)
+	if err != nil {
+		return res, err
+	}
+	if err := fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: n.wiki, Sum: hs.sum[:], Heads: encodeCIDs(hs.heads)}); err != nil {
+		return res, err
+	}
+	if err := fc.flush(); err != nil {
+		return res, fmt.Errorf("sync with %s: %w", p, err)
+	}
+	t, payload, err := fc.read()
+	if err != nil {
+		return res, fmt.Errorf("sync with %s: %w", p, err)
+	}
+	if t == frameEqual {
+		res.Equal, ok = true, true
+		return res, nil
+	}
+	end, err := n.receiveBlocks(ctx, fc, p, t, payload, &res)
+	if err != nil {
+		return res, err
+	}
+	if end.Want > 0 {
+		theirs, err := decodeCIDs(end.Heads)
+		if err != nil {
+			return res, err
+		}
+		plan, err := n.store.PlanSync(ctx, theirs)
+		if err != nil {
+			return res, err
+		}
+		if err := n.sendPlan(ctx, fc, plan, endMsg{}); err != nil {
+			return res, fmt.Errorf("push to %s: %w", p, err)
+		}
+		res.Sent = plan.Revisions()
+		t, payload, err := fc.read()
+		if err != nil {
+			return res, fmt.Errorf("push to %s: %w", p, err)
+		}
+		if t != frameDone {
+			if t == frameError {
+				return res, fmt.Errorf("push to %s: %s", p, clip(string(payload)))
+			}
+			return res, protoErr("expected DONE, got frame type %d", t)
+		}
+		var done doneMsg
+		if err := wireDec.Unmarshal(payload, &done); err != nil {
+			return res, protoErr("bad DONE frame: %v", err)
+		}
+		if done.Err != "" {
+			return res, fmt.Errorf("push to %s: the peer refused: %s", p, clip(done.Err))
+		}
+	}
+	ok = true
+	n.log.Debug("synced", "peer", p, "received", res.Received, "sent", res.Sent, "ms", time.Since(start).Milliseconds())
+	return res, nil
+}
+
+// handleSync answers a peer's sync.
+func (n *Node) handleSync(s network.Stream) {
+	p := s.Conn().RemotePeer()
+	fc := newFrameConn(s, time.Now().Add(syncTimeout))
+	if n.bans.banned(p) {
+		s.Reset()
+		return
+	}
+	if !n.enterInbound(p) {
+		fc.writeError("busy: try again later")
+		s.Close()
+		return
+	}
+	defer n.leaveInbound(p)
+	n.syncsServed.Add(1)
+	ctx, cancel := context.WithTimeout(n.ctx, syncTimeout)
+	defer cancel()
+	res := SyncResult{Peer: p}
+	if err := n.answer(ctx, fc, p, &res); err != nil {
+		if badData(err) {
+			fc.writeError("rejected: " + err.Error())
+		}
+		s.Reset()
+		n.punish(p, err)
+		return
+	}
+	s.Close()
+	if res.Received > 0 || res.Sent > 0 {
+		n.log.Info("sync served", "peer", p, "sent", res.Sent, "received", res.Received)
+	}
+}
+
+func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResult) error {
+	t, payload, err := fc.read()
+	if err != nil {
+		return err
+	}
+	if t != frameHello {
+		return protoErr("expected HELLO, got frame type %d", t)
+	}
+	var hello helloMsg
+	if err := wireDec.Unmarshal(payload, &hello); err != nil {
+		return protoErr("bad HELLO frame: %v", err)
+	}
+	if hello.V != protoVersion {
+		fc.writeError(fmt.Sprintf("unsupported sync version %d (this node speaks %d)", hello.V, protoVersion))
+		return fmt.Errorf("peer %s speaks sync version %d", p, hello.V)
+	}
+	if hello.Wiki != n.wiki {
+		return protoErr("peer is of wiki %q, not %q", clip(hello.Wiki), n.wiki)
+	}
+	theirs, err := decodeCIDs(hello.Heads)
+	if err != nil {
+		return err
+	}
+	hs, err := n.localHeads(ctx)
+	if err != nil {
+		return err
+	}
+	if string(hello.Sum) == string(hs.sum[:]) {
+		res.Equal = true
+		if err := fc.write(frameEqual, nil); err != nil {
+			return err
+		}
+		return fc.flush()
+	}
+	plan, err := n.store.PlanSync(ctx, theirs)
+	if err != nil {
+		return err
+	}
+	end := endMsg{Want: len(plan.Unknown)}
+	if end.Want > 0 {
+		end.Heads = encodeCIDs(hs.heads)
+	}
+	if err := n.sendPlan(ctx, fc, plan, end); err != nil {
+		return err
+	}
+	res.Sent = plan.Revisions()
+	if end.Want == 0 {
+		return nil
+	}
+	t, payload, err = fc.read()
+	if err != nil {
+		return err
+	}
+	_, err = n.receiveBlocks(ctx, fc, p, t, payload, res)
+	done := doneMsg{Revs: res.Received}
+	if err != nil {
+		done.Err = err.Error()
+	}
+	if werr := fc.writeCBOR(frameDone, done); werr == nil {
+		_ = fc.flush()
+	}
+	return err
+}
+
+func (n *Node) enterInbound(p peer.ID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.inbound[p] || len(n.inbound) >= maxInboundSyncs {
+		return false
+	}
+	n.inbound[p] = true
+	return true
+}
+
+func (n *Node) leaveInbound(p peer.ID) {
+	n.mu.Lock()
+	delete(n.inbound, p)
+	n.mu.Unlock()
+}
+
+// maxInboundSyncs bounds the syncs a node answers at once.
+const maxInboundSyncs = 16
+
+// banTime is how long a misbehaving peer stays disconnected.
+const banTime = 10 * time.Minute
+
+// punish disconnects and bans a peer whose error shows it sent invalid
+// data; other errors (timeouts, resets) are only logged.
+func (n *Node) punish(p peer.ID, err error) {
+	if !badData(err) {
+		n.log.Debug("sync failed", "peer", p, "err", err)
+		return
+	}
+	n.rejected.Add(1)
+	n.log.Warn("rejected a peer: it sent invalid data; disconnected", "peer", p, "err", clip(err.Error()))
+	n.emit(Event{Kind: EventRejected, Peer: p, Err: err})
+	n.bans.ban(p, banTime)
+	_ = n.host.Network().ClosePeer(p)
+}
+
+func clip(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
+}

@@ -1,0 +1,273 @@
+package p2p
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+)
+
+func TestSyncLongHistoryInOneRoundTrip(t *testing.T) {
+	a, b := newReplica(t), newReplica(t)
+	pages := a.addHistory(200, 5, "Page")
+	// One large page whose body is split into chunks.
+	big := strings.Repeat("A long line of a large page that is chunked.\n", 15000)
+	_, _, blocks := a.makeRevision(cid.Undef, cid.Undef, nil, "Big", big)
+	if len(blocks) < 3 {
+		t.Fatalf("big body made %d blocks, want a chunk list and chunks", len(blocks))
+	}
+	if _, err := a.store.Put(context.Background(), blocks); err != nil {
+		t.Fatal(err)
+	}
+	na, nb := startNode(t, a, nil), startNode(t, b, nil)
+	connectNodes(t, nb, na)
+
+	res, err := nb.SyncPeer(context.Background(), na.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Received != 1001 || res.Sent != 0 {
+		t.Fatalf("received %d, sent %d; want 1001, 0", res.Received, res.Sent)
+	}
+	// One request frame from the asker and one stream: one round trip.
+	if res.Wire.FramesOut != 1 || na.Stats().SyncsServed != 1 {
+		t.Fatalf("asker sent %d frames, answerer served %d syncs; want 1 and 1", res.Wire.FramesOut, na.Stats().SyncsServed)
+	}
+	if !sameHeads(a.heads(), b.heads()) {
+		t.Fatal("heads differ after sync")
+	}
+	if a.blocks() != b.blocks() || a.revisions() != b.revisions() {
+		t.Fatalf("blocks %d vs %d, revisions %d vs %d", a.blocks(), b.blocks(), a.revisions(), b.revisions())
+	}
+	body, err := b.store.Body(context.Background(), mustRev(t, b.store, a.heads()[0]).Body.Cid)
+	if err != nil || body == "" {
+		t.Fatalf("body of a synced head: %q, %v", body, err)
+	}
+	if probs, err := b.store.Fsck(context.Background(), nil); err != nil || len(probs) > 0 {
+		t.Fatalf("fsck after sync: %v %v", probs, err)
+	}
+
+	// Equal heads: one small frame back, whatever the history's size.
+	res, err = nb.SyncPeer(context.Background(), na.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Equal || res.Wire.FramesIn != 1 || res.Wire.BytesIn > 8 {
+		t.Fatalf("equal sync: equal=%v, %d frames, %d bytes in; want one tiny frame", res.Equal, res.Wire.FramesIn, res.Wire.BytesIn)
+	}
+
+	// An incremental change sends only the new revision.
+	a.edit(pages[7], "a new version")
+	res, err = nb.SyncPeer(context.Background(), na.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Received != 1 || res.Blocks != 2 {
+		t.Fatalf("incremental: received %d revisions, %d blocks; want 1, 2", res.Received, res.Blocks)
+	}
+}
+
+func mustRev(t *testing.T, s *history.Store, c cid.Cid) *history.Revision {
+	t.Helper()
+	r, err := s.Revision(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestSyncBothWays(t *testing.T) {
+	a, b := newReplica(t), newReplica(t)
+	shared := a.addHistory(3, 2, "Shared")
+	na, nb := startNode(t, a, nil), startNode(t, b, nil)
+	connectNodes(t, nb, na)
+	if _, err := nb.SyncPeer(context.Background(), na.ID()); err != nil {
+		t.Fatal(err)
+	}
+	// Both edit while apart: new pages, and the same page concurrently.
+	a.addHistory(4, 3, "OnlyA")
+	b.addHistory(2, 2, "OnlyB")
+	a.edit(shared[0], "a's version")
+	b.edit(shared[0], "b's version")
+
+	res, err := nb.SyncPeer(context.Background(), na.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Received != 13 || res.Sent != 5 {
+		t.Fatalf("received %d, sent %d; want 13, 5", res.Received, res.Sent)
+	}
+	if len(res.Conflicts) != 1 || !res.Conflicts[0].Equals(shared[0]) {
+		t.Fatalf("conflicts %v, want the shared page", res.Conflicts)
+	}
+	if !sameHeads(a.heads(), b.heads()) {
+		t.Fatal("heads differ after a two-way sync")
+	}
+	// One stream, one HELLO from the asker, then its push.
+	if na.Stats().SyncsServed != 2 {
+		t.Fatalf("answerer served %d syncs, want 2 (one per SyncPeer)", na.Stats().SyncsServed)
+	}
+}
+
+func TestSyncOnConnectAndLateJoiner(t *testing.T) {
+	a, b, c := newReplica(t), newReplica(t), newReplica(t)
+	a.addHistory(20, 3, "A")
+	b.addHistory(10, 2, "B")
+	on := func(cfg *Config) { cfg.SyncOnConnect = true }
+	na, nb := startNode(t, a, on), startNode(t, b, on)
+	connectNodes(t, nb, na)
+	waitFor(t, 10*time.Second, "a and b to converge", func() bool { return sameHeads(a.heads(), b.heads()) && len(a.heads()) == 30 })
+
+	nc := startNode(t, c, on)
+	connectNodes(t, nc, nb)
+	waitFor(t, 10*time.Second, "the late joiner to catch up", func() bool { return sameHeads(c.heads(), a.heads()) })
+	if c.revisions() != 80 {
+		t.Fatalf("late joiner has %d revisions, want 80", c.revisions())
+	}
+}
+
+// gossipNodes starts n replicas with gossip, sync on connect and a fast
+// commit watcher, connected as the pairs in links say, and waits until
+// they hold the same history and everyone has its topic peers.
+func gossipNodes(t *testing.T, n int, links [][2]int) ([]*replica, []*Node, []cid.Cid) {
+	t.Helper()
+	var rs []*replica
+	var nodes []*Node
+	for range n {
+		r := newReplica(t)
+		rs = append(rs, r)
+		nodes = append(nodes, startNode(t, r, func(cfg *Config) {
+			cfg.Gossip, cfg.SyncOnConnect, cfg.WatchCommits = true, true, true
+			cfg.PollInterval = 20 * time.Millisecond
+		}))
+	}
+	pages := rs[0].addHistory(5, 1, "Gossip")
+	degree := make([]int, n)
+	for _, l := range links {
+		connectNodes(t, nodes[l[1]], nodes[l[0]])
+		degree[l[0]]++
+		degree[l[1]]++
+	}
+	waitFor(t, 10*time.Second, "initial sync", func() bool {
+		for _, r := range rs[1:] {
+			if !sameHeads(r.heads(), rs[0].heads()) {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, 10*time.Second, "topic peers", func() bool {
+		for i, nd := range nodes {
+			if len(nd.gossip.topic.ListPeers()) != degree[i] {
+				return false
+			}
+		}
+		return true
+	})
+	return rs, nodes, pages
+}
+
+func TestGossipCarriesEditsInOneHop(t *testing.T) {
+	rs, nodes, pages := gossipNodes(t, 3, [][2]int{{0, 1}, {0, 2}, {1, 2}})
+	events := []<-chan Event{nodes[1].Subscribe(), nodes[2].Subscribe()}
+	for i := range 5 {
+		c := rs[0].edit(pages[i], "gossiped edit")
+		waitFor(t, 5*time.Second, "the edit to reach both peers", func() bool {
+			ok1, _ := rs[1].store.Has(context.Background(), c)
+			ok2, _ := rs[2].store.Has(context.Background(), c)
+			return ok1 && ok2
+		})
+	}
+	// The edits travelled inline in the publisher's messages, not by syncs.
+	for i, ch := range events {
+		viaGossip := 0
+		for len(ch) > 0 {
+			if e := <-ch; e.Kind == EventReceived && e.Gossip {
+				viaGossip += len(e.Revisions)
+			}
+		}
+		if viaGossip != 5 {
+			t.Fatalf("peer %d received %d of the 5 edits inline in gossip", i+1, viaGossip)
+		}
+	}
+}
+
+func TestGossipCrossesALine(t *testing.T) {
+	// 0 - 1 - 2, announced before any gossip mesh can form: node 1's relay
+	// (or the mesh) tells node 2, which fetches what it lacks.
+	rs, _, pages := gossipNodes(t, 3, [][2]int{{0, 1}, {1, 2}})
+	for i := range 5 {
+		c := rs[0].edit(pages[i], "gossiped edit")
+		waitFor(t, 5*time.Second, "the edit to reach the far end", func() bool {
+			ok, _ := rs[2].store.Has(context.Background(), c)
+			return ok
+		})
+	}
+}
+
+func TestWrongKeyCannotConnect(t *testing.T) {
+	a, b := newReplica(t), newReplica(t)
+	na := startNode(t, a, nil)
+	other := []byte("another wiki's key, 32 bytes....")
+	nb := startNode(t, b, func(cfg *Config) { cfg.Key = other })
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	if err := nb.Connect(ctx, info(na.Host())); err == nil {
+		t.Fatal("a node with another key connected")
+	}
+	if _, err := newHost(hostConfig{key: b.id.Key, psk: []byte("short"), listen: loopback}); err == nil {
+		t.Fatal("a 5-byte key was accepted")
+	}
+}
+
+func TestJoinCodeRoundTripAndTypos(t *testing.T) {
+	a := newReplica(t)
+	n := startNode(t, a, nil)
+	code := JoinCode{Wiki: "wikiid", Key: testKey, Addrs: n.Addrs()}
+	s := code.String()
+	got, err := ParseJoinCode("  " + s[:20] + "\n" + s[20:] + " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Wiki != "wikiid" || string(got.Key) != string(testKey) || len(got.Addrs) != len(code.Addrs) {
+		t.Fatalf("round trip: %+v", got)
+	}
+	typo := []byte(s)
+	i := len(JoinCodePrefix) + 10
+	if typo[i] == 'a' {
+		typo[i] = 'b'
+	} else {
+		typo[i] = 'a'
+	}
+	for _, bad := range []string{string(typo), s[:len(s)-3], "hello", "peerwiki2:abc", JoinCodePrefix + "!!!", ""} {
+		if _, err := ParseJoinCode(bad); err == nil {
+			t.Errorf("ParseJoinCode(%q) accepted it", bad)
+		} else if strings.Contains(err.Error(), string(testKey)) {
+			t.Errorf("error shows the key: %v", err)
+		}
+	}
+}
+
+func TestTriggersCoalesce(t *testing.T) {
+	a, b := newReplica(t), newReplica(t)
+	a.addHistory(50, 2, "Page")
+	na, nb := startNode(t, a, nil), startNode(t, b, nil)
+	connectNodes(t, nb, na)
+	for range 20 {
+		nb.Trigger(na.ID())
+	}
+	waitFor(t, 10*time.Second, "the triggered syncs", func() bool {
+		nb.mu.Lock()
+		defer nb.mu.Unlock()
+		t := nb.wanted[na.ID()]
+		return t != nil && !t.running && sameHeads(a.heads(), b.heads())
+	})
+	// One sync, plus at most one more for all the requests made meanwhile.
+	if n := nb.Stats().SyncsRun; n > 2 {
+		t.Fatalf("20 triggers ran %d syncs", n)
+	}
+}

@@ -1,0 +1,169 @@
+package p2p
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"peerwiki/history"
+)
+
+// watchCommits notices revisions stored by any process on the repo (the
+// CLI writing next to a running serve, or this node's own policies) and
+// announces the local ones. It reacts to inotify events on the repo
+// directory (the database's WAL changes on every commit), and polls the
+// store's commit counter every PollInterval in case inotify is missing.
+func (n *Node) watchCommits(ctx context.Context) error {
+	mark, err := n.store.LastRevisionID(ctx)
+	if err != nil {
+		return err
+	}
+	last, err := n.store.CommitCount(ctx)
+	if err != nil {
+		return err
+	}
+	wake := n.wake
+	if n.cfg.RepoDir != "" {
+		n.inotify(n.cfg.RepoDir, wake)
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		tick := time.NewTicker(n.cfg.PollInterval)
+		defer tick.Stop()
+		// A write to the WAL wakes us before the writer has published the
+		// commit (in shared memory, which inotify does not see), so after a
+		// wake that finds nothing new, look again every few milliseconds
+		// for a while.
+		const recheckEvery, recheckFor = 2 * time.Millisecond, 150 * time.Millisecond
+		recheck := time.NewTimer(time.Hour)
+		defer recheck.Stop()
+		var wokeAt time.Time
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-tick.C:
+			case <-recheck.C:
+			case <-wake:
+				wokeAt = time.Now()
+			}
+			cc, err := n.store.CommitCount(n.ctx)
+			if err != nil || cc == last {
+				if time.Since(wokeAt) < recheckFor {
+					recheck.Reset(recheckEvery)
+				}
+				continue
+			}
+			last = cc
+			for {
+				revs, next, err := n.store.RevisionsAfter(n.ctx, mark, maxAnnouncedHeads)
+				if err != nil || len(revs) == 0 {
+					break
+				}
+				mark = next
+				relay := n.allFromNetwork(revs)
+				if relay && (n.gossip == nil || !n.gossip.meshForming()) {
+					// GossipSub's mesh forwarded them already.
+					if len(revs) < maxAnnouncedHeads {
+						break
+					}
+					continue
+				}
+				if relay {
+					// Let the original publisher's own message reach its
+					// direct peers first.
+					select {
+					case <-time.After(relayDelay):
+					case <-n.ctx.Done():
+						return
+					}
+				}
+				n.announce(revs, !relay)
+				if len(revs) < maxAnnouncedHeads {
+					break
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// relayDelay holds back announcing revisions that came from peers.
+const relayDelay = 25 * time.Millisecond
+
+func (n *Node) allFromNetwork(revs []history.NewRevision) bool {
+	for _, r := range revs {
+		if !n.isFromNetwork(r.Cid) {
+			return false
+		}
+	}
+	return true
+}
+
+// announce publishes new revisions: local commits always; revisions from
+// peers only while the gossip mesh may be forming (meshWindow), so that
+// an edit crosses even a line of peers that GossipSub would not forward
+// to yet. Relays name CIDs only: a peer that lacks them syncs, and peers
+// that have them spend next to nothing on the message.
+func (n *Node) announce(revs []history.NewRevision, inline bool) {
+	var local []history.NewRevision
+	for _, r := range revs {
+		if !n.isFromNetwork(r.Cid) {
+			local = append(local, r)
+		}
+	}
+	if len(local) > 0 {
+		n.log.Debug("local commit", "revisions", len(local), "last", local[len(local)-1].Cid, "us", time.Now().UnixMicro())
+	}
+	if n.gossip != nil {
+		if err := n.gossip.announce(n.ctx, revs, inline); err != nil {
+			n.log.Warn("announce failed", "err", err)
+			return
+		}
+	}
+	ev := Event{Kind: EventAnnounced}
+	for _, r := range revs {
+		if !n.isFromNetwork(r.Cid) {
+			ev.Revisions = append(ev.Revisions, r.Cid)
+		}
+	}
+	if len(ev.Revisions) > 0 {
+		n.emit(ev)
+	}
+}
+
+// inotify wakes the watcher when files in dir change. Failing to set it
+// up only makes the watcher rely on polling.
+func (n *Node) inotify(dir string, wake chan<- struct{}) {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		return
+	}
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MODIFY|unix.IN_CLOSE_WRITE|unix.IN_CREATE); err != nil {
+		unix.Close(fd)
+		return
+	}
+	f := os.NewFile(uintptr(fd), "inotify")
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		<-n.ctx.Done()
+		f.Close()
+	}()
+	go func() {
+		defer n.wg.Done()
+		buf := make([]byte, 4096)
+		for {
+			if _, err := f.Read(buf); err != nil {
+				return
+			}
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}
+	}()
+}

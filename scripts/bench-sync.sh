@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# bench-sync.sh — replication benchmarks of peerwiki over 127.0.0.1, next to
+# Fossil and git on the same synthetic history.
+#
+#   scripts/bench-sync.sh            (env: PAGES=1000 REVS=10 EDITS=50 REPLICAS=10 RUNS=3
+#                                     BENCH_OUT=<repo>/bench-out/sync PEERWIKI_SHARED=<repo>/../shared)
+#
+# Measures, as whole-process wall times:
+#   (a) a fresh replica's full sync (`peerwiki join` against a `serve`) next to
+#       `fossil clone` (the history as Fossil wiki pages) and `git clone` over `git daemon`;
+#   (b) how long one edit takes to reach each of REPLICAS running serves (full mesh):
+#       from the origin serve noticing the CLI's commit to each replica having stored it;
+#   (c) resident memory of an idle serve;
+#   (d) an incremental sync of one new revision and a no-op sync, next to `fossil sync`
+#       and `git fetch`.
+# Prints a Markdown table. Generated data is cached under BENCH_OUT between runs.
+# Talks only to 127.0.0.1. Needs python3, git, fossil (apt-get install fossil).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${PEERWIKI_SHARED:-$ROOT/../shared}
+OUT=${BENCH_OUT:-$ROOT/bench-out/sync}
+PAGES=${PAGES:-1000}
+REVS=${REVS:-10}
+export EDITS=${EDITS:-50} REPLICAS=${REPLICAS:-10} RUNS=${RUNS:-3}
+
+for tool in python3 git fossil go; do
+	command -v "$tool" >/dev/null || { echo "bench-sync: $tool is missing${tool:+ (fossil: apt-get install fossil)}" >&2; exit 1; }
+done
+mkdir -p "$OUT"
+(cd "$ROOT" && go build -o "$OUT/peerwiki" .)
+GEN="$OUT/gen-$PAGES-$REVS"
+if [ ! -f "$GEN/index.tsv" ]; then
+	python3 "$SHARED/bench/gen.py" history --pages "$PAGES" --revs "$REVS" --seed 42 --out "$GEN"
+fi
+export USER=${USER:-bench} NO_COLOR=1
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@localhost GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@localhost
+
+exec python3 - "$OUT" "$GEN" <<'PY'
+import hashlib, json, os, re, shutil, signal, socket, statistics, subprocess, sys, time
+
+OUT, GEN = sys.argv[1], sys.argv[2]
+PW = os.path.join(OUT, "peerwiki")
+EDITS, REPLICAS, RUNS = int(os.environ["EDITS"]), int(os.environ["REPLICAS"]), int(os.environ["RUNS"])
+WORK = os.path.join(OUT, "work")
+started = []  # processes this script started; stopped by pid at exit
+
+def log(*a):
+    print("bench-sync:", *a, file=sys.stderr, flush=True)
+
+def run(*cmd, quiet=True, **kw):
+    t = time.perf_counter()
+    subprocess.run(list(cmd), check=True, stdout=subprocess.DEVNULL if quiet else None, **kw)
+    return time.perf_counter() - t
+
+def out(*cmd, **kw):
+    return subprocess.run(list(cmd), check=True, capture_output=True, text=True, **kw).stdout
+
+def pw(repo, *a):
+    return [PW, "--repo", repo] + list(a)
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill(); p.wait()
+
+def stop_all():
+    for p in started:
+        stop(p)
+
+def serve(repo, *extra, logfile=None):
+    env = dict(os.environ, PEERWIKI_LOG="debug")
+    err = open(logfile, "w") if logfile else subprocess.DEVNULL
+    p = subprocess.Popen(pw(repo, "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", *extra),
+                         stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+    started.append(p)
+    line = p.stdout.readline()
+    if not line.startswith("listening on "):
+        raise SystemExit("serve did not start: %r" % line)
+    return p, line.split()[-1]
+
+def median(xs):
+    return statistics.median(xs)
+
+def p99(xs):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(0.99 * (len(xs) - 1))))]
+
+def ms(x):
+    return "%.0f ms" % (x * 1000) if x >= 0.1 else "%.1f ms" % (x * 1000)
+
+# ---------------------------------------------------------------- data sets
+index = [l.rstrip("\n").split("\t") for l in open(os.path.join(GEN, "index.tsv"))]
+total = len(index)
+rounds = {}
+for seq, page, rev, epoch, tc, rel in index:
+    rounds.setdefault(int(rev), []).append((page, rel, int(epoch)))
+
+def body_of(rel):
+    return open(os.path.join(GEN, rel), encoding="utf-8").read()
+
+def load_peerwiki(repo):
+    """One `import` per round: round r holds each page's r-th revision,
+    with the page id (learnt from round 0's export) in the front matter."""
+    shutil.rmtree(repo, ignore_errors=True)
+    run(*pw(repo, "init", "--name", "bench"))
+    ids = {}
+    for r in sorted(rounds):
+        d = os.path.join(WORK, "round%02d" % r)
+        shutil.rmtree(d, ignore_errors=True); os.makedirs(d)
+        by_body = {}
+        for page, rel, _ in rounds[r]:
+            body = body_of(rel)
+            with open(os.path.join(d, page + ".md"), "w", encoding="utf-8") as f:
+                if r > 0:
+                    f.write("---\nid: %s\n---\n" % ids[page])
+                f.write(body)
+            by_body[hashlib.sha256(body.encode()).hexdigest()] = page
+        run(*pw(repo, "import", d))
+        if r == 0:
+            e = os.path.join(WORK, "export0"); shutil.rmtree(e, ignore_errors=True)
+            run(*pw(repo, "export", e))
+            for name in os.listdir(e):
+                text = open(os.path.join(e, name), encoding="utf-8").read()
+                fm, body = text[4:].split("\n---\n", 1)
+                pid = [l[4:] for l in fm.split("\n") if l.startswith("id: ")][0]
+                ids[by_body[hashlib.sha256(body.encode()).hexdigest()]] = pid
+    return ids
+
+def load_fossil(path):
+    """The same history as Fossil wiki pages: one wiki artifact per
+    revision (parent-linked), assembled with `fossil reconstruct`."""
+    art = os.path.join(WORK, "fossil-artifacts")
+    shutil.rmtree(art, ignore_errors=True); os.makedirs(art)
+    last = {}
+    for seq, page, rev, epoch, tc, rel in index:
+        content = open(os.path.join(GEN, rel), "rb").read()
+        s = b"D %s\nL %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S.000", time.gmtime(int(epoch))).encode(), page.encode())
+        if page in last:
+            s += b"P %s\n" % last[page].encode()
+        s += b"U bench\nW %d\n" % len(content) + content + b"\n"
+        s += b"Z %s\n" % hashlib.md5(s).hexdigest().encode()
+        h = hashlib.sha3_256(s).hexdigest()
+        open(os.path.join(art, h), "wb").write(s)
+        last[page] = h
+    if os.path.exists(path):
+        os.remove(path)
+    run("fossil", "reconstruct", path, art)
+    # Anonymous clone and pull, as a public wiki would allow.
+    run("fossil", "user", "capabilities", "nobody", "gjo", "-R", path)
+
+def load_git(path):
+    shutil.rmtree(path, ignore_errors=True)
+    run("git", "init", "-q", "-b", "main", path)
+    with open(os.path.join(GEN, "git.fi"), "rb") as f:
+        run("git", "-C", path, "fast-import", "--quiet", stdin=f)
+    run("git", "-C", path, "checkout", "-q", "-f", "main")
+
+os.makedirs(WORK, exist_ok=True)
+A = os.path.join(WORK, "pw-origin")
+stamp = os.path.join(WORK, "loaded-%d" % total)
+if not os.path.exists(stamp):
+    log("loading %d revisions into peerwiki, fossil and git (cached for later runs)" % total)
+    t = time.perf_counter(); load_peerwiki(A); log("peerwiki import: %.1f s" % (time.perf_counter() - t))
+    load_fossil(os.path.join(WORK, "origin.fossil"))
+    load_git(os.path.join(WORK, "git-origin"))
+    open(stamp, "w").close()
+FOSSIL = os.path.join(WORK, "origin.fossil")
+GIT = os.path.join(WORK, "git-origin")
+status = json.loads(out(*pw(A, "status", "--json")))
+assert status["revisions"] >= total, status
+
+rows = []
+notice_vs_exit = []
+try:
+    # ------------------------------------------------------------ (a) clone
+    log("(a) full clone, %d runs each" % RUNS)
+    sa, addr_a = serve(A)
+    code = out(*pw(A, "invite")).strip()
+    times = []
+    for i in range(RUNS):
+        d = os.path.join(WORK, "pw-clone")
+        shutil.rmtree(d, ignore_errors=True)
+        times.append(run(*pw(d, "join", code, "--name", "clone", "--timeout", "30s")))
+    got = json.loads(out(*pw(os.path.join(WORK, "pw-clone"), "status", "--json")))["revisions"]
+    assert got == status["revisions"], (got, status["revisions"])
+    pw_clone = median(times)
+
+    fport = free_port()
+    fs = subprocess.Popen(["fossil", "server", "--port", str(fport), "--localhost", FOSSIL],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started.append(fs)
+    time.sleep(0.5)
+    furl = "http://127.0.0.1:%d/" % fport
+    times = []
+    for i in range(RUNS):
+        fc = os.path.join(WORK, "clone.fossil")
+        if os.path.exists(fc):
+            os.remove(fc)
+        times.append(run("fossil", "clone", furl, fc))
+    fossil_clone = median(times)
+
+    gport = free_port()
+    gd = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", "--port=%d" % gport,
+                           "--base-path=" + WORK, WORK], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started.append(gd)
+    time.sleep(0.5)
+    gurl = "git://127.0.0.1:%d/git-origin" % gport
+    times = []
+    for i in range(RUNS):
+        gc = os.path.join(WORK, "git-clone")
+        shutil.rmtree(gc, ignore_errors=True)
+        times.append(run("git", "clone", "-q", gurl, gc))
+    git_clone = median(times)
+    rows.append(("(a) full clone of %d revisions" % total, ms(pw_clone), ms(fossil_clone), ms(git_clone)))
+
+    # ----------------------------------------------------- (d) incremental
+    log("(d) incremental and no-op sync")
+    B = os.path.join(WORK, "pw-clone")
+    page_ids = [p["id"] for p in json.loads(out(*pw(A, "list", "--json")))]
+    inc, noop = [], []
+    for i in range(5):
+        run(*pw(A, "edit", page_ids[i], "--body", "incremental edit %d %f\n" % (i, time.time())))
+        inc.append(run(*pw(B, "sync", "--peer", addr_a)))
+        noop.append(run(*pw(B, "sync", "--peer", addr_a)))
+    f_inc, f_noop = [], []
+    fc = os.path.join(WORK, "clone.fossil")
+    for i in range(5):
+        with open(os.path.join(WORK, "fossil-edit.md"), "w") as f:
+            f.write("incremental edit %d %f\n" % (i, time.time()))
+        run("fossil", "wiki", "commit", "page-0001", os.path.join(WORK, "fossil-edit.md"), "-R", FOSSIL)
+        f_inc.append(run("fossil", "sync", "-R", fc, stderr=subprocess.DEVNULL))
+        f_noop.append(run("fossil", "sync", "-R", fc, stderr=subprocess.DEVNULL))
+    g_inc, g_noop = [], []
+    gc = os.path.join(WORK, "git-clone")
+    for i in range(5):
+        with open(os.path.join(GIT, "pages", "page-0001.md"), "a") as f:
+            f.write("incremental edit %d\n" % i)
+        run("git", "-C", GIT, "commit", "-q", "-am", "edit %d" % i)
+        g_inc.append(run("git", "-C", gc, "fetch", "-q"))
+        g_noop.append(run("git", "-C", gc, "fetch", "-q"))
+    rows.append(("(d) sync of one new revision (median of 5)", ms(median(inc)), ms(median(f_inc)), ms(median(g_inc))))
+    rows.append(("(d) no-op sync (median of 5)", ms(median(noop)), ms(median(f_noop)), ms(median(g_noop))))
+    stop(fs); stop(gd)
+
+    # ------------------------------------------------- (b) edit propagation
+    log("(b) %d edits on one of %d serves" % (EDITS, REPLICAS))
+    stop(sa)
+    db = os.path.join(B, "peerwiki.db")
+    logs, serves, addrs, reps = [], [], [], []
+    for i in range(REPLICAS):
+        r = os.path.join(WORK, "mesh%02d" % i)
+        shutil.rmtree(r, ignore_errors=True)
+        run(*pw(r, "join", code, "--no-sync", "--name", "mesh%d" % i))
+        # Same history without nine more full syncs: the database holds no
+        # per-replica state (identity and key live beside it).
+        for ext in ("", "-wal", "-shm"):
+            dst = os.path.join(r, "peerwiki.db" + ext)
+            if os.path.exists(dst):
+                os.remove(dst)
+            if ext != "-shm" and os.path.exists(db + ext):
+                shutil.copy(db + ext, dst)
+        os.remove(os.path.join(r, "peers.json"))
+        lf = os.path.join(WORK, "mesh%02d.log" % i)
+        extra = []
+        for a in addrs:
+            extra += ["--peer", a]
+        p, a = serve(r, *extra, logfile=lf)
+        serves.append(p); addrs.append(a); logs.append(lf); reps.append(r)
+    time.sleep(3)  # gossip meshes form at heartbeats (1 s)
+    origin = reps[0]
+    lat_one, lat_all = [], []
+    pat = re.compile(r'msg=(?:"local commit"|stored) .*last=(\S+) us=(\d+)')
+
+    # Read the serves' logs incrementally (the timestamps are in the lines,
+    # so polling slowly costs no precision, only less CPU taken from them).
+    handles = [open(l) for l in logs]
+    seen = [dict() for _ in logs]
+
+    def poll():
+        for h, evs in zip(handles, seen):
+            for line in h.readlines():
+                m = pat.search(line)
+                if m:
+                    evs.setdefault(m.group(1), int(m.group(2)))
+
+    for i in range(EDITS + 1):
+        rev = out(*pw(origin, "edit", page_ids[10 + i], "--body", "mesh edit %d %f\n" % (i, time.time()))).strip()
+        exit_us = int(time.time() * 1e6)
+        deadline = time.time() + 10
+        while True:
+            time.sleep(0.05)
+            poll()
+            if all(rev in e for e in seen):
+                break
+            if time.time() > deadline:
+                raise SystemExit("edit %d did not reach every replica within 10 s" % i)
+        evs = seen
+        if i == 0:
+            continue  # warm-up
+        t0 = evs[0][rev]
+        arrivals = [e[rev] - t0 for e in evs[1:]]
+        lat_one += [x / 1e6 for x in arrivals]
+        lat_all.append(max(arrivals) / 1e6)
+        notice_vs_exit.append((t0 - exit_us) / 1e6)
+    rows.append(("(b) edit reaches one replica: median / p99", "%s / %s" % (ms(median(lat_one)), ms(p99(lat_one))), "", ""))
+    rows.append(("(b) edit reaches all %d: median / p99" % (REPLICAS - 1), "%s / %s" % (ms(median(lat_all)), ms(p99(lat_all))), "", ""))
+
+    # ------------------------------------------------------------ (c) RSS
+    time.sleep(2)
+    def rss(p):
+        for line in open("/proc/%d/status" % p.pid):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    rows.append(("(c) RSS of an idle serve (%d revisions, %d peers)" % (status["revisions"], REPLICAS - 1),
+                 "%.0f MB" % max(rss(p) for p in serves), "", ""))
+finally:
+    stop_all()
+
+print("| %s | peerwiki | fossil | git |" % "measure")
+print("|---|---|---|---|")
+for r in rows:
+    print("| %s |" % " | ".join(r))
+print()
+print("%d pages x %d revisions (%s, seed 42) on %s, 127.0.0.1; whole-process wall times, medians of %d unless noted." % (
+    len(rounds[0]), len(rounds), os.path.basename(GEN), socket.gethostname(), RUNS))
+if notice_vs_exit:
+    print("(b) is timed from the origin serve noticing the CLI's commit (inotify on the repo); that notice came "
+          "a median %s before the `edit` process had exited." % ms(-median(notice_vs_exit)))
+PY

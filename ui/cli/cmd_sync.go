@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"peerwiki/p2p"
+)
+
+func (a *app) syncCommand() *cobra.Command {
+	var peerAddrs []string
+	var timeout time.Duration
+	var asJSON, noMDNS bool
+	cmd := &cobra.Command{
+		Use:   "sync [--peer MULTIADDR]... [--timeout DUR] [--json]",
+		Short: "Exchange revisions with peers once, then exit",
+		Long: `Sync once, both ways: dial the --peer addresses (each ending in /p2p/PEERID),
+or, without --peer, the remembered peers and any member found on the LAN by
+mDNS; pull what they have and this replica lacks, push what it has and they
+lack, and exit.
+
+Exit status 0 once every peer reached has our heads and we have theirs; 1 when
+no peer could be reached within --timeout (a peer with another wiki's key
+looks the same as an unreachable one), or when a sync failed. Pages that are
+in conflict after the sync are listed.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			peers, err := p2p.ParsePeerAddrs(peerAddrs)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			if timeout <= 0 {
+				return usagef("--timeout must be positive")
+			}
+			r, err := a.open()
+			if err != nil {
+				return err
+			}
+			rep, err := a.runSync(cmd.Context(), r, peers, timeout, !noMDNS, asJSON)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, rep)
+			}
+			out := newPrinter(a.stdout)
+			for _, p := range rep.Peers {
+				out.Printf("synced with %s: received %d revisions, sent %d\n", p.PeerID, p.Received, p.Sent)
+			}
+			if len(rep.Conflicts) > 0 {
+				out.Printf("%s %d pages in conflict: see 'peerwiki conflicts'\n", out.red("conflicts:"), len(rep.Conflicts))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&peerAddrs, "peer", nil, "peer to sync with, MULTIADDR/p2p/PEERID (repeatable)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up on peers not reached within this time")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&noMDNS, "no-mdns", false, "without --peer, do not look for peers on the LAN")
+	return cmd
+}
