@@ -14,9 +14,15 @@ import (
 func (a *app) mergeCommand() *cobra.Command {
 	var auto, all, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "merge PAGE --auto | merge --all --auto",
-		Short: "Apply a page's conflict policy now",
-		Long: `Apply the replicated conflict policy to a conflicted page (or with --all to
+		Use:   "merge PAGE [--auto] | merge --all --auto",
+		Short: "Resolve a conflict in the three-way merge screen, or apply the policy",
+		Long: `Without --auto: open the three-way merge screen on a conflicted page (on a
+terminal): each conflicting hunk with base, ours and theirs; the title and a
+delete-vs-edit as entries of their own; keys n/p move, o/t/b choose ours,
+theirs or both, e edits, u undoes, s saves one revision whose parents are
+all heads, q quits.
+
+With --auto: apply the replicated conflict policy to a conflicted page (or with --all to
 every conflicted page) now. A clean merge is committed as an automatic merge
 revision, the same block on every replica; a real conflict stays for a
 person ('peerwiki resolve'). Under the manual policy nothing happens.
@@ -26,7 +32,10 @@ pages that diverged before their policy was set, or to check.`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, as []string) error {
 			if !auto {
-				return usagef("the interactive merge screen comes with the terminal UI; use 'merge PAGE --auto', or 'resolve PAGE'")
+				if all || len(as) != 1 {
+					return usagef("the merge screen takes one PAGE; --all goes with --auto")
+				}
+				return a.runMergeTUI(cmd, as[0])
 			}
 			if all == (len(as) == 1) {
 				return usagef("give either PAGE or --all")

@@ -133,6 +133,7 @@ one. Exit status: 0 ok, 1 error, 2 usage error.`,
 		a.logCommand(), a.diffCommand(), a.searchCommand(), a.statusCommand(), a.conflictsCommand(),
 		a.fsckCommand(), a.exportCommand(), a.importCommand(), a.idCommand(),
 		a.mergeCommand(), a.resolveCommand(), a.policyCommand(), a.mergeFileCommand(),
+		a.tuiCommand(),
 	)
 	root.AddCommand(a.replicationCommands()...)
 	return root
@@ -179,6 +180,9 @@ func (a *app) runBare(cmd *cobra.Command, _ []string) error {
 		}
 		a.repo = r
 		fmt.Fprintf(a.stdout, "Created a new wiki in %s\n\n", a.dir())
+	}
+	if interactive(a.stdin, a.stdout) {
+		return a.runTUI(cmd, false)
 	}
 	r, err := a.open()
 	if err != nil {

@@ -1,0 +1,458 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/wiki"
+)
+
+// browser is the page list: filter as you type over titles, full-text
+// search over titles and bodies, sort by title or by recent change, and
+// the page actions (new, rename, delete).
+type browser struct {
+	pages   []wiki.PageInfo // everything loaded, by title
+	items   []browserItem   // what is shown, in order
+	cursor  int
+	offset  int
+	recent  bool // sort by last change instead of title
+	deleted bool // show deleted pages too
+
+	input  textinput.Model
+	mode   inputMode // what the input line is for, when focused
+	filter string
+	// query is the full-text search in force ("" = none); hits are its
+	// results, by page id, with their snippets.
+	query string
+	hits  map[string]string
+}
+
+type inputMode int
+
+const (
+	inputNone inputMode = iota
+	inputFilter
+	inputSearch
+)
+
+type browserItem struct {
+	page    wiki.PageInfo
+	snippet string
+}
+
+func newBrowser(m *Model) *browser {
+	b := &browser{input: textinput.New()}
+	b.input.Prompt = ""
+	b.reload(m)
+	return b
+}
+
+func (b *browser) name() string { return "pages" }
+
+// reload re-reads the page list, keeping the cursor on the same page.
+func (b *browser) reload(m *Model) {
+	keep := b.selectedID()
+	pages, err := m.repo.List(m.ctx, true, false)
+	if err != nil {
+		m.fail(err)
+		return
+	}
+	b.pages = pages
+	if b.query != "" {
+		b.runSearch(m, b.query)
+	}
+	b.refilter(keep)
+}
+
+func (b *browser) selectedID() string {
+	if b.cursor >= 0 && b.cursor < len(b.items) {
+		return b.items[b.cursor].page.ID
+	}
+	return ""
+}
+
+func (b *browser) selected() (wiki.PageInfo, bool) {
+	if b.cursor >= 0 && b.cursor < len(b.items) {
+		return b.items[b.cursor].page, true
+	}
+	return wiki.PageInfo{}, false
+}
+
+// refilter rebuilds the shown items from the pages, the filter, the
+// search hits and the sort order, and puts the cursor back on keep.
+func (b *browser) refilter(keep string) {
+	words := strings.Fields(strings.ToLower(b.filter))
+	b.items = b.items[:0]
+	for _, p := range b.pages {
+		// A deleted page with a conflict is still live: someone edited it.
+		if p.Deleted && !p.Conflict && !b.deleted {
+			continue
+		}
+		snippet := ""
+		if b.query != "" {
+			s, ok := b.hits[p.ID]
+			if !ok {
+				continue
+			}
+			snippet = s
+		}
+		title := strings.ToLower(p.Title)
+		match := true
+		for _, w := range words {
+			if !strings.Contains(title, w) {
+				match = false
+				break
+			}
+		}
+		if match {
+			b.items = append(b.items, browserItem{page: p, snippet: snippet})
+		}
+	}
+	if b.recent {
+		sort.SliceStable(b.items, func(i, j int) bool { return b.items[i].page.Updated > b.items[j].page.Updated })
+	}
+	b.cursor = min(b.cursor, max(len(b.items)-1, 0))
+	for i, it := range b.items {
+		if it.page.ID == keep {
+			b.cursor = i
+			break
+		}
+	}
+}
+
+func (b *browser) runSearch(m *Model, q string) {
+	hits, err := m.repo.Store.Search(m.ctx, q, 500)
+	if err != nil {
+		m.fail(err)
+		return
+	}
+	b.query = q
+	b.hits = map[string]string{}
+	for _, h := range hits {
+		b.hits[h.Page.String()] = h.Snippet
+	}
+}
+
+func (b *browser) update(m *Model, msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	if b.mode != inputNone {
+		return b.updateInput(m, km)
+	}
+	switch {
+	case key.Matches(km, keyUp):
+		b.cursor = max(b.cursor-1, 0)
+	case key.Matches(km, keyDown):
+		b.cursor = min(b.cursor+1, max(len(b.items)-1, 0))
+	case key.Matches(km, keyPgUp):
+		b.cursor = max(b.cursor-10, 0)
+	case key.Matches(km, keyPgDown):
+		b.cursor = min(b.cursor+10, max(len(b.items)-1, 0))
+	case key.Matches(km, keyTop):
+		b.cursor = 0
+	case key.Matches(km, keyBottom):
+		b.cursor = max(len(b.items)-1, 0)
+	case key.Matches(km, browserKeys.Open):
+		if p, ok := b.selected(); ok {
+			m.push(newViewer(m, mustCid(p.ID)))
+		}
+	case key.Matches(km, browserKeys.Filter):
+		b.mode = inputFilter
+		b.input.SetValue(b.filter)
+		b.input.CursorEnd()
+		return b.input.Focus()
+	case key.Matches(km, browserKeys.Search):
+		b.mode = inputSearch
+		b.input.SetValue(b.query)
+		b.input.CursorEnd()
+		return b.input.Focus()
+	case key.Matches(km, keyCancel) && (b.filter != "" || b.query != ""):
+		keep := b.selectedID()
+		b.filter, b.query, b.hits = "", "", nil
+		b.refilter(keep)
+	case key.Matches(km, browserKeys.Sort):
+		b.recent = !b.recent
+		b.refilter(b.selectedID())
+	case key.Matches(km, browserKeys.Deleted):
+		b.deleted = !b.deleted
+		b.refilter(b.selectedID())
+	case key.Matches(km, browserKeys.New):
+		return m.askText("Title of the new page:", "", func(m *Model, title string) tea.Cmd {
+			return openNewPage(m, title)
+		})
+	case key.Matches(km, keyEdit):
+		if p, ok := b.selected(); ok {
+			return openEditor(m, mustCid(p.ID))
+		}
+	case key.Matches(km, browserKeys.Rename):
+		if p, ok := b.selected(); ok {
+			return b.rename(m, p)
+		}
+	case key.Matches(km, browserKeys.Delete):
+		if p, ok := b.selected(); ok {
+			b.confirmDelete(m, p)
+		}
+	case key.Matches(km, keyHistory):
+		if p, ok := b.selected(); ok {
+			m.push(newHistory(m, mustCid(p.ID)))
+		}
+	case key.Matches(km, keyMerge):
+		if p, ok := b.selected(); ok {
+			return openMerge(m, p)
+		}
+	case key.Matches(km, keyQuit):
+		return tea.Quit
+	}
+	return nil
+}
+
+// updateInput handles keys while the filter or search line has focus:
+// the filter applies at every key; a search runs on enter. The arrow keys
+// still move the selection, so "type, arrow, enter" opens a page.
+func (b *browser) updateInput(m *Model, km tea.KeyMsg) tea.Cmd {
+	switch km.Type {
+	case tea.KeyEsc:
+		b.input.Blur()
+		if b.mode == inputFilter {
+			b.filter = ""
+		} else {
+			b.query, b.hits = "", nil
+		}
+		b.mode = inputNone
+		b.refilter(b.selectedID())
+		return nil
+	case tea.KeyEnter:
+		b.input.Blur()
+		mode := b.mode
+		b.mode = inputNone
+		if mode == inputSearch {
+			q := strings.TrimSpace(b.input.Value())
+			if q == "" {
+				b.query, b.hits = "", nil
+			} else {
+				b.runSearch(m, q)
+			}
+			b.cursor = 0
+			b.refilter("")
+		}
+		return nil
+	case tea.KeyUp:
+		b.cursor = max(b.cursor-1, 0)
+		return nil
+	case tea.KeyDown:
+		b.cursor = min(b.cursor+1, max(len(b.items)-1, 0))
+		return nil
+	}
+	var cmd tea.Cmd
+	b.input, cmd = b.input.Update(km)
+	if b.mode == inputFilter && b.input.Value() != b.filter {
+		b.filter = b.input.Value()
+		b.cursor = 0
+		b.refilter("")
+	}
+	return cmd
+}
+
+func (b *browser) rename(m *Model, p wiki.PageInfo) tea.Cmd {
+	if p.Conflict {
+		m.setFlash(fmt.Sprintf("%q has %d heads: merge it first (m)", p.Title, len(p.Heads)), true)
+		return nil
+	}
+	id := mustCid(p.ID)
+	return m.askText("New title:", p.Title, func(m *Model, title string) tea.Cmd {
+		if title == p.Title {
+			return nil
+		}
+		if _, err := m.repo.Edit(m.ctx, id, wiki.Edit{Title: &title, Msg: "rename"}); err != nil {
+			m.fail(err)
+			return nil
+		}
+		m.wrote()
+		m.setFlash(fmt.Sprintf("renamed to %q", title), false)
+		return nil
+	})
+}
+
+func (b *browser) confirmDelete(m *Model, p wiki.PageInfo) {
+	if p.Deleted && !p.Conflict {
+		m.setFlash(fmt.Sprintf("%q is already deleted (restore it from its history: h)", p.Title), true)
+		return
+	}
+	if p.Conflict {
+		m.setFlash(fmt.Sprintf("%q has %d heads: merge it first (m)", p.Title, len(p.Heads)), true)
+		return
+	}
+	id := mustCid(p.ID)
+	m.ask(fmt.Sprintf("Delete %q? Its history stays and it can be restored.", p.Title), func(m *Model) tea.Cmd {
+		if _, err := m.repo.Delete(m.ctx, id, "delete"); err != nil {
+			m.fail(err)
+			return nil
+		}
+		m.wrote()
+		m.setFlash(fmt.Sprintf("deleted %q", p.Title), false)
+		return nil
+	})
+}
+
+func (b *browser) keys(m *Model) []key.Binding {
+	if b.mode == inputFilter {
+		return []key.Binding{bind("type", "to filter", "x"), bind("↑/↓", "select", "up"), bind("enter", "done", "enter"), bind("esc", "clear", "esc")}
+	}
+	if b.mode == inputSearch {
+		return []key.Binding{bind("type", "words, \"phrase\", pre*", "x"), bind("enter", "search", "enter"), bind("esc", "clear", "esc")}
+	}
+	ks := []key.Binding{keyUp, keyDown, browserKeys.Open, browserKeys.Filter, browserKeys.Search, browserKeys.Sort,
+		browserKeys.New, keyEdit, browserKeys.Rename, browserKeys.Delete, keyHistory}
+	if p, ok := b.selected(); ok && p.Conflict {
+		ks = append(ks, keyMerge)
+	}
+	deleted := browserKeys.Deleted
+	if b.deleted {
+		deleted = bind("x", "hide deleted", "x")
+	}
+	ks = append(ks, deleted)
+	if b.filter != "" || b.query != "" {
+		ks = append(ks, bind("esc", "clear filter", "esc"))
+	}
+	return append(ks, keyQuit)
+}
+
+func (b *browser) view(m *Model, w, h int) string {
+	var head []string
+	order := "by title"
+	if b.recent {
+		order = "by recent change"
+	}
+	summary := fmt.Sprintf("%d %s, %s", len(b.items), plural(len(b.items), "page", "pages"), order)
+	switch {
+	case b.mode == inputFilter:
+		head = append(head, "filter: "+b.input.View())
+	case b.mode == inputSearch:
+		head = append(head, "search: "+b.input.View())
+	case b.filter != "":
+		head = append(head, m.st.dim.Render("filter: "+b.filter))
+	}
+	if b.query != "" && b.mode != inputSearch {
+		head = append(head, m.st.dim.Render(fmt.Sprintf("search: %s", b.query)))
+	}
+	head = append(head, m.st.dim.Render(summary))
+	rows := h - len(head)
+	var lines []string
+	if len(b.items) == 0 {
+		msg := "No pages yet: press n to write the first one."
+		if len(b.pages) > 0 {
+			msg = "No page matches."
+		}
+		lines = append(lines, m.st.dim.Render(msg))
+	}
+	per := 1
+	if b.query != "" {
+		per = 2 // title and snippet
+	}
+	visible := max(rows/per, 1)
+	if b.cursor < b.offset {
+		b.offset = b.cursor
+	}
+	if b.cursor >= b.offset+visible {
+		b.offset = b.cursor - visible + 1
+	}
+	b.offset = max(min(b.offset, len(b.items)-visible), 0)
+	for i := b.offset; i < len(b.items) && i < b.offset+visible; i++ {
+		it := b.items[i]
+		lines = append(lines, b.row(m, it, i == b.cursor, w))
+		if per == 2 {
+			lines = append(lines, "    "+m.st.dim.Render(truncate(oneLine(it.snippet), w-4)))
+		}
+	}
+	return strings.Join(append(head, lines...), "\n")
+}
+
+// row is one page: a cursor marker (the selection must show without
+// colour too), the title, markers, and when it last changed.
+func (b *browser) row(m *Model, it browserItem, selected bool, w int) string {
+	p := it.page
+	cursor := "  "
+	if selected {
+		cursor = "> "
+	}
+	var marks []string
+	if p.Conflict {
+		marks = append(marks, fmt.Sprintf("[conflict: %d heads]", len(p.Heads)))
+	}
+	if p.Deleted {
+		marks = append(marks, "[deleted]")
+	}
+	when := ""
+	if len(p.Updated) >= 16 {
+		when = strings.Replace(p.Updated[:16], "T", " ", 1)
+	}
+	mark := strings.Join(marks, " ")
+	titleW := w - 2 - len(when) - 2 - len(mark) - 1
+	title := truncate(p.Title, max(titleW, 8))
+	pad := max(w-2-lipgloss.Width(title)-len(mark)-len(when)-2, 1)
+	if mark != "" {
+		pad--
+	}
+	line := cursor + title
+	if selected {
+		line = cursor + m.st.selected.Render(title)
+	}
+	if mark != "" {
+		style := m.st.conflict
+		if !p.Conflict {
+			style = m.st.dim
+		}
+		line += " " + style.Render(mark)
+	}
+	return line + strings.Repeat(" ", pad) + m.st.dim.Render(when)
+}
+
+// openMerge opens the merge screen of a conflicted page.
+func openMerge(m *Model, p wiki.PageInfo) tea.Cmd {
+	if !p.Conflict {
+		m.setFlash(fmt.Sprintf("%q has no conflict", p.Title), false)
+		return nil
+	}
+	m.push(newMergeScreen(m, mustCid(p.ID)))
+	return nil
+}
+
+// openNewPage starts the editor on a page that does not exist yet.
+func openNewPage(m *Model, title string) tea.Cmd {
+	if err := wiki.CheckTitle(title); err != nil {
+		m.fail(err)
+		return nil
+	}
+	// Titles may collide in a replicated wiki, but making a second page
+	// by accident is not what "new" means: an existing page is opened.
+	row, err := m.repo.FindPage(m.ctx, title)
+	switch {
+	case err == nil && !row.Deleted:
+		m.push(newViewer(m, row.ID))
+		m.setFlash(fmt.Sprintf("%q exists already: here it is", row.Title), false)
+		return nil
+	case errors.Is(err, wiki.ErrAmbiguous):
+		m.fail(err)
+		return nil
+	}
+	e := newEditor(m, cid.Undef, cid.Undef, title, "")
+	m.push(e)
+	return e.focus()
+}
+
+func mustCid(s string) cid.Cid {
+	c, _ := cid.Decode(s)
+	return c
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

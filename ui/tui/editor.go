@@ -1,0 +1,276 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textarea"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/wiki"
+)
+
+// textareaLines is bubbles' textarea limit (its unexported maxLines):
+// SetValue and paste silently drop lines past it. A body that does not fit
+// well below it is edited in $EDITOR only, and a buffer that reached it is
+// never saved, because it may have been cut.
+const textareaLines = 10000
+
+// editorMaxLines is the largest body the built-in editor takes.
+const editorMaxLines = textareaLines - 100
+
+// editor edits a page's title and body. Saving makes a revision whose
+// parent is the revision the editor was opened on, not whatever the head
+// is by then: if a peer's edit arrived meanwhile, the save creates a
+// divergence (nothing is lost) and the UI offers the merge screen.
+type editor struct {
+	page   cid.Cid // undefined for a page not created yet
+	parent cid.Cid
+	title  textinput.Model
+	body   textarea.Model
+	onBody bool
+
+	origTitle, origBody string
+	// external holds the body when it is too big for the textarea: it is
+	// edited in $EDITOR only, and the textarea shows a notice.
+	external    bool
+	externalTxt string
+}
+
+// editorDoneMsg is the end of an $EDITOR session.
+type editorDoneMsg struct {
+	body string
+	err  error
+}
+
+func newEditor(m *Model, page, parent cid.Cid, title, body string) *editor {
+	e := &editor{page: page, parent: parent, origTitle: title, origBody: body}
+	e.title = textinput.New()
+	e.title.Prompt = ""
+	e.title.CharLimit = wiki.MaxTitleLen
+	e.title.SetValue(title)
+	e.body = textarea.New()
+	// The defaults stop Enter after 99 lines and wrap at 500 columns.
+	e.body.MaxHeight = 0
+	e.body.MaxWidth = 0
+	e.body.CharLimit = 0
+	e.body.ShowLineNumbers = false
+	e.body.Prompt = ""
+	e.setBody(body)
+	e.onBody = title != ""
+	return e
+}
+
+// setBody puts text in the textarea, or keeps it aside when the textarea
+// would cut it.
+func (e *editor) setBody(text string) {
+	if strings.Count(text, "\n")+1 > editorMaxLines {
+		e.external, e.externalTxt = true, text
+		e.body.SetValue("")
+		return
+	}
+	e.external, e.externalTxt = false, ""
+	e.body.SetValue(text)
+}
+
+func (e *editor) bodyText() string {
+	if e.external {
+		return e.externalTxt
+	}
+	return e.body.Value()
+}
+
+func (e *editor) name() string {
+	if !e.page.Defined() {
+		return "new page"
+	}
+	return "editing " + e.origTitle
+}
+
+// focus gives the keyboard to the title or the body.
+func (e *editor) focus() tea.Cmd {
+	if e.onBody && !e.external {
+		e.title.Blur()
+		return e.body.Focus()
+	}
+	e.body.Blur()
+	return e.title.Focus()
+}
+
+// reload does nothing: what the person typed is theirs, and a change that
+// arrives meanwhile is merged after the save.
+func (e *editor) reload(m *Model) {}
+
+func (e *editor) unsaved() bool { return e.dirty() }
+
+func (e *editor) dirty() bool {
+	return e.title.Value() != e.origTitle || e.bodyText() != e.origBody
+}
+
+func (e *editor) update(m *Model, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case editorDoneMsg:
+		if msg.err != nil {
+			m.fail(msg.err)
+			return nil
+		}
+		e.setBody(msg.body)
+		if e.external {
+			m.setFlash(fmt.Sprintf("body has %d lines: it is edited in $EDITOR only; ctrl+s saves it", strings.Count(msg.body, "\n")+1), false)
+		}
+		return e.focus()
+	case tea.KeyMsg:
+		switch {
+		case key.Matches(msg, editorKeys.Save):
+			return e.save(m)
+		case key.Matches(msg, editorKeys.Cancel):
+			if e.dirty() {
+				m.ask("Discard your changes?", func(m *Model) tea.Cmd { return m.pop() })
+				return nil
+			}
+			return m.pop()
+		case key.Matches(msg, editorKeys.External):
+			return e.openExternal(m)
+		case key.Matches(msg, editorKeys.Switch):
+			e.onBody = !e.onBody
+			return e.focus()
+		case msg.Type == tea.KeyEnter && !e.onBody:
+			e.onBody = true
+			return e.focus()
+		}
+		var cmd tea.Cmd
+		if e.onBody {
+			if e.external {
+				m.setFlash("this body is too long for the built-in editor: ctrl+o opens $EDITOR", false)
+				return nil
+			}
+			e.body, cmd = e.body.Update(msg)
+		} else {
+			e.title, cmd = e.title.Update(msg)
+		}
+		return cmd
+	}
+	var cmd tea.Cmd
+	if e.onBody && !e.external {
+		e.body, cmd = e.body.Update(msg)
+	}
+	return cmd
+}
+
+// openExternal writes the body to a temporary file and runs the editor on
+// it with the terminal handed over (tea.ExecProcess); the file is read
+// back when the editor exits.
+func (e *editor) openExternal(m *Model) tea.Cmd {
+	f, err := os.CreateTemp("", "peerwiki-*.md")
+	if err != nil {
+		m.fail(err)
+		return nil
+	}
+	path := f.Name()
+	if _, err := f.WriteString(e.bodyText()); err != nil {
+		f.Close()
+		os.Remove(path)
+		m.fail(err)
+		return nil
+	}
+	f.Close()
+	argv := append(append([]string{}, m.editorCommand()...), path)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	return tea.ExecProcess(cmd, func(err error) tea.Msg {
+		defer os.Remove(path)
+		if err != nil {
+			return editorDoneMsg{err: fmt.Errorf("%s: %w (the text in the editor is unchanged)", argv[0], err)}
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return editorDoneMsg{err: err}
+		}
+		return editorDoneMsg{body: string(b)}
+	})
+}
+
+// save makes the revision (or the page) and leaves the editor for the
+// page's viewer; when the save made a divergence it offers the merge.
+func (e *editor) save(m *Model) tea.Cmd {
+	if !e.external && e.body.LineCount() >= textareaLines {
+		m.setFlash(fmt.Sprintf("not saved: the body hit the editor's %d-line limit and may be cut; ctrl+o uses $EDITOR", textareaLines), true)
+		return nil
+	}
+	title, body := e.title.Value(), e.bodyText()
+	if !e.page.Defined() {
+		id, err := m.repo.Create(m.ctx, title, body, "")
+		if err != nil {
+			m.fail(err)
+			return nil
+		}
+		m.wrote()
+		m.replace(newViewer(m, id))
+		m.setFlash(fmt.Sprintf("created %q", title), false)
+		return nil
+	}
+	ed := wiki.Edit{Parent: e.parent}
+	if title != e.origTitle {
+		ed.Title = &title
+	}
+	if body != e.origBody {
+		ed.Body = &body
+	}
+	if _, err := m.repo.Edit(m.ctx, e.page, ed); err != nil {
+		if errors.Is(err, wiki.ErrNoChange) {
+			m.setFlash("no changes to save", false)
+			return m.pop()
+		}
+		m.fail(err)
+		return nil
+	}
+	m.wrote()
+	m.pop()
+	if _, ok := m.top().(*viewer); !ok {
+		m.push(newViewer(m, e.page))
+	}
+	heads, err := m.repo.Store.Heads(m.ctx, e.page)
+	if err == nil && len(heads) > 1 {
+		page := e.page
+		m.ask(fmt.Sprintf("Saved, but the page changed while you edited: it now has %d heads. Merge now?", len(heads)), func(m *Model) tea.Cmd {
+			m.push(newMergeScreen(m, page))
+			return nil
+		})
+		return nil
+	}
+	m.setFlash("saved", false)
+	return nil
+}
+
+func (e *editor) keys(m *Model) []key.Binding {
+	return []key.Binding{editorKeys.Save, editorKeys.Switch, editorKeys.External, editorKeys.Cancel}
+}
+
+func (e *editor) view(m *Model, w, h int) string {
+	label := func(s string, on bool) string {
+		if on {
+			return m.st.bold.Render("> " + s)
+		}
+		return m.st.dim.Render("  " + s)
+	}
+	e.title.Width = max(w-10, 10)
+	top := label("Title:", !e.onBody) + " " + e.title.View()
+	head := label("Body:", e.onBody)
+	if e.parent.Defined() {
+		head += m.st.dim.Render("  (editing revision " + shortRev(e.parent.String()) + ")")
+	}
+	bodyH := max(h-2, 1)
+	if e.external {
+		lines := strings.Count(e.externalTxt, "\n") + 1
+		return strings.Join([]string{top, head, m.st.warn.Render(fmt.Sprintf(
+			"This body has %d lines, more than the built-in editor holds without cutting. ctrl+o edits it in $EDITOR; ctrl+s saves.", lines))}, "\n")
+	}
+	e.body.SetWidth(w)
+	e.body.SetHeight(bodyH)
+	return top + "\n" + head + "\n" + e.body.View()
+}

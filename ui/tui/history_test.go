@@ -1,0 +1,78 @@
+package tui
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"peerwiki/wiki"
+)
+
+// graphForTest draws like the CLI's graph for a linear or merged history,
+// enough to check the screen finds each revision's line.
+func graphForTest(entries []wiki.LogEntry, describe func(wiki.LogEntry) string) []string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, "* "+describe(e))
+		if len(e.Parents) > 1 {
+			out = append(out, "|\\")
+		}
+	}
+	return out
+}
+
+func TestHistoryDiffAndRestore(t *testing.T) {
+	r := newRepo(t)
+	ctx := context.Background()
+	page := mustCreate(t, r, "Notes", "alpha\nbeta\n")
+	second := "alpha\nBETA\ngamma\n"
+	mustEdit(t, r, page, wiki.Edit{Body: &second, Msg: "caps"})
+	m := newModel(t, r, func(o *Options) { o.Graph = graphForTest })
+	press(t, m, "h")
+	h, ok := m.top().(*historyScreen)
+	if !ok {
+		t.Fatalf("h opened %T", m.top())
+	}
+	if len(h.entries) != 2 || !h.entries[0].Head {
+		t.Fatalf("entries %+v", h.entries)
+	}
+	view := snapshot(m)
+	requireContains(t, view, "(head)", "caps", "content of")
+	press(t, m, "enter")
+	requireContains(t, snapshot(m), "diff parent", "- beta", "+ BETA", "+ gamma", "  alpha")
+
+	// Compare the head with the first revision.
+	press(t, m, "c", "j", "enter")
+	if h.compare != 1 || h.cursor != 0 {
+		t.Fatalf("compare %d cursor %d", h.compare, h.cursor)
+	}
+	requireContains(t, snapshot(m), "diff bafy… → bafy…", "+ gamma")
+
+	press(t, m, "c", "j", "r", "y") // restore the first revision
+	heads, err := r.Store.Heads(ctx, page)
+	if err != nil || len(heads) != 1 {
+		t.Fatal(heads, err)
+	}
+	v, _, _ := r.RevisionVersion(ctx, heads[0])
+	if v.Body != "alpha\nbeta\n" {
+		t.Fatalf("restored body %q", v.Body)
+	}
+	if len(h.entries) != 3 || !strings.Contains(h.entries[0].Message, "restore") {
+		t.Fatalf("history not reloaded after the restore: %+v", h.entries[0])
+	}
+}
+
+func TestHistoryRestoreOnAConflictResolves(t *testing.T) {
+	r := newRepo(t)
+	page, _ := conflicted(t, r, "Plan")
+	m := newModel(t, r)
+	press(t, m, "h", "G", "r", "y") // the genesis
+	heads, v := pageState(t, r, page)
+	if len(heads) != 1 || !strings.Contains(v.Body, "line 2\n") {
+		t.Fatalf("%d heads, body %q", len(heads), v.Body)
+	}
+	rev, _ := r.Store.Revision(context.Background(), heads[0])
+	if len(rev.Parents) != 2 {
+		t.Fatalf("restore on a conflicted page has %d parents, want both heads", len(rev.Parents))
+	}
+}

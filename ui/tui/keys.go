@@ -1,0 +1,86 @@
+package tui
+
+import "github.com/charmbracelet/bubbles/key"
+
+func bind(help string, desc string, keys ...string) key.Binding {
+	return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
+}
+
+// Keys shared by several screens.
+var (
+	keyUp      = bind("↑/k", "up", "up", "k")
+	keyDown    = bind("↓/j", "down", "down", "j")
+	keyPgUp    = bind("pgup", "page up", "pgup", "ctrl+b")
+	keyPgDown  = bind("pgdn", "page down", "pgdown", "ctrl+f", " ")
+	keyTop     = bind("g", "top", "g", "home")
+	keyBottom  = bind("G", "bottom", "G", "end")
+	keyBack    = bind("esc", "back", "esc", "q")
+	keyQuit    = bind("q", "quit", "q")
+	keyForceQ  = bind("ctrl+c", "quit", "ctrl+c")
+	keyEdit    = bind("e", "edit", "e")
+	keyHistory = bind("h", "history", "h")
+	keyMerge   = bind("m", "merge", "m")
+	keyYes     = bind("y", "yes", "y", "Y")
+	keyNo      = bind("n/esc", "no", "n", "N", "esc")
+	keyAccept  = bind("enter", "ok", "enter")
+	keyCancel  = bind("esc", "cancel", "esc")
+)
+
+// browserKeys are the page list's.
+var browserKeys = struct {
+	Open, Filter, Search, Sort, New, Rename, Delete, Deleted key.Binding
+}{
+	Open:    bind("enter", "open", "enter"),
+	Filter:  bind("/", "filter", "/"),
+	Search:  bind("s", "search text", "s"),
+	Sort:    bind("o", "sort", "o"),
+	New:     bind("n", "new", "n"),
+	Rename:  bind("r", "rename", "r"),
+	Delete:  bind("d", "delete", "d"),
+	Deleted: bind("x", "show deleted", "x"),
+}
+
+// viewerKeys are the page viewer's.
+var viewerKeys = struct {
+	NextLink, PrevLink, Follow key.Binding
+}{
+	NextLink: bind("tab", "next link", "tab"),
+	PrevLink: bind("shift+tab", "prev link", "shift+tab"),
+	Follow:   bind("enter", "follow link", "enter"),
+}
+
+// editorKeys are the editor's.
+var editorKeys = struct {
+	Save, Switch, External, Cancel key.Binding
+}{
+	Save:     bind("ctrl+s", "save", "ctrl+s"),
+	Switch:   bind("tab", "title/body", "tab"),
+	External: bind("ctrl+o", "$EDITOR", "ctrl+o"),
+	Cancel:   bind("esc", "cancel", "esc"),
+}
+
+// historyKeys are the history screen's.
+var historyKeys = struct {
+	Toggle, Parent, Mark, Restore key.Binding
+}{
+	Toggle:  bind("enter", "content/diff", "enter", "tab"),
+	Parent:  bind("p", "diff parent", "p"),
+	Mark:    bind("c", "compare with…", "c"),
+	Restore: bind("r", "restore", "r"),
+}
+
+// mergeKeys are the merge screen's; the issue fixes these letters.
+var mergeKeys = struct {
+	Next, Prev, Ours, Theirs, Both, Edit, Undo, Save, Quit, Whole key.Binding
+}{
+	Next:   bind("n", "next", "n"),
+	Prev:   bind("p", "previous", "p"),
+	Ours:   bind("o", "take ours", "o"),
+	Theirs: bind("t", "take theirs", "t"),
+	Both:   bind("b", "both", "b"),
+	Edit:   bind("e", "edit result", "e"),
+	Undo:   bind("u", "undo", "u"),
+	Save:   bind("s", "save", "s"),
+	Quit:   bind("q", "quit", "q", "esc"),
+	Whole:  bind("v", "whole result", "v"),
+}
