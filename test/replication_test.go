@@ -243,7 +243,18 @@ func TestKilledMidSyncResumes(t *testing.T) {
 func TestServeAnnouncesCLICommits(t *testing.T) {
 	a := InitRepo(t, "alice")
 	page := a.OK("new", "Live", "--body", "v0\n")
+	var id struct {
+		Addrs []string `json:"addrs"`
+	}
+	a.JSON(&id, "id", "--json")
+	if len(id.Addrs) != 0 {
+		t.Fatalf("id lists addresses with no node running: %v", id.Addrs)
+	}
 	sa := a.StartServe()
+	a.JSON(&id, "id", "--json")
+	if len(id.Addrs) == 0 || !strings.Contains(strings.Join(id.Addrs, " "), "/p2p/") {
+		t.Fatalf("id --json does not list the running node's addresses: %v", id.Addrs)
+	}
 	b := NewRepo(t)
 	b.OK("join", a.OK("invite"))
 	sb := b.StartServe("--peer", sa.Addr())

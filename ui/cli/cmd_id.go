@@ -2,6 +2,8 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+
+	"peerwiki/p2p"
 )
 
 // idInfo is the JSON shape of `id`.
@@ -17,8 +19,8 @@ func (a *app) idCommand() *cobra.Command {
 		Use:   "id [--json]",
 		Short: "Print this node's peer id",
 		Long: `Print this node's peer id (its libp2p identity, which signs its revisions).
-addrs lists the addresses a running 'peerwiki serve' listens on; it is empty
-while no node runs.`,
+addrs lists the addresses a running node on this repo ('peerwiki serve', or
+the terminal UI) listens on; it is empty while none runs.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := a.open()
@@ -26,6 +28,9 @@ while no node runs.`,
 				return err
 			}
 			info := idInfo{PeerID: r.ID.ID.String(), Name: r.Config.Name, Addrs: []string{}}
+			if st, ok := p2p.ReadServeState(r.Dir); ok {
+				info.Addrs = append(info.Addrs, st.Addrs...)
+			}
 			if asJSON {
 				return writeJSON(a.stdout, info)
 			}
