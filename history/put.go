@@ -36,10 +36,34 @@ type pendingRev struct {
 // parents and body stored or in the same batch. Blocks already stored are
 // skipped. On any error nothing is stored.
 func (s *Store) Put(ctx context.Context, blocks []Block) (*PutResult, error) {
+	c, err := s.Check(blocks)
+	if err != nil {
+		return nil, err
+	}
+	return s.PutChecked(ctx, c)
+}
+
+// Checked is a batch whose checks that need no database (CIDs, decoding,
+// signatures) have passed.
+type Checked struct {
+	revs   []pendingRev
+	others map[cid.Cid]Block
+}
+
+// Check does Put's work that needs no database, in parallel for large
+// batches, so that a receiver can check one batch while the previous one
+// is being stored.
+func (s *Store) Check(blocks []Block) (*Checked, error) {
 	revs, others, err := s.checkBlocks(blocks)
 	if err != nil {
 		return nil, err
 	}
+	return &Checked{revs, others}, nil
+}
+
+// PutChecked stores a batch that passed Check, with Put's guarantees.
+func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) {
+	revs, others := c.revs, c.others
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)

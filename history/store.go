@@ -131,7 +131,7 @@ type Store struct {
 // Open opens (creating if needed) the store at path for the given wiki.
 // A new database records wikiID; an existing one must match it.
 func Open(path, wikiID string, opts Options) (*Store, error) {
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_auto_vacuum=incremental"
+	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_auto_vacuum=incremental&_stmt_cache_size=64"
 	db, err := sql.Open("sqlite3_peerwiki", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -296,21 +296,28 @@ func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte
 // plain or as a plain delta against the parent revision.
 func encodeStored(data []byte, base []byte, hasBase, compress bool) (enc int, stored []byte) {
 	enc, stored = encPlain, data
+	if hasBase {
+		d := makeDelta(base, data)
+		if compress && len(d) >= 64 {
+			if z := zenc.EncodeAll(d, nil); len(z) < len(d) {
+				if len(z) < len(stored) {
+					enc, stored = encDeltaZstd, z
+				}
+			} else if len(d) < len(stored) {
+				enc, stored = encDelta, d
+			}
+		} else if len(d) < len(stored) {
+			enc, stored = encDelta, d
+		}
+		// A delta well under a quarter of the block will not be beaten by
+		// compressing the whole block: skip that work.
+		if enc != encPlain && len(stored)*4 < len(data) {
+			return enc, stored
+		}
+	}
 	if compress && len(data) >= 64 {
 		if z := zenc.EncodeAll(data, nil); len(z) < len(stored) {
 			enc, stored = encZstd, z
-		}
-	}
-	if hasBase {
-		d := makeDelta(base, data)
-		if compress {
-			d = zenc.EncodeAll(d, nil)
-		}
-		if len(d) < len(stored) {
-			enc, stored = encDeltaZstd, d
-			if !compress {
-				enc = encDelta
-			}
 		}
 	}
 	return enc, stored

@@ -85,7 +85,16 @@ func (n *Node) localHeads(ctx context.Context) (headState, error) {
 // wiki's policies to pages that became divergent.
 func (n *Node) put(ctx context.Context, p peer.ID, blocks []history.Block, viaGossip bool) (*history.PutResult, error) {
 	n.markFromNetwork(blocks)
-	res, err := n.store.Put(ctx, blocks)
+	checked, err := n.store.Check(blocks)
+	if err != nil {
+		return nil, err
+	}
+	return n.putChecked(ctx, p, checked, viaGossip)
+}
+
+// putChecked is put for a batch whose CPU-only checks have passed.
+func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Checked, viaGossip bool) (*history.PutResult, error) {
+	res, err := n.store.PutChecked(ctx, checked)
 	if err != nil {
 		return nil, err
 	}
@@ -106,22 +115,40 @@ func (n *Node) put(ctx context.Context, p peer.ID, blocks []history.Block, viaGo
 	return res, nil
 }
 
-// receiveBlocks reads BLOCK frames until END, storing them in batches on
-// a second goroutine so the network and the database overlap. A bad
-// block fails its whole batch (nothing of it is stored) and the sync.
+// receiveBlocks reads BLOCK frames until END; a second goroutine checks
+// each batch (hashes, signatures) and a third stores it, so the network,
+// the CPU checks and the database overlap. A bad block fails its whole
+// batch (nothing of it is stored) and the sync.
 func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, first byte, firstPayload []byte, res *SyncResult) (endMsg, error) {
 	batches := make(chan []history.Block, 2)
+	checkedBatches := make(chan *history.Checked, 1)
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
 	var conflicts []cid.Cid
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
+		defer close(checkedBatches)
 		for b := range batches {
 			if failed.Load() != nil {
 				continue
 			}
-			r, err := n.put(ctx, p, b, false)
+			n.markFromNetwork(b)
+			c, err := n.store.Check(b)
+			if err != nil {
+				failed.Store(&err)
+				continue
+			}
+			checkedBatches <- c
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for c := range checkedBatches {
+			if failed.Load() != nil {
+				continue
+			}
+			r, err := n.putChecked(ctx, p, c, false)
 			if err != nil {
 				failed.Store(&err)
 				continue
