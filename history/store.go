@@ -95,6 +95,16 @@ func init() {
 	// these on every connection of this driver.
 	sql.Register("sqlite3_peerwiki", &sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			// Keep the WAL file between processes: every CLI command would
+			// otherwise create it anew (and fsync the directory) and delete
+			// it at exit.
+			if err := c.SetFileControlInt("main", sqlite3.SQLITE_FCNTL_PERSIST_WAL, 1); err != nil {
+				return err
+			}
+			// ...but cut it back to 1 MiB after each checkpoint.
+			if _, err := c.Exec("PRAGMA journal_size_limit = 1048576", nil); err != nil {
+				return err
+			}
 			if err := c.RegisterFunc("pw_compress", func(s string) []byte {
 				return zfast.EncodeAll([]byte(s), nil)
 			}, true); err != nil {
