@@ -199,6 +199,18 @@ func TestKilledMidSyncResumes(t *testing.T) {
 	b := NewRepo(t)
 	b.OK("join", a.OK("invite"), "--no-sync")
 
+	// Watch the database's write-ahead log with stat (a child process per
+	// poll would be too slow to catch a sync of a few hundred ms): the kill
+	// lands once the first batches are stored and well before the last.
+	wal := filepath.Join(b.Dir, "peerwiki.db-wal")
+	size := func() int64 {
+		fi, err := os.Stat(wal)
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	before := size()
 	cmd := b.Command("sync", "--peer", sa.Addr(), "--timeout", "10s")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -213,17 +225,19 @@ func TestKilledMidSyncResumes(t *testing.T) {
 			deadline = time.Now()
 		default:
 		}
-		if n := revisions(b); n > 0 && n < total {
+		if size() > before+256<<10 {
 			cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			killed = true
-			t.Logf("killed the sync after %d of %d revisions", n, total)
 		}
+		time.Sleep(200 * time.Microsecond)
 	}
-	if !killed {
+	n := revisions(b)
+	if !killed || n == 0 || n >= total {
 		<-done
-		t.Fatalf("the sync could not be caught mid-transfer (it finished or never started); revisions %d of %d", revisions(b), total)
+		t.Fatalf("the sync could not be caught mid-transfer (it finished or never started); revisions %d of %d", n, total)
 	}
+	t.Logf("killed the sync after %d of %d revisions", n, total)
 	b.OK("fsck")
 	b.syncWith(sa.Addr())
 	if got := revisions(b); got != total {
