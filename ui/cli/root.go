@@ -57,6 +57,7 @@ func Main(args []string) int {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	shortLivedGC()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	defer func() {
 		if a.repo != nil {

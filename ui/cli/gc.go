@@ -1,0 +1,30 @@
+package cli
+
+import (
+	"math"
+	"os"
+	"runtime/debug"
+)
+
+// shortLivedGC tunes the garbage collector for a command that runs for
+// milliseconds: collection is deferred until the heap nears a generous
+// limit, so a one-shot command spends its time on its work, not on
+// collecting garbage that process exit frees anyway (merge-file of a 1 MB
+// page ran 25% faster). A GOGC or GOMEMLIMIT the user set wins.
+func shortLivedGC() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(512 << 20)
+	debug.SetGCPercent(-1)
+}
+
+// longLivedGC restores the default collector for commands that keep
+// running (serve, the terminal UI).
+func longLivedGC() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(100)
+	debug.SetMemoryLimit(math.MaxInt64)
+}
