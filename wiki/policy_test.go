@@ -1,0 +1,126 @@
+package wiki_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+	"peerwiki/merge"
+	"peerwiki/wiki"
+)
+
+// divergedPage makes a page with two heads that lww can settle.
+func divergedPage(t *testing.T, r *wiki.Repo) (page cid.Cid, heads []cid.Cid) {
+	t.Helper()
+	ctx := context.Background()
+	page, err := r.Create(ctx, "P", "base\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := r.Store.Heads(ctx, page)
+	if _, err := r.Edit(ctx, page, wiki.Edit{Body: ptr("one\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Edit(ctx, page, wiki.Edit{Body: ptr("two\n"), Parent: g[0]}); err != nil {
+		t.Fatal(err)
+	}
+	heads, _ = r.Store.Heads(ctx, page)
+	if len(heads) != 2 {
+		t.Fatalf("%d heads, want 2", len(heads))
+	}
+	return page, heads
+}
+
+// forgedAuto builds an unsigned "automatic merge" of heads with content of
+// our choosing, as a malicious or buggy peer might send it.
+func forgedAuto(t *testing.T, r *wiki.Repo, page cid.Cid, heads []cid.Cid, policy, body string) []history.Block {
+	t.Helper()
+	ctx := context.Background()
+	bodies, _ := history.BodyBlocks(body)
+	rev := &history.Revision{Wiki: r.Config.Wiki, Page: &history.Link{Cid: page}, Title: "P",
+		Body: history.Link{Cid: bodies[0].Cid}, Policy: policy}
+	rev.SetParents(heads)
+	for _, h := range heads {
+		hr, _ := r.Store.Revision(ctx, h)
+		rev.Time = max(rev.Time, hr.Time)
+		rev.Height = max(rev.Height, hr.Height+1)
+	}
+	blk, err := rev.Block()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(bodies, blk)
+}
+
+func TestForgedAutoMergeIsRejected(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	page, heads := divergedPage(t, r)
+	for _, tc := range []struct{ policy, body, why string }{
+		{"lww", "something else entirely\n", "does not recompute"},
+		{"manual", "one\n", "no automatic policy"},
+		{"sometimes", "one\n", "no automatic policy"},
+	} {
+		_, err := r.Store.Put(ctx, forgedAuto(t, r, page, heads, tc.policy, tc.body))
+		if err == nil || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("policy %q body %q: err = %v, want %q", tc.policy, tc.body, err, tc.why)
+		}
+	}
+	if hs, _ := r.Store.Heads(ctx, page); len(hs) != 2 {
+		t.Fatalf("a rejected merge changed the heads: %v", hs)
+	}
+	// The honest one, computed elsewhere, is accepted as the same block.
+	winner, _ := r.Store.Revision(ctx, heads[0])
+	other, _ := r.Store.Revision(ctx, heads[1])
+	if other.Time > winner.Time {
+		winner = other
+	}
+	body, _ := r.Store.Body(ctx, winner.Body.Cid)
+	honest := forgedAuto(t, r, page, heads, "lww", body)
+	if _, err := r.Store.Put(ctx, honest); err != nil {
+		t.Fatalf("a correct lww merge was rejected: %v", err)
+	}
+	if hs, _ := r.Store.Heads(ctx, page); len(hs) != 1 || !hs[0].Equals(honest[len(honest)-1].Cid) {
+		t.Fatalf("heads after the honest merge: %v", hs)
+	}
+	if probs, err := r.Store.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+		t.Fatalf("fsck: %v %v", probs, err)
+	}
+}
+
+func TestAutoMergeRespectsThePagesOverride(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	page, heads := divergedPage(t, r)
+	if _, err := r.SetWikiPolicy(ctx, merge.PolicyLWW); err != nil {
+		t.Fatal(err)
+	}
+	// The wiki's lww settled it.
+	if hs, _ := r.Store.Heads(ctx, page); len(hs) != 1 {
+		t.Fatalf("wiki policy lww left %d heads", len(hs))
+	}
+	// A page that carries "manual" is left alone even under a wiki lww.
+	page2, _ := r.Create(ctx, "Q", "base\n", "")
+	if _, err := r.SetPagePolicy(ctx, page2, "manual"); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := r.Store.Heads(ctx, page2)
+	r.Edit(ctx, page2, wiki.Edit{Body: ptr("x\n")})
+	r.Edit(ctx, page2, wiki.Edit{Body: ptr("y\n"), Parent: g[0]})
+	hs, _ := r.Store.Heads(ctx, page2)
+	if len(hs) != 2 {
+		t.Fatalf("manual override was merged: %d heads", len(hs))
+	}
+	// And an automatic merge claiming lww for heads that carry manual is refused.
+	sorted := append([]cid.Cid(nil), hs...)
+	if strings.Compare(string(sorted[0].Bytes()), string(sorted[1].Bytes())) > 0 {
+		sorted[0], sorted[1] = sorted[1], sorted[0]
+	}
+	if _, err := r.Store.Put(ctx, forgedAuto(t, r, page2, sorted, "lww", "y\n")); err == nil || !strings.Contains(err.Error(), "carry manual") {
+		t.Fatalf("lww merge of manual heads: %v", err)
+	}
+	_ = heads
+}
