@@ -69,7 +69,8 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	w := &writer{s: s, q: cachedQuerier{tx, s.cache}, others: others, dirty: map[int64]cid.Cid{}}
+	w := &writer{s: s, q: cachedQuerier{tx, s.cache}, others: others, dirty: map[int64]cid.Cid{},
+		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}}
 	res, err := w.put(revs)
 	if err != nil {
 		return nil, err
@@ -198,6 +199,10 @@ type writer struct {
 	others map[cid.Cid]Block // non-revision blocks of the batch, by CID
 	dirty  map[int64]cid.Cid // pages touched: page row id -> page CID
 	order  []int64
+	// What this transaction stored, so that a batch of a long history
+	// (parents, then children) does not query back what it just wrote.
+	revs   map[cid.Cid]revRow
+	blocks map[int64]storedBlock
 	res    PutResult
 }
 
@@ -265,8 +270,10 @@ func (w *writer) insertBlock(b Block, deltaBase int64, useBase bool) (int64, err
 	var baseData []byte
 	depth := 0
 	if useBase {
-		err := w.q.QueryRow(`SELECT depth FROM blocks WHERE id = ?`, deltaBase).Scan(&depth)
-		if err == nil && depth < deltaMaxDepth {
+		var err error
+		if sb, ok := w.blocks[deltaBase]; ok {
+			depth, baseData = sb.depth, sb.data
+		} else if err = w.q.QueryRow(`SELECT depth FROM blocks WHERE id = ?`, deltaBase).Scan(&depth); err == nil && depth < deltaMaxDepth {
 			baseData, err = readBlockByID(w.q, deltaBase)
 		}
 		if err != nil || depth >= deltaMaxDepth {
@@ -290,7 +297,40 @@ func (w *writer) insertBlock(b Block, deltaBase int64, useBase bool) (int64, err
 		return 0, fmt.Errorf("store block %s: %w", b.Cid, err)
 	}
 	w.res.Blocks++
-	return r.LastInsertId()
+	id, err := r.LastInsertId()
+	if err == nil {
+		w.blocks[id] = storedBlock{depth: depth, data: b.Data}
+		if enc != encPlain {
+			// Indexing reads it back at once; spare it the decoding.
+			w.q.cache.put(string(b.Cid.Bytes()), b.Data)
+		}
+	}
+	return id, err
+}
+
+// revRow is a revision's row in the revisions table.
+type revRow struct {
+	id, page, height, time, body int64
+}
+
+// storedBlock is a block this transaction stored, with its delta depth.
+type storedBlock struct {
+	depth int
+	data  []byte
+}
+
+// revision returns the row of a stored revision (sql.ErrNoRows if none).
+func (w *writer) revision(c cid.Cid) (revRow, error) {
+	if r, ok := w.revs[c]; ok {
+		return r, nil
+	}
+	var r revRow
+	err := w.q.QueryRow(`SELECT r.id, r.page, r.height, r.time, r.body FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid = ?`,
+		c.Bytes()).Scan(&r.id, &r.page, &r.height, &r.time, &r.body)
+	if err == nil {
+		w.revs[c] = r
+	}
+	return r, err
 }
 
 func (w *writer) putRevision(p pendingRev) error {
@@ -308,28 +348,23 @@ func (w *writer) putRevision(p pendingRev) error {
 	var firstParentBody, firstParent int64
 	parentIDs := make([]int64, 0, len(rev.Parents))
 	for i, pl := range rev.Parents {
-		var id, page, height, t, body int64
-		err := w.q.QueryRow(`SELECT r.id, r.page, r.height, r.time, r.body FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid = ?`,
-			pl.Bytes()).Scan(&id, &page, &height, &t, &body)
+		pr, err := w.revision(pl.Cid)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("revision %s: %w: %s", c, ErrMissingParent, pl.Cid)
 		} else if err != nil {
 			return err
 		}
 		if i == 0 {
-			firstParentBody, firstParent = body, id
+			firstParentBody, firstParent = pr.body, pr.id
 		}
-		pageCID, err := blockCID(w.q, page)
-		if err != nil {
-			return err
-		}
-		if !pageCID.Equals(rev.Page.Cid) {
+		if want, err := w.revision(rev.Page.Cid); err != nil || want.id != pr.page {
+			pageCID, _ := blockCID(w.q, pr.page)
 			return fmt.Errorf("%w: revision %s names page %s but parent %s is of page %s", ErrMalformed, c, rev.Page.Cid, pl.Cid, pageCID)
 		}
-		pageID = page
-		maxHeight = max(maxHeight, uint64(height))
-		maxTime = max(maxTime, t)
-		parentIDs = append(parentIDs, id)
+		pageID = pr.page
+		maxHeight = max(maxHeight, uint64(pr.height))
+		maxTime = max(maxTime, pr.time)
+		parentIDs = append(parentIDs, pr.id)
 	}
 	if rev.Page != nil && rev.Height != maxHeight+1 {
 		return fmt.Errorf("%w: revision %s has height %d, want %d", ErrMalformed, c, rev.Height, maxHeight+1)
@@ -365,6 +400,7 @@ func (w *writer) putRevision(p pendingRev) error {
 		id, pageID, rev.Height, rev.Time, bodyID, rev.IsAuto()); err != nil {
 		return err
 	}
+	w.revs[c] = revRow{id: id, page: pageID, height: int64(rev.Height), time: rev.Time, body: bodyID}
 	for _, pid := range parentIDs {
 		if _, err := w.q.Exec(`INSERT INTO parents(child, parent) VALUES(?, ?)`, id, pid); err != nil {
 			return err
