@@ -8,14 +8,14 @@ import (
 
 // shortLivedGC tunes the garbage collector for a command that runs for
 // milliseconds: collection is deferred until the heap nears a generous
-// limit, so a one-shot command spends its time on its work, not on
+// limit (256 MiB), so a one-shot command spends its time on its work, not on
 // collecting garbage that process exit frees anyway (merge-file of a 1 MB
 // page ran 25% faster). A GOGC or GOMEMLIMIT the user set wins.
 func shortLivedGC() {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetMemoryLimit(512 << 20)
+	debug.SetMemoryLimit(256 << 20)
 	debug.SetGCPercent(-1)
 }
 
