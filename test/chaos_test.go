@@ -1,0 +1,353 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The chaos harness: N replicas of one wiki as real `peerwiki serve`
+// processes on 127.0.0.1, a seeded random workload of writes on all of
+// them, and seeded faults (a replica's node killed with SIGKILL or stopped,
+// so that it keeps taking writes offline, then restarted). Then every node
+// runs again and the replicas must converge: the same revisions and heads
+// everywhere, nothing anyone wrote missing, the same pages, the same
+// conflicts, no automatic merge made twice, fsck clean.
+//
+// PEERWIKI_CHAOS_SEEDS=N runs N seeds (scripts/chaos.sh); PEERWIKI_CHAOS_SEED
+// replays one. The schedule is logged, and printed on failure.
+
+type chaos struct {
+	t        *testing.T
+	seed     int64
+	rng      *rand.Rand
+	repos    []*Repo
+	serves   []*Serve // nil while a replica's node is down
+	pages    []string
+	created  map[string]bool // every revision a command reported
+	schedule []string
+}
+
+func (c *chaos) logf(format string, a ...any) {
+	line := fmt.Sprintf(format, a...)
+	c.schedule = append(c.schedule, line)
+}
+
+func (c *chaos) fatalf(format string, a ...any) {
+	c.t.Helper()
+	c.t.Fatalf("seed %d: %s\nschedule:\n  %s", c.seed, fmt.Sprintf(format, a...), strings.Join(c.schedule, "\n  "))
+}
+
+// start runs replica i's node, connected to every other running node.
+func (c *chaos) start(i int) {
+	var args []string
+	for j, s := range c.serves {
+		if j != i && s != nil {
+			args = append(args, "--peer", s.Addr())
+		}
+	}
+	c.serves[i] = c.repos[i].StartServe(args...)
+}
+
+// stop ends replica i's node, by SIGKILL or SIGTERM.
+func (c *chaos) stop(i int, kill bool) {
+	s := c.serves[i]
+	if s == nil {
+		return
+	}
+	if kill {
+		s.cmd.Process.Signal(syscall.SIGKILL)
+		<-s.done
+	} else {
+		s.Stop()
+	}
+	c.serves[i] = nil
+}
+
+// run runs a command on replica i; commands that report a revision have it
+// recorded. It returns the command's output and whether it succeeded.
+func (c *chaos) run(i int, args ...string) (string, bool) {
+	res := c.repos[i].Run(args...)
+	c.logf("r%d: %s -> %d %s", i, strings.Join(clip(args), " "), res.Code, strings.TrimSpace(strings.SplitN(res.Stderr, "\n", 2)[0]))
+	if res.Code != 0 {
+		if strings.Contains(res.Stderr, "panic") || res.Code > 2 {
+			c.fatalf("r%d: %v crashed:\n%s", i, args, res.Stderr)
+		}
+		return "", false
+	}
+	out := strings.TrimSpace(res.Stdout)
+	switch args[0] {
+	case "new", "edit", "rm", "resolve":
+		c.created[out] = true
+	}
+	return out, true
+}
+
+func clip(args []string) []string {
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		if len(a) > 24 {
+			out[i] = a[:24] + "…"
+		}
+	}
+	return out
+}
+
+// heads returns a page's heads on replica i.
+func (c *chaos) heads(i int, page string) []string {
+	var p Page
+	res := c.repos[i].Run("show", page, "--json")
+	if res.Code != 0 || json.Unmarshal([]byte(res.Stdout), &p) != nil {
+		return nil
+	}
+	return p.Heads
+}
+
+// step runs one random operation on a random replica.
+func (c *chaos) step(n int) {
+	i := c.rng.Intn(len(c.repos))
+	if len(c.pages) == 0 || c.rng.Intn(8) == 0 {
+		if id, ok := c.run(i, "new", fmt.Sprintf("Page %d", n), "--body", fmt.Sprintf("a\nb\nc\nd\ne\nf\n%d\n", n)); ok {
+			c.pages = append(c.pages, id)
+		}
+		return
+	}
+	page := c.pages[c.rng.Intn(len(c.pages))]
+	lines := []string{"a", "b", "c", "d", "e", "f"}
+	lines[c.rng.Intn(len(lines))] = fmt.Sprintf("r%d edit %d", i, n)
+	body := strings.Join(lines, "\n") + "\n"
+	switch op := c.rng.Intn(20); {
+	case op < 8:
+		if _, ok := c.run(i, "edit", page, "--body", body); !ok {
+			// A conflicted (or not yet received) page: build on a head, as a
+			// person picking a version would.
+			if hs := c.heads(i, page); len(hs) > 0 {
+				c.run(i, "edit", page, "--body", body, "--parent", hs[c.rng.Intn(len(hs))])
+			}
+		}
+	case op < 10:
+		c.run(i, "edit", page, "--title", fmt.Sprintf("Title %d", n))
+	case op < 12:
+		// A fork: build on an older revision, as an offline replica would.
+		var log []struct{ Rev string }
+		if res := c.repos[i].Run("log", page, "--json"); res.Code == 0 && json.Unmarshal([]byte(res.Stdout), &log) == nil && len(log) > 0 {
+			c.run(i, "edit", page, "--body", body, "--parent", log[c.rng.Intn(len(log))].Rev)
+		}
+	case op < 13:
+		c.run(i, "rm", page)
+	case op < 15:
+		policies := []string{"manual", "merge", "union", "lww"}
+		c.run(i, "policy", page, policies[c.rng.Intn(len(policies))])
+	case op < 16:
+		policies := []string{"manual", "merge", "lww"}
+		c.run(i, "policy", policies[c.rng.Intn(len(policies))])
+	case op < 18:
+		if hs := c.heads(i, page); len(hs) > 1 {
+			c.run(i, "resolve", page, "--take", hs[c.rng.Intn(len(hs))])
+		}
+	default:
+		c.run(i, "merge", "--all", "--auto")
+	}
+}
+
+// fault stops or restarts a random replica's node.
+func (c *chaos) fault() {
+	i := c.rng.Intn(len(c.repos))
+	if c.serves[i] == nil {
+		c.logf("fault: restart r%d", i)
+		c.start(i)
+		return
+	}
+	kill := c.rng.Intn(2) == 0
+	c.logf("fault: stop r%d (kill %v)", i, kill)
+	c.stop(i, kill)
+}
+
+// state is what must be equal on every replica once converged.
+func (c *chaos) state(i int) (string, bool) {
+	res := c.repos[i].Run("list", "--all", "--json")
+	if res.Code != 0 {
+		return "", false
+	}
+	var pages []Page
+	if json.Unmarshal([]byte(res.Stdout), &pages) != nil {
+		return "", false
+	}
+	var b strings.Builder
+	for _, p := range pages {
+		hs := append([]string(nil), p.Heads...)
+		sort.Strings(hs)
+		fmt.Fprintf(&b, "%s %s\n", p.ID, strings.Join(hs, ","))
+	}
+	return b.String(), true
+}
+
+func chaosRun(t *testing.T, seed int64, replicas, ops int) {
+	c := &chaos{t: t, seed: seed, rng: rand.New(rand.NewSource(seed)), created: map[string]bool{}}
+	t.Logf("chaos seed %d: %d replicas, %d operations", seed, replicas, ops)
+	first := InitRepo(t, "r0")
+	c.repos = []*Repo{first}
+	c.serves = make([]*Serve, replicas)
+	c.start(0)
+	code := first.OK("invite")
+	for i := 1; i < replicas; i++ {
+		r := NewRepo(t)
+		r.OK("join", code, "--name", fmt.Sprintf("r%d", i))
+		c.repos = append(c.repos, r)
+	}
+	for i := 1; i < replicas; i++ {
+		c.start(i)
+	}
+	for n := 0; n < ops; n++ {
+		if c.rng.Intn(10) == 0 {
+			c.fault()
+		}
+		c.step(n)
+	}
+	// Heal: every node runs again; wait for quiescence.
+	for i := range c.serves {
+		if c.serves[i] == nil {
+			c.logf("heal: restart r%d", i)
+			c.start(i)
+		}
+	}
+	var states []string
+	converged := false
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		states = states[:0]
+		ok := true
+		for i := range c.repos {
+			s, good := c.state(i)
+			ok = ok && good
+			states = append(states, s)
+		}
+		if ok && allEqual(states) {
+			// Equal twice in a row: nothing is still in flight.
+			time.Sleep(500 * time.Millisecond)
+			again, _ := c.state(0)
+			if again == states[0] {
+				converged = true
+				break
+			}
+		}
+	}
+	if !converged {
+		c.fatalf("replicas did not converge within 60s:\n%s", strings.Join(states, "\n---\n"))
+	}
+	// (1) and (2): the same revisions everywhere, and none of ours missing.
+	var revSets []string
+	var autos map[string]int
+	for i := range c.repos {
+		revs, a := c.revisions(i)
+		if i == 0 {
+			autos = a
+		}
+		for rev := range c.created {
+			if !revs[rev] {
+				c.fatalf("r%d lacks revision %s, which a command reported", i, rev)
+			}
+		}
+		keys := make([]string, 0, len(revs))
+		for r := range revs {
+			keys = append(keys, r)
+		}
+		sort.Strings(keys)
+		revSets = append(revSets, strings.Join(keys, "\n"))
+	}
+	if !allEqual(revSets) {
+		c.fatalf("replicas hold different revisions")
+	}
+	// (3) show --json is identical everywhere.
+	for _, p := range c.pages {
+		var shows []string
+		for i := range c.repos {
+			shows = append(shows, c.repos[i].Run("show", p, "--json").Stdout)
+		}
+		if !allEqual(shows) {
+			c.fatalf("show %s differs between replicas:\n%s", p, strings.Join(shows, "\n---\n"))
+		}
+	}
+	// (4) automatic merges never loop: no parent set merged twice.
+	for parents, n := range autos {
+		if n > 1 {
+			c.fatalf("%d automatic merges of the same heads %s", n, parents)
+		}
+	}
+	// (5) fsck everywhere, (6) the same conflicts everywhere.
+	var conflicts []string
+	for i := range c.repos {
+		if res := c.repos[i].Run("fsck"); res.Code != 0 {
+			c.fatalf("fsck on r%d:\n%s%s", i, res.Stdout, res.Stderr)
+		}
+		conflicts = append(conflicts, c.repos[i].Run("conflicts", "--json").Stdout)
+	}
+	if !allEqual(conflicts) {
+		c.fatalf("conflicts differ:\n%s", strings.Join(conflicts, "\n---\n"))
+	}
+	t.Logf("seed %d converged: %d pages, %d revisions reported, %d automatic merges", seed, len(c.pages), len(c.created), len(autos))
+}
+
+// revisions returns every revision on replica i, and the automatic merges
+// counted by their parent sets.
+func (c *chaos) revisions(i int) (map[string]bool, map[string]int) {
+	revs := map[string]bool{}
+	autos := map[string]int{}
+	var pages []Page
+	c.repos[i].JSON(&pages, "list", "--all", "--json")
+	for _, p := range pages {
+		var log []struct {
+			Rev     string
+			Parents []string
+			Auto    bool
+		}
+		c.repos[i].JSON(&log, "log", p.ID, "--json")
+		for _, e := range log {
+			revs[e.Rev] = true
+			if e.Auto {
+				autos[strings.Join(e.Parents, ",")]++
+			}
+		}
+	}
+	return revs, autos
+}
+
+func allEqual(ss []string) bool {
+	for _, s := range ss[1:] {
+		if s != ss[0] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos harness skipped in -short mode")
+	}
+	seeds := []int64{1, 2}
+	if s, err := strconv.ParseInt(os.Getenv("PEERWIKI_CHAOS_SEED"), 10, 64); err == nil {
+		seeds = []int64{s}
+	} else if n, err := strconv.Atoi(os.Getenv("PEERWIKI_CHAOS_SEEDS")); err == nil && n > 0 {
+		seeds = seeds[:0]
+		for i := 1; i <= n; i++ {
+			seeds = append(seeds, int64(i))
+		}
+	}
+	replicas, ops := 4, 60
+	if n, err := strconv.Atoi(os.Getenv("PEERWIKI_CHAOS_REPLICAS")); err == nil && n > 1 {
+		replicas = n
+	}
+	if n, err := strconv.Atoi(os.Getenv("PEERWIKI_CHAOS_OPS")); err == nil && n > 0 {
+		ops = n
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) { chaosRun(t, seed, replicas, ops) })
+	}
+}
