@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"peerwiki/history"
 	"peerwiki/merge"
@@ -19,6 +20,29 @@ import (
 // function of the wiki id), so all replicas share one settings page without
 // coordinating. Changes to it are ordinary signed revisions; concurrent
 // changes are settled by last-writer-wins.
+
+// HomePrefix starts a page-home policy, "home:PEERID": the replica whose
+// edits win any conflict on the page (routing a record's writes through
+// one leader). The others' concurrent edits stay in history as parents of
+// the result. Only a page can carry it, never the wiki's default.
+const HomePrefix = "home:"
+
+// CheckPagePolicy validates a policy a page may carry: a policy name, or
+// home:PEERID.
+func CheckPagePolicy(s string) (merge.Policy, error) {
+	if id, ok := strings.CutPrefix(s, HomePrefix); ok {
+		if _, err := peer.Decode(id); err != nil {
+			return "", fmt.Errorf("policy %q: %q is not a peer id (see 'peerwiki id' on that replica)", s, id)
+		}
+		return merge.Policy(s), nil
+	}
+	return merge.ParsePolicy(s)
+}
+
+// homeOf returns the home replica of a home policy.
+func homeOf(p merge.Policy) (string, bool) {
+	return strings.CutPrefix(string(p), HomePrefix)
+}
 
 // ErrNoConflict is returned when resolving a page with one head.
 var ErrNoConflict = errors.New("page has no conflict")
@@ -187,7 +211,7 @@ func headsPolicy(rd history.Reader, heads []cid.Cid) (merge.Policy, bool, error)
 	if common == "" {
 		return "", false, nil
 	}
-	p, err := merge.ParsePolicy(common)
+	p, err := CheckPagePolicy(common)
 	if err != nil {
 		return merge.PolicyManual, true, nil // an unknown policy from a newer peer: leave it to a person
 	}
@@ -229,7 +253,7 @@ func (r *Repo) PolicyOf(ctx context.Context, page cid.Cid) (PagePolicy, error) {
 // their divergence at once.
 func (r *Repo) SetPagePolicy(ctx context.Context, page cid.Cid, p string) (PagePolicy, error) {
 	if p != "" {
-		if _, err := merge.ParsePolicy(p); err != nil {
+		if _, err := CheckPagePolicy(p); err != nil {
 			return PagePolicy{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 	}
@@ -300,7 +324,18 @@ func autoMergeBlocks(rd history.Reader, wiki string, page cid.Cid, heads []cid.C
 		}
 	}
 	var fields merge.Fields
-	if p == merge.PolicyLWW {
+	if home, ok := homeOf(p); ok {
+		var homes []merge.Version
+		for _, v := range vs {
+			if v.Author == home {
+				homes = append(homes, v)
+			}
+		}
+		if len(homes) == 0 {
+			homes = vs // no head is the home's: the last writer wins
+		}
+		fields = lastWriter(homes).Fields()
+	} else if p == merge.PolicyLWW {
 		fields = lastWriter(vs).Fields()
 	} else {
 		dag, err := rd.PageDAG(page)
@@ -466,7 +501,7 @@ func verifyAuto(rd history.Reader, c cid.Cid, rev *history.Revision) error {
 		}
 		return nil
 	}
-	p, err := merge.ParsePolicy(rev.Policy)
+	p, err := CheckPagePolicy(rev.Policy)
 	if err != nil || p == merge.PolicyManual {
 		return fmt.Errorf("names no automatic policy (%q)", rev.Policy)
 	}
@@ -484,6 +519,8 @@ func verifyAuto(rd history.Reader, c cid.Cid, rev *history.Revision) error {
 		return err
 	} else if overridden && carried != p {
 		return fmt.Errorf("made by %s but its parents carry %s", p, carried)
+	} else if _, home := homeOf(p); home && !overridden {
+		return fmt.Errorf("made by %s, which its parents do not carry", p)
 	}
 	want, _, err := autoMergeBlocks(rd, rev.Wiki, page, heads, p)
 	if errors.Is(err, errNotClean) {

@@ -1,15 +1,18 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"peerwiki/merge"
+	"peerwiki/wiki"
 )
 
 func (a *app) policyCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "policy [PAGE] [manual|merge|union|lww|default]",
+		Use:   "policy [PAGE] [manual|merge|union|lww|home[:PEERID]|default]",
 		Short: "Show or set the conflict policy of the wiki or of a page",
 		Long: `Show or set how divergent heads are reconciled. Policies are replicated data:
 the wiki-wide default and each page's override travel to every replica.
@@ -23,19 +26,27 @@ manual  heads stay until a person resolves them (the default)
 merge   three-way merge of title, body and deleted; a real conflict stays
 union   like merge, but conflicting lines keep both sides
 lww     last writer wins (by time, then author); the others stay in history
+home:PEERID   (a page only) the edits of replica PEERID win any conflict on
+        the page, as if all its writes went through that one leader; the
+        others' edits stay in history. "home" alone names this replica.
 
 One argument that is a policy name sets the wiki's default; to show a page
 titled like a policy, name it by its id.`,
 		Args: args(cobra.MaximumNArgs(2)),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			if len(as) == 2 && as[1] != "default" {
-				if _, err := merge.ParsePolicy(as[1]); err != nil {
-					return err
-				}
-			}
 			r, err := a.open()
 			if err != nil {
 				return err
+			}
+			if len(as) == 2 {
+				if as[1] == "home" {
+					as[1] = wiki.HomePrefix + r.ID.ID.String()
+				}
+				if as[1] != "default" {
+					if _, err := wiki.CheckPagePolicy(as[1]); err != nil {
+						return err
+					}
+				}
 			}
 			ctx := cmd.Context()
 			out := newPrinter(a.stdout)
@@ -51,6 +62,9 @@ titled like a policy, name it by its id.`,
 				out.Println(p)
 				return nil
 			case len(as) == 1:
+				if as[0] == "home" || strings.HasPrefix(as[0], wiki.HomePrefix) {
+					return usagef("home is a page's policy: peerwiki policy PAGE home[:PEERID]")
+				}
 				if p, err := merge.ParsePolicy(as[0]); err == nil {
 					merged, err := r.SetWikiPolicy(ctx, p)
 					if err != nil {
