@@ -305,6 +305,22 @@ func policyName(p string) string {
 	return p
 }
 
+// policySame names the automatic merge of heads whose title, body and
+// deleted state are all identical (two people made the same change, or
+// two replicas' resolvers reached the same result): nothing differs, so
+// whatever the page's policy, there is nothing for a person to decide.
+const policySame merge.Policy = "same"
+
+// sameFields reports whether every version has the same fields.
+func sameFields(vs []merge.Version) bool {
+	for _, v := range vs[1:] {
+		if v.Fields() != vs[0].Fields() {
+			return false
+		}
+	}
+	return true
+}
+
 // errNotClean means the policy leaves a conflict for a person.
 var errNotClean = errors.New("the policy leaves a conflict for a person")
 
@@ -324,7 +340,12 @@ func autoMergeBlocks(rd history.Reader, wiki string, page cid.Cid, heads []cid.C
 		}
 	}
 	var fields merge.Fields
-	if home, ok := homeOf(p); ok {
+	if p == policySame {
+		if !sameFields(vs) {
+			return history.Block{}, nil, errNotClean
+		}
+		fields = vs[0].Fields()
+	} else if home, ok := homeOf(p); ok {
 		var homes []merge.Version
 		for _, v := range vs {
 			if v.Author == home {
@@ -440,6 +461,11 @@ func (r *Repo) AutoMerge(ctx context.Context, page cid.Cid) (cid.Cid, error) {
 	if err != nil {
 		return cid.Undef, err
 	}
+	if same, err := headsAgree(rd, heads); err != nil {
+		return cid.Undef, err
+	} else if same {
+		p = policySame
+	}
 	blk, bodies, err := autoMergeBlocks(rd, r.Config.Wiki, page, heads, p)
 	if errors.Is(err, errNotClean) {
 		return cid.Undef, nil
@@ -450,6 +476,18 @@ func (r *Repo) AutoMerge(ctx context.Context, page cid.Cid) (cid.Cid, error) {
 		return cid.Undef, err
 	}
 	return blk.Cid, nil
+}
+
+// headsAgree reports whether all heads have the same fields.
+func headsAgree(rd history.Reader, heads []cid.Cid) (bool, error) {
+	vs := make([]merge.Version, len(heads))
+	for i, h := range heads {
+		var err error
+		if vs[i], _, err = versionOf(rd, h); err != nil {
+			return false, err
+		}
+	}
+	return sameFields(vs), nil
 }
 
 // AutoMergeAll applies every conflicted page's policy (and settles the
@@ -486,6 +524,9 @@ func (r *Repo) AfterReceive(ctx context.Context, divergent []cid.Cid) error {
 		if _, err := r.AutoMerge(ctx, p); err != nil {
 			return fmt.Errorf("automatic merge of page %s: %w", short(p), err)
 		}
+		if err := r.runResolvers(ctx, p); err != nil {
+			return fmt.Errorf("resolver for page %s: %w", short(p), err)
+		}
 	}
 	return nil
 }
@@ -498,6 +539,18 @@ func verifyAuto(rd history.Reader, c cid.Cid, rev *history.Revision) error {
 		g, _ := settingsGenesis(rev.Wiki)
 		if !g.Cid.Equals(c) {
 			return errors.New("unsigned genesis that is not the wiki's settings page")
+		}
+		return nil
+	}
+	if merge.Policy(rev.Policy) == policySame {
+		want, _, err := autoMergeBlocks(rd, rev.Wiki, rev.Page.Cid, rev.ParentCIDs(), policySame)
+		if errors.Is(err, errNotClean) {
+			return errors.New(`made by "same" but its parents differ`)
+		} else if err != nil {
+			return err
+		}
+		if !want.Cid.Equals(c) {
+			return fmt.Errorf("does not recompute: same gives %s", want.Cid)
 		}
 		return nil
 	}

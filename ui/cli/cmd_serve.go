@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
+	"peerwiki/wiki"
 )
 
 // DefaultPort is serve's TCP port when no --listen is given. A fixed port
@@ -72,6 +73,7 @@ id' and 'peerwiki invite' use its addresses (kept in serve.json in the repo).`, 
 			cfg.Peers = mergePeers(explicit, p2p.AddrInfos(remembered))
 			cfg.Reconnect, cfg.MDNS, cfg.Gossip, cfg.SyncOnConnect, cfg.WatchCommits = true, !noMDNS, true, true, true
 			cfg.Logger = newLogger(a.stderr)
+			wiki.Logger = cfg.Logger
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()

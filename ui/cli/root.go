@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -59,6 +60,8 @@ func Main(args []string) int {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	shortLivedGC()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	// What a resolver program did, when a command triggers one.
+	wiki.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	defer func() {
 		if a.repo != nil {
 			a.repo.Close()
@@ -133,7 +136,7 @@ one. Exit status: 0 ok, 1 error, 2 usage error.`,
 		a.initCommand(), a.newCommand(), a.editCommand(), a.rmCommand(), a.showCommand(), a.listCommand(),
 		a.logCommand(), a.diffCommand(), a.searchCommand(), a.statusCommand(), a.conflictsCommand(),
 		a.fsckCommand(), a.exportCommand(), a.importCommand(), a.idCommand(),
-		a.mergeCommand(), a.resolveCommand(), a.policyCommand(), a.mergeFileCommand(),
+		a.mergeCommand(), a.resolveCommand(), a.policyCommand(), a.mergeFileCommand(), a.resolverCommand(),
 		a.tuiCommand(),
 	)
 	root.AddCommand(a.replicationCommands()...)
