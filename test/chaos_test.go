@@ -243,7 +243,7 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 	}
 	// (1) and (2): the same revisions everywhere, and none of ours missing.
 	var revSets []string
-	var autos map[string]int
+	var autos map[string][]string
 	for i := range c.repos {
 		revs, a := c.revisions(i)
 		if i == 0 {
@@ -275,9 +275,9 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 		}
 	}
 	// (4) automatic merges never loop: no parent set merged twice.
-	for parents, n := range autos {
-		if n > 1 {
-			c.fatalf("%d automatic merges of the same heads %s", n, parents)
+	for parents, merges := range autos {
+		if len(merges) > 1 {
+			c.fatalf("%d automatic merges of the same heads %s: %v", len(merges), parents, merges)
 		}
 	}
 	// (5) fsck everywhere, (6) the same conflicts everywhere.
@@ -296,9 +296,9 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 
 // revisions returns every revision on replica i, and the automatic merges
 // counted by their parent sets.
-func (c *chaos) revisions(i int) (map[string]bool, map[string]int) {
+func (c *chaos) revisions(i int) (map[string]bool, map[string][]string) {
 	revs := map[string]bool{}
-	autos := map[string]int{}
+	autos := map[string][]string{}
 	var pages []Page
 	c.repos[i].JSON(&pages, "list", "--all", "--json")
 	for _, p := range pages {
@@ -306,12 +306,14 @@ func (c *chaos) revisions(i int) (map[string]bool, map[string]int) {
 			Rev     string
 			Parents []string
 			Auto    bool
+			Policy  string
 		}
 		c.repos[i].JSON(&log, "log", p.ID, "--json")
 		for _, e := range log {
 			revs[e.Rev] = true
 			if e.Auto {
-				autos[strings.Join(e.Parents, ",")]++
+				key := strings.Join(e.Parents, ",")
+				autos[key] = append(autos[key], e.Rev+" by "+e.Policy)
 			}
 		}
 	}

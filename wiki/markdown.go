@@ -268,7 +268,7 @@ func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.C
 		}
 	}
 	if !known {
-		blk, bodies, err := r.build(Draft{Title: f.Title, Body: f.Body, Msg: "import"}, nil)
+		blk, bodies, err := r.build(ctx, Draft{Title: f.Title, Body: f.Body, Msg: "import"}, nil)
 		return append(bodies, blk), "created", err
 	}
 	if other, dup := touched[page]; dup {
@@ -304,7 +304,7 @@ func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.C
 	if prev.Title == f.Title && body == f.Body && !prev.Deleted {
 		return nil, "unchanged", nil
 	}
-	blk, bodies, err := r.build(Draft{Page: page, Parents: []cid.Cid{base}, Title: f.Title, Body: f.Body,
+	blk, bodies, err := r.build(ctx, Draft{Page: page, Parents: []cid.Cid{base}, Title: f.Title, Body: f.Body,
 		Policy: prev.Policy, Msg: "import"}, []*history.Revision{prev})
 	return append(bodies, blk), "updated", err
 }

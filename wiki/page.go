@@ -59,7 +59,10 @@ type Draft struct {
 
 // build makes the signed revision block and its body blocks. parentRevs
 // are the decoded parents (for height and clock).
-func (r *Repo) build(d Draft, parentRevs []*history.Revision) (history.Block, []history.Block, error) {
+func (r *Repo) build(ctx context.Context, d Draft, parentRevs []*history.Revision) (history.Block, []history.Block, error) {
+	if err := r.stampPolicy(ctx, &d); err != nil {
+		return history.Block{}, nil, err
+	}
 	bodies, err := history.BodyBlocks(d.Body)
 	if err != nil {
 		return history.Block{}, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -103,7 +106,7 @@ func (r *Repo) commit(ctx context.Context, d Draft) (cid.Cid, error) {
 		}
 		parents = append(parents, pr)
 	}
-	blk, bodies, err := r.build(d, parents)
+	blk, bodies, err := r.build(ctx, d, parents)
 	if err != nil {
 		return cid.Undef, err
 	}

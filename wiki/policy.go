@@ -44,6 +44,53 @@ func homeOf(p merge.Policy) (string, bool) {
 	return strings.CutPrefix(string(p), HomePrefix)
 }
 
+// A page's revisions always carry the policy that governs their
+// divergences, so that an automatic merge is a pure function of the heads
+// it merges, whatever each replica believes the wiki's default to be:
+//
+//   - "NAME" (or home:PEERID) is the page's own override;
+//   - "=NAME" is the wiki's default as the writer knew it when writing.
+//
+// Heads that carry different policies are left to a person. Changing the
+// wiki's default re-labels the heads of pages that are in conflict now, and
+// every later write carries the new default.
+
+// stampPolicy fills in the policy a new signed revision carries: the
+// override it inherited, else the wiki's current default.
+func (r *Repo) stampPolicy(ctx context.Context, d *Draft) error {
+	if d.Page.Defined() && d.Page.Equals(r.SettingsPage()) {
+		d.Policy = ""
+		return nil
+	}
+	if d.Policy != "" && !strings.HasPrefix(d.Policy, "=") {
+		return nil
+	}
+	wp, err := r.cachedWikiPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	d.Policy = "=" + string(wp)
+	return nil
+}
+
+// cachedWikiPolicy is WikiPolicy, remembered until the next commit (an
+// import builds a thousand revisions before it commits any).
+func (r *Repo) cachedWikiPolicy(ctx context.Context) (merge.Policy, error) {
+	n, err := r.Store.CommitCount(ctx)
+	if err != nil {
+		return "", err
+	}
+	if r.policyCache.valid && r.policyCache.commits == n {
+		return r.policyCache.policy, nil
+	}
+	p, err := r.WikiPolicy(ctx)
+	if err != nil {
+		return "", err
+	}
+	r.policyCache.valid, r.policyCache.commits, r.policyCache.policy = true, n, p
+	return p, nil
+}
+
 // ErrNoConflict is returned when resolving a page with one head.
 var ErrNoConflict = errors.New("page has no conflict")
 
@@ -150,6 +197,23 @@ func (r *Repo) SetWikiPolicy(ctx context.Context, p merge.Policy) ([]cid.Cid, er
 		Body: formatSettings(s), Msg: "wiki policy " + string(p)}); err != nil {
 		return nil, err
 	}
+	// Pages in conflict now that follow the wiki get the new default on
+	// their heads, so it applies to their divergence.
+	rows, err := r.Store.Conflicted(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range rows {
+		pp, err := r.PolicyOf(ctx, row.ID)
+		if err != nil {
+			return nil, err
+		}
+		if pp.Override == "" {
+			if err := r.labelHeads(ctx, row.ID, "="+string(p)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return r.AutoMergeAll(ctx)
 }
 
@@ -191,11 +255,32 @@ func lastWriter(vs []merge.Version) merge.Version {
 	return best
 }
 
-// headsPolicy is the policy that governs heads: the override they all
-// carry, "" when none carries one (the wiki default applies), and manual
-// when they disagree. A pure function of the heads, so two replicas never
-// merge the same heads under different page policies.
-func headsPolicy(rd history.Reader, heads []cid.Cid) (merge.Policy, bool, error) {
+// headsPolicy is the policy that governs heads, from what they carry: the
+// policy they all carry ("=NAME" counts as NAME), manual when they carry
+// different ones, and "" with carried false when none carries any (history
+// written before policies were carried: the wiki default applies). A pure
+// function of the heads.
+func headsPolicy(rd history.Reader, heads []cid.Cid) (p merge.Policy, carried bool, err error) {
+	raw, agree, err := carriedByHeads(rd, heads)
+	if err != nil {
+		return "", false, err
+	}
+	if !agree {
+		return merge.PolicyManual, true, nil
+	}
+	if raw == "" {
+		return "", false, nil
+	}
+	p, err = CheckPagePolicy(strings.TrimPrefix(raw, "="))
+	if err != nil {
+		return merge.PolicyManual, true, nil // an unknown policy from a newer peer: leave it to a person
+	}
+	return p, true, nil
+}
+
+// carriedByHeads returns the policy string the heads carry, and whether
+// they agree on it.
+func carriedByHeads(rd history.Reader, heads []cid.Cid) (string, bool, error) {
 	var common string
 	for i, h := range heads {
 		p, err := rd.CarriedPolicy(h)
@@ -205,17 +290,10 @@ func headsPolicy(rd history.Reader, heads []cid.Cid) (merge.Policy, bool, error)
 		if i == 0 {
 			common = p
 		} else if p != common {
-			return merge.PolicyManual, true, nil
+			return "", false, nil
 		}
 	}
-	if common == "" {
-		return "", false, nil
-	}
-	p, err := CheckPagePolicy(common)
-	if err != nil {
-		return merge.PolicyManual, true, nil // an unknown policy from a newer peer: leave it to a person
-	}
-	return p, true, nil
+	return common, true, nil
 }
 
 // PagePolicy says which policy governs a page now and where it comes from.
@@ -236,13 +314,17 @@ func (r *Repo) PolicyOf(ctx context.Context, page cid.Cid) (PagePolicy, error) {
 	if err != nil {
 		return PagePolicy{}, r.notFound(err, page.String())
 	}
-	p, overridden, err := headsPolicy(r.Store.Reader(), heads)
-	if err != nil {
-		return PagePolicy{}, err
-	}
 	out := PagePolicy{Page: page.String(), Policy: string(wp), Wiki: string(wp)}
-	if overridden {
-		out.Policy, out.Override = string(p), string(p)
+	raw, agree, err := carriedByHeads(r.Store.Reader(), heads)
+	switch {
+	case err != nil:
+		return PagePolicy{}, err
+	case !agree:
+		out.Policy = string(merge.PolicyManual) // heads that disagree wait for a person
+	case strings.HasPrefix(raw, "="):
+		out.Policy = strings.TrimPrefix(raw, "=")
+	case raw != "":
+		out.Policy, out.Override = raw, raw
 	}
 	return out, nil
 }
@@ -256,50 +338,71 @@ func (r *Repo) SetPagePolicy(ctx context.Context, page cid.Cid, p string) (PageP
 		if _, err := CheckPagePolicy(p); err != nil {
 			return PagePolicy{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
+	} else {
+		wp, err := r.WikiPolicy(ctx)
+		if err != nil {
+			return PagePolicy{}, err
+		}
+		p = "=" + string(wp)
 	}
 	heads, err := r.Store.Heads(ctx, page)
 	if err != nil {
 		return PagePolicy{}, r.notFound(err, page.String())
 	}
+	if raw, agree, err := carriedByHeads(r.Store.Reader(), heads); err != nil {
+		return PagePolicy{}, err
+	} else if agree && raw == p {
+		return PagePolicy{}, fmt.Errorf("%w: the page's policy is already %s", ErrNoChange, policyName(p))
+	}
+	if err := r.labelHeads(ctx, page, p); err != nil {
+		return PagePolicy{}, err
+	}
+	return r.PolicyOf(ctx, page)
+}
+
+// labelHeads gives each head of page that does not carry policy p a child
+// revision that does, content unchanged, then applies the policy.
+func (r *Repo) labelHeads(ctx context.Context, page cid.Cid, p string) error {
+	heads, err := r.Store.Heads(ctx, page)
+	if err != nil {
+		return r.notFound(err, page.String())
+	}
 	var batch []history.Block
 	for _, h := range heads {
 		carried, err := r.Store.CarriedPolicy(h)
 		if err != nil {
-			return PagePolicy{}, err
+			return err
 		}
 		if carried == p {
 			continue
 		}
 		v, rev, err := versionOf(r.Store.Reader(), h)
 		if err != nil {
-			return PagePolicy{}, err
+			return err
 		}
 		msg := "policy " + p
-		if p == "" {
-			msg = "policy: follow the wiki"
+		if strings.HasPrefix(p, "=") {
+			msg = "policy: follow the wiki (" + p[1:] + ")"
 		}
-		blk, bodies, err := r.build(Draft{Page: page, Parents: []cid.Cid{h}, Title: v.Title, Body: v.Body,
+		blk, bodies, err := r.build(ctx, Draft{Page: page, Parents: []cid.Cid{h}, Title: v.Title, Body: v.Body,
 			Deleted: v.Deleted, Policy: p, Msg: msg, Restamp: true}, []*history.Revision{rev})
 		if err != nil {
-			return PagePolicy{}, err
+			return err
 		}
 		batch = append(batch, append(bodies, blk)...)
 	}
 	if len(batch) == 0 {
-		return PagePolicy{}, fmt.Errorf("%w: the page's policy is already %s", ErrNoChange, policyName(p))
+		return nil
 	}
 	res, err := r.Store.Put(ctx, batch)
 	if err != nil {
-		return PagePolicy{}, err
+		return err
 	}
-	if err := r.AfterReceive(ctx, res.Divergent); err != nil {
-		return PagePolicy{}, err
-	}
-	return r.PolicyOf(ctx, page)
+	return r.AfterReceive(ctx, res.Divergent)
 }
 
 func policyName(p string) string {
-	if p == "" {
+	if p == "" || strings.HasPrefix(p, "=") {
 		return "the wiki's"
 	}
 	return p

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"peerwiki/history"
+	"peerwiki/merge"
 )
 
 // Errors callers branch on.
@@ -52,6 +53,12 @@ type Repo struct {
 	ID     *history.Identity
 	// Now is the wall clock; tests replace it.
 	Now func() time.Time
+
+	policyCache struct {
+		valid   bool
+		commits int64
+		policy  merge.Policy
+	}
 }
 
 // DefaultDir is $PEERWIKI_REPO, else $XDG_DATA_HOME/peerwiki, else

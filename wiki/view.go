@@ -2,6 +2,7 @@ package wiki
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -70,7 +71,7 @@ func (r *Repo) Info(ctx context.Context, p history.PageRow) (PageInfo, error) {
 }
 
 func (r *Repo) info(p history.PageRow, heads []cid.Cid, wikiPolicy merge.Policy) PageInfo {
-	policy := p.Policy
+	policy := strings.TrimPrefix(p.Policy, "=")
 	if policy == "" {
 		policy = string(wikiPolicy)
 	}
