@@ -31,6 +31,7 @@ type chaos struct {
 	repos    []*Repo
 	serves   []*Serve // nil while a replica's node is down
 	pages    []string
+	peerIDs  []string
 	created  map[string]bool // every revision a command reported
 	schedule []string
 }
@@ -143,7 +144,7 @@ func (c *chaos) step(n int) {
 	case op < 13:
 		c.run(i, "rm", page)
 	case op < 15:
-		policies := []string{"manual", "merge", "union", "lww"}
+		policies := []string{"manual", "merge", "union", "lww", "home:" + c.peerIDs[c.rng.Intn(len(c.peerIDs))]}
 		c.run(i, "policy", page, policies[c.rng.Intn(len(policies))])
 	case op < 16:
 		policies := []string{"manual", "merge", "lww"}
@@ -204,6 +205,13 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 	}
 	for i := 1; i < replicas; i++ {
 		c.start(i)
+	}
+	for _, r := range c.repos {
+		var id struct {
+			PeerID string `json:"peer_id"`
+		}
+		r.JSON(&id, "id", "--json")
+		c.peerIDs = append(c.peerIDs, id.PeerID)
 	}
 	for n := 0; n < ops; n++ {
 		if c.rng.Intn(10) == 0 {

@@ -79,3 +79,38 @@ func TestIdenticalResolutionsConverge(t *testing.T) {
 		}
 	}
 }
+
+// Found by the chaos harness, seed 22: two replicas that held different
+// wiki defaults (a change in flight) merged the same heads twice, each
+// under its own default. Heads now carry the policy they were written
+// under, and both replicas merge them the same way.
+func TestRegressionChaosSeed22(t *testing.T) {
+	ctx := context.Background()
+	a := newRepo(t)
+	key, _ := a.Key()
+	b, err := wiki.Create(filepath.Join(t.TempDir(), "b"), "bob", a.Config.Wiki, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := a.SetWikiPolicy(ctx, "lww"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.SetWikiPolicy(ctx, "merge"); err != nil { // b has not heard of a's change
+		t.Fatal(err)
+	}
+	page, _ := divergedCarrying(t, a, "=lww") // written under a's default
+	copyAll(t, a, b)                          // b merges what it received
+	if err := a.AfterReceive(ctx, []cid.Cid{page}); err != nil {
+		t.Fatal(err)
+	}
+	ha, _ := a.Store.Heads(ctx, page)
+	hb, _ := b.Store.Heads(ctx, page)
+	if len(ha) != 1 || len(hb) != 1 || !ha[0].Equals(hb[0]) {
+		t.Fatalf("the replicas merged differently: a %v, b %v", ha, hb)
+	}
+	m, _ := b.Store.Revision(ctx, hb[0])
+	if m.Policy != "lww" {
+		t.Fatalf("b merged by %q, want the carried lww", m.Policy)
+	}
+}
