@@ -27,8 +27,15 @@ import (
 // the result. Only a page can carry it, never the wiki's default.
 const HomePrefix = "home:"
 
-// CheckPagePolicy validates a policy a page may carry: a policy name, or
-// home:PEERID.
+// PriorityPrefix starts a replica-priority policy, "priority:ID,ID,...":
+// a conflict is resolved in favour of the head whose author comes first
+// in the list (authors not listed come last), last-writer-wins among
+// equals. The list travels inside the policy, so the merge stays a pure
+// function of the heads; 'peerwiki priority' keeps the wiki's list.
+const PriorityPrefix = "priority:"
+
+// CheckPagePolicy validates a policy a page may carry: a policy name,
+// home:PEERID, or priority:PEERID,...
 func CheckPagePolicy(s string) (merge.Policy, error) {
 	if id, ok := strings.CutPrefix(s, HomePrefix); ok {
 		if _, err := peer.Decode(id); err != nil {
@@ -36,7 +43,57 @@ func CheckPagePolicy(s string) (merge.Policy, error) {
 		}
 		return merge.Policy(s), nil
 	}
+	if list, ok := strings.CutPrefix(s, PriorityPrefix); ok {
+		for _, id := range strings.Split(list, ",") {
+			if _, err := peer.Decode(id); err != nil {
+				return "", fmt.Errorf("policy priority: %q is not a peer id", id)
+			}
+		}
+		return merge.Policy(s), nil
+	}
 	return merge.ParsePolicy(s)
+}
+
+// priorityOf returns the ordered peer ids of a priority policy.
+func priorityOf(p merge.Policy) ([]string, bool) {
+	list, ok := strings.CutPrefix(string(p), PriorityPrefix)
+	if !ok {
+		return nil, false
+	}
+	return strings.Split(list, ","), true
+}
+
+// PriorityList is the wiki's replica priority, highest first.
+func (r *Repo) PriorityList(ctx context.Context) ([]string, error) {
+	s, _, err := r.settings(ctx)
+	if err != nil || s["priority"] == "" {
+		return nil, err
+	}
+	return strings.Split(s["priority"], ","), nil
+}
+
+// SetPriorityList replaces the wiki's replica priority (replicated, like
+// the default policy). Pages get it with 'policy PAGE priority'.
+func (r *Repo) SetPriorityList(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		if _, err := peer.Decode(id); err != nil {
+			return fmt.Errorf("%w: %q is not a peer id", ErrInvalid, id)
+		}
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("%w: give the peer ids, highest priority first", ErrInvalid)
+	}
+	if err := r.ensureSettings(ctx); err != nil {
+		return err
+	}
+	s, heads, err := r.settings(ctx)
+	if err != nil {
+		return err
+	}
+	s["priority"] = strings.Join(ids, ",")
+	_, err = r.commit(ctx, Draft{Page: r.SettingsPage(), Parents: heads, Title: "settings",
+		Body: formatSettings(s), Msg: "replica priority"})
+	return err
 }
 
 // homeOf returns the home replica of a home policy.
@@ -448,6 +505,26 @@ func autoMergeBlocks(rd history.Reader, wiki string, page cid.Cid, heads []cid.C
 			return history.Block{}, nil, errNotClean
 		}
 		fields = vs[0].Fields()
+	} else if order, ok := priorityOf(p); ok {
+		rank := func(author string) int {
+			for i, id := range order {
+				if id == author {
+					return i
+				}
+			}
+			return len(order)
+		}
+		best := len(order) + 1
+		var top []merge.Version
+		for _, v := range vs {
+			switch k := rank(v.Author); {
+			case k < best:
+				best, top = k, []merge.Version{v}
+			case k == best:
+				top = append(top, v)
+			}
+		}
+		fields = lastWriter(top).Fields()
 	} else if home, ok := homeOf(p); ok {
 		var homes []merge.Version
 		for _, v := range vs {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,7 +13,7 @@ import (
 func (a *app) policyCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "policy [PAGE] [manual|merge|union|lww|home[:PEERID]|default]",
+		Use:   "policy [PAGE] [manual|merge|union|lww|home[:PEERID]|priority|default]",
 		Short: "Show or set the conflict policy of the wiki or of a page",
 		Long: `Show or set how divergent heads are reconciled. Policies are replicated data:
 the wiki-wide default and each page's override travel to every replica.
@@ -26,6 +27,8 @@ manual  heads stay until a person resolves them (the default)
 merge   three-way merge of title, body and deleted; a real conflict stays
 union   like merge, but conflicting lines keep both sides
 lww     last writer wins (by time, then author); the others stay in history
+priority (a page only) the edits of the replica highest in the wiki's
+        priority list ('peerwiki priority') win; lww among equals.
 home:PEERID   (a page only) the edits of replica PEERID win any conflict on
         the page, as if all its writes went through that one leader; the
         others' edits stay in history. "home" alone names this replica.
@@ -41,6 +44,16 @@ titled like a policy, name it by its id.`,
 			if len(as) == 2 {
 				if as[1] == "home" {
 					as[1] = wiki.HomePrefix + r.ID.ID.String()
+				}
+				if as[1] == "priority" {
+					list, err := r.PriorityList(cmd.Context())
+					if err != nil {
+						return err
+					}
+					if len(list) == 0 {
+						return fmt.Errorf("the wiki has no replica priority yet: peerwiki priority PEERID...")
+					}
+					as[1] = wiki.PriorityPrefix + strings.Join(list, ",")
 				}
 				if as[1] != "default" {
 					if _, err := wiki.CheckPagePolicy(as[1]); err != nil {
