@@ -156,6 +156,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1)}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(SyncProtocol, n.handleSync)
+	h.SetStreamHandler(AckProtocol, n.handleAck)
 	if cfg.SyncOnConnect {
 		if err := n.watchConnections(); err != nil {
 			n.Close()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ipfs/go-cid"
@@ -824,4 +825,36 @@ func (r *Repo) Resolve(ctx context.Context, page cid.Cid, res Resolution) (cid.C
 		d.Msg = fmt.Sprintf("resolve %d heads", len(heads))
 	}
 	return r.commit(ctx, d)
+}
+
+// ConfirmDefault is how many other replicas must confirm each write
+// unless a command says otherwise (replicated; 0 when unset).
+func (r *Repo) ConfirmDefault(ctx context.Context) int {
+	s, _, err := r.settings(ctx)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.Atoi(s["confirm"])
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// SetConfirmDefault changes the wiki's default for --confirm.
+func (r *Repo) SetConfirmDefault(ctx context.Context, n int) error {
+	if n < 0 {
+		return fmt.Errorf("%w: a negative number of replicas", ErrInvalid)
+	}
+	if err := r.ensureSettings(ctx); err != nil {
+		return err
+	}
+	s, heads, err := r.settings(ctx)
+	if err != nil {
+		return err
+	}
+	s["confirm"] = strconv.Itoa(n)
+	_, err = r.commit(ctx, Draft{Page: r.SettingsPage(), Parents: heads, Title: "settings",
+		Body: formatSettings(s), Msg: "confirm " + strconv.Itoa(n)})
+	return err
 }

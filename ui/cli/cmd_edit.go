@@ -11,6 +11,7 @@ import (
 
 func (a *app) editCommand() *cobra.Command {
 	var src bodySource
+	var conf confirmFlags
 	var title, msg, parent string
 	cmd := &cobra.Command{
 		Use:   "edit PAGE [--title T] [--body TEXT | --file F | -] [-m MSG] [--parent REV]",
@@ -73,10 +74,11 @@ page restores it.`,
 				return err
 			}
 			fmt.Fprintln(a.stdout, rev)
-			return nil
+			return a.confirm(cmd, r, rev, conf)
 		},
 	}
 	src.register(cmd)
+	conf.register(cmd)
 	cmd.Flags().StringVar(&title, "title", "", "new title (renames the page)")
 	cmd.Flags().StringVarP(&msg, "message", "m", "", "a message describing the change")
 	cmd.Flags().StringVar(&parent, "parent", "", "build on revision REV instead of the head")

@@ -8,6 +8,7 @@ import (
 
 func (a *app) newCommand() *cobra.Command {
 	var src bodySource
+	var conf confirmFlags
 	var msg string
 	cmd := &cobra.Command{
 		Use:   "new TITLE [--body TEXT | --file F | -]",
@@ -39,10 +40,11 @@ $EDITOR opens; otherwise the page starts empty.`,
 				return err
 			}
 			fmt.Fprintln(a.stdout, id)
-			return nil
+			return a.confirm(cmd, r, id, conf)
 		},
 	}
 	src.register(cmd)
+	conf.register(cmd)
 	cmd.Flags().StringVarP(&msg, "message", "m", "", "a message describing the change")
 	return cmd
 }

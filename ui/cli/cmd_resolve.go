@@ -10,6 +10,7 @@ import (
 
 func (a *app) resolveCommand() *cobra.Command {
 	var src bodySource
+	var conf confirmFlags
 	var title, take, msg string
 	cmd := &cobra.Command{
 		Use:   "resolve PAGE [--title T] [--body TEXT | --file F | - | --take REV]",
@@ -57,10 +58,11 @@ resolved content; fields not given come from the latest head (or REV).`,
 				return err
 			}
 			fmt.Fprintln(a.stdout, rev)
-			return nil
+			return a.confirm(cmd, r, rev, conf)
 		},
 	}
 	src.register(cmd)
+	conf.register(cmd)
 	cmd.Flags().StringVar(&title, "title", "", "the resolved title")
 	cmd.Flags().StringVar(&take, "take", "", "keep head REV's version")
 	cmd.Flags().StringVarP(&msg, "message", "m", "", "a message describing the resolution")

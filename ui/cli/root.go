@@ -137,7 +137,7 @@ one. Exit status: 0 ok, 1 error, 2 usage error.`,
 		a.logCommand(), a.diffCommand(), a.searchCommand(), a.statusCommand(), a.conflictsCommand(),
 		a.fsckCommand(), a.exportCommand(), a.importCommand(), a.idCommand(),
 		a.mergeCommand(), a.resolveCommand(), a.policyCommand(), a.mergeFileCommand(), a.resolverCommand(),
-		a.priorityCommand(),
+		a.priorityCommand(), a.confirmCommand(),
 		a.tuiCommand(),
 	)
 	root.AddCommand(a.replicationCommands()...)
