@@ -62,6 +62,10 @@ type Config struct {
 	// 45s, ±30% jitter).
 	PollInterval       time.Duration
 	ReannounceInterval time.Duration
+	// Name is this replica's display name in presence announcements;
+	// PresenceLease how long one holds (default DefaultPresenceLease).
+	Name          string
+	PresenceLease time.Duration
 }
 
 // EventKind says what an Event reports.
@@ -120,6 +124,8 @@ type Node struct {
 	closed  bool
 
 	gossip *gossip
+	// presence is the editors-on-pages channel (nil without gossip).
+	presence *presence
 
 	syncsRun, syncsServed, rejected atomic.Int64
 }
@@ -165,6 +171,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.Gossip {
 		if n.gossip, err = startGossip(n); err != nil {
+			n.Close()
+			return nil, err
+		}
+		if n.presence, err = startPresence(n, n.gossip); err != nil {
 			n.Close()
 			return nil, err
 		}
@@ -232,6 +242,9 @@ func (n *Node) Close() error {
 	n.closed = true
 	n.mu.Unlock()
 	n.cancel()
+	if n.presence != nil {
+		n.presence.close()
+	}
 	if n.gossip != nil {
 		n.gossip.close()
 	}

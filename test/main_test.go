@@ -180,6 +180,11 @@ type Page struct {
 		ID    string `json:"id"`
 		Title string `json:"title"`
 	} `json:"backlinks"`
+	Editing []struct {
+		PeerID string `json:"peer_id"`
+		Name   string `json:"name"`
+		Since  string `json:"since"`
+	} `json:"editing"`
 }
 
 // Version is one head of a conflicted page in `show --json`.

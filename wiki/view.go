@@ -29,6 +29,16 @@ type PageInfo struct {
 	Policy   string   `json:"policy"`
 	Updated  string   `json:"updated"`
 	Created  string   `json:"created"`
+	// Editing lists other replicas with the page open in an editor now
+	// (presence: advisory, filled in by the command line).
+	Editing []EditingBy `json:"editing,omitempty"`
+}
+
+// EditingBy is another replica's editor open on a page.
+type EditingBy struct {
+	PeerID string `json:"peer_id"`
+	Name   string `json:"name"`
+	Since  string `json:"since"`
 }
 
 // Version is one head of a page, or one revision, with its content.

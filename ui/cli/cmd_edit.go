@@ -6,6 +6,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
+	"peerwiki/p2p"
 	"peerwiki/wiki"
 )
 
@@ -63,7 +64,13 @@ page restores it.`,
 				if err != nil {
 					return err
 				}
+				// Presence: advisory, never a lock.
+				for _, other := range presenceByPage(r)[p.ID.String()] {
+					fmt.Fprintf(a.stderr, "peerwiki: note: %s has been editing this page since %s; your edits may conflict\n", other.Name, other.Since[11:16])
+				}
+				done, _ := p2p.StartEditing(r.Dir, p.ID.String())
 				edited, err := editText(current, p.Title)
+				done()
 				if err != nil {
 					return err
 				}

@@ -19,6 +19,10 @@ func (a *app) listCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			editing := presenceByPage(r)
+			for i := range pages {
+				pages[i].Editing = editing[pages[i].ID]
+			}
 			if asJSON {
 				return writeJSON(a.stdout, pages)
 			}

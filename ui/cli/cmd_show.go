@@ -49,6 +49,7 @@ clearly marked. --rev prints one revision of the page instead.`,
 			if err != nil {
 				return err
 			}
+			v.Editing = presenceByPage(r)[v.ID]
 			if asJSON {
 				return writeJSON(a.stdout, v)
 			}
@@ -91,6 +92,9 @@ func authorLabel(name, author string) string {
 
 func printPageView(out *printer, v *wiki.PageView) {
 	out.Printf("%s\n", out.dim("page "+v.ID))
+	for _, e := range v.Editing {
+		out.Printf("%s\n", out.yellow(fmt.Sprintf("being edited by %s since %s (%s)", e.Name, e.Since[11:16], shortID(e.PeerID))))
+	}
 	if v.Conflict {
 		out.Printf("%s\n\n", out.red(fmt.Sprintf("CONFLICT: %d heads; resolve with 'peerwiki merge' or 'peerwiki resolve'", len(v.Versions))))
 		for i, ver := range v.Versions {

@@ -71,6 +71,9 @@ func printPageList(out *printer, pages []wiki.PageInfo) {
 		if p.Deleted {
 			mark += " " + out.dim("[deleted]")
 		}
+		for _, e := range p.Editing {
+			mark += " " + out.yellow("[being edited by "+e.Name+"]")
+		}
 		out.Printf("%s  %s  %s%s\n", out.yellow(shortID(p.ID)), out.dim(p.Updated[:16]), p.Title, mark)
 	}
 }

@@ -30,7 +30,25 @@ func nodeConfig(r *wiki.Repo) (p2p.Config, error) {
 	if err != nil {
 		return p2p.Config{}, err
 	}
-	return p2p.Config{Store: r.Store, Identity: r.ID, Key: key, RepoDir: r.Dir, AfterReceive: r.AfterReceive}, nil
+	cfg := p2p.Config{Store: r.Store, Identity: r.ID, Key: key, RepoDir: r.Dir, AfterReceive: r.AfterReceive, Name: r.Config.Name}
+	// PEERWIKI_PRESENCE_LEASE shortens presence leases (tests).
+	if d, err := time.ParseDuration(os.Getenv("PEERWIKI_PRESENCE_LEASE")); err == nil && d > 0 {
+		cfg.PresenceLease = d
+	}
+	return cfg, nil
+}
+
+// presenceByPage is what the node on the repo heard of other replicas'
+// editors, by page id.
+func presenceByPage(r *wiki.Repo) map[string][]wiki.EditingBy {
+	out := map[string][]wiki.EditingBy{}
+	for _, e := range p2p.ReadPresence(r.Dir) {
+		if e.PeerID == r.ID.ID.String() {
+			continue
+		}
+		out[e.Page] = append(out[e.Page], wiki.EditingBy{PeerID: e.PeerID, Name: e.Name, Since: wiki.FormatTime(e.Since)})
+	}
+	return out
 }
 
 // syncReport is the JSON shape of `sync --json` (and of join's first sync).

@@ -250,6 +250,9 @@ func (m *Model) push(s screen) { m.stack = append(m.stack, s) }
 // pop leaves the screen on top; leaving the last one quits.
 func (m *Model) pop() tea.Cmd {
 	if len(m.stack) > 0 {
+		if e, ok := m.stack[len(m.stack)-1].(*editor); ok && e.doneEditing != nil {
+			e.doneEditing() // no longer editing: presence stops announcing it
+		}
 		m.stack = m.stack[:len(m.stack)-1]
 	}
 	if len(m.stack) == 0 {
@@ -261,6 +264,9 @@ func (m *Model) pop() tea.Cmd {
 // replace swaps the screen on top for s.
 func (m *Model) replace(s screen) {
 	if len(m.stack) > 0 {
+		if e, ok := m.stack[len(m.stack)-1].(*editor); ok && e.doneEditing != nil {
+			e.doneEditing()
+		}
 		m.stack = m.stack[:len(m.stack)-1]
 	}
 	m.push(s)

@@ -13,6 +13,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/ipfs/go-cid"
 
+	"peerwiki/p2p"
 	"peerwiki/wiki"
 )
 
@@ -30,11 +31,13 @@ const editorMaxLines = textareaLines - 100
 // is by then: if a peer's edit arrived meanwhile, the save creates a
 // divergence (nothing is lost) and the UI offers the merge screen.
 type editor struct {
-	page   cid.Cid // undefined for a page not created yet
-	parent cid.Cid
-	title  textinput.Model
-	body   textarea.Model
-	onBody bool
+	// doneEditing ends this editor's presence announcement.
+	doneEditing func()
+	page        cid.Cid // undefined for a page not created yet
+	parent      cid.Cid
+	title       textinput.Model
+	body        textarea.Model
+	onBody      bool
 
 	origTitle, origBody string
 	// external holds the body when it is too big for the textarea: it is
@@ -64,6 +67,11 @@ func newEditor(m *Model, page, parent cid.Cid, title, body string) *editor {
 	e.body.Prompt = ""
 	e.setBody(body)
 	e.onBody = title != ""
+	// Tell other replicas (through the node on this repo) that the page
+	// is being edited here; advisory only.
+	if page.Defined() {
+		e.doneEditing, _ = p2p.StartEditing(m.repo.Dir, page.String())
+	}
 	return e
 }
 

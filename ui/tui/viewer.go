@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/ipfs/go-cid"
 
+	"peerwiki/p2p"
 	"peerwiki/wiki"
 )
 
@@ -205,6 +207,12 @@ func (v *viewer) render(m *Model, w int) {
 	b.WriteString(m.st.bold.Render(pv.Title) + "\n" + m.st.dim.Render(truncate(meta, w)) + "\n")
 	if pv.Deleted && !pv.Conflict {
 		b.WriteString(m.st.warn.Render("[deleted] This page is deleted; editing it (e) restores it.") + "\n")
+	}
+	for _, ed := range p2p.ReadPresence(m.repo.Dir) {
+		if ed.Page == pv.ID {
+			since := time.UnixMilli(ed.Since).Format("15:04")
+			b.WriteString(m.st.warn.Render(truncate(fmt.Sprintf("[being edited by %s since %s]", ed.Name, since), w)) + "\n")
+		}
 	}
 	if pv.Conflict {
 		b.WriteString(m.st.conflict.Render(fmt.Sprintf("[conflict: %d heads] Edits were made concurrently; press m to merge them.", len(pv.Versions))) + "\n")
