@@ -230,8 +230,8 @@ func (r *Repo) WikiPolicy(ctx context.Context) (merge.Policy, error) {
 	if err != nil {
 		return "", err
 	}
-	p, err := merge.ParsePolicy(s["policy"])
-	if err != nil {
+	p, err := CheckPagePolicy(s["policy"])
+	if _, home := homeOf(p); err != nil || home {
 		return DefaultPolicy, nil
 	}
 	return p, nil

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"peerwiki/merge"
 	"peerwiki/wiki"
 )
 
@@ -27,8 +26,9 @@ manual  heads stay until a person resolves them (the default)
 merge   three-way merge of title, body and deleted; a real conflict stays
 union   like merge, but conflicting lines keep both sides
 lww     last writer wins (by time, then author); the others stay in history
-priority (a page only) the edits of the replica highest in the wiki's
-        priority list ('peerwiki priority') win; lww among equals.
+priority the edits of the replica highest in the wiki's priority list
+        ('peerwiki priority') win; lww among equals. The list in force when
+        the policy is set travels with it.
 home:PEERID   (a page only) the edits of replica PEERID win any conflict on
         the page, as if all its writes went through that one leader; the
         others' edits stay in history. "home" alone names this replica.
@@ -78,7 +78,17 @@ titled like a policy, name it by its id.`,
 				if as[0] == "home" || strings.HasPrefix(as[0], wiki.HomePrefix) {
 					return usagef("home is a page's policy: peerwiki policy PAGE home[:PEERID]")
 				}
-				if p, err := merge.ParsePolicy(as[0]); err == nil {
+				if as[0] == "priority" {
+					list, err := r.PriorityList(ctx)
+					if err != nil {
+						return err
+					}
+					if len(list) == 0 {
+						return fmt.Errorf("the wiki has no replica priority yet: peerwiki priority PEERID...")
+					}
+					as[0] = wiki.PriorityPrefix + strings.Join(list, ",")
+				}
+				if p, err := wiki.CheckPagePolicy(as[0]); err == nil {
 					merged, err := r.SetWikiPolicy(ctx, p)
 					if err != nil {
 						return err
