@@ -84,17 +84,7 @@ func (r *Repo) SetPriorityList(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return fmt.Errorf("%w: give the peer ids, highest priority first", ErrInvalid)
 	}
-	if err := r.ensureSettings(ctx); err != nil {
-		return err
-	}
-	s, heads, err := r.settings(ctx)
-	if err != nil {
-		return err
-	}
-	s["priority"] = strings.Join(ids, ",")
-	_, err = r.commit(ctx, Draft{Page: r.SettingsPage(), Parents: heads, Title: "settings",
-		Body: formatSettings(s), Msg: "replica priority"})
-	return err
+	return r.setSetting(ctx, "priority", strings.Join(ids, ","), "replica priority")
 }
 
 // homeOf returns the home replica of a home policy.
@@ -224,6 +214,22 @@ func (r *Repo) settings(ctx context.Context) (map[string]string, []cid.Cid, erro
 	return parseSettings(winner.Body), heads, nil
 }
 
+// setSetting changes one key of the replicated settings with a signed
+// revision whose parents are all the settings page's heads.
+func (r *Repo) setSetting(ctx context.Context, key, value, msg string) error {
+	if err := r.ensureSettings(ctx); err != nil {
+		return err
+	}
+	s, heads, err := r.settings(ctx)
+	if err != nil {
+		return err
+	}
+	s[key] = value
+	_, err = r.commit(ctx, Draft{Page: r.SettingsPage(), Parents: heads, Title: "settings",
+		Body: formatSettings(s), Msg: msg})
+	return err
+}
+
 // WikiPolicy is the wiki-wide default policy.
 func (r *Repo) WikiPolicy(ctx context.Context) (merge.Policy, error) {
 	s, _, err := r.settings(ctx)
@@ -240,9 +246,6 @@ func (r *Repo) WikiPolicy(ctx context.Context) (merge.Policy, error) {
 // SetWikiPolicy changes the wiki-wide default policy, then applies it to
 // pages that are conflicted now. It returns the pages it merged.
 func (r *Repo) SetWikiPolicy(ctx context.Context, p merge.Policy) ([]cid.Cid, error) {
-	if err := r.ensureSettings(ctx); err != nil {
-		return nil, err
-	}
 	s, heads, err := r.settings(ctx)
 	if err != nil {
 		return nil, err
@@ -250,9 +253,7 @@ func (r *Repo) SetWikiPolicy(ctx context.Context, p merge.Policy) ([]cid.Cid, er
 	if s["policy"] == string(p) && len(heads) == 1 {
 		return nil, fmt.Errorf("%w: the wiki's policy is already %s", ErrNoChange, p)
 	}
-	s["policy"] = string(p)
-	if _, err := r.commit(ctx, Draft{Page: r.SettingsPage(), Parents: heads, Title: "settings",
-		Body: formatSettings(s), Msg: "wiki policy " + string(p)}); err != nil {
+	if err := r.setSetting(ctx, "policy", string(p), "wiki policy "+string(p)); err != nil {
 		return nil, err
 	}
 	// Pages in conflict now that follow the wiki get the new default on
@@ -846,15 +847,5 @@ func (r *Repo) SetConfirmDefault(ctx context.Context, n int) error {
 	if n < 0 {
 		return fmt.Errorf("%w: a negative number of replicas", ErrInvalid)
 	}
-	if err := r.ensureSettings(ctx); err != nil {
-		return err
-	}
-	s, heads, err := r.settings(ctx)
-	if err != nil {
-		return err
-	}
-	s["confirm"] = strconv.Itoa(n)
-	_, err = r.commit(ctx, Draft{Page: r.SettingsPage(), Parents: heads, Title: "settings",
-		Body: formatSettings(s), Msg: "confirm " + strconv.Itoa(n)})
-	return err
+	return r.setSetting(ctx, "confirm", strconv.Itoa(n), "confirm "+strconv.Itoa(n))
 }
