@@ -99,3 +99,28 @@ func TestSameResolutionsConverge(t *testing.T) {
 		t.Fatalf("resolved body = %q", pa.Body)
 	}
 }
+
+// A resolution made by one replica's resolver reaches a replica that has
+// none.
+func TestResolverResultReplicates(t *testing.T) {
+	a := InitRepo(t, "alice")
+	page := a.OK("new", "Journal", "--body", "start\n")
+	sa := a.StartServe()
+	b := NewRepo(t)
+	b.OK("join", a.OK("invite"), "--name", "bob")
+	sa.Stop()
+	a.OK("resolver", "add", "Journal", `sort "$2" "$3" | uniq`)
+	a.OK("edit", page, "--body", "start\nalice\n")
+	b.OK("edit", page, "--body", "start\nbob\n")
+	sa = a.StartServe()
+	Eventually(t, 10*time.Second, "the resolution to reach the replica without a resolver", func() bool {
+		b.syncWith(sa.Addr())
+		p := b.Show(page)
+		return !p.Conflict && p.Body == "alice\nbob\nstart\n"
+	})
+	var log []struct{ Message, Author string }
+	b.JSON(&log, "log", page, "--json")
+	if !strings.HasPrefix(log[0].Message, "resolved by") {
+		t.Fatalf("head on b = %+v", log[0])
+	}
+}
