@@ -1,0 +1,316 @@
+package wiki
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+	"peerwiki/merge"
+)
+
+// policySame names the automatic merge of heads whose title, body and
+// deleted state are all identical (two people made the same change, or
+// two replicas' resolvers reached the same result): nothing differs, so
+// whatever the page's policy, there is nothing for a person to decide.
+const policySame merge.Policy = "same"
+
+// sameFields reports whether every version has the same fields.
+func sameFields(vs []merge.Version) bool {
+	for _, v := range vs[1:] {
+		if v.Fields() != vs[0].Fields() {
+			return false
+		}
+	}
+	return true
+}
+
+// errNotClean means the policy leaves a conflict for a person.
+var errNotClean = errors.New("the policy leaves a conflict for a person")
+
+// autoMergeBlocks computes the automatic merge of heads under policy p: a
+// pure function of the heads and their DAG, so that every replica makes
+// the byte-identical block. heads must be sorted by CID bytes.
+func autoMergeBlocks(rd history.Reader, wiki string, page cid.Cid, heads []cid.Cid, p merge.Policy) (history.Block, []history.Block, error) {
+	if p == merge.PolicyManual || len(heads) < 2 {
+		return history.Block{}, nil, errNotClean
+	}
+	vs := make([]merge.Version, len(heads))
+	revs := make([]*history.Revision, len(heads))
+	for i, h := range heads {
+		var err error
+		if vs[i], revs[i], err = versionOf(rd, h); err != nil {
+			return history.Block{}, nil, err
+		}
+	}
+	var fields merge.Fields
+	if p == policySame {
+		if !sameFields(vs) {
+			return history.Block{}, nil, errNotClean
+		}
+		fields = vs[0].Fields()
+	} else if order, ok := priorityOf(p); ok {
+		rank := func(author string) int {
+			for i, id := range order {
+				if id == author {
+					return i
+				}
+			}
+			return len(order)
+		}
+		best := len(order) + 1
+		var top []merge.Version
+		for _, v := range vs {
+			switch k := rank(v.Author); {
+			case k < best:
+				best, top = k, []merge.Version{v}
+			case k == best:
+				top = append(top, v)
+			}
+		}
+		fields = lastWriter(top).Fields()
+	} else if home, ok := homeOf(p); ok {
+		var homes []merge.Version
+		for _, v := range vs {
+			if v.Author == home {
+				homes = append(homes, v)
+			}
+		}
+		if len(homes) == 0 {
+			homes = vs // no head is the home's: the last writer wins
+		}
+		fields = lastWriter(homes).Fields()
+	} else if p == merge.PolicyLWW {
+		fields = lastWriter(vs).Fields()
+	} else {
+		dag, err := rd.PageDAG(page)
+		if err != nil {
+			return history.Block{}, nil, err
+		}
+		acc := vs[0]
+		for k := 1; k < len(heads); k++ {
+			base, err := mergeBaseOfSet(dag, heads[:k], heads[k])
+			if err != nil {
+				return history.Block{}, nil, err
+			}
+			bv, _, err := versionOf(rd, base)
+			if err != nil {
+				return history.Block{}, nil, err
+			}
+			f, conflicts := merge.Resolve(p, bv.Fields(), acc, vs[k])
+			if len(conflicts) > 0 {
+				return history.Block{}, nil, errNotClean
+			}
+			acc = merge.Version{Rev: acc.Rev, Title: f.Title, Body: f.Body, Deleted: f.Deleted,
+				Time: max(acc.Time, vs[k].Time)}
+		}
+		fields = acc.Fields()
+	}
+	bodies, err := history.BodyBlocks(fields.Body)
+	if err != nil {
+		return history.Block{}, nil, err
+	}
+	rev := &history.Revision{Wiki: wiki, Page: &history.Link{Cid: page}, Title: fields.Title,
+		Body: history.Link{Cid: bodies[0].Cid}, Deleted: fields.Deleted, Policy: string(p)}
+	rev.SetParents(heads)
+	for _, pr := range revs {
+		rev.Time = max(rev.Time, pr.Time)
+		rev.Height = max(rev.Height, pr.Height+1)
+	}
+	blk, err := rev.Block()
+	return blk, bodies, err
+}
+
+// mergeBaseOfSet is the merge base of the virtual merge of set with h.
+func mergeBaseOfSet(dag map[cid.Cid]*history.DAGNode, set []cid.Cid, h cid.Cid) (cid.Cid, error) {
+	if len(set) == 1 {
+		if b, ok := history.MergeBaseIn(dag, set[0], h); ok {
+			return b, nil
+		}
+		return cid.Undef, fmt.Errorf("no common ancestor of %s and %s", set[0], h)
+	}
+	virtual := history.SumCID(history.CodecDagCBOR, []byte("peerwiki virtual merge"))
+	withVirtual := make(map[cid.Cid]*history.DAGNode, len(dag)+1)
+	for k, v := range dag {
+		withVirtual[k] = v
+	}
+	node := &history.DAGNode{Cid: virtual, Parents: set}
+	for _, s := range set {
+		if n := dag[s]; n != nil {
+			node.Height = max(node.Height, n.Height+1)
+		}
+	}
+	withVirtual[virtual] = node
+	b, ok := history.MergeBaseIn(withVirtual, virtual, h)
+	if !ok {
+		return cid.Undef, fmt.Errorf("no common ancestor of %d heads and %s", len(set), h)
+	}
+	return b, nil
+}
+
+func sortByBytes(cs []cid.Cid) []cid.Cid {
+	out := append([]cid.Cid(nil), cs...)
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Bytes(), out[j].Bytes()) < 0 })
+	return out
+}
+
+// applicablePolicy is the policy an automatic merge of heads may use on
+// this replica: the heads' own override, else the wiki default (lww for
+// the settings page itself).
+func (r *Repo) applicablePolicy(ctx context.Context, rd history.Reader, page cid.Cid, heads []cid.Cid) (merge.Policy, error) {
+	if page.Equals(r.SettingsPage()) {
+		return merge.PolicyLWW, nil
+	}
+	p, overridden, err := headsPolicy(rd, heads)
+	if err != nil || overridden {
+		return p, err
+	}
+	return r.WikiPolicy(ctx)
+}
+
+// AutoMerge applies the page's policy to its divergent heads. It returns
+// the merge revision, or cid.Undef when the page is clean, its policy is
+// manual, or the policy leaves a real conflict for a person.
+func (r *Repo) AutoMerge(ctx context.Context, page cid.Cid) (cid.Cid, error) {
+	heads, err := r.Store.Heads(ctx, page)
+	if err != nil {
+		return cid.Undef, r.notFound(err, page.String())
+	}
+	if len(heads) < 2 {
+		return cid.Undef, nil
+	}
+	heads = sortByBytes(heads)
+	rd := r.Store.Reader()
+	p, err := r.applicablePolicy(ctx, rd, page, heads)
+	if err != nil {
+		return cid.Undef, err
+	}
+	if same, err := headsAgree(rd, heads); err != nil {
+		return cid.Undef, err
+	} else if same {
+		p = policySame
+	}
+	blk, bodies, err := autoMergeBlocks(rd, r.Config.Wiki, page, heads, p)
+	if errors.Is(err, errNotClean) {
+		return cid.Undef, nil
+	} else if err != nil {
+		return cid.Undef, err
+	}
+	if _, err := r.Store.Put(ctx, append(bodies, blk)); err != nil {
+		return cid.Undef, err
+	}
+	return blk.Cid, nil
+}
+
+// headsAgree reports whether all heads have the same fields.
+func headsAgree(rd history.Reader, heads []cid.Cid) (bool, error) {
+	vs := make([]merge.Version, len(heads))
+	for i, h := range heads {
+		var err error
+		if vs[i], _, err = versionOf(rd, h); err != nil {
+			return false, err
+		}
+	}
+	return sameFields(vs), nil
+}
+
+// AutoMergeAll applies every conflicted page's policy (and settles the
+// settings page). It returns the pages it merged.
+func (r *Repo) AutoMergeAll(ctx context.Context) ([]cid.Cid, error) {
+	rows, err := r.Store.Conflicted(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pages := []cid.Cid{r.SettingsPage()}
+	for _, p := range rows {
+		pages = append(pages, p.ID)
+	}
+	var merged []cid.Cid
+	for _, p := range pages {
+		m, err := r.AutoMerge(ctx, p)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return merged, err
+		}
+		if m.Defined() && !p.Equals(r.SettingsPage()) {
+			merged = append(merged, p)
+		}
+	}
+	return merged, nil
+}
+
+// AfterReceive runs after blocks from elsewhere (a peer, an import, an
+// edit on an old revision) were stored: each page that gained a divergence
+// gets its replicated policy applied.
+func (r *Repo) AfterReceive(ctx context.Context, divergent []cid.Cid) error {
+	for _, p := range divergent {
+		if _, err := r.AutoMerge(ctx, p); err != nil {
+			return fmt.Errorf("automatic merge of page %s: %w", short(p), err)
+		}
+		if err := r.runResolvers(ctx, p); err != nil {
+			return fmt.Errorf("resolver for page %s: %w", short(p), err)
+		}
+	}
+	return nil
+}
+
+// verifyAuto is the store's check of an automatic merge revision received
+// from anywhere: it must be what this replica computes from the same
+// parents, under a policy those parents allow.
+func verifyAuto(rd history.Reader, c cid.Cid, rev *history.Revision) error {
+	if rev.Page == nil {
+		g, _ := settingsGenesis(rev.Wiki)
+		if !g.Cid.Equals(c) {
+			return errors.New("unsigned genesis that is not the wiki's settings page")
+		}
+		return nil
+	}
+	if merge.Policy(rev.Policy) == policySame {
+		want, _, err := autoMergeBlocks(rd, rev.Wiki, rev.Page.Cid, rev.ParentCIDs(), policySame)
+		if errors.Is(err, errNotClean) {
+			return errors.New(`made by "same" but its parents differ`)
+		} else if err != nil {
+			return err
+		}
+		if !want.Cid.Equals(c) {
+			return fmt.Errorf("does not recompute: same gives %s", want.Cid)
+		}
+		return nil
+	}
+	p, err := CheckPagePolicy(rev.Policy)
+	if err != nil || p == merge.PolicyManual {
+		return fmt.Errorf("names no automatic policy (%q)", rev.Policy)
+	}
+	heads := rev.ParentCIDs()
+	if len(heads) < 2 {
+		return errors.New("an automatic merge needs two parents or more")
+	}
+	page := rev.Page.Cid
+	g, _ := settingsGenesis(rev.Wiki)
+	if page.Equals(g.Cid) {
+		if p != merge.PolicyLWW {
+			return errors.New("the settings page merges by lww only")
+		}
+	} else if carried, overridden, err := headsPolicy(rd, heads); err != nil {
+		return err
+	} else if overridden && carried != p {
+		return fmt.Errorf("made by %s but its parents carry %s", p, carried)
+	} else if _, home := homeOf(p); home && !overridden {
+		return fmt.Errorf("made by %s, which its parents do not carry", p)
+	}
+	want, _, err := autoMergeBlocks(rd, rev.Wiki, page, heads, p)
+	if errors.Is(err, errNotClean) {
+		return fmt.Errorf("%s does not merge these parents cleanly", p)
+	} else if err != nil {
+		return err
+	}
+	if !want.Cid.Equals(c) {
+		return fmt.Errorf("does not recompute: %s gives %s", p, want.Cid)
+	}
+	return nil
+}
