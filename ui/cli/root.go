@@ -124,7 +124,10 @@ lost, and are resolved by a person or by the wiki's replicated policy.
 
 The repo is --repo DIR, else $PEERWIKI_REPO, else $XDG_DATA_HOME/peerwiki
 (~/.local/share/peerwiki). PAGE is a title, a page id, or a unique prefix of
-one. Exit status: 0 ok, 1 error, 2 usage error.`,
+one. Exit status: 0 ok, 1 error, 2 usage error, 3 a write kept locally but
+not confirmed by as many replicas as --confirm asked.
+
+On a terminal, 'peerwiki' alone opens the terminal UI.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.NoArgs,
