@@ -62,6 +62,9 @@ type Config struct {
 	// 45s, ±30% jitter).
 	PollInterval       time.Duration
 	ReannounceInterval time.Duration
+	// Deny are peers this node refuses outright, both ways: a network
+	// partition on purpose (the chaos harness uses it).
+	Deny []peer.ID
 	// Name is this replica's display name in presence announcements;
 	// PresenceLease how long one holds (default DefaultPresenceLease).
 	Name          string
@@ -153,6 +156,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	// reopening one (and re-reading the schema) on a hot path.
 	cfg.Store.DB().SetMaxIdleConns(8)
 	bans := newBanList()
+	for _, p := range cfg.Deny {
+		bans.ban(p, 100*365*24*time.Hour)
+	}
 	h, err := newHost(hostConfig{key: cfg.Identity.Key, psk: cfg.Key, listen: cfg.Listen, gater: bans})
 	if err != nil {
 		return nil, err

@@ -25,15 +25,17 @@ import (
 // replays one. The schedule is logged, and printed on failure.
 
 type chaos struct {
-	t        *testing.T
-	seed     int64
-	rng      *rand.Rand
-	repos    []*Repo
-	serves   []*Serve // nil while a replica's node is down
-	pages    []string
-	peerIDs  []string
-	created  map[string]bool // every revision a command reported
-	schedule []string
+	t       *testing.T
+	seed    int64
+	rng     *rand.Rand
+	repos   []*Repo
+	serves  []*Serve // nil while a replica's node is down
+	pages   []string
+	peerIDs []string
+	// partitioned are replicas whose node runs with peers denied.
+	partitioned []int
+	created     map[string]bool // every revision a command reported
+	schedule    []string
 }
 
 func (c *chaos) logf(format string, a ...any) {
@@ -46,15 +48,30 @@ func (c *chaos) fatalf(format string, a ...any) {
 	c.t.Fatalf("seed %d: %s\nschedule:\n  %s", c.seed, fmt.Sprintf(format, a...), strings.Join(c.schedule, "\n  "))
 }
 
-// start runs replica i's node, connected to every other running node.
-func (c *chaos) start(i int) {
+// start runs replica i's node, connected to every other running node
+// except those in deny, which it refuses (a partition).
+func (c *chaos) start(i int, deny ...int) {
 	var args []string
+	denied := map[int]bool{}
+	for _, j := range deny {
+		denied[j] = true
+	}
 	for j, s := range c.serves {
-		if j != i && s != nil {
+		if j != i && s != nil && !denied[j] {
 			args = append(args, "--peer", s.Addr())
 		}
 	}
-	c.serves[i] = c.repos[i].StartServe(args...)
+	r := c.repos[i]
+	saved := r.Env
+	if len(deny) > 0 {
+		var ids []string
+		for _, j := range deny {
+			ids = append(ids, c.peerIDs[j])
+		}
+		r.Env = append(append([]string(nil), r.Env...), "PEERWIKI_DENY_PEERS="+strings.Join(ids, ","))
+	}
+	c.serves[i] = r.StartServe(args...)
+	r.Env = saved
 }
 
 // stop ends replica i's node, by SIGKILL or SIGTERM.
@@ -158,12 +175,30 @@ func (c *chaos) step(n int) {
 	}
 }
 
-// fault stops or restarts a random replica's node.
+// fault stops, restarts or partitions a random replica's node.
 func (c *chaos) fault() {
 	i := c.rng.Intn(len(c.repos))
 	if c.serves[i] == nil {
 		c.logf("fault: restart r%d", i)
 		c.start(i)
+		return
+	}
+	if c.rng.Intn(3) == 0 && len(c.repos) > 2 {
+		// Cut r_i off from some of the others, not all: it keeps
+		// replicating with the rest.
+		var deny []int
+		for j := range c.repos {
+			if j != i && c.rng.Intn(2) == 0 {
+				deny = append(deny, j)
+			}
+		}
+		if len(deny) == 0 || len(deny) == len(c.repos)-1 {
+			deny = []int{(i + 1) % len(c.repos)}
+		}
+		c.logf("fault: partition r%d from %v", i, deny)
+		c.stop(i, c.rng.Intn(2) == 0)
+		c.partitioned = append(c.partitioned, i)
+		c.start(i, deny...)
 		return
 	}
 	kill := c.rng.Intn(2) == 0
@@ -219,7 +254,13 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 		}
 		c.step(n)
 	}
-	// Heal: every node runs again; wait for quiescence.
+	// Heal: partitions end and every node runs again; wait for quiescence.
+	for _, i := range c.partitioned {
+		if c.serves[i] != nil {
+			c.logf("heal: end the partition of r%d", i)
+			c.stop(i, false)
+		}
+	}
 	for i := range c.serves {
 		if c.serves[i] == nil {
 			c.logf("heal: restart r%d", i)
@@ -299,7 +340,7 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 	if !allEqual(conflicts) {
 		c.fatalf("conflicts differ:\n%s", strings.Join(conflicts, "\n---\n"))
 	}
-	t.Logf("seed %d converged: %d pages, %d revisions reported, %d automatic merges", seed, len(c.pages), len(c.created), len(autos))
+	t.Logf("seed %d converged: %d pages, %d revisions reported, %d automatic merges, %d partitions", seed, len(c.pages), len(c.created), len(autos), len(c.partitioned))
 }
 
 // revisions returns every revision on replica i, and the automatic merges

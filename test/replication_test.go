@@ -290,3 +290,26 @@ func TestServeAnnouncesCLICommits(t *testing.T) {
 		t.Logf("edit %d reached the peer in %s (including polls of show)", i, time.Since(start).Round(time.Millisecond))
 	}
 }
+
+// A node told to refuse a peer (PEERWIKI_DENY_PEERS, the chaos harness's
+// partitions) neither accepts it nor dials it.
+func TestDeniedPeerIsCutOff(t *testing.T) {
+	a := InitRepo(t, "alice")
+	a.OK("new", "P", "--body", "x\n")
+	b := NewRepo(t)
+	sa := a.StartServe()
+	b.OK("join", a.OK("invite"), "--no-sync")
+	sa.Stop()
+	var idb struct {
+		PeerID string `json:"peer_id"`
+	}
+	b.JSON(&idb, "id", "--json")
+	a.Env = append(a.Env, "PEERWIKI_DENY_PEERS="+idb.PeerID)
+	sa = a.StartServe()
+	if res := b.Run("sync", "--peer", sa.Addr(), "--timeout", "2s"); res.Code == 0 {
+		t.Fatalf("a denied peer synced: %+v", res)
+	}
+	if n := revisions(b); n != 0 {
+		t.Fatalf("the denied peer got %d revisions", n)
+	}
+}

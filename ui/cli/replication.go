@@ -35,6 +35,13 @@ func nodeConfig(r *wiki.Repo) (p2p.Config, error) {
 	if d, err := time.ParseDuration(os.Getenv("PEERWIKI_PRESENCE_LEASE")); err == nil && d > 0 {
 		cfg.PresenceLease = d
 	}
+	// PEERWIKI_DENY_PEERS=ID,ID refuses those peers: a partition on
+	// purpose, for fault-injection tests.
+	for _, s := range strings.Split(os.Getenv("PEERWIKI_DENY_PEERS"), ",") {
+		if id, err := peer.Decode(strings.TrimSpace(s)); err == nil {
+			cfg.Deny = append(cfg.Deny, id)
+		}
+	}
 	return cfg, nil
 }
 
