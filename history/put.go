@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/ipfs/go-cid"
 )
@@ -65,6 +66,11 @@ func (s *Store) Check(blocks []Block) (*Checked, error) {
 func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) {
 	revs, others := c.revs, c.others
 	tx, err := s.db.BeginTx(ctx, nil)
+	for attempt := 0; err != nil && isBusy(err) && attempt < 3; attempt++ {
+		// Past the busy timeout already: one more go after a pause.
+		time.Sleep(100 * time.Millisecond)
+		tx, err = s.db.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}

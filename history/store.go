@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/klauspost/compress/zstd"
@@ -148,11 +149,27 @@ func Open(path, wikiID string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, wiki: wikiID, opts: opts, cache: newBlockCache(32 << 20)}
 	s.q = cachedQuerier{db, s.cache}
-	if err := s.init(); err != nil {
+	// SQLite answers "busy" without waiting in a few cases the busy timeout
+	// does not cover, such as another process recovering the WAL index
+	// after a crash: retry the opening a few times before giving up.
+	for attempt := 0; ; attempt++ {
+		err = s.init()
+		if err == nil || !isBusy(err) || attempt == 8 {
+			break
+		}
+		time.Sleep(time.Duration(25<<min(attempt, 4)) * time.Millisecond)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// isBusy reports whether err is SQLite's "database is locked" or "busy".
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
 func (s *Store) init() error {
