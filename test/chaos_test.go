@@ -181,13 +181,6 @@ func (c *chaos) fault() {
 	if c.serves[i] == nil {
 		c.logf("fault: restart r%d", i)
 		c.start(i)
-		if c.rng.Intn(3) == 0 {
-			// A disconnect in the middle of the syncs a restart starts.
-			d := time.Duration(c.rng.Intn(60)) * time.Millisecond
-			time.Sleep(d)
-			c.logf("fault: kill r%d %s into its syncs", i, d)
-			c.stop(i, true)
-		}
 		return
 	}
 	if c.rng.Intn(3) == 0 && len(c.repos) > 2 {
