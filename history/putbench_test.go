@@ -27,7 +27,7 @@ func BenchmarkPutSyncedHistory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := jsonUnmarshal(data, &cfg); err != nil {
+	if err := json.Unmarshal(data, &cfg); err != nil {
 		b.Fatal(err)
 	}
 	from, err := history.Open(filepath.Join(src, "peerwiki.db"), cfg.Wiki, history.Options{})
@@ -65,5 +65,3 @@ func BenchmarkPutSyncedHistory(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(blocks)), "blocks")
 }
-
-func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

@@ -172,7 +172,25 @@ func (s *Store) cidsByPrefix(ctx context.Context, query, prefix string, limit in
 			return []cid.Cid{full}, nil
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, query)
+	all, err := queryCIDs(ctx, s.db, query)
+	if err != nil {
+		return nil, err
+	}
+	var out []cid.Cid
+	for _, c := range all {
+		if strings.HasPrefix(c.String(), prefix) {
+			out = append(out, c)
+			if len(out) >= limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// queryCIDs runs a query whose one column is a binary CID.
+func queryCIDs(ctx context.Context, db *sql.DB, query string, args ...any) ([]cid.Cid, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -187,12 +205,7 @@ func (s *Store) cidsByPrefix(ctx context.Context, query, prefix string, limit in
 		if err != nil {
 			return nil, err
 		}
-		if strings.HasPrefix(c.String(), prefix) {
-			out = append(out, c)
-			if len(out) >= limit {
-				break
-			}
-		}
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }

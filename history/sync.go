@@ -21,24 +21,8 @@ import (
 // HeadSet returns every head of every page, sorted by CID bytes: the set
 // a sync request carries.
 func (s *Store) HeadSet(ctx context.Context) ([]cid.Cid, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT b.cid FROM heads h JOIN blocks b ON b.id = h.rev`)
+	out, err := queryCIDs(ctx, s.db, `SELECT b.cid FROM heads h JOIN blocks b ON b.id = h.rev`)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []cid.Cid
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return nil, err
-		}
-		c, err := cid.Cast(b)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	SortCIDs(out)
