@@ -314,3 +314,15 @@ func verifyAuto(rd history.Reader, c cid.Cid, rev *history.Revision) error {
 	}
 	return nil
 }
+
+// FoldBase is the merge base used when head h is folded into the merge of
+// set: the merge base of the two for a single head before it, else that of
+// a virtual revision whose parents are set. Automatic merges, resolvers
+// and the merge screen all fold heads this way.
+func (r *Repo) FoldBase(ctx context.Context, page cid.Cid, set []cid.Cid, h cid.Cid) (cid.Cid, error) {
+	dag, err := r.Store.PageDAG(ctx, page)
+	if err != nil {
+		return cid.Undef, err
+	}
+	return mergeBaseOfSet(dag, set, h)
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/ipfs/go-cid"
 
-	"peerwiki/history"
 	"peerwiki/merge"
 	"peerwiki/wiki"
 )
@@ -235,26 +234,7 @@ func sameHunk(a, b merge.Hunk) bool {
 // before it, their merge base; for several, the merge base of a virtual
 // revision whose parents are those heads, as the wiki's policies compute it.
 func (s *mergeScreen) mergeBase(m *Model, k int) (cid.Cid, error) {
-	dag, err := m.repo.Store.PageDAG(m.ctx, s.page)
-	if err != nil {
-		return cid.Undef, err
-	}
-	a := s.heads[0]
-	if k > 1 {
-		a = history.SumCID(history.CodecDagCBOR, []byte("peerwiki tui virtual merge"))
-		node := &history.DAGNode{Cid: a, Parents: append([]cid.Cid{}, s.heads[:k]...)}
-		for _, h := range s.heads[:k] {
-			if n := dag[h]; n != nil {
-				node.Height = max(node.Height, n.Height+1)
-			}
-		}
-		dag[a] = node
-	}
-	b, ok := history.MergeBaseIn(dag, a, s.heads[k])
-	if !ok {
-		return cid.Undef, fmt.Errorf("no common ancestor")
-	}
-	return b, nil
+	return m.repo.FoldBase(m.ctx, s.page, s.heads[:k], s.heads[k])
 }
 
 // reload notices heads that changed while the screen was open (a peer's
