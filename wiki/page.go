@@ -106,6 +106,11 @@ func (r *Repo) commit(ctx context.Context, d Draft) (cid.Cid, error) {
 		}
 		parents = append(parents, pr)
 	}
+	return r.commitOn(ctx, d, parents)
+}
+
+// commitOn is commit for a caller that has read the parents already.
+func (r *Repo) commitOn(ctx context.Context, d Draft, parents []*history.Revision) (cid.Cid, error) {
 	blk, bodies, err := r.build(ctx, d, parents)
 	if err != nil {
 		return cid.Undef, err
@@ -187,7 +192,7 @@ func (r *Repo) Edit(ctx context.Context, page cid.Cid, e Edit) (cid.Cid, error) 
 	} else if d.Title == prev.Title && d.Body == body && !prev.Deleted {
 		return cid.Undef, fmt.Errorf("%w: title and body are the same as revision %s", ErrNoChange, short(base))
 	}
-	return r.commit(ctx, d)
+	return r.commitOn(ctx, d, []*history.Revision{prev})
 }
 
 func (r *Repo) notFound(err error, ref string) error {
