@@ -222,14 +222,14 @@ func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
 		var rev, created, updated int64
 		var title, policy string
 		var deleted, system bool
-		var heads int
-		err = q.QueryRow(`SELECT rev, title, deleted, policy, heads, system, created, updated FROM pages WHERE id = ?`, page).
-			Scan(&rev, &title, &deleted, &policy, &heads, &system, &created, &updated)
+		var heads, versions int
+		err = q.QueryRow(`SELECT rev, title, deleted, policy, heads, versions, system, created, updated FROM pages WHERE id = ?`, page).
+			Scan(&rev, &title, &deleted, &policy, &heads, &versions, &system, &created, &updated)
 		if err != nil {
 			add(obj, "page row: %v", err)
 			continue
 		}
-		if rev != p.rev || title != p.title || deleted != p.deleted || policy != p.policy || heads != p.heads || system != p.system ||
+		if rev != p.rev || title != p.title || deleted != p.deleted || policy != p.policy || heads != p.heads || versions != p.versions || system != p.system ||
 			created != p.created || updated != p.updated {
 			add(obj, "page index row disagrees with the page's heads")
 		}

@@ -22,7 +22,7 @@ type PutResult struct {
 	Blocks int
 	// Pages are the pages that gained revisions.
 	Pages []cid.Cid
-	// Divergent are the pages among Pages that now have more than one head.
+	// Divergent are the pages among Pages whose heads now differ.
 	Divergent []cid.Cid
 }
 
@@ -483,12 +483,15 @@ func loadHeads(q querier, page int64) ([]headInfo, error) {
 // pageIndex is what the pages, search and links tables hold for a page;
 // it is a pure function of the page's heads.
 type pageIndex struct {
-	rev      int64
-	title    string
-	deleted  bool
-	policy   string
-	system   bool
-	heads    int
+	rev     int64
+	title   string
+	deleted bool
+	policy  string
+	system  bool
+	heads   int
+	// versions counts the distinct (title, body, deleted) among the heads:
+	// heads that agree are one version, not a conflict.
+	versions int
 	created  int64
 	updated  int64
 	text     string // bodies of all heads, for search
@@ -524,6 +527,16 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 		return nil, err
 	}
 	p.system = genesisAuto
+	type version struct {
+		title   string
+		body    cid.Cid
+		deleted bool
+	}
+	versions := map[version]bool{}
+	for _, h := range hs {
+		versions[version{h.rev.Title, h.rev.Body.Cid, h.rev.Deleted}] = true
+	}
+	p.versions = len(versions)
 	seenBody := map[cid.Cid]bool{}
 	seenTitle := map[string]bool{}
 	links := map[string]bool{}
@@ -542,7 +555,7 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 			}
 			titles.WriteString(h.rev.Title)
 		}
-		if h.rev.Deleted && len(hs) == 1 {
+		if h.rev.Deleted && p.versions == 1 {
 			continue
 		}
 		if seenBody[h.rev.Body.Cid] {
@@ -572,14 +585,14 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 }
 
 // refreshPage rewrites a page's rows in pages, search and links from its
-// heads, and reports whether it has more than one head.
+// heads, and reports whether its heads differ (a conflict).
 func refreshPage(q querier, page int64, linksOf func(string) []string) (bool, error) {
 	p, err := computePageIndex(q, page, linksOf)
 	if err != nil {
 		return false, err
 	}
-	if _, err := q.Exec(`INSERT OR REPLACE INTO pages(id, rev, title, deleted, policy, heads, system, created, updated) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		page, p.rev, p.title, p.deleted, p.policy, p.heads, p.system, p.created, p.updated); err != nil {
+	if _, err := q.Exec(`INSERT OR REPLACE INTO pages(id, rev, title, deleted, policy, heads, versions, system, created, updated) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		page, p.rev, p.title, p.deleted, p.policy, p.heads, p.versions, p.system, p.created, p.updated); err != nil {
 		return false, err
 	}
 	if _, err := q.Exec(`DELETE FROM search WHERE docid = ?`, page); err != nil {
@@ -598,8 +611,8 @@ func refreshPage(q querier, page int64, linksOf func(string) []string) (bool, er
 			return false, err
 		}
 	}
-	return p.heads > 1, nil
+	return p.versions > 1, nil
 }
 
 // searchable says whether a page belongs in the search index.
-func (p *pageIndex) searchable() bool { return !p.system && !(p.deleted && p.heads == 1) }
+func (p *pageIndex) searchable() bool { return !p.system && !(p.deleted && p.versions == 1) }

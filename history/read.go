@@ -18,11 +18,14 @@ type PageRow struct {
 	Deleted bool
 	Policy  string // the override the page's heads carry, "" if none or they disagree
 	Heads   int
-	Created int64
-	Updated int64
+	// Versions counts the distinct versions among the heads; more than
+	// one is a conflict.
+	Versions int
+	Created  int64
+	Updated  int64
 }
 
-const pageCols = `pb.cid, rb.cid, p.title, p.deleted, p.policy, p.heads, p.created, p.updated
+const pageCols = `pb.cid, rb.cid, p.title, p.deleted, p.policy, p.heads, p.versions, p.created, p.updated
 	FROM pages p JOIN blocks pb ON pb.id = p.id JOIN blocks rb ON rb.id = p.rev WHERE p.system = 0`
 
 func scanPages(rows *sql.Rows, err error) ([]PageRow, error) {
@@ -34,7 +37,7 @@ func scanPages(rows *sql.Rows, err error) ([]PageRow, error) {
 	for rows.Next() {
 		var p PageRow
 		var pid, rid []byte
-		if err := rows.Scan(&pid, &rid, &p.Title, &p.Deleted, &p.Policy, &p.Heads, &p.Created, &p.Updated); err != nil {
+		if err := rows.Scan(&pid, &rid, &p.Title, &p.Deleted, &p.Policy, &p.Heads, &p.Versions, &p.Created, &p.Updated); err != nil {
 			return nil, err
 		}
 		if p.ID, err = cid.Cast(pid); err != nil {
@@ -273,7 +276,7 @@ type Stats struct {
 // Stats counts pages, revisions and blocks, and lists conflicted pages.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
-	err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM pages WHERE system = 0 AND (deleted = 0 OR heads > 1)),
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM pages WHERE system = 0 AND (deleted = 0 OR versions > 1)),
 		(SELECT count(*) FROM revisions r JOIN pages p ON p.id = r.page WHERE p.system = 0), (SELECT count(*) FROM blocks)`).Scan(&st.Pages, &st.Revisions, &st.Blocks)
 	if err != nil {
 		return st, err
@@ -285,7 +288,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, err
 }
 
-// Conflicted lists pages with more than one head.
+// Conflicted lists pages whose heads differ.
 func (s *Store) Conflicted(ctx context.Context) ([]PageRow, error) {
-	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.heads > 1 ORDER BY p.title COLLATE NOCASE, pb.cid`))
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.versions > 1 ORDER BY p.title COLLATE NOCASE, pb.cid`))
 }

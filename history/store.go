@@ -22,7 +22,7 @@ var (
 )
 
 // schemaVersion is stored in PRAGMA user_version.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // deltaMaxDepth bounds storage delta chains so a read never rebuilds more
 // than this many versions of a body.
@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS pages(
 	deleted INTEGER NOT NULL,
 	policy  TEXT NOT NULL,
 	heads   INTEGER NOT NULL,
+	versions INTEGER NOT NULL DEFAULT 1,
 	system  INTEGER NOT NULL,
 	created INTEGER NOT NULL,
 	updated INTEGER NOT NULL);
@@ -203,6 +204,11 @@ func (s *Store) init() error {
 			return err
 		}
 	}
+	if version == 1 {
+		if err := s.migrateVersions(); err != nil {
+			return fmt.Errorf("upgrade the database to schema 2: %w", err)
+		}
+	}
 	var wiki string
 	if err := s.db.QueryRow(`SELECT value FROM meta WHERE key='wiki'`).Scan(&wiki); err != nil {
 		return classifyOpenError(err)
@@ -211,6 +217,36 @@ func (s *Store) init() error {
 		return fmt.Errorf("%w: database is of wiki %s, repo config says %s", ErrWrongWiki, wiki, s.wiki)
 	}
 	return nil
+}
+
+// migrateVersions upgrades schema 1, which did not count a page's distinct
+// versions: it adds the column and counts them for pages with several heads.
+func (s *Store) migrateVersions() error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return classifyOpenError(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`ALTER TABLE pages ADD COLUMN versions INTEGER NOT NULL DEFAULT 1`); err != nil {
+		return err
+	}
+	pages, err := allIDs(tx, `SELECT id FROM pages WHERE heads > 1`)
+	if err != nil {
+		return err
+	}
+	for _, page := range pages {
+		p, err := computePageIndex(tx, page, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE pages SET versions = ? WHERE id = ?`, p.versions, page); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func classifyOpenError(err error) error {

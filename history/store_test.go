@@ -3,6 +3,7 @@ package history_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -89,5 +90,44 @@ func TestLargeBodyDeltaAndChunks(t *testing.T) {
 	probs, err := s.Fsck(ctx, nil)
 	if err != nil || len(probs) != 0 {
 		t.Fatalf("fsck = %v, %v", probs, err)
+	}
+}
+
+// A database of schema 1 (before pages counted their distinct versions)
+// is upgraded when opened: heads that agree are one version, heads that
+// differ a conflict, and fsck agrees.
+func TestUpgradeFromSchema1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "peerwiki.db")
+	s, err := history.Open(path, historytest.WikiID, history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := historytest.NewBuilder(t, s)
+	agree := b.Put(cid.Undef, "Agree", "0\n")
+	b.Put(agree, "Agree", "x\n", agree)
+	b.Put(agree, "Agree", "x\n", agree)
+	differ := b.Put(cid.Undef, "Differ", "0\n")
+	b.Put(differ, "Differ", "x\n", differ)
+	b.Put(differ, "Differ", "y\n", differ)
+	for _, q := range []string{`ALTER TABLE pages DROP COLUMN versions`, `PRAGMA user_version = 1`} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if s, err = history.Open(path, historytest.WikiID, history.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conflicted, err := s.Conflicted(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conflicted) != 1 || !conflicted[0].ID.Equals(differ) || conflicted[0].Heads != 2 || conflicted[0].Versions != 2 {
+		t.Fatalf("conflicted after the upgrade = %+v, want only Differ", conflicted)
+	}
+	if probs, err := s.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+		t.Fatalf("fsck after the upgrade: %v %v", probs, err)
 	}
 }

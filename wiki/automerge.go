@@ -13,10 +13,12 @@ import (
 	"peerwiki/merge"
 )
 
-// policySame names the automatic merge of heads whose title, body and
-// deleted state are all identical (two people made the same change, or
-// two replicas' resolvers reached the same result): nothing differs, so
-// whatever the page's policy, there is nothing for a person to decide.
+// policySame names an automatic merge of heads whose title, body and
+// deleted state are all identical. Earlier versions of peerwiki made them;
+// this one only verifies them when they arrive. Heads that agree are one
+// version and need no merge: every replica making its own merge of the
+// agreeing heads it happened to hold made merge storms, each replica's
+// merge one more head for the others to merge (chaos seed 35).
 const policySame merge.Policy = "same"
 
 // sameFields reports whether every version has the same fields.
@@ -173,8 +175,8 @@ func (r *Repo) applicablePolicy(ctx context.Context, rd history.Reader, page cid
 }
 
 // AutoMerge applies the page's policy to its divergent heads. It returns
-// the merge revision, or cid.Undef when the page is clean, its policy is
-// manual, or the policy leaves a real conflict for a person.
+// the merge revision, or cid.Undef when the page's heads agree, its policy
+// is manual, or the policy leaves a real conflict for a person.
 func (r *Repo) AutoMerge(ctx context.Context, page cid.Cid) (cid.Cid, error) {
 	heads, err := r.Store.Heads(ctx, page)
 	if err != nil {
@@ -189,10 +191,8 @@ func (r *Repo) AutoMerge(ctx context.Context, page cid.Cid) (cid.Cid, error) {
 	if err != nil {
 		return cid.Undef, err
 	}
-	if same, err := headsAgree(rd, heads); err != nil {
+	if same, err := headsAgree(rd, heads); err != nil || same {
 		return cid.Undef, err
-	} else if same {
-		p = policySame
 	}
 	blk, bodies, err := autoMergeBlocks(rd, r.Config.Wiki, page, heads, p)
 	if errors.Is(err, errNotClean) {

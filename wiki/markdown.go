@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -283,20 +284,23 @@ func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.C
 			}
 		}
 	}
+	parents := []cid.Cid{base}
 	if !base.Defined() {
-		heads, err := r.Store.Heads(ctx, page)
-		if err != nil {
+		var err error
+		if parents, err = r.CurrentHeads(ctx, page); errors.Is(err, ErrConflict) {
+			return nil, "", fmt.Errorf("%w: page %s has differing heads and the file names none of its revisions", ErrConflict, short(page))
+		} else if err != nil {
 			return nil, "", err
 		}
-		if len(heads) > 1 {
-			return nil, "", fmt.Errorf("%w: page %s has %d heads and the file names none of its revisions", ErrConflict, short(page), len(heads))
+	}
+	parentRevs := make([]*history.Revision, len(parents))
+	for i, p := range parents {
+		var err error
+		if parentRevs[i], err = r.Store.Revision(ctx, p); err != nil {
+			return nil, "", err
 		}
-		base = heads[0]
 	}
-	prev, err := r.Store.Revision(ctx, base)
-	if err != nil {
-		return nil, "", err
-	}
+	prev := parentRevs[0]
 	body, err := r.Store.Body(ctx, prev.Body.Cid)
 	if err != nil {
 		return nil, "", err
@@ -304,7 +308,7 @@ func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.C
 	if prev.Title == f.Title && body == f.Body && !prev.Deleted {
 		return nil, "unchanged", nil
 	}
-	blk, bodies, err := r.build(ctx, Draft{Page: page, Parents: []cid.Cid{base}, Title: f.Title, Body: f.Body,
-		Policy: prev.Policy, Msg: "import"}, []*history.Revision{prev})
+	blk, bodies, err := r.build(ctx, Draft{Page: page, Parents: parents, Title: f.Title, Body: f.Body,
+		Policy: prev.Policy, Msg: "import"}, parentRevs)
 	return append(bodies, blk), "updated", err
 }

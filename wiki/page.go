@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -145,33 +146,38 @@ type Edit struct {
 	Delete bool
 }
 
-// Edit makes a revision of page. Without Parent the page must have one
-// head (ErrConflict otherwise); with Parent it builds on any revision of
-// the page, which on an old one creates a divergent head, as an offline
-// replica would. Editing a deleted page restores it.
+// Edit makes a revision of page. Without Parent it builds on the page's
+// heads, which must agree (ErrConflict otherwise; heads that agree are
+// joined); with Parent it builds on any revision of the page, which on an
+// old one creates a divergent head, as an offline replica would (a Parent
+// that is one of several agreeing heads joins them all). Editing a
+// deleted page restores it.
 func (r *Repo) Edit(ctx context.Context, page cid.Cid, e Edit) (cid.Cid, error) {
-	base := e.Parent
-	if !base.Defined() {
-		heads, err := r.Store.Heads(ctx, page)
-		if err != nil {
-			return cid.Undef, r.notFound(err, page.String())
+	parents := []cid.Cid{e.Parent}
+	if !e.Parent.Defined() {
+		var err error
+		if parents, err = r.CurrentHeads(ctx, page); err != nil {
+			return cid.Undef, err
 		}
-		if len(heads) > 1 {
-			return cid.Undef, fmt.Errorf("%w: %d heads; resolve them with 'peerwiki merge' or 'peerwiki resolve', or pick one with --parent", ErrConflict, len(heads))
+	} else if p, err := r.Store.RevisionPage(ctx, e.Parent); err != nil || !p.Equals(page) {
+		return cid.Undef, fmt.Errorf("%w: revision %s is not a revision of this page", ErrInvalid, e.Parent)
+	} else if heads, err := r.CurrentHeads(ctx, page); err == nil && len(heads) > 1 && slices.ContainsFunc(heads, e.Parent.Equals) {
+		parents = append(parents, slices.DeleteFunc(heads, e.Parent.Equals)...)
+	}
+	base := parents[0]
+	parentRevs := make([]*history.Revision, len(parents))
+	for i, p := range parents {
+		var err error
+		if parentRevs[i], err = r.Store.Revision(ctx, p); err != nil {
+			return cid.Undef, err
 		}
-		base = heads[0]
-	} else if p, err := r.Store.RevisionPage(ctx, base); err != nil || !p.Equals(page) {
-		return cid.Undef, fmt.Errorf("%w: revision %s is not a revision of this page", ErrInvalid, base)
 	}
-	prev, err := r.Store.Revision(ctx, base)
-	if err != nil {
-		return cid.Undef, err
-	}
+	prev := parentRevs[0]
 	body, err := r.Store.Body(ctx, prev.Body.Cid)
 	if err != nil {
 		return cid.Undef, err
 	}
-	d := Draft{Page: page, Parents: []cid.Cid{base}, Title: prev.Title, Body: body, Policy: prev.Policy, Msg: e.Msg}
+	d := Draft{Page: page, Parents: parents, Title: prev.Title, Body: body, Policy: prev.Policy, Msg: e.Msg}
 	if e.Title != nil {
 		if err := CheckTitle(*e.Title); err != nil {
 			return cid.Undef, err
@@ -192,7 +198,26 @@ func (r *Repo) Edit(ctx context.Context, page cid.Cid, e Edit) (cid.Cid, error) 
 	} else if d.Title == prev.Title && d.Body == body && !prev.Deleted {
 		return cid.Undef, fmt.Errorf("%w: title and body are the same as revision %s", ErrNoChange, short(base))
 	}
-	return r.commitOn(ctx, d, []*history.Revision{prev})
+	return r.commitOn(ctx, d, parentRevs)
+}
+
+// CurrentHeads returns the heads an edit builds on: the page's heads when
+// they all hold the same version (usually there is one), ErrConflict when
+// they differ.
+func (r *Repo) CurrentHeads(ctx context.Context, page cid.Cid) ([]cid.Cid, error) {
+	heads, err := r.Store.Heads(ctx, page)
+	if err != nil {
+		return nil, r.notFound(err, page.String())
+	}
+	if len(heads) == 1 {
+		return heads, nil
+	}
+	if same, err := headsAgree(r.Store.Reader(), heads); err != nil {
+		return nil, err
+	} else if !same {
+		return nil, fmt.Errorf("%w: %d heads; resolve them with 'peerwiki merge' or 'peerwiki resolve', or pick one with --parent", ErrConflict, len(heads))
+	}
+	return heads, nil
 }
 
 func (r *Repo) notFound(err error, ref string) error {
@@ -245,7 +270,7 @@ func (r *Repo) FindPage(ctx context.Context, ref string) (history.PageRow, error
 	}
 	var live []history.PageRow
 	for _, p := range ps {
-		if !p.Deleted || p.Heads > 1 {
+		if !p.Deleted || p.Versions > 1 {
 			live = append(live, p)
 		}
 	}

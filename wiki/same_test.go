@@ -1,8 +1,10 @@
 package wiki_test
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
+	"sort"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -33,8 +35,10 @@ func copyAll(t *testing.T, from, to *wiki.Repo) {
 }
 
 // Two replicas that resolve the same conflict to the same content, each
-// with its own signed revision, converge on one automatic merge of the
-// two: nothing differs, so nothing is left for a person.
+// with its own signed revision, converge on both revisions as heads: they
+// agree, so the page is not in conflict and no replica merges them (every
+// replica merging the agreeing heads it held made merge storms: chaos
+// seed 35); the next edit joins them.
 func TestIdenticalResolutionsConverge(t *testing.T) {
 	ctx := context.Background()
 	a := newRepo(t)
@@ -62,17 +66,39 @@ func TestIdenticalResolutionsConverge(t *testing.T) {
 	copyAll(t, b, a)
 	ha, _ := a.Store.Heads(ctx, page)
 	hb, _ := b.Store.Heads(ctx, page)
-	if len(ha) != 1 || len(hb) != 1 || !ha[0].Equals(hb[0]) {
+	if len(ha) != 2 || len(hb) != 2 || !ha[0].Equals(hb[0]) || !ha[1].Equals(hb[1]) {
 		t.Fatalf("heads: a %v, b %v", ha, hb)
 	}
-	m, _ := a.Store.Revision(ctx, ha[0])
-	if !m.IsAuto() || m.Policy != "same" || len(m.Parents) != 2 {
-		t.Fatalf("merge revision = %+v", m)
+	for _, r := range []*wiki.Repo{a, b} {
+		if cs, err := r.Conflicts(ctx); err != nil || len(cs) != 0 {
+			t.Fatalf("conflicts = %v, %v; want none", cs, err)
+		}
+		row, err := r.FindPage(ctx, page.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info, err := r.Info(ctx, row); err != nil || info.Conflict {
+			t.Fatalf("info = %+v, %v; want no conflict", info, err)
+		}
+		if m, err := r.AutoMerge(ctx, page); err != nil || m.Defined() {
+			t.Fatalf("AutoMerge = %v, %v; want nothing to merge", m, err)
+		}
 	}
-	parents := map[cid.Cid]bool{m.Parents[0].Cid: true, m.Parents[1].Cid: true}
-	if !parents[ra] || !parents[rb] {
-		t.Fatal("the merge does not keep both resolutions as parents")
+	// A plain edit builds on both.
+	edited := "agreed, then edited\n"
+	e, err := a.Edit(ctx, page, wiki.Edit{Body: &edited})
+	if err != nil {
+		t.Fatal(err)
 	}
+	rev, _ := a.Store.Revision(ctx, e)
+	parents := map[cid.Cid]bool{}
+	for _, p := range rev.Parents {
+		parents[p.Cid] = true
+	}
+	if len(parents) != 2 || !parents[ra] || !parents[rb] {
+		t.Fatalf("the edit's parents are %v, want both resolutions", rev.Parents)
+	}
+	copyAll(t, a, b)
 	for _, r := range []*wiki.Repo{a, b} {
 		if probs, err := r.Store.Fsck(ctx, nil); err != nil || len(probs) != 0 {
 			t.Fatalf("fsck: %v %v", probs, err)
@@ -112,5 +138,35 @@ func TestRegressionChaosSeed22(t *testing.T) {
 	m, _ := b.Store.Revision(ctx, hb[0])
 	if m.Policy != "lww" {
 		t.Fatalf("b merged by %q, want the carried lww", m.Policy)
+	}
+}
+
+// Repos written by earlier versions hold "same" merges of agreeing heads;
+// they still verify, and a "same" merge of heads that differ is refused.
+func TestSameMergesOfEarlierVersionsVerify(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	page, err := r.Create(ctx, "P", "base\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := r.Edit(ctx, page, wiki.Edit{Body: ptr("x\n"), Parent: page}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	heads, _ := r.Store.Heads(ctx, page)
+	if len(heads) != 2 {
+		t.Fatalf("%d heads, want 2 that agree", len(heads))
+	}
+	sort.Slice(heads, func(i, j int) bool { return bytes.Compare(heads[i].Bytes(), heads[j].Bytes()) < 0 })
+	if _, err := r.Store.Put(ctx, forgedAuto(t, r, page, heads, "same", "y\n")); err == nil {
+		t.Fatal(`a "same" merge with another body was accepted`)
+	}
+	if _, err := r.Store.Put(ctx, forgedAuto(t, r, page, heads, "same", "x\n")); err != nil {
+		t.Fatalf(`the "same" merge an earlier version made was refused: %v`, err)
+	}
+	if now, _ := r.Store.Heads(ctx, page); len(now) != 1 {
+		t.Fatalf("%d heads after the merge, want 1", len(now))
 	}
 }

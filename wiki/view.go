@@ -85,7 +85,7 @@ func (r *Repo) info(p history.PageRow, heads []cid.Cid, wikiPolicy merge.Policy)
 	if policy == "" {
 		policy = string(wikiPolicy)
 	}
-	info := PageInfo{ID: p.ID.String(), Title: p.Title, Rev: p.Rev.String(), Conflict: len(heads) > 1,
+	info := PageInfo{ID: p.ID.String(), Title: p.Title, Rev: p.Rev.String(), Conflict: p.Versions > 1,
 		Deleted: p.Deleted, Policy: policy, Updated: FormatTime(p.Updated), Created: FormatTime(p.Created)}
 	for _, h := range heads {
 		info.Heads = append(info.Heads, h.String())
@@ -227,10 +227,10 @@ func (r *Repo) List(ctx context.Context, all, conflictsOnly bool) ([]PageInfo, e
 	}
 	out := []PageInfo{}
 	for _, p := range rows {
-		if conflictsOnly && p.Heads < 2 {
+		if conflictsOnly && p.Versions < 2 {
 			continue
 		}
-		if p.Deleted && p.Heads == 1 && !all {
+		if p.Deleted && p.Versions == 1 && !all {
 			continue
 		}
 		out = append(out, r.info(p, heads[p.ID], wp))

@@ -95,12 +95,9 @@ page restores it.`,
 // bodyToEdit is the text $EDITOR starts from: the parent's body.
 func (a *app) bodyToEdit(cmd *cobra.Command, r *wiki.Repo, page, parent cid.Cid) (string, error) {
 	if !parent.Defined() {
-		heads, err := r.Store.Heads(cmd.Context(), page)
+		heads, err := r.CurrentHeads(cmd.Context(), page)
 		if err != nil {
 			return "", err
-		}
-		if len(heads) > 1 {
-			return "", fmt.Errorf("%w: %d heads; resolve them with 'peerwiki merge' or 'peerwiki resolve', or pick one with --parent", wiki.ErrConflict, len(heads))
 		}
 		parent = heads[0]
 	}

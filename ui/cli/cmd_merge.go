@@ -65,7 +65,7 @@ pages that diverged before their policy was set, or to check.`,
 					return err
 				}
 				target = p.ID.String()
-				if p.Heads < 2 {
+				if p.Versions < 2 {
 					return fmt.Errorf("page %q has no conflict", p.Title)
 				}
 				m, err := r.AutoMerge(ctx, p.ID)

@@ -85,7 +85,7 @@ func (a *app) runMergeTUI(cmd *cobra.Command, page string) error {
 	if err != nil {
 		return err
 	}
-	if p.Heads < 2 {
+	if p.Versions < 2 {
 		return fmt.Errorf("page %q has no conflict", p.Title)
 	}
 	return tui.Run(cmd.Context(), tui.Options{Repo: r, Graph: GraphLines, MergePage: p.ID}, a.stdin, a.stdout)

@@ -121,7 +121,7 @@ func (s *mergeScreen) load(m *Model, old []mergeEntry) {
 		s.err = err
 		return
 	}
-	if len(heads) < 2 {
+	if row.Versions < 2 {
 		s.heads, s.entries, s.done = heads, nil, fmt.Sprintf("%q has no conflict (any more): nothing to merge.", row.Title)
 		return
 	}

@@ -272,8 +272,9 @@ func authorName(name, id string) string {
 	return shortRev(id)
 }
 
-// openEditor opens the editor on a page's single head; a conflicted page
-// has no single head to build on, so it goes to the merge screen instead.
+// openEditor opens the editor on a page's head (heads that agree are one
+// version, and saving joins them); a conflicted page has no single version
+// to build on, so it goes to the merge screen instead.
 func openEditor(m *Model, page cid.Cid) tea.Cmd {
 	heads, err := m.repo.Store.Heads(m.ctx, page)
 	if err != nil {
@@ -285,7 +286,7 @@ func openEditor(m *Model, page cid.Cid) tea.Cmd {
 		m.fail(err)
 		return nil
 	}
-	if len(heads) > 1 {
+	if row.Versions > 1 {
 		m.setFlash(fmt.Sprintf("%q has %d heads: merge them first", row.Title, len(heads)), false)
 		m.push(newMergeScreen(m, page))
 		return nil
