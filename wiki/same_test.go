@@ -170,3 +170,57 @@ func TestSameMergesOfEarlierVersionsVerify(t *testing.T) {
 		t.Fatalf("%d heads after the merge, want 1", len(now))
 	}
 }
+
+// Found by the chaos harness, seed 35: three replicas make the same edit
+// and receive each other's in different orders. Each used to merge the
+// agreeing heads it held, each merge was a new head for the others, and
+// the merges fed on each other (1,085 revisions of one page, never
+// converging). Now no replica merges them: every replica ends with the
+// same three heads, one version, no conflict, no revision made.
+func TestRegressionChaosSeed35(t *testing.T) {
+	ctx := context.Background()
+	a := newRepo(t)
+	key, _ := a.Key()
+	replicas := []*wiki.Repo{a}
+	for _, name := range []string{"b", "c"} {
+		r, err := wiki.Create(filepath.Join(t.TempDir(), name), name, a.Config.Wiki, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		replicas = append(replicas, r)
+	}
+	page, err := a.Create(ctx, "P", "base\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range replicas[1:] {
+		copyAll(t, a, r)
+	}
+	for _, r := range replicas {
+		if _, err := r.Edit(ctx, page, wiki.Edit{Body: ptr("the same fix\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Partial views first: a hears b, b hears c, c hears a; then everything.
+	for i, r := range replicas {
+		copyAll(t, replicas[(i+1)%3], r)
+	}
+	for range 2 {
+		for _, from := range replicas {
+			for _, to := range replicas {
+				if from != to {
+					copyAll(t, from, to)
+				}
+			}
+		}
+	}
+	for i, r := range replicas {
+		heads, _ := r.Store.Heads(ctx, page)
+		st, _ := r.Store.Stats(ctx)
+		if len(heads) != 3 || st.Revisions != 4 || len(st.Conflicts) != 0 {
+			t.Fatalf("replica %d: %d heads, %d revisions, conflicts %v; want 3 heads of the edit, no merge, no conflict",
+				i, len(heads), st.Revisions, st.Conflicts)
+		}
+	}
+}
