@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -181,6 +183,13 @@ func (c *chaos) fault() {
 	if c.serves[i] == nil {
 		c.logf("fault: restart r%d", i)
 		c.start(i)
+		if c.rng.Intn(3) == 0 {
+			// A disconnect in the middle of the syncs a restart starts.
+			d := time.Duration(c.rng.Intn(60)) * time.Millisecond
+			time.Sleep(d)
+			c.logf("fault: kill r%d %s into its syncs", i, d)
+			c.stop(i, true)
+		}
 		return
 	}
 	if c.rng.Intn(3) == 0 && len(c.repos) > 2 {
@@ -288,6 +297,7 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 		}
 	}
 	if !converged {
+		c.dumpLogs()
 		c.fatalf("replicas did not converge within 60s:\n%s", strings.Join(states, "\n---\n"))
 	}
 	// (1) and (2): the same revisions everywhere, and none of ours missing.
@@ -341,6 +351,27 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 		c.fatalf("conflicts differ:\n%s", strings.Join(conflicts, "\n---\n"))
 	}
 	t.Logf("seed %d converged: %d pages, %d revisions reported, %d automatic merges, %d partitions", seed, len(c.pages), len(c.created), len(autos), len(c.partitioned))
+}
+
+// dumpLogs writes every running node's log to PEERWIKI_CHAOS_LOGS/seedN/rI.log
+// when that variable names a directory, for diagnosing a failed seed.
+func (c *chaos) dumpLogs() {
+	dir := os.Getenv("PEERWIKI_CHAOS_LOGS")
+	if dir == "" {
+		return
+	}
+	dir = filepath.Join(dir, fmt.Sprintf("seed%d", c.seed))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		c.t.Logf("dump logs: %v", err)
+		return
+	}
+	for i, s := range c.serves {
+		if s != nil {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("r%d.log", i)), []byte(s.Log()), 0o644)
+		}
+		exec.Command("cp", "-a", c.repos[i].Dir, filepath.Join(dir, fmt.Sprintf("r%d", i))).Run()
+	}
+	c.t.Logf("logs and repos of seed %d in %s", c.seed, dir)
 }
 
 // revisions returns every revision on replica i, and the automatic merges
