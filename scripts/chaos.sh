@@ -5,19 +5,25 @@
 # heads, nothing reported missing, identical pages and conflicts, no
 # automatic merge made twice, fsck clean).
 #
-#   scripts/chaos.sh [--seeds N] [--seed S] [--replicas R] [--ops K]
+#   scripts/chaos.sh [--seeds N] [--seed S] [--replicas R] [--ops K] [--logs DIR]
 #
-# Seeds are 1..N (default 20); a failure names its seed and prints the
-# schedule, and --seed S replays it exactly.
+# Seeds are 1..N (default 20); defaults are 4 replicas and 60 operations.
+# A failure names its seed and prints the schedule, and --seed S replays the
+# same workload and faults (timing still varies: what a command finds
+# depends on what replication delivered first). A seed that does not
+# converge leaves every node's log and repo under DIR/seedN (default
+# bench-out/chaos-logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PEERWIKI_CHAOS_SEEDS=20
+export PEERWIKI_CHAOS_LOGS=$PWD/bench-out/chaos-logs
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--seeds) export PEERWIKI_CHAOS_SEEDS=$2; shift 2 ;;
 	--seed) export PEERWIKI_CHAOS_SEED=$2; shift 2 ;;
 	--replicas) export PEERWIKI_CHAOS_REPLICAS=$2; shift 2 ;;
 	--ops) export PEERWIKI_CHAOS_OPS=$2; shift 2 ;;
+	--logs) export PEERWIKI_CHAOS_LOGS=$(realpath -m "$2"); shift 2 ;;
 	*) echo "chaos.sh: unknown argument $1 (see the header of this script)" >&2; exit 2 ;;
 	esac
 done
