@@ -93,31 +93,42 @@ func init() {
 	if zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(MaxBodySize)); err != nil {
 		panic(err)
 	}
-	// The search index keeps its copy of page text compressed; SQLite calls
-	// these on every connection of this driver.
-	sql.Register("sqlite3_peerwiki", &sqlite3.SQLiteDriver{
-		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			// Keep the WAL file between processes: every CLI command would
-			// otherwise create it anew (and fsync the directory) and delete
-			// it at exit.
-			if err := c.SetFileControlInt("main", sqlite3.SQLITE_FCNTL_PERSIST_WAL, 1); err != nil {
-				return err
-			}
-			// ...but cut it back to 1 MiB after each checkpoint.
-			if _, err := c.Exec("PRAGMA journal_size_limit = 1048576", nil); err != nil {
-				return err
-			}
-			if err := c.RegisterFunc("pw_compress", func(s string) []byte {
-				return zfast.EncodeAll([]byte(s), nil)
-			}, true); err != nil {
-				return err
-			}
-			return c.RegisterFunc("pw_uncompress", func(b []byte) (string, error) {
-				out, err := zdec.DecodeAll(b, nil)
-				return string(out), err
-			}, true)
-		},
-	})
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error { return setUpConn(c, true) }})
+	sql.Register(driverNameNoAutoCheckpoint, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error { return setUpConn(c, false) }})
+}
+
+const (
+	driverName                 = "sqlite3_peerwiki"
+	driverNameNoAutoCheckpoint = "sqlite3_peerwiki_bgcheckpoint"
+)
+
+// setUpConn prepares every connection SQLite opens for a Store.
+func setUpConn(c *sqlite3.SQLiteConn, autoCheckpoint bool) error {
+	// Keep the WAL file between processes: every CLI command would
+	// otherwise create it anew (and fsync the directory) and delete it at
+	// exit...
+	if err := c.SetFileControlInt("main", sqlite3.SQLITE_FCNTL_PERSIST_WAL, 1); err != nil {
+		return err
+	}
+	// ...but cut it back to 1 MiB after each checkpoint.
+	if _, err := c.Exec("PRAGMA journal_size_limit = 1048576", nil); err != nil {
+		return err
+	}
+	if !autoCheckpoint {
+		if _, err := c.Exec("PRAGMA wal_autocheckpoint = 0", nil); err != nil {
+			return err
+		}
+	}
+	// The search index keeps its copy of page text compressed.
+	if err := c.RegisterFunc("pw_compress", func(s string) []byte {
+		return zfast.EncodeAll([]byte(s), nil)
+	}, true); err != nil {
+		return err
+	}
+	return c.RegisterFunc("pw_uncompress", func(b []byte) (string, error) {
+		out, err := zdec.DecodeAll(b, nil)
+		return string(out), err
+	}, true)
 }
 
 // Options configure a Store.
@@ -128,6 +139,13 @@ type Options struct {
 	// VerifyAuto checks an unsigned automatic merge revision against the
 	// store (by recomputing it). Nil: automatic merges are refused.
 	VerifyAuto func(r Reader, c cid.Cid, rev *Revision) error
+	// BackgroundCheckpoint is for long-lived processes (serve, the UI,
+	// sync): commits no longer copy the WAL into the database themselves
+	// (SQLite's auto-checkpoint, whose fsync once every thousand pages
+	// delayed an edit arriving from a peer by tens of milliseconds); a
+	// goroutine does it once writes pause, or every few seconds under a
+	// steady stream of them.
+	BackgroundCheckpoint bool
 }
 
 // Store is a repo's SQLite database of blocks, revisions and indexes. It
@@ -138,13 +156,19 @@ type Store struct {
 	wiki  string
 	opts  Options
 	cache *blockCache
+	// stopCheckpoints ends the background checkpointer; nil without one.
+	stopCheckpoints func()
 }
 
 // Open opens (creating if needed) the store at path for the given wiki.
 // A new database records wikiID; an existing one must match it.
 func Open(path, wikiID string, opts Options) (*Store, error) {
 	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_auto_vacuum=incremental&_stmt_cache_size=64"
-	db, err := sql.Open("sqlite3_peerwiki", dsn)
+	driver := driverName
+	if opts.BackgroundCheckpoint {
+		driver = driverNameNoAutoCheckpoint
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -164,7 +188,58 @@ func Open(path, wikiID string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if opts.BackgroundCheckpoint {
+		s.startCheckpointer()
+	}
 	return s, nil
+}
+
+// Timing of the background checkpointer: it looks at the commit counter
+// every checkpointPoll and checkpoints once a poll finds no new commit, or
+// after checkpointMaxDelay of continuous writing.
+const (
+	checkpointPoll     = 250 * time.Millisecond
+	checkpointMaxDelay = 5 * time.Second
+)
+
+// startCheckpointer runs the background checkpointer until Close.
+func (s *Store) startCheckpointer() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stopCheckpoints = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(checkpointPoll)
+		defer tick.Stop()
+		seen, _ := s.CommitCount(ctx)
+		dirty, since := true, time.Now() // the WAL may hold others' commits
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			cc, err := s.CommitCount(ctx)
+			if err != nil {
+				continue
+			}
+			if cc != seen {
+				if !dirty {
+					dirty, since = true, time.Now()
+				}
+				seen = cc
+				if time.Since(since) < checkpointMaxDelay {
+					continue // still writing
+				}
+			}
+			if dirty {
+				// PASSIVE: never waits for, nor blocks, readers and writers.
+				if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+					dirty = false
+				}
+			}
+		}
+	}()
 }
 
 // isBusy reports whether err is SQLite's "database is locked" or "busy".
@@ -258,7 +333,12 @@ func classifyOpenError(err error) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.stopCheckpoints != nil {
+		s.stopCheckpoints()
+	}
+	return s.db.Close()
+}
 
 // Wiki returns the wiki id the store belongs to.
 func (s *Store) Wiki() string { return s.wiki }

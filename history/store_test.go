@@ -3,9 +3,13 @@ package history_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -129,5 +133,46 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	}
 	if probs, err := s.Fsck(ctx, nil); err != nil || len(probs) != 0 {
 		t.Fatalf("fsck after the upgrade: %v %v", probs, err)
+	}
+}
+
+// With BackgroundCheckpoint, commits leave their pages in the WAL (no
+// commit pays for a checkpoint), and the store copies them into the
+// database file shortly after the writes stop.
+func TestBackgroundCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "peerwiki.db")
+	s, err := history.Open(path, historytest.WikiID, history.Options{BackgroundCheckpoint: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var auto int
+	if err := s.DB().QueryRow(`PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil || auto != 0 {
+		t.Fatalf("wal_autocheckpoint = %d, %v; want 0", auto, err)
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	b := historytest.NewBuilder(t, s)
+	page := b.Put(cid.Undef, "P", "0\n")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 40 {
+		var body strings.Builder
+		for range 100 {
+			fmt.Fprintf(&body, "%016x %016x %016x\n", rng.Uint64(), rng.Uint64(), rng.Uint64())
+		}
+		b.Put(page, "P", body.String(), page) // ~5 KB that neither compresses nor deltas
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for size() < before+200<<10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes (%d before the writes): nothing checkpointed", size(), before)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

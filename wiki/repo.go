@@ -174,7 +174,18 @@ func writeSecret(path string, data []byte) error {
 }
 
 // Open opens an existing repo.
-func Open(dir string) (*Repo, error) {
+func Open(dir string) (*Repo, error) { return OpenWith(dir, OpenOptions{}) }
+
+// OpenOptions tune how a repo is opened.
+type OpenOptions struct {
+	// LongLived is for processes that keep the repo open (serve, the UI,
+	// sync): the database is checkpointed in the background rather than
+	// by whichever commit fills the WAL (history.Options.BackgroundCheckpoint).
+	LongLived bool
+}
+
+// OpenWith opens an existing repo with options.
+func OpenWith(dir string, o OpenOptions) (*Repo, error) {
 	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s (run 'peerwiki init' first)", ErrNotInitialised, dir)
@@ -189,7 +200,9 @@ func Open(dir string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := history.Open(filepath.Join(dir, DBFile), cfg.Wiki, storeOptions())
+	opts := storeOptions()
+	opts.BackgroundCheckpoint = o.LongLived
+	store, err := history.Open(filepath.Join(dir, DBFile), cfg.Wiki, opts)
 	if err != nil {
 		return nil, err
 	}

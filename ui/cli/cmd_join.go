@@ -27,7 +27,7 @@ If the code is fine but no peer answers, the replica is still made: run
 'peerwiki sync' or 'peerwiki serve' later.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			longLivedGC() // a transfer can be long: collect as usual
+			a.keepRunning() // a transfer can be long
 			code, err := p2p.ParseJoinCode(as[0])
 			if err != nil {
 				return err

@@ -42,7 +42,7 @@ then logs to stderr (PEERWIKI_LOG=debug for more). While it runs, 'peerwiki
 id' and 'peerwiki invite' use its addresses (kept in serve.json in the repo).`, DefaultPort, DefaultPort),
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			longLivedGC()
+			a.keepRunning()
 			explicit, err := p2p.ParsePeerAddrs(peerAddrs)
 			if err != nil {
 				return usagef("%v", err)

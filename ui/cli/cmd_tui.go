@@ -42,7 +42,7 @@ it. Edits made by other peerwiki processes on the repo appear too. The bare
 // runTUI runs the terminal UI on the repo, creating the repo on first use,
 // with the replication node in this process unless offline.
 func (a *app) runTUI(cmd *cobra.Command, offline bool) error {
-	longLivedGC()
+	a.keepRunning()
 	if !interactive(a.stdin, a.stdout) {
 		return tui.ErrNotTerminal
 	}

@@ -19,9 +19,11 @@ func shortLivedGC() {
 	debug.SetGCPercent(-1)
 }
 
-// longLivedGC restores the default collector for commands that keep
-// running (serve, the terminal UI).
-func longLivedGC() {
+// keepRunning prepares a command that keeps running (serve, sync, join,
+// the terminal UI): the default collector, and the repo opened for a
+// long-lived process.
+func (a *app) keepRunning() {
+	a.longLived = true
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}

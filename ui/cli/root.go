@@ -49,6 +49,10 @@ type app struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	repo    *wiki.Repo
+	// longLived is set by commands that keep running (serve, sync, join,
+	// the UI): the collector runs as usual and the repo is opened for a
+	// long-lived process.
+	longLived bool
 }
 
 // Main runs peerwiki with args (without the program name) and returns the
@@ -160,7 +164,7 @@ func (a *app) open() (*wiki.Repo, error) {
 	if a.repo != nil {
 		return a.repo, nil
 	}
-	r, err := wiki.Open(a.dir())
+	r, err := wiki.OpenWith(a.dir(), wiki.OpenOptions{LongLived: a.longLived})
 	if err != nil {
 		return nil, err
 	}
