@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -13,17 +14,24 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
+	"github.com/libp2p/go-libp2p/core/sec"
 	"github.com/libp2p/go-libp2p/gologshim"
-	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	basichost "github.com/libp2p/go-libp2p/p2p/host/basic"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
+	"github.com/libp2p/go-libp2p/p2p/host/observedaddrs"
+	"github.com/libp2p/go-libp2p/p2p/host/peerstore/pstoremem"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	p2pconnmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	"github.com/libp2p/go-libp2p/p2p/net/upgrader"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -58,16 +66,33 @@ type hostConfig struct {
 // works with nothing else; reuseport off, so two peers that find each
 // other by mDNS at once cannot make a TCP simultaneous open), Noise,
 // Yamux, the wiki's pre-shared key, and limits sized for a laptop.
-func newHost(cfg hostConfig) (host.Host, error) {
+//
+// It assembles the host from go-libp2p's parts as libp2p.New would for
+// these options, without calling it: the root package links every
+// default transport (QUIC, WebTransport, WebRTC), fx and the autonat,
+// relay and metrics set-up, and their package initialisation alone
+// cost every CLI command, a one-revision edit included, milliseconds
+// of start-up. See host_limits.go for the one piece copied over.
+func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if len(cfg.psk) != 32 {
 		return nil, fmt.Errorf("wiki key must be 32 bytes, not %d", len(cfg.psk))
 	}
-	cm, err := connmgr.NewConnManager(32, 64, connmgr.WithGracePeriod(time.Minute))
+	if cfg.key == nil {
+		// As libp2p.New: no identity given, a random one.
+		if cfg.key, _, err = crypto.GenerateEd25519Key(rand.Reader); err != nil {
+			return nil, fmt.Errorf("start libp2p host: %w", err)
+		}
+	}
+	id, err := peer.IDFromPublicKey(cfg.key.GetPublic())
+	if err != nil {
+		return nil, fmt.Errorf("start libp2p host: %w", err)
+	}
+	cm, err := p2pconnmgr.NewConnManager(32, 64, p2pconnmgr.WithGracePeriod(time.Minute))
 	if err != nil {
 		return nil, err
 	}
 	limits := rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&limits)
+	setDefaultServiceLimits(&limits)
 	scaled := limits.AutoScale()
 	lc := rcmgr.PartialLimitConfig{
 		System: rcmgr.ResourceLimits{ConnsInbound: 128, ConnsOutbound: 128, Conns: 256, StreamsInbound: 2048, Streams: 4096},
@@ -76,33 +101,116 @@ func newHost(cfg hostConfig) (host.Host, error) {
 	}.Build(scaled)
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(lc))
 	if err != nil {
+		cm.Close()
 		return nil, err
 	}
-	opts := []libp2p.Option{
-		libp2p.Identity(cfg.key),
-		libp2p.PrivateNetwork(pnet.PSK(cfg.psk)),
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ConnectionManager(cm),
-		libp2p.ResourceManager(rm),
-		libp2p.DisableMetrics(),
-		libp2p.DisableRelay(),
-		libp2p.Ping(false),
-	}
-	if cfg.gater != nil {
-		opts = append(opts, libp2p.ConnectionGater(cfg.gater))
-	}
-	if len(cfg.listen) > 0 {
-		opts = append(opts, libp2p.ListenAddrs(cfg.listen...))
-	} else {
-		opts = append(opts, libp2p.NoListenAddrs)
-	}
-	h, err := libp2p.New(opts...)
+	ps, err := pstoremem.NewPeerstore()
 	if err != nil {
+		cm.Close()
+		rm.Close()
 		return nil, fmt.Errorf("start libp2p host: %w", err)
 	}
-	return h, nil
+
+	// Until the basic host exists, whatever was made is closed here;
+	// after, its Close closes the connection manager, swarm, peerstore
+	// and resource manager.
+	var sw *swarm.Swarm
+	var wh *wikiHost
+	defer func() {
+		if err == nil {
+			return
+		}
+		err = fmt.Errorf("start libp2p host: %w", err)
+		if wh != nil {
+			wh.Close()
+			return
+		}
+		if sw != nil {
+			sw.Close()
+		}
+		cm.Close()
+		ps.Close()
+		rm.Close()
+	}()
+	if err = ps.AddPrivKey(id, cfg.key); err != nil {
+		return nil, err
+	}
+	if err = ps.AddPubKey(id, cfg.key.GetPublic()); err != nil {
+		return nil, err
+	}
+	// A nil *banList must reach libp2p as a nil interface.
+	var gater connmgr.ConnectionGater
+	if cfg.gater != nil {
+		gater = cfg.gater
+	}
+
+	// What config.NewNode gives the swarm for these options: the
+	// default black-hole detectors, the gater and the resource manager;
+	// no metrics (libp2p.DisableMetrics).
+	bus := eventbus.NewBus()
+	swOpts := []swarm.Option{
+		swarm.WithUDPBlackHoleSuccessCounter(&swarm.BlackHoleSuccessCounter{N: 100, MinSuccesses: 5, Name: "UDP"}),
+		swarm.WithIPv6BlackHoleSuccessCounter(&swarm.BlackHoleSuccessCounter{N: 100, MinSuccesses: 5, Name: "IPv6"}),
+		swarm.WithResourceManager(rm),
+	}
+	if gater != nil {
+		swOpts = append(swOpts, swarm.WithConnectionGater(gater))
+	}
+	if sw, err = swarm.NewSwarm(id, ps, bus, swOpts...); err != nil {
+		return nil, err
+	}
+	muxers := []upgrader.StreamMuxer{{ID: yamux.ID, Muxer: yamux.DefaultTransport}}
+	nt, err := noise.New(noise.ID, cfg.key, muxers)
+	if err != nil {
+		return nil, err
+	}
+	up, err := upgrader.New([]sec.SecureTransport{nt}, muxers, pnet.PSK(cfg.psk), rm, gater)
+	if err != nil {
+		return nil, err
+	}
+	tpt, err := tcp.NewTCPTransport(up, rm, nil, tcp.DisableReuseport())
+	if err != nil {
+		return nil, err
+	}
+	if err = sw.AddTransport(tpt); err != nil {
+		return nil, err
+	}
+	observed, err := observedaddrs.NewManager(bus, sw)
+	if err != nil {
+		return nil, err
+	}
+	bh, err := basichost.NewHost(sw, &basichost.HostOpts{
+		EventBus:             bus,
+		ConnManager:          cm,
+		ObservedAddrsManager: observed,
+	})
+	if err != nil {
+		return nil, err
+	}
+	wh = &wikiHost{BasicHost: bh, swarm: sw, observed: observed}
+	// The start order of config.NewNode: listen, then the observed
+	// address manager, then the host's services (identify among them).
+	if err = sw.Listen(cfg.listen...); err != nil {
+		return nil, err
+	}
+	observed.Start(sw)
+	bh.Start()
+	return wh, nil
+}
+
+// wikiHost is the basic host with the teardown libp2p.New's host has:
+// the observed address manager and the swarm stop before the host's own
+// services.
+type wikiHost struct {
+	*basichost.BasicHost
+	swarm    *swarm.Swarm
+	observed *observedaddrs.Manager
+}
+
+func (h *wikiHost) Close() error {
+	h.observed.Close()
+	h.swarm.Close()
+	return h.BasicHost.Close()
 }
 
 // MDNSService is the mDNS service name of a wiki: derived from its id so

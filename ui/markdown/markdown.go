@@ -12,6 +12,7 @@ package markdown
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/mattn/go-runewidth"
 )
@@ -69,13 +70,17 @@ type span struct {
 	st   style
 }
 
-var inlineRE = regexp.MustCompile("`[^`]+`|\\*\\*[^*]+\\*\\*|__[^_]+__|\\*[^*\\s][^*]*\\*|_[^_\\s][^_]*_|\\[\\[[^\\[\\]\\n]+\\]\\]|\\[[^\\[\\]\\n]+\\]\\([^)\\s]+\\)")
+// The expressions are compiled on first use, not at start-up: every
+// command pays for package initialisation, and most never render.
+var inlineRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile("`[^`]+`|\\*\\*[^*]+\\*\\*|__[^_]+__|\\*[^*\\s][^*]*\\*|_[^_\\s][^_]*_|\\[\\[[^\\[\\]\\n]+\\]\\]|\\[[^\\[\\]\\n]+\\]\\([^)\\s]+\\)")
+})
 
 // inline splits a line of Markdown into styled spans, dropping the markup.
 func inline(s string, base style) []span {
 	var out []span
 	last := 0
-	for _, m := range inlineRE.FindAllStringIndex(s, -1) {
+	for _, m := range inlineRE().FindAllStringIndex(s, -1) {
 		if m[0] > last {
 			out = append(out, span{s[last:m[0]], base})
 		}
@@ -167,9 +172,9 @@ func wrap(spans []span, width int, first, rest string, color bool) []string {
 }
 
 var (
-	orderedRE = regexp.MustCompile(`^(\s*)(\d+[.)])\s+(.*)$`)
-	bulletRE  = regexp.MustCompile(`^(\s*)([-*+])\s+(.*)$`)
-	ruleRE    = regexp.MustCompile(`^\s*([-*_])(\s*([-*_])){2,}\s*$`)
+	orderedRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\s*)(\d+[.)])\s+(.*)$`) })
+	bulletRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\s*)([-*+])\s+(.*)$`) })
+	ruleRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*([-*_])(\s*([-*_])){2,}\s*$`) })
 )
 
 // Render returns body laid out for a terminal.
@@ -233,7 +238,7 @@ func Render(body string, o Options) string {
 			if level == 1 {
 				out = append(out, paint(strings.Repeat("═", min(width, runewidth.StringWidth(text))), heading))
 			}
-		case ruleRE.MatchString(line):
+		case ruleRE().MatchString(line):
 			flush()
 			out = append(out, paint(strings.Repeat("─", width), dim))
 		case strings.HasPrefix(trimmed, ">"):
@@ -245,11 +250,11 @@ func Render(body string, o Options) string {
 			flush()
 			out = append(out, runewidth.Truncate(line, width, "…"))
 		default:
-			if m := bulletRE.FindStringSubmatch(line); m != nil {
+			if m := bulletRE().FindStringSubmatch(line); m != nil {
 				flush()
 				indent := strings.Repeat(" ", len(m[1]))
 				out = append(out, wrap(inline(m[3], plain), width, indent+"• ", indent+"  ", o.Color)...)
-			} else if m := orderedRE.FindStringSubmatch(line); m != nil {
+			} else if m := orderedRE().FindStringSubmatch(line); m != nil {
 				flush()
 				indent := strings.Repeat(" ", len(m[1]))
 				pad := strings.Repeat(" ", len(m[2])+1)

@@ -1,0 +1,173 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/pnet"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+)
+
+// libp2pNewHost is the host as newHost built it with libp2p.New before
+// it was assembled by hand: the reference the tests below hold it to.
+// Only the tests link the root go-libp2p package.
+func libp2pNewHost(cfg hostConfig) (host.Host, error) {
+	cm, err := connmgr.NewConnManager(32, 64, connmgr.WithGracePeriod(time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	lc := rcmgr.PartialLimitConfig{
+		System:              rcmgr.ResourceLimits{ConnsInbound: 128, ConnsOutbound: 128, Conns: 256, StreamsInbound: 2048, Streams: 4096},
+		ProtocolPeerDefault: rcmgr.ResourceLimits{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32},
+	}.Build(limits.AutoScale())
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(lc))
+	if err != nil {
+		return nil, err
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(cfg.key),
+		libp2p.PrivateNetwork(pnet.PSK(cfg.psk)),
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ConnectionManager(cm),
+		libp2p.ResourceManager(rm),
+		libp2p.DisableMetrics(),
+		libp2p.DisableRelay(),
+		libp2p.Ping(false),
+		libp2p.ListenAddrs(cfg.listen...),
+	}
+	if cfg.gater != nil {
+		opts = append(opts, libp2p.ConnectionGater(cfg.gater))
+	}
+	return libp2p.New(opts...)
+}
+
+func TestServiceLimitsMatchLibp2p(t *testing.T) {
+	want, got := rcmgr.DefaultLimits, rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&want)
+	setDefaultServiceLimits(&got)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatal("setDefaultServiceLimits differs from libp2p.SetDefaultServiceLimits: copy the upstream one again")
+	}
+}
+
+// hostView is what one host shows of itself, and what a peer learns of
+// it through identify.
+type hostView struct {
+	Protocols     []protocol.ID // served, in the host's muxer
+	SeenProtocols []protocol.ID // as the peer's peerstore has them
+	Agent         any
+	Events        []string // kinds of event the host emitted around one connection
+}
+
+func TestHostMatchesLibp2pNew(t *testing.T) {
+	build := func(t *testing.T, newH func(hostConfig) (host.Host, error), psk []byte) host.Host {
+		t.Helper()
+		key, _, err := crypto.GenerateEd25519Key(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := newH(hostConfig{key: key, psk: psk, listen: loopback, gater: newBanList()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		return h
+	}
+	// view connects a host made by newH with one made by libp2p.New,
+	// dialling from the reference side (or from h with fromH), and
+	// opens a stream each way.
+	view := func(t *testing.T, newH func(hostConfig) (host.Host, error), fromH bool) hostView {
+		h, ref := build(t, newH, testKey), build(t, libp2pNewHost, testKey)
+		var mu sync.Mutex
+		kinds := map[string]bool{}
+		sub, err := h.EventBus().Subscribe(event.WildcardSubscription)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		go func() {
+			for e := range sub.Out() {
+				mu.Lock()
+				kinds[fmt.Sprintf("%T", e)] = true
+				mu.Unlock()
+			}
+		}()
+		for _, x := range []host.Host{h, ref} {
+			x.SetStreamHandler(SyncProtocol, func(s network.Stream) { s.Close() })
+		}
+		from, to := ref, h
+		if fromH {
+			from, to = h, ref
+		}
+		if err := connect(context.Background(), from, info(to)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "identify on both sides", func() bool {
+			a, _ := ref.Peerstore().SupportsProtocols(h.ID(), SyncProtocol)
+			b, _ := h.Peerstore().SupportsProtocols(ref.ID(), SyncProtocol)
+			mu.Lock()
+			defer mu.Unlock()
+			return len(a) == 1 && len(b) == 1 && kinds["event.EvtPeerIdentificationCompleted"]
+		})
+		for _, p := range [][2]host.Host{{h, ref}, {ref, h}} {
+			s, err := p[0].NewStream(context.Background(), p[1].ID(), SyncProtocol)
+			if err != nil {
+				t.Fatalf("stream: %v", err)
+			}
+			s.Close()
+		}
+		var v hostView
+		v.Protocols = h.Mux().Protocols()
+		v.SeenProtocols, _ = ref.Peerstore().GetProtocols(h.ID())
+		v.Agent, _ = ref.Peerstore().Get(h.ID(), "AgentVersion")
+		mu.Lock()
+		for k := range kinds {
+			// Whether a stream's protocol reaches the peerstore before
+			// identify's copy of the list is a race, in either host.
+			if k != "event.EvtPeerProtocolsUpdated" {
+				v.Events = append(v.Events, k)
+			}
+		}
+		mu.Unlock()
+		for _, s := range [][]protocol.ID{v.Protocols, v.SeenProtocols} {
+			slices.Sort(s)
+		}
+		slices.Sort(v.Events)
+		return v
+	}
+	for _, fromH := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dial from newHost's host: %v", fromH), func(t *testing.T) {
+			want, got := view(t, libp2pNewHost, fromH), view(t, newHost, fromH)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("newHost's host differs from libp2p.New's:\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+	t.Run("another key cannot connect", func(t *testing.T) {
+		h, ref := build(t, newHost, testKey), build(t, libp2pNewHost, []byte("another wiki's key, 32 bytes...."))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := h.Connect(ctx, info(ref)); err == nil {
+			t.Fatal("connected to a host with another key")
+		}
+	})
+}
