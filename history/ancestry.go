@@ -110,6 +110,45 @@ func MergeBaseIn(dag map[cid.Cid]*DAGNode, a, b cid.Cid) (cid.Cid, bool) {
 	return best.Cid, true
 }
 
+// MergeBasesIn returns every lowest common ancestor of a and b within a
+// loaded DAG (the common ancestors that are no other common ancestor's
+// ancestor), ordered by CID bytes. A criss-cross history has several.
+func MergeBasesIn(dag map[cid.Cid]*DAGNode, a, b cid.Cid) []cid.Cid {
+	inA := ancestors(dag, a)
+	var common []*DAGNode
+	for c := range ancestors(dag, b) {
+		if n := dag[c]; inA[c] && n != nil {
+			common = append(common, n)
+		}
+	}
+	// Highest first: each candidate still standing is a lowest common
+	// ancestor; its proper ancestors are not. A walk stops at nodes an
+	// earlier walk reached, whose ancestors it reached too.
+	sort.Slice(common, func(i, j int) bool { return common[i].Height > common[j].Height })
+	below := map[cid.Cid]bool{}
+	var out []cid.Cid
+	for _, n := range common {
+		if below[n.Cid] {
+			continue
+		}
+		out = append(out, n.Cid)
+		stack := append([]cid.Cid(nil), n.Parents...)
+		for len(stack) > 0 {
+			x := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if below[x] {
+				continue
+			}
+			below[x] = true
+			if p := dag[x]; p != nil {
+				stack = append(stack, p.Parents...)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Bytes(), out[j].Bytes()) < 0 })
+	return out
+}
+
 func mergeBase(q querier, a, b cid.Cid) (cid.Cid, error) {
 	pa, err := revPage(q, a)
 	if err != nil {

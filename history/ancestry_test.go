@@ -3,6 +3,7 @@ package history_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -93,6 +94,24 @@ func TestMergeBaseCrissCrossIsDeterministic(t *testing.T) {
 	}
 	if ok, _ := s.IsAncestor(ctx, m1, m2); ok {
 		t.Fatal("m1 is not an ancestor of m2")
+	}
+	// Every lowest common ancestor: both of the criss-cross, in CID order;
+	// one where there is one.
+	dag, err := s.PageDAG(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := []cid.Cid{x, y}
+	if bytes.Compare(y.Bytes(), x.Bytes()) < 0 {
+		both = []cid.Cid{y, x}
+	}
+	for _, tc := range []struct {
+		a, b cid.Cid
+		want []cid.Cid
+	}{{m1, m2, both}, {m2, m1, both}, {x, y, []cid.Cid{g}}, {x, m1, []cid.Cid{x}}, {m1, m1, []cid.Cid{m1}}} {
+		if got := history.MergeBasesIn(dag, tc.a, tc.b); !slices.EqualFunc(got, tc.want, cid.Cid.Equals) {
+			t.Errorf("MergeBasesIn(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
 	}
 }
 

@@ -95,15 +95,11 @@ func autoMergeBlocks(rd history.Reader, wiki string, page cid.Cid, heads []cid.C
 		}
 		acc := vs[0]
 		for k := 1; k < len(heads); k++ {
-			base, err := mergeBaseOfSet(dag, heads[:k], heads[k])
+			base, err := baseFields(rd, dag, heads[:k], heads[k], p, 0)
 			if err != nil {
 				return history.Block{}, nil, err
 			}
-			bv, _, err := versionOf(rd, base)
-			if err != nil {
-				return history.Block{}, nil, err
-			}
-			f, conflicts := merge.Resolve(p, bv.Fields(), acc, vs[k])
+			f, conflicts := merge.Resolve(p, base, acc, vs[k])
 			if len(conflicts) > 0 {
 				return history.Block{}, nil, errNotClean
 			}
@@ -127,6 +123,62 @@ func autoMergeBlocks(rd history.Reader, wiki string, page cid.Cid, heads []cid.C
 	return blk, bodies, err
 }
 
+// maxVirtualDepth bounds how deep baseFields recurses into criss-crosses
+// of criss-crosses before settling for one base.
+const maxVirtualDepth = 8
+
+// baseFields is the base against which h is merged into the merge of set.
+// With one lowest common ancestor it is that revision's fields. A
+// criss-cross history (replicas that merged the same changes in different
+// orders, each merge made as the other side's edits trickled in) has
+// several, and any one of them makes changes the other side merged long
+// ago look new, and conflict. Like git's recursive strategy, the base is
+// then the merge of those ancestors themselves, under the same policy,
+// folded in CID order so that every replica gets the same; should that
+// merge leave a conflict, the base is the one ancestor mergeBaseOfSet
+// picks.
+func baseFields(rd history.Reader, dag map[cid.Cid]*history.DAGNode, set []cid.Cid, h cid.Cid, p merge.Policy, depth int) (merge.Fields, error) {
+	withSet, tip := dag, set[0]
+	if len(set) > 1 {
+		withSet, tip = withVirtualMerge(dag, set)
+	}
+	bases := history.MergeBasesIn(withSet, tip, h)
+	if len(bases) == 0 {
+		return merge.Fields{}, fmt.Errorf("no common ancestor of %d heads and %s", len(set), h)
+	}
+	single := func() (merge.Fields, error) {
+		b, err := mergeBaseOfSet(dag, set, h)
+		if err != nil {
+			return merge.Fields{}, err
+		}
+		v, _, err := versionOf(rd, b)
+		return v.Fields(), err
+	}
+	if len(bases) == 1 || depth >= maxVirtualDepth {
+		return single()
+	}
+	acc, _, err := versionOf(rd, bases[0])
+	if err != nil {
+		return merge.Fields{}, err
+	}
+	for k := 1; k < len(bases); k++ {
+		base, err := baseFields(rd, dag, bases[:k], bases[k], p, depth+1)
+		if err != nil {
+			return merge.Fields{}, err
+		}
+		vk, _, err := versionOf(rd, bases[k])
+		if err != nil {
+			return merge.Fields{}, err
+		}
+		f, conflicts := merge.Resolve(p, base, acc, vk)
+		if len(conflicts) > 0 {
+			return single()
+		}
+		acc = merge.Version{Rev: acc.Rev, Title: f.Title, Body: f.Body, Deleted: f.Deleted, Time: max(acc.Time, vk.Time)}
+	}
+	return acc.Fields(), nil
+}
+
 // mergeBaseOfSet is the merge base of the virtual merge of set with h.
 func mergeBaseOfSet(dag map[cid.Cid]*history.DAGNode, set []cid.Cid, h cid.Cid) (cid.Cid, error) {
 	if len(set) == 1 {
@@ -135,6 +187,17 @@ func mergeBaseOfSet(dag map[cid.Cid]*history.DAGNode, set []cid.Cid, h cid.Cid) 
 		}
 		return cid.Undef, fmt.Errorf("no common ancestor of %s and %s", set[0], h)
 	}
+	withVirtual, virtual := withVirtualMerge(dag, set)
+	b, ok := history.MergeBaseIn(withVirtual, virtual, h)
+	if !ok {
+		return cid.Undef, fmt.Errorf("no common ancestor of %d heads and %s", len(set), h)
+	}
+	return b, nil
+}
+
+// withVirtualMerge returns dag with one more node, a merge of set, and
+// that node's id.
+func withVirtualMerge(dag map[cid.Cid]*history.DAGNode, set []cid.Cid) (map[cid.Cid]*history.DAGNode, cid.Cid) {
 	virtual := history.SumCID(history.CodecDagCBOR, []byte("peerwiki virtual merge"))
 	withVirtual := make(map[cid.Cid]*history.DAGNode, len(dag)+1)
 	for k, v := range dag {
@@ -147,11 +210,7 @@ func mergeBaseOfSet(dag map[cid.Cid]*history.DAGNode, set []cid.Cid, h cid.Cid) 
 		}
 	}
 	withVirtual[virtual] = node
-	b, ok := history.MergeBaseIn(withVirtual, virtual, h)
-	if !ok {
-		return cid.Undef, fmt.Errorf("no common ancestor of %d heads and %s", len(set), h)
-	}
-	return b, nil
+	return withVirtual, virtual
 }
 
 func sortByBytes(cs []cid.Cid) []cid.Cid {

@@ -2,6 +2,7 @@ package wiki_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -151,4 +152,65 @@ func TestAutoMergeRespectsThePagesOverride(t *testing.T) {
 		t.Fatalf("lww merge of manual heads: %v", err)
 	}
 	_ = heads
+}
+
+// Found by the multi-site simulation: after a partition, both sides merged
+// the other side's edits as they trickled in, in different orders, so the
+// final heads had two lowest common ancestors. Merged against either one,
+// the side's older edits look new and conflict; against the merge of the
+// two (git's recursive strategy) the heads merge cleanly.
+func TestCrissCrossMergesAgainstAVirtualBase(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	body := func(a, c int) string { return fmt.Sprintf("A: r%d\n1\n2\n3\nC: r%d\n", a, c) }
+	page, err := r.Create(ctx, "P", body(0, 0), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := r.Store.Revision(ctx, page)
+	clock := g.Time
+	put := func(text string, parents ...cid.Cid) cid.Cid {
+		t.Helper()
+		clock++
+		bodies, _ := history.BodyBlocks(text)
+		rev := &history.Revision{Wiki: r.Config.Wiki, Page: &history.Link{Cid: page}, Title: "P",
+			Body: history.Link{Cid: bodies[0].Cid}, Policy: "merge", Time: clock}
+		rev.SetParents(parents)
+		for _, p := range parents {
+			pr, _ := r.Store.Revision(ctx, p)
+			rev.Height = max(rev.Height, pr.Height+1)
+		}
+		if err := rev.Sign(r.ID.Key); err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := rev.Block()
+		// Put alone runs no policy: the DAG is exactly what is written here.
+		if _, err := r.Store.Put(ctx, append(bodies, blk)); err != nil {
+			t.Fatal(err)
+		}
+		return blk.Cid
+	}
+	a1 := put(body(1, 0), page)
+	a2 := put(body(2, 0), a1)
+	c1 := put(body(0, 1), page)
+	c2 := put(body(0, 2), c1)
+	put(body(2, 1), a2, c1) // one side merged c1 after a2
+	put(body(1, 2), a1, c2) // the other merged a1 after c2
+	m, err := r.AutoMerge(ctx, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Defined() {
+		t.Fatal("the criss-cross was left as a conflict")
+	}
+	v, _, err := r.RevisionVersion(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Body != body(2, 2) {
+		t.Fatalf("merged body = %q, want both sides' latest lines %q", v.Body, body(2, 2))
+	}
+	if probs, err := r.Store.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+		t.Fatalf("fsck (recomputes the merge): %v %v", probs, err)
+	}
 }

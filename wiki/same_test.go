@@ -150,8 +150,8 @@ func TestSameMergesOfEarlierVersionsVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 {
-		if _, err := r.Edit(ctx, page, wiki.Edit{Body: ptr("x\n"), Parent: page}); err != nil {
+	for _, msg := range []string{"one", "two"} { // the same version, two revisions
+		if _, err := r.Edit(ctx, page, wiki.Edit{Body: ptr("x\n"), Parent: page, Msg: msg}); err != nil {
 			t.Fatal(err)
 		}
 	}
