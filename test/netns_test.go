@@ -31,19 +31,27 @@ func ipCmd(args ...string) error {
 	return nil
 }
 
+// netnsSuffix skips a test named what where the machine cannot make
+// network namespaces (not root, no ip command), and otherwise returns a
+// random suffix for the names of the namespaces and links it makes.
+func netnsSuffix(t *testing.T, what string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skipf("%s needs root (network namespaces)", what)
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skipf("%s needs the ip command (iproute2)", what)
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // newNetnsLAN makes n namespaces on a bridge, or skips the test when the
 // machine cannot (not root, no ip, no namespaces).
 func newNetnsLAN(t *testing.T, n int) *netnsLAN {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("LAN discovery test needs root (network namespaces)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("LAN discovery test needs the ip command (iproute2)")
-	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	suffix := hex.EncodeToString(b)
+	suffix := netnsSuffix(t, "LAN discovery test")
 	third, _ := rand.Int(rand.Reader, big.NewInt(200))
 	subnet := fmt.Sprintf("10.77.%d", third.Int64()+20)
 	lan := &netnsLAN{t: t, bridge: "pwbr-" + suffix}
