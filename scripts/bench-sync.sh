@@ -8,8 +8,9 @@
 # Measures, as whole-process wall times:
 #   (a) a fresh replica's full sync (`peerwiki join` against a `serve`) next to
 #       `fossil clone` (the history as Fossil wiki pages) and `git clone` over `git daemon`;
-#   (b) how long one edit takes to reach each of REPLICAS running serves (full mesh):
-#       from the origin serve noticing the CLI's commit to each replica having stored it;
+#   (b) how long one edit takes to reach the other serve of a pair, and each of REPLICAS
+#       running serves (full mesh): from the origin serve noticing the CLI's commit to each
+#       replica having stored it;
 #   (c) resident memory of an idle serve;
 #   (d) an incremental sync of one new revision and a no-op sync, next to `fossil sync`
 #       and `git fetch`.
@@ -250,66 +251,81 @@ try:
     stop(fs); stop(gd)
 
     # ------------------------------------------------- (b) edit propagation
-    log("(b) %d edits on one of %d serves" % (EDITS, REPLICAS))
     stop(sa)
     db = os.path.join(B, "peerwiki.db")
-    logs, serves, addrs, reps = [], [], [], []
-    for i in range(REPLICAS):
-        r = os.path.join(WORK, "mesh%02d" % i)
-        shutil.rmtree(r, ignore_errors=True)
-        run(*pw(r, "join", code, "--no-sync", "--name", "mesh%d" % i))
-        # Same history without nine more full syncs: the database holds no
-        # per-replica state (identity and key live beside it).
-        for ext in ("", "-wal", "-shm"):
-            dst = os.path.join(r, "peerwiki.db" + ext)
-            if os.path.exists(dst):
-                os.remove(dst)
-            if ext != "-shm" and os.path.exists(db + ext):
-                shutil.copy(db + ext, dst)
-        os.remove(os.path.join(r, "peers.json"))
-        lf = os.path.join(WORK, "mesh%02d.log" % i)
-        extra = []
-        for a in addrs:
-            extra += ["--peer", a]
-        p, a = serve(r, *extra, logfile=lf)
-        serves.append(p); addrs.append(a); logs.append(lf); reps.append(r)
-    time.sleep(3)  # gossip meshes form at heartbeats (1 s)
-    origin = reps[0]
-    lat_one, lat_all = [], []
-    pat = re.compile(r'msg=(?:"local commit"|stored) .*last=(\S+) us=(\d+)')
+    origin_page = [10]  # each edit takes a page none before it edited
 
-    # Read the serves' logs incrementally (the timestamps are in the lines,
-    # so polling slowly costs no precision, only less CPU taken from them).
-    handles = [open(l) for l in logs]
-    seen = [dict() for _ in logs]
+    def mesh(n):
+        """Start n serves in a full mesh on the loaded history, make EDITS
+        edits on the first, and return the arrival latencies (each replica,
+        and the last replica per edit) and the serves, still running."""
+        log("(b) %d edits on one of %d serves" % (EDITS, n))
+        logs, serves, addrs, reps = [], [], [], []
+        for i in range(n):
+            r = os.path.join(WORK, "mesh%02d" % i)
+            shutil.rmtree(r, ignore_errors=True)
+            run(*pw(r, "join", code, "--no-sync", "--name", "mesh%d" % i))
+            # Same history without more full syncs: the database holds no
+            # per-replica state (identity and key live beside it).
+            for ext in ("", "-wal", "-shm"):
+                dst = os.path.join(r, "peerwiki.db" + ext)
+                if os.path.exists(dst):
+                    os.remove(dst)
+                if ext != "-shm" and os.path.exists(db + ext):
+                    shutil.copy(db + ext, dst)
+            os.remove(os.path.join(r, "peers.json"))
+            lf = os.path.join(WORK, "mesh%02d-of-%d.log" % (i, n))
+            extra = []
+            for a in addrs:
+                extra += ["--peer", a]
+            p, a = serve(r, *extra, logfile=lf)
+            serves.append(p); addrs.append(a); logs.append(lf); reps.append(r)
+        time.sleep(3)  # gossip meshes form at heartbeats (1 s)
+        origin = reps[0]
+        lat_one, lat_all = [], []
+        pat = re.compile(r'msg=(?:"local commit"|stored) .*last=(\S+) us=(\d+)')
 
-    def poll():
-        for h, evs in zip(handles, seen):
-            for line in h.readlines():
-                m = pat.search(line)
-                if m:
-                    evs.setdefault(m.group(1), int(m.group(2)))
+        # Read the serves' logs incrementally (the timestamps are in the
+        # lines, so polling slowly costs no precision, only less CPU taken
+        # from them).
+        handles = [open(l) for l in logs]
+        seen = [dict() for _ in logs]
 
-    for i in range(EDITS + 1):
-        rev = out(*pw(origin, "edit", page_ids[10 + i], "--body", "mesh edit %d %f\n" % (i, time.time()))).strip()
-        exit_us = int(time.time() * 1e6)
-        deadline = time.time() + 10
-        while True:
-            time.sleep(0.05)
-            poll()
-            if all(rev in e for e in seen):
-                break
-            if time.time() > deadline:
-                raise SystemExit("edit %d did not reach every replica within 10 s" % i)
-        evs = seen
-        if i == 0:
-            continue  # warm-up
-        t0 = evs[0][rev]
-        arrivals = [e[rev] - t0 for e in evs[1:]]
-        lat_one += [x / 1e6 for x in arrivals]
-        lat_all.append(max(arrivals) / 1e6)
-        notice_vs_exit.append((t0 - exit_us) / 1e6)
-    rows.append(("(b) edit reaches one replica: median / p99", "%s / %s" % (ms(median(lat_one)), ms(p99(lat_one))), "", ""))
+        def poll():
+            for h, evs in zip(handles, seen):
+                for line in h.readlines():
+                    m = pat.search(line)
+                    if m:
+                        evs.setdefault(m.group(1), int(m.group(2)))
+
+        for i in range(EDITS + 1):
+            page = page_ids[origin_page[0]]
+            origin_page[0] += 1
+            rev = out(*pw(origin, "edit", page, "--body", "mesh edit %d %f\n" % (i, time.time()))).strip()
+            exit_us = int(time.time() * 1e6)
+            deadline = time.time() + 10
+            while True:
+                time.sleep(0.05)
+                poll()
+                if all(rev in e for e in seen):
+                    break
+                if time.time() > deadline:
+                    raise SystemExit("edit %d did not reach every replica within 10 s" % i)
+            if i == 0:
+                continue  # warm-up
+            t0 = seen[0][rev]
+            arrivals = [e[rev] - t0 for e in seen[1:]]
+            lat_one += [x / 1e6 for x in arrivals]
+            lat_all.append(max(arrivals) / 1e6)
+            notice_vs_exit.append((t0 - exit_us) / 1e6)
+        return lat_one, lat_all, serves
+
+    lat_pair, _, pair = mesh(2)
+    for p in pair:
+        stop(p)
+    rows.append(("(b) edit reaches the one running replica (2 serves): median / p99", "%s / %s" % (ms(median(lat_pair)), ms(p99(lat_pair))), "", ""))
+    lat_one, lat_all, serves = mesh(REPLICAS)
+    rows.append(("(b) edit reaches one of %d replicas: median / p99" % (REPLICAS - 1), "%s / %s" % (ms(median(lat_one)), ms(p99(lat_one))), "", ""))
     rows.append(("(b) edit reaches all %d: median / p99" % (REPLICAS - 1), "%s / %s" % (ms(median(lat_all)), ms(p99(lat_all))), "", ""))
 
     # ------------------------------------------------------------ (c) RSS
