@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# crash.sh — the crash-safety test of local commits, run long: kill -9 of
-# `new`, `edit` and `import` at random moments, fsck after every kill, and
-# every commit that reported success must be present at the end.
+# crash.sh — the crash-safety tests run long: kill -9 of `new`, `edit` and
+# `import` at random moments, and of `sync` at random points of a transfer
+# (a quarter as many rounds); fsck after every kill, every commit that
+# reported success present at the end, and a receiver that never loses what
+# it had stored and completes at the next sync.
 #
 #   scripts/crash.sh [ITERATIONS] [SEED]     (defaults: 500, a fresh seed)
 #
@@ -10,4 +12,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PEERWIKI_CRASH_ITERS=${1:-500}
 [ -n "${2:-}" ] && export PEERWIKI_CRASH_SEED=$2
-exec go test ./test -run TestCrashSafetyOfLocalCommits -count=1 -v -timeout 60m
+exec go test ./test -run 'TestCrashSafetyOf(LocalCommits|Syncs)$' -count=1 -v -timeout 60m

@@ -219,19 +219,9 @@ func (c *chaos) fault() {
 func (c *chaos) state(i int) (string, bool) {
 	res := c.repos[i].Run("list", "--all", "--json")
 	if res.Code != 0 {
-		return "", false
+		return "", false // mid-recovery after a kill: look again
 	}
-	var pages []Page
-	if json.Unmarshal([]byte(res.Stdout), &pages) != nil {
-		return "", false
-	}
-	var b strings.Builder
-	for _, p := range pages {
-		hs := append([]string(nil), p.Heads...)
-		sort.Strings(hs)
-		fmt.Fprintf(&b, "%s %s\n", p.ID, strings.Join(hs, ","))
-	}
-	return b.String(), true
+	return headsState(res.Stdout)
 }
 
 func chaosRun(t *testing.T, seed int64, replicas, ops int) {

@@ -3,10 +3,12 @@ package test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -185,6 +187,33 @@ func (r *Repo) Snapshot() string {
 		fmt.Fprintf(&b, "%s\n%s\n", r.OK("show", p.ID, "--json"), strings.Join(p.Heads, ","))
 	}
 	return b.String()
+}
+
+// HeadsState is every page's id and sorted heads (`list --all --json`):
+// equal on two replicas that hold the same revisions, and one process to
+// read where Snapshot takes one per page.
+func (r *Repo) HeadsState() string {
+	r.T.Helper()
+	s, ok := headsState(r.OK("list", "--all", "--json"))
+	if !ok {
+		r.T.Fatal("list --all --json printed no JSON")
+	}
+	return s
+}
+
+// headsState is HeadsState of a `list --all --json` output.
+func headsState(listJSON string) (string, bool) {
+	var pages []Page
+	if json.Unmarshal([]byte(listJSON), &pages) != nil {
+		return "", false
+	}
+	var b strings.Builder
+	for _, p := range pages {
+		hs := append([]string(nil), p.Heads...)
+		sort.Strings(hs)
+		fmt.Fprintf(&b, "%s %s\n", p.ID, strings.Join(hs, ","))
+	}
+	return b.String(), true
 }
 
 // WritePages writes n Markdown files for `import` into a new directory:
