@@ -44,6 +44,21 @@ func (s *Store) Put(ctx context.Context, blocks []Block) (*PutResult, error) {
 	return s.PutChecked(ctx, c)
 }
 
+// PutSignedHere is Put for blocks this process has just built and signed
+// with its own key (an edit, an import, a policy change): everything is
+// checked as by
+// Put except the signatures, whose verification would only re-check the
+// signing code just run (it cost an edit about 0.7 ms, a tenth of its own
+// work, most of it building Ed25519's verification table); fsck still
+// verifies every signature in the repo.
+func (s *Store) PutSignedHere(ctx context.Context, blocks []Block) (*PutResult, error) {
+	revs, others, err := s.checkBlocks(blocks, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.PutChecked(ctx, &Checked{revs, others})
+}
+
 // Checked is a batch whose checks that need no database (CIDs, decoding,
 // signatures) have passed.
 type Checked struct {
@@ -55,7 +70,7 @@ type Checked struct {
 // batches, so that a receiver can check one batch while the previous one
 // is being stored.
 func (s *Store) Check(blocks []Block) (*Checked, error) {
-	revs, others, err := s.checkBlocks(blocks)
+	revs, others, err := s.checkBlocks(blocks, false)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +130,7 @@ func (s *Store) compact(ctx context.Context, pages int) {
 
 // checkBlocks does the work that needs no database, in parallel for large
 // batches: CID match, decoding, signature checks.
-func (s *Store) checkBlocks(blocks []Block) ([]pendingRev, map[cid.Cid]Block, error) {
+func (s *Store) checkBlocks(blocks []Block, signedHere bool) ([]pendingRev, map[cid.Cid]Block, error) {
 	type checked struct {
 		rev *Revision
 		err error
@@ -144,7 +159,12 @@ func (s *Store) checkBlocks(blocks []Block) ([]pendingRev, map[cid.Cid]Block, er
 			return
 		}
 		if !r.IsAuto() {
-			if err := r.VerifySignature(); err != nil {
+			if signedHere {
+				if len(r.Sig) == 0 {
+					out[i].err = fmt.Errorf("revision %s: %w", b.Cid, ErrUnsigned)
+					return
+				}
+			} else if err := r.VerifySignature(); err != nil {
 				out[i].err = fmt.Errorf("revision %s: %w", b.Cid, err)
 				return
 			}

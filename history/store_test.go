@@ -176,3 +176,31 @@ func TestBackgroundCheckpoint(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// PutSignedHere checks everything Put does except signatures: an unsigned
+// revision is still refused, a CID that does not match its bytes too.
+func TestPutSignedHere(t *testing.T) {
+	ctx := context.Background()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	blk, bodies := b.Make(cid.Undef, "P", "body\n")
+	if _, err := s.PutSignedHere(ctx, append(bodies, blk)); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := history.DecodeRevision(blk.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev.Sig = nil
+	unsigned, err := rev.Block()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutSignedHere(ctx, []history.Block{unsigned}); !errors.Is(err, history.ErrUnsigned) {
+		t.Fatalf("unsigned revision: err = %v, want ErrUnsigned", err)
+	}
+	bad := history.Block{Cid: blk.Cid, Data: append([]byte(nil), unsigned.Data...)}
+	if _, err := s.PutSignedHere(ctx, []history.Block{bad}); err == nil {
+		t.Fatal("a block whose bytes do not match its CID was stored")
+	}
+}

@@ -248,7 +248,7 @@ func (r *Repo) Import(ctx context.Context, dir string) (ImportResult, error) {
 		batch = append(batch, blocks...)
 	}
 	if len(batch) > 0 {
-		put, err := r.Store.Put(ctx, batch)
+		put, err := r.Store.PutSignedHere(ctx, batch)
 		if err != nil {
 			return ImportResult{}, fmt.Errorf("import: %w", err)
 		}

@@ -116,7 +116,7 @@ func (r *Repo) commitOn(ctx context.Context, d Draft, parents []*history.Revisio
 	if err != nil {
 		return cid.Undef, err
 	}
-	res, err := r.Store.Put(ctx, append(bodies, blk))
+	res, err := r.Store.PutSignedHere(ctx, append(bodies, blk))
 	if err != nil {
 		return cid.Undef, err
 	}

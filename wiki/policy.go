@@ -236,7 +236,7 @@ func (r *Repo) labelHeads(ctx context.Context, page cid.Cid, p string) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	res, err := r.Store.Put(ctx, batch)
+	res, err := r.Store.PutSignedHere(ctx, batch)
 	if err != nil {
 		return err
 	}
