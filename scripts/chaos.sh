@@ -9,8 +9,9 @@
 #
 # Seeds are 1..N (default 20); defaults are 4 replicas and 60 operations.
 # A failure names its seed and prints the schedule, and --seed S replays the
-# same workload and faults (timing still varies: what a command finds
-# depends on what replication delivered first). A seed that does not
+# same operations on the same replicas with the same faults at the same
+# steps (a head picked at random is picked among those the replica holds
+# then, which replication timing decides). A seed that does not
 # converge leaves every node's log and repo under DIR/seedN (default
 # bench-out/chaos-logs).
 set -euo pipefail

@@ -24,7 +24,10 @@ import (
 // conflicts, no automatic merge made twice, fsck clean.
 //
 // PEERWIKI_CHAOS_SEEDS=N runs N seeds (scripts/chaos.sh); PEERWIKI_CHAOS_SEED
-// replays one. The schedule is logged, and printed on failure.
+// replays one: the same operations on the same replicas and the same
+// faults at the same steps (a head or log entry picked at random is picked
+// among what that replica holds then, which replication timing decides).
+// The schedule is logged, and printed on failure.
 
 type chaos struct {
 	t       *testing.T
@@ -248,6 +251,11 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 		c.peerIDs = append(c.peerIDs, id.PeerID)
 	}
 	for n := 0; n < ops; n++ {
+		// Each step draws from a generator of its own, seeded by the seed
+		// and the step number: what a command happened to find (replication
+		// timing) never shifts the draws of later steps, so a seed replays
+		// the same operations, on the same replicas, with the same faults.
+		c.rng = rand.New(rand.NewSource(seed*1_000_003 + int64(n)))
 		if c.rng.Intn(10) == 0 {
 			c.fault()
 		}
