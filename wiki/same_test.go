@@ -224,3 +224,42 @@ func TestRegressionChaosSeed35(t *testing.T) {
 		}
 	}
 }
+
+// An edit built on one of several agreeing heads (as the terminal UI's
+// editor does: it opens on a head) joins them all.
+func TestEditOnAnAgreeingHeadJoinsThem(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	page, err := r.Create(ctx, "P", "base\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range []string{"one", "two"} {
+		if _, err := r.Edit(ctx, page, wiki.Edit{Body: ptr("x\n"), Parent: page, Msg: msg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	heads, _ := r.Store.Heads(ctx, page)
+	if len(heads) != 2 {
+		t.Fatalf("%d heads, want 2 that agree", len(heads))
+	}
+	e, err := r.Edit(ctx, page, wiki.Edit{Body: ptr("y\n"), Parent: heads[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := r.Store.Heads(ctx, page); len(now) != 1 || !now[0].Equals(e) {
+		t.Fatalf("heads after the edit = %v, want only %s", now, e)
+	}
+	rev, _ := r.Store.Revision(ctx, e)
+	if len(rev.Parents) != 2 || !(rev.Parents[0].Cid.Equals(heads[0]) || rev.Parents[1].Cid.Equals(heads[0])) {
+		t.Fatalf("parents = %v, want both heads %v", rev.Parents, heads)
+	}
+	// A parent that is not a head still forks, as --parent always did.
+	f, err := r.Edit(ctx, page, wiki.Edit{Body: ptr("z\n"), Parent: page})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev, _ := r.Store.Revision(ctx, f); len(rev.Parents) != 1 {
+		t.Fatalf("an edit on an old revision has parents %v, want just that revision", rev.Parents)
+	}
+}
