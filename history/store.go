@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -438,6 +440,22 @@ func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte
 // mostly CIDs and a signature, which zstd cannot shrink; they are stored
 // plain or as a plain delta against the parent revision.
 func encodeStored(data []byte, base []byte, hasBase, compress bool) (enc int, stored []byte) {
+	return encodeStoredWith(zenc, data, base, hasBase, compress)
+}
+
+// zencParallel is zenc for several goroutines at once (zenc has one
+// encoder, which its callers take in turn); made on first use.
+var zencParallel = sync.OnceValue(func() *zstd.Encoder {
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
+	if err != nil {
+		panic(err)
+	}
+	return e
+})
+
+// encodeStoredWith is encodeStored with a given zstd encoder.
+func encodeStoredWith(zenc *zstd.Encoder, data []byte, base []byte, hasBase, compress bool) (enc int, stored []byte) {
 	enc, stored = encPlain, data
 	if hasBase {
 		d := makeDelta(base, data)

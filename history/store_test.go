@@ -204,3 +204,48 @@ func TestPutSignedHere(t *testing.T) {
 		t.Fatal("a block whose bytes do not match its CID was stored")
 	}
 }
+
+// A long history in one batch, as a fresh replica receives it: the
+// encodings Check works out in parallel read back exactly, as deltas.
+func TestBatchOfALongHistory(t *testing.T) {
+	ctx := context.Background()
+	src := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, src)
+	body := strings.Repeat("a line of the page that stays as it was\n", 60)
+	g := b.Put(cid.Undef, "P", body)
+	prev, want := g, map[cid.Cid]string{g: body}
+	for i := range 150 {
+		body += fmt.Sprintf("line %d added\n", i)
+		prev = b.Put(g, "P", body, prev)
+		want[prev] = body
+	}
+	plan, err := src.PlanSync(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []history.Block
+	if err := src.SendPlan(ctx, plan, func(bl history.Block) error { batch = append(batch, bl); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	dst := historytest.NewStore(t, history.Options{})
+	if _, err := dst.Put(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for c, body := range want {
+		rev, err := dst.Revision(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dst.Body(ctx, rev.Body.Cid)
+		if err != nil || got != body {
+			t.Fatalf("revision %s reads back %d bytes (%v), want %d", c, len(got), err, len(body))
+		}
+	}
+	var deltas int
+	if err := dst.DB().QueryRow(`SELECT count(*) FROM blocks WHERE base IS NOT NULL`).Scan(&deltas); err != nil || deltas < 250 {
+		t.Fatalf("%d blocks stored as deltas (%v), want nearly all of 300 bodies and revisions", deltas, err)
+	}
+	if probs, err := dst.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+		t.Fatalf("fsck: %v %v", probs, err)
+	}
+}
