@@ -46,11 +46,10 @@ func (s *Store) Put(ctx context.Context, blocks []Block) (*PutResult, error) {
 
 // PutSignedHere is Put for blocks this process has just built and signed
 // with its own key (an edit, an import, a policy change): everything is
-// checked as by
-// Put except the signatures, whose verification would only re-check the
-// signing code just run (it cost an edit about 0.7 ms, a tenth of its own
-// work, most of it building Ed25519's verification table); fsck still
-// verifies every signature in the repo.
+// checked as by Put except the signatures, whose verification would only
+// re-check the signing code just run (it cost an edit about 0.7 ms, most
+// of it building Ed25519's verification table); fsck still verifies every
+// signature in the repo.
 func (s *Store) PutSignedHere(ctx context.Context, blocks []Block) (*PutResult, error) {
 	revs, others, err := s.checkBlocks(blocks, true)
 	if err != nil {
