@@ -374,14 +374,25 @@ func verifyAuto(rd history.Reader, c cid.Cid, rev *history.Revision) error {
 	return nil
 }
 
-// FoldBase is the merge base used when head h is folded into the merge of
-// set: the merge base of the two for a single head before it, else that of
-// a virtual revision whose parents are set. Automatic merges, resolvers
-// and the merge screen all fold heads this way.
-func (r *Repo) FoldBase(ctx context.Context, page cid.Cid, set []cid.Cid, h cid.Cid) (cid.Cid, error) {
-	dag, err := r.Store.PageDAG(ctx, page)
+// FoldBase is the base against which head h is folded into the merge of
+// set, as the merge policy computes it (baseFields): the version of their
+// lowest common ancestor, or, on a criss-cross history with several, the
+// merge of those, whose Rev is then empty. Automatic merges, resolvers and
+// the merge screen all fold heads against this base.
+func (r *Repo) FoldBase(ctx context.Context, page cid.Cid, set []cid.Cid, h cid.Cid) (Version, error) {
+	rd := r.Store.Reader()
+	dag, err := rd.PageDAG(page)
 	if err != nil {
-		return cid.Undef, err
+		return Version{}, err
 	}
-	return mergeBaseOfSet(dag, set, h)
+	f, err := baseFields(rd, dag, set, h, merge.PolicyMerge, 0)
+	if err != nil {
+		return Version{}, err
+	}
+	if single, err := mergeBaseOfSet(dag, set, h); err == nil {
+		if v, _, err := r.RevisionVersion(ctx, single); err == nil && v.Title == f.Title && v.Body == f.Body && v.Deleted == f.Deleted {
+			return v, nil
+		}
+	}
+	return Version{Title: f.Title, Body: f.Body, Deleted: f.Deleted}, nil
 }

@@ -194,8 +194,16 @@ func TestCrissCrossMergesAgainstAVirtualBase(t *testing.T) {
 	a2 := put(body(2, 0), a1)
 	c1 := put(body(0, 1), page)
 	c2 := put(body(0, 2), c1)
-	put(body(2, 1), a2, c1) // one side merged c1 after a2
-	put(body(1, 2), a1, c2) // the other merged a1 after c2
+	x := put(body(2, 1), a2, c1) // one side merged c1 after a2
+	y := put(body(1, 2), a1, c2) // the other merged a1 after c2
+	// The merge screen and resolvers fold against the same base.
+	base, err := r.FoldBase(ctx, page, []cid.Cid{x}, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.Rev != "" || base.Body != body(1, 1) {
+		t.Fatalf("FoldBase = %q %q, want the merge of a1 and c1 (no revision)", base.Rev, base.Body)
+	}
 	m, err := r.AutoMerge(ctx, page)
 	if err != nil {
 		t.Fatal(err)

@@ -140,15 +140,11 @@ func (r *Repo) runResolvers(ctx context.Context, page cid.Cid) error {
 	}
 	body := vs[0].Body
 	for k := 1; k < len(heads); k++ {
-		base, err := mergeBaseOfSet(dag, heads[:k], heads[k])
+		base, err := baseFields(rd, dag, heads[:k], heads[k], merge.PolicyMerge, 0)
 		if err != nil {
 			return err
 		}
-		bv, _, err := versionOf(rd, base)
-		if err != nil {
-			return err
-		}
-		if body, err = runResolver(ctx, res, bv.Body, body, vs[k].Body); err != nil {
+		if body, err = runResolver(ctx, res, base.Body, body, vs[k].Body); err != nil {
 			logResolver("resolver failed; the conflict is left for a person", "page", page.String(), "command", res.Command, "err", err)
 			return nil
 		}

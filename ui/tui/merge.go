@@ -198,9 +198,7 @@ func (s *mergeScreen) prepare(m *Model, k int, old []mergeEntry) {
 	s.theirs = s.vers[k]
 	s.base = wiki.Version{}
 	if b, err := s.mergeBase(m, k); err == nil {
-		if v, _, err := m.repo.RevisionVersion(m.ctx, b); err == nil {
-			s.base = v
-		}
+		s.base = b
 	}
 	s.body = merge.Merge3(s.base.Body, s.ours.Body, s.theirs.Body)
 	s.entries = s.entries[:0]
@@ -230,10 +228,9 @@ func sameHunk(a, b merge.Hunk) bool {
 	return slices.Equal(a.Base, b.Base) && slices.Equal(a.Ours, b.Ours) && slices.Equal(a.Theirs, b.Theirs)
 }
 
-// mergeBase is the base of folding head k into heads[:k]: for one head
-// before it, their merge base; for several, the merge base of a virtual
-// revision whose parents are those heads, as the wiki's policies compute it.
-func (s *mergeScreen) mergeBase(m *Model, k int) (cid.Cid, error) {
+// mergeBase is the base of folding head k into heads[:k], as the wiki's
+// merge policy computes it (wiki.Repo.FoldBase).
+func (s *mergeScreen) mergeBase(m *Model, k int) (wiki.Version, error) {
 	return m.repo.FoldBase(m.ctx, s.page, s.heads[:k], s.heads[k])
 }
 
@@ -675,7 +672,11 @@ func (s *mergeScreen) header(m *Model, w int) []string {
 	if len(s.heads) > 2 {
 		step = fmt.Sprintf("head %d of %d · ", s.step+1, len(s.heads))
 	}
-	status := fmt.Sprintf("%sbase %s · %d of %d decided", step, shortRev(s.base.Rev), s.decided(), len(s.entries))
+	base := shortRev(s.base.Rev)
+	if base == "" {
+		base = "merged from several common ancestors"
+	}
+	status := fmt.Sprintf("%sbase %s · %d of %d decided", step, base, s.decided(), len(s.entries))
 	if len(s.entries) == 0 {
 		status = step + "no conflicts: the heads merge cleanly; s saves the merge"
 	}
