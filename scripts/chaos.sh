@@ -7,7 +7,7 @@
 #
 #   scripts/chaos.sh [--seeds N] [--seed S] [--replicas R] [--ops K] [--logs DIR]
 #
-# Seeds are 1..N (default 20); defaults are 4 replicas and 60 operations.
+# Seeds are 1..N (default 20); defaults are 5 replicas and 60 operations.
 # A failure names its seed and prints the schedule, and --seed S replays the
 # same operations on the same replicas with the same faults at the same
 # steps (a head picked at random is picked among those the replica holds

@@ -420,7 +420,7 @@ func TestChaos(t *testing.T) {
 			seeds = append(seeds, int64(i))
 		}
 	}
-	replicas, ops := 4, 60
+	replicas, ops := 5, 60 // the default of five replicas
 	if n, err := strconv.Atoi(os.Getenv("PEERWIKI_CHAOS_REPLICAS")); err == nil && n > 1 {
 		replicas = n
 	}
