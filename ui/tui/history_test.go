@@ -76,3 +76,28 @@ func TestHistoryRestoreOnAConflictResolves(t *testing.T) {
 		t.Fatalf("restore on a conflicted page has %d parents, want both heads", len(rev.Parents))
 	}
 }
+
+// TestHistoryGolden pins the history screen's layout: a page edited,
+// forked and resolved, with its log, the marks of the head and of the
+// merge, and the diff of the selected revision. (The graph is drawn by
+// graphForTest: the CLI's graph lives in ui/cli, which imports this
+// package.)
+func TestHistoryGolden(t *testing.T) {
+	r := newRepo(t)
+	ctx := context.Background()
+	page := mustCreate(t, r, "Notes", "alpha\nbeta\n")
+	two := "alpha\nBETA\n"
+	mustEdit(t, r, page, wiki.Edit{Body: &two, Msg: "caps"})
+	fork := "alpha\nbeta\ngamma\n"
+	mustEdit(t, r, page, wiki.Edit{Body: &fork, Parent: page, Msg: "offline"})
+	merged := "alpha\nBETA\ngamma\n"
+	if _, err := r.Resolve(ctx, page, wiki.Resolution{Body: &merged, Msg: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	m := newModel(t, r, func(o *Options) { o.Graph = graphForTest })
+	press(t, m, "h")
+	if _, ok := m.top().(*historyScreen); !ok {
+		t.Fatalf("h opened %T", m.top())
+	}
+	requireGolden(t, snapshot(m))
+}
