@@ -200,3 +200,46 @@ func TestMergeFileLikeGit(t *testing.T) {
 		t.Fatalf("two arguments = %+v", res)
 	}
 }
+
+// Heads that agree are one version: a page whose only divergence is the
+// same change made twice is not a conflict, and plain `edit` joins the
+// heads; with a third, different head, `show` prints the agreeing ones
+// once and `conflicts` lists the page.
+func TestAgreeingHeadsAreOneVersion(t *testing.T) {
+	r := InitRepo(t, "judy")
+	id := r.OK("new", "Fixes", "--body", "tpyo\n")
+	r.OK("edit", id, "--body", "typo\n", "--parent", id, "-m", "fixed here")
+	r.OK("edit", id, "--body", "typo\n", "--parent", id, "-m", "and fixed there")
+	p := r.Show(id)
+	if p.Conflict || len(p.Heads) != 2 {
+		t.Fatalf("two heads with the same fix: %+v, want 2 heads and no conflict", p)
+	}
+	var cs []struct{ ID string }
+	r.JSON(&cs, "conflicts", "--json")
+	if len(cs) != 0 {
+		t.Fatalf("conflicts = %+v, want none", cs)
+	}
+	r.OK("edit", id, "--body", "typo fixed, then more\n")
+	if p := r.Show(id); p.Conflict || len(p.Heads) != 1 {
+		t.Fatalf("after a plain edit: %+v, want one head", p)
+	}
+	var log []struct{ Parents []string }
+	r.JSON(&log, "log", id, "--json")
+	if len(log[0].Parents) != 2 {
+		t.Fatalf("the edit has parents %v, want both agreeing heads", log[0].Parents)
+	}
+
+	// Two agreeing heads and a different one: a conflict of two versions.
+	r.OK("edit", id, "--body", "x\n", "--parent", log[1].Parents[0], "-m", "one")
+	r.OK("edit", id, "--body", "x\n", "--parent", log[1].Parents[0], "-m", "two")
+	human := r.OK("show", id)
+	for _, want := range []string{"CONFLICT: 3 heads", "version 1 of 2", "version 2 of 2", "(the same in rev "} {
+		if !strings.Contains(human, want) {
+			t.Fatalf("show lacks %q:\n%s", want, human)
+		}
+	}
+	r.JSON(&cs, "conflicts", "--json")
+	if len(cs) != 1 || cs[0].ID != id {
+		t.Fatalf("conflicts = %+v, want the page", cs)
+	}
+}

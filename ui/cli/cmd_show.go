@@ -90,18 +90,43 @@ func authorLabel(name, author string) string {
 	return name + " (" + shortID(author) + ")"
 }
 
+// groupVersions groups the versions of a page's heads that have the same
+// title, body and deleted state, in the order they first appear.
+func groupVersions(vs []wiki.Version) [][]wiki.Version {
+	var groups [][]wiki.Version
+	for _, v := range vs {
+		found := false
+		for i, g := range groups {
+			if g[0].Title == v.Title && g[0].Body == v.Body && g[0].Deleted == v.Deleted {
+				groups[i], found = append(g, v), true
+				break
+			}
+		}
+		if !found {
+			groups = append(groups, []wiki.Version{v})
+		}
+	}
+	return groups
+}
+
 func printPageView(out *printer, v *wiki.PageView) {
 	out.Printf("%s\n", out.dim("page "+v.ID))
 	for _, e := range v.Editing {
 		out.Printf("%s\n", out.yellow(fmt.Sprintf("being edited by %s since %s (%s)", e.Name, e.Since[11:16], shortID(e.PeerID))))
 	}
 	if v.Conflict {
+		// Heads that agree are one version: print it once, naming the
+		// other heads that hold it.
+		groups := groupVersions(v.Versions)
 		out.Printf("%s\n\n", out.red(fmt.Sprintf("CONFLICT: %d heads; resolve with 'peerwiki merge' or 'peerwiki resolve'", len(v.Versions))))
-		for i, ver := range v.Versions {
+		for i, g := range groups {
 			if i > 0 {
 				out.Println()
 			}
-			printVersion(out, ver, fmt.Sprintf("=== version %d of %d:", i+1, len(v.Versions)))
+			printVersion(out, g[0], fmt.Sprintf("=== version %d of %d:", i+1, len(groups)))
+			for _, same := range g[1:] {
+				out.Printf("%s\n", out.dim(fmt.Sprintf("(the same in rev %s  %s  %s)", same.Rev, same.Time, authorLabel(same.Name, same.Author))))
+			}
 		}
 	} else {
 		title := out.bold(v.Title)
