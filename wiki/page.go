@@ -248,7 +248,10 @@ func (r *Repo) FindPage(ctx context.Context, ref string) (history.PageRow, error
 	if ref == "" {
 		return history.PageRow{}, fmt.Errorf("%w: empty page reference", ErrInvalid)
 	}
-	if strings.HasPrefix(ref, "b") && len(ref) >= 8 {
+	// Every page id is a CIDv1 of a dag-cbor block hashed with sha2-256,
+	// whose string form starts "bafyrei": only such a ref can be an id (a
+	// title like "brainstorm" is not looked up by a scan of every id).
+	if strings.HasPrefix(ref, "bafyrei") && len(ref) >= 8 {
 		ids, err := r.Store.PagesByPrefix(ctx, ref, 10)
 		if err != nil {
 			return history.PageRow{}, err

@@ -258,3 +258,23 @@ func TestClockNeverGoesBackwards(t *testing.T) {
 		t.Fatalf("time %d after parent %d: want parent+1", got.Time, parent.Time)
 	}
 }
+
+// A reference is tried as an id prefix only when it looks like one of
+// peerwiki's ids ("bafyrei..."); any other is a title.
+func TestFindPageByIdPrefixOrTitle(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	id, err := r.Create(ctx, "brainstorming", "ideas\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"brainstorming", "Brainstorming", id.String()[:12], id.String()} {
+		p, err := r.FindPage(ctx, ref)
+		if err != nil || !p.ID.Equals(id) {
+			t.Errorf("FindPage(%q) = %v, %v; want the page", ref, p.ID, err)
+		}
+	}
+	if _, err := r.FindPage(ctx, "bafyreizzzzzzzzz"); !errors.Is(err, wiki.ErrNotFound) {
+		t.Errorf("an id prefix of no page: err = %v, want ErrNotFound", err)
+	}
+}
