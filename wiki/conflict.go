@@ -35,12 +35,19 @@ func (r *Repo) Conflicts(ctx context.Context) ([]Conflict, error) {
 		return nil, err
 	}
 	out := []Conflict{}
+	if len(rows) == 0 {
+		return out, nil
+	}
+	wp, err := r.WikiPolicy(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range rows {
 		heads, err := r.Store.Heads(ctx, p.ID)
 		if err != nil {
 			return nil, err
 		}
-		pol, err := r.PolicyOf(ctx, p.ID)
+		pol, err := r.policyUnder(ctx, p.ID, wp)
 		if err != nil {
 			return nil, err
 		}

@@ -152,6 +152,11 @@ func (r *Repo) PolicyOf(ctx context.Context, page cid.Cid) (PagePolicy, error) {
 	if err != nil {
 		return PagePolicy{}, err
 	}
+	return r.policyUnder(ctx, page, wp)
+}
+
+// policyUnder is PolicyOf with the wiki's default already read.
+func (r *Repo) policyUnder(ctx context.Context, page cid.Cid, wp merge.Policy) (PagePolicy, error) {
 	heads, err := r.Store.Heads(ctx, page)
 	if err != nil {
 		return PagePolicy{}, r.notFound(err, page.String())
