@@ -124,8 +124,9 @@ func TestCrashSafetyOfLocalCommits(t *testing.T) {
 
 // TestCrashSafetyOfSyncs kills `peerwiki sync` with SIGKILL at random
 // points while it receives history from a running serve (a quarter of
-// PEERWIKI_CRASH_ITERS rounds; every third round the receiver starts empty
-// again, so that most kills land mid-transfer). After every kill fsck must
+// PEERWIKI_CRASH_ITERS rounds; every other round the receiver starts empty
+// again, so that most kills land mid-transfer; should none have, up to ten
+// more rounds run until one does). After every kill fsck must
 // pass and the receiver must hold at least what it held before; a sync
 // that exits 0 must have brought everything; the last sync completes.
 func TestCrashSafetyOfSyncs(t *testing.T) {
@@ -170,8 +171,8 @@ func TestCrashSafetyOfSyncs(t *testing.T) {
 	whole := max(peak-w0, 1)
 	var b *Repo
 	held, killed, midway := 0, 0, 0
-	for i := 0; i < iters; i++ {
-		if i%3 == 0 {
+	for i := 0; i < iters || (midway == 0 && i < iters+10); i++ {
+		if i%2 == 0 {
 			b = NewRepo(t)
 			b.OK("join", code, "--no-sync")
 			held = 0
@@ -183,7 +184,7 @@ func TestCrashSafetyOfSyncs(t *testing.T) {
 		// by a random amount (a child process per poll would be too slow
 		// to place a kill inside a transfer of a few hundred ms).
 		size := func() int64 { return walSize(b) }
-		before, at := size(), rng.Int63n(whole)
+		before, at := size(), whole/10+rng.Int63n(whole*8/10+1) // 10-90% of the way
 		cmd := b.Command("sync", "--peer", sa.Addr(), "--timeout", "20s")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
