@@ -5,7 +5,7 @@
 # one-way delay and modelled packet loss. Prints, as a Markdown table:
 # `edit` wall time at each site, replication lag within a site, across
 # sites and to all replicas (median, p99) at 0, 50 and 150 ms one-way delay
-# and at 50 ms with 1% loss; and convergence after one site is cut off
+# each also with 1% loss; and convergence after one site is cut off
 # (its link to the wan down) for 60 s while every site keeps writing.
 #
 #   scripts/multisite.sh [--edits N] [--partition DURATION]

@@ -32,7 +32,7 @@ import (
 //
 // By default a short run (one path setting, a few edits, a 5 s partition)
 // with hard assertions; PEERWIKI_MULTISITE_FULL=1 (scripts/multisite.sh)
-// measures 0, 50 and 150 ms one-way and 50 ms with 1% loss, and a 60 s
+// measures 0, 50 and 150 ms one-way, each also with 1% loss, and a 60 s
 // partition, and prints a Markdown table (also written to
 // PEERWIKI_MULTISITE_OUT when set).
 
@@ -70,7 +70,7 @@ func msConfigFromEnv() msConfig {
 		return cfg
 	}
 	cfg.full = true
-	cfg.paths = []msPath{{0, 0}, {50 * time.Millisecond, 0}, {150 * time.Millisecond, 0}, {50 * time.Millisecond, 1}}
+	cfg.paths = []msPath{{0, 0}, {50 * time.Millisecond, 0}, {150 * time.Millisecond, 0}, {0, 1}, {50 * time.Millisecond, 1}, {150 * time.Millisecond, 1}}
 	cfg.edits = 60
 	cfg.partition = 60 * time.Second
 	cfg.partPath = msPath{50 * time.Millisecond, 0}
