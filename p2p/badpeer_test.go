@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -295,5 +297,40 @@ func TestRejectsBadGossip(t *testing.T) {
 				t.Fatal("stored blocks from a bad gossip message")
 			}
 		})
+	}
+}
+
+// A peer of another sync version (an older build, whose automatic merges
+// would not all recompute here) is told so in one line and not banned:
+// it is not hostile, only out of date.
+func TestOtherSyncVersionIsRefusedNotBanned(t *testing.T) {
+	honest := newReplica(t)
+	honest.addHistory(1, 1, "Honest")
+	nh := startNode(t, honest, nil)
+	before := honest.blocks()
+	old := newHostile(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := old.Connect(ctx, info(nh.Host())); err != nil {
+		t.Fatal(err)
+	}
+	s, err := old.NewStream(ctx, nh.ID(), SyncProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetDeadline(time.Now().Add(5 * time.Second))
+	msgio.NewVarintWriter(s).WriteMsg(cborFrame(frameHello, helloMsg{V: protoVersion - 1, Wiki: historyWiki(), Sum: make([]byte, 32)}))
+	reply, err := msgio.NewVarintReaderSize(s, MaxFrame).ReadMsg()
+	if err != nil || len(reply) == 0 || reply[0] != frameError {
+		t.Fatalf("reply = %q, %v; want an error frame", reply, err)
+	}
+	if want := fmt.Sprintf("unsupported sync version %d", protoVersion-1); !strings.Contains(string(reply), want) {
+		t.Fatalf("reply %q does not say %q", reply, want)
+	}
+	if nh.Stats().Rejected != 0 || nh.bans.banned(old.ID()) {
+		t.Fatal("a peer of another version was treated as hostile")
+	}
+	if honest.blocks() != before {
+		t.Fatal("stored something")
 	}
 }

@@ -58,7 +58,14 @@ const (
 	maxHeads = 1 << 17
 )
 
-const protoVersion = 1
+// protoVersion is the sync version a HELLO carries; peers of another
+// version refuse each other with a clear message, nobody banned. It counts
+// the rules every replica must compute alike, not only the wire format:
+// 2 merges criss-cross heads against the merge of all their common
+// ancestors and makes no merge of agreeing heads, so a version-1 peer
+// would find some of our automatic merges not recomputing, and the other
+// way round.
+const protoVersion = 2
 
 // Frame types.
 const (
@@ -103,6 +110,10 @@ var wireDec = func() cbor.DecMode {
 	}
 	return d
 }()
+
+// errOtherVersion marks a peer that speaks another sync version: refused,
+// never punished.
+var errOtherVersion = errors.New("another sync version")
 
 // errProtocol marks a peer that broke the protocol (garbage, oversized or
 // out-of-order frames, bad blocks): it gets disconnected and banned.

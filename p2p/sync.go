@@ -358,7 +358,13 @@ func (n *Node) handleSync(s network.Stream) {
 	ctx, cancel := context.WithTimeout(n.ctx, syncTimeout)
 	defer cancel()
 	res := SyncResult{Peer: p}
-	if err := n.answer(ctx, fc, p, &res); err != nil {
+	if err := n.answer(ctx, fc, p, &res); errors.Is(err, errOtherVersion) {
+		// Not hostile, only another build: close (not reset) so that the
+		// one-line reason reaches it.
+		n.log.Info("refused a sync: the peer speaks another sync version", "peer", p, "err", err)
+		s.Close()
+		return
+	} else if err != nil {
 		if badData(err) {
 			fc.writeError("rejected: " + err.Error())
 		}
@@ -386,7 +392,7 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 	}
 	if hello.V != protoVersion {
 		fc.writeError(fmt.Sprintf("unsupported sync version %d (this node speaks %d)", hello.V, protoVersion))
-		return fmt.Errorf("peer %s speaks sync version %d", p, hello.V)
+		return fmt.Errorf("%w: peer %s speaks sync version %d", errOtherVersion, p, hello.V)
 	}
 	if hello.Wiki != n.wiki {
 		return protoErr("peer is of wiki %q, not %q", clip(hello.Wiki), n.wiki)
