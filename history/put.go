@@ -128,9 +128,22 @@ func preEncode(revs []pendingRev, others map[cid.Cid]Block) map[deltaPair]encode
 		}
 	}
 	out := make([]encoded, len(jobs))
+	parallelEach(len(jobs), func(i int) {
+		out[i].enc, out[i].data = encodeStoredWith(zencParallel(), jobs[i].data, jobs[i].base, true, jobs[i].compressible)
+	})
+	pre := make(map[deltaPair]encoded, len(jobs))
+	for i, j := range jobs {
+		pre[j.pair] = out[i]
+	}
+	return pre
+}
+
+// parallelEach runs f(0) ... f(n-1) on every core and returns when all
+// are done.
+func parallelEach(n int, f func(i int)) {
 	var wg sync.WaitGroup
-	next := make(chan int, len(jobs))
-	for i := range jobs {
+	next := make(chan int, n)
+	for i := range n {
 		next <- i
 	}
 	close(next)
@@ -139,16 +152,11 @@ func preEncode(revs []pendingRev, others map[cid.Cid]Block) map[deltaPair]encode
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i].enc, out[i].data = encodeStoredWith(zencParallel(), jobs[i].data, jobs[i].base, true, jobs[i].compressible)
+				f(i)
 			}
 		}()
 	}
 	wg.Wait()
-	pre := make(map[deltaPair]encoded, len(jobs))
-	for i, j := range jobs {
-		pre[j.pair] = out[i]
-	}
-	return pre
 }
 
 // PutChecked stores a batch that passed Check, with Put's guarantees.
@@ -253,22 +261,7 @@ func (s *Store) checkBlocks(blocks []Block, signedHere bool) ([]pendingRev, map[
 			check(i)
 		}
 	} else {
-		var wg sync.WaitGroup
-		next := make(chan int, len(blocks))
-		for i := range blocks {
-			next <- i
-		}
-		close(next)
-		for range runtime.GOMAXPROCS(0) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					check(i)
-				}
-			}()
-		}
-		wg.Wait()
+		parallelEach(len(blocks), check)
 	}
 	var revs []pendingRev
 	others := map[cid.Cid]Block{}

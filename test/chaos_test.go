@@ -302,7 +302,7 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 	var revSets []string
 	var autos map[string][]string
 	for i := range c.repos {
-		revs, a := c.revisions(i)
+		revs, a := c.repos[i].Revisions()
 		if i == 0 {
 			autos = a
 		}
@@ -370,32 +370,6 @@ func (c *chaos) dumpLogs() {
 		exec.Command("cp", "-a", c.repos[i].Dir, filepath.Join(dir, fmt.Sprintf("r%d", i))).Run()
 	}
 	c.t.Logf("logs and repos of seed %d in %s", c.seed, dir)
-}
-
-// revisions returns every revision on replica i, and the automatic merges
-// counted by their parent sets.
-func (c *chaos) revisions(i int) (map[string]bool, map[string][]string) {
-	revs := map[string]bool{}
-	autos := map[string][]string{}
-	var pages []Page
-	c.repos[i].JSON(&pages, "list", "--all", "--json")
-	for _, p := range pages {
-		var log []struct {
-			Rev     string
-			Parents []string
-			Auto    bool
-			Policy  string
-		}
-		c.repos[i].JSON(&log, "log", p.ID, "--json")
-		for _, e := range log {
-			revs[e.Rev] = true
-			if e.Auto {
-				key := strings.Join(e.Parents, ",")
-				autos[key] = append(autos[key], e.Rev+" by "+e.Policy)
-			}
-		}
-	}
-	return revs, autos
 }
 
 func allEqual(ss []string) bool {

@@ -201,6 +201,33 @@ func (r *Repo) HeadsState() string {
 	return s
 }
 
+// Revisions returns every revision of every page the replica holds, and
+// its automatic merges keyed by their parent sets (each with its policy).
+func (r *Repo) Revisions() (map[string]bool, map[string][]string) {
+	r.T.Helper()
+	revs := map[string]bool{}
+	autos := map[string][]string{}
+	var pages []Page
+	r.JSON(&pages, "list", "--all", "--json")
+	for _, p := range pages {
+		var log []struct {
+			Rev     string
+			Parents []string
+			Auto    bool
+			Policy  string
+		}
+		r.JSON(&log, "log", p.ID, "--json")
+		for _, e := range log {
+			revs[e.Rev] = true
+			if e.Auto {
+				key := strings.Join(e.Parents, ",")
+				autos[key] = append(autos[key], e.Rev+" by "+e.Policy)
+			}
+		}
+	}
+	return revs, autos
+}
+
 // headsState is HeadsState of a `list --all --json` output.
 func headsState(listJSON string) (string, bool) {
 	var pages []Page

@@ -2,7 +2,6 @@ package test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	mrand "math/rand"
@@ -572,7 +571,7 @@ func (m *multisite) partition(k int) msPartition {
 	// revisions.
 	var want map[string]bool
 	for i, r := range m.replicas {
-		have := msRevisions(r.repo)
+		have, _ := r.repo.Revisions()
 		for rev, page := range written {
 			if !have[rev] {
 				t.Errorf("%s lacks revision %s of page %s written during the partition", r.name, rev, page)
@@ -620,27 +619,12 @@ func (m *multisite) states() []string {
 	for i, r := range m.replicas {
 		wg.Go(func() {
 			if b, err := r.repo.Command("list", "--all", "--json").Output(); err == nil {
-				out[i] = msState(b)
+				out[i], _ = headsState(string(b))
 			}
 		})
 	}
 	wg.Wait()
 	return out
-}
-
-// msState is a replica's pages and their sorted heads, one line a page.
-func msState(listJSON []byte) string {
-	var pages []Page
-	if json.Unmarshal(listJSON, &pages) != nil {
-		return ""
-	}
-	var lines []string
-	for _, p := range pages {
-		hs := slices.Sorted(slices.Values(p.Heads))
-		lines = append(lines, p.ID+" "+strings.Join(hs, ","))
-	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
 }
 
 func msAllSame(states []string) bool {
@@ -661,19 +645,6 @@ func msPageSet(r *Repo) map[string]bool {
 		have[p.ID] = true
 	}
 	return have
-}
-
-// msRevisions is every revision of every page a replica holds.
-func msRevisions(r *Repo) map[string]bool {
-	revs := map[string]bool{}
-	for id := range msPageSet(r) {
-		var log []struct{ Rev string }
-		r.JSON(&log, "log", id, "--json")
-		for _, e := range log {
-			revs[e.Rev] = true
-		}
-	}
-	return revs
 }
 
 func (m *multisite) dumpLogs() {

@@ -95,7 +95,7 @@ func autoMergeBlocks(rd history.Reader, wiki string, page cid.Cid, heads []cid.C
 		}
 		acc := vs[0]
 		for k := 1; k < len(heads); k++ {
-			base, err := baseFields(rd, dag, heads[:k], heads[k], p, 0)
+			base, _, err := baseFields(rd, dag, heads[:k], heads[k], p, 0)
 			if err != nil {
 				return history.Block{}, nil, err
 			}
@@ -127,48 +127,54 @@ func autoMergeBlocks(rd history.Reader, wiki string, page cid.Cid, heads []cid.C
 // of criss-crosses before settling for one base.
 const maxVirtualDepth = 8
 
-// baseFields is the base against which h is merged into the merge of set.
-// With one lowest common ancestor it is that revision's fields. A
-// criss-cross history (replicas that merged the same changes in different
-// orders, each merge made as the other side's edits trickled in) has
-// several, and any one of them makes changes the other side merged long
-// ago look new, and conflict. Like git's recursive strategy, the base is
-// then the merge of those ancestors themselves, under the same policy,
-// folded in CID order so that every replica gets the same; should that
-// merge leave a conflict, the base is the one ancestor mergeBaseOfSet
-// picks.
-func baseFields(rd history.Reader, dag map[cid.Cid]*history.DAGNode, set []cid.Cid, h cid.Cid, p merge.Policy, depth int) (merge.Fields, error) {
+// baseFields is the base against which h is merged into the merge of set,
+// and the revision it is (cid.Undef when it is no single revision). With
+// one lowest common ancestor it is that revision. A criss-cross history
+// (replicas that merged the same changes in different orders, each merge
+// made as the other side's edits trickled in) has several, and any one of
+// them makes changes the other side merged long ago look new, and
+// conflict. Like git's recursive strategy, the base is then the merge of
+// those ancestors themselves, under the same policy, folded in CID order
+// so that every replica gets the same; should that merge leave a
+// conflict, the base is the one ancestor mergeBaseOfSet picks.
+func baseFields(rd history.Reader, dag map[cid.Cid]*history.DAGNode, set []cid.Cid, h cid.Cid, p merge.Policy, depth int) (merge.Fields, cid.Cid, error) {
 	withSet, tip := dag, set[0]
 	if len(set) > 1 {
 		withSet, tip = withVirtualMerge(dag, set)
 	}
 	bases := history.MergeBasesIn(withSet, tip, h)
 	if len(bases) == 0 {
-		return merge.Fields{}, fmt.Errorf("no common ancestor of %d heads and %s", len(set), h)
+		return merge.Fields{}, cid.Undef, fmt.Errorf("no common ancestor of %d heads and %s", len(set), h)
 	}
-	single := func() (merge.Fields, error) {
+	revision := func(b cid.Cid) (merge.Fields, cid.Cid, error) {
+		v, _, err := versionOf(rd, b)
+		return v.Fields(), b, err
+	}
+	if len(bases) == 1 {
+		return revision(bases[0])
+	}
+	single := func() (merge.Fields, cid.Cid, error) {
 		b, err := mergeBaseOfSet(dag, set, h)
 		if err != nil {
-			return merge.Fields{}, err
+			return merge.Fields{}, cid.Undef, err
 		}
-		v, _, err := versionOf(rd, b)
-		return v.Fields(), err
+		return revision(b)
 	}
-	if len(bases) == 1 || depth >= maxVirtualDepth {
+	if depth >= maxVirtualDepth {
 		return single()
 	}
 	acc, _, err := versionOf(rd, bases[0])
 	if err != nil {
-		return merge.Fields{}, err
+		return merge.Fields{}, cid.Undef, err
 	}
 	for k := 1; k < len(bases); k++ {
-		base, err := baseFields(rd, dag, bases[:k], bases[k], p, depth+1)
+		base, _, err := baseFields(rd, dag, bases[:k], bases[k], p, depth+1)
 		if err != nil {
-			return merge.Fields{}, err
+			return merge.Fields{}, cid.Undef, err
 		}
 		vk, _, err := versionOf(rd, bases[k])
 		if err != nil {
-			return merge.Fields{}, err
+			return merge.Fields{}, cid.Undef, err
 		}
 		f, conflicts := merge.Resolve(p, base, acc, vk)
 		if len(conflicts) > 0 {
@@ -176,7 +182,7 @@ func baseFields(rd history.Reader, dag map[cid.Cid]*history.DAGNode, set []cid.C
 		}
 		acc = merge.Version{Rev: acc.Rev, Title: f.Title, Body: f.Body, Deleted: f.Deleted, Time: max(acc.Time, vk.Time)}
 	}
-	return acc.Fields(), nil
+	return acc.Fields(), cid.Undef, nil
 }
 
 // mergeBaseOfSet is the merge base of the virtual merge of set with h.
@@ -385,14 +391,13 @@ func (r *Repo) FoldBase(ctx context.Context, page cid.Cid, set []cid.Cid, h cid.
 	if err != nil {
 		return Version{}, err
 	}
-	f, err := baseFields(rd, dag, set, h, merge.PolicyMerge, 0)
+	f, rev, err := baseFields(rd, dag, set, h, merge.PolicyMerge, 0)
 	if err != nil {
 		return Version{}, err
 	}
-	if single, err := mergeBaseOfSet(dag, set, h); err == nil {
-		if v, _, err := r.RevisionVersion(ctx, single); err == nil && v.Title == f.Title && v.Body == f.Body && v.Deleted == f.Deleted {
-			return v, nil
-		}
+	if rev.Defined() {
+		v, _, err := r.RevisionVersion(ctx, rev)
+		return v, err
 	}
 	return Version{Title: f.Title, Body: f.Body, Deleted: f.Deleted}, nil
 }

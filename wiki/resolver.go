@@ -140,7 +140,7 @@ func (r *Repo) runResolvers(ctx context.Context, page cid.Cid) error {
 	}
 	body := vs[0].Body
 	for k := 1; k < len(heads); k++ {
-		base, err := baseFields(rd, dag, heads[:k], heads[k], merge.PolicyMerge, 0)
+		base, _, err := baseFields(rd, dag, heads[:k], heads[k], merge.PolicyMerge, 0)
 		if err != nil {
 			return err
 		}

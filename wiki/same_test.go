@@ -13,6 +13,22 @@ import (
 	"peerwiki/wiki"
 )
 
+// newReplica makes another replica of a's wiki (its own identity, the same
+// wiki id and key), closed when the test ends.
+func newReplica(t *testing.T, a *wiki.Repo, name string) *wiki.Repo {
+	t.Helper()
+	key, err := a.Key()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := wiki.Create(filepath.Join(t.TempDir(), name), name, a.Config.Wiki, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
 // copyAll stores every block of from in to, as a sync would.
 func copyAll(t *testing.T, from, to *wiki.Repo) {
 	t.Helper()
@@ -42,12 +58,7 @@ func copyAll(t *testing.T, from, to *wiki.Repo) {
 func TestIdenticalResolutionsConverge(t *testing.T) {
 	ctx := context.Background()
 	a := newRepo(t)
-	key, _ := a.Key()
-	b, err := wiki.Create(filepath.Join(t.TempDir(), "b"), "bob", a.Config.Wiki, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := newReplica(t, a, "bob")
 	page, _ := divergedPage(t, a)
 	copyAll(t, a, b)
 	body := "agreed\n"
@@ -113,12 +124,7 @@ func TestIdenticalResolutionsConverge(t *testing.T) {
 func TestRegressionChaosSeed22(t *testing.T) {
 	ctx := context.Background()
 	a := newRepo(t)
-	key, _ := a.Key()
-	b, err := wiki.Create(filepath.Join(t.TempDir(), "b"), "bob", a.Config.Wiki, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := newReplica(t, a, "bob")
 	if _, err := a.SetWikiPolicy(ctx, "lww"); err != nil {
 		t.Fatal(err)
 	}
@@ -180,16 +186,7 @@ func TestSameMergesOfEarlierVersionsVerify(t *testing.T) {
 func TestRegressionChaosSeed35(t *testing.T) {
 	ctx := context.Background()
 	a := newRepo(t)
-	key, _ := a.Key()
-	replicas := []*wiki.Repo{a}
-	for _, name := range []string{"b", "c"} {
-		r, err := wiki.Create(filepath.Join(t.TempDir(), name), name, a.Config.Wiki, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		replicas = append(replicas, r)
-	}
+	replicas := []*wiki.Repo{a, newReplica(t, a, "b"), newReplica(t, a, "c")}
 	page, err := a.Create(ctx, "P", "base\n", "")
 	if err != nil {
 		t.Fatal(err)
