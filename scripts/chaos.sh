@@ -18,12 +18,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PEERWIKI_CHAOS_SEEDS=20
 export PEERWIKI_CHAOS_LOGS=$PWD/bench-out/chaos-logs
+number() { [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "$(basename "$0"): $1 needs a number, not '${2:-}'" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--seeds) export PEERWIKI_CHAOS_SEEDS=$2; shift 2 ;;
-	--seed) export PEERWIKI_CHAOS_SEED=$2; shift 2 ;;
-	--replicas) export PEERWIKI_CHAOS_REPLICAS=$2; shift 2 ;;
-	--ops) export PEERWIKI_CHAOS_OPS=$2; shift 2 ;;
+	--seeds) number "$1" "${2:-}"; export PEERWIKI_CHAOS_SEEDS=$2; shift 2 ;;
+	--seed) number "$1" "${2:-}"; export PEERWIKI_CHAOS_SEED=$2; shift 2 ;;
+	--replicas) number "$1" "${2:-}"; export PEERWIKI_CHAOS_REPLICAS=$2; shift 2 ;;
+	--ops) number "$1" "${2:-}"; export PEERWIKI_CHAOS_OPS=$2; shift 2 ;;
 	--logs) export PEERWIKI_CHAOS_LOGS=$(realpath -m "$2"); shift 2 ;;
 	*) echo "chaos.sh: unknown argument $1 (see the header of this script)" >&2; exit 2 ;;
 	esac

@@ -16,10 +16,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PEERWIKI_MULTISITE_FULL=1
+number() { [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "$(basename "$0"): $1 needs a number, not '${2:-}'" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--edits) export PEERWIKI_MULTISITE_EDITS=$2; shift 2 ;;
-	--partition) export PEERWIKI_MULTISITE_PARTITION=$2; shift 2 ;;
+	--edits) number "$1" "${2:-}"; export PEERWIKI_MULTISITE_EDITS=$2; shift 2 ;;
+	--partition) [[ ${2:-} =~ ^[0-9]+(ms|s|m)$ ]] || { echo "multisite.sh: --partition needs a duration such as 60s, not '${2:-}'" >&2; exit 2; }
+		export PEERWIKI_MULTISITE_PARTITION=$2; shift 2 ;;
 	*) echo "multisite.sh: unknown argument $1 (see the header of this script)" >&2; exit 2 ;;
 	esac
 done
