@@ -63,18 +63,18 @@ func (s *Store) PutSignedHere(ctx context.Context, blocks []Block) (*PutResult, 
 type Checked struct {
 	revs   []pendingRev
 	others map[cid.Cid]Block
-	// pre holds storage encodings worked out in parallel by Check: a
-	// block as a delta against another block of the same batch, which the
-	// single writer would otherwise compute while it holds the transaction.
-	pre map[deltaPair]encoded
+	// pre holds storage encodings the single writer need not work out
+	// while it holds the transaction: sent that way by a peer, or worked
+	// out in parallel by Check (a block as a delta against another block
+	// of the same batch).
+	pre map[cid.Cid]encoded
 }
 
-// deltaPair names a block and the block it is stored as a delta against.
-type deltaPair struct{ block, base cid.Cid }
-
-// encoded is a block's storage encoding.
+// encoded is a block's storage encoding: data is enc of the block, a
+// delta against base when base is defined.
 type encoded struct {
 	enc  int
+	base cid.Cid
 	data []byte
 }
 
@@ -86,25 +86,27 @@ func (s *Store) Check(blocks []Block) (*Checked, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Checked{revs: revs, others: others, pre: preEncode(revs, others)}, nil
+	pre := map[cid.Cid]encoded{}
+	preEncode(revs, others, pre)
+	return &Checked{revs: revs, others: others, pre: pre}, nil
 }
 
 // preEncode works out, in parallel, the storage encodings the writer will
-// want for blocks whose delta base is in the same batch: a revision against
-// its first parent, its body against that parent's body. A fresh replica's
-// sync is almost all such pairs, and encoding them (delta, then zstd) was
-// a third of the single writer's time.
-func preEncode(revs []pendingRev, others map[cid.Cid]Block) map[deltaPair]encoded {
+// want for blocks whose delta base is in the same batch and that pre does
+// not hold yet: a revision against its first parent, its body against
+// that parent's body. A fresh replica's sync is almost all such pairs, and
+// encoding them (delta, then zstd) was a third of the single writer's time.
+func preEncode(revs []pendingRev, others map[cid.Cid]Block, pre map[cid.Cid]encoded) {
 	if len(revs) < 64 {
-		return nil // not worth the goroutines
+		return // not worth the goroutines
 	}
 	byCID := make(map[cid.Cid]pendingRev, len(revs))
 	for _, p := range revs {
 		byCID[p.block.Cid] = p
 	}
 	type job struct {
-		pair         deltaPair
-		data, base   []byte
+		block, base  cid.Cid
+		data, baseOf []byte
 		compressible bool
 	}
 	var jobs []job
@@ -116,26 +118,32 @@ func preEncode(revs []pendingRev, others map[cid.Cid]Block) map[deltaPair]encode
 		if !ok {
 			continue
 		}
-		jobs = append(jobs, job{deltaPair{p.block.Cid, parent.block.Cid}, p.block.Data, parent.block.Data, false})
+		if _, done := pre[p.block.Cid]; !done {
+			jobs = append(jobs, job{p.block.Cid, parent.block.Cid, p.block.Data, parent.block.Data, false})
+		}
 		body, base := p.rev.Body.Cid, parent.rev.Body.Cid
 		if body.Equals(base) || body.Prefix().Codec != CodecRaw {
+			continue
+		}
+		if _, done := pre[body]; done {
 			continue
 		}
 		b, okB := others[body]
 		pb, okP := others[base]
 		if okB && okP {
-			jobs = append(jobs, job{deltaPair{body, base}, b.Data, pb.Data, true})
+			jobs = append(jobs, job{body, base, b.Data, pb.Data, true})
 		}
 	}
 	out := make([]encoded, len(jobs))
 	parallelEach(len(jobs), func(i int) {
-		out[i].enc, out[i].data = encodeStoredWith(zencParallel(), jobs[i].data, jobs[i].base, true, jobs[i].compressible)
+		out[i].enc, out[i].data = encodeStoredWith(zencParallel(), jobs[i].data, jobs[i].baseOf, true, jobs[i].compressible)
+		if isDeltaEnc(out[i].enc) {
+			out[i].base = jobs[i].base
+		}
 	})
-	pre := make(map[deltaPair]encoded, len(jobs))
 	for i, j := range jobs {
-		pre[j.pair] = out[i]
+		pre[j.block] = out[i]
 	}
-	return pre
 }
 
 // parallelEach runs f(0) ... f(n-1) on every core and returns when all
@@ -173,7 +181,7 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	}
 	defer tx.Rollback()
 	w := &writer{s: s, q: cachedQuerier{tx, s.cache}, others: others, dirty: map[int64]cid.Cid{},
-		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, pre: c.pre}
+		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, pre: c.pre}
 	res, err := w.put(revs)
 	if err != nil {
 		return nil, err
@@ -296,7 +304,8 @@ type writer struct {
 	// (parents, then children) does not query back what it just wrote.
 	revs   map[cid.Cid]revRow
 	blocks map[int64]storedBlock
-	pre    map[deltaPair]encoded // from Checked.pre
+	ids    map[cid.Cid]int64     // row ids of the blocks stored, by CID
+	pre    map[cid.Cid]encoded   // from Checked.pre
 	res    PutResult
 }
 
@@ -361,39 +370,22 @@ func (w *writer) ensureBlock(c cid.Cid, deltaBase int64, useBase bool) (int64, e
 }
 
 func (w *writer) insertBlock(b Block, deltaBase int64, useBase bool) (int64, error) {
-	var baseData []byte
-	depth := 0
-	var baseCID cid.Cid
-	if useBase {
-		var err error
-		if sb, ok := w.blocks[deltaBase]; ok {
-			depth, baseData, baseCID = sb.depth, sb.data, sb.cid
-		} else if err = w.q.QueryRow(`SELECT depth FROM blocks WHERE id = ?`, deltaBase).Scan(&depth); err == nil && depth < deltaMaxDepth {
-			baseData, err = readBlockByID(w.q, deltaBase)
-		}
-		if err != nil || depth >= deltaMaxDepth {
-			useBase = false
-		}
-		depth++
+	enc, stored, base, depth, ok, err := w.reuse(b.Cid)
+	if err != nil {
+		return 0, err
 	}
-	var enc int
-	var stored []byte
-	if pre, ok := w.pre[deltaPair{b.Cid, baseCID}]; ok && useBase && baseCID.Defined() {
-		enc, stored = pre.enc, pre.data
-	} else {
-		enc, stored = encodeStored(b.Data, baseData, useBase, b.Cid.Prefix().Codec == CodecRaw)
+	if !ok {
+		enc, stored, base, depth = w.encode(b, deltaBase, useBase)
 	}
 	if stored == nil {
 		stored = []byte{} // an empty body is a block too, not NULL
 	}
-	var base any
-	if enc == encDeltaZstd || enc == encDelta {
-		base = deltaBase
-	} else {
-		depth = 0
+	var baseArg any
+	if isDeltaEnc(enc) {
+		baseArg = base
 	}
 	r, err := w.q.Exec(`INSERT INTO blocks(cid, enc, base, depth, size, data) VALUES(?, ?, ?, ?, ?, ?)`,
-		b.Cid.Bytes(), enc, base, depth, len(b.Data), stored)
+		b.Cid.Bytes(), enc, baseArg, depth, len(b.Data), stored)
 	if err != nil {
 		return 0, fmt.Errorf("store block %s: %w", b.Cid, err)
 	}
@@ -401,12 +393,63 @@ func (w *writer) insertBlock(b Block, deltaBase int64, useBase bool) (int64, err
 	id, err := r.LastInsertId()
 	if err == nil {
 		w.blocks[id] = storedBlock{cid: b.Cid, depth: depth, data: b.Data}
+		w.ids[b.Cid] = id
 		if enc != encPlain {
 			// Indexing reads it back at once; spare it the decoding.
 			w.q.cache.put(string(b.Cid.Bytes()), b.Data)
 		}
 	}
 	return id, err
+}
+
+// reuse returns the encoding Checked.pre holds for c, with its base's row
+// id and its depth, when the store can take it as it is: the base stored
+// and the delta chain short enough.
+func (w *writer) reuse(c cid.Cid) (enc int, stored []byte, base int64, depth int, ok bool, err error) {
+	e, found := w.pre[c]
+	if !found {
+		return 0, nil, 0, 0, false, nil
+	}
+	if !isDeltaEnc(e.enc) {
+		return e.enc, e.data, 0, 0, true, nil
+	}
+	id, found := w.ids[e.base]
+	if found {
+		depth = w.blocks[id].depth
+	} else {
+		err = w.q.QueryRow(`SELECT id, depth FROM blocks WHERE cid = ?`, e.base.Bytes()).Scan(&id, &depth)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil, 0, 0, false, nil
+		} else if err != nil {
+			return 0, nil, 0, 0, false, err
+		}
+	}
+	if depth >= deltaMaxDepth {
+		return 0, nil, 0, 0, false, nil
+	}
+	return e.enc, e.data, id, depth + 1, true, nil
+}
+
+// encode works out b's storage encoding, as a delta against the block
+// with row id deltaBase when useBase is set and that chain is not too long.
+func (w *writer) encode(b Block, deltaBase int64, useBase bool) (enc int, stored []byte, base int64, depth int) {
+	var baseData []byte
+	if useBase {
+		var err error
+		if sb, ok := w.blocks[deltaBase]; ok {
+			depth, baseData = sb.depth, sb.data
+		} else if err = w.q.QueryRow(`SELECT depth FROM blocks WHERE id = ?`, deltaBase).Scan(&depth); err == nil && depth < deltaMaxDepth {
+			baseData, err = readBlockByID(w.q, deltaBase)
+		}
+		if err != nil || depth >= deltaMaxDepth {
+			useBase = false
+		}
+	}
+	enc, stored = encodeStored(b.Data, baseData, useBase, b.Cid.Prefix().Codec == CodecRaw)
+	if !isDeltaEnc(enc) {
+		return enc, stored, 0, 0
+	}
+	return enc, stored, deltaBase, depth + 1
 }
 
 // revRow is a revision's row in the revisions table.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/ipfs/go-cid"
 )
@@ -217,39 +218,64 @@ func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, known []i
 	return out, nil
 }
 
-// SendPlan reads the plan's blocks and hands them to emit in send order:
-// each revision right after the body blocks it names that were not sent
-// before (a chunked body's list, then its chunks). It reads through
-// prepared statements on one connection, and undoes storage deltas with
-// a per-page cache, so a page's history is decoded once.
+// SendPlan reads the plan's blocks and hands them to emit, whole, in send
+// order: each revision right after the body blocks it names that were not
+// sent before (a chunked body's list, then its chunks).
 func (s *Store) SendPlan(ctx context.Context, plan *SyncPlan, emit func(Block) error) error {
+	return s.sendPlan(ctx, plan, false, func(p Packed) error {
+		return emit(Block{Cid: p.Cid, Data: p.Data})
+	})
+}
+
+// SendPlanPacked is SendPlan for a sync stream: blocks go out in their
+// storage encoding where the receiver can undo it (see Packed), whole
+// otherwise.
+func (s *Store) SendPlanPacked(ctx context.Context, plan *SyncPlan, emit func(Packed) error) error {
+	return s.sendPlan(ctx, plan, true, emit)
+}
+
+// planReadTx bounds how many revisions one read transaction of a send
+// covers: one transaction spares every query its own locking, and ending
+// it now and then lets the WAL be checkpointed during a long send. Blocks
+// never change once stored, so nothing is lost between transactions.
+const planReadTx = 2000
+
+// planPrefetch is how many revisions' rows sendPlan reads in one query
+// (two: the revisions, then their blocks and bodies) rather than three
+// queries a revision, whose fixed cost was most of a sender's work.
+const planPrefetch = 500
+
+func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit func(Packed) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	rd := &planReader{db: s.db, cache: map[int64][]byte{}}
-	for _, q := range []struct {
-		st  **sql.Stmt
-		sql string
-	}{
-		{&rd.rev, `SELECT r.page, r.body FROM revisions r WHERE r.id = ?`},
-		{&rd.block, `SELECT cid, enc, base, depth, data FROM blocks WHERE id = ?`},
-		{&rd.byCID, `SELECT id FROM blocks WHERE cid = ?`},
-	} {
-		if *q.st, err = conn.PrepareContext(ctx, q.sql); err != nil {
-			return err
-		}
-		defer (*q.st).Close()
+	rd := &planReader{conn: conn, cache: map[int64][]byte{}, cids: map[int64]cid.Cid{}}
+	if pack {
+		rd.window = newPackWindow(false)
 	}
+	defer rd.end()
 	sent := map[int64]bool{}
 	var lastPage int64 = -1
-	for _, rev := range plan.revs {
+	for i, rev := range plan.revs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if i%planReadTx == 0 {
+			if err := rd.begin(ctx); err != nil {
+				return err
+			}
+		}
+		if i%planPrefetch == 0 {
+			if err := rd.prefetch(ctx, plan.revs[i:min(i+planPrefetch, len(plan.revs))]); err != nil {
+				return err
+			}
+		}
 		var page, body int64
-		if err := rd.rev.QueryRowContext(ctx, rev).Scan(&page, &body); err != nil {
+		if r, ok := rd.revs[rev]; ok {
+			page, body = r[0], r[1]
+		} else if err := rd.rev.QueryRowContext(ctx, rev).Scan(&page, &body); err != nil {
 			return fmt.Errorf("revision #%d: %w", rev, err)
 		}
 		if page != lastPage {
@@ -258,7 +284,7 @@ func (s *Store) SendPlan(ctx context.Context, plan *SyncPlan, emit func(Block) e
 		}
 		if !sent[body] {
 			sent[body] = true
-			b, err := rd.read(ctx, body, true)
+			b, err := rd.read(ctx, body)
 			if err != nil {
 				return err
 			}
@@ -266,7 +292,11 @@ func (s *Store) SendPlan(ctx context.Context, plan *SyncPlan, emit func(Block) e
 				return err
 			}
 			if b.Cid.Prefix().Codec == CodecDagCBOR {
-				l, err := decodeChunkList(b.Data)
+				data, err := rd.decoded(ctx, body, b)
+				if err != nil {
+					return err
+				}
+				l, err := decodeChunkList(data)
 				if err != nil {
 					return fmt.Errorf("body %s: %w", b.Cid, err)
 				}
@@ -279,7 +309,7 @@ func (s *Store) SendPlan(ctx context.Context, plan *SyncPlan, emit func(Block) e
 						continue
 					}
 					sent[id] = true
-					cb, err := rd.read(ctx, id, false)
+					cb, err := rd.read(ctx, id)
 					if err != nil {
 						return err
 					}
@@ -289,7 +319,7 @@ func (s *Store) SendPlan(ctx context.Context, plan *SyncPlan, emit func(Block) e
 				}
 			}
 		}
-		b, err := rd.read(ctx, rev, false)
+		b, err := rd.read(ctx, rev)
 		if err != nil {
 			return err
 		}
@@ -300,59 +330,221 @@ func (s *Store) SendPlan(ctx context.Context, plan *SyncPlan, emit func(Block) e
 	return nil
 }
 
-// planReader reads blocks for SendPlan.
+// planReader reads blocks for sendPlan through prepared statements on one
+// connection, in read transactions of planReadTx revisions.
 type planReader struct {
-	db                *sql.DB
+	conn              *sql.Conn
+	tx                *sql.Tx
 	rev, block, byCID *sql.Stmt
-	cache             map[int64][]byte // decoded bodies of the current page
+	// cache holds decoded blocks of the current page, so that a page's
+	// history is decoded once when it must be.
+	cache map[int64][]byte
+	cids  map[int64]cid.Cid // CIDs of the blocks read, by row id
+	// window is the receiver's window of recent blocks (packing only).
+	window *packWindow
+	// Rows read ahead by prefetch: revision id -> (page, body), and blocks.
+	revs map[int64][2]int64
+	rows map[int64]storedRow
 }
 
-// read returns a block by row id, resolving storage deltas through the
-// cache and, when keep is set, remembering the decoded bytes there.
-func (p *planReader) read(ctx context.Context, id int64, keep bool) (Block, error) {
+// prefetch reads the rows of a run of the plan's revisions, and of their
+// bodies, in two queries.
+func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
+	clear(p.revs)
+	clear(p.rows)
+	if p.revs == nil {
+		p.revs, p.rows = map[int64][2]int64{}, map[int64]storedRow{}
+	}
+	list := func(ids []int64) string {
+		b := make([]byte, 0, len(ids)*8)
+		b = append(b, '[')
+		for i, id := range ids {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, id, 10)
+		}
+		return string(append(b, ']'))
+	}
+	rows, err := p.tx.QueryContext(ctx, `SELECT id, page, body FROM revisions WHERE id IN (SELECT value FROM json_each(?))`, list(revs))
+	if err != nil {
+		return err
+	}
+	ids := append([]int64(nil), revs...)
+	for rows.Next() {
+		var id, page, body int64
+		if err := rows.Scan(&id, &page, &body); err != nil {
+			rows.Close()
+			return err
+		}
+		p.revs[id] = [2]int64{page, body}
+		ids = append(ids, body)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = p.tx.QueryContext(ctx, `SELECT id, cid, enc, base, depth, size, data FROM blocks WHERE id IN (SELECT value FROM json_each(?))`, list(ids))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r storedRow
+		var id int64
+		var cb []byte
+		if err := rows.Scan(&id, &cb, &r.enc, &r.base, &r.depth, &r.size, &r.data); err != nil {
+			return err
+		}
+		if r.cid, err = cid.Cast(cb); err != nil {
+			return fmt.Errorf("block #%d: %w", id, err)
+		}
+		p.rows[id] = r
+	}
+	return rows.Err()
+}
+
+func (p *planReader) begin(ctx context.Context) error {
+	p.end()
+	tx, err := p.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	p.tx = tx
+	for _, q := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{
+		{&p.rev, `SELECT r.page, r.body FROM revisions r WHERE r.id = ?`},
+		{&p.block, `SELECT cid, enc, base, depth, size, data FROM blocks WHERE id = ?`},
+		{&p.byCID, `SELECT id FROM blocks WHERE cid = ?`},
+	} {
+		if *q.st, err = tx.PrepareContext(ctx, q.sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *planReader) end() {
+	if p.tx != nil {
+		p.tx.Rollback() // read only; also closes the statements
+		p.tx = nil
+	}
+}
+
+// storedRow is a block's row as stored.
+type storedRow struct {
+	cid   cid.Cid
+	enc   int
+	base  sql.NullInt64
+	depth int
+	size  int
+	data  []byte
+}
+
+func (p *planReader) row(ctx context.Context, id int64) (storedRow, error) {
+	if r, ok := p.rows[id]; ok {
+		p.cids[id] = r.cid
+		return r, nil
+	}
+	var r storedRow
 	var cb []byte
-	var enc, depth int
-	var base sql.NullInt64
-	var data []byte
-	if err := p.block.QueryRowContext(ctx, id).Scan(&cb, &enc, &base, &depth, &data); err != nil {
-		return Block{}, fmt.Errorf("block #%d: %w", id, err)
+	if err := p.block.QueryRowContext(ctx, id).Scan(&cb, &r.enc, &r.base, &r.depth, &r.size, &r.data); err != nil {
+		return r, fmt.Errorf("block #%d: %w", id, err)
 	}
 	c, err := cid.Cast(cb)
 	if err != nil {
-		return Block{}, fmt.Errorf("block #%d: %w", id, err)
+		return r, fmt.Errorf("block #%d: %w", id, err)
+	}
+	r.cid = c
+	p.cids[id] = c
+	return r, nil
+}
+
+// read returns the block with row id id as the stream carries it: in its
+// storage encoding when packing and the receiver can undo that, whole
+// otherwise.
+func (p *planReader) read(ctx context.Context, id int64) (Packed, error) {
+	r, err := p.row(ctx, id)
+	if err != nil {
+		return Packed{}, err
+	}
+	if p.window != nil {
+		switch {
+		case r.enc == encZstd:
+			p.window.add(r.cid, r.size, nil)
+			return Packed{Cid: r.cid, Enc: uint8(r.enc), Data: r.data}, nil
+		case isDeltaEnc(r.enc) && r.base.Valid:
+			if bc, ok := p.cids[r.base.Int64]; ok && p.window.has(bc) {
+				p.window.add(r.cid, r.size, nil)
+				return Packed{Cid: r.cid, Enc: uint8(r.enc), Base: bc, Data: r.data}, nil
+			}
+		}
+	}
+	data, err := p.decode(ctx, id, r)
+	if err != nil {
+		return Packed{}, err
+	}
+	if p.window != nil {
+		p.window.add(r.cid, len(data), nil)
+	}
+	return Packed{Cid: r.cid, Data: data}, nil
+}
+
+// decoded returns the bytes of a block read as b.
+func (p *planReader) decoded(ctx context.Context, id int64, b Packed) ([]byte, error) {
+	if b.Enc == encPlain {
+		return b.Data, nil
+	}
+	r, err := p.row(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return p.decode(ctx, id, r)
+}
+
+// decode undoes a row's storage encoding, taking delta bases from the
+// page's cache (and keeping what it decodes there).
+func (p *planReader) decode(ctx context.Context, id int64, r storedRow) ([]byte, error) {
+	if b, ok := p.cache[id]; ok {
+		return b, nil
 	}
 	var out []byte
-	switch enc {
-	case encDeltaZstd, encDelta:
+	var err error
+	switch {
+	case r.enc == encPlain:
+		out = r.data
+	case isDeltaEnc(r.enc):
 		// Same as decodeStored, but the base comes from the page's cache.
-		if !base.Valid || depth > deltaMaxDepth {
-			return Block{}, errBadDelta
+		if !r.base.Valid || r.depth > deltaMaxDepth {
+			return nil, fmt.Errorf("block %s: %w", r.cid, errBadDelta)
 		}
-		baseData, ok := p.cache[base.Int64]
+		baseData, ok := p.cache[r.base.Int64]
 		if !ok {
-			bb, err := p.read(ctx, base.Int64, true)
+			br, err := p.row(ctx, r.base.Int64)
 			if err != nil {
-				return Block{}, err
+				return nil, err
 			}
-			baseData = bb.Data
+			if baseData, err = p.decode(ctx, r.base.Int64, br); err != nil {
+				return nil, err
+			}
 		}
-		delta := data
-		if enc == encDeltaZstd {
-			delta, err = zdec.DecodeAll(data, nil)
+		delta := r.data
+		if r.enc == encDeltaZstd {
+			delta, err = zdec.DecodeAll(r.data, nil)
 		}
 		if err == nil {
 			out, err = applyDelta(baseData, delta)
 		}
 	default:
-		out, err = decodeStored(p.db, enc, base, depth, data)
+		out, err = decodeStored(p.tx, r.enc, r.base, r.depth, r.data)
 	}
 	if err != nil {
-		return Block{}, fmt.Errorf("block %s: %w", c, err)
+		return nil, fmt.Errorf("block %s: %w", r.cid, err)
 	}
-	if keep {
-		p.cache[id] = out
-	}
-	return Block{Cid: c, Data: out}, nil
+	p.cache[id] = out
+	return out, nil
 }
 
 // LastRevisionID returns the greatest revision row id: a watermark for

@@ -43,6 +43,29 @@ func blockFrame(c cid.Cid, data []byte) []byte {
 	return append(b, data...)
 }
 
+// packedFrame is a PACKED frame: data in encoding enc, against base.
+func packedFrame(c cid.Cid, enc byte, base cid.Cid, data []byte) []byte {
+	b := []byte{framePacked}
+	b = binary.AppendUvarint(b, uint64(len(c.Bytes())))
+	b = append(b, c.Bytes()...)
+	b = append(b, enc)
+	if base.Defined() {
+		b = binary.AppendUvarint(b, uint64(len(base.Bytes())))
+		b = append(b, base.Bytes()...)
+	} else {
+		b = append(b, 0)
+	}
+	return append(b, data...)
+}
+
+// literalDelta is a storage delta (history's format) that copies nothing
+// from its base: the target's length, then one literal run.
+func literalDelta(target []byte) []byte {
+	d := binary.AppendUvarint(nil, uint64(len(target)))
+	d = binary.AppendUvarint(d, uint64(len(target))<<1)
+	return append(d, target...)
+}
+
 func cborFrame(t byte, v any) []byte {
 	b, err := cbor.Marshal(v)
 	if err != nil {
@@ -101,6 +124,15 @@ func badFrames(t *testing.T, evil *replica) map[string][][]byte {
 		"garbage block frame":        {{frameBlock, 0xff, 0xff, 0xff}},
 		"unsupported CID":            {blockFrame(cid.NewCidV0(forged.Cid.Hash()), forged.Data)},
 		"empty frame":                {{}},
+		"packed delta against a block the stream did not carry": {
+			packedFrame(forged.Cid, 3, blocks[0].Cid, literalDelta(forged.Data))},
+		"packed bytes not matching the CID": {blockFrame(blocks[0].Cid, blocks[0].Data),
+			packedFrame(blocks[1].Cid, 3, blocks[0].Cid, literalDelta([]byte("not the revision")))},
+		"packed delta that does not decode": {blockFrame(blocks[0].Cid, blocks[0].Data),
+			packedFrame(blocks[1].Cid, 3, blocks[0].Cid, []byte{0xff, 0xff})},
+		"packed zstd that does not decode":    {packedFrame(blocks[0].Cid, 1, cid.Undef, []byte("not zstd"))},
+		"packed block of an unknown encoding": {packedFrame(blocks[0].Cid, 9, cid.Undef, blocks[0].Data)},
+		"malformed packed frame":              {{framePacked, 1}},
 	}
 }
 

@@ -128,6 +128,22 @@ func (r *replica) revisions() int {
 	return st.Revisions
 }
 
+// blockBytes is the size of every block a full sync of the replica sends,
+// whole.
+func (r *replica) blockBytes() int64 {
+	r.t.Helper()
+	ctx := context.Background()
+	plan, err := r.store.PlanSync(ctx, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var n int64
+	if err := r.store.SendPlan(ctx, plan, func(b history.Block) error { n += int64(len(b.Data)); return nil }); err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
 func (r *replica) blocks() int {
 	r.t.Helper()
 	st, err := r.store.Stats(context.Background())

@@ -274,17 +274,16 @@ func (n *Node) Connect(ctx context.Context, info peer.AddrInfo) error {
 
 // markFromNetwork remembers revisions that arrived from peers, so the
 // commit watcher does not announce them as local commits.
-func (n *Node) markFromNetwork(blocks []history.Block) {
+func (n *Node) markFromNetwork(c cid.Cid) {
+	if c.Prefix().Codec != history.CodecDagCBOR {
+		return
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if len(n.fromNet) > 200_000 {
 		clear(n.fromNet)
 	}
-	for _, b := range blocks {
-		if b.Cid.Prefix().Codec == history.CodecDagCBOR {
-			n.fromNet[b.Cid] = true
-		}
-	}
+	n.fromNet[c] = true
 }
 
 func (n *Node) isFromNetwork(c cid.Cid) bool {

@@ -23,15 +23,19 @@ import (
 //
 //	asker → answerer   HELLO  {v, wiki, sum, heads}        sum = history.HeadsHash(heads)
 //	answerer → asker   EQUAL                               same sum: nothing else is sent
-//	               or  BLOCK* END {revs, blocks, want, heads}
+//	               or  (BLOCK|PACKED)* END {revs, blocks, want, heads}
 //	                     BLOCK = uvarint(len(cid)) cid bytes; every revision
 //	                     reachable from the answerer's heads and not from
 //	                     the asker's heads it knows, by page, parents first,
 //	                     each right after the body blocks it names
+//	                     PACKED = uvarint(len(cid)) cid, encoding byte,
+//	                     uvarint(len(base)) base cid (or 0), data: a block
+//	                     in the sender's storage encoding (history.Packed),
+//	                     a delta naming a block of the stream's window
 //	                     want = how many of the asker's heads it lacks;
 //	                     heads = its own heads, sent only when want > 0
 //	if want > 0:
-//	asker → answerer   BLOCK* END {revs, blocks}            the same computation the other way
+//	asker → answerer   (BLOCK|PACKED)* END {revs, blocks}   the same computation the other way
 //	answerer → asker   DONE {revs, err}
 //	any side           ERROR "message"                      then the stream is closed
 //
@@ -64,8 +68,8 @@ const (
 // 2 merges criss-cross heads against the merge of all their common
 // ancestors and makes no merge of agreeing heads, so a version-1 peer
 // would find some of our automatic merges not recomputing, and the other
-// way round.
-const protoVersion = 2
+// way round. 3 adds PACKED frames.
+const protoVersion = 3
 
 // Frame types.
 const (
@@ -75,6 +79,7 @@ const (
 	frameEnd
 	frameDone
 	frameError
+	framePacked
 )
 
 type helloMsg struct {
@@ -138,6 +143,9 @@ type frameConn struct {
 type wireStats struct {
 	FramesIn, FramesOut int
 	BytesIn, BytesOut   int64
+	// PackedIn and PackedOut count the blocks carried in their storage
+	// encoding (PACKED frames).
+	PackedIn, PackedOut int
 }
 
 // countingWriter counts bytes written to a stream, and gives each write
@@ -181,6 +189,9 @@ func (f *frameConn) read() (byte, []byte, error) {
 	if len(msg) == 0 {
 		return 0, nil, protoErr("empty frame")
 	}
+	if msg[0] == framePacked {
+		f.stats.PackedIn++
+	}
 	return msg[0], msg[1:], nil
 }
 
@@ -206,12 +217,26 @@ func (f *frameConn) writeCBOR(t byte, v any) error {
 	return f.write(t, b)
 }
 
-func (f *frameConn) writeBlock(b history.Block) error {
+func (f *frameConn) writeBlock(b history.Packed) error {
 	cb := b.Cid.Bytes()
-	buf := make([]byte, 0, 1+binary.MaxVarintLen64+len(cb)+len(b.Data))
-	buf = append(buf, frameBlock)
-	buf = binary.AppendUvarint(buf, uint64(len(cb)))
-	buf = append(buf, cb...)
+	buf := make([]byte, 0, 2+3*binary.MaxVarintLen64+2*len(cb)+len(b.Data))
+	if b.Enc == 0 {
+		buf = append(buf, frameBlock)
+		buf = binary.AppendUvarint(buf, uint64(len(cb)))
+		buf = append(buf, cb...)
+	} else {
+		f.stats.PackedOut++
+		buf = append(buf, framePacked)
+		buf = binary.AppendUvarint(buf, uint64(len(cb)))
+		buf = append(buf, cb...)
+		buf = append(buf, b.Enc)
+		var base []byte
+		if b.Base.Defined() {
+			base = b.Base.Bytes()
+		}
+		buf = binary.AppendUvarint(buf, uint64(len(base)))
+		buf = append(buf, base...)
+	}
 	buf = append(buf, b.Data...)
 	f.stats.FramesOut++
 	return f.w.WriteMsg(buf)
@@ -224,23 +249,43 @@ func (f *frameConn) writeError(msg string) {
 
 func (f *frameConn) flush() error { return f.bw.Flush() }
 
-// decodeBlock parses a BLOCK payload and checks the block against its CID
-// and the size limit.
-func decodeBlock(p []byte) (history.Block, error) {
+// decodeBlock parses a BLOCK payload (or, packed, a PACKED one). The CID
+// and size checks come with the batch's (history.Store.CheckPacked).
+func decodeBlock(p []byte, packed bool) (history.Packed, error) {
+	c, p, err := cutCID(p, "block")
+	if err != nil {
+		return history.Packed{}, err
+	}
+	b := history.Packed{Cid: c}
+	if packed {
+		if len(p) == 0 {
+			return history.Packed{}, protoErr("malformed packed block frame")
+		}
+		b.Enc, p = p[0], p[1:]
+		if len(p) > 0 && p[0] == 0 {
+			p = p[1:]
+		} else if b.Base, p, err = cutCID(p, "base"); err != nil {
+			return history.Packed{}, err
+		}
+	}
+	b.Data = append([]byte(nil), p...)
+	return b, nil
+}
+
+// cutCID parses uvarint(len(cid)) cid bytes off the front of p.
+func cutCID(p []byte, what string) (cid.Cid, []byte, error) {
 	n, k := binary.Uvarint(p)
-	if k <= 0 || n > 128 || uint64(len(p)-k) < n {
-		return history.Block{}, protoErr("malformed block frame")
+	if k <= 0 || n == 0 || n > 128 || uint64(len(p)-k) < n {
+		return cid.Undef, nil, protoErr("malformed %s in a block frame", what)
 	}
 	c, err := cid.Cast(p[k : k+int(n)])
 	if err != nil {
-		return history.Block{}, protoErr("block frame: bad CID: %v", err)
+		return cid.Undef, nil, protoErr("block frame: bad %s CID: %v", what, err)
 	}
-	data := append([]byte(nil), p[k+int(n):]...)
-	b := history.Block{Cid: c, Data: data}
-	if err := b.Verify(); err != nil {
-		return history.Block{}, protoErr("%v", err)
+	if err := history.CheckCID(c); err != nil {
+		return cid.Undef, nil, protoErr("block frame: %s: %v", what, err)
 	}
-	return b, nil
+	return c, p[k+int(n):], nil
 }
 
 func decodeCIDs(bs [][]byte) ([]cid.Cid, error) {

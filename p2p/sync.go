@@ -37,7 +37,8 @@ type SyncResult struct {
 func badData(err error) bool {
 	for _, e := range []error{errProtocol, history.ErrCIDMismatch, history.ErrNotCanonical, history.ErrBadCID,
 		history.ErrTooLarge, history.ErrBadSignature, history.ErrUnsigned, history.ErrMalformed,
-		history.ErrMissingParent, history.ErrMissingBody, history.ErrWrongWiki, history.ErrInvalidUTF8} {
+		history.ErrMissingParent, history.ErrMissingBody, history.ErrWrongWiki, history.ErrInvalidUTF8,
+		history.ErrBadPacking} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -84,7 +85,9 @@ func (n *Node) localHeads(ctx context.Context) (headState, error) {
 // put stores blocks that came from p in one transaction and applies the
 // wiki's policies to pages that became divergent.
 func (n *Node) put(ctx context.Context, p peer.ID, blocks []history.Block, viaGossip bool) (*history.PutResult, error) {
-	n.markFromNetwork(blocks)
+	for _, b := range blocks {
+		n.markFromNetwork(b.Cid)
+	}
 	checked, err := n.store.Check(blocks)
 	if err != nil {
 		return nil, err
@@ -120,7 +123,7 @@ func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Check
 // the CPU checks and the database overlap. A bad block fails its whole
 // batch (nothing of it is stored) and the sync.
 func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, first byte, firstPayload []byte, res *SyncResult) (endMsg, error) {
-	batches := make(chan []history.Block, 2)
+	batches := make(chan []history.Packed, 2)
 	checkedBatches := make(chan *history.Checked, 1)
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
@@ -129,12 +132,15 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 	go func() {
 		defer wg.Done()
 		defer close(checkedBatches)
+		u := history.NewUnpacker()
 		for b := range batches {
 			if failed.Load() != nil {
 				continue
 			}
-			n.markFromNetwork(b)
-			c, err := n.store.Check(b)
+			for _, p := range b {
+				n.markFromNetwork(p.Cid)
+			}
+			c, err := n.store.CheckPacked(u, b)
 			if err != nil {
 				failed.Store(&err)
 				continue
@@ -170,13 +176,13 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 		}
 		return nil
 	}
-	var batch []history.Block
+	var batch []history.Packed
 	size := 0
 	t, payload := first, firstPayload
 	for {
 		switch t {
-		case frameBlock:
-			b, err := decodeBlock(payload)
+		case frameBlock, framePacked:
+			b, err := decodeBlock(payload, t == framePacked)
 			if err != nil {
 				finish()
 				return endMsg{}, err
@@ -218,7 +224,7 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 // sendPlan streams the blocks of a plan and the END frame.
 func (n *Node) sendPlan(ctx context.Context, fc *frameConn, plan *history.SyncPlan, end endMsg) error {
 	end.Revs = plan.Revisions()
-	err := n.store.SendPlan(ctx, plan, func(b history.Block) error {
+	err := n.store.SendPlanPacked(ctx, plan, func(b history.Packed) error {
 		end.Blocks++
 		return fc.writeBlock(b)
 	})

@@ -40,6 +40,14 @@ func TestSyncLongHistoryInOneRoundTrip(t *testing.T) {
 	if !sameHeads(a.heads(), b.heads()) {
 		t.Fatal("heads differ after sync")
 	}
+	// Later versions of a page travel as deltas, in far fewer bytes than
+	// the blocks themselves.
+	if res.Wire.PackedIn < 800 {
+		t.Fatalf("%d packed blocks of %d frames; want most of the history packed", res.Wire.PackedIn, res.Wire.FramesIn)
+	}
+	if whole := a.blockBytes(); res.Wire.BytesIn*2 > whole {
+		t.Fatalf("sync moved %d bytes for %d bytes of blocks; want under half", res.Wire.BytesIn, whole)
+	}
 	if a.blocks() != b.blocks() || a.revisions() != b.revisions() {
 		t.Fatalf("blocks %d vs %d, revisions %d vs %d", a.blocks(), b.blocks(), a.revisions(), b.revisions())
 	}
