@@ -304,8 +304,8 @@ type writer struct {
 	// (parents, then children) does not query back what it just wrote.
 	revs   map[cid.Cid]revRow
 	blocks map[int64]storedBlock
-	ids    map[cid.Cid]int64     // row ids of the blocks stored, by CID
-	pre    map[cid.Cid]encoded   // from Checked.pre
+	ids    map[cid.Cid]int64   // row ids of the blocks stored, by CID
+	pre    map[cid.Cid]encoded // from Checked.pre
 	res    PutResult
 }
 
