@@ -3,12 +3,13 @@ package history
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"math/big"
 	"testing"
 )
 
-// verifyEd25519 accepts and refuses exactly what crypto/ed25519 does:
-// replicas must agree on every signature, whichever verifier they run.
+// verifyEd25519 accepts and refuses what crypto/ed25519 does on every
+// signature signing can make or a bit flip can spoil.
 func TestVerifyMatchesStandardLibrary(t *testing.T) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -46,6 +47,73 @@ func TestVerifyMatchesStandardLibrary(t *testing.T) {
 			if got := verifyEd25519(tc.pub, tc.msg, tc.sig); got != want {
 				t.Errorf("%s: verifyEd25519 = %v, crypto/ed25519 says %v", tc.name, got, want)
 			}
+		}
+	}
+}
+
+// smallOrderKey is a public key of order 8 (an Ed25519 torsion point).
+var smallOrderKey, _ = hex.DecodeString("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")
+
+// forgedOnTorsion is a "signature" anyone can make for smallOrderKey: R
+// the identity, s zero.
+func forgedOnTorsion() []byte {
+	sig := make([]byte, 64)
+	sig[0] = 1
+	return sig
+}
+
+// Where the rules differ: a signature crafted on a small-order key holds
+// under ZIP-215 for every message, and for crypto/ed25519 only when the
+// message's hash is a multiple of the key's order. Every replica of sync
+// version 3 says yes to all of them, one by one or in a batch.
+func TestVerifyFollowsZIP215(t *testing.T) {
+	sig := forgedOnTorsion()
+	std := 0
+	for i := range 64 {
+		msg := []byte{byte(i), 'm'}
+		if !verifyEd25519(smallOrderKey, msg, sig) {
+			t.Fatalf("message %d: refused; ZIP-215 accepts it", i)
+		}
+		if ed25519.Verify(smallOrderKey, msg, sig) {
+			std++
+		}
+	}
+	if std == 0 || std == 64 {
+		t.Fatalf("crypto/ed25519 accepted %d of 64; want some but not all (is the key of order 8?)", std)
+	}
+}
+
+// A batch gives the verdict of one-by-one checks and names the first bad
+// signature.
+func TestVerifyBatch(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks []sigCheck
+	for i := range 100 {
+		msg := []byte{byte(i), 'x'}
+		if i%10 == 3 {
+			checks = append(checks, sigCheck{smallOrderKey, msg, forgedOnTorsion()})
+			continue
+		}
+		checks = append(checks, sigCheck{pub, msg, ed25519.Sign(priv, msg)})
+	}
+	if got := verifyBatch(checks); got != -1 {
+		t.Fatalf("a good batch: first bad at %d", got)
+	}
+	for _, bad := range []int{0, 57, 99} {
+		spoiled := append([]sigCheck(nil), checks...)
+		spoiled[bad].sig = append([]byte(nil), spoiled[bad].sig...)
+		spoiled[bad].sig[40] ^= 1
+		if bad == 57 {
+			spoiled[80].msg = []byte("not what was signed")
+		}
+		if got := verifyBatch(spoiled); got != bad {
+			t.Fatalf("spoiled at %d: first bad at %d", bad, got)
+		}
+		if got := verifyBatch(spoiled[bad : bad+1]); got != 0 {
+			t.Fatalf("alone, the spoiled signature: %d", got)
 		}
 	}
 }
