@@ -3,6 +3,8 @@ package history
 import (
 	"container/list"
 	"sync"
+
+	"github.com/ipfs/go-cid"
 )
 
 // blockCache keeps decoded blocks by CID, bounded in bytes, least recently
@@ -58,10 +60,37 @@ func (c *blockCache) put(key string, data []byte) {
 	}
 }
 
-// cachedQuerier is a querier whose block reads go through a cache.
+// cachedQuerier is a querier whose block reads go through a cache, and,
+// in a write transaction, first through what the transaction stored.
 type cachedQuerier struct {
 	querier
-	cache *blockCache
+	cache   *blockCache
+	overlay *txOverlay
+}
+
+// txOverlay holds what a write transaction stored, decoded, so that
+// indexing the pages it touched reads none of it back from SQLite.
+type txOverlay struct {
+	blocks map[cid.Cid][]byte
+	revs   map[cid.Cid]*Revision
+}
+
+func overlayOf(q querier) *txOverlay {
+	if cq, ok := q.(cachedQuerier); ok {
+		return cq.overlay
+	}
+	return nil
+}
+
+// overlayRevision returns a copy of a revision the transaction stored.
+func overlayRevision(q querier, c cid.Cid) (*Revision, bool) {
+	if o := overlayOf(q); o != nil {
+		if r, ok := o.revs[c]; ok {
+			cp := *r
+			return &cp, true
+		}
+	}
+	return nil, false
 }
 
 func cacheOf(q querier) *blockCache {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,8 +181,9 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	w := &writer{s: s, q: cachedQuerier{tx, s.cache}, others: others, dirty: map[int64]cid.Cid{},
-		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, pre: c.pre}
+	overlay := &txOverlay{blocks: map[cid.Cid][]byte{}, revs: map[cid.Cid]*Revision{}}
+	w := &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: others, dirty: map[int64]cid.Cid{},
+		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre}
 	res, err := w.put(revs)
 	if err != nil {
 		return nil, err
@@ -219,11 +221,13 @@ func (s *Store) compact(ctx context.Context, pages int) {
 }
 
 // checkBlocks does the work that needs no database, in parallel for large
-// batches: CID match, decoding, signature checks.
+// batches: CID match, decoding, signature checks (in batches).
 func (s *Store) checkBlocks(blocks []Block, signedHere bool) ([]pendingRev, map[cid.Cid]Block, error) {
 	type checked struct {
-		rev *Revision
-		err error
+		rev    *Revision
+		sig    sigCheck
+		hasSig bool
+		err    error
 	}
 	out := make([]checked, len(blocks))
 	check := func(i int) {
@@ -254,9 +258,11 @@ func (s *Store) checkBlocks(blocks []Block, signedHere bool) ([]pendingRev, map[
 					out[i].err = fmt.Errorf("revision %s: %w", b.Cid, ErrUnsigned)
 					return
 				}
-			} else if err := r.VerifySignature(); err != nil {
+			} else if out[i].sig, err = r.sigCheck(); err != nil {
 				out[i].err = fmt.Errorf("revision %s: %w", b.Cid, err)
 				return
+			} else {
+				out[i].hasSig = true
 			}
 		} else if s.opts.VerifyAuto == nil {
 			out[i].err = fmt.Errorf("revision %s: %w", b.Cid, ErrUnsigned)
@@ -270,6 +276,33 @@ func (s *Store) checkBlocks(blocks []Block, signedHere bool) ([]pendingRev, map[
 		}
 	} else {
 		parallelEach(len(blocks), check)
+	}
+	// Signatures in batches, one per core.
+	var sigs []sigCheck
+	var sigOf []int // block index of each signature
+	for i, c := range out {
+		if c.hasSig {
+			sigs = append(sigs, c.sig)
+			sigOf = append(sigOf, i)
+		}
+	}
+	per := max(minSigBatch, (len(sigs)+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0))
+	parts := (len(sigs) + per - 1) / per
+	bad := make([]int, parts)
+	parallelEach(parts, func(p int) {
+		from := p * per
+		if i := verifyBatch(sigs[from:min(from+per, len(sigs))]); i >= 0 {
+			bad[p] = from + i
+		} else {
+			bad[p] = -1
+		}
+	})
+	for _, i := range bad {
+		if i >= 0 {
+			b := sigOf[i]
+			out[b].err = fmt.Errorf("revision %s: %w", blocks[b].Cid, ErrBadSignature)
+			break
+		}
 	}
 	var revs []pendingRev
 	others := map[cid.Cid]Block{}
@@ -288,7 +321,7 @@ func (s *Store) checkBlocks(blocks []Block, signedHere bool) ([]pendingRev, map[
 		if revs[i].rev.Height != revs[j].rev.Height {
 			return revs[i].rev.Height < revs[j].rev.Height
 		}
-		return bytes.Compare(revs[i].block.Cid.Bytes(), revs[j].block.Cid.Bytes()) < 0
+		return revs[i].block.Cid.KeyString() < revs[j].block.Cid.KeyString()
 	})
 	return revs, others, nil
 }
@@ -305,11 +338,16 @@ type writer struct {
 	revs   map[cid.Cid]revRow
 	blocks map[int64]storedBlock
 	ids    map[cid.Cid]int64   // row ids of the blocks stored, by CID
+	known  map[cid.Cid]int64   // row ids of the batch's blocks stored before
+	looked map[cid.Cid]bool    // the batch's blocks lookUpBatch asked about
 	pre    map[cid.Cid]encoded // from Checked.pre
 	res    PutResult
 }
 
 func (w *writer) put(revs []pendingRev) (*PutResult, error) {
+	if err := w.lookUpBatch(revs); err != nil {
+		return nil, err
+	}
 	for _, p := range revs {
 		if err := w.putRevision(p); err != nil {
 			return nil, err
@@ -321,7 +359,7 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 	for c := range w.others {
 		keys = append(keys, c)
 	}
-	sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i].Bytes(), keys[j].Bytes()) < 0 })
+	sort.Slice(keys, func(i, j int) bool { return keys[i].KeyString() < keys[j].KeyString() })
 	for _, c := range keys {
 		if _, err := w.ensureBlock(c, 0, false); err != nil {
 			return nil, err
@@ -340,10 +378,76 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 	return &w.res, nil
 }
 
+// lookUpBatch finds which of the batch's blocks are stored already, in a
+// few queries rather than one a block (the transaction holds the write
+// lock, so the answer stays true until it ends).
+func (w *writer) lookUpBatch(revs []pendingRev) error {
+	if len(revs)+len(w.others) < 16 {
+		return nil
+	}
+	all := make([]cid.Cid, 0, len(revs)+len(w.others))
+	for _, p := range revs {
+		all = append(all, p.block.Cid)
+	}
+	for c := range w.others {
+		all = append(all, c)
+	}
+	w.known = make(map[cid.Cid]int64)
+	const per = 500
+	for from := 0; from < len(all); from += per {
+		part := all[from:min(from+per, len(all))]
+		args := make([]any, len(part))
+		for i, c := range part {
+			args[i] = c.Bytes()
+		}
+		rows, err := w.q.Query(`SELECT id, cid FROM blocks WHERE cid IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			var cb []byte
+			if err := rows.Scan(&id, &cb); err != nil {
+				rows.Close()
+				return err
+			}
+			c, err := cid.Cast(cb)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("block #%d: %w", id, err)
+			}
+			w.known[c] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, c := range part {
+			w.looked[c] = true
+		}
+	}
+	return nil
+}
+
+// blockID is blockID for the writer: what this transaction stored, and
+// what lookUpBatch found, without a query.
+func (w *writer) blockID(c cid.Cid) (int64, error) {
+	if id, ok := w.ids[c]; ok {
+		return id, nil
+	}
+	if id, ok := w.known[c]; ok {
+		return id, nil
+	}
+	if w.looked[c] {
+		return 0, ErrNotFound // the common case of a sync: not worth formatting
+	}
+	return blockID(w.q, c)
+}
+
 // ensureBlock stores a non-revision block from the batch unless it is
 // already stored, storing it as a delta against deltaBase when given.
 func (w *writer) ensureBlock(c cid.Cid, deltaBase int64, useBase bool) (int64, error) {
-	if id, err := blockID(w.q, c); err == nil {
+	if id, err := w.blockID(c); err == nil {
 		return id, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return 0, err
@@ -394,10 +498,7 @@ func (w *writer) insertBlock(b Block, deltaBase int64, useBase bool) (int64, err
 	if err == nil {
 		w.blocks[id] = storedBlock{cid: b.Cid, depth: depth, data: b.Data}
 		w.ids[b.Cid] = id
-		if enc != encPlain {
-			// Indexing reads it back at once; spare it the decoding.
-			w.q.cache.put(string(b.Cid.Bytes()), b.Data)
-		}
+		w.q.overlay.blocks[b.Cid] = b.Data
 	}
 	return id, err
 }
@@ -480,7 +581,7 @@ func (w *writer) revision(c cid.Cid) (revRow, error) {
 
 func (w *writer) putRevision(p pendingRev) error {
 	c, rev := p.block.Cid, p.rev
-	if _, err := blockID(w.q, c); err == nil {
+	if _, err := w.blockID(c); err == nil {
 		return nil // already stored
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
@@ -546,6 +647,7 @@ func (w *writer) putRevision(p pendingRev) error {
 		return err
 	}
 	w.revs[c] = revRow{id: id, page: pageID, height: int64(rev.Height), time: rev.Time, body: bodyID}
+	w.q.overlay.revs[c] = rev
 	for _, pid := range parentIDs {
 		if _, err := w.q.Exec(`INSERT INTO parents(child, parent) VALUES(?, ?)`, id, pid); err != nil {
 			return err
@@ -579,7 +681,7 @@ func sortHeads(hs []headInfo) {
 		if hs[i].rev.Time != hs[j].rev.Time {
 			return hs[i].rev.Time > hs[j].rev.Time
 		}
-		return bytes.Compare(hs[i].cid.Bytes(), hs[j].cid.Bytes()) > 0
+		return hs[i].cid.KeyString() > hs[j].cid.KeyString()
 	})
 }
 
@@ -607,6 +709,10 @@ func loadHeads(q querier, page int64) ([]headInfo, error) {
 		return nil, err
 	}
 	for i := range hs {
+		if r, ok := overlayRevision(q, hs[i].cid); ok {
+			hs[i].rev = r
+			continue
+		}
 		data, err := readBlockByID(q, hs[i].id)
 		if err != nil {
 			return nil, err
@@ -648,7 +754,8 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 		return nil, fmt.Errorf("page #%d has no heads", page)
 	}
 	var created int64
-	if err := q.QueryRow(`SELECT time FROM revisions WHERE id = ?`, page).Scan(&created); err != nil {
+	var genesisAuto bool
+	if err := q.QueryRow(`SELECT time, auto FROM revisions WHERE id = ?`, page).Scan(&created, &genesisAuto); err != nil {
 		return nil, err
 	}
 	p := &pageIndex{rev: hs[0].id, title: hs[0].rev.Title, deleted: hs[0].rev.Deleted,
@@ -661,10 +768,6 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 	}
 	// A page whose genesis is unsigned is the wiki's own (settings), not a
 	// person's: lists and search leave it out.
-	var genesisAuto bool
-	if err := q.QueryRow(`SELECT auto FROM revisions WHERE id = ?`, page).Scan(&genesisAuto); err != nil {
-		return nil, err
-	}
 	p.system = genesisAuto
 	type version struct {
 		title   string

@@ -17,28 +17,8 @@ import (
 // (scripts/bench-local.py --keep DIR makes one at DIR/repo); without it
 // the benchmark skips.
 func BenchmarkPutSyncedHistory(b *testing.B) {
-	src := os.Getenv("PEERWIKI_BENCH_REPO")
-	if src == "" {
-		b.Skip("PEERWIKI_BENCH_REPO is not set")
-	}
+	from, wiki, plan := benchSource(b)
 	ctx := context.Background()
-	var cfg struct{ Wiki string }
-	data, err := os.ReadFile(filepath.Join(src, "config.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		b.Fatal(err)
-	}
-	from, err := history.Open(filepath.Join(src, "peerwiki.db"), cfg.Wiki, history.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer from.Close()
-	plan, err := from.PlanSync(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	var blocks []history.Block
 	if err := from.SendPlan(ctx, plan, func(bl history.Block) error { blocks = append(blocks, bl); return nil }); err != nil {
 		b.Fatal(err)
@@ -49,7 +29,7 @@ func BenchmarkPutSyncedHistory(b *testing.B) {
 		// The wiki's settings genesis is unsigned; wiki/ recomputes such
 		// blocks, which this package cannot import: accept them here.
 		accept := func(history.Reader, cid.Cid, *history.Revision) error { return nil }
-		to, err := history.Open(filepath.Join(b.TempDir(), "peerwiki.db"), cfg.Wiki, history.Options{VerifyAuto: accept})
+		to, err := history.Open(filepath.Join(b.TempDir(), "peerwiki.db"), wiki, history.Options{VerifyAuto: accept})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -64,4 +44,70 @@ func BenchmarkPutSyncedHistory(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(len(blocks)), "blocks")
+}
+
+// BenchmarkStorePackedHistory is the single writer's share of a fresh
+// replica's sync: storing the batches of a packed stream that passed
+// their checks (PEERWIKI_BENCH_REPO as above).
+func BenchmarkStorePackedHistory(b *testing.B) {
+	from, wiki, plan := benchSource(b)
+	ctx := context.Background()
+	var packed []history.Packed
+	if err := from.SendPlanPacked(ctx, plan, func(p history.Packed) error { packed = append(packed, p); return nil }); err != nil {
+		b.Fatal(err)
+	}
+	accept := func(history.Reader, cid.Cid, *history.Revision) error { return nil }
+	for b.Loop() {
+		b.StopTimer()
+		to, err := history.Open(filepath.Join(b.TempDir(), "peerwiki.db"), wiki, history.Options{VerifyAuto: accept})
+		if err != nil {
+			b.Fatal(err)
+		}
+		u := history.NewUnpacker()
+		var batches []*history.Checked
+		for i := 0; i < len(packed); i += 500 {
+			c, err := to.CheckPacked(u, packed[i:min(i+500, len(packed))])
+			if err != nil {
+				b.Fatal(err)
+			}
+			batches = append(batches, c)
+		}
+		b.StartTimer()
+		for _, c := range batches {
+			if _, err := to.PutChecked(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		to.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(packed)), "blocks")
+}
+
+// benchSource opens the repo PEERWIKI_BENCH_REPO names and plans a full
+// sync of it.
+func benchSource(b *testing.B) (*history.Store, string, *history.SyncPlan) {
+	src := os.Getenv("PEERWIKI_BENCH_REPO")
+	if src == "" {
+		b.Skip("PEERWIKI_BENCH_REPO is not set")
+	}
+	var cfg struct{ Wiki string }
+	data, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		b.Fatal(err)
+	}
+	from, err := history.Open(filepath.Join(src, "peerwiki.db"), cfg.Wiki, history.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { from.Close() })
+	plan, err := from.PlanSync(context.Background(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return from, cfg.Wiki, plan
 }

@@ -175,7 +175,7 @@ func Open(path, wikiID string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &Store{db: db, wiki: wikiID, opts: opts, cache: newBlockCache(32 << 20)}
-	s.q = cachedQuerier{db, s.cache}
+	s.q = cachedQuerier{querier: db, cache: s.cache}
 	// SQLite answers "busy" without waiting in a few cases the busy timeout
 	// does not cover, such as another process recovering the WAL index
 	// after a crash: retry the opening a few times before giving up.
@@ -499,6 +499,11 @@ func (s *Store) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
 }
 
 func getBlock(q querier, c cid.Cid) ([]byte, error) {
+	if o := overlayOf(q); o != nil {
+		if data, ok := o.blocks[c]; ok {
+			return data, nil
+		}
+	}
 	id, err := blockID(q, c)
 	if err != nil {
 		return nil, err
@@ -514,6 +519,9 @@ func (s *Store) Revision(ctx context.Context, c cid.Cid) (*Revision, error) {
 func getRevision(q querier, c cid.Cid) (*Revision, error) {
 	if c.Prefix().Codec != CodecDagCBOR {
 		return nil, fmt.Errorf("revision %s: %w", c, ErrNotFound)
+	}
+	if r, ok := overlayRevision(q, c); ok {
+		return r, nil
 	}
 	data, err := getBlock(q, c)
 	if err != nil {
