@@ -53,10 +53,15 @@ const (
 	// syncTimeout bounds a whole sync (a first clone of a big wiki is the
 	// longest).
 	syncTimeout = 10 * time.Minute
-	// batchBlocks and batchBytes size the store transactions of a sync: a
-	// dropped connection keeps every finished batch, and a write never
-	// blocks the repo's other users for long.
-	batchBlocks = 500
+	// firstBatch, batchBlocks and batchBytes size the store transactions
+	// of a sync: a dropped connection keeps every finished batch, and a
+	// write never blocks the repo's other users for long. Batches start
+	// small, so that storing starts soon, and double up to batchBlocks:
+	// a fresh replica's sync is bound by its single writer, and a large
+	// transaction rewrites fewer index pages (2,000 rather than 500 took
+	// a sixth off a 10,000-revision clone).
+	firstBatch  = 250
+	batchBlocks = 2000
 	batchBytes  = 8 << 20
 	// maxHeads bounds a head set on the wire.
 	maxHeads = 1 << 17

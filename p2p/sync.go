@@ -177,7 +177,7 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 		return nil
 	}
 	var batch []history.Packed
-	size := 0
+	size, limit := 0, firstBatch
 	t, payload := first, firstPayload
 	for {
 		switch t {
@@ -189,9 +189,10 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 			}
 			batch = append(batch, b)
 			size += len(b.Data)
-			if len(batch) >= batchBlocks || size >= batchBytes {
+			if len(batch) >= limit || size >= batchBytes {
 				batches <- batch
 				batch, size = nil, 0
+				limit = min(2*limit, batchBlocks)
 			}
 		case frameEnd:
 			var end endMsg
