@@ -2,7 +2,7 @@
 # bench-sync.sh — replication benchmarks of peerwiki over 127.0.0.1, next to
 # Fossil and git on the same synthetic history.
 #
-#   scripts/bench-sync.sh            (env: PAGES=1000 REVS=10 EDITS=50 REPLICAS=10 RUNS=3
+#   scripts/bench-sync.sh            (env: PAGES=1000 REVS=10 EDITS=50 REPLICAS=10 RUNS=5
 #                                     BENCH_OUT=<repo>/bench-out/sync PEERWIKI_SHARED=<repo>/../shared)
 #
 # Measures, as whole-process wall times:
@@ -23,7 +23,7 @@ SHARED=${PEERWIKI_SHARED:-$ROOT/../shared}
 OUT=${BENCH_OUT:-$ROOT/bench-out/sync}
 PAGES=${PAGES:-1000}
 REVS=${REVS:-10}
-export EDITS=${EDITS:-50} REPLICAS=${REPLICAS:-10} RUNS=${RUNS:-3}
+export EDITS=${EDITS:-50} REPLICAS=${REPLICAS:-10} RUNS=${RUNS:-5}
 
 for tool in python3 git fossil go; do
 	command -v "$tool" >/dev/null || { echo "bench-sync: $tool is missing${tool:+ (fossil: apt-get install fossil)}" >&2; exit 1; }
@@ -181,44 +181,39 @@ rows = []
 notice_vs_exit = []
 try:
     # ------------------------------------------------------------ (a) clone
-    log("(a) full clone, %d runs each" % RUNS)
+    log("(a) full clone, %d rounds of peerwiki, fossil and git in turn" % RUNS)
     sa, addr_a = serve(A)
     code = out(*pw(A, "invite")).strip()
-    times = []
-    for i in range(RUNS):
-        d = os.path.join(WORK, "pw-clone")
-        shutil.rmtree(d, ignore_errors=True)
-        times.append(run(*pw(d, "join", code, "--name", "clone", "--timeout", "30s")))
-    got = json.loads(out(*pw(os.path.join(WORK, "pw-clone"), "status", "--json")))["revisions"]
-    assert got == status["revisions"], (got, status["revisions"])
-    pw_clone = median(times)
-
     fport = free_port()
     fs = subprocess.Popen(["fossil", "server", "--port", str(fport), "--localhost", FOSSIL],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started.append(fs)
-    time.sleep(0.5)
-    furl = "http://127.0.0.1:%d/" % fport
-    times = []
-    for i in range(RUNS):
-        fc = os.path.join(WORK, "clone.fossil")
-        if os.path.exists(fc):
-            os.remove(fc)
-        times.append(run("fossil", "clone", furl, fc))
-    fossil_clone = median(times)
-
     gport = free_port()
     gd = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", "--port=%d" % gport,
                            "--base-path=" + WORK, WORK], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started.append(gd)
     time.sleep(0.5)
+    furl = "http://127.0.0.1:%d/" % fport
     gurl = "git://127.0.0.1:%d/git-origin" % gport
-    times = []
+    # In turn, round by round, so that a slow spell of a shared machine
+    # falls on all three alike.
+    pw_times, fossil_times, git_times = [], [], []
     for i in range(RUNS):
+        d = os.path.join(WORK, "pw-clone")
+        shutil.rmtree(d, ignore_errors=True)
+        pw_times.append(run(*pw(d, "join", code, "--name", "clone", "--timeout", "30s")))
+        fc = os.path.join(WORK, "clone.fossil")
+        if os.path.exists(fc):
+            os.remove(fc)
+        fossil_times.append(run("fossil", "clone", furl, fc))
         gc = os.path.join(WORK, "git-clone")
         shutil.rmtree(gc, ignore_errors=True)
-        times.append(run("git", "clone", "-q", gurl, gc))
-    git_clone = median(times)
+        git_times.append(run("git", "clone", "-q", gurl, gc))
+    got = json.loads(out(*pw(os.path.join(WORK, "pw-clone"), "status", "--json")))["revisions"]
+    assert got == status["revisions"], (got, status["revisions"])
+    pw_clone, fossil_clone, git_clone = median(pw_times), median(fossil_times), median(git_times)
+    log("(a) peerwiki", " ".join(ms(t) for t in pw_times), "| fossil", " ".join(ms(t) for t in fossil_times),
+        "| git", " ".join(ms(t) for t in git_times))
     rows.append(("(a) full clone of %d revisions" % total, ms(pw_clone), ms(fossil_clone), ms(git_clone)))
 
     # ----------------------------------------------------- (d) incremental
