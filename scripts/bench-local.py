@@ -68,7 +68,7 @@ def main():
     for line in open(os.path.join(hist, "index.tsv")):
         seq, page, rev, epoch, tc, rel = line.rstrip("\n").split("\t")
         rounds.setdefault(int(rev), []).append((page, rel))
-    ids, revs = {}, {}
+    ids, revs, bodies = {}, {}, {}
     import_ms = 0.0
     for r in sorted(rounds):
         d = os.path.join(work, "round-%02d" % r)
@@ -76,6 +76,7 @@ def main():
         os.makedirs(d)
         for page, rel in rounds[r]:
             body = open(os.path.join(hist, rel), encoding="utf-8").read()
+            bodies[page] = body
             title = body.split("\n", 1)[0].lstrip("# ").strip()
             fm = "---\ntitle: %s\n" % json.dumps(title)
             if page in ids:
@@ -104,14 +105,17 @@ def main():
     run(["git", "config", "user.name", "Bench"], cwd=gitdir)
     run(["git", "config", "user.email", "bench@localhost"], cwd=gitdir)
 
-    # One-revision edit as a whole process, vs git commit of one file.
+    # One-revision edit as a whole process, vs git commit of one file: the
+    # same small change on both sides, a line appended to a page.
     some = sorted(ids)[: a.runs]
     # Alternate the two, one of each per round, so that drift in the
     # machine's state (other load, caches, clock) falls on both alike.
     edit_ts, git_ts = [], []
     for i in range(a.runs):
-        edit_ts.append(timed([pw, "edit", ids[some[i % len(some)]], "--body", "edited body %d\n" % i, "-m", "bench"], 1, env=env)[0])
-        p = os.path.join(gitdir, "pages", "%s.md" % some[i % len(some)])
+        page = some[i % len(some)]
+        bodies[page] += "edit %d\n" % i
+        edit_ts.append(timed([pw, "edit", ids[page], "--body", bodies[page], "-m", "bench"], 1, env=env)[0])
+        p = os.path.join(gitdir, "pages", "%s.md" % page)
         with open(p, "a") as f:
             f.write("edit %d\n" % i)
         subprocess.run(["git", "add", p], cwd=gitdir, check=True)
