@@ -20,9 +20,12 @@ import (
 // the sender knows what the receiver still holds: the window is the last
 // PackWindowBlocks blocks of the stream, fewer while their decoded sizes
 // add up to more than PackWindowBytes (both sides count the same blocks).
+// The byte bound is what a receiver holds per stream: a delta's base is
+// almost always the version just before it, so a small window loses
+// little.
 const (
 	PackWindowBlocks = 1024
-	PackWindowBytes  = 32 << 20
+	PackWindowBytes  = 8 << 20
 )
 
 // Packed is a block as a sync carries it.
