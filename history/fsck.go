@@ -35,11 +35,18 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 	} else if quick != "ok" {
 		add("database", "sqlite: %s", quick)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	// One snapshot for the whole check, taken without the write lock:
+	// writers go on while fsck reads.
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
+	defer conn.Close()
+	tx, err := beginRead(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.end()
 
 	var total int
 	if err := tx.QueryRow(`SELECT count(*) FROM blocks`).Scan(&total); err != nil {
@@ -107,7 +114,10 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 		progress(total, total)
 	}
 	probs = append(probs, checkHeadsAndIndexes(tx, s.opts.Links)...)
-	if _, err := tx.Exec(`INSERT INTO search(search) VALUES('integrity-check')`); err != nil {
+	tx.end()
+	// FTS4's own check is written as an INSERT: it takes the write lock
+	// for its moment, outside the read transaction.
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO search(search) VALUES('integrity-check')`); err != nil {
 		add("search index", "%v", err)
 	}
 	return probs, nil

@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -85,7 +86,7 @@ var (
 	// the default level, and a command's first use of the encoder (its
 	// tables) costs 0.35 ms instead of 1.3, which was a tenth of an edit.
 	zenc *zstd.Encoder
-	zdec  *zstd.Decoder
+	zdec *zstd.Decoder
 )
 
 func init() {
@@ -586,3 +587,45 @@ func (r txReader) MergeBase(a, b cid.Cid) (cid.Cid, error) {
 
 // Reader returns a read view of the committed store.
 func (s *Store) Reader() Reader { return txReader{s.q} }
+
+// readTx is a read transaction on one connection, and a querier for it.
+// It is opened with a plain BEGIN, which is deferred: BeginTx would send
+// the DSN's BEGIN IMMEDIATE (right for writes), which takes the write
+// lock, so every local write would wait for a long read such as a sync
+// being served.
+type readTx struct {
+	ctx  context.Context
+	conn *sql.Conn
+}
+
+// beginRead opens a read transaction on conn; end closes it.
+func beginRead(ctx context.Context, conn *sql.Conn) (*readTx, error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return nil, err
+	}
+	return &readTx{ctx, conn}, nil
+}
+
+func (t *readTx) QueryRow(query string, args ...any) *sql.Row {
+	return t.conn.QueryRowContext(t.ctx, query, args...)
+}
+
+func (t *readTx) Query(query string, args ...any) (*sql.Rows, error) {
+	return t.conn.QueryContext(t.ctx, query, args...)
+}
+
+func (t *readTx) Exec(query string, args ...any) (sql.Result, error) {
+	return t.conn.ExecContext(t.ctx, query, args...)
+}
+
+// end ends the transaction (again: nothing); a connection it cannot end
+// is discarded, not returned to the pool inside a transaction.
+func (t *readTx) end() {
+	if t.conn == nil {
+		return
+	}
+	if _, err := t.conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	t.conn = nil
+}

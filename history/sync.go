@@ -334,7 +334,7 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 // connection, in read transactions of planReadTx revisions.
 type planReader struct {
 	conn              *sql.Conn
-	tx                *sql.Tx
+	tx                *readTx
 	rev, block, byCID *sql.Stmt
 	// cache holds decoded blocks of the current page, so that a page's
 	// history is decoded once when it must be.
@@ -366,7 +366,7 @@ func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
 		}
 		return string(append(b, ']'))
 	}
-	rows, err := p.tx.QueryContext(ctx, `SELECT id, page, body FROM revisions WHERE id IN (SELECT value FROM json_each(?))`, list(revs))
+	rows, err := p.tx.Query(`SELECT id, page, body FROM revisions WHERE id IN (SELECT value FROM json_each(?))`, list(revs))
 	if err != nil {
 		return err
 	}
@@ -384,7 +384,7 @@ func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows, err = p.tx.QueryContext(ctx, `SELECT id, cid, enc, base, depth, size, data FROM blocks WHERE id IN (SELECT value FROM json_each(?))`, list(ids))
+	rows, err = p.tx.Query(`SELECT id, cid, enc, base, depth, size, data FROM blocks WHERE id IN (SELECT value FROM json_each(?))`, list(ids))
 	if err != nil {
 		return err
 	}
@@ -406,7 +406,7 @@ func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
 
 func (p *planReader) begin(ctx context.Context) error {
 	p.end()
-	tx, err := p.conn.BeginTx(ctx, nil)
+	tx, err := beginRead(ctx, p.conn)
 	if err != nil {
 		return err
 	}
@@ -419,7 +419,7 @@ func (p *planReader) begin(ctx context.Context) error {
 		{&p.block, `SELECT cid, enc, base, depth, size, data FROM blocks WHERE id = ?`},
 		{&p.byCID, `SELECT id FROM blocks WHERE cid = ?`},
 	} {
-		if *q.st, err = tx.PrepareContext(ctx, q.sql); err != nil {
+		if *q.st, err = p.conn.PrepareContext(ctx, q.sql); err != nil {
 			return err
 		}
 	}
@@ -427,8 +427,14 @@ func (p *planReader) begin(ctx context.Context) error {
 }
 
 func (p *planReader) end() {
+	for _, st := range []**sql.Stmt{&p.rev, &p.block, &p.byCID} {
+		if *st != nil {
+			(*st).Close()
+			*st = nil
+		}
+	}
 	if p.tx != nil {
-		p.tx.Rollback() // read only; also closes the statements
+		p.tx.end()
 		p.tx = nil
 	}
 }
