@@ -62,7 +62,10 @@ const (
 	// a sixth off a 10,000-revision clone).
 	firstBatch  = 250
 	batchBlocks = 2000
-	batchBytes  = 8 << 20
+	// mergeSearchAfter is how many revisions a sync must bring for the
+	// search index to be merged at its end (see MergeSearchIndex).
+	mergeSearchAfter = 500
+	batchBytes       = 8 << 20
 	// maxHeads bounds a head set on the wire.
 	maxHeads = 1 << 17
 )

@@ -170,6 +170,9 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 	finish := func() error {
 		close(batches)
 		wg.Wait()
+		if res.Received >= mergeSearchAfter {
+			n.store.MergeSearchIndex(ctx)
+		}
 		res.Conflicts = append(res.Conflicts, conflicts...)
 		if e := failed.Load(); e != nil {
 			return fmt.Errorf("store blocks from %s: %w", p, *e)

@@ -51,6 +51,12 @@ func TestSyncLongHistoryInOneRoundTrip(t *testing.T) {
 	if a.blocks() != b.blocks() || a.revisions() != b.revisions() {
 		t.Fatalf("blocks %d vs %d, revisions %d vs %d", a.blocks(), b.blocks(), a.revisions(), b.revisions())
 	}
+	// A sync this large leaves the search index merged, so that the next
+	// small write does not pay for merging what its batches left.
+	var segments int
+	if err := b.store.DB().QueryRow(`SELECT count(*) FROM search_segdir`).Scan(&segments); err != nil || segments != 1 {
+		t.Fatalf("search index in %d segments (%v) after a large sync, want 1", segments, err)
+	}
 	body, err := b.store.Body(context.Background(), mustRev(t, b.store, a.heads()[0]).Body.Cid)
 	if err != nil || body == "" {
 		t.Fatalf("body of a synced head: %q, %v", body, err)
