@@ -428,7 +428,7 @@ func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte
 		if !base.Valid || depth > deltaMaxDepth {
 			return nil, errBadDelta
 		}
-		baseData, err := readBlockByID(q, base.Int64)
+		baseData, err := readChain(q, base.Int64)
 		if err != nil {
 			return nil, err
 		}
@@ -441,6 +441,89 @@ func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte
 		return applyDelta(baseData, delta)
 	}
 	return nil, fmt.Errorf("unknown block encoding %d", enc)
+}
+
+// chainQuery yields a block's row and then the rows of its delta bases,
+// nearest first (a recursive query emits its rows in that order), so a
+// reader can stop at the first one it has already decoded.
+const chainQuery = `WITH RECURSIVE chain(id, cid, enc, base, depth, data, n) AS (
+	SELECT id, cid, enc, base, depth, data, 0 FROM blocks WHERE id = ?
+	UNION ALL
+	SELECT b.id, b.cid, b.enc, b.base, b.depth, b.data, c.n + 1 FROM blocks b JOIN chain c ON b.id = c.base
+		WHERE c.enc IN (2, 3) AND c.n <= 25)
+SELECT cid, enc, base, depth, data FROM chain`
+
+// readChain is readBlockByID in one query for a whole delta chain: reading
+// the latest version of a page took one query a version back to the last
+// whole one (up to deltaMaxDepth), which was most of reading a page.
+func readChain(q querier, id int64) ([]byte, error) {
+	rows, err := q.Query(chainQuery, id)
+	if err != nil {
+		return nil, err
+	}
+	type link struct {
+		cid   []byte
+		enc   int
+		data  []byte
+		depth int
+	}
+	var chain []link
+	var data []byte
+	found := false
+	cache := cacheOf(q)
+	for rows.Next() {
+		var l link
+		var base sql.NullInt64
+		if err := rows.Scan(&l.cid, &l.enc, &base, &l.depth, &l.data); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if l.enc != encPlain {
+			if b, ok := cache.get(string(l.cid)); ok {
+				data, found = b, true
+				break
+			}
+		}
+		if !isDeltaEnc(l.enc) {
+			if data, err = decodeStored(q, l.enc, base, l.depth, l.data); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if l.enc != encPlain {
+				cache.put(string(l.cid), data)
+			}
+			found = true
+			break
+		}
+		if !base.Valid || l.depth > deltaMaxDepth || len(chain) > deltaMaxDepth {
+			rows.Close()
+			return nil, errBadDelta
+		}
+		chain = append(chain, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !found {
+		if len(chain) == 0 {
+			return nil, fmt.Errorf("block #%d: %w", id, ErrNotFound)
+		}
+		return nil, errBadDelta // the chain ends in a base that is not stored
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		delta := chain[i].data
+		if chain[i].enc == encDeltaZstd {
+			if delta, err = zdec.DecodeAll(delta, nil); err != nil {
+				return nil, err
+			}
+		}
+		if data, err = applyDelta(data, delta); err != nil {
+			return nil, err
+		}
+		cache.put(string(chain[i].cid), data)
+	}
+	return data, nil
 }
 
 // encodeStored picks the smallest storage form of data, as a delta
@@ -512,11 +595,27 @@ func getBlock(q querier, c cid.Cid) ([]byte, error) {
 			return data, nil
 		}
 	}
-	id, err := blockID(q, c)
-	if err != nil {
+	cache := cacheOf(q)
+	if b, ok := cache.get(c.KeyString()); ok {
+		return b, nil
+	}
+	var enc, depth int
+	var base sql.NullInt64
+	var data []byte
+	if err := q.QueryRow(`SELECT enc, base, depth, data FROM blocks WHERE cid = ?`, c.Bytes()).Scan(&enc, &base, &depth, &data); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("block %s: %w", c, ErrNotFound)
+		}
 		return nil, err
 	}
-	return readBlockByID(q, id)
+	if enc == encPlain {
+		return data, nil
+	}
+	b, err := decodeStored(q, enc, base, depth, data)
+	if err == nil {
+		cache.put(c.KeyString(), b)
+	}
+	return b, err
 }
 
 // Revision returns a stored revision.
