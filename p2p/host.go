@@ -72,7 +72,7 @@ type hostConfig struct {
 // default transport (QUIC, WebTransport, WebRTC), fx and the autonat,
 // relay and metrics set-up, and their package initialisation alone
 // cost every CLI command, a one-revision edit included, milliseconds
-// of start-up. See host_limits.go for the one piece copied over.
+// of start-up. host_limits.go sets the limits of what it runs.
 func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if len(cfg.psk) != 32 {
 		return nil, fmt.Errorf("wiki key must be 32 bytes, not %d", len(cfg.psk))
@@ -91,15 +91,7 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if err != nil {
 		return nil, err
 	}
-	limits := rcmgr.DefaultLimits
-	setDefaultServiceLimits(&limits)
-	scaled := limits.AutoScale()
-	lc := rcmgr.PartialLimitConfig{
-		System: rcmgr.ResourceLimits{ConnsInbound: 128, ConnsOutbound: 128, Conns: 256, StreamsInbound: 2048, Streams: 4096},
-		// Syncs use one stream each; gossip one more per peer.
-		ProtocolPeerDefault: rcmgr.ResourceLimits{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32},
-	}.Build(scaled)
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(lc))
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(hostLimits()))
 	if err != nil {
 		cm.Close()
 		return nil, err

@@ -31,13 +31,7 @@ func libp2pNewHost(cfg hostConfig) (host.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	limits := rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&limits)
-	lc := rcmgr.PartialLimitConfig{
-		System:              rcmgr.ResourceLimits{ConnsInbound: 128, ConnsOutbound: 128, Conns: 256, StreamsInbound: 2048, Streams: 4096},
-		ProtocolPeerDefault: rcmgr.ResourceLimits{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32},
-	}.Build(limits.AutoScale())
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(lc))
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(hostLimits()))
 	if err != nil {
 		return nil, err
 	}
@@ -58,15 +52,6 @@ func libp2pNewHost(cfg hostConfig) (host.Host, error) {
 		opts = append(opts, libp2p.ConnectionGater(cfg.gater))
 	}
 	return libp2p.New(opts...)
-}
-
-func TestServiceLimitsMatchLibp2p(t *testing.T) {
-	want, got := rcmgr.DefaultLimits, rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&want)
-	setDefaultServiceLimits(&got)
-	if !reflect.DeepEqual(got, want) {
-		t.Fatal("setDefaultServiceLimits differs from libp2p.SetDefaultServiceLimits: copy the upstream one again")
-	}
 }
 
 // hostView is what one host shows of itself, and what a peer learns of
