@@ -68,7 +68,15 @@ func revPage(q querier, c cid.Cid) (int64, error) {
 // ancestors returns c and every revision reachable from it.
 func ancestors(dag map[cid.Cid]*DAGNode, c cid.Cid) map[cid.Cid]bool {
 	seen := map[cid.Cid]bool{}
-	stack := []cid.Cid{c}
+	markReachable(seen, []cid.Cid{c}, dagParents(dag))
+	return seen
+}
+
+// markReachable adds from, and everything reachable from it through
+// parents, to seen; a walk stops at what seen already holds (whose
+// ancestors an earlier walk reached).
+func markReachable[K comparable](seen map[K]bool, from []K, parents func(K) []K) {
+	stack := append([]K(nil), from...)
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -76,11 +84,19 @@ func ancestors(dag map[cid.Cid]*DAGNode, c cid.Cid) map[cid.Cid]bool {
 			continue
 		}
 		seen[x] = true
-		if n := dag[x]; n != nil {
-			stack = append(stack, n.Parents...)
-		}
+		stack = append(stack, parents(x)...)
 	}
-	return seen
+}
+
+// dagParents is the parents of a revision of a loaded DAG (none for one
+// outside it).
+func dagParents(dag map[cid.Cid]*DAGNode) func(cid.Cid) []cid.Cid {
+	return func(c cid.Cid) []cid.Cid {
+		if n := dag[c]; n != nil {
+			return n.Parents
+		}
+		return nil
+	}
 }
 
 // MergeBaseIn picks the merge base of a and b within a loaded DAG: among
@@ -132,18 +148,7 @@ func MergeBasesIn(dag map[cid.Cid]*DAGNode, a, b cid.Cid) []cid.Cid {
 			continue
 		}
 		out = append(out, n.Cid)
-		stack := append([]cid.Cid(nil), n.Parents...)
-		for len(stack) > 0 {
-			x := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if below[x] {
-				continue
-			}
-			below[x] = true
-			if p := dag[x]; p != nil {
-				stack = append(stack, p.Parents...)
-			}
-		}
+		markReachable(below, n.Parents, dagParents(dag))
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Bytes(), out[j].Bytes()) < 0 })
 	return out

@@ -197,18 +197,12 @@ func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, known []i
 		return nil, err
 	}
 	below := map[int64]bool{}
-	stack := append([]int64(nil), known...)
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if below[x] {
-			continue
+	markReachable(below, known, func(id int64) []int64 {
+		if n := byID[id]; n != nil {
+			return n.parents
 		}
-		below[x] = true
-		if n := byID[x]; n != nil {
-			stack = append(stack, n.parents...)
-		}
-	}
+		return nil
+	})
 	var out []int64
 	for _, n := range order {
 		if !below[n.id] {
