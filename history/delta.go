@@ -3,6 +3,8 @@ package history
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // A storage delta encodes a block's bytes as copies from a base block and
@@ -72,6 +74,18 @@ func appendLiteral(out, lit []byte) []byte {
 	}
 	out = binary.AppendUvarint(out, uint64(len(lit))<<1)
 	return append(out, lit...)
+}
+
+// undelta rebuilds a block stored (or sent) as a delta of encoding enc
+// against base, undoing the delta's zstd with dec for encDeltaZstd.
+func undelta(dec *zstd.Decoder, enc int, base, data []byte) ([]byte, error) {
+	if enc == encDeltaZstd {
+		var err error
+		if data, err = dec.DecodeAll(data, nil); err != nil {
+			return nil, err
+		}
+	}
+	return applyDelta(base, data)
 }
 
 // applyDelta rebuilds the target from base and a delta made by makeDelta.

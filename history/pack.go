@@ -133,14 +133,8 @@ func (u *Unpacker) Unpack(p Packed) (Block, error) {
 		if !ok {
 			return Block{}, fmt.Errorf("%w: %s: base %s is not among the stream's recent blocks", ErrBadPacking, p.Cid, p.Base)
 		}
-		delta := p.Data
 		var err error
-		if enc == encDeltaZstd {
-			if delta, err = zwire.DecodeAll(p.Data, nil); err != nil {
-				return Block{}, fmt.Errorf("%w: %s: %v", ErrBadPacking, p.Cid, err)
-			}
-		}
-		if data, err = applyDelta(base, delta); err != nil {
+		if data, err = undelta(zwire, enc, base, p.Data); err != nil {
 			return Block{}, fmt.Errorf("%w: %s: %v", ErrBadPacking, p.Cid, err)
 		}
 	default:

@@ -432,13 +432,7 @@ func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte
 		if err != nil {
 			return nil, err
 		}
-		delta := data
-		if enc == encDeltaZstd {
-			if delta, err = zdec.DecodeAll(data, nil); err != nil {
-				return nil, err
-			}
-		}
-		return applyDelta(baseData, delta)
+		return undelta(zdec, enc, baseData, data)
 	}
 	return nil, fmt.Errorf("unknown block encoding %d", enc)
 }
@@ -512,13 +506,7 @@ func readChain(q querier, id int64) ([]byte, error) {
 		return nil, errBadDelta // the chain ends in a base that is not stored
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
-		delta := chain[i].data
-		if chain[i].enc == encDeltaZstd {
-			if delta, err = zdec.DecodeAll(delta, nil); err != nil {
-				return nil, err
-			}
-		}
-		if data, err = applyDelta(data, delta); err != nil {
+		if data, err = undelta(zdec, chain[i].enc, data, chain[i].data); err != nil {
 			return nil, err
 		}
 		cache.put(string(chain[i].cid), data)

@@ -530,13 +530,7 @@ func (p *planReader) decode(ctx context.Context, id int64, r storedRow) ([]byte,
 				return nil, err
 			}
 		}
-		delta := r.data
-		if r.enc == encDeltaZstd {
-			delta, err = zdec.DecodeAll(r.data, nil)
-		}
-		if err == nil {
-			out, err = applyDelta(baseData, delta)
-		}
+		out, err = undelta(zdec, r.enc, baseData, r.data)
 	default:
 		out, err = decodeStored(p.tx, r.enc, r.base, r.depth, r.data)
 	}
