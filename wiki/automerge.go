@@ -136,7 +136,7 @@ const maxVirtualDepth = 8
 // conflict. Like git's recursive strategy, the base is then the merge of
 // those ancestors themselves, under the same policy, folded in CID order
 // so that every replica gets the same; should that merge leave a
-// conflict, the base is the one ancestor mergeBaseOfSet picks.
+// conflict, the base is the one ancestor MergeBaseIn picks.
 func baseFields(rd history.Reader, dag map[cid.Cid]*history.DAGNode, set []cid.Cid, h cid.Cid, p merge.Policy, depth int) (merge.Fields, cid.Cid, error) {
 	withSet, tip := dag, set[0]
 	if len(set) > 1 {
@@ -154,9 +154,9 @@ func baseFields(rd history.Reader, dag map[cid.Cid]*history.DAGNode, set []cid.C
 		return revision(bases[0])
 	}
 	single := func() (merge.Fields, cid.Cid, error) {
-		b, err := mergeBaseOfSet(dag, set, h)
-		if err != nil {
-			return merge.Fields{}, cid.Undef, err
+		b, ok := history.MergeBaseIn(withSet, tip, h)
+		if !ok {
+			return merge.Fields{}, cid.Undef, fmt.Errorf("no common ancestor of %d heads and %s", len(set), h)
 		}
 		return revision(b)
 	}
@@ -183,22 +183,6 @@ func baseFields(rd history.Reader, dag map[cid.Cid]*history.DAGNode, set []cid.C
 		acc = merge.Version{Rev: acc.Rev, Title: f.Title, Body: f.Body, Deleted: f.Deleted, Time: max(acc.Time, vk.Time)}
 	}
 	return acc.Fields(), cid.Undef, nil
-}
-
-// mergeBaseOfSet is the merge base of the virtual merge of set with h.
-func mergeBaseOfSet(dag map[cid.Cid]*history.DAGNode, set []cid.Cid, h cid.Cid) (cid.Cid, error) {
-	if len(set) == 1 {
-		if b, ok := history.MergeBaseIn(dag, set[0], h); ok {
-			return b, nil
-		}
-		return cid.Undef, fmt.Errorf("no common ancestor of %s and %s", set[0], h)
-	}
-	withVirtual, virtual := withVirtualMerge(dag, set)
-	b, ok := history.MergeBaseIn(withVirtual, virtual, h)
-	if !ok {
-		return cid.Undef, fmt.Errorf("no common ancestor of %d heads and %s", len(set), h)
-	}
-	return b, nil
 }
 
 // withVirtualMerge returns dag with one more node, a merge of set, and
