@@ -53,6 +53,14 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 		add("database", "%v", err)
 		return probs, nil
 	}
+	// SQLite skips, without a word, what a damaged write-ahead log holds
+	// after the damage. Read it while this transaction's snapshot keeps
+	// other processes from restarting it.
+	if damage, err := walDamage(s.path + "-wal"); err != nil {
+		add("database", "write-ahead log: %v", err)
+	} else if damage != "" {
+		add("database", "%s", damage)
+	}
 	ids, err := allIDs(tx, `SELECT id FROM blocks ORDER BY id`)
 	if err != nil {
 		add("database", "%v", err)

@@ -155,6 +155,7 @@ type Options struct {
 // Store is a repo's SQLite database of blocks, revisions and indexes. It
 // is safe for concurrent use, and several processes may open one file.
 type Store struct {
+	path  string
 	db    *sql.DB
 	q     cachedQuerier // db with the block cache
 	wiki  string
@@ -167,7 +168,10 @@ type Store struct {
 // Open opens (creating if needed) the store at path for the given wiki.
 // A new database records wikiID; an existing one must match it.
 func Open(path, wikiID string, opts Options) (*Store, error) {
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=64"
+	// synchronous=FULL: a commit returns once its log frames are on disk.
+	// The log is not copied into the database at every close (see
+	// walclose.go), so NORMAL would leave commits undurable for long.
+	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on&_synchronous=FULL&_stmt_cache_size=64"
 	// Incremental auto-vacuum is a property of the file, fixed when it is
 	// created (before WAL mode writes its first page); asking for it on
 	// every connection cost an opening half a millisecond.
@@ -182,7 +186,7 @@ func Open(path, wikiID string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, wiki: wikiID, opts: opts, cache: newBlockCache(32 << 20)}
+	s := &Store{path: path, db: db, wiki: wikiID, opts: opts, cache: newBlockCache(32 << 20)}
 	s.q = cachedQuerier{querier: db, cache: s.cache}
 	// SQLite answers "busy" without waiting in a few cases the busy timeout
 	// does not cover, such as another process recovering the WAL index
@@ -342,12 +346,34 @@ func classifyOpenError(err error) error {
 	return err
 }
 
-// Close closes the database.
+// Close closes the database. A write-ahead log grown past walKeepBytes is
+// copied into the database and truncated first, unless another process is
+// using it at that moment (then whoever closes later does it, and a
+// running daemon checkpoints on its own).
 func (s *Store) Close() error {
 	if s.stopCheckpoints != nil {
 		s.stopCheckpoints()
 	}
+	if st, err := os.Stat(s.path + "-wal"); err == nil && st.Size() > walKeepBytes {
+		s.checkpointIdle()
+	}
 	return s.db.Close()
+}
+
+// checkpointIdle copies the log into the database and truncates it,
+// without waiting for other processes: if they hold the database, it copies
+// what it can and leaves the rest.
+func (s *Store) checkpointIdle() {
+	ctx := context.Background()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
+		return
+	}
+	conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 }
 
 // Wiki returns the wiki id the store belongs to.

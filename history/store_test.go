@@ -177,6 +177,64 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	}
 }
 
+// Closing leaves a small write-ahead log as it is (the next process reads
+// it; copying it into the database at every close cost an edit 2 ms), and
+// copies a large one into the database and empties it. Commits are
+// durable on their own: synchronous=FULL.
+func TestCloseKeepsOnlyASmallLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "peerwiki.db")
+	open := func() *history.Store {
+		t.Helper()
+		s, err := history.Open(path, historytest.WikiID, history.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	walSize := func() int64 {
+		t.Helper()
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	s := open()
+	var sync int
+	if err := s.DB().QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+		t.Fatalf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+	}
+	b := historytest.NewBuilder(t, s)
+	page := b.Put(cid.Undef, "P", "0\n")
+	s.Close()
+	if n := walSize(); n == 0 || n > 512<<10 {
+		t.Fatalf("log after a small commit: %d bytes, want it kept (0 < n <= 512 KiB)", n)
+	}
+	s = open()
+	if _, err := s.Heads(ctx, page); err != nil {
+		t.Fatalf("the page written before closing: %v", err)
+	}
+	b = historytest.NewBuilder(t, s)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 15 {
+		var body strings.Builder
+		for range 1000 {
+			fmt.Fprintf(&body, "%016x %016x %016x\n", rng.Uint64(), rng.Uint64(), rng.Uint64())
+		}
+		b.Put(page, "P", body.String(), page) // ~50 KB that neither compresses nor deltas
+	}
+	s.Close()
+	if n := walSize(); n != 0 {
+		t.Fatalf("log after 750 KB of commits: %d bytes, want it copied and emptied", n)
+	}
+	s = open()
+	defer s.Close()
+	if probs, err := s.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+		t.Fatalf("fsck = %v, %v", probs, err)
+	}
+}
+
 // PutSignedHere checks everything Put does except signatures: an unsigned
 // revision is still refused, a CID that does not match its bytes too.
 func TestPutSignedHere(t *testing.T) {

@@ -2,6 +2,8 @@ package test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,30 +164,52 @@ func TestCorruptDatabase(t *testing.T) {
 	r.Fail(1, []string{"fsck"}, "corrupt")
 }
 
+// TestFsckCatchesFlippedByte flips a byte of a page's text where it is
+// stored: in the write-ahead log, where a recent commit waits to be copied
+// into the database (SQLite would skip that commit and every later one
+// without a word), and in the database file itself.
 func TestFsckCatchesFlippedByte(t *testing.T) {
-	r := InitRepo(t, "erin")
-	// Random-looking text is stored as it is (compression cannot shrink
-	// it), so its bytes can be found in the database file.
-	marker := "Zq8vK2xPw9LmT4rYb7NcH3sJd6QfG1aE"
-	r.OK("new", "Victim", "--body", marker+"\n")
-	r.OK("new", "Bystander", "--body", "fine\n")
-	if out := r.OK("fsck"); !strings.HasPrefix(out, "ok:") {
-		t.Fatalf("fsck before: %s", out)
-	}
-	path := filepath.Join(r.Dir, "peerwiki.db")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(data, []byte(marker))
-	if i < 0 {
-		t.Fatal("marker not found in the database file")
-	}
-	data[i+5] ^= 0x01
-	os.WriteFile(path, data, 0o600)
-	res := r.Fail(1, []string{"fsck"}, "fsck found")
-	if !strings.Contains(res.Stdout, "bad: bafkrei") && !strings.Contains(res.Stdout, "bad: page") {
-		t.Fatalf("fsck does not name the bad object:\n%s", res.Stdout)
+	for _, file := range []string{"peerwiki.db-wal", "peerwiki.db"} {
+		t.Run(file, func(t *testing.T) {
+			r := InitRepo(t, "erin")
+			// Random-looking text is stored as it is (compression cannot
+			// shrink it), so its bytes can be found in the file.
+			marker := "Zq8vK2xPw9LmT4rYb7NcH3sJd6QfG1aE"
+			r.OK("new", "Victim", "--body", marker+"\n")
+			r.OK("new", "Bystander", "--body", "fine\n")
+			if file == "peerwiki.db" {
+				// A page large enough that closing copies the log into
+				// the database.
+				filler := make([]byte, 600<<10)
+				rand.Read(filler)
+				path := filepath.Join(t.TempDir(), "filler.md")
+				os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(filler)), 0o600)
+				r.OK("new", "Filler", "--file", path)
+			}
+			if out := r.OK("fsck"); !strings.HasPrefix(out, "ok:") {
+				t.Fatalf("fsck before: %s", out)
+			}
+			path := filepath.Join(r.Dir, file)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every copy: some may lie in space SQLite no longer uses.
+			if !bytes.Contains(data, []byte(marker)) {
+				t.Fatalf("marker not found in %s", file)
+			}
+			damaged := []byte(marker)
+			damaged[5] ^= 0x01
+			os.WriteFile(path, bytes.ReplaceAll(data, []byte(marker), damaged), 0o600)
+			res := r.Fail(1, []string{"fsck"}, "fsck found")
+			named := strings.Contains(res.Stdout, "bad: bafkrei") || strings.Contains(res.Stdout, "bad: page")
+			if file == "peerwiki.db-wal" {
+				named = strings.Contains(res.Stdout, "write-ahead log is damaged")
+			}
+			if !named {
+				t.Fatalf("fsck does not name the damage:\n%s", res.Stdout)
+			}
+		})
 	}
 }
 
