@@ -1,11 +1,14 @@
 package history
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"math/big"
 	"testing"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
 )
 
 // verifyEd25519 accepts and refuses what crypto/ed25519 does on every
@@ -128,4 +131,29 @@ func reverse(b []byte) []byte {
 
 func pad32(b []byte) []byte {
 	return append(make([]byte, 32-len(b)), b...)
+}
+
+// signMessage makes, byte for byte, the signature libp2p's key (Go's
+// crypto/ed25519) makes, for keys and messages of every size around the
+// hash's block.
+func TestSignMatchesLibp2p(t *testing.T) {
+	for i := range 50 {
+		key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := make([]byte, i*7)
+		rand.Read(msg)
+		want, err := key.Sign(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := signMessage(key, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("message of %d bytes: signature %x, libp2p's %x", len(msg), got, want)
+		}
+	}
 }

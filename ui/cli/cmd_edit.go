@@ -28,7 +28,6 @@ one creates a divergent head, as an offline replica would. Editing a deleted
 page restores it.`,
 		Args: args(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			warmSigning()
 			as, dash, err := dashArg(as, 1)
 			if err != nil {
 				return err
@@ -113,7 +112,6 @@ func (a *app) rmCommand() *cobra.Command {
 		Short: "Delete a page (a tombstone revision; history is kept)",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			warmSigning()
 			r, err := a.open()
 			if err != nil {
 				return err

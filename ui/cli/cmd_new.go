@@ -18,7 +18,6 @@ func (a *app) newCommand() *cobra.Command {
 $EDITOR opens; otherwise the page starts empty.`,
 		Args: args(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			warmSigning()
 			as, dash, err := dashArg(as, 1)
 			if err != nil {
 				return err
