@@ -208,8 +208,7 @@ func (s *Store) compact(ctx context.Context, pages int) {
 		s.MergeSearchIndex(ctx)
 	}
 	var free, total int
-	if s.db.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free) == nil &&
-		s.db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&total) == nil &&
+	if s.db.QueryRowContext(ctx, `SELECT f.freelist_count, p.page_count FROM pragma_freelist_count() f, pragma_page_count() p`).Scan(&free, &total) == nil &&
 		free > 256 && free*8 > total {
 		// The pragma frees one page per step: read it to the end.
 		if rows, err := s.db.QueryContext(ctx, `PRAGMA incremental_vacuum`); err == nil {
