@@ -1,9 +1,9 @@
 package history
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 )
 
@@ -30,20 +30,38 @@ const (
 // frame and belongs to a committed transaction. Frames left over from
 // before the log restarted (other salts), and the pages of a transaction
 // that never committed, are not damage.
+//
+// Another process may restart the log while it is read (it writes a new
+// header, then frames over the old ones): damage is only reported when a
+// second reading finds the same header.
 func walDamage(path string) (string, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return "", nil
 	} else if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return "", err
+	for range 3 {
+		damage := walDamageIn(data)
+		if damage == "" {
+			return "", nil
+		}
+		again, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		if len(data) >= walHeaderSize && len(again) >= walHeaderSize && bytes.Equal(data[:walHeaderSize], again[:walHeaderSize]) {
+			return damage, nil
+		}
+		data = again
 	}
+	return "", nil
+}
+
+// walDamageIn is walDamage on a log's bytes.
+func walDamageIn(data []byte) string {
 	if len(data) < walHeaderSize {
-		return "", nil
+		return ""
 	}
 	hdr := data[:walHeaderSize]
 	var order binary.ByteOrder
@@ -52,15 +70,17 @@ func walDamage(path string) (string, error) {
 		order = binary.LittleEndian
 	case walMagicBE:
 		order = binary.BigEndian
-	default:
-		return "the write-ahead log has no valid header", nil
 	}
 	pageSize := int(binary.BigEndian.Uint32(hdr[8:]))
 	if pageSize == 1 {
 		pageSize = 65536
 	}
-	if pageSize < 512 || pageSize&(pageSize-1) != 0 {
-		return "the write-ahead log has no valid header", nil
+	if order == nil || pageSize < 512 || pageSize&(pageSize-1) != 0 {
+		// A header torn by a crash, with no frames, hides nothing.
+		if len(data) > walHeaderSize {
+			return "the write-ahead log's header is damaged: nothing in the log can be read"
+		}
+		return ""
 	}
 	salt1, salt2 := binary.BigEndian.Uint32(hdr[16:]), binary.BigEndian.Uint32(hdr[20:])
 	stored := func(b []byte) (uint32, uint32) { return binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:]) }
@@ -99,7 +119,7 @@ func walDamage(path string) (string, error) {
 		}
 	}
 	if end == n {
-		return "", nil
+		return ""
 	}
 	lastCommit := -1
 	for i := end + 1; i < n; i++ {
@@ -108,13 +128,13 @@ func walDamage(path string) (string, error) {
 		}
 	}
 	if lastCommit < 0 {
-		return "", nil
+		return ""
 	}
 	what := fmt.Sprintf("frame %d", end+1)
 	if !headerOK {
 		what = "the header"
 	}
-	return fmt.Sprintf("the write-ahead log is damaged at %s: frames %d-%d hold commits that cannot be read", what, end+1, lastCommit+1), nil
+	return fmt.Sprintf("the write-ahead log is damaged at %s: frames %d-%d hold commits that cannot be read", what, end+1, lastCommit+1)
 }
 
 // walChecksum continues SQLite's WAL checksum (s0, s1) over b, read as

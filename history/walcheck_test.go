@@ -64,6 +64,7 @@ func TestWALDamage(t *testing.T) {
 		{"second transaction damaged", two, frameAt(3) + walFrameHeaderSize, "damaged at frame 4: frames 4-5 hold commits"},
 		{"frame header damaged", two, frameAt(2) + 2, "damaged at frame 3"},
 		{"log header damaged", two, 12, "damaged at the header: frames 1-5"},
+		{"log magic damaged", two, 1, "header is damaged"},
 		// A torn last commit looks the same as a damaged one: SQLite
 		// dropping it loses nothing that was acknowledged.
 		{"last commit damaged", two, frameAt(4) + 200, ""},
@@ -92,5 +93,10 @@ func TestWALDamage(t *testing.T) {
 	}
 	if got, err := walDamage(filepath.Join(t.TempDir(), "none")); got != "" || err != nil {
 		t.Fatalf("no log: %q, %v", got, err)
+	}
+	torn := buildWAL(nil)
+	torn[1] ^= 0x10
+	if got := walDamageIn(torn); got != "" {
+		t.Fatalf("a torn header and no frames: %q, want nothing hidden", got)
 	}
 }
