@@ -150,6 +150,14 @@ func preEncode(revs []pendingRev, others map[cid.Cid]Block, pre map[cid.Cid]enco
 // parallelEach runs f(0) ... f(n-1) on every core and returns when all
 // are done.
 func parallelEach(n int, f func(i int)) {
+	if n <= 1 {
+		// A goroutine each would cost more than the work: a local edit
+		// checks one revision and its body.
+		for i := range n {
+			f(i)
+		}
+		return
+	}
 	var wg sync.WaitGroup
 	next := make(chan int, n)
 	for i := range n {
@@ -171,16 +179,21 @@ func parallelEach(n int, f func(i int)) {
 // PutChecked stores a batch that passed Check, with Put's guarantees.
 func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) {
 	revs, others := c.revs, c.others
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	tx, err := beginWrite(ctx, conn)
 	for attempt := 0; err != nil && isBusy(err) && attempt < 3; attempt++ {
 		// Past the busy timeout already: one more go after a pause.
 		time.Sleep(100 * time.Millisecond)
-		tx, err = s.db.BeginTx(ctx, nil)
+		tx, err = beginWrite(ctx, conn)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback()
+	defer tx.end()
 	overlay := &txOverlay{blocks: map[cid.Cid][]byte{}, revs: map[cid.Cid]*Revision{}}
 	w := &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: others, dirty: map[int64]cid.Cid{},
 		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre}
@@ -193,9 +206,10 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 			return nil, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	conn.Close()
 	s.compact(ctx, len(res.Pages))
 	return res, nil
 }

@@ -701,39 +701,63 @@ func (r txReader) MergeBase(a, b cid.Cid) (cid.Cid, error) {
 // Reader returns a read view of the committed store.
 func (s *Store) Reader() Reader { return txReader{s.q} }
 
-// readTx is a read transaction on one connection, and a querier for it.
-// It is opened with a plain BEGIN, which is deferred: BeginTx would send
-// the DSN's BEGIN IMMEDIATE (right for writes), which takes the write
-// lock, so every local write would wait for a long read such as a sync
-// being served.
-type readTx struct {
-	ctx  context.Context
+// connTx is a transaction on one connection, and a querier for it,
+// begun with SQL rather than BeginTx. database/sql ties a Tx to a context
+// of its own, and then gives every query inside it a goroutine that
+// watches that context: a dozen goroutines, each a wake-up of another
+// thread, in a local edit's write transaction.
+type connTx struct {
+	ctx  context.Context // for the queries
 	conn *sql.Conn
 }
 
-// beginRead opens a read transaction on conn; end closes it.
-func beginRead(ctx context.Context, conn *sql.Conn) (*readTx, error) {
+// beginRead opens a read transaction on conn; end closes it. A plain
+// BEGIN is deferred: BeginTx would send the DSN's BEGIN IMMEDIATE (right
+// for writes), which takes the write lock, so every local write would wait
+// for a long read such as a sync being served. Its queries follow ctx.
+func beginRead(ctx context.Context, conn *sql.Conn) (*connTx, error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return nil, err
 	}
-	return &readTx{ctx, conn}, nil
+	return &connTx{ctx, conn}, nil
 }
 
-func (t *readTx) QueryRow(query string, args ...any) *sql.Row {
+// beginWrite opens a write transaction on conn; commit or end closes it.
+// Waiting for the write lock follows ctx; once it is held, the
+// transaction (one batch: milliseconds, a few hundred at most) runs to
+// its end and the caller sees a cancellation after it.
+func beginWrite(ctx context.Context, conn *sql.Conn) (*connTx, error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return nil, err
+	}
+	return &connTx{context.Background(), conn}, nil
+}
+
+func (t *connTx) QueryRow(query string, args ...any) *sql.Row {
 	return t.conn.QueryRowContext(t.ctx, query, args...)
 }
 
-func (t *readTx) Query(query string, args ...any) (*sql.Rows, error) {
+func (t *connTx) Query(query string, args ...any) (*sql.Rows, error) {
 	return t.conn.QueryContext(t.ctx, query, args...)
 }
 
-func (t *readTx) Exec(query string, args ...any) (sql.Result, error) {
+func (t *connTx) Exec(query string, args ...any) (sql.Result, error) {
 	return t.conn.ExecContext(t.ctx, query, args...)
 }
 
-// end ends the transaction (again: nothing); a connection it cannot end
-// is discarded, not returned to the pool inside a transaction.
-func (t *readTx) end() {
+// commit commits the transaction.
+func (t *connTx) commit() error {
+	if _, err := t.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+		return err
+	}
+	t.conn = nil
+	return nil
+}
+
+// end rolls the transaction back unless it was committed; a connection
+// it cannot end is discarded, not returned to the pool inside a
+// transaction.
+func (t *connTx) end() {
 	if t.conn == nil {
 		return
 	}

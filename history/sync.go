@@ -328,7 +328,7 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 // connection, in read transactions of planReadTx revisions.
 type planReader struct {
 	conn              *sql.Conn
-	tx                *readTx
+	tx                *connTx
 	rev, block, byCID *sql.Stmt
 	// cache holds decoded blocks of the current page, so that a page's
 	// history is decoded once when it must be.
