@@ -222,3 +222,37 @@ func TestCrissCrossMergesAgainstAVirtualBase(t *testing.T) {
 		t.Fatalf("fsck (recomputes the merge): %v %v", probs, err)
 	}
 }
+
+// Settings are read from the settings page once per set of its heads: a
+// change, made here or by another process on the same repo, is a new head
+// and is seen at the next read.
+func TestSettingsFollowTheirHeads(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	if n := r.ConfirmDefault(ctx); n != 0 {
+		t.Fatalf("confirm default = %d, want 0", n)
+	}
+	if err := r.SetConfirmDefault(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.ConfirmDefault(ctx); n != 2 {
+		t.Fatalf("after setting 2 here: %d", n)
+	}
+	other, err := wiki.Open(r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.SetConfirmDefault(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.ConfirmDefault(ctx); n != 3 {
+		t.Fatalf("after another process set 3: %d", n)
+	}
+	if _, err := r.SetWikiPolicy(ctx, merge.PolicyUnion); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := other.WikiPolicy(ctx); err != nil || p != merge.PolicyUnion {
+		t.Fatalf("the other's wiki policy = %q, %v; want union", p, err)
+	}
+}

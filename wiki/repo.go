@@ -13,10 +13,12 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
 	"peerwiki/history"
-	"peerwiki/merge"
 )
 
 // Errors callers branch on.
@@ -54,10 +56,13 @@ type Repo struct {
 	// Now is the wall clock; tests replace it.
 	Now func() time.Time
 
-	policyCache struct {
-		valid   bool
-		commits int64
-		policy  merge.Policy
+	// settingsCache is the settings page, parsed, for the heads it was
+	// read from: an edit reads it to stamp the wiki's policy and again
+	// for the confirmation default.
+	settingsCache struct {
+		sync.Mutex
+		heads  []cid.Cid
+		values map[string]string
 	}
 }
 

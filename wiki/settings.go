@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,30 +67,12 @@ func (r *Repo) stampPolicy(ctx context.Context, d *Draft) error {
 	if d.Policy != "" && !strings.HasPrefix(d.Policy, "=") {
 		return nil
 	}
-	wp, err := r.cachedWikiPolicy(ctx)
+	wp, err := r.WikiPolicy(ctx)
 	if err != nil {
 		return err
 	}
 	d.Policy = "=" + string(wp)
 	return nil
-}
-
-// cachedWikiPolicy is WikiPolicy, remembered until the next commit (an
-// import builds a thousand revisions before it commits any).
-func (r *Repo) cachedWikiPolicy(ctx context.Context) (merge.Policy, error) {
-	n, err := r.Store.CommitCount(ctx)
-	if err != nil {
-		return "", err
-	}
-	if r.policyCache.valid && r.policyCache.commits == n {
-		return r.policyCache.policy, nil
-	}
-	p, err := r.WikiPolicy(ctx)
-	if err != nil {
-		return "", err
-	}
-	r.policyCache.valid, r.policyCache.commits, r.policyCache.policy = true, n, p
-	return p, nil
 }
 
 // DefaultPolicy is the policy of a wiki nobody has configured.
@@ -156,11 +140,23 @@ func (r *Repo) settings(ctx context.Context) (map[string]string, []cid.Cid, erro
 	} else if err != nil {
 		return nil, nil, err
 	}
+	c := &r.settingsCache
+	c.Lock()
+	if c.values != nil && slices.EqualFunc(c.heads, heads, cid.Cid.Equals) {
+		values := maps.Clone(c.values)
+		c.Unlock()
+		return values, heads, nil
+	}
+	c.Unlock()
 	winner, err := r.lwwHead(ctx, heads)
 	if err != nil {
 		return nil, nil, err
 	}
-	return parseSettings(winner.Body), heads, nil
+	values := parseSettings(winner.Body)
+	c.Lock()
+	c.heads, c.values = slices.Clone(heads), maps.Clone(values)
+	c.Unlock()
+	return values, heads, nil
 }
 
 // setSetting changes one key of the replicated settings with a signed
