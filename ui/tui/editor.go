@@ -40,10 +40,12 @@ type editor struct {
 	onBody      bool
 
 	origTitle, origBody string
-	// external holds the body when it is too big for the textarea: it is
-	// edited in $EDITOR only, and the textarea shows a notice.
+	// external holds the body when the textarea cannot hold it exactly
+	// (too long, or characters it would change): it is edited in $EDITOR
+	// only, and the textarea shows why.
 	external    bool
 	externalTxt string
+	externalWhy string
 }
 
 // editorDoneMsg is the end of an $EDITOR session.
@@ -76,15 +78,24 @@ func newEditor(m *Model, page, parent cid.Cid, title, body string) *editor {
 }
 
 // setBody puts text in the textarea, or keeps it aside when the textarea
-// would cut it.
+// would not give it back as it is: it cuts a body past its line limit, and
+// its input filter turns tabs into four spaces, a carriage return into a
+// line break, and drops other control characters and U+FFFD. Saving such
+// a body from the textarea would change lines nobody touched.
 func (e *editor) setBody(text string) {
-	if strings.Count(text, "\n")+1 > editorMaxLines {
+	e.external, e.externalTxt, e.externalWhy = false, "", ""
+	if n := strings.Count(text, "\n") + 1; n > editorMaxLines {
 		e.external, e.externalTxt = true, text
+		e.externalWhy = fmt.Sprintf("This body has %d lines, more than the built-in editor holds without cutting.", n)
 		e.body.SetValue("")
 		return
 	}
-	e.external, e.externalTxt = false, ""
 	e.body.SetValue(text)
+	if e.body.Value() != text {
+		e.external, e.externalTxt = true, text
+		e.externalWhy = "This body has tabs, carriage returns or control characters, which the built-in editor would change."
+		e.body.SetValue("")
+	}
 }
 
 func (e *editor) bodyText() string {
@@ -130,7 +141,7 @@ func (e *editor) update(m *Model, msg tea.Msg) tea.Cmd {
 		}
 		e.setBody(msg.body)
 		if e.external {
-			m.setFlash(fmt.Sprintf("body has %d lines: it is edited in $EDITOR only; ctrl+s saves it", strings.Count(msg.body, "\n")+1), false)
+			m.setFlash("this body is edited in $EDITOR only; ctrl+s saves it", false)
 		}
 		return e.focus()
 	case tea.KeyMsg:
@@ -145,17 +156,21 @@ func (e *editor) update(m *Model, msg tea.Msg) tea.Cmd {
 			return m.pop()
 		case key.Matches(msg, editorKeys.External):
 			return e.openExternal(m)
-		case key.Matches(msg, editorKeys.Switch):
-			e.onBody = !e.onBody
+		case e.onBody && !e.external && key.Matches(msg, editorKeys.Indent):
+			// What the textarea makes of a typed tab anyway.
+			e.body.InsertString("    ")
+			return nil
+		case e.onBody && key.Matches(msg, editorKeys.ToTitle):
+			e.onBody = false
 			return e.focus()
-		case msg.Type == tea.KeyEnter && !e.onBody:
+		case !e.onBody && (key.Matches(msg, editorKeys.ToBody) || msg.Type == tea.KeyEnter):
 			e.onBody = true
 			return e.focus()
 		}
 		var cmd tea.Cmd
 		if e.onBody {
 			if e.external {
-				m.setFlash("this body is too long for the built-in editor: ctrl+o opens $EDITOR", false)
+				m.setFlash("this body is edited in $EDITOR only: ctrl+o opens it", false)
 				return nil
 			}
 			e.body, cmd = e.body.Update(msg)
@@ -255,7 +270,13 @@ func (e *editor) save(m *Model) tea.Cmd {
 }
 
 func (e *editor) keys(m *Model) []key.Binding {
-	return []key.Binding{editorKeys.Save, editorKeys.Switch, editorKeys.External, editorKeys.Cancel}
+	if !e.onBody {
+		return []key.Binding{editorKeys.Save, editorKeys.ToBody, editorKeys.External, editorKeys.Cancel}
+	}
+	if e.external {
+		return []key.Binding{editorKeys.Save, editorKeys.ToTitle, editorKeys.External, editorKeys.Cancel}
+	}
+	return []key.Binding{editorKeys.Save, editorKeys.Indent, editorKeys.ToTitle, editorKeys.External, editorKeys.Cancel}
 }
 
 func (e *editor) view(m *Model, w, h int) string {
@@ -273,9 +294,7 @@ func (e *editor) view(m *Model, w, h int) string {
 	}
 	bodyH := max(h-2, 1)
 	if e.external {
-		lines := strings.Count(e.externalTxt, "\n") + 1
-		return strings.Join([]string{top, head, m.st.warn.Render(fmt.Sprintf(
-			"This body has %d lines, more than the built-in editor holds without cutting. ctrl+o edits it in $EDITOR; ctrl+s saves.", lines))}, "\n")
+		return strings.Join([]string{top, head, m.st.warn.Render(e.externalWhy + " ctrl+o edits it in $EDITOR; ctrl+s saves.")}, "\n")
 	}
 	e.body.SetWidth(w)
 	e.body.SetHeight(bodyH)

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -53,10 +54,10 @@ func TestEditorTitleCancelAndNoChange(t *testing.T) {
 	r := newRepo(t)
 	page := mustCreate(t, r, "Notes", "body\n")
 	m := newModel(t, r)
-	press(t, m, "e", "tab") // to the title
+	press(t, m, "e", "shift+tab") // to the title
 	e := m.top().(*editor)
 	if e.onBody {
-		t.Fatal("tab did not move to the title")
+		t.Fatal("shift+tab did not move to the title")
 	}
 	typeText(m, " 2")
 	press(t, m, "esc")
@@ -128,5 +129,64 @@ func TestCtrlCAsksBeforeLosingAnEdit(t *testing.T) {
 	}
 	if !quits(press(t, m, "ctrl+c")) {
 		t.Fatal("a second ctrl+c did not quit")
+	}
+}
+
+// Tab indents the body (with the four spaces the textarea makes of a tab);
+// shift+tab goes to the title and tab back to the body; the keys shown
+// follow.
+func TestEditorTabIndentsTheBody(t *testing.T) {
+	r := newRepo(t)
+	page := mustCreate(t, r, "List", "- one\n")
+	m := newModel(t, r)
+	press(t, m, "e")
+	e := m.top().(*editor)
+	if !e.onBody {
+		t.Fatal("the editor did not open on the body")
+	}
+	requireContains(t, snapshot(m), "tab indent", "shift+tab title")
+	// The cursor starts at the end of the body.
+	typeText(m, "\n")
+	press(t, m, "tab")
+	typeText(m, "- nested")
+	if got := e.bodyText(); got != "- one\n\n    - nested" {
+		t.Fatalf("body after tab = %q", got)
+	}
+	press(t, m, "shift+tab")
+	if e.onBody {
+		t.Fatal("shift+tab did not move to the title")
+	}
+	requireContains(t, snapshot(m), "tab body")
+	press(t, m, "tab")
+	if !e.onBody {
+		t.Fatal("tab on the title did not move to the body")
+	}
+	press(t, m, "ctrl+s")
+	if _, v := pageState(t, r, page); v.Body != "- one\n\n    - nested" {
+		t.Fatalf("saved body = %q", v.Body)
+	}
+}
+
+// A body the textarea would change (its input filter turns tabs into
+// spaces and CR into a line break, and drops control characters) is not
+// put in it: it goes to $EDITOR, and comes back byte for byte.
+func TestEditorKeepsTabsAndCarriageReturns(t *testing.T) {
+	r := newRepo(t)
+	for i, body := range []string{"col\tcol\n", "windows\r\nlines\r\n", "bell\a\n"} {
+		title := fmt.Sprintf("Page %d", i)
+		page := mustCreate(t, r, title, body)
+		heads, _ := pageState(t, r, page)
+		m := newModel(t, r)
+		m.push(newEditor(m, page, heads[0], title, body))
+		e := m.top().(*editor)
+		if !e.external {
+			t.Fatalf("%q went into the textarea, which gives back %q", body, e.body.Value())
+		}
+		requireContains(t, snapshot(m), "tabs, carriage returns or control characters", "$EDITOR")
+		m.Update(editorDoneMsg{body: body + "more\n"})
+		press(t, m, "ctrl+s")
+		if _, v := pageState(t, r, page); v.Body != body+"more\n" {
+			t.Fatalf("saved %q, want %q", v.Body, body+"more\n")
+		}
 	}
 }

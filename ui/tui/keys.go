@@ -51,10 +51,12 @@ var viewerKeys = struct {
 
 // editorKeys are the editor's.
 var editorKeys = struct {
-	Save, Switch, External, Cancel key.Binding
+	Save, ToBody, ToTitle, Indent, External, Cancel key.Binding
 }{
 	Save:     bind("ctrl+s", "save", "ctrl+s"),
-	Switch:   bind("tab", "title/body", "tab"),
+	ToBody:   bind("tab", "body", "tab"),
+	ToTitle:  bind("shift+tab", "title", "shift+tab"),
+	Indent:   bind("tab", "indent", "tab"),
 	External: bind("ctrl+o", "$EDITOR", "ctrl+o"),
 	Cancel:   bind("esc", "cancel", "esc"),
 }

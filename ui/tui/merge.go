@@ -499,6 +499,13 @@ func (s *mergeScreen) startEdit(m *Model) tea.Cmd {
 	s.editor.ShowLineNumbers = false
 	s.editor.Prompt = ""
 	s.editor.SetValue(text)
+	if s.editor.Value() != text {
+		// The textarea turns tabs into spaces and carriage returns into
+		// line breaks, and drops control characters: the hunk would
+		// change where nobody typed.
+		m.setFlash("has tabs or control chars: not editable here; o or t", true)
+		return nil
+	}
 	s.editing = true
 	return s.editor.Focus()
 }

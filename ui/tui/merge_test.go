@@ -275,3 +275,26 @@ func TestMergeWholeResultView(t *testing.T) {
 	press(t, m, "v")
 	requireContains(t, snapshot(m), "conflict 2 of 2")
 }
+
+// A hunk with a tab is not opened in the hand editor, whose textarea would
+// turn the tab into spaces where nobody typed.
+func TestMergeHandEditRefusesWhatItWouldChange(t *testing.T) {
+	r := newRepo(t)
+	base := "line 1\nline 2\nline 3\n"
+	page := mustCreate(t, r, "Tabs", base)
+	a := "line 1\nA\ttwo\nline 3\n"
+	b := "line 1\nB two\nline 3\n"
+	mustEdit(t, r, page, wiki.Edit{Body: &a})
+	mustEdit(t, r, page, wiki.Edit{Body: &b, Parent: page})
+	m := newModel(t, r, func(o *Options) { o.MergePage = page })
+	s := m.top().(*mergeScreen)
+	press(t, m, "e")
+	if s.editing {
+		t.Fatal("a hunk with a tab opened in the hand editor")
+	}
+	requireContains(t, snapshot(m), "not editable here")
+	press(t, m, "o", "s")
+	if heads, v := pageState(t, r, page); len(heads) != 1 || !strings.Contains(v.Body, "\t") && !strings.Contains(v.Body, "B two") {
+		t.Fatalf("after o, s: %d heads, body %q", len(heads), v.Body)
+	}
+}
