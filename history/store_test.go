@@ -162,11 +162,7 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	page := b.Put(cid.Undef, "P", "0\n")
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 40 {
-		var body strings.Builder
-		for range 100 {
-			fmt.Fprintf(&body, "%016x %016x %016x\n", rng.Uint64(), rng.Uint64(), rng.Uint64())
-		}
-		b.Put(page, "P", body.String(), page) // ~5 KB that neither compresses nor deltas
+		b.Put(page, "P", randomBody(rng, 100), page) // ~5 KB
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for size() < before+200<<10 {
@@ -218,11 +214,7 @@ func TestCloseKeepsOnlyASmallLog(t *testing.T) {
 	b = historytest.NewBuilder(t, s)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 15 {
-		var body strings.Builder
-		for range 1000 {
-			fmt.Fprintf(&body, "%016x %016x %016x\n", rng.Uint64(), rng.Uint64(), rng.Uint64())
-		}
-		b.Put(page, "P", body.String(), page) // ~50 KB that neither compresses nor deltas
+		b.Put(page, "P", randomBody(rng, 1000), page) // ~50 KB
 	}
 	s.Close()
 	if n := walSize(); n != 0 {
@@ -306,4 +298,14 @@ func TestBatchOfALongHistory(t *testing.T) {
 	if probs, err := dst.Fsck(ctx, nil); err != nil || len(probs) != 0 {
 		t.Fatalf("fsck: %v %v", probs, err)
 	}
+}
+
+// randomBody is lines of random hex: text that neither compresses nor
+// makes a useful delta, so every version costs its full size in the WAL.
+func randomBody(rng *rand.Rand, lines int) string {
+	var body strings.Builder
+	for range lines {
+		fmt.Fprintf(&body, "%016x %016x %016x\n", rng.Uint64(), rng.Uint64(), rng.Uint64())
+	}
+	return body.String()
 }
