@@ -134,7 +134,8 @@ func walDamageIn(data []byte) string {
 	if !headerOK {
 		what = "the header"
 	}
-	return fmt.Sprintf("the write-ahead log is damaged at %s: frames %d-%d hold commits that cannot be read", what, end+1, lastCommit+1)
+	return fmt.Sprintf("the write-ahead log is damaged at %s: frames %d-%d hold commits that cannot be read "+
+		"(the next write here overwrites them; replicas that have them can sync them back)", what, end+1, lastCommit+1)
 }
 
 // walChecksum continues SQLite's WAL checksum (s0, s1) over b, read as
