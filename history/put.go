@@ -209,7 +209,7 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	if err := tx.commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
-	conn.Close()
+	conn.Close() // back to the pool, for compact (the deferred Close is then a no-op)
 	s.compact(ctx, len(res.Pages))
 	return res, nil
 }

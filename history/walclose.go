@@ -1,7 +1,7 @@
 package history
 
 // SQLite, by default, copies the write-ahead log into the database and
-// deletes it whenever the last connection to a file closes: in a repo that
+// empties it whenever the last connection to a file closes: in a repo that
 // no daemon holds open, every command that writes pays for that checkpoint
 // (two fsyncs and a copy of every page it wrote) and the next one for a new
 // log header (a third fsync), about 2 ms of an edit. Store turns that off
