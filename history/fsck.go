@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/ipfs/go-cid"
 )
@@ -14,6 +15,9 @@ import (
 type Problem struct {
 	Object string // a CID, a page id, or "database"
 	What   string
+	// Warning marks something fsck reports but that is no damage: the
+	// repo is intact, and nothing a user can run would change it.
+	Warning bool
 }
 
 func (p Problem) String() string { return p.Object + ": " + p.What }
@@ -26,7 +30,7 @@ func (p Problem) String() string { return p.Object + ": " + p.What }
 func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Problem, error) {
 	var probs []Problem
 	add := func(obj, format string, a ...any) {
-		probs = append(probs, Problem{obj, fmt.Sprintf(format, a...)})
+		probs = append(probs, Problem{Object: obj, What: fmt.Sprintf(format, a...)})
 	}
 	var quick string
 	if err := s.db.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&quick); err != nil {
@@ -117,6 +121,9 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 			add(c.String(), "%v", err)
 		}
 		probs = append(probs, checkRevisionRows(tx, id, c, rev)...)
+		if p, ok := futureRevision(tx, id, c, rev, s.now()); ok {
+			probs = append(probs, p)
+		}
 	}
 	if progress != nil {
 		progress(total, total)
@@ -151,7 +158,7 @@ func allIDs(q querier, query string, args ...any) ([]int64, error) {
 // checkRevisionRows compares the revisions and parents rows with the block.
 func checkRevisionRows(q querier, id int64, c cid.Cid, rev *Revision) []Problem {
 	var probs []Problem
-	add := func(format string, a ...any) { probs = append(probs, Problem{c.String(), fmt.Sprintf(format, a...)}) }
+	add := func(format string, a ...any) { probs = append(probs, Problem{Object: c.String(), What: fmt.Sprintf(format, a...)}) }
 	var page, body int64
 	var height uint64
 	var t int64
@@ -199,14 +206,14 @@ func checkRevisionRows(q querier, id int64, c cid.Cid, rev *Revision) []Problem 
 // and each page's index rows, and compares them with what is stored.
 func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
 	var probs []Problem
-	add := func(obj, format string, a ...any) { probs = append(probs, Problem{obj, fmt.Sprintf(format, a...)}) }
+	add := func(obj, format string, a ...any) { probs = append(probs, Problem{Object: obj, What: fmt.Sprintf(format, a...)}) }
 	want, err := allIDs(q, `SELECT id FROM revisions WHERE id NOT IN (SELECT parent FROM parents) ORDER BY id`)
 	if err != nil {
-		return append(probs, Problem{"heads", err.Error()})
+		return append(probs, Problem{Object: "heads", What: err.Error()})
 	}
 	got, err := allIDs(q, `SELECT rev FROM heads ORDER BY rev`)
 	if err != nil {
-		return append(probs, Problem{"heads", err.Error()})
+		return append(probs, Problem{Object: "heads", What: err.Error()})
 	}
 	if !slices.Equal(want, got) {
 		add("heads", "stored heads %v differ from recomputed heads %v (block row ids)", got, want)
@@ -216,11 +223,11 @@ func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
 	}
 	pages, err := allIDs(q, `SELECT DISTINCT page FROM revisions ORDER BY page`)
 	if err != nil {
-		return append(probs, Problem{"pages", err.Error()})
+		return append(probs, Problem{Object: "pages", What: err.Error()})
 	}
 	indexed, err := allIDs(q, `SELECT id FROM pages ORDER BY id`)
 	if err != nil {
-		return append(probs, Problem{"pages", err.Error()})
+		return append(probs, Problem{Object: "pages", What: err.Error()})
 	}
 	if !slices.Equal(pages, indexed) {
 		add("page index", "indexes pages %v, revisions name pages %v", indexed, pages)
@@ -282,4 +289,26 @@ func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
 		}
 	}
 	return probs
+}
+
+// futureRevision reports a revision that advanced its page's clock to
+// more than MaxClockDrift ahead of now: one a peer could still send
+// before the drift rule existed (a store defers such revisions now).
+// Every later edit of its page is dated after it, and last-writer-wins
+// prefers it; it cannot be undone, only known.
+func futureRevision(q querier, id int64, c cid.Cid, rev *Revision, now time.Time) (Problem, bool) {
+	var parentsMax int64
+	if rev.Page != nil && rev.Time > now.Add(MaxClockDrift).UnixMilli() {
+		var m sql.NullInt64
+		if err := q.QueryRow(`SELECT max(r.time) FROM parents p JOIN revisions r ON r.id = p.parent WHERE p.child = ?`, id).Scan(&m); err != nil {
+			return Problem{}, false
+		}
+		parentsMax = m.Int64
+	}
+	if !aheadOfClock(rev, parentsMax, now) {
+		return Problem{}, false
+	}
+	return Problem{Object: c.String(), Warning: true, What: fmt.Sprintf(
+		"dated %s, %s ahead of this clock: stored before peerwiki deferred such revisions; later edits of its page are dated after it, and last-writer-wins prefers it",
+		FormatTime(rev.Time), aheadBy(rev.Time, now))}, true
 }

@@ -25,6 +25,17 @@ type PutResult struct {
 	Pages []cid.Cid
 	// Divergent are the pages among Pages whose heads now differ.
 	Divergent []cid.Cid
+	// Deferred are revisions of the batch not stored for now, with the
+	// reason of each (FutureError or HeadLimitError), parents first:
+	// taken when offered again once the reason has passed. Their
+	// descendants in the batch are deferred with them.
+	Deferred []Deferral
+}
+
+// Deferral is a revision a Put did not store for now, and why.
+type Deferral struct {
+	Rev cid.Cid
+	Err error
 }
 
 type pendingRev struct {
@@ -56,7 +67,7 @@ func (s *Store) PutSignedHere(ctx context.Context, blocks []Block) (*PutResult, 
 	if err != nil {
 		return nil, err
 	}
-	return s.PutChecked(ctx, &Checked{revs: revs, others: others})
+	return s.PutChecked(ctx, &Checked{revs: revs, others: others, local: true})
 }
 
 // Checked is a batch whose checks that need no database (CIDs, decoding,
@@ -69,6 +80,9 @@ type Checked struct {
 	// out in parallel by Check (a block as a delta against another block
 	// of the same batch).
 	pre map[cid.Cid]encoded
+	// local marks a batch made here: its clock is this machine's, so
+	// MaxClockDrift does not apply.
+	local bool
 }
 
 // encoded is a block's storage encoding: data is enc of the block, a
@@ -196,7 +210,8 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	defer tx.end()
 	overlay := &txOverlay{blocks: map[cid.Cid][]byte{}, revs: map[cid.Cid]*Revision{}}
 	w := &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: others, dirty: map[int64]cid.Cid{},
-		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre}
+		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre,
+		now: s.now(), local: c.local}
 	res, err := w.put(revs)
 	if err != nil {
 		return nil, err
@@ -365,7 +380,11 @@ type writer struct {
 	known  map[cid.Cid]int64   // row ids of the batch's blocks stored before
 	looked map[cid.Cid]bool    // the batch's blocks lookUpBatch asked about
 	pre    map[cid.Cid]encoded // from Checked.pre
-	res    PutResult
+	now    time.Time           // the receiver's clock, for MaxClockDrift
+	local  bool                // from Checked.local
+	// deferred are the batch's revisions not stored for now, with why.
+	deferred map[cid.Cid]error
+	res      PutResult
 	// Rows are written in bulk: block ids are allocated here (nextID),
 	// the rows queued in rows until flush.
 	nextID int64
@@ -631,6 +650,16 @@ func (w *writer) insertBlock(b Block, deltaBase int64, useBase bool) (int64, err
 	return id, nil
 }
 
+// deferRev leaves a revision of the batch unstored for now (see
+// PutResult.Deferred).
+func (w *writer) deferRev(c cid.Cid, why error) {
+	if w.deferred == nil {
+		w.deferred = map[cid.Cid]error{}
+	}
+	w.deferred[c] = why
+	w.res.Deferred = append(w.res.Deferred, Deferral{Rev: c, Err: why})
+}
+
 // newID allocates the next block row id: the writer holds the write lock,
 // so nobody else takes one until it commits.
 func (w *writer) newID() (int64, error) {
@@ -733,6 +762,12 @@ func (w *writer) putRevision(p pendingRev) error {
 	var maxTime int64
 	var firstParentBody, firstParent int64
 	parentIDs := make([]int64, 0, len(rev.Parents))
+	for _, pl := range rev.Parents {
+		if why, ok := w.deferred[pl.Cid]; ok {
+			w.deferRev(c, why)
+			return nil
+		}
+	}
 	for i, pl := range rev.Parents {
 		pr, err := w.revision(pl.Cid)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -758,13 +793,15 @@ func (w *writer) putRevision(p pendingRev) error {
 	if rev.Page != nil && rev.Height != maxHeight+1 {
 		return fmt.Errorf("%w: revision %s has height %d, want %d", ErrMalformed, c, rev.Height, maxHeight+1)
 	}
-	if rev.Page != nil {
-		if rev.IsAuto() && rev.Time != maxTime {
+	if !timeAllowed(rev, maxTime) {
+		if rev.IsAuto() {
 			return fmt.Errorf("%w: automatic merge %s has time %d, want %d", ErrMalformed, c, rev.Time, maxTime)
 		}
-		if !rev.IsAuto() && rev.Time <= maxTime {
-			return fmt.Errorf("%w: revision %s has time %d, not after its parents' %d", ErrMalformed, c, rev.Time, maxTime)
-		}
+		return fmt.Errorf("%w: revision %s has time %d, not after its parents' %d", ErrMalformed, c, rev.Time, maxTime)
+	}
+	if !w.local && aheadOfClock(rev, maxTime, w.now) {
+		w.deferRev(c, &FutureError{Rev: c, Time: rev.Time, Now: w.now})
+		return nil
 	}
 	bodyID, err := w.ensureBlock(rev.Body.Cid, firstParentBody, firstParentBody != 0 && rev.Body.Prefix().Codec == CodecRaw)
 	if err != nil {

@@ -168,6 +168,17 @@ type Options struct {
 	// goroutine does it once writes pause, or every few seconds under a
 	// steady stream of them.
 	BackgroundCheckpoint bool
+	// Now is the clock that received revisions are held against (see
+	// MaxClockDrift). Nil: time.Now.
+	Now func() time.Time
+}
+
+// now reads the store's clock.
+func (s *Store) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
 }
 
 // Store is a repo's SQLite database of blocks, revisions and indexes. It

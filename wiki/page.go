@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
@@ -70,11 +71,7 @@ func (r *Repo) build(ctx context.Context, d Draft, parentRevs []*history.Revisio
 	}
 	rev := &history.Revision{
 		Wiki: r.Config.Wiki, Title: d.Title, Body: history.Link{Cid: bodies[0].Cid},
-		Deleted: d.Deleted, Policy: d.Policy, Name: r.Config.Name, Msg: d.Msg,
-		Time: r.Now().UnixMilli(), Height: 1,
-	}
-	if d.Restamp && len(parentRevs) > 0 {
-		rev.Time = 0
+		Deleted: d.Deleted, Policy: d.Policy, Name: r.Config.Name, Msg: d.Msg, Height: 1,
 	}
 	if !d.Page.Defined() {
 		rev.Nonce = make([]byte, 16)
@@ -84,11 +81,17 @@ func (r *Repo) build(ctx context.Context, d Draft, parentRevs []*history.Revisio
 	} else {
 		rev.Page = &history.Link{Cid: d.Page}
 		rev.SetParents(d.Parents)
-		for _, p := range parentRevs {
-			rev.Height = max(rev.Height, p.Height+1)
-			rev.Time = max(rev.Time, p.Time+1)
-		}
 	}
+	now := r.Now()
+	if d.Restamp && len(parentRevs) > 0 {
+		now = time.UnixMilli(0)
+	}
+	var parentsMax int64
+	for _, p := range parentRevs {
+		rev.Height = max(rev.Height, p.Height+1)
+		parentsMax = max(parentsMax, p.Time)
+	}
+	rev.Time = history.NextTime(now, parentsMax, len(parentRevs) > 0)
 	if err := rev.Sign(r.ID.Key); err != nil {
 		return history.Block{}, nil, err
 	}

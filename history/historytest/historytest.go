@@ -6,6 +6,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -61,14 +62,16 @@ func (b *Builder) Make(page cid.Cid, title, body string, parents ...cid.Cid) (hi
 	} else {
 		r.Page = &history.Link{Cid: page}
 		r.SetParents(parents)
+		var parentsMax int64
 		for _, p := range parents {
 			pr, err := b.Store.Revision(ctx, p)
 			if err != nil {
 				b.T.Fatal(err)
 			}
 			r.Height = max(r.Height, pr.Height+1)
-			r.Time = max(r.Time, pr.Time+1)
+			parentsMax = max(parentsMax, pr.Time)
 		}
+		r.Time = history.NextTime(time.UnixMilli(b.Clock), parentsMax, len(parents) > 0)
 	}
 	if err := r.Sign(b.ID.Key); err != nil {
 		b.T.Fatal(err)

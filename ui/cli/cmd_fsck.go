@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"peerwiki/history"
 )
 
 func (a *app) fsckCommand() *cobra.Command {
@@ -25,9 +27,17 @@ when anything is off.`,
 			if interactive(a.stdin, a.stderr) && !asJSON {
 				progress = func(done, total int) { fmt.Fprintf(a.stderr, "\rchecking blocks %d/%d", done, total) }
 			}
-			probs, err := r.Store.Fsck(cmd.Context(), progress)
+			found, err := r.Store.Fsck(cmd.Context(), progress)
 			if err != nil {
 				return err
+			}
+			var probs, warnings []history.Problem
+			for _, p := range found {
+				if p.Warning {
+					warnings = append(warnings, p)
+				} else {
+					probs = append(probs, p)
+				}
 			}
 			if asJSON {
 				type problem struct {
@@ -37,9 +47,13 @@ when anything is off.`,
 				out := struct {
 					OK       bool      `json:"ok"`
 					Problems []problem `json:"problems"`
-				}{OK: len(probs) == 0, Problems: []problem{}}
+					Warnings []problem `json:"warnings"`
+				}{OK: len(probs) == 0, Problems: []problem{}, Warnings: []problem{}}
 				for _, p := range probs {
 					out.Problems = append(out.Problems, problem{p.Object, p.What})
+				}
+				for _, p := range warnings {
+					out.Warnings = append(out.Warnings, problem{p.Object, p.What})
 				}
 				if err := writeJSON(a.stdout, out); err != nil {
 					return err
@@ -50,6 +64,9 @@ when anything is off.`,
 				}
 				for _, p := range probs {
 					fmt.Fprintln(a.stdout, "bad: "+p.String())
+				}
+				for _, p := range warnings {
+					fmt.Fprintln(a.stdout, "warning: "+p.String())
 				}
 			}
 			if len(probs) > 0 {
