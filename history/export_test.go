@@ -16,3 +16,13 @@ func StoredBase(s *Store, c cid.Cid) (cid.Cid, error) {
 	}
 	return blockCID(s.db, base.Int64)
 }
+
+// PutAsBefore stores blocks made here as the code before the title rule
+// did (titles unchecked), for tests of repos that hold such revisions.
+func PutAsBefore(s *Store, blocks []Block) (*PutResult, error) {
+	revs, others, err := s.checkBlocks(blocks, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.PutChecked(context.Background(), &Checked{revs: revs, others: others, local: true, before: true})
+}

@@ -83,6 +83,9 @@ type Checked struct {
 	// local marks a batch made here: its clock is this machine's, so
 	// MaxClockDrift does not apply.
 	local bool
+	// before stores the batch as the code before the title rule did;
+	// only tests of repos written then set it.
+	before bool
 }
 
 // encoded is a block's storage encoding: data is enc of the block, a
@@ -211,7 +214,7 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	overlay := &txOverlay{blocks: map[cid.Cid][]byte{}, revs: map[cid.Cid]*Revision{}}
 	w := &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: others, dirty: map[int64]cid.Cid{},
 		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre,
-		now: s.now(), local: c.local}
+		now: s.now(), local: c.local, before: c.before}
 	res, err := w.put(revs)
 	if err != nil {
 		return nil, err
@@ -382,6 +385,7 @@ type writer struct {
 	pre    map[cid.Cid]encoded // from Checked.pre
 	now    time.Time           // the receiver's clock, for MaxClockDrift
 	local  bool                // from Checked.local
+	before bool                // from Checked.before
 	// deferred are the batch's revisions not stored for now, with why.
 	deferred map[cid.Cid]error
 	res      PutResult
@@ -798,6 +802,13 @@ func (w *writer) putRevision(p pendingRev) error {
 			return fmt.Errorf("%w: automatic merge %s has time %d, want %d", ErrMalformed, c, rev.Time, maxTime)
 		}
 		return fmt.Errorf("%w: revision %s has time %d, not after its parents' %d", ErrMalformed, c, rev.Time, maxTime)
+	}
+	if !rev.IsAuto() && !w.before {
+		if ok, err := titleAllowed(w.q, rev); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("%w: revision %s: %v", ErrMalformed, c, CheckTitle(rev.Title))
+		}
 	}
 	if !w.local && aheadOfClock(rev, maxTime, w.now) {
 		w.deferRev(c, &FutureError{Rev: c, Time: rev.Time, Now: w.now})

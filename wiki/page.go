@@ -16,19 +16,13 @@ import (
 )
 
 // MaxTitleLen bounds a title in bytes.
-const MaxTitleLen = 512
+const MaxTitleLen = history.MaxTitleLen
 
-// CheckTitle validates a page title.
+// CheckTitle validates a page title (history.CheckTitle: the same rule
+// holds for revisions from peers).
 func CheckTitle(t string) error {
-	switch {
-	case strings.TrimSpace(t) == "":
-		return fmt.Errorf("%w: empty title", ErrInvalid)
-	case !utf8.ValidString(t):
-		return fmt.Errorf("%w: title is not valid UTF-8", ErrInvalid)
-	case strings.ContainsAny(t, "\n\r"):
-		return fmt.Errorf("%w: title contains a line break", ErrInvalid)
-	case len(t) > MaxTitleLen:
-		return fmt.Errorf("%w: title is longer than %d bytes", ErrInvalid, MaxTitleLen)
+	if err := history.CheckTitle(t); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, strings.TrimPrefix(err.Error(), history.ErrBadTitle.Error()+": "))
 	}
 	return nil
 }
