@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"peerwiki/ui/termtext"
 )
 
 func (a *app) conflictsCommand() *cobra.Command {
@@ -31,7 +33,7 @@ func (a *app) conflictsCommand() *cobra.Command {
 				return nil
 			}
 			for _, c := range cs {
-				out.Printf("%s  %s  %s\n", out.yellow(shortID(c.ID)), out.bold(c.Title), out.red(fmt.Sprintf("%d heads; differ in %s; policy %s", len(c.Heads), strings.Join(c.Differs, ", "), c.Policy)))
+				out.Printf("%s  %s  %s\n", out.yellow(shortID(c.ID)), out.bold(termtext.Line(c.Title)), out.red(fmt.Sprintf("%d heads; differ in %s; policy %s", len(c.Heads), strings.Join(c.Differs, ", "), termtext.Line(c.Policy))))
 				for _, h := range c.Heads {
 					state := fmt.Sprintf("%q", h.Title)
 					if h.Deleted {

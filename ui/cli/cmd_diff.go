@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/merge"
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -116,7 +117,8 @@ func printDiff(ctx context.Context, out *printer, r *wiki.Repo, from, to cid.Cid
 	if a.Deleted != b.Deleted {
 		out.Printf("deleted: %v → %v\n", a.Deleted, b.Deleted)
 	}
-	text := merge.Unified(a.Body, b.Body, nameA, "b/"+shortID(to.String()), context)
+	// Quoted whole, so that a CRLF line end stays one.
+	text := termtext.Text(merge.Unified(a.Body, b.Body, nameA, "b/"+shortID(to.String()), context))
 	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
 		switch {
 		case text == "":
@@ -135,6 +137,8 @@ func printDiff(ctx context.Context, out *printer, r *wiki.Repo, from, to cid.Cid
 	return nil
 }
 
+// quoteOrNone shows a title in Go quotes, which also escape whatever could
+// act on the terminal.
 func quoteOrNone(s string) string {
 	if s == "" {
 		return "(none)"

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -66,7 +67,7 @@ page restores it.`,
 				}
 				// Presence: advisory, never a lock.
 				for _, other := range presenceByPage(r)[p.ID.String()] {
-					fmt.Fprintf(a.stderr, "peerwiki: note: %s has been editing this page since %s; your edits may conflict\n", other.Name, other.Since[11:16])
+					fmt.Fprintf(a.stderr, "peerwiki: note: %s has been editing this page since %s; your edits may conflict\n", termtext.Line(other.Name), other.Since[11:16])
 				}
 				done, _ := p2p.StartEditing(r.Dir, p.ID.String())
 				edited, err := editText(current, p.Title)

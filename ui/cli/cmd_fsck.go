@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/history"
+	"peerwiki/ui/termtext"
 )
 
 func (a *app) fsckCommand() *cobra.Command {
@@ -63,7 +64,7 @@ when anything is off.`,
 					fmt.Fprintln(a.stderr)
 				}
 				for _, p := range probs {
-					fmt.Fprintln(a.stdout, "bad: "+p.String())
+					fmt.Fprintln(a.stdout, "bad: "+termtext.Line(p.String()))
 				}
 				for _, p := range warnings {
 					fmt.Fprintln(a.stdout, "warning: "+p.String())

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -39,17 +40,17 @@ marked, and so are automatic merges.`,
 				if e.Head {
 					s += " " + out.green("(head)")
 				}
-				s += " " + e.Title
+				s += " " + termtext.Line(e.Title)
 				if e.Deleted {
 					s += " " + out.dim("[deleted]")
 				}
 				if e.Auto {
-					s += " " + out.cyan("[auto: "+e.Policy+"]")
+					s += " " + out.cyan("[auto: "+termtext.Line(e.Policy)+"]")
 				} else {
 					s += " " + out.dim("— "+authorLabel(e.Name, e.Author))
 				}
 				if e.Message != "" {
-					s += ": " + e.Message
+					s += ": " + termtext.Line(e.Message)
 				}
 				return s
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/merge"
+	"peerwiki/ui/termtext"
 )
 
 func (a *app) mergeCommand() *cobra.Command {
@@ -94,7 +95,7 @@ pages that diverged before their policy was set, or to check.`,
 			}
 			for _, c := range res.Conflicts {
 				pol, _ := r.PolicyOf(ctx, mustDecode(c))
-				out.Printf("%s %s (policy %s): resolve with 'peerwiki resolve'\n", out.red("conflict"), shortID(c), pol.Policy)
+				out.Printf("%s %s (policy %s): resolve with 'peerwiki resolve'\n", out.red("conflict"), shortID(c), termtext.Line(pol.Policy))
 			}
 			if len(res.Merged) == 0 && len(res.Conflicts) == 0 {
 				out.Println("no conflicts")

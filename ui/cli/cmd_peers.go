@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
+	"peerwiki/ui/termtext"
 )
 
 // peerInfo is the JSON shape of one entry of `peers --json`.
@@ -72,7 +73,8 @@ while 'peerwiki serve' runs on the repo, the peers it is connected to.`,
 				if len(p.Addrs) > 0 {
 					addr = p.Addrs[0]
 				}
-				out.Printf("%s  %s  %s\n", p.PeerID, state, addr)
+				// Addresses were heard from the network.
+				out.Printf("%s  %s  %s\n", termtext.Line(p.PeerID), state, termtext.Line(addr))
 			}
 			return nil
 		},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -72,7 +73,7 @@ titled like a policy, name it by its id.`,
 				if asJSON {
 					return writeJSON(a.stdout, map[string]string{"wiki": string(p)})
 				}
-				out.Println(p)
+				out.Println(termtext.Line(string(p)))
 				return nil
 			case len(as) == 1:
 				if as[0] == "home" || strings.HasPrefix(as[0], wiki.HomePrefix) {
@@ -111,9 +112,9 @@ titled like a policy, name it by its id.`,
 					return writeJSON(a.stdout, pp)
 				}
 				if pp.Override == "" {
-					out.Printf("%s (the wiki's)\n", pp.Policy)
+					out.Printf("%s (the wiki's)\n", termtext.Line(pp.Policy))
 				} else {
-					out.Printf("%s (this page's; the wiki's is %s)\n", pp.Policy, pp.Wiki)
+					out.Printf("%s (this page's; the wiki's is %s)\n", termtext.Line(pp.Policy), termtext.Line(pp.Wiki))
 				}
 				return nil
 			}
@@ -132,7 +133,7 @@ titled like a policy, name it by its id.`,
 			if asJSON {
 				return writeJSON(a.stdout, pp)
 			}
-			out.Printf("%s: %s\n", page.Title, pp.Policy)
+			out.Printf("%s: %s\n", termtext.Line(page.Title), termtext.Line(pp.Policy))
 			return nil
 		},
 	}

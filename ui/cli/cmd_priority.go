@@ -2,9 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
+
+	"peerwiki/ui/termtext"
 )
 
 func (a *app) priorityCommand() *cobra.Command {
@@ -40,9 +41,9 @@ policy was set.`,
 			if len(list) == 0 {
 				fmt.Fprintln(a.stdout, "no replica priority")
 			}
-			fmt.Fprint(a.stdout, strings.Join(list, "\n"))
-			if len(list) > 0 {
-				fmt.Fprintln(a.stdout)
+			// The list is replicated: any member may have written it.
+			for _, id := range list {
+				fmt.Fprintln(a.stdout, termtext.Line(id))
 			}
 			return nil
 		},

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"peerwiki/ui/termtext"
 )
 
 // searchHit is the JSON shape of one `search` result.
@@ -48,7 +50,7 @@ Words match regardless of case and accents; "a phrase", prefix*, OR and
 				p.Println(p.dim("no matches"))
 			}
 			for _, h := range out {
-				p.Printf("%s  %s\n    %s\n", p.yellow(shortID(h.ID)), p.bold(h.Title), h.Snippet)
+				p.Printf("%s  %s\n    %s\n", p.yellow(shortID(h.ID)), p.bold(termtext.Line(h.Title)), termtext.Line(h.Snippet))
 			}
 			return nil
 		},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -63,7 +64,7 @@ clearly marked. --rev prints one revision of the page instead.`,
 }
 
 func printVersion(out *printer, v wiki.Version, label string) {
-	title := out.bold(v.Title)
+	title := out.bold(termtext.Line(v.Title))
 	if v.Deleted {
 		title += " " + out.dim("[deleted]")
 	}
@@ -74,8 +75,13 @@ func printVersion(out *printer, v wiki.Version, label string) {
 	}
 	out.Printf("%s\n", out.dim(fmt.Sprintf("rev %s  %s  %s", v.Rev, v.Time, authorLabel(v.Name, v.Author))))
 	out.Println()
-	out.Printf("%s", v.Body)
-	if v.Body != "" && !strings.HasSuffix(v.Body, "\n") {
+	printBody(out, v.Body)
+}
+
+// printBody prints a page body, ending with a line break.
+func printBody(out *printer, body string) {
+	out.Printf("%s", termtext.Text(body))
+	if body != "" && !strings.HasSuffix(body, "\n") {
 		out.Println()
 	}
 }
@@ -85,9 +91,9 @@ func authorLabel(name, author string) string {
 	case author == "":
 		return "automatic merge"
 	case name == "":
-		return shortID(author)
+		return termtext.Line(shortID(author))
 	}
-	return name + " (" + shortID(author) + ")"
+	return termtext.Line(name + " (" + shortID(author) + ")")
 }
 
 // groupVersions groups the versions of a page's heads that have the same
@@ -112,7 +118,7 @@ func groupVersions(vs []wiki.Version) [][]wiki.Version {
 func printPageView(out *printer, v *wiki.PageView) {
 	out.Printf("%s\n", out.dim("page "+v.ID))
 	for _, e := range v.Editing {
-		out.Printf("%s\n", out.yellow(fmt.Sprintf("being edited by %s since %s (%s)", e.Name, e.Since[11:16], shortID(e.PeerID))))
+		out.Printf("%s\n", out.yellow(termtext.Line(fmt.Sprintf("being edited by %s since %s (%s)", e.Name, e.Since[11:16], shortID(e.PeerID)))))
 	}
 	if v.Conflict {
 		// Heads that agree are one version: print it once, naming the
@@ -129,25 +135,22 @@ func printPageView(out *printer, v *wiki.PageView) {
 			}
 		}
 	} else {
-		title := out.bold(v.Title)
+		title := out.bold(termtext.Line(v.Title))
 		if v.Deleted {
 			title += " " + out.dim("[deleted]")
 		}
 		out.Println(title)
 		out.Printf("%s\n\n", out.dim(fmt.Sprintf("rev %s  updated %s", v.Rev, v.Updated)))
-		out.Printf("%s", v.Body)
-		if v.Body != "" && !strings.HasSuffix(v.Body, "\n") {
-			out.Println()
-		}
+		printBody(out, v.Body)
 	}
 	if len(v.Links) > 0 {
-		out.Printf("\n%s %s\n", out.dim("Links:"), strings.Join(v.Links, ", "))
+		out.Printf("\n%s %s\n", out.dim("Links:"), termtext.Line(strings.Join(v.Links, ", ")))
 	}
 	if len(v.Backlinks) > 0 {
 		var names []string
 		for _, b := range v.Backlinks {
 			names = append(names, b.Title)
 		}
-		out.Printf("%s %s\n", out.dim("Linked from:"), strings.Join(names, ", "))
+		out.Printf("%s %s\n", out.dim("Linked from:"), termtext.Line(strings.Join(names, ", ")))
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"peerwiki/ui/termtext"
 )
 
 func (a *app) statusCommand() *cobra.Command {
@@ -26,14 +28,14 @@ func (a *app) statusCommand() *cobra.Command {
 			}
 			p := newPrinter(a.stdout)
 			p.Printf("wiki       %s\nrepo       %s\npeer id    %s\nname       %s\npages      %d\nrevisions  %d\n",
-				st.Wiki, r.Dir, st.PeerID, st.Name, st.Pages, st.Revisions)
+				st.Wiki, r.Dir, st.PeerID, termtext.Line(st.Name), st.Pages, st.Revisions)
 			if len(st.Conflicts) > 0 {
 				p.Printf("%s %d (peerwiki conflicts)\n", p.red("conflicts "), len(st.Conflicts))
 			} else {
 				p.Printf("conflicts  0\n")
 			}
 			if len(st.DuplicateTitles) > 0 {
-				p.Printf("%s %s\n", p.yellow("duplicate titles"), strings.Join(st.DuplicateTitles, ", "))
+				p.Printf("%s %s\n", p.yellow("duplicate titles"), termtext.Line(strings.Join(st.DuplicateTitles, ", ")))
 			}
 			return nil
 		},

@@ -8,11 +8,14 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
 // printer writes human output, with colour only on a terminal and never
-// when NO_COLOR is set.
+// when NO_COLOR is set. Text from the wiki (titles, bodies, names,
+// messages) comes from other members: it goes through termtext before it
+// is printed, so that nothing in it acts on the terminal.
 type printer struct {
 	w     io.Writer
 	color bool
@@ -72,8 +75,8 @@ func printPageList(out *printer, pages []wiki.PageInfo) {
 			mark += " " + out.dim("[deleted]")
 		}
 		for _, e := range p.Editing {
-			mark += " " + out.yellow("[being edited by "+e.Name+"]")
+			mark += " " + out.yellow("[being edited by "+termtext.Line(e.Name)+"]")
 		}
-		out.Printf("%s  %s  %s%s\n", out.yellow(shortID(p.ID)), out.dim(p.Updated[:16]), p.Title, mark)
+		out.Printf("%s  %s  %s%s\n", out.yellow(shortID(p.ID)), out.dim(p.Updated[:16]), termtext.Line(p.Title), mark)
 	}
 }

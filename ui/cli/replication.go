@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -149,7 +150,7 @@ func (a *app) runSync(ctx context.Context, r *wiki.Repo, peers []peer.AddrInfo, 
 	if !quiet {
 		for _, o := range outcomes {
 			if !o.Reached && o.Err != nil {
-				fmt.Fprintf(a.stderr, "peerwiki: warning: %s\n", firstLineOf(o.Err))
+				fmt.Fprintf(a.stderr, "peerwiki: warning: %s\n", termtext.Line(firstLineOf(o.Err)))
 			}
 		}
 	}

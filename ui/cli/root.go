@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/history"
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -83,7 +84,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var ee exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintln(stderr, "peerwiki: "+ee.msg)
+			fmt.Fprintln(stderr, "peerwiki: "+termtext.Line(ee.msg))
 		}
 		return ee.code
 	}
@@ -96,13 +97,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return ExitError
 }
 
-// oneLine keeps error output to a single line.
+// oneLine keeps error output to a single line. Errors can quote titles
+// and peers' messages, so what is left is quoted for the terminal.
 func oneLine(err error) string {
 	msg := err.Error()
 	if errors.Is(err, history.ErrCorruptDatabase) {
 		msg = "the repo's database is corrupt or not a peerwiki database; 'peerwiki fsck' names what is damaged"
 	}
-	return strings.Join(strings.Fields(msg), " ")
+	return termtext.Line(strings.Join(strings.Fields(msg), " "))
 }
 
 // isCobraUsage recognises the argument errors cobra itself produces.
