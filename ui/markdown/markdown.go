@@ -1,6 +1,8 @@
 // Package markdown renders page bodies for a terminal: headings, emphasis,
 // code, lists, quotes, rules and [[wiki links]], word-wrapped to a width,
-// with ANSI styles or plain.
+// with ANSI styles or plain. Bodies come from other members: control and
+// invisible format characters in them are shown quoted (termtext.Text),
+// so the only escapes in the output are the styles it adds itself.
 //
 // It is deliberately small. glamour, the usual choice, pulls chroma and
 // bluemonday, whose package initialisation cost about 18 ms in every
@@ -15,6 +17,8 @@ import (
 	"sync"
 
 	"github.com/mattn/go-runewidth"
+
+	"peerwiki/ui/termtext"
 )
 
 // Options say how to render.
@@ -200,7 +204,8 @@ func Render(body string, o Options) string {
 		}
 	}
 	inFence := false
-	for _, line := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n") {
+	body = termtext.Text(strings.ReplaceAll(body, "\r\n", "\n"))
+	for _, line := range strings.Split(body, "\n") {
 		trimmed := strings.TrimSpace(line)
 		if strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~") {
 			flush()

@@ -51,3 +51,22 @@ func TestWideRunesWrap(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderQuotesEscapes(t *testing.T) {
+	in := "# Ti\x1b]0;pwned\atle\n\nclear \x1b[2J here\rover, csi \u009b2J, \u202egnp.exe\n\n- item \x1b[31mred\n\n```\ncode \x1b[H\n```\n| a \x07 |\n"
+	for _, color := range []bool{false, true} {
+		out := Render(in, Options{Width: 60, Color: color})
+		plain := strings.NewReplacer("\x1b[0m", "", "\x1b[1;35m", "", "\x1b[36m", "", "\x1b[2m", "", "\x1b[3m", "").Replace(out)
+		if strings.ContainsAny(plain, "\x1b\a\r\u009b\u202e") {
+			t.Errorf("color %v: raw control left in %q", color, out)
+		}
+		for _, want := range []string{`Ti\e]0;pwned\atle`, `clear \e[2J here\rover, csi \u009b2J, \u202egnp.exe`, `item \e[31mred`, `code \e[H`, `| a \a |`} {
+			if !strings.Contains(plain, want) {
+				t.Errorf("color %v: %q not shown in %q", color, want, out)
+			}
+		}
+	}
+	if out := Render("a\r\nb\r\n", Options{Width: 40}); out != "a b" {
+		t.Errorf("CRLF lines: %q", out)
+	}
+}
