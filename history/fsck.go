@@ -158,7 +158,9 @@ func allIDs(q querier, query string, args ...any) ([]int64, error) {
 // checkRevisionRows compares the revisions and parents rows with the block.
 func checkRevisionRows(q querier, id int64, c cid.Cid, rev *Revision) []Problem {
 	var probs []Problem
-	add := func(format string, a ...any) { probs = append(probs, Problem{Object: c.String(), What: fmt.Sprintf(format, a...)}) }
+	add := func(format string, a ...any) {
+		probs = append(probs, Problem{Object: c.String(), What: fmt.Sprintf(format, a...)})
+	}
 	var page, body int64
 	var height uint64
 	var t int64
@@ -206,7 +208,9 @@ func checkRevisionRows(q querier, id int64, c cid.Cid, rev *Revision) []Problem 
 // and each page's index rows, and compares them with what is stored.
 func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
 	var probs []Problem
-	add := func(obj, format string, a ...any) { probs = append(probs, Problem{Object: obj, What: fmt.Sprintf(format, a...)}) }
+	add := func(obj, format string, a ...any) {
+		probs = append(probs, Problem{Object: obj, What: fmt.Sprintf(format, a...)})
+	}
 	want, err := allIDs(q, `SELECT id FROM revisions WHERE id NOT IN (SELECT parent FROM parents) ORDER BY id`)
 	if err != nil {
 		return append(probs, Problem{Object: "heads", What: err.Error()})

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -86,6 +87,11 @@ type Checked struct {
 	// before stores the batch as the code before the title rule did;
 	// only tests of repos written then set it.
 	before bool
+	// verified are automatic merges recomputed already (verifyAutoOutside).
+	verified map[cid.Cid]bool
+	// keepOthers leaves the non-revision blocks no revision of the batch
+	// used unstored: they belong to the rest of a split batch.
+	keepOthers bool
 }
 
 // encoded is a block's storage encoding: data is enc of the block, a
@@ -194,7 +200,124 @@ func parallelEach(n int, f func(i int)) {
 }
 
 // PutChecked stores a batch that passed Check, with Put's guarantees.
+//
+// Automatic merges are verified by recomputing them, a three-way merge
+// whose cost grows with the parents' bodies: a peer's one small block can
+// name two 35 MB parents. Merges whose parents are stored already are
+// recomputed before the write transaction, so that nobody's local write
+// waits on them; a batch that brings a merge's parents along with it and
+// enough text for the merge to be costly (splitAt) is stored in two
+// transactions, the parents first.
 func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) {
+	if err := s.verifyAutoOutside(c); err != nil {
+		return nil, err
+	}
+	if first, rest, ok := c.splitAt(); ok {
+		r1, err := s.putChecked(ctx, first)
+		if err != nil {
+			return nil, err
+		}
+		r2, err := s.PutChecked(ctx, rest)
+		if err != nil {
+			return r1, err
+		}
+		return r1.then(r2), nil
+	}
+	return s.putChecked(ctx, c)
+}
+
+// verifyAutoOutside recomputes, on the committed store and outside any
+// transaction, the batch's automatic merges whose parents are all stored
+// already, and marks them verified. A forged one fails the batch; one it
+// cannot check (a parent missing) is left for the transaction, which will
+// say why.
+func (s *Store) verifyAutoOutside(c *Checked) error {
+	if c.local || s.opts.VerifyAuto == nil {
+		return nil
+	}
+	inBatch := make(map[cid.Cid]bool, len(c.revs))
+	for _, p := range c.revs {
+		inBatch[p.block.Cid] = true
+	}
+	rd := s.Reader()
+	for _, p := range c.revs {
+		if !p.rev.IsAuto() || c.verified[p.block.Cid] || slices.ContainsFunc(p.rev.Parents, func(l Link) bool { return inBatch[l.Cid] }) {
+			continue
+		}
+		err := s.opts.VerifyAuto(rd, p.block.Cid, p.rev)
+		if errors.Is(err, ErrForgedMerge) {
+			return fmt.Errorf("automatic merge %s: %w", p.block.Cid, err)
+		} else if err == nil {
+			if c.verified == nil {
+				c.verified = map[cid.Cid]bool{}
+			}
+			c.verified[p.block.Cid] = true
+		}
+	}
+	return nil
+}
+
+// costlyMergeText is how much body text a batch may bring before an
+// automatic merge whose parents come in the same batch is recomputed
+// outside the write transaction instead of inside it.
+const costlyMergeText = 1 << 20
+
+// splitAt splits a batch before its first automatic merge that must be
+// verified inside the transaction (a parent in the batch), when the batch
+// brings enough text for that to be costly: first holds every revision
+// lower than it (its parents among them), rest the others. The non-revision
+// blocks go with both: first leaves those it does not use to rest.
+func (c *Checked) splitAt() (first, rest *Checked, ok bool) {
+	if c.local {
+		return nil, nil, false
+	}
+	text := 0
+	for _, b := range c.others {
+		text += len(b.Data)
+	}
+	if text < costlyMergeText {
+		return nil, nil, false
+	}
+	for _, p := range c.revs {
+		if !p.rev.IsAuto() || c.verified[p.block.Cid] {
+			continue
+		}
+		k := sort.Search(len(c.revs), func(j int) bool { return c.revs[j].rev.Height >= p.rev.Height })
+		if k == 0 {
+			continue
+		}
+		first = &Checked{revs: c.revs[:k], others: c.others, pre: c.pre, verified: c.verified, keepOthers: true}
+		rest = &Checked{revs: c.revs[k:], others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers}
+		return first, rest, true
+	}
+	return nil, nil, false
+}
+
+// then is the result of storing r and then next.
+func (r *PutResult) then(next *PutResult) *PutResult {
+	out := &PutResult{Blocks: r.Blocks + next.Blocks, Deferred: append(r.Deferred, next.Deferred...)}
+	out.Revisions = append(append(out.Revisions, r.Revisions...), next.Revisions...)
+	later := map[cid.Cid]bool{}
+	for _, p := range next.Pages {
+		later[p] = true
+	}
+	for _, p := range r.Pages {
+		if !later[p] {
+			out.Pages = append(out.Pages, p)
+		}
+	}
+	out.Pages = append(out.Pages, next.Pages...)
+	for _, p := range r.Divergent {
+		if !later[p] {
+			out.Divergent = append(out.Divergent, p)
+		}
+	}
+	out.Divergent = append(out.Divergent, next.Divergent...)
+	return out
+}
+
+// putChecked stores a batch in one write transaction.
+func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) {
 	revs, others := c.revs, c.others
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -214,7 +337,7 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	overlay := &txOverlay{blocks: map[cid.Cid][]byte{}, revs: map[cid.Cid]*Revision{}}
 	w := &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: others, dirty: map[int64]cid.Cid{},
 		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre,
-		now: s.now(), local: c.local, before: c.before}
+		now: s.now(), local: c.local, before: c.before, verified: c.verified, keepOthers: c.keepOthers}
 	res, err := w.put(revs)
 	if err != nil {
 		return nil, err
@@ -377,15 +500,17 @@ type writer struct {
 	order  []int64
 	// What this transaction stored, so that a batch of a long history
 	// (parents, then children) does not query back what it just wrote.
-	revs   map[cid.Cid]revRow
-	blocks map[int64]storedBlock
-	ids    map[cid.Cid]int64   // row ids of the blocks stored, by CID
-	known  map[cid.Cid]int64   // row ids of the batch's blocks stored before
-	looked map[cid.Cid]bool    // the batch's blocks lookUpBatch asked about
-	pre    map[cid.Cid]encoded // from Checked.pre
-	now    time.Time           // the receiver's clock, for MaxClockDrift
-	local  bool                // from Checked.local
-	before bool                // from Checked.before
+	revs       map[cid.Cid]revRow
+	blocks     map[int64]storedBlock
+	ids        map[cid.Cid]int64   // row ids of the blocks stored, by CID
+	known      map[cid.Cid]int64   // row ids of the batch's blocks stored before
+	looked     map[cid.Cid]bool    // the batch's blocks lookUpBatch asked about
+	pre        map[cid.Cid]encoded // from Checked.pre
+	now        time.Time           // the receiver's clock, for MaxClockDrift
+	local      bool                // from Checked.local
+	before     bool                // from Checked.before
+	verified   map[cid.Cid]bool    // from Checked.verified
+	keepOthers bool                // from Checked.keepOthers
 	// deferred are the batch's revisions not stored for now, with why.
 	deferred map[cid.Cid]error
 	res      PutResult
@@ -505,7 +630,9 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 	// of its revision): store them as they are.
 	keys := make([]cid.Cid, 0, len(w.others))
 	for c := range w.others {
-		keys = append(keys, c)
+		if !w.keepOthers {
+			keys = append(keys, c)
+		}
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].KeyString() < keys[j].KeyString() })
 	for _, c := range keys {
@@ -828,7 +955,7 @@ func (w *writer) putRevision(p pendingRev) error {
 	if rev.Page == nil {
 		pageID = id
 	}
-	if rev.IsAuto() {
+	if rev.IsAuto() && !w.verified[c] {
 		// Recomputing the merge reads the transaction's rows.
 		if err := w.flush(); err != nil {
 			return err

@@ -19,8 +19,11 @@ import (
 
 // Errors callers branch on.
 var (
-	ErrNotFound        = errors.New("not found")
-	ErrMissingParent   = errors.New("parent revision is not stored")
+	ErrNotFound      = errors.New("not found")
+	ErrMissingParent = errors.New("parent revision is not stored")
+	// ErrForgedMerge marks an automatic merge revision that is not what
+	// its parents and policy give (Options.VerifyAuto's verdict).
+	ErrForgedMerge     = errors.New("forged automatic merge")
 	ErrMissingBody     = errors.New("body block is not stored")
 	ErrWrongWiki       = errors.New("revision belongs to another wiki")
 	ErrCorruptDatabase = errors.New("database file is corrupt or not a peerwiki database")

@@ -308,6 +308,13 @@ func (r *Repo) AfterReceive(ctx context.Context, divergent []cid.Cid) error {
 	return nil
 }
 
+// forged is verifyAuto's verdict on a revision that is not what it
+// claims: history.ErrForgedMerge, which gets its sender banned like a bad
+// signature. Errors of reading are returned as they are.
+func forged(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", history.ErrForgedMerge, fmt.Sprintf(format, a...))
+}
+
 // verifyAuto is the store's check of an automatic merge revision received
 // from anywhere: it must be what this replica computes from the same
 // parents, under a policy those parents allow.
@@ -315,51 +322,51 @@ func verifyAuto(rd history.Reader, c cid.Cid, rev *history.Revision) error {
 	if rev.Page == nil {
 		g, _ := settingsGenesis(rev.Wiki)
 		if !g.Cid.Equals(c) {
-			return errors.New("unsigned genesis that is not the wiki's settings page")
+			return forged("unsigned genesis that is not the wiki's settings page")
 		}
 		return nil
 	}
 	if merge.Policy(rev.Policy) == policySame {
 		want, _, err := autoMergeBlocks(rd, rev.Wiki, rev.Page.Cid, rev.ParentCIDs(), policySame)
 		if errors.Is(err, errNotClean) {
-			return errors.New(`made by "same" but its parents differ`)
+			return forged(`made by "same" but its parents differ`)
 		} else if err != nil {
 			return err
 		}
 		if !want.Cid.Equals(c) {
-			return fmt.Errorf("does not recompute: same gives %s", want.Cid)
+			return forged("does not recompute: same gives %s", want.Cid)
 		}
 		return nil
 	}
 	p, err := CheckPagePolicy(rev.Policy)
 	if err != nil || p == merge.PolicyManual {
-		return fmt.Errorf("names no automatic policy (%q)", rev.Policy)
+		return forged("names no automatic policy (%q)", rev.Policy)
 	}
 	heads := rev.ParentCIDs()
 	if len(heads) < 2 {
-		return errors.New("an automatic merge needs two parents or more")
+		return forged("an automatic merge needs two parents or more")
 	}
 	page := rev.Page.Cid
 	g, _ := settingsGenesis(rev.Wiki)
 	if page.Equals(g.Cid) {
 		if p != merge.PolicyLWW {
-			return errors.New("the settings page merges by lww only")
+			return forged("the settings page merges by lww only")
 		}
 	} else if carried, overridden, err := headsPolicy(rd, heads); err != nil {
 		return err
 	} else if overridden && carried != p {
-		return fmt.Errorf("made by %s but its parents carry %s", p, carried)
+		return forged("made by %s but its parents carry %s", p, carried)
 	} else if _, home := homeOf(p); home && !overridden {
-		return fmt.Errorf("made by %s, which its parents do not carry", p)
+		return forged("made by %s, which its parents do not carry", p)
 	}
 	want, _, err := autoMergeBlocks(rd, rev.Wiki, page, heads, p)
 	if errors.Is(err, errNotClean) {
-		return fmt.Errorf("%s does not merge these parents cleanly", p)
+		return forged("%s does not merge these parents cleanly", p)
 	} else if err != nil {
 		return err
 	}
 	if !want.Cid.Equals(c) {
-		return fmt.Errorf("does not recompute: %s gives %s", p, want.Cid)
+		return forged("does not recompute: %s gives %s", p, want.Cid)
 	}
 	return nil
 }
