@@ -16,6 +16,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/muesli/termenv"
 
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -272,13 +273,15 @@ func (m *Model) replace(s screen) {
 	m.push(s)
 }
 
+// setFlash shows text in the status line. It often quotes a title or an
+// error about one, so it is quoted for the terminal.
 func (m *Model) setFlash(text string, isErr bool) {
-	m.flash, m.flashErr = text, isErr
+	m.flash, m.flashErr = termtext.Line(text), isErr
 }
 
 // fail shows err in the status line, in the one-line form the CLI uses.
 func (m *Model) fail(err error) {
-	m.setFlash(strings.Join(strings.Fields(err.Error()), " "), true)
+	m.setFlash(oneLine(err.Error()), true)
 }
 
 // View draws the title bar, the screen, the prompt, the help bar and the
@@ -289,7 +292,8 @@ func (m *Model) View() string {
 		return ""
 	}
 	w, h := max(m.width, 20), max(m.height, 6)
-	title := m.st.title.Render(truncate("peerwiki · "+top.name(), w))
+	// Screen names carry page titles: quoted here, once for every screen.
+	title := m.st.title.Render(truncate("peerwiki · "+termtext.Line(top.name()), w))
 	var keys []key.Binding
 	var promptLine string
 	if m.prompt != nil {
@@ -362,9 +366,9 @@ func (m *Model) statusLine(w int) string {
 	case m.opts.Network == nil:
 		parts = append(parts, "offline")
 	case strings.HasPrefix(m.net.Mode, "offline"):
-		parts = append(parts, m.net.Mode)
+		parts = append(parts, termtext.Line(m.net.Mode)) // may name an error
 	default:
-		mode := m.net.Mode
+		mode := termtext.Line(m.net.Mode)
 		if mode == "" {
 			mode = "online"
 		}

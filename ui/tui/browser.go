@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/ipfs/go-cid"
 
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -269,7 +270,9 @@ func (b *browser) rename(m *Model, p wiki.PageInfo) tea.Cmd {
 		return nil
 	}
 	id := mustCid(p.ID)
-	return m.askText("New title:", p.Title, func(m *Model, title string) tea.Cmd {
+	// The text input cannot show every title as it is: it starts from the
+	// quoted form, which is then what a rename saves.
+	return m.askText("New title:", termtext.Line(p.Title), func(m *Model, title string) tea.Cmd {
 		if title == p.Title {
 			return nil
 		}
@@ -340,10 +343,10 @@ func (b *browser) view(m *Model, w, h int) string {
 	case b.mode == inputSearch:
 		head = append(head, "search: "+b.input.View())
 	case b.filter != "":
-		head = append(head, m.st.dim.Render("filter: "+b.filter))
+		head = append(head, m.st.dim.Render("filter: "+termtext.Line(b.filter)))
 	}
 	if b.query != "" && b.mode != inputSearch {
-		head = append(head, m.st.dim.Render(fmt.Sprintf("search: %s", b.query)))
+		head = append(head, m.st.dim.Render(fmt.Sprintf("search: %s", termtext.Line(b.query))))
 	}
 	head = append(head, m.st.dim.Render(summary))
 	rows := h - len(head)
@@ -398,7 +401,7 @@ func (b *browser) row(m *Model, it browserItem, selected bool, w int) string {
 	}
 	mark := strings.Join(marks, " ")
 	titleW := w - 2 - len(when) - 2 - len(mark) - 1
-	title := truncate(p.Title, max(titleW, 8))
+	title := truncate(termtext.Line(p.Title), max(titleW, 8))
 	pad := max(w-2-lipgloss.Width(title)-len(mark)-len(when)-2, 1)
 	if mark != "" {
 		pad--
@@ -455,4 +458,5 @@ func mustCid(s string) cid.Cid {
 	return c
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine puts a snippet or an error on one line, quoted for the terminal.
+func oneLine(s string) string { return termtext.Line(strings.Join(strings.Fields(s), " ")) }

@@ -14,6 +14,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"peerwiki/p2p"
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -40,6 +41,11 @@ type editor struct {
 	onBody      bool
 
 	origTitle, origBody string
+	// shownTitle is what the title field was given: the title quoted
+	// for the terminal (the text input would drop control characters
+	// and print format characters raw). While the field still holds it,
+	// the title is saved as it was, not as shown.
+	shownTitle string
 	// external holds the body when the textarea cannot hold it exactly
 	// (too long, or characters it would change): it is edited in $EDITOR
 	// only, and the textarea shows why.
@@ -59,7 +65,8 @@ func newEditor(m *Model, page, parent cid.Cid, title, body string) *editor {
 	e.title = textinput.New()
 	e.title.Prompt = ""
 	e.title.CharLimit = wiki.MaxTitleLen
-	e.title.SetValue(title)
+	e.title.SetValue(termtext.Line(title))
+	e.shownTitle = e.title.Value()
 	e.body = textarea.New()
 	// The defaults stop Enter after 99 lines and wrap at 500 columns.
 	e.body.MaxHeight = 0
@@ -95,7 +102,20 @@ func (e *editor) setBody(text string) {
 		e.external, e.externalTxt = true, text
 		e.externalWhy = "This body has tabs, carriage returns or control characters, which the built-in editor would change."
 		e.body.SetValue("")
+	} else if termtext.Text(text) != text {
+		e.external, e.externalTxt = true, text
+		e.externalWhy = "This body has invisible format characters (bidirectional controls), which the built-in editor would print raw."
+		e.body.SetValue("")
 	}
+}
+
+// titleText is the title to save: the original one unless the person
+// changed what the title field shows.
+func (e *editor) titleText() string {
+	if e.title.Value() == e.shownTitle {
+		return e.origTitle
+	}
+	return e.title.Value()
 }
 
 func (e *editor) bodyText() string {
@@ -129,7 +149,7 @@ func (e *editor) reload(m *Model) {}
 func (e *editor) unsaved() bool { return e.dirty() }
 
 func (e *editor) dirty() bool {
-	return e.title.Value() != e.origTitle || e.bodyText() != e.origBody
+	return e.titleText() != e.origTitle || e.bodyText() != e.origBody
 }
 
 func (e *editor) update(m *Model, msg tea.Msg) tea.Cmd {
@@ -225,7 +245,7 @@ func (e *editor) save(m *Model) tea.Cmd {
 		m.setFlash(fmt.Sprintf("not saved: the body hit the editor's %d-line limit and may be cut; ctrl+o uses $EDITOR", textareaLines), true)
 		return nil
 	}
-	title, body := e.title.Value(), e.bodyText()
+	title, body := e.titleText(), e.bodyText()
 	if !e.page.Defined() {
 		id, err := m.repo.Create(m.ctx, title, body, "")
 		if err != nil {

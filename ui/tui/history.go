@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"peerwiki/merge"
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -103,7 +104,7 @@ func (h *historyScreen) draw(m *Model) {
 		if e.Message != "" {
 			s += ": " + e.Message
 		}
-		return s
+		return termtext.Line(s)
 	}
 	if m.opts.Graph != nil {
 		h.graph = m.opts.Graph(h.entries, describe)
@@ -294,7 +295,7 @@ func (h *historyScreen) previewContent(m *Model, w int) (string, string) {
 		if cur.Deleted {
 			body = "[deleted]\n\n" + body
 		}
-		return head, "# " + cur.Title + "\n\n" + body
+		return head, "# " + termtext.Line(cur.Title) + "\n\n" + termtext.Text(body)
 	}
 	var other wiki.Version
 	var otherName string
@@ -324,7 +325,7 @@ func (h *historyScreen) previewContent(m *Model, w int) (string, string) {
 func renderDiff(m *Model, a, b wiki.Version) string {
 	var out []string
 	if a.Title != b.Title {
-		out = append(out, m.st.del.Render("- title: "+a.Title), m.st.add.Render("+ title: "+b.Title), "")
+		out = append(out, m.st.del.Render("- title: "+termtext.Line(a.Title)), m.st.add.Render("+ title: "+termtext.Line(b.Title)), "")
 	}
 	if a.Deleted != b.Deleted {
 		if b.Deleted {
@@ -336,7 +337,7 @@ func renderDiff(m *Model, a, b wiki.Version) string {
 	edits := merge.DiffLines(a.Body, b.Body)
 	changed := false
 	for _, ed := range edits {
-		line := strings.TrimRight(ed.Line, "\r\n")
+		line := bodyLine(ed.Line)
 		switch ed.Op {
 		case merge.Insert:
 			changed = true
@@ -352,4 +353,10 @@ func renderDiff(m *Model, a, b wiki.Version) string {
 		out = append(out, m.st.dim.Render("(no change in content)"))
 	}
 	return strings.Join(out, "\n")
+}
+
+// bodyLine is one line of a body for the screen: without its line end,
+// quoted for the terminal.
+func bodyLine(l string) string {
+	return termtext.Text(strings.TrimRight(l, "\r\n"))
 }

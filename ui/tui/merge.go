@@ -13,6 +13,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"peerwiki/merge"
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -499,10 +500,11 @@ func (s *mergeScreen) startEdit(m *Model) tea.Cmd {
 	s.editor.ShowLineNumbers = false
 	s.editor.Prompt = ""
 	s.editor.SetValue(text)
-	if s.editor.Value() != text {
+	if s.editor.Value() != text || termtext.Text(text) != text {
 		// The textarea turns tabs into spaces and carriage returns into
 		// line breaks, and drops control characters: the hunk would
-		// change where nobody typed.
+		// change where nobody typed. It would show invisible format
+		// characters (bidi overrides) raw.
 		m.setFlash("has tabs or control chars: not editable here; o or t", true)
 		return nil
 	}
@@ -702,7 +704,7 @@ func (s *mergeScreen) entryView(m *Model, w int) string {
 	if len(s.entries) == 0 {
 		fields, _ := s.result()
 		b.WriteString(m.st.bold.Render("Merged result:") + "\n")
-		b.WriteString(strings.TrimRight(fields.Body, "\n"))
+		b.WriteString(termtext.Text(strings.TrimRight(fields.Body, "\n")))
 		return b.String()
 	}
 	e := s.entries[s.cur]
@@ -720,19 +722,20 @@ func (s *mergeScreen) entryView(m *Model, w int) string {
 	b.WriteString(m.st.conflict.Render(truncate(label, w)) + "\n")
 	switch e.kind {
 	case entryTitle:
-		b.WriteString(s.panes(m, w, []string{s.base.Title}, []string{s.ours.Title}, []string{s.theirs.Title}))
+		title := func(t string) []string { return []string{termtext.Line(t)} }
+		b.WriteString(s.panes(m, w, title(s.base.Title), title(s.ours.Title), title(s.theirs.Title)))
 	case entryDeleted:
 		state := func(deleted bool, title string) []string {
 			if deleted {
 				return []string{"[deleted]"}
 			}
-			return []string{"[kept and edited: " + title + "]"}
+			return []string{"[kept and edited: " + termtext.Line(title) + "]"}
 		}
 		b.WriteString(s.panes(m, w, []string{"[present]"}, state(s.ours.Deleted, s.ours.Title), state(s.theirs.Deleted, s.theirs.Title)))
 	default:
 		before, after := s.context(e, 3)
 		for _, l := range before {
-			b.WriteString(m.st.dim.Render("  "+truncate(strings.TrimRight(l, "\r\n"), w-2)) + "\n")
+			b.WriteString(m.st.dim.Render("  "+truncate(bodyLine(l), w-2)) + "\n")
 		}
 		b.WriteString(s.panes(m, w, e.conflict.Base, e.conflict.Ours, e.conflict.Theirs))
 		b.WriteString(m.st.bold.Render("result:") + "\n")
@@ -740,14 +743,14 @@ func (s *mergeScreen) entryView(m *Model, w int) string {
 			b.WriteString(m.st.dim.Render("  (undecided: o ours, t theirs, b both, e write it)") + "\n")
 		} else {
 			for _, l := range e.lines() {
-				b.WriteString("  " + strings.TrimRight(l, "\r\n") + "\n")
+				b.WriteString("  " + bodyLine(l) + "\n")
 			}
 			if len(e.lines()) == 0 {
 				b.WriteString(m.st.dim.Render("  (nothing: the lines are removed)") + "\n")
 			}
 		}
 		for _, l := range after {
-			b.WriteString(m.st.dim.Render("  "+truncate(strings.TrimRight(l, "\r\n"), w-2)) + "\n")
+			b.WriteString(m.st.dim.Render("  "+truncate(bodyLine(l), w-2)) + "\n")
 		}
 		return strings.TrimRight(b.String(), "\n")
 	}
@@ -763,7 +766,7 @@ func (s *mergeScreen) entryView(m *Model, w int) string {
 	case e.kind == entryDeleted:
 		b.WriteString("the page is kept")
 	default:
-		b.WriteString(fields.Title)
+		b.WriteString(termtext.Line(fields.Title))
 	}
 	return b.String()
 }
@@ -775,7 +778,7 @@ func (s *mergeScreen) panes(m *Model, w int, base, ours, theirs []string) string
 		if len(ls) == 0 {
 			return "(no lines)"
 		}
-		return strings.TrimRight(strings.Join(ls, ""), "\r\n")
+		return termtext.Text(strings.TrimRight(strings.Join(ls, ""), "\r\n"))
 	}
 	type pane struct {
 		label string
@@ -854,7 +857,7 @@ func (s *mergeScreen) lineRange(e mergeEntry) (int, int) {
 func (s *mergeScreen) wholeView(m *Model, w int) (string, int) {
 	fields, _ := s.result()
 	var out []string
-	out = append(out, m.st.bold.Render(truncate("title: "+fields.Title, w)))
+	out = append(out, m.st.bold.Render(truncate("title: "+termtext.Line(fields.Title), w)))
 	if fields.Deleted {
 		out = append(out, m.st.warn.Render("the page is deleted by the choice made"))
 	}
@@ -866,7 +869,7 @@ func (s *mergeScreen) wholeView(m *Model, w int) (string, int) {
 	}
 	curLine := 0
 	add := func(gutter, line string, style func(...string) string) {
-		out = append(out, style(gutter+" "+truncate(strings.TrimRight(line, "\r\n"), w-2)))
+		out = append(out, style(gutter+" "+truncate(bodyLine(line), w-2)))
 	}
 	plain := func(ss ...string) string { return strings.Join(ss, "") }
 	for i, h := range s.body.Hunks {

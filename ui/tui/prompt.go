@@ -4,6 +4,8 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+
+	"peerwiki/ui/termtext"
 )
 
 // prompt is a one-line question above the help bar: a yes/no
@@ -65,9 +67,10 @@ func (p *prompt) keys() []key.Binding {
 }
 
 func (p *prompt) view(m *Model, w int) string {
+	question := termtext.Line(p.question) // it may name a page
 	if p.confirm {
-		return m.st.warn.Render(truncate(p.question+" (y/n)", w))
+		return m.st.warn.Render(truncate(question+" (y/n)", w))
 	}
-	p.input.Width = max(w-len([]rune(p.question))-2, 10)
-	return m.st.warn.Render(p.question) + " " + p.input.View()
+	p.input.Width = max(w-len([]rune(question))-2, 10)
+	return m.st.warn.Render(question) + " " + p.input.View()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"peerwiki/p2p"
+	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
@@ -203,15 +204,15 @@ func (v *viewer) view(m *Model, w, h int) string {
 func (v *viewer) render(m *Model, w int) {
 	pv := v.pv
 	var b strings.Builder
-	meta := fmt.Sprintf("updated %s · policy %s · %s", strings.Replace(pv.Updated[:16], "T", " ", 1), pv.Policy, shortRev(pv.ID))
-	b.WriteString(m.st.bold.Render(pv.Title) + "\n" + m.st.dim.Render(truncate(meta, w)) + "\n")
+	meta := fmt.Sprintf("updated %s · policy %s · %s", strings.Replace(pv.Updated[:16], "T", " ", 1), termtext.Line(pv.Policy), shortRev(pv.ID))
+	b.WriteString(m.st.bold.Render(termtext.Line(pv.Title)) + "\n" + m.st.dim.Render(truncate(meta, w)) + "\n")
 	if pv.Deleted && !pv.Conflict {
 		b.WriteString(m.st.warn.Render("[deleted] This page is deleted; editing it (e) restores it.") + "\n")
 	}
 	for _, ed := range p2p.ReadPresence(m.repo.Dir) {
 		if ed.Page == pv.ID {
 			since := time.UnixMilli(ed.Since).Format("15:04")
-			b.WriteString(m.st.warn.Render(truncate(fmt.Sprintf("[being edited by %s since %s]", ed.Name, since), w)) + "\n")
+			b.WriteString(m.st.warn.Render(truncate(fmt.Sprintf("[being edited by %s since %s]", termtext.Line(ed.Name), since), w)) + "\n")
 		}
 	}
 	if pv.Conflict {
@@ -247,7 +248,7 @@ func (v *viewer) render(m *Model, w int) {
 			}
 			v.linkLine[i] = lineNo()
 			marker := "  "
-			label := t.title
+			label := termtext.Line(t.title)
 			if i == v.sel {
 				marker = "> "
 				label = m.st.selected.Render(label)
@@ -262,9 +263,11 @@ func (v *viewer) render(m *Model, w int) {
 	v.vp.SetContent(v.content)
 }
 
+// authorName is who made a revision, quoted for the terminal: a name is
+// whatever the author's client put in its revisions.
 func authorName(name, id string) string {
 	if name != "" {
-		return name
+		return termtext.Line(name)
 	}
 	if id == "" {
 		return "automatic merge"
