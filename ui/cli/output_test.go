@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"peerwiki/wiki"
+)
+
+// A title stored before titles were checked (the store refuses it now, so
+// the end-to-end tests cannot make one): escapes and a line break.
+const storedBadTitle = "Old\x1b]0;pwned\a\x1b[2J\nforged  line"
+
+func requireInert(t *testing.T, out string) {
+	t.Helper()
+	for _, bad := range []string{"\x1b", "\a", "\r", "\u009b", "\u202e"} {
+		if strings.Contains(out, bad) {
+			t.Fatalf("output holds %q raw: %q", bad, out)
+		}
+	}
+}
+
+func TestPageListQuotesStoredTitles(t *testing.T) {
+	var b bytes.Buffer
+	printPageList(newPrinter(&b), []wiki.PageInfo{
+		{ID: "bafyreiaaaaaaaaaaaaaaaa", Title: storedBadTitle, Updated: "2026-11-26T09:30:00Z",
+			Editing: []wiki.EditingBy{{Name: "eve\x1b[5m\u202e", PeerID: "12D3KooW", Since: "2026-11-26T09:31:00Z"}}},
+		{ID: "bafyreibbbbbbbbbbbbbbbb", Title: "Plain", Updated: "2026-11-26T09:31:00Z"},
+	})
+	out := b.String()
+	requireInert(t, out)
+	want := "bafyreiaaaaaaaaa  2026-11-26T09:30  Old\\e]0;pwned\\a\\e[2J\\nforged  line [being edited by eve\\e[5m\\u202e]\n" +
+		"bafyreibbbbbbbbb  2026-11-26T09:31  Plain\n"
+	if out != want {
+		t.Fatalf("list:\n%q\nwant\n%q", out, want)
+	}
+}
+
+func TestPageViewQuotesStoredTitlesAndBodies(t *testing.T) {
+	v := &wiki.PageView{
+		PageInfo: wiki.PageInfo{ID: "bafyreiaaaa", Title: storedBadTitle, Rev: "bafyreirev", Updated: "2026-11-26T09:30:00Z",
+			Conflict: true, Heads: []string{"a", "b"}},
+		Versions: []wiki.Version{
+			{Rev: "bafyreia", Title: storedBadTitle, Body: "x\x1b[2J\r\nok\ty\rz\n", Name: "mallory\x1b[31m", Author: "12D3KooWa", Time: "t"},
+			{Rev: "bafyreib", Title: "Plain", Body: "b\u009b\n", Name: "bob", Author: "12D3KooWb", Time: "t"},
+		},
+		Links:     []string{"Ghost\x1b[H"},
+		Backlinks: []wiki.PageRef{{ID: "bafyreic", Title: "Back\u2066"}},
+	}
+	var b bytes.Buffer
+	printPageView(newPrinter(&b), v)
+	out := b.String()
+	requireInert(t, strings.ReplaceAll(out, "\r\n", "\n"))
+	for _, want := range []string{
+		"=== version 1 of 2: Old\\e]0;pwned\\a\\e[2J\\nforged  line\n",
+		"mallory\\e[31m (12D3KooWa)",
+		"x\\e[2J\r\nok\ty\\rz\n", // a CRLF line end and a tab are text; a lone CR is not
+		"b\\u009b\n",
+		"Links: Ghost\\e[H\n",
+		"Linked from: Back\\u2066\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+}
