@@ -21,9 +21,14 @@ import (
 // One stream per sync. Every frame is an unsigned-varint length and that
 // many bytes (msgio), at most MaxFrame; its first byte says what it is:
 //
-//	asker → answerer   HELLO  {v, wiki, sum, heads}        sum = history.HeadsHash(heads)
+//	asker → answerer   HELLO  {v, wiki, sum, n, heads} HEADS*
+//	                     sum = history.HeadsHash(all heads); a head set
+//	                     larger than one frame holds goes as its first
+//	                     headsPerFrame heads in HELLO, n = how many in all,
+//	                     and the rest in HEADS {heads} frames (n is left
+//	                     out when HELLO carries them all)
 //	answerer → asker   EQUAL                               same sum: nothing else is sent
-//	               or  (BLOCK|PACKED)* END {revs, blocks, want, heads}
+//	               or  (BLOCK|PACKED)* END {revs, blocks, want, n, heads} HEADS*
 //	                     BLOCK = uvarint(len(cid)) cid bytes; every revision
 //	                     reachable from the answerer's heads and not from
 //	                     the asker's heads it knows, by page, parents first,
@@ -33,7 +38,8 @@ import (
 //	                     in the sender's storage encoding (history.Packed),
 //	                     a delta naming a block of the stream's window
 //	                     want = how many of the asker's heads it lacks;
-//	                     heads = its own heads, sent only when want > 0
+//	                     heads = its own heads, sent only when want > 0,
+//	                     split as HELLO's are
 //	if want > 0:
 //	asker → answerer   (BLOCK|PACKED)* END {revs, blocks}   the same computation the other way
 //	answerer → asker   DONE {revs, err}
@@ -46,7 +52,7 @@ const SyncProtocol = protocol.ID("/peerwiki/sync/1.0.0")
 // Limits of the sync protocol.
 const (
 	// MaxFrame bounds every frame: a block (history.MaxBlockSize) with
-	// room to spare, or a head set of about 100,000 pages.
+	// room to spare, or headsPerFrame heads.
 	MaxFrame = 4 << 20
 	// frameTimeout is how long a peer may keep us waiting for one frame.
 	frameTimeout = 15 * time.Second
@@ -66,8 +72,18 @@ const (
 	// search index to be merged at its end (see MergeSearchIndex).
 	mergeSearchAfter = 500
 	batchBytes       = 8 << 20
-	// maxHeads bounds a head set on the wire.
-	maxHeads = 1 << 17
+	// headsPerFrame is how many heads one HELLO, END or HEADS frame
+	// carries at most: 38 bytes each in CBOR, 3.8 MB, under MaxFrame.
+	headsPerFrame = 100_000
+	// maxFrameHeads bounds a CBOR array of a frame (headsPerFrame and
+	// room to spare); a larger one is a protocol violation.
+	maxFrameHeads = 1 << 17
+	// maxSyncHeads bounds a whole head set. It is far above any honest
+	// wiki (a wiki of 100,000 pages has about as many heads, and its HELLO
+	// is 3.8 MB): a larger set is refused with a message, never punished,
+	// and it bounds what a peer can make this node hold (about 100 bytes
+	// a head, 400 MB) and look up.
+	maxSyncHeads = 4_000_000
 )
 
 // protoVersion is the sync version a HELLO carries; peers of another
@@ -77,7 +93,8 @@ const (
 // ancestors and makes no merge of agreeing heads, so a version-1 peer
 // would find some of our automatic merges not recomputing, and the other
 // way round. 3 adds PACKED frames.
-const protoVersion = 3
+// 4 carries head sets larger than a frame in HEADS frames.
+const protoVersion = 4
 
 // Frame types.
 const (
@@ -88,12 +105,18 @@ const (
 	frameDone
 	frameError
 	framePacked
+	frameHeads
 )
 
+// helloMsg opens a sync. Without N (a set that fits in the frame) it has
+// the shape of a version-3 HELLO, so a version-3 peer decodes it and
+// answers that it speaks another version rather than finding an unknown
+// field and banning the asker.
 type helloMsg struct {
 	V     int      `cbor:"v"`
 	Wiki  string   `cbor:"wiki"`
 	Sum   []byte   `cbor:"sum"`
+	N     int      `cbor:"n,omitempty"`
 	Heads [][]byte `cbor:"heads"`
 }
 
@@ -101,7 +124,13 @@ type endMsg struct {
 	Revs   int      `cbor:"revs"`
 	Blocks int      `cbor:"blocks"`
 	Want   int      `cbor:"want,omitempty"`
+	N      int      `cbor:"n,omitempty"`
 	Heads  [][]byte `cbor:"heads,omitempty"`
+}
+
+// headsMsg is a HEADS frame: the next part of a head set.
+type headsMsg struct {
+	Heads [][]byte `cbor:"heads"`
 }
 
 type doneMsg struct {
@@ -113,7 +142,7 @@ var wireDec = func() cbor.DecMode {
 	d, err := cbor.DecOptions{
 		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
 		IndefLength:       cbor.IndefLengthForbidden,
-		MaxArrayElements:  maxHeads,
+		MaxArrayElements:  maxFrameHeads,
 		MaxMapPairs:       16,
 		MaxNestedLevels:   4,
 		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
@@ -124,9 +153,34 @@ var wireDec = func() cbor.DecMode {
 	return d
 }()
 
-// errOtherVersion marks a peer that speaks another sync version: refused,
-// never punished.
-var errOtherVersion = errors.New("another sync version")
+// versionDec reads only the version of a HELLO, before the rest is
+// checked strictly: a peer of another version may send fields this one
+// does not know, and must be told so, not banned. The frame bounds the
+// rest.
+var versionDec = func() cbor.DecMode {
+	d, err := cbor.DecOptions{IndefLength: cbor.IndefLengthForbidden, MaxArrayElements: MaxFrame, MaxMapPairs: MaxFrame}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
+
+// refusal is a sync this node declined without blame (another sync
+// version, a head set over maxSyncHeads, a peer over its share of the
+// node): its message goes to the peer as is, and nobody is punished.
+// Busy ones are expected under load and logged quietly.
+type refusal struct {
+	msg  string
+	busy bool
+}
+
+func (r *refusal) Error() string { return r.msg }
+
+func refuse(format string, a ...any) error { return &refusal{msg: fmt.Sprintf(format, a...)} }
+
+func busy(format string, a ...any) error {
+	return &refusal{msg: "busy: " + fmt.Sprintf(format, a...), busy: true}
+}
 
 // errProtocol marks a peer that broke the protocol (garbage, oversized or
 // out-of-order frames, bad blocks): it gets disconnected and banned.
@@ -309,6 +363,72 @@ func decodeCIDs(bs [][]byte) ([]cid.Cid, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// writeHeadSet queues a head set: its first part in the frame that open
+// writes (HELLO or END, given the number of heads in all, or 0 when the
+// part is all of them), the rest in HEADS frames.
+func (f *frameConn) writeHeadSet(heads []cid.Cid, open func(n int, first [][]byte) error) error {
+	first := heads[:min(len(heads), headsPerFrame)]
+	n := 0
+	if len(first) < len(heads) {
+		n = len(heads)
+	}
+	if err := open(n, encodeCIDs(first)); err != nil {
+		return err
+	}
+	for rest := heads[len(first):]; len(rest) > 0; {
+		part := rest[:min(len(rest), headsPerFrame)]
+		rest = rest[len(part):]
+		if err := f.writeCBOR(frameHeads, headsMsg{Heads: encodeCIDs(part)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readHeadSet decodes a head set whose first part came in a HELLO or END
+// frame saying n heads in all (0: the part is all of them), and reads the
+// HEADS frames with the rest. A set over maxSyncHeads is refused before
+// anything more is read.
+func (f *frameConn) readHeadSet(n int, first [][]byte) ([]cid.Cid, error) {
+	switch {
+	case n == 0:
+		n = len(first)
+	case n < len(first):
+		return nil, protoErr("a head set of %d heads with %d in its first frame", n, len(first))
+	case n > maxSyncHeads:
+		return nil, refuse("a head set of %d heads is over this node's limit of %d", n, maxSyncHeads)
+	}
+	heads, err := decodeCIDs(first)
+	if err != nil {
+		return nil, err
+	}
+	for len(heads) < n {
+		t, payload, err := f.read()
+		if err != nil {
+			return nil, err
+		}
+		if t == frameError {
+			return nil, fmt.Errorf("peer: %s", clip(string(payload)))
+		}
+		if t != frameHeads {
+			return nil, protoErr("expected HEADS, got frame type %d", t)
+		}
+		var m headsMsg
+		if err := wireDec.Unmarshal(payload, &m); err != nil {
+			return nil, protoErr("bad HEADS frame: %v", err)
+		}
+		if len(m.Heads) == 0 || len(m.Heads) > n-len(heads) {
+			return nil, protoErr("a HEADS frame of %d heads where %d were to come", len(m.Heads), n-len(heads))
+		}
+		part, err := decodeCIDs(m.Heads)
+		if err != nil {
+			return nil, err
+		}
+		heads = append(heads, part...)
+	}
+	return heads, nil
 }
 
 func encodeCIDs(cs []cid.Cid) [][]byte {

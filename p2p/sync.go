@@ -225,8 +225,9 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 	}
 }
 
-// sendPlan streams the blocks of a plan and the END frame.
-func (n *Node) sendPlan(ctx context.Context, fc *frameConn, plan *history.SyncPlan, end endMsg) error {
+// sendPlan streams the blocks of a plan and the END frame, with heads
+// (our head set, when end.Want > 0) after it as a head set goes.
+func (n *Node) sendPlan(ctx context.Context, fc *frameConn, plan *history.SyncPlan, end endMsg, heads []cid.Cid) error {
 	end.Revs = plan.Revisions()
 	err := n.store.SendPlanPacked(ctx, plan, func(b history.Packed) error {
 		end.Blocks++
@@ -235,7 +236,15 @@ func (n *Node) sendPlan(ctx context.Context, fc *frameConn, plan *history.SyncPl
 	if err != nil {
 		return err
 	}
-	if err := fc.writeCBOR(frameEnd, end); err != nil {
+	if end.Want == 0 {
+		err = fc.writeCBOR(frameEnd, end)
+	} else {
+		err = fc.writeHeadSet(heads, func(total int, first [][]byte) error {
+			end.N, end.Heads = total, first
+			return fc.writeCBOR(frameEnd, end)
+		})
+	}
+	if err != nil {
 		return err
 	}
 	return fc.flush()
@@ -296,7 +305,10 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 	if err != nil {
 		return res, err
 	}
-	if err := fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: n.wiki, Sum: hs.sum[:], Heads: encodeCIDs(hs.heads)}); err != nil {
+	err = fc.writeHeadSet(hs.heads, func(total int, first [][]byte) error {
+		return fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: n.wiki, Sum: hs.sum[:], N: total, Heads: first})
+	})
+	if err != nil {
 		return res, err
 	}
 	if err := fc.flush(); err != nil {
@@ -315,15 +327,15 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 		return res, err
 	}
 	if end.Want > 0 {
-		theirs, err := decodeCIDs(end.Heads)
+		theirs, err := fc.readHeadSet(end.N, end.Heads)
 		if err != nil {
-			return res, err
+			return res, fmt.Errorf("sync with %s: %w", p, err)
 		}
 		plan, err := n.store.PlanSync(ctx, theirs)
 		if err != nil {
 			return res, err
 		}
-		if err := n.sendPlan(ctx, fc, plan, endMsg{}); err != nil {
+		if err := n.sendPlan(ctx, fc, plan, endMsg{}, nil); err != nil {
 			return res, fmt.Errorf("push to %s: %w", p, err)
 		}
 		res.Sent = plan.Revisions()
@@ -368,10 +380,16 @@ func (n *Node) handleSync(s network.Stream) {
 	ctx, cancel := context.WithTimeout(n.ctx, syncTimeout)
 	defer cancel()
 	res := SyncResult{Peer: p}
-	if err := n.answer(ctx, fc, p, &res); errors.Is(err, errOtherVersion) {
-		// Not hostile, only another build: close (not reset) so that the
-		// one-line reason reaches it.
-		n.log.Info("refused a sync: the peer speaks another sync version", "peer", p, "err", err)
+	var ref *refusal
+	if err := n.answer(ctx, fc, p, &res); errors.As(err, &ref) {
+		// Not hostile: another build, or more than this node gives one
+		// peer. Close (not reset) so that the one-line reason reaches it.
+		if ref.busy {
+			n.log.Debug("refused a sync", "peer", p, "reason", ref.msg)
+		} else {
+			n.log.Info("refused a sync", "peer", p, "reason", ref.msg)
+		}
+		fc.writeError(ref.msg)
 		s.Close()
 		return
 	} else if err != nil {
@@ -396,18 +414,23 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 	if t != frameHello {
 		return protoErr("expected HELLO, got frame type %d", t)
 	}
+	var version struct {
+		V int `cbor:"v"`
+	}
+	if err := versionDec.Unmarshal(payload, &version); err != nil {
+		return protoErr("bad HELLO frame: %v", err)
+	}
+	if version.V != protoVersion {
+		return refuse("unsupported sync version %d (this node speaks %d)", version.V, protoVersion)
+	}
 	var hello helloMsg
 	if err := wireDec.Unmarshal(payload, &hello); err != nil {
 		return protoErr("bad HELLO frame: %v", err)
 	}
-	if hello.V != protoVersion {
-		fc.writeError(fmt.Sprintf("unsupported sync version %d (this node speaks %d)", hello.V, protoVersion))
-		return fmt.Errorf("%w: peer %s speaks sync version %d", errOtherVersion, p, hello.V)
-	}
 	if hello.Wiki != n.wiki {
 		return protoErr("peer is of wiki %q, not %q", clip(hello.Wiki), n.wiki)
 	}
-	theirs, err := decodeCIDs(hello.Heads)
+	theirs, err := fc.readHeadSet(hello.N, hello.Heads)
 	if err != nil {
 		return err
 	}
@@ -427,10 +450,7 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 		return err
 	}
 	end := endMsg{Want: len(plan.Unknown)}
-	if end.Want > 0 {
-		end.Heads = encodeCIDs(hs.heads)
-	}
-	if err := n.sendPlan(ctx, fc, plan, end); err != nil {
+	if err := n.sendPlan(ctx, fc, plan, end, hs.heads); err != nil {
 		return err
 	}
 	res.Sent = plan.Revisions()

@@ -1,0 +1,197 @@
+package p2p
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"peerwiki/history"
+)
+
+// syntheticHeads are n revision CIDs no store holds, sorted as a head
+// set is: a wiki of n pages as far as the sync protocol can tell.
+func syntheticHeads(n int) []cid.Cid {
+	out := make([]cid.Cid, n)
+	b := make([]byte, 32)
+	for i := range out {
+		rand.Read(b)
+		out[i] = history.NewBlock(history.CodecDagCBOR, b).Cid
+	}
+	history.SortCIDs(out)
+	return out
+}
+
+// readBlocksTillEnd reads a side's BLOCK and PACKED frames and returns
+// its END.
+func readBlocksTillEnd(t *testing.T, fc *frameConn) endMsg {
+	t.Helper()
+	for {
+		ft, payload, err := fc.read()
+		if err != nil {
+			t.Fatalf("reading the blocks: %v", err)
+		}
+		switch ft {
+		case frameBlock, framePacked:
+		case frameEnd:
+			var end endMsg
+			if err := wireDec.Unmarshal(payload, &end); err != nil {
+				t.Fatal(err)
+			}
+			return end
+		default:
+			t.Fatalf("frame type %d (%q) among the blocks", ft, clip(string(payload)))
+		}
+	}
+}
+
+func notPunished(t *testing.T, nd *Node, p interface{ String() string }) {
+	t.Helper()
+	if nd.Stats().Rejected != 0 {
+		t.Fatalf("the node rejected %d peers", nd.Stats().Rejected)
+	}
+	for _, c := range nd.Host().Network().Peers() {
+		if nd.bans.banned(c) {
+			t.Fatalf("peer %s was banned", c)
+		}
+	}
+}
+
+// A wiki with more heads than one frame holds syncs both ways, and
+// nobody is banned for the size of an honest head set: the asker's HELLO
+// and the answerer's END each go on in HEADS frames.
+func TestSyncHeadSetLargerThanAFrame(t *testing.T) {
+	const n = 150_000
+	big := syntheticHeads(n)
+	honest := newReplica(t)
+	honest.addHistory(3, 1, "Honest")
+	nh := startNode(t, honest, nil)
+	sum := history.HeadsHash(big)
+
+	t.Run("asker", func(t *testing.T) {
+		asker := newHostile(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := asker.Connect(ctx, info(nh.Host())); err != nil {
+			t.Fatal(err)
+		}
+		s, err := asker.NewStream(ctx, nh.ID(), SyncProtocol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		fc := newFrameConn(s, time.Now().Add(15*time.Second))
+		err = fc.writeHeadSet(big, func(total int, first [][]byte) error {
+			return fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: sum[:], N: total, Heads: first})
+		})
+		if err != nil || fc.flush() != nil {
+			t.Fatalf("send the HELLO: %v", err)
+		}
+		if fc.stats.FramesOut < 2 {
+			t.Fatalf("a HELLO of %d heads went in %d frames", n, fc.stats.FramesOut)
+		}
+		end := readBlocksTillEnd(t, fc)
+		if end.Want != n || end.Revs != 3 {
+			t.Fatalf("END wants %d heads and sent %d revisions; want %d and 3", end.Want, end.Revs, n)
+		}
+		theirs, err := fc.readHeadSet(end.N, end.Heads)
+		if err != nil || !sameHeads(theirs, honest.heads()) {
+			t.Fatalf("the answerer's heads: %d, %v", len(theirs), err)
+		}
+		if err := fc.writeCBOR(frameEnd, endMsg{}); err != nil || fc.flush() != nil {
+			t.Fatal(err)
+		}
+		if ft, _, err := fc.read(); err != nil || ft != frameDone {
+			t.Fatalf("after the push: frame %d, %v; want DONE", ft, err)
+		}
+		notPunished(t, nh, asker.ID())
+	})
+
+	t.Run("answerer", func(t *testing.T) {
+		answerer := newHostile(t)
+		pushed := make(chan int, 1)
+		answerer.SetStreamHandler(SyncProtocol, func(s network.Stream) {
+			defer s.Close()
+			fc := newFrameConn(s, time.Now().Add(15*time.Second))
+			_, payload, err := fc.read()
+			var hello helloMsg
+			if err != nil || wireDec.Unmarshal(payload, &hello) != nil {
+				s.Reset()
+				return
+			}
+			if _, err := fc.readHeadSet(hello.N, hello.Heads); err != nil {
+				s.Reset()
+				return
+			}
+			err = fc.writeHeadSet(big, func(total int, first [][]byte) error {
+				return fc.writeCBOR(frameEnd, endMsg{Want: 3, N: total, Heads: first})
+			})
+			if err != nil || fc.flush() != nil {
+				return
+			}
+			end := readBlocksTillEnd(t, fc)
+			pushed <- end.Revs
+			fc.writeCBOR(frameDone, doneMsg{Revs: end.Revs})
+			fc.flush()
+		})
+		if err := nh.Connect(context.Background(), info(answerer)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := nh.SyncPeer(context.Background(), answerer.ID())
+		if err != nil {
+			t.Fatalf("sync with a peer of %d heads: %v", n, err)
+		}
+		if res.Sent != 3 || <-pushed != 3 {
+			t.Fatalf("pushed %d revisions, want 3", res.Sent)
+		}
+		notPunished(t, nh, answerer.ID())
+	})
+}
+
+// A head set over maxSyncHeads is refused in one line before it is read,
+// and its sender is not banned.
+func TestHeadSetOverTheLimitIsRefused(t *testing.T) {
+	honest := newReplica(t)
+	nh := startNode(t, honest, nil)
+	asker := newHostile(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := asker.Connect(ctx, info(nh.Host())); err != nil {
+		t.Fatal(err)
+	}
+	s, err := asker.NewStream(ctx, nh.ID(), SyncProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fc := newFrameConn(s, time.Now().Add(5*time.Second))
+	first := encodeCIDs(syntheticHeads(10))
+	fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: make([]byte, 32), N: maxSyncHeads + 1, Heads: first})
+	fc.flush()
+	ft, payload, err := fc.read()
+	if err != nil || ft != frameError || !strings.Contains(string(payload), "over this node's limit") {
+		t.Fatalf("reply %d %q, %v; want an error saying the set is over the limit", ft, payload, err)
+	}
+	notPunished(t, nh, asker.ID())
+}
+
+// A HELLO whose head set fits in one frame has the shape of version 3's,
+// so that a version-3 node decodes it and says it speaks another version
+// instead of banning the asker for an unknown field.
+func TestHelloReadsAsVersion3(t *testing.T) {
+	type helloV3 struct {
+		V     int      `cbor:"v"`
+		Wiki  string   `cbor:"wiki"`
+		Sum   []byte   `cbor:"sum"`
+		Heads [][]byte `cbor:"heads"`
+	}
+	b := cborFrame(frameHello, helloMsg{V: protoVersion, Wiki: "w", Sum: make([]byte, 32), Heads: encodeCIDs(syntheticHeads(3))})
+	var old helloV3
+	if err := wireDec.Unmarshal(b[1:], &old); err != nil || old.V != protoVersion || len(old.Heads) != 3 {
+		t.Fatalf("a version-3 node reads %+v, %v", old, err)
+	}
+}
