@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
 )
@@ -621,6 +622,9 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 	if err := w.lookUpBatch(revs); err != nil {
 		return nil, err
 	}
+	if err := w.capHeads(revs); err != nil {
+		return nil, err
+	}
 	for _, p := range revs {
 		if err := w.putRevision(p); err != nil {
 			return nil, err
@@ -789,6 +793,7 @@ func (w *writer) deferRev(c cid.Cid, why error) {
 	}
 	w.deferred[c] = why
 	w.res.Deferred = append(w.res.Deferred, Deferral{Rev: c, Err: why})
+	w.s.deferred.add(c, why, w.now)
 }
 
 // newID allocates the next block row id: the writer holds the write lock,
@@ -893,10 +898,19 @@ func (w *writer) putRevision(p pendingRev) error {
 	var maxTime int64
 	var firstParentBody, firstParent int64
 	parentIDs := make([]int64, 0, len(rev.Parents))
+	if _, ok := w.deferred[c]; ok {
+		return nil // deferred by capHeads
+	}
 	for _, pl := range rev.Parents {
 		if why, ok := w.deferred[pl.Cid]; ok {
 			w.deferRev(c, why)
 			return nil
+		}
+		if why, ok := w.s.deferred.lookup(pl.Cid, w.now); ok {
+			if _, err := w.blockID(pl.Cid); errors.Is(err, ErrNotFound) {
+				w.deferRev(c, why)
+				return nil
+			}
 		}
 	}
 	for i, pl := range rev.Parents {
@@ -998,8 +1012,21 @@ func sortHeads(hs []headInfo) {
 	})
 }
 
-func loadHeads(q querier, page int64) ([]headInfo, error) {
-	rows, err := q.Query(`SELECT b.id, b.cid FROM heads h JOIN blocks b ON b.id = h.rev WHERE h.page = ?`, page)
+// loadHeads returns a page's first MaxPageHeads heads in sortHeads order
+// and how many it has: a page that took more before the cap existed is
+// indexed from its latest heads, at a cost bounded by the cap.
+func loadHeads(q querier, page int64) ([]headInfo, int, error) {
+	var total int
+	if err := q.QueryRow(`SELECT count(*) FROM heads WHERE page = ?`, page).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	hs, err := latestHeads(q, page)
+	return hs, total, err
+}
+
+func latestHeads(q querier, page int64) ([]headInfo, error) {
+	rows, err := q.Query(`SELECT b.id, b.cid FROM heads h JOIN blocks b ON b.id = h.rev JOIN revisions r ON r.id = h.rev
+		WHERE h.page = ? ORDER BY r.time DESC, b.cid DESC LIMIT ?`, page, MaxPageHeads)
 	if err != nil {
 		return nil, err
 	}
@@ -1052,14 +1079,15 @@ type pageIndex struct {
 	versions int
 	created  int64
 	updated  int64
-	text     string // bodies of all heads, for search
+	text     string // bodies of all heads, for search (maxSearchText)
+	textCut  bool   // text holds less than every head's body
 	titles   string // titles of all heads, for search
 	links    []string
 	headCIDs []cid.Cid
 }
 
 func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pageIndex, error) {
-	hs, err := loadHeads(q, page)
+	hs, total, err := loadHeads(q, page)
 	if err != nil {
 		return nil, err
 	}
@@ -1072,7 +1100,7 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 		return nil, err
 	}
 	p := &pageIndex{rev: hs[0].id, title: hs[0].rev.Title, deleted: hs[0].rev.Deleted,
-		heads: len(hs), created: created, updated: hs[0].rev.Time}
+		heads: total, created: created, updated: hs[0].rev.Time}
 	// The page's policy override is the one its heads carry; heads that
 	// disagree leave it unset here (the merge layer decides what that means).
 	memo := map[cid.Cid]string{}
@@ -1121,10 +1149,16 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 		if err != nil {
 			return nil, err
 		}
-		if text.Len() > 0 {
-			text.WriteByte('\n')
+		if room := maxSearchText - text.Len(); room > 0 {
+			if text.Len() > 0 {
+				text.WriteByte('\n')
+			}
+			cut := prefixUTF8(body, room)
+			text.WriteString(cut)
+			p.textCut = p.textCut || len(cut) < len(body)
+		} else {
+			p.textCut = true
 		}
-		text.WriteString(body)
 		if linksOf != nil {
 			for _, l := range linksOf(body) {
 				links[l] = true
@@ -1137,6 +1171,23 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 	}
 	sort.Strings(p.links)
 	return p, nil
+}
+
+// maxSearchText bounds the text a page puts in the search index: the
+// first MiB of its versions. SQLite's full-text index of one 35 MB body
+// took 30 s and 800 MB inside the write transaction; a wiki page is
+// rarely a thousandth of that, and its title is always indexed.
+const maxSearchText = 1 << 20
+
+// prefixUTF8 is at most n bytes of s, cut at a character boundary.
+func prefixUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // refreshPage rewrites a page's rows in pages, search and links from its

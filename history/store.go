@@ -193,6 +193,8 @@ type Store struct {
 	wiki  string
 	opts  Options
 	cache *blockCache
+	// deferred remembers what Put deferred, for the children that follow.
+	deferred recentlyDeferred
 	// stopCheckpoints ends the background checkpointer; nil without one.
 	stopCheckpoints func()
 }
