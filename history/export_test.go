@@ -18,7 +18,7 @@ func StoredBase(s *Store, c cid.Cid) (cid.Cid, error) {
 }
 
 // PutAsBefore stores blocks made here as the code before the title rule
-// did (titles unchecked), for tests of repos that hold such revisions.
+// and the head cap did, for tests of repos that hold such revisions.
 func PutAsBefore(s *Store, blocks []Block) (*PutResult, error) {
 	revs, others, err := s.checkBlocks(blocks, true)
 	if err != nil {

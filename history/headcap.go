@@ -46,6 +46,9 @@ func (e *HeadLimitError) Is(target error) bool { return target == ErrTooManyHead
 // heads less those the batch builds on, plus the batch's revisions that
 // no other revision of the batch builds on.
 func (w *writer) capHeads(revs []pendingRev) error {
+	if w.before {
+		return nil
+	}
 	type pageBatch struct {
 		revs []pendingRev
 	}

@@ -102,3 +102,40 @@ func resolutionOf(t *testing.T, b *historytest.Builder, page cid.Cid, heads []ci
 	}
 	return append(bodies, blk)
 }
+
+// A page that took thousands of heads before the cap: reading it costs
+// what the cap allows, it takes no new head, and resolutions bring it down.
+func TestPageWithHeadsFromBeforeTheCap(t *testing.T) {
+	ctx := context.Background()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	page := b.Put(cid.Undef, "Flooded", "x\n")
+	const n = 1000
+	var batch []history.Block
+	for i := range n {
+		blk, bodies := b.Make(page, "Flooded", fmt.Sprintf("spam %d\n", i), page)
+		batch = append(append(batch, bodies...), blk)
+	}
+	if _, err := history.PutAsBefore(s, batch); err != nil {
+		t.Fatal(err)
+	}
+	row, err := s.Page(ctx, page)
+	if err != nil || row.Heads != n {
+		t.Fatalf("page row %+v err %v, want %d heads counted", row, err, n)
+	}
+	heads, err := s.Heads(ctx, page)
+	if err != nil || len(heads) != history.MaxPageHeads {
+		t.Fatalf("Heads gave %d (err %v), want the latest %d", len(heads), err, history.MaxPageHeads)
+	}
+	extra, eb := b.Make(page, "Flooded", "more\n", page)
+	if res, err := s.Put(ctx, append(eb, extra)); err != nil || len(res.Deferred) != 1 {
+		t.Fatalf("a new head on a flooded page: res %+v err %v", res, err)
+	}
+	blocks := resolutionOf(t, b, page, heads, b.Clock+10_000)
+	if res, err := s.Put(ctx, blocks); err != nil || len(res.Deferred) != 0 {
+		t.Fatalf("resolving the %d heads Heads gives: res %+v err %v", len(heads), res, err)
+	}
+	if row, _ := s.Page(ctx, page); row.Heads != n-history.MaxPageHeads+1 {
+		t.Fatalf("%d heads after one resolution, want %d", row.Heads, n-history.MaxPageHeads+1)
+	}
+}

@@ -85,8 +85,8 @@ type Checked struct {
 	// local marks a batch made here: its clock is this machine's, so
 	// MaxClockDrift does not apply.
 	local bool
-	// before stores the batch as the code before the title rule did;
-	// only tests of repos written then set it.
+	// before stores the batch as the code before the title rule and the
+	// head cap did; only tests of repos written then set it.
 	before bool
 	// verified are automatic merges recomputed already (verifyAutoOutside).
 	verified map[cid.Cid]bool

@@ -102,13 +102,17 @@ func (s *Store) pageRowID(page cid.Cid) (int64, error) {
 }
 
 // Heads returns a page's heads, latest (time, CID) first: the first is
-// the one lists show.
+// the one lists show. A page holds at most MaxPageHeads heads, but one
+// that took more before the cap existed may hold many: Heads returns its
+// latest MaxPageHeads, so that showing, merging or resolving the page
+// costs what the cap allows (each resolution then takes the next ones),
+// and PageRow.Heads counts them all.
 func (s *Store) Heads(ctx context.Context, page cid.Cid) ([]cid.Cid, error) {
 	id, err := s.pageRowID(page)
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.headsWhere(ctx, `WHERE h.page = ?`, id)
+	m, err := s.headsWhere(ctx, `WHERE h.page = ?`, MaxPageHeads, id)
 	if err != nil {
 		return nil, err
 	}
@@ -117,13 +121,16 @@ func (s *Store) Heads(ctx context.Context, page cid.Cid) ([]cid.Cid, error) {
 
 // AllHeads returns every page's heads, ordered as Heads orders them.
 func (s *Store) AllHeads(ctx context.Context) (map[cid.Cid][]cid.Cid, error) {
-	return s.headsWhere(ctx, ``)
+	return s.headsWhere(ctx, ``, -1)
 }
 
-func (s *Store) headsWhere(ctx context.Context, where string, args ...any) (map[cid.Cid][]cid.Cid, error) {
+// headsWhere returns the heads of the pages where selects, at most limit
+// in all (-1: every one).
+func (s *Store) headsWhere(ctx context.Context, where string, limit int, args ...any) (map[cid.Cid][]cid.Cid, error) {
+	args = append(args, limit)
 	rows, err := s.db.QueryContext(ctx, `SELECT pb.cid, hb.cid FROM heads h
 		JOIN revisions r ON r.id = h.rev JOIN blocks hb ON hb.id = h.rev JOIN blocks pb ON pb.id = h.page `+
-		where+` ORDER BY h.page, r.time DESC, hb.cid DESC`, args...)
+		where+` ORDER BY h.page, r.time DESC, hb.cid DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, err
 	}
