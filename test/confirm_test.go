@@ -58,4 +58,15 @@ func TestConfirmedWrites(t *testing.T) {
 		t.Fatalf("default confirm 1: %+v", res)
 	}
 	a.Fail(2, []string{"confirm", "many"}, "number")
+
+	// More confirmations than replicas known: refused, not replicated, and
+	// an explicit one keeps the write and says so at once.
+	a.Fail(1, []string{"confirm", "99999999999"}, "more replicas than the 2 known")
+	if got := a.OK("confirm"); got != "1" {
+		t.Fatalf("confirm = %q after a refused setting", got)
+	}
+	res = a.Run("edit", page, "--body", "4\n", "--confirm", "5")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "kept locally") || !strings.Contains(res.Stderr, "than the 2 this one knows") {
+		t.Fatalf("--confirm 5 with 2 replicas known: %+v", res)
+	}
 }

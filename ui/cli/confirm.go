@@ -40,7 +40,8 @@ func (c *confirmFlags) register(cmd *cobra.Command) {
 func (a *app) confirm(cmd *cobra.Command, r *wiki.Repo, rev cid.Cid, c confirmFlags) error {
 	ctx := cmd.Context()
 	n := c.n
-	if !cmd.Flags().Changed("confirm") {
+	fromWiki := !cmd.Flags().Changed("confirm")
+	if fromWiki {
 		n = r.ConfirmDefault(ctx)
 	}
 	if n <= 0 {
@@ -49,14 +50,25 @@ func (a *app) confirm(cmd *cobra.Command, r *wiki.Repo, rev cid.Cid, c confirmFl
 	if c.timeout <= 0 {
 		return usagef("--confirm-timeout must be positive")
 	}
+	peers, err := confirmPeers(r)
+	if err != nil {
+		return err
+	}
+	if n > len(peers) {
+		if !fromWiki {
+			return fmt.Errorf("revision %s is kept locally; --confirm %d asks more replicas than the %d this one knows (peerwiki peers)", rev, n, len(peers))
+		}
+		// The setting is replicated: a member may have set more than
+		// this replica will ever reach. Ask what it can.
+		fmt.Fprintf(a.stderr, "the wiki asks %d confirmations; %s known here: waiting for %d\n", n, replicasKnown(len(peers)), len(peers))
+		if n = len(peers); n == 0 {
+			return nil
+		}
+	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	cfg, err := nodeConfig(r)
-	if err != nil {
-		return err
-	}
-	peers, err := confirmPeers(r)
 	if err != nil {
 		return err
 	}
@@ -89,16 +101,36 @@ func (a *app) confirm(cmd *cobra.Command, r *wiki.Repo, rev cid.Cid, c confirmFl
 		fmt.Fprintf(a.stderr, "confirmed by %d replicas: %s\n", len(confirmed), strings.Join(confirmed, ", "))
 		return nil
 	}
-	msg := fmt.Sprintf("revision %s is kept locally, but only %d of %d replicas confirmed it within %s", rev, len(confirmed), n, c.timeout)
+	waited := time.Since(start).Round(time.Millisecond)
+	msg := fmt.Sprintf("revision %s is kept locally, but only %d of %d replicas confirmed it (waited %s of %s)", rev, len(confirmed), n, waited, c.timeout)
 	if len(confirmed) > 0 {
 		msg += " (" + strings.Join(confirmed, ", ") + ")"
 	}
 	return exitError{ExitUnconfirmed, msg}
 }
 
-// confirmPeers are the replicas to ask: the remembered ones and those a
-// running node on the repo is connected to.
+// confirmPeers are the replicas to ask, one entry each: the remembered
+// ones and those a running node on the repo is connected to.
 func confirmPeers(r *wiki.Repo) ([]peer.AddrInfo, error) {
+	infos, err := knownReplicas(r)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[peer.ID]int{}
+	var out []peer.AddrInfo
+	for _, info := range infos {
+		if i, ok := byID[info.ID]; ok {
+			out[i].Addrs = append(out[i].Addrs, info.Addrs...)
+			continue
+		}
+		byID[info.ID] = len(out)
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// knownReplicas lists the remembered replicas and the running node's.
+func knownReplicas(r *wiki.Repo) ([]peer.AddrInfo, error) {
 	remembered, err := p2p.LoadPeers(r.Dir)
 	if err != nil {
 		return nil, err
@@ -148,7 +180,22 @@ status 3. The setting is replicated.`,
 			if err != nil || n < 0 {
 				return usagef("confirm takes a number of replicas (0 or more)")
 			}
+			known, err := confirmPeers(r)
+			if err != nil {
+				return err
+			}
+			if n > len(known) {
+				return fmt.Errorf("%w: confirm %d asks more replicas than the %d known here (peerwiki peers); every write would wait and fail", wiki.ErrInvalid, n, len(known))
+			}
 			return r.SetConfirmDefault(cmd.Context(), n)
 		},
 	}
+}
+
+// replicasKnown says how many replicas are known, in words.
+func replicasKnown(n int) string {
+	if n == 1 {
+		return "1 replica is"
+	}
+	return fmt.Sprintf("%d replicas are", n)
 }
