@@ -2,18 +2,12 @@ package wiki
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"unicode"
-
-	"github.com/ipfs/go-cid"
+	"unicode/utf8"
 
 	"peerwiki/history"
 )
@@ -28,8 +22,10 @@ import (
 //	body…
 //
 // Titles are written as JSON strings, which YAML reads the same, so any
-// title survives the round trip. Files without front matter are imported as
-// new pages titled by their first "# " heading, else by their file name.
+// title survives the round trip: a line break or a control character is
+// escaped, and the title's length is not the file name's (exportName).
+// Files without front matter are imported as new pages titled by their
+// first "# " heading, else by their file name.
 
 // MarkdownFile is one page of an export.
 type MarkdownFile struct {
@@ -57,13 +53,15 @@ func (f MarkdownFile) Encode() []byte {
 	return b.Bytes()
 }
 
-// ParseMarkdown reads a file written by Encode, or plain Markdown.
+// ParseMarkdown reads a file written by Encode, or plain Markdown. The
+// title is as the file has it: whether the wiki takes it is the import's
+// question (importTitle), since a page may keep a title stored before
+// titles were checked.
 func ParseMarkdown(name string, data []byte) (MarkdownFile, error) {
-	text := string(data)
-	if err := CheckBody(text); err != nil {
-		return MarkdownFile{}, err
+	if !utf8.Valid(data) {
+		return MarkdownFile{}, fmt.Errorf("%w: not valid UTF-8 text", ErrInvalid)
 	}
-	text = strings.TrimPrefix(text, "\ufeff")
+	text := strings.TrimPrefix(string(data), "\ufeff")
 	var f MarkdownFile
 	if rest, ok := strings.CutPrefix(text, "---\n"); ok {
 		end := strings.Index(rest, "\n---\n")
@@ -99,7 +97,11 @@ func ParseMarkdown(name string, data []byte) (MarkdownFile, error) {
 	} else {
 		f.Body = text
 	}
-	if f.Title == "" {
+	if err := CheckBody(f.Body); err != nil {
+		return f, err
+	}
+	if strings.TrimSpace(f.Title) == "" {
+		f.Title = ""
 		for _, line := range strings.SplitN(f.Body, "\n", 50) {
 			if h, ok := strings.CutPrefix(line, "# "); ok && strings.TrimSpace(h) != "" {
 				f.Title = strings.TrimSpace(h)
@@ -108,19 +110,23 @@ func ParseMarkdown(name string, data []byte) (MarkdownFile, error) {
 		}
 	}
 	if f.Title == "" {
-		f.Title = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
-	}
-	if err := CheckTitle(f.Title); err != nil {
-		return f, err
+		f.Title = fileTitle(name)
 	}
 	return f, nil
 }
 
-// Slug turns a title into a file name stem.
+// fileTitle is the title a file name gives: its name without extension.
+func fileTitle(name string) string {
+	return strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
+}
+
+// Slug turns a title into a file name stem: lower-case letters and digits
+// joined by dashes, at most about 80 bytes whatever the title's length.
 func Slug(title string) string {
 	var b strings.Builder
 	dash := false
-	for _, r := range strings.ToLower(title) {
+	for _, r := range title {
+		r = unicode.ToLower(r)
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			b.WriteRune(r)
 			dash = false
@@ -139,176 +145,63 @@ func Slug(title string) string {
 	return s
 }
 
-// Export writes every live page to dir as a Markdown file and returns how
-// many it wrote. A conflicted page is exported as the head lists show;
-// its other heads stay in the repo.
-func (r *Repo) Export(ctx context.Context, dir string) (int, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, fmt.Errorf("export: %w", err)
-	}
-	pages, err := r.List(ctx, false, false)
-	if err != nil {
-		return 0, err
-	}
-	used := map[string]bool{}
-	n := 0
-	for _, p := range pages {
-		rev, _ := cid.Decode(p.Rev)
-		ver, _, err := r.RevisionVersion(ctx, rev)
-		if err != nil {
-			return n, err
+// exportName is the file name of a page in an export: its title's slug,
+// made unique among used (which it extends) with the revision's id. It is
+// bounded and safe on any file system whatever the title holds; the exact
+// title is in the front matter.
+func exportName(title, rev string, used map[string]bool) string {
+	stem := Slug(title)
+	name := stem + ".md"
+	for n := 0; used[name]; n++ {
+		suffix := strings.TrimPrefix(rev, "bafyrei")
+		suffix = suffix[:min(len(suffix), 9)]
+		if n > 0 {
+			suffix += fmt.Sprintf("-%d", n)
 		}
-		name := Slug(ver.Title)
-		if used[name] {
-			name += "-" + strings.TrimPrefix(short(rev), "bafyrei")
-		}
-		used[name] = true
-		f := MarkdownFile{Title: ver.Title, ID: p.ID, Rev: p.Rev, Body: ver.Body}
-		if err := os.WriteFile(filepath.Join(dir, name+".md"), f.Encode(), 0o644); err != nil {
-			return n, fmt.Errorf("export: %w", err)
-		}
-		n++
+		name = stem + "-" + suffix + ".md"
 	}
-	return n, nil
+	used[name] = true
+	return name
 }
 
-// ImportResult counts what an import did.
-type ImportResult struct {
-	Created   int            `json:"created"`
-	Updated   int            `json:"updated"`
-	Unchanged int            `json:"unchanged"`
-	Files     []ImportedFile `json:"files"`
-}
-
-// ImportedFile says what import did with one file.
-type ImportedFile struct {
-	File   string `json:"file"`
-	Page   string `json:"page"`
-	Rev    string `json:"rev"`
-	Action string `json:"action"` // created, updated or unchanged
-}
-
-// Import reads every *.md file under dir. A file whose id names a page of
-// this wiki edits it (building on its rev when that is a revision of the
-// page, which may create a divergent head); any other file creates a page.
-// All files are checked first and committed in one transaction: a bad
-// file stops the import with nothing changed.
-func (r *Repo) Import(ctx context.Context, dir string) (ImportResult, error) {
-	res := ImportResult{Files: []ImportedFile{}}
-	var files []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && strings.EqualFold(filepath.Ext(path), ".md") {
-			files = append(files, path)
-		}
-		return nil
-	})
-	if err != nil {
-		return res, fmt.Errorf("import: %w", err)
+// importTitle is the title an imported file's page gets, and a note when
+// it is not the file's. The file's title is kept exactly when the store
+// takes it: it passes history.CheckTitle, or it is the title of a revision
+// the import builds on (a title stored before titles were checked, which
+// the page may keep). Else it becomes the nearest title the store takes:
+// line breaks and tabs as spaces, other control characters dropped, cut
+// to history.MaxTitleLen; else the file's name.
+func importTitle(title, file string, parents []*history.Revision) (string, string) {
+	if history.CheckTitle(title) == nil {
+		return title, ""
 	}
-	if len(files) == 0 {
-		return res, fmt.Errorf("%w: no .md files in %s", ErrInvalid, dir)
-	}
-	sort.Strings(files)
-	var batch []history.Block
-	touched := map[cid.Cid]string{}
-	for _, path := range files {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return ImportResult{}, fmt.Errorf("import: %w", err)
-		}
-		f, err := ParseMarkdown(path, data)
-		if err != nil {
-			return ImportResult{}, fmt.Errorf("import %s: %w", path, err)
-		}
-		blocks, outcome, err := r.importFile(ctx, f, touched, path)
-		if err != nil {
-			return ImportResult{}, fmt.Errorf("import %s: %w", path, err)
-		}
-		rel, _ := filepath.Rel(dir, path)
-		file := ImportedFile{File: rel, Page: f.ID, Rev: f.Rev, Action: outcome}
-		if len(blocks) > 0 {
-			last := blocks[len(blocks)-1]
-			file.Rev = last.Cid.String()
-			if outcome == "created" {
-				file.Page = file.Rev
-			}
-		}
-		res.Files = append(res.Files, file)
-		switch outcome {
-		case "created":
-			res.Created++
-		case "updated":
-			res.Updated++
-		default:
-			res.Unchanged++
-		}
-		batch = append(batch, blocks...)
-	}
-	if len(batch) > 0 {
-		put, err := r.Store.PutSignedHere(ctx, batch)
-		if err != nil {
-			return ImportResult{}, fmt.Errorf("import: %w", err)
-		}
-		if err := r.AfterReceive(ctx, put.Divergent); err != nil {
-			return res, err
+	for _, p := range parents {
+		if p.Title == title {
+			return title, ""
 		}
 	}
-	return res, nil
-}
-
-func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.Cid]string, path string) ([]history.Block, string, error) {
-	page, known := cid.Undef, false
-	if f.ID != "" {
-		if c, err := cid.Decode(f.ID); err == nil {
-			if _, err := r.Store.Page(ctx, c); err == nil {
-				page, known = c, true
-			}
+	why := strings.TrimPrefix(history.CheckTitle(title).Error(), history.ErrBadTitle.Error()+": ")
+	var b strings.Builder
+	for _, r := range title {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t' || r == '\u2028' || r == '\u2029':
+			b.WriteByte(' ')
+		case !unicode.IsControl(r):
+			b.WriteRune(r)
 		}
 	}
-	if !known {
-		blk, bodies, err := r.build(ctx, Draft{Title: f.Title, Body: f.Body, Msg: "import"}, nil)
-		return append(bodies, blk), "created", err
+	fixed := strings.Join(strings.Fields(b.String()), " ")
+	if len(fixed) > history.MaxTitleLen {
+		cut := history.MaxTitleLen - len("…")
+		for !utf8.RuneStart(fixed[cut]) {
+			cut--
+		}
+		fixed = fixed[:cut] + "…"
 	}
-	if other, dup := touched[page]; dup {
-		return nil, "", fmt.Errorf("%w: page %s is also in %s", ErrInvalid, short(page), other)
-	}
-	touched[page] = path
-	base := cid.Undef
-	if f.Rev != "" {
-		if c, err := cid.Decode(f.Rev); err == nil {
-			if p, err := r.Store.RevisionPage(ctx, c); err == nil && p.Equals(page) {
-				base = c
-			}
+	for _, t := range []string{fixed, fileTitle(file), "Imported page"} {
+		if history.CheckTitle(t) == nil {
+			return t, fmt.Sprintf("%s; imported as %q", why, t)
 		}
 	}
-	parents := []cid.Cid{base}
-	if !base.Defined() {
-		var err error
-		if parents, err = r.CurrentHeads(ctx, page); errors.Is(err, ErrConflict) {
-			return nil, "", fmt.Errorf("%w: page %s has differing heads and the file names none of its revisions", ErrConflict, short(page))
-		} else if err != nil {
-			return nil, "", err
-		}
-	}
-	parentRevs := make([]*history.Revision, len(parents))
-	for i, p := range parents {
-		var err error
-		if parentRevs[i], err = r.Store.Revision(ctx, p); err != nil {
-			return nil, "", err
-		}
-	}
-	prev := parentRevs[0]
-	body, err := r.Store.Body(ctx, prev.Body.Cid)
-	if err != nil {
-		return nil, "", err
-	}
-	if prev.Title == f.Title && body == f.Body && !prev.Deleted {
-		return nil, "unchanged", nil
-	}
-	blk, bodies, err := r.build(ctx, Draft{Page: page, Parents: parents, Title: f.Title, Body: f.Body,
-		Policy: prev.Policy, Msg: "import"}, parentRevs)
-	return append(bodies, blk), "updated", err
+	return title, "" // unreachable: the last candidate is a valid title
 }

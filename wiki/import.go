@@ -1,0 +1,265 @@
+package wiki
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+)
+
+// maxImportFile bounds a file import reads: a body at history.MaxBodySize
+// and front matter around it, whose title may be as long as a revision
+// block, JSON-escaped.
+const maxImportFile = history.MaxBodySize + 8*history.MaxBlockSize
+
+// ImportResult counts what an import did.
+type ImportResult struct {
+	Created   int            `json:"created"`
+	Updated   int            `json:"updated"`
+	Unchanged int            `json:"unchanged"`
+	Files     []ImportedFile `json:"files"`
+	// Skipped are the *.md entries that are not regular files.
+	Skipped []SkippedFile `json:"skipped"`
+}
+
+// ImportedFile says what import did with one file.
+type ImportedFile struct {
+	File   string `json:"file"`
+	Page   string `json:"page"`
+	Rev    string `json:"rev"`
+	Action string `json:"action"` // created, updated or unchanged
+	// Note says what import changed, when it could not keep the file's
+	// title.
+	Note string `json:"note,omitempty"`
+}
+
+// SkippedFile is an entry import did not read, and why.
+type SkippedFile struct {
+	File   string `json:"file"`
+	Reason string `json:"reason"`
+}
+
+// Import reads every *.md regular file under dir. A file whose id names a
+// page of this wiki edits it (building on its rev when that is a revision
+// of the page, which may create a divergent head); any other file creates
+// a page. Symbolic links (to files or folders) are not followed, and
+// named pipes, sockets and devices are not opened: they are listed in
+// Skipped. All files are checked first and committed in one transaction:
+// a bad file stops the import with nothing changed.
+func (r *Repo) Import(ctx context.Context, dir string) (ImportResult, error) {
+	res := ImportResult{Files: []ImportedFile{}, Skipped: []SkippedFile{}}
+	files, err := importFiles(dir, &res)
+	if err != nil {
+		return res, fmt.Errorf("import: %w", err)
+	}
+	if len(files) == 0 {
+		return res, fmt.Errorf("%w: no .md files in %s", ErrInvalid, dir)
+	}
+	failed := ImportResult{Files: []ImportedFile{}, Skipped: res.Skipped}
+	var batch []history.Block
+	touched := map[cid.Cid]string{}
+	for _, rel := range files {
+		path := filepath.Join(dir, rel)
+		data, skip, err := readImportFile(path)
+		if err != nil {
+			return failed, fmt.Errorf("import %s: %w", path, err)
+		}
+		if skip != "" { // it changed since the walk saw it
+			res.Skipped = append(res.Skipped, SkippedFile{File: rel, Reason: skip})
+			continue
+		}
+		f, err := ParseMarkdown(path, data)
+		if err != nil {
+			return failed, fmt.Errorf("import %s: %w", path, err)
+		}
+		blocks, file, err := r.importFile(ctx, f, touched, path)
+		if err != nil {
+			return failed, fmt.Errorf("import %s: %w", path, err)
+		}
+		file.File = rel
+		res.Files = append(res.Files, file)
+		switch file.Action {
+		case "created":
+			res.Created++
+		case "updated":
+			res.Updated++
+		default:
+			res.Unchanged++
+		}
+		batch = append(batch, blocks...)
+	}
+	if len(batch) > 0 {
+		put, err := r.Store.PutSignedHere(ctx, batch)
+		if err != nil {
+			return failed, fmt.Errorf("import: %w", err)
+		}
+		if err := r.AfterReceive(ctx, put.Divergent); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// importFiles lists the *.md regular files under dir (followed when it
+// is itself a link: it was named), relative to it and sorted, and adds
+// the entries it will not read to res.Skipped.
+func importFiles(dir string, res *ImportResult) ([]string, error) {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		switch t := d.Type(); {
+		case t.IsDir():
+		case t&fs.ModeSymlink != 0:
+			if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+				res.Skipped = append(res.Skipped, SkippedFile{File: rel, Reason: "a symbolic link to a folder (not followed)"})
+			} else if isMarkdown(path) {
+				res.Skipped = append(res.Skipped, SkippedFile{File: rel, Reason: "a symbolic link (not followed)"})
+			}
+		case !isMarkdown(path):
+		case !t.IsRegular():
+			res.Skipped = append(res.Skipped, SkippedFile{File: rel, Reason: fileKind(t)})
+		default:
+			files = append(files, rel)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+func isMarkdown(path string) bool { return strings.EqualFold(filepath.Ext(path), ".md") }
+
+// fileKind says what a file that is not a regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link (not followed)"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (not opened)"
+	case m&fs.ModeSocket != 0:
+		return "a socket (not opened)"
+	case m&fs.ModeDevice != 0:
+		return "a device (not opened)"
+	}
+	return "not a regular file"
+}
+
+// readImportFile reads a regular file, at most maxImportFile bytes. It
+// opens with O_NOFOLLOW and O_NONBLOCK and checks what it opened, so that
+// a link or a named pipe put in the file's place after the walk is
+// skipped (skip says why), neither followed nor waited on.
+func readImportFile(path string) (data []byte, skip string, err error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fileKind(fs.ModeSymlink), nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fileKind(fi.Mode()), nil
+	}
+	tooBig := func(n int64) error {
+		return fmt.Errorf("%w: the file is %d bytes, more than a page can be (a body of at most %d MiB and its front matter: %d bytes)",
+			ErrInvalid, n, history.MaxBodySize>>20, maxImportFile)
+	}
+	if fi.Size() > maxImportFile {
+		return nil, "", tooBig(fi.Size())
+	}
+	data, err = io.ReadAll(io.LimitReader(f, maxImportFile+1))
+	if err != nil {
+		return nil, "", err
+	}
+	if len(data) > maxImportFile {
+		return nil, "", tooBig(int64(len(data)))
+	}
+	return data, "", nil
+}
+
+// importFile makes the blocks of one file: a new page, or a revision of
+// the page its front matter names. The returned file says what it did.
+func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.Cid]string, path string) ([]history.Block, ImportedFile, error) {
+	out := ImportedFile{Page: f.ID, Rev: f.Rev}
+	page, known := cid.Undef, false
+	if f.ID != "" {
+		if c, err := cid.Decode(f.ID); err == nil {
+			if _, err := r.Store.Page(ctx, c); err == nil {
+				page, known = c, true
+			}
+		}
+	}
+	if !known {
+		out.Action = "created"
+		title, note := importTitle(f.Title, path, nil)
+		out.Note = note
+		blk, bodies, err := r.build(ctx, Draft{Title: title, Body: f.Body, Msg: "import"}, nil)
+		out.Page, out.Rev = blk.Cid.String(), blk.Cid.String()
+		return append(bodies, blk), out, err
+	}
+	if other, dup := touched[page]; dup {
+		return nil, out, fmt.Errorf("%w: page %s is also in %s", ErrInvalid, short(page), other)
+	}
+	touched[page] = path
+	base := cid.Undef
+	if f.Rev != "" {
+		if c, err := cid.Decode(f.Rev); err == nil {
+			if p, err := r.Store.RevisionPage(ctx, c); err == nil && p.Equals(page) {
+				base = c
+			}
+		}
+	}
+	parents := []cid.Cid{base}
+	if !base.Defined() {
+		var err error
+		if parents, err = r.CurrentHeads(ctx, page); errors.Is(err, ErrConflict) {
+			return nil, out, fmt.Errorf("%w: page %s has differing heads and the file names none of its revisions", ErrConflict, short(page))
+		} else if err != nil {
+			return nil, out, err
+		}
+	}
+	parentRevs := make([]*history.Revision, len(parents))
+	for i, p := range parents {
+		var err error
+		if parentRevs[i], err = r.Store.Revision(ctx, p); err != nil {
+			return nil, out, err
+		}
+	}
+	prev := parentRevs[0]
+	body, err := r.Store.Body(ctx, prev.Body.Cid)
+	if err != nil {
+		return nil, out, err
+	}
+	title, note := importTitle(f.Title, path, parentRevs)
+	out.Note = note
+	if prev.Title == title && body == f.Body && !prev.Deleted {
+		out.Action = "unchanged"
+		return nil, out, nil
+	}
+	out.Action = "updated"
+	blk, bodies, err := r.build(ctx, Draft{Page: page, Parents: parents, Title: title, Body: f.Body,
+		Policy: prev.Policy, Msg: "import"}, parentRevs)
+	out.Rev = blk.Cid.String()
+	return append(bodies, blk), out, err
+}
