@@ -55,7 +55,7 @@ func (a Ack) unsigned() ([]byte, error) {
 // about is stored here (or says no when the wait runs out).
 func (n *Node) handleAck(s network.Stream) {
 	defer s.Close()
-	fc := newFrameConn(s, time.Now().Add(maxAckWait+frameTimeout))
+	fc := newFrameConn(s, time.Now().Add(maxAckWait+frameTimeout), nil)
 	t, payload, err := fc.read()
 	if err != nil || t != frameAskAck {
 		s.Reset()
@@ -116,7 +116,7 @@ func (n *Node) RequestAck(ctx context.Context, p peer.ID, revs []cid.Cid, wait t
 		return nil, err
 	}
 	defer s.Close()
-	fc := newFrameConn(s, time.Now().Add(wait+frameTimeout))
+	fc := newFrameConn(s, time.Now().Add(wait+frameTimeout), nil)
 	req := ackRequest{Wiki: n.wiki, WaitMS: wait.Milliseconds()}
 	for _, c := range revs {
 		req.Revs = append(req.Revs, c.Bytes())

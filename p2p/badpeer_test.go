@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -364,5 +365,17 @@ func TestOtherSyncVersionIsRefusedNotBanned(t *testing.T) {
 	}
 	if honest.blocks() != before {
 		t.Fatal("stored something")
+	}
+}
+
+// A forged automatic merge is bad data like a bad signature: its sender
+// is banned, and the node says so at warning level.
+func TestForgedMergeIsWarnedAndBanned(t *testing.T) {
+	log := &syncLog{}
+	nh := startNode(t, newReplica(t), func(cfg *Config) { cfg.Logger = slog.New(slog.NewTextHandler(log, nil)) })
+	rogue := newHostile(t)
+	nh.punish(rogue.ID(), fmt.Errorf("store blocks from %s: %w: does not recompute", rogue.ID(), history.ErrForgedMerge))
+	if !nh.bans.banned(rogue.ID()) || log.count("level=WARN") != 1 || log.count("forged automatic merge") != 1 {
+		t.Fatalf("banned %v; log:\n%s", nh.bans.banned(rogue.ID()), log.buf.String())
 	}
 }

@@ -84,7 +84,7 @@ func TestSyncHeadSetLargerThanAFrame(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		fc := newFrameConn(s, time.Now().Add(15*time.Second))
+		fc := newFrameConn(s, time.Now().Add(15*time.Second), nil)
 		err = fc.writeHeadSet(big, func(total int, first [][]byte) error {
 			return fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: sum[:], N: total, Heads: first})
 		})
@@ -116,7 +116,7 @@ func TestSyncHeadSetLargerThanAFrame(t *testing.T) {
 		pushed := make(chan int, 1)
 		answerer.SetStreamHandler(SyncProtocol, func(s network.Stream) {
 			defer s.Close()
-			fc := newFrameConn(s, time.Now().Add(15*time.Second))
+			fc := newFrameConn(s, time.Now().Add(15*time.Second), nil)
 			_, payload, err := fc.read()
 			var hello helloMsg
 			if err != nil || wireDec.Unmarshal(payload, &hello) != nil {
@@ -168,7 +168,7 @@ func TestHeadSetOverTheLimitIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	fc := newFrameConn(s, time.Now().Add(5*time.Second))
+	fc := newFrameConn(s, time.Now().Add(5*time.Second), nil)
 	first := encodeCIDs(syntheticHeads(10))
 	fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: make([]byte, 32), N: maxSyncHeads + 1, Heads: first})
 	fc.flush()

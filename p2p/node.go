@@ -69,6 +69,12 @@ type Config struct {
 	// PresenceLease how long one holds (default DefaultPresenceLease).
 	Name          string
 	PresenceLease time.Duration
+
+	// progress is what a sync must move (default defaultProgress), and
+	// work what one peer may make the node compute (defaultWorkShare);
+	// tests shorten them.
+	progress progressRule
+	work     workShare
 }
 
 // EventKind says what an Event reports.
@@ -118,7 +124,8 @@ type Node struct {
 	headsMu sync.Mutex // serialises refreshes of heads
 	heads   headState
 	locks   map[peer.ID]chan struct{}
-	inbound map[peer.ID]bool
+	inbound map[peer.ID]*inboundSync
+	work    *workBudget
 	wanted  map[peer.ID]*syncTrigger
 	fromNet map[cid.Cid]bool
 	found   map[peer.ID]bool
@@ -148,6 +155,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.ReannounceInterval <= 0 {
 		cfg.ReannounceInterval = 45 * time.Second
 	}
+	if cfg.progress == (progressRule{}) {
+		cfg.progress = defaultProgress
+	}
+	if cfg.work == (workShare{}) {
+		cfg.work = defaultWorkShare
+	}
 	if cfg.MDNSService == "" {
 		cfg.MDNSService = MDNSService(cfg.Store.Wiki())
 	}
@@ -164,7 +177,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, store: cfg.Store, wiki: cfg.Store.Wiki(), host: h, log: cfg.Logger, bans: bans,
-		locks: map[peer.ID]chan struct{}{}, inbound: map[peer.ID]bool{}, wanted: map[peer.ID]*syncTrigger{},
+		locks: map[peer.ID]chan struct{}{}, inbound: map[peer.ID]*inboundSync{}, work: newWorkBudget(cfg.work), wanted: map[peer.ID]*syncTrigger{},
 		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1)}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(SyncProtocol, n.handleSync)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -53,7 +54,7 @@ func (n *Node) SyncAll(ctx context.Context, peers []peer.AddrInfo, reach, discov
 				o.Err = fmt.Errorf("could not reach %s within %s (wrong wiki key, or peer unreachable): %s", info.ID, reach, firstLine(err))
 			} else {
 				o.Reached = true
-				o.Result, o.Err = n.SyncPeer(ctx, info.ID)
+				o.Result, o.Err = n.syncWhenFree(ctx, reachCtx, info.ID)
 			}
 			mu.Lock()
 			out = append(out, o)
@@ -128,5 +129,23 @@ func (n *Node) SyncAll(ctx context.Context, peers []peer.AddrInfo, reach, discov
 				run(peer.AddrInfo{ID: e.Peer, Addrs: n.host.Peerstore().Addrs(e.Peer)})
 			}
 		}
+	}
+}
+
+// syncWhenFree syncs with p, and again while p answers busy, until
+// patience runs out.
+func (n *Node) syncWhenFree(ctx, patience context.Context, p peer.ID) (SyncResult, error) {
+	backoff := 250 * time.Millisecond
+	for {
+		res, err := n.SyncPeer(ctx, p)
+		if !errors.Is(err, ErrPeerBusy) {
+			return res, err
+		}
+		select {
+		case <-patience.Done():
+			return res, err
+		case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)))):
+		}
+		backoff = min(2*backoff, 2*time.Second)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -191,14 +192,17 @@ func protoErr(format string, a ...any) error {
 }
 
 // frameConn reads and writes frames on a stream with deadlines, counting
-// bytes and frames.
+// bytes and frames. A sync's also keeps its peer to a progressRule.
 type frameConn struct {
-	s        network.Stream
-	r        msgio.Reader
-	bw       *bufio.Writer
-	w        msgio.WriteCloser
-	deadline time.Time
-	stats    *wireStats
+	s     network.Stream
+	r     msgio.Reader
+	bw    *bufio.Writer
+	w     msgio.WriteCloser
+	stats *wireStats
+	// deadline bounds the whole exchange, frameDeadline the frame being
+	// read.
+	deadline, frameDeadline time.Time
+	meter                   *progressMeter // nil: no progress rule
 }
 
 // wireStats counts what one sync moved.
@@ -210,35 +214,59 @@ type wireStats struct {
 	PackedIn, PackedOut int
 }
 
-// countingWriter counts bytes written to a stream, and gives each write
+// newFrameConn frames a stream until deadline; meter, when not nil, holds
+// the peer to a progress rule.
+func newFrameConn(s network.Stream, deadline time.Time, meter *progressMeter) *frameConn {
+	f := &frameConn{s: s, stats: &wireStats{}, deadline: deadline, frameDeadline: deadline, meter: meter}
+	f.bw = bufio.NewWriterSize(streamWriter{f}, 64<<10)
+	f.w = msgio.NewVarintWriter(f.bw)
+	f.r = msgio.NewVarintReaderSize(bufio.NewReaderSize(streamReader{f}, 64<<10), MaxFrame)
+	return f
+}
+
+// wait runs one read or write of the stream, which may take until d, as
+// a wait on the peer: the progress rule may end it sooner.
+func (f *frameConn) wait(d time.Time, setDeadline func(time.Time) error, op func() (int, error)) (int, error) {
+	if f.meter == nil {
+		_ = setDeadline(d)
+		return op()
+	}
+	if m := f.meter.begin(time.Now()); m.Before(d) {
+		d = m
+	}
+	_ = setDeadline(d)
+	n, err := op()
+	return n, f.meter.end(time.Now(), n, err)
+}
+
+// streamReader reads the stream within the frame's deadline.
+type streamReader struct{ f *frameConn }
+
+func (r streamReader) Read(b []byte) (int, error) {
+	return r.f.wait(r.f.frameDeadline, r.f.s.SetReadDeadline, func() (int, error) { return r.f.s.Read(b) })
+}
+
+// streamWriter counts bytes written to the stream, and gives each write
 // (bufio makes them up to 64 KiB) its own deadline, so a peer that stops
 // reading cannot hold the writer for the whole sync.
-type countingWriter struct {
-	s network.Stream
-	n *int64
-}
+type streamWriter struct{ f *frameConn }
 
-func (c countingWriter) Write(b []byte) (int, error) {
-	_ = c.s.SetWriteDeadline(time.Now().Add(frameTimeout))
-	n, err := c.s.Write(b)
-	*c.n += int64(n)
+func (w streamWriter) Write(b []byte) (int, error) {
+	d := time.Now().Add(frameTimeout)
+	if d.After(w.f.deadline) {
+		d = w.f.deadline
+	}
+	n, err := w.f.wait(d, w.f.s.SetWriteDeadline, func() (int, error) { return w.f.s.Write(b) })
+	w.f.stats.BytesOut += int64(n)
 	return n, err
-}
-
-func newFrameConn(s network.Stream, deadline time.Time) *frameConn {
-	st := &wireStats{}
-	bw := bufio.NewWriterSize(countingWriter{s, &st.BytesOut}, 64<<10)
-	_ = s.SetReadDeadline(deadline)
-	return &frameConn{s: s, r: msgio.NewVarintReaderSize(s, MaxFrame), bw: bw, w: msgio.NewVarintWriter(bw), deadline: deadline, stats: st}
 }
 
 // read returns the next frame's type and payload (valid until the next read).
 func (f *frameConn) read() (byte, []byte, error) {
-	d := time.Now().Add(frameTimeout)
-	if d.After(f.deadline) {
-		d = f.deadline
+	f.frameDeadline = time.Now().Add(frameTimeout)
+	if f.frameDeadline.After(f.deadline) {
+		f.frameDeadline = f.deadline
 	}
-	_ = f.s.SetReadDeadline(d)
 	msg, err := f.r.ReadMsg()
 	if err != nil {
 		if errors.Is(err, msgio.ErrMsgTooLarge) {
@@ -303,6 +331,26 @@ func (f *frameConn) writeBlock(b history.Packed) error {
 	f.stats.FramesOut++
 	return f.w.WriteMsg(buf)
 }
+
+// ErrPeerBusy marks a peer's refusal for want of room (every sync slot
+// taken, or this node over its share of the peer's work): not an error of
+// either side, and worth trying again later.
+var ErrPeerBusy = errors.New("the peer is busy")
+
+// peerError is the error an ERROR frame from the peer reports.
+func (f *frameConn) peerError(payload []byte) error {
+	msg := clip(string(payload))
+	if strings.HasPrefix(msg, "busy: ") {
+		return fmt.Errorf("peer %s: %w", f.s.Conn().RemotePeer(), peerBusy(msg))
+	}
+	return fmt.Errorf("peer %s: %s", f.s.Conn().RemotePeer(), msg)
+}
+
+// peerBusy is a busy refusal's message, which is ErrPeerBusy.
+type peerBusy string
+
+func (e peerBusy) Error() string        { return string(e) }
+func (e peerBusy) Is(target error) bool { return target == ErrPeerBusy }
 
 func (f *frameConn) writeError(msg string) {
 	_ = f.write(frameError, []byte(msg))
@@ -410,7 +458,7 @@ func (f *frameConn) readHeadSet(n int, first [][]byte) ([]cid.Cid, error) {
 			return nil, err
 		}
 		if t == frameError {
-			return nil, fmt.Errorf("peer: %s", clip(string(payload)))
+			return nil, f.peerError(payload)
 		}
 		if t != frameHeads {
 			return nil, protoErr("expected HEADS, got frame type %d", t)

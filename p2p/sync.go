@@ -38,7 +38,7 @@ func badData(err error) bool {
 	for _, e := range []error{errProtocol, history.ErrCIDMismatch, history.ErrNotCanonical, history.ErrBadCID,
 		history.ErrTooLarge, history.ErrBadSignature, history.ErrUnsigned, history.ErrMalformed,
 		history.ErrMissingParent, history.ErrMissingBody, history.ErrWrongWiki, history.ErrInvalidUTF8,
-		history.ErrBadPacking} {
+		history.ErrBadPacking, history.ErrForgedMerge} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -209,7 +209,7 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 			return end, finish()
 		case frameError:
 			finish()
-			return endMsg{}, fmt.Errorf("peer %s: %s", p, clip(string(payload)))
+			return endMsg{}, fc.peerError(payload)
 		default:
 			finish()
 			return endMsg{}, protoErr("unexpected frame type %d", t)
@@ -290,7 +290,7 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 		return res, fmt.Errorf("open sync stream to %s: %w", p, err)
 	}
 	dl, _ := ctx.Deadline()
-	fc := newFrameConn(s, dl)
+	fc := newFrameConn(s, dl, newProgressMeter(n.cfg.progress))
 	ok := false
 	defer func() {
 		res.Wire = *fc.stats
@@ -331,8 +331,12 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 		if err != nil {
 			return res, fmt.Errorf("sync with %s: %w", p, err)
 		}
-		plan, err := n.store.PlanSync(ctx, theirs)
-		if err != nil {
+		plan, err := n.planFor(ctx, p, theirs, hs.heads)
+		var ref *refusal
+		if errors.As(err, &ref) {
+			fc.writeError(ref.msg)
+			return res, fmt.Errorf("push to %s: %w", p, err)
+		} else if err != nil {
 			return res, err
 		}
 		if err := n.sendPlan(ctx, fc, plan, endMsg{}, nil); err != nil {
@@ -345,7 +349,7 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 		}
 		if t != frameDone {
 			if t == frameError {
-				return res, fmt.Errorf("push to %s: %s", p, clip(string(payload)))
+				return res, fmt.Errorf("push: %w", fc.peerError(payload))
 			}
 			return res, protoErr("expected DONE, got frame type %d", t)
 		}
@@ -365,17 +369,19 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 // handleSync answers a peer's sync.
 func (n *Node) handleSync(s network.Stream) {
 	p := s.Conn().RemotePeer()
-	fc := newFrameConn(s, time.Now().Add(syncTimeout))
+	meter := newProgressMeter(n.cfg.progress)
+	fc := newFrameConn(s, time.Now().Add(syncTimeout), meter)
 	if n.bans.banned(p) {
 		s.Reset()
 		return
 	}
-	if !n.enterInbound(p) {
+	in := &inboundSync{meter: meter, stream: s}
+	if !n.enterInbound(p, in) {
 		fc.writeError("busy: try again later")
 		s.Close()
 		return
 	}
-	defer n.leaveInbound(p)
+	defer n.leaveInbound(p, in)
 	n.syncsServed.Add(1)
 	ctx, cancel := context.WithTimeout(n.ctx, syncTimeout)
 	defer cancel()
@@ -393,6 +399,9 @@ func (n *Node) handleSync(s network.Stream) {
 		s.Close()
 		return
 	} else if err != nil {
+		if in.evicted.Load() || errors.Is(err, errTooSlow) {
+			n.log.Debug("cut off a stalled sync", "peer", p, "evicted", in.evicted.Load(), "err", err)
+		}
 		if badData(err) {
 			fc.writeError("rejected: " + err.Error())
 		}
@@ -445,7 +454,7 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 		}
 		return fc.flush()
 	}
-	plan, err := n.store.PlanSync(ctx, theirs)
+	plan, err := n.planFor(ctx, p, theirs, hs.heads)
 	if err != nil {
 		return err
 	}
@@ -472,24 +481,24 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 	return err
 }
 
-func (n *Node) enterInbound(p peer.ID) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.inbound[p] || len(n.inbound) >= maxInboundSyncs {
-		return false
+// planFor plans what to send p for its heads, within p's share of this
+// node's work (see workShare).
+func (n *Node) planFor(ctx context.Context, p peer.ID, theirs, ours []cid.Cid) (*history.SyncPlan, error) {
+	if ok, wait, first := n.work.allow(p, time.Now()); !ok {
+		wait = wait.Round(time.Second)
+		if first {
+			n.log.Warn("a peer asks this node for more work than its share; answering it busy for a while", "peer", p, "for", wait)
+		}
+		return nil, busy("slow down: this node has worked a lot for you lately; try again in %s", wait)
 	}
-	n.inbound[p] = true
-	return true
+	plan, err := n.store.PlanSync(ctx, theirs)
+	units := lookups(theirs, ours)
+	if err == nil {
+		units += plan.Revisions()
+	}
+	n.work.charge(p, units, time.Now())
+	return plan, err
 }
-
-func (n *Node) leaveInbound(p peer.ID) {
-	n.mu.Lock()
-	delete(n.inbound, p)
-	n.mu.Unlock()
-}
-
-// maxInboundSyncs bounds the syncs a node answers at once.
-const maxInboundSyncs = 16
 
 // banTime is how long a misbehaving peer stays disconnected.
 const banTime = 10 * time.Minute
