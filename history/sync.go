@@ -278,21 +278,23 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 		}
 		if !sent[body] {
 			sent[body] = true
-			b, err := rd.read(ctx, body)
-			if err != nil {
+			// A chunked body's chunks go before its chunk list: a receiver
+			// stores a batch's blocks that no revision names as they are,
+			// and a list cut off by the end of a batch from chunks still
+			// to come could not be stored (the honest sender of a page
+			// over 8 MiB was banned for it). The list is read for its
+			// chunks without entering the pack window, which must see the
+			// blocks in the order they go out.
+			if r, err := rd.row(ctx, body); err != nil {
 				return err
-			}
-			if err := emit(b); err != nil {
-				return err
-			}
-			if b.Cid.Prefix().Codec == CodecDagCBOR {
-				data, err := rd.decoded(ctx, body, b)
+			} else if r.cid.Prefix().Codec == CodecDagCBOR {
+				data, err := rd.decode(ctx, body, r)
 				if err != nil {
 					return err
 				}
 				l, err := decodeChunkList(data)
 				if err != nil {
-					return fmt.Errorf("body %s: %w", b.Cid, err)
+					return fmt.Errorf("body %s: %w", r.cid, err)
 				}
 				for _, ch := range l.Chunks {
 					var id int64
@@ -311,6 +313,13 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 						return err
 					}
 				}
+			}
+			b, err := rd.read(ctx, body)
+			if err != nil {
+				return err
+			}
+			if err := emit(b); err != nil {
+				return err
 			}
 		}
 		b, err := rd.read(ctx, rev)
@@ -490,18 +499,6 @@ func (p *planReader) read(ctx context.Context, id int64) (Packed, error) {
 		p.window.add(r.cid, len(data), nil)
 	}
 	return Packed{Cid: r.cid, Data: data}, nil
-}
-
-// decoded returns the bytes of a block read as b.
-func (p *planReader) decoded(ctx context.Context, id int64, b Packed) ([]byte, error) {
-	if b.Enc == encPlain {
-		return b.Data, nil
-	}
-	r, err := p.row(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return p.decode(ctx, id, r)
 }
 
 // decode undoes a row's storage encoding, taking delta bases from the
