@@ -64,8 +64,10 @@ type hostConfig struct {
 
 // newHost builds the libp2p host: the repo's identity, TCP only (pnet
 // works with nothing else; reuseport off, so two peers that find each
-// other by mDNS at once cannot make a TCP simultaneous open), Noise,
-// Yamux, the wiki's pre-shared key, and limits sized for a laptop.
+// other by mDNS at once cannot make a TCP simultaneous open; listening,
+// a connection must prove the key before libp2p counts it, see
+// keyedTCP), Noise, Yamux, the wiki's pre-shared key, and limits sized
+// for a laptop.
 //
 // It assembles the host from go-libp2p's parts as libp2p.New would for
 // these options, without calling it: the root package links every
@@ -156,7 +158,9 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if err != nil {
 		return nil, err
 	}
-	up, err := upgrader.New([]sec.SecureTransport{nt}, muxers, pnet.PSK(cfg.psk), rm, gater)
+	// A connection that proved the key has as long to finish its
+	// handshake as its dialer waits (not libp2p's 15 s).
+	up, err := upgrader.New([]sec.SecureTransport{nt}, muxers, pnet.PSK(cfg.psk), rm, gater, upgrader.WithAcceptTimeout(connectTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +168,7 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err = sw.AddTransport(tpt); err != nil {
+	if err = sw.AddTransport(&keyedTCP{TcpTransport: tpt, upgrader: up, psk: cfg.psk}); err != nil {
 		return nil, err
 	}
 	observed, err := observedaddrs.NewManager(bus, sw)

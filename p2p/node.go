@@ -408,7 +408,7 @@ func (n *Node) keepConnected(info peer.AddrInfo) {
 					if n.ctx.Err() != nil {
 						return
 					}
-					n.log.Warn("could not reach peer (timed out: wrong wiki key, or peer unreachable)", "peer", info.ID, "err", firstLine(err))
+					n.log.Warn(fmt.Sprintf("could not reach peer (%v)", dialFailure(err)), "peer", info.ID, "err", firstLine(err))
 					backoff = min(backoff*2, maxRedialBackoff)
 				} else {
 					n.log.Info("connected", "peer", info.ID)

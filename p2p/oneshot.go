@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -51,7 +53,7 @@ func (n *Node) SyncAll(ctx context.Context, peers []peer.AddrInfo, reach, discov
 		go func() {
 			o := PeerOutcome{Peer: info.ID}
 			if err := n.Connect(reachCtx, info); err != nil {
-				o.Err = fmt.Errorf("could not reach %s within %s (wrong wiki key, or peer unreachable): %s", info.ID, reach, firstLine(err))
+				o.Err = fmt.Errorf("could not reach %s within %s (%w): %s", info.ID, reach, dialFailure(err), firstLine(err))
 			} else {
 				o.Reached = true
 				o.Result, o.Err = n.syncWhenFree(ctx, reachCtx, info.ID)
@@ -148,4 +150,35 @@ func (n *Node) syncWhenFree(ctx, patience context.Context, p peer.ID) (SyncResul
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// errNoHandshake is why most dials fail: a peer with another wiki's key
+// never completes the handshake, and looks exactly like an unreachable
+// one.
+var errNoHandshake = errors.New("wrong wiki key, or peer unreachable")
+
+// dialFailure says why a dial failed. A node out of room for connections
+// cuts the handshake short (a reset, or an end of stream) where a peer of
+// another wiki lets it time out: that one is ErrPeerBusy.
+func dialFailure(err error) error {
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return peerBusy("the node is busy: it cut the connection short")
+	}
+	return errNoHandshake
+}
+
+// AllBusy reports whether every peer in outcomes that could not be
+// reached cut the connection short for want of room (ErrPeerBusy), so
+// that the node is busy rather than of another wiki or unreachable.
+func AllBusy(outcomes []PeerOutcome) bool {
+	busy := false
+	for _, o := range outcomes {
+		if !o.Reached {
+			if !errors.Is(o.Err, ErrPeerBusy) {
+				return false
+			}
+			busy = true
+		}
+	}
+	return busy
 }

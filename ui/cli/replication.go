@@ -142,6 +142,9 @@ func (a *app) runSync(ctx context.Context, r *wiki.Repo, peers []peer.AddrInfo, 
 		if !explicit && len(peers) == 0 {
 			what = "no remembered peer and none found on the LAN"
 		}
+		if p2p.AllBusy(outcomes) {
+			return rep, fmt.Errorf("could not reach any peer within %s: the node is busy (it cut the connection short); try again later", timeout)
+		}
 		return rep, fmt.Errorf("could not reach any peer within %s (wrong wiki key, or %s)", timeout, what)
 	}
 	if len(failures) > 0 {
