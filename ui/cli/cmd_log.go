@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	"peerwiki/ui/termtext"
@@ -69,85 +67,4 @@ marked, and so are automatic merges.`,
 	cmd.Flags().BoolVar(&graph, "graph", false, "draw the revision DAG")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-// GraphLines draws a DAG given newest first (children before parents) in
-// the style of `git log --graph`: one column per line of descent, "*" for
-// a revision, "|\" where a merge opens columns, "|/" where lines join.
-func GraphLines(entries []wiki.LogEntry, describe func(wiki.LogEntry) string) []string {
-	var cols []string // the revision each column is waiting for
-	var lines []string
-	row := func(n int) []byte { return []byte(strings.Repeat(" ", 2*n)) }
-	for _, e := range entries {
-		idx := -1
-		for i, c := range cols {
-			if c == e.Rev {
-				idx = i
-				break
-			}
-		}
-		if idx < 0 {
-			cols = append(cols, e.Rev)
-			idx = len(cols) - 1
-		}
-		r := row(len(cols))
-		for i := range cols {
-			r[2*i] = '|'
-		}
-		r[2*idx] = '*'
-		lines = append(lines, strings.TrimRight(string(r), " ")+" "+describe(e))
-
-		var fresh []string
-		for _, p := range e.Parents {
-			known := false
-			for i, c := range cols {
-				if c == p && i != idx {
-					known = true
-				}
-			}
-			if !known {
-				fresh = append(fresh, p)
-			}
-		}
-		before := len(cols)
-		next := append([]string{}, cols[:idx]...)
-		next = append(next, fresh...)
-		next = append(next, cols[idx+1:]...)
-		cols = next
-		switch {
-		case len(fresh) == 0 && idx < before-1 || len(fresh) == 0 && idx == before-1 && len(e.Parents) > 0:
-			// The column ends: it joins a line further left.
-			if idx == 0 && len(cols) == 0 {
-				break
-			}
-			r := row(before)
-			for i := 0; i < idx; i++ {
-				r[2*i] = '|'
-			}
-			if idx > 0 {
-				r[2*idx-1] = '/'
-			}
-			for i := idx + 1; i < before; i++ {
-				r[2*i-1] = '/'
-			}
-			if idx == 0 {
-				r[0] = ' '
-			}
-			lines = append(lines, strings.TrimRight(string(r), " "))
-		case len(fresh) > 1:
-			// A merge: its extra parents open columns to the right.
-			r := row(len(cols) + 1)
-			for i := 0; i <= idx; i++ {
-				r[2*i] = '|'
-			}
-			for k := 1; k < len(fresh); k++ {
-				r[2*(idx+k)-1] = '\\'
-			}
-			for i := idx + 1; i < before; i++ {
-				r[2*(i+len(fresh)-1)-1] = '\\'
-			}
-			lines = append(lines, strings.TrimRight(string(r), " "))
-		}
-	}
-	return lines
 }

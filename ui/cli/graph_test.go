@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"peerwiki/wiki"
+)
+
+// TestGraphLines pins the drawing of DAGs given newest first; each entry
+// is "rev:parent,parent".
+func TestGraphLines(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		entries []string
+		want    string
+	}{
+		{"linear", []string{"c:b", "b:a", "a:"}, `
+* c
+* b
+* a`},
+		{"fork", []string{"b:a", "c:a", "a:"}, `
+* b
+| * c
+|/
+* a`},
+		{"merge", []string{"m:a,b", "b:g", "a:g", "g:"}, `
+* m
+|\
+| * b
+* | a
+|/
+* g`},
+		// Issue 16: the last join was drawn " /".
+		{"two forks, one merged", []string{"m:a,b", "c:g", "b:g", "a:g", "g:"}, `
+* m
+|\
+| | * c
+| * | b
+| |/
+* | a
+|/
+* g`},
+		{"three heads", []string{"a:g", "b:g", "c:g", "g:"}, `
+* a
+| * b
+|/
+| * c
+|/
+* g`},
+		{"three heads merged", []string{"m:a,b,c", "c:g", "a:g", "b:g", "g:"}, `
+* m
+|\ \
+| | * c
+* | | a
+| |/
+|/|
+| * b
+|/
+* g`},
+		{"a merge beside a line", []string{"x:h1", "m:h1,h2", "h2:g", "h1:g", "g:"}, `
+* x
+| * m
+|/|
+| * h2
+* | h1
+|/
+* g`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var entries []wiki.LogEntry
+			for _, s := range tc.entries {
+				rev, parents, _ := strings.Cut(s, ":")
+				e := wiki.LogEntry{Rev: rev, Parents: []string{}}
+				if parents != "" {
+					e.Parents = strings.Split(parents, ",")
+				}
+				entries = append(entries, e)
+			}
+			got := strings.Join(GraphLines(entries, func(e wiki.LogEntry) string { return e.Rev }), "\n")
+			if want := strings.TrimPrefix(tc.want, "\n"); got != want {
+				t.Fatalf("graph:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
