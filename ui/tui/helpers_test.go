@@ -169,11 +169,16 @@ func snapshot(m *Model) string {
 
 func requireGolden(t *testing.T, view string) {
 	t.Helper()
+	golden.RequireEqual(t, []byte(trimLines(view)+"\n"))
+}
+
+// trimLines drops the spaces that pad each line of a screen.
+func trimLines(view string) string {
 	lines := strings.Split(view, "\n")
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, " ")
 	}
-	golden.RequireEqual(t, []byte(strings.Join(lines, "\n")+"\n"))
+	return strings.Join(lines, "\n")
 }
 
 func requireContains(t *testing.T, view string, wants ...string) {

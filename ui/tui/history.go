@@ -348,6 +348,11 @@ func renderDiff(m *Model, a, b wiki.Version) string {
 		default:
 			out = append(out, "  "+line)
 		}
+		// As diff says it: otherwise a change of the final line break
+		// alone shows as a line removed and the same line added.
+		if ed.Op != merge.Equal && !strings.HasSuffix(ed.Line, "\n") {
+			out = append(out, m.st.dim.Render(`\ No newline at end of file`))
+		}
 	}
 	if !changed && a.Title == b.Title && a.Deleted == b.Deleted {
 		out = append(out, m.st.dim.Render("(no change in content)"))

@@ -101,3 +101,19 @@ func TestHistoryGolden(t *testing.T) {
 	}
 	requireGolden(t, snapshot(m))
 }
+
+// TestHistoryDiffSaysNoNewline: a change of the final line break alone is
+// not an identical line removed and added (issue 16).
+func TestHistoryDiffSaysNoNewline(t *testing.T) {
+	r := newRepo(t)
+	page := mustCreate(t, r, "Notes", "one\ntwo")
+	body := "one\ntwo\n"
+	mustEdit(t, r, page, wiki.Edit{Body: &body})
+	m := newModel(t, r)
+	press(t, m, "h", "enter")
+	view := trimLines(snapshot(m))
+	want := "- two\n\\ No newline at end of file\n+ two\n"
+	if !strings.Contains(view, want) {
+		t.Fatalf("diff lacks %q:\n%s", want, view)
+	}
+}
