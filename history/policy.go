@@ -12,6 +12,15 @@ import (
 // default rather than an override, so it carries instead the override its
 // parents agree on ("" when they carry none or disagree). This keeps the
 // override a pure function of the DAG.
+//
+// A person's resolution (a signed revision with several parents) made
+// before sync version 4 copied the policy its heads carried without the
+// "=" that marks the wiki's default, and so pinned the page to the
+// default of that moment as if it were an override. A signed revision of
+// several parents that names policy P while every parent carries "=P" is
+// read as carrying "=P": no resolution sets a policy of its own (changing
+// a page's policy gives each head a child of its own), so this reads
+// every such revision as it was meant, and no CID changes.
 func carriedPolicy(q querier, c cid.Cid, memo map[cid.Cid]string) (string, error) {
 	if p, ok := memo[c]; ok {
 		return p, nil
@@ -21,8 +30,22 @@ func carriedPolicy(q querier, c cid.Cid, memo map[cid.Cid]string) (string, error
 		return "", err
 	}
 	if !rev.IsAuto() {
-		memo[c] = rev.Policy
-		return rev.Policy, nil
+		carried := rev.Policy
+		if len(rev.Parents) > 1 && carried != "" && carried[0] != '=' {
+			pinned := true
+			for _, p := range rev.Parents {
+				pp, err := carriedPolicy(q, p.Cid, memo)
+				if err != nil {
+					return "", err
+				}
+				pinned = pinned && pp == "="+carried
+			}
+			if pinned {
+				carried = "=" + carried
+			}
+		}
+		memo[c] = carried
+		return carried, nil
 	}
 	common := ""
 	for i, p := range rev.Parents {

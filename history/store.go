@@ -30,7 +30,7 @@ var (
 )
 
 // schemaVersion is stored in PRAGMA user_version.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // deltaMaxDepth bounds storage delta chains so a read never rebuilds more
 // than this many versions of a body.
@@ -332,6 +332,11 @@ func (s *Store) init() error {
 			return fmt.Errorf("upgrade the database to schema 2: %w", err)
 		}
 	}
+	if version == 1 || version == 2 {
+		if err := s.migratePolicies(); err != nil {
+			return fmt.Errorf("upgrade the database to schema 3: %w", err)
+		}
+	}
 	var wiki string
 	if err := s.db.QueryRow(`SELECT value FROM meta WHERE key='wiki'`).Scan(&wiki); err != nil {
 		return classifyOpenError(err)
@@ -366,7 +371,35 @@ func (s *Store) migrateVersions() error {
 			return err
 		}
 	}
-	if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+	if _, err := tx.Exec(`PRAGMA user_version = 2`); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// migratePolicies upgrades schema 2, whose page index read a resolution
+// pinned by an earlier version (see carriedPolicy) as the page's
+// override: it re-reads the policy of every page the index says has one.
+func (s *Store) migratePolicies() error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return classifyOpenError(err)
+	}
+	defer tx.Rollback()
+	pages, err := allIDs(tx, `SELECT id FROM pages WHERE policy != '' AND policy NOT LIKE '=%'`)
+	if err != nil {
+		return err
+	}
+	for _, page := range pages {
+		p, err := computePageIndex(tx, page, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE pages SET policy = ? WHERE id = ?`, p.policy, page); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(`PRAGMA user_version = 3`); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -174,7 +174,15 @@ func (r *Repo) Edit(ctx context.Context, page cid.Cid, e Edit) (cid.Cid, error) 
 	if err != nil {
 		return cid.Undef, err
 	}
-	d := Draft{Page: page, Parents: parents, Title: prev.Title, Body: body, Policy: prev.Policy, Msg: e.Msg}
+	// The policy the parent carries, not its raw field: an automatic
+	// merge names the policy that made it, and a resolution of an earlier
+	// version the default it followed, both without the "=" of a default
+	// (history.carriedPolicy); copying either pinned the page to it.
+	carried, err := r.Store.CarriedPolicy(base)
+	if err != nil {
+		return cid.Undef, err
+	}
+	d := Draft{Page: page, Parents: parents, Title: prev.Title, Body: body, Policy: carried, Msg: e.Msg}
 	if e.Title != nil {
 		if err := CheckTitle(*e.Title); err != nil {
 			return cid.Undef, err

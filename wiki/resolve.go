@@ -7,7 +7,6 @@ import (
 
 	"github.com/ipfs/go-cid"
 
-	"peerwiki/merge"
 )
 
 // ErrNoConflict is returned when resolving a page with one head.
@@ -59,10 +58,14 @@ func (r *Repo) Resolve(ctx context.Context, page cid.Cid, res Resolution) (cid.C
 		}
 		d.Body, d.Deleted = *res.Body, false
 	}
-	if p, overridden, err := headsPolicy(r.Store.Reader(), heads); err != nil {
+	// The resolution carries the page's override when its heads agree on
+	// one, and else what the head it starts from carries: a head made
+	// under the wiki's default ("=P") leaves the resolution to the
+	// default, restamped as it is now, not pinned to P.
+	if raw, agree, err := carriedByHeads(r.Store.Reader(), heads); err != nil {
 		return cid.Undef, err
-	} else if overridden && p != merge.PolicyManual {
-		d.Policy = string(p)
+	} else if agree {
+		d.Policy = raw
 	} else if carried, err := r.Store.CarriedPolicy(from); err == nil {
 		d.Policy = carried
 	}
