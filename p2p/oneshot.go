@@ -158,11 +158,14 @@ func (n *Node) syncWhenFree(ctx, patience context.Context, p peer.ID) (SyncResul
 var errNoHandshake = errors.New("wrong wiki key, or peer unreachable")
 
 // dialFailure says why a dial failed. A node out of room for connections
-// cuts the handshake short (a reset, or an end of stream) where a peer of
-// another wiki lets it time out: that one is ErrPeerBusy.
+// closes them as they come, and the handshake is cut short (a reset, a
+// broken pipe, an end of stream) where a peer of another wiki lets it
+// time out: that one is ErrPeerBusy.
 func dialFailure(err error) error {
-	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return peerBusy("the node is busy: it cut the connection short")
+	for _, cut := range []error{syscall.ECONNRESET, syscall.EPIPE, io.EOF, io.ErrUnexpectedEOF} {
+		if errors.Is(err, cut) {
+			return peerBusy("the node is busy: it cut the connection short")
+		}
 	}
 	return errNoHandshake
 }
