@@ -173,4 +173,3 @@ func TestRogueForgedMergeBansItsSender(t *testing.T) {
 		t.Fatal("the forged merge was stored")
 	}
 }
-
