@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
@@ -304,27 +305,31 @@ func (m *Model) View() string {
 	}
 	keys = append(keys, keyForceQ)
 	help := m.helpLines(keys, w)
-	status := m.statusLine(w)
+	status := m.statusLines(w)
 	promptH := 0
 	if promptLine != "" {
 		promptH = strings.Count(promptLine, "\n") + 1
 	}
 	// On a terminal too small for every key, the screen keeps one line
 	// and the help bar what is left.
-	if room := h - 3 - promptH; len(help) > room {
+	if room := h - 2 - len(status) - promptH; len(help) > room {
 		help = help[:max(room, 0)]
 		if len(help) > 0 {
 			help[len(help)-1] = truncate(help[len(help)-1], w-2) + " …"
 		}
 	}
-	bodyH := h - 1 - len(help) - 1 - promptH
+	bodyH := h - 1 - len(help) - len(status) - promptH
 	body := fitHeight(top.view(m, w, max(bodyH, 1)), max(bodyH, 1), w)
+	// Again, now that the screen has laid out what it scrolls.
+	if again := m.statusLines(w); len(again) == len(status) {
+		status = again
+	}
 	parts := []string{title, body}
 	if promptLine != "" {
 		parts = append(parts, promptLine)
 	}
 	parts = append(parts, help...)
-	parts = append(parts, status)
+	parts = append(parts, status...)
 	return strings.Join(parts, "\n")
 }
 
@@ -358,9 +363,11 @@ func (m *Model) helpLines(keys []key.Binding, w int) []string {
 	return lines
 }
 
-// statusLine is the bottom line: replication state, conflicts, and the
-// last message.
-func (m *Model) statusLine(w int) string {
+// statusLines are the bottom line (replication state, conflicts, where
+// the screen is scrolled to, and the last message), preceded by the
+// message alone, wrapped, when it does not fit beside the rest: a
+// message often names the keys to press next, so it is never cut.
+func (m *Model) statusLines(w int) []string {
 	var parts []string
 	switch {
 	case m.opts.Network == nil:
@@ -383,21 +390,47 @@ func (m *Model) statusLine(w int) string {
 		parts = append(parts, s)
 	}
 	parts = append(parts, fmt.Sprintf("%d %s", m.conflicts, plural(m.conflicts, "conflict", "conflicts")))
-	left := " " + strings.Join(parts, " · ") + " "
-	line := m.st.statusBar.Render(truncate(left, w))
-	if m.flash != "" {
-		room := w - lipgloss.Width(left) - 1
-		if room > 8 {
-			style := m.st.okMsg
-			if m.flashErr {
-				style = m.st.errMsg
-			}
-			line += " " + style.Render(truncate(m.flash, room))
-		} else {
-			line = truncate(m.flash, w)
+	if sc, ok := m.top().(scrollingScreen); ok && m.prompt == nil {
+		if pos := sc.scrollPosition(); pos != "" {
+			parts = append(parts, pos)
 		}
 	}
-	return line
+	left := " " + strings.Join(parts, " · ") + " "
+	line := m.st.statusBar.Render(truncate(left, w))
+	if m.flash == "" {
+		return []string{line}
+	}
+	style := m.st.okMsg
+	if m.flashErr {
+		style = m.st.errMsg
+	}
+	if room := w - lipgloss.Width(left) - 1; lipgloss.Width(m.flash) <= room {
+		return []string{line + " " + style.Render(m.flash)}
+	}
+	var out []string
+	for _, l := range strings.Split(ansi.Wrap(m.flash, w, ""), "\n") {
+		out = append(out, style.Render(truncate(l, w)))
+	}
+	return append(out, line)
+}
+
+// scrollingScreen is implemented by screens whose content can be longer
+// than the terminal: the status bar says where the view is.
+type scrollingScreen interface {
+	// scrollPosition is "lines 20–43 of 120 (36%)", or "" when
+	// everything fits.
+	scrollPosition() string
+}
+
+// scrollPosition describes a viewport's position for the status bar.
+func scrollPosition(vp viewport.Model) string {
+	total := vp.TotalLineCount()
+	if total <= vp.Height || vp.Height <= 0 {
+		return ""
+	}
+	first := vp.YOffset + 1
+	last := min(vp.YOffset+vp.Height, total)
+	return fmt.Sprintf("lines %d–%d of %d (%d%%)", first, last, total, int(vp.ScrollPercent()*100+0.5))
 }
 
 func ago(d time.Duration) string {

@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/ipfs/go-cid"
 
 	"peerwiki/merge"
@@ -277,7 +278,9 @@ func (h *historyScreen) view(m *Model, w, ht int) string {
 		h.preview.SetContent(content)
 		h.preview.GotoTop()
 	}
-	lines = append(lines, m.st.bold.Render(truncate("── "+h.previewHead+" "+strings.Repeat("─", w), w)))
+	rule := "── " + h.previewHead + " "
+	rule = truncate(rule, w) + strings.Repeat("─", max(w-lipgloss.Width(rule), 0))
+	lines = append(lines, m.st.bold.Render(rule))
 	h.preview.Width, h.preview.Height = w, max(ht-len(lines), 1)
 	return strings.Join(lines, "\n") + "\n" + h.preview.View()
 }
@@ -365,3 +368,5 @@ func renderDiff(m *Model, a, b wiki.Version) string {
 func bodyLine(l string) string {
 	return termtext.Text(strings.TrimRight(l, "\r\n"))
 }
+
+func (h *historyScreen) scrollPosition() string { return scrollPosition(h.preview) }

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
 	"peerwiki/wiki"
 )
 
@@ -115,5 +118,29 @@ func TestHistoryDiffSaysNoNewline(t *testing.T) {
 	want := "- two\n\\ No newline at end of file\n+ two\n"
 	if !strings.Contains(view, want) {
 		t.Fatalf("diff lacks %q:\n%s", want, view)
+	}
+}
+
+// TestHistoryRuleFitsTheWidth: the line above the preview fills the
+// width exactly, not cut with "…" (issue 16).
+func TestHistoryRuleFitsTheWidth(t *testing.T) {
+	r := newRepo(t)
+	mustCreate(t, r, "Notes", "alpha\n")
+	m := newModel(t, r)
+	press(t, m, "h")
+	for _, w := range []int{80, 120} {
+		m.Update(tea.WindowSizeMsg{Width: w, Height: 30})
+		for _, toggle := range []string{"content", "diff"} {
+			var rule string
+			for _, l := range strings.Split(m.View(), "\n") {
+				if strings.HasPrefix(l, "── ") {
+					rule = l
+				}
+			}
+			if lipgloss.Width(rule) != w || strings.HasSuffix(rule, "…") || !strings.HasSuffix(rule, "──") {
+				t.Errorf("%d columns, %s: rule %q is %d wide", w, toggle, rule, lipgloss.Width(rule))
+			}
+			press(t, m, "enter")
+		}
 	}
 }

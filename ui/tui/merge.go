@@ -674,8 +674,11 @@ func (s *mergeScreen) header(m *Model, w int) []string {
 	lines := []string{}
 	if s.step > 1 {
 		lines = append(lines, truncate(fmt.Sprintf("ours: the result of heads 1–%d · %s", s.step, side("theirs", s.theirs)), w))
+	} else if both := side("ours", oursV) + " · " + side("theirs", s.theirs); lipgloss.Width(both) <= w {
+		lines = append(lines, both)
 	} else {
-		lines = append(lines, truncate(side("ours", oursV)+" · "+side("theirs", s.theirs), w))
+		// Which side is whose matters more than a line of the screen.
+		lines = append(lines, truncate(side("ours", oursV), w), truncate(side("theirs", s.theirs), w))
 	}
 	step := ""
 	if len(s.heads) > 2 {
@@ -906,4 +909,11 @@ func (s *mergeScreen) wholeView(m *Model, w int) (string, int) {
 		add(gutter, ">>>>>>> theirs", m.st.conflict.Render)
 	}
 	return strings.Join(out, "\n"), curLine
+}
+
+func (s *mergeScreen) scrollPosition() string {
+	if s.editing || s.done != "" || s.err != nil {
+		return ""
+	}
+	return scrollPosition(s.vp)
 }

@@ -298,3 +298,19 @@ func TestMergeHandEditRefusesWhatItWouldChange(t *testing.T) {
 		t.Fatalf("after o, s: %d heads, body %q", len(heads), v.Body)
 	}
 }
+
+// TestMergeGolden80Hint pins the merge screen at 80 columns with a title
+// conflict and the hint "b" gets there: the sides are named in full and
+// the hint, which says which keys to press, is not cut (issue 16).
+func TestMergeGolden80Hint(t *testing.T) {
+	r := newRepo(t)
+	page := mustCreate(t, r, "Plan", "body\n")
+	a, b := "Plan A", "Plan B"
+	mustEdit(t, r, page, wiki.Edit{Title: &a})
+	mustEdit(t, r, page, wiki.Edit{Title: &b, Parent: page})
+	m := newModel(t, r, func(o *Options) { o.MergePage = page })
+	press(t, m, "b")
+	view := snapshot(m)
+	requireContains(t, view, "choose o or t, or e to write the title")
+	requireGolden(t, view)
+}

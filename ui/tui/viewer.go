@@ -303,3 +303,5 @@ func openEditor(m *Model, page cid.Cid) tea.Cmd {
 	m.push(e)
 	return e.focus()
 }
+
+func (v *viewer) scrollPosition() string { return scrollPosition(v.vp) }

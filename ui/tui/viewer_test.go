@@ -2,6 +2,8 @@ package tui
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -80,3 +82,26 @@ func join(s []string) string {
 	}
 	return out
 }
+
+// TestViewerStatusShowsScrollPosition: a page longer than the screen
+// says where the view is; a short one says nothing (issue 16).
+func TestViewerStatusShowsScrollPosition(t *testing.T) {
+	r := newRepo(t)
+	long := ""
+	for i := 1; i <= 60; i++ {
+		long += fmt.Sprintf("line %d\n\n", i)
+	}
+	mustCreate(t, r, "Long", long)
+	mustCreate(t, r, "Short", "one line\n")
+	m := newModel(t, r)
+	press(t, m, "enter")
+	requireContains(t, lastLine(m.View()), "lines 1–", "(0%)")
+	press(t, m, "G")
+	requireContains(t, lastLine(m.View()), "(100%)")
+	press(t, m, "esc", "down", "enter")
+	if last := lastLine(m.View()); strings.Contains(last, "lines") {
+		t.Fatalf("a short page shows a position: %q", last)
+	}
+}
+
+func lastLine(view string) string { return view[strings.LastIndex(view, "\n")+1:] }
