@@ -125,3 +125,26 @@ func aheadBy(t int64, now time.Time) string {
 		return (time.Duration(d) * time.Millisecond).Round(time.Second).String()
 	}
 }
+
+// Stamp sets the height and time of a new signed revision built now on
+// parents (none for a genesis): height 1 + the greatest parent height,
+// time by NextTime. It is the one home of the rule putRevision checks.
+func (r *Revision) Stamp(parents []*Revision, now time.Time) {
+	var parentsMax int64
+	r.Height = 1
+	for _, p := range parents {
+		r.Height = max(r.Height, p.Height+1)
+		parentsMax = max(parentsMax, p.Time)
+	}
+	r.Time = NextTime(now, parentsMax, len(parents) > 0)
+}
+
+// StampMerge sets the height and time of an automatic merge of parents:
+// it is a pure function of them, so it carries their greatest time.
+func (r *Revision) StampMerge(parents []*Revision) {
+	r.Height, r.Time = 1, 0
+	for _, p := range parents {
+		r.Height = max(r.Height, p.Height+1)
+		r.Time = max(r.Time, p.Time)
+	}
+}

@@ -13,23 +13,8 @@ import (
 	"peerwiki/merge"
 )
 
-// policySame names an automatic merge of heads whose title, body and
-// deleted state are all identical. Earlier versions of peerwiki made them;
-// this one only verifies them when they arrive. Heads that agree are one
-// version and need no merge: every replica making its own merge of the
-// agreeing heads it happened to hold made merge storms, each replica's
-// merge one more head for the others to merge (chaos seed 35).
-const policySame merge.Policy = "same"
-
-// sameFields reports whether every version has the same fields.
-func sameFields(vs []merge.Version) bool {
-	for _, v := range vs[1:] {
-		if v.Fields() != vs[0].Fields() {
-			return false
-		}
-	}
-	return true
-}
+// policySame is merge.PolicySame.
+const policySame = merge.PolicySame
 
 // errNotClean means the policy leaves a conflict for a person.
 var errNotClean = errors.New("the policy leaves a conflict for a person")
@@ -49,46 +34,11 @@ func autoMergeBlocks(rd history.Reader, wiki string, page cid.Cid, heads []cid.C
 			return history.Block{}, nil, err
 		}
 	}
-	var fields merge.Fields
-	if p == policySame {
-		if !sameFields(vs) {
-			return history.Block{}, nil, errNotClean
-		}
-		fields = vs[0].Fields()
-	} else if order, ok := priorityOf(p); ok {
-		rank := func(author string) int {
-			for i, id := range order {
-				if id == author {
-					return i
-				}
-			}
-			return len(order)
-		}
-		best := len(order) + 1
-		var top []merge.Version
-		for _, v := range vs {
-			switch k := rank(v.Author); {
-			case k < best:
-				best, top = k, []merge.Version{v}
-			case k == best:
-				top = append(top, v)
-			}
-		}
-		fields = lastWriter(top).Fields()
-	} else if home, ok := homeOf(p); ok {
-		var homes []merge.Version
-		for _, v := range vs {
-			if v.Author == home {
-				homes = append(homes, v)
-			}
-		}
-		if len(homes) == 0 {
-			homes = vs // no head is the home's: the last writer wins
-		}
-		fields = lastWriter(homes).Fields()
-	} else if p == merge.PolicyLWW {
-		fields = lastWriter(vs).Fields()
-	} else {
+	fields, picks, clean := merge.Pick(p, vs)
+	if picks && !clean {
+		return history.Block{}, nil, errNotClean
+	}
+	if !picks {
 		dag, err := rd.PageDAG(page)
 		if err != nil {
 			return history.Block{}, nil, err
@@ -115,10 +65,7 @@ func autoMergeBlocks(rd history.Reader, wiki string, page cid.Cid, heads []cid.C
 	rev := &history.Revision{Wiki: wiki, Page: &history.Link{Cid: page}, Title: fields.Title,
 		Body: history.Link{Cid: bodies[0].Cid}, Deleted: fields.Deleted, Policy: string(p)}
 	rev.SetParents(heads)
-	for _, pr := range revs {
-		rev.Time = max(rev.Time, pr.Time)
-		rev.Height = max(rev.Height, pr.Height+1)
-	}
+	rev.StampMerge(revs)
 	blk, err := rev.Block()
 	return blk, bodies, err
 }
@@ -264,7 +211,7 @@ func headsAgree(rd history.Reader, heads []cid.Cid) (bool, error) {
 			return false, err
 		}
 	}
-	return sameFields(vs), nil
+	return merge.Same(vs), nil
 }
 
 // AutoMergeAll applies every conflicted page's policy (and settles the
@@ -356,7 +303,7 @@ func verifyAuto(rd history.Reader, c cid.Cid, rev *history.Revision) error {
 		return err
 	} else if overridden && carried != p {
 		return forged("made by %s but its parents carry %s", p, carried)
-	} else if _, home := homeOf(p); home && !overridden {
+	} else if _, home := merge.HomeOf(p); home && !overridden {
 		return forged("made by %s, which its parents do not carry", p)
 	}
 	want, _, err := autoMergeBlocks(rd, rev.Wiki, page, heads, p)

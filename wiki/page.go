@@ -80,12 +80,7 @@ func (r *Repo) build(ctx context.Context, d Draft, parentRevs []*history.Revisio
 	if d.Restamp && len(parentRevs) > 0 {
 		now = time.UnixMilli(0)
 	}
-	var parentsMax int64
-	for _, p := range parentRevs {
-		rev.Height = max(rev.Height, p.Height+1)
-		parentsMax = max(parentsMax, p.Time)
-	}
-	rev.Time = history.NextTime(now, parentsMax, len(parentRevs) > 0)
+	rev.Stamp(parentRevs, now)
 	if err := rev.Sign(r.ID.Key); err != nil {
 		return history.Block{}, nil, err
 	}
@@ -276,12 +271,7 @@ func (r *Repo) FindPage(ctx context.Context, ref string) (history.PageRow, error
 	if err != nil {
 		return history.PageRow{}, err
 	}
-	var live []history.PageRow
-	for _, p := range ps {
-		if !p.Deleted || p.Versions > 1 {
-			live = append(live, p)
-		}
-	}
+	live := livePages(ps)
 	if len(live) == 0 {
 		live = ps
 	}
@@ -296,6 +286,25 @@ func (r *Repo) FindPage(ctx context.Context, ref string) (history.PageRow, error
 		names = append(names, fmt.Sprintf("%s (%q)", short(p.ID), p.Title))
 	}
 	return history.PageRow{}, fmt.Errorf("%w: title %q names %d pages: %s; use a page id", ErrAmbiguous, ref, len(live), strings.Join(names, ", "))
+}
+
+// LivePagesTitled returns the live pages titled title (case-insensitive):
+// those FindPage finds by that title.
+func (r *Repo) LivePagesTitled(ctx context.Context, title string) ([]history.PageRow, error) {
+	ps, err := r.Store.PagesByTitle(ctx, strings.TrimSpace(title))
+	return livePages(ps), err
+}
+
+// livePages keeps the pages not deleted; a deleted page with a conflict
+// is live: someone edited it.
+func livePages(ps []history.PageRow) []history.PageRow {
+	var live []history.PageRow
+	for _, p := range ps {
+		if !p.Deleted || p.Versions > 1 {
+			live = append(live, p)
+		}
+	}
+	return live
 }
 
 // FindRevision resolves a revision id or unique prefix, optionally

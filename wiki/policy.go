@@ -12,18 +12,13 @@ import (
 	"peerwiki/merge"
 )
 
-// HomePrefix starts a page-home policy, "home:PEERID": the replica whose
-// edits win any conflict on the page (routing a record's writes through
-// one leader). The others' concurrent edits stay in history as parents of
-// the result. Only a page can carry it, never the wiki's default.
-const HomePrefix = "home:"
-
-// PriorityPrefix starts a replica-priority policy, "priority:ID,ID,...":
-// a conflict is resolved in favour of the head whose author comes first
-// in the list (authors not listed come last), last-writer-wins among
-// equals. The list travels inside the policy, so the merge stays a pure
-// function of the heads; 'peerwiki priority' keeps the wiki's list.
-const PriorityPrefix = "priority:"
+// HomePrefix and PriorityPrefix start the policies that pick a head by
+// its author (merge.HomePrefix, merge.PriorityPrefix); 'peerwiki
+// priority' keeps the wiki's list.
+const (
+	HomePrefix     = merge.HomePrefix
+	PriorityPrefix = merge.PriorityPrefix
+)
 
 // CheckPagePolicy validates a policy a page may carry: a policy name,
 // home:PEERID, or priority:PEERID,...
@@ -43,20 +38,6 @@ func CheckPagePolicy(s string) (merge.Policy, error) {
 		return merge.Policy(s), nil
 	}
 	return merge.ParsePolicy(s)
-}
-
-// priorityOf returns the ordered peer ids of a priority policy.
-func priorityOf(p merge.Policy) ([]string, bool) {
-	list, ok := strings.CutPrefix(string(p), PriorityPrefix)
-	if !ok {
-		return nil, false
-	}
-	return strings.Split(list, ","), true
-}
-
-// homeOf returns the home replica of a home policy.
-func homeOf(p merge.Policy) (string, bool) {
-	return strings.CutPrefix(string(p), HomePrefix)
 }
 
 // versionOf reads a revision as a merge input.
@@ -82,19 +63,7 @@ func (r *Repo) lwwHead(ctx context.Context, heads []cid.Cid) (merge.Version, err
 			return merge.Version{}, err
 		}
 	}
-	return lastWriter(vs), nil
-}
-
-// lastWriter picks the winner under lww: the latest by (time, author,
-// revision id), the order merge.Resolve uses, so a tie still has one answer.
-func lastWriter(vs []merge.Version) merge.Version {
-	best := vs[0]
-	for _, v := range vs[1:] {
-		if v.Time > best.Time || v.Time == best.Time && (v.Author > best.Author || v.Author == best.Author && v.Rev > best.Rev) {
-			best = v
-		}
-	}
-	return best
+	return merge.LastWriter(vs), nil
 }
 
 // headsPolicy is the policy that governs heads, from what they carry: the

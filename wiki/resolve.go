@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/ipfs/go-cid"
-
 )
 
 // ErrNoConflict is returned when resolving a page with one head.

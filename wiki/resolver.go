@@ -152,7 +152,7 @@ func (r *Repo) runResolvers(ctx context.Context, page cid.Cid) error {
 	title := vs[0].Title
 	for _, v := range vs[1:] {
 		if v.Title != title {
-			title = lastWriter(vs).Title // titles are not the program's to merge
+			title = merge.LastWriter(vs).Title // titles are not the program's to merge
 			break
 		}
 	}

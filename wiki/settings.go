@@ -182,7 +182,7 @@ func (r *Repo) WikiPolicy(ctx context.Context) (merge.Policy, error) {
 		return "", err
 	}
 	p, err := CheckPagePolicy(s["policy"])
-	if _, home := homeOf(p); err != nil || home {
+	if _, home := merge.HomeOf(p); err != nil || home {
 		return DefaultPolicy, nil
 	}
 	return p, nil

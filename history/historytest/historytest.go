@@ -62,16 +62,15 @@ func (b *Builder) Make(page cid.Cid, title, body string, parents ...cid.Cid) (hi
 	} else {
 		r.Page = &history.Link{Cid: page}
 		r.SetParents(parents)
-		var parentsMax int64
-		for _, p := range parents {
+		prs := make([]*history.Revision, len(parents))
+		for i, p := range parents {
 			pr, err := b.Store.Revision(ctx, p)
 			if err != nil {
 				b.T.Fatal(err)
 			}
-			r.Height = max(r.Height, pr.Height+1)
-			parentsMax = max(parentsMax, pr.Time)
+			prs[i] = pr
 		}
-		r.Time = history.NextTime(time.UnixMilli(b.Clock), parentsMax, len(parents) > 0)
+		r.Stamp(prs, time.UnixMilli(b.Clock))
 	}
 	if err := r.Sign(b.ID.Key); err != nil {
 		b.T.Fatal(err)
