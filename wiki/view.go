@@ -1,9 +1,13 @@
 package wiki
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
 
@@ -65,6 +69,8 @@ type PageView struct {
 	Versions  []Version `json:"versions,omitempty"`
 	Links     []string  `json:"links"`
 	Backlinks []PageRef `json:"backlinks"`
+	// MissingLinks are the Links no live page has (a wiki's red links).
+	MissingLinks []string `json:"missing_links"`
 }
 
 // Info builds the list/show summary of a page row.
@@ -132,6 +138,9 @@ func (r *Repo) View(ctx context.Context, p history.PageRow) (*PageView, error) {
 		if !ver.Deleted {
 			v.Links = appendUnique(v.Links, Links(ver.Body)...)
 		}
+	}
+	if v.MissingLinks, err = r.MissingLinks(ctx, v.Links); err != nil {
+		return nil, err
 	}
 	var targets []string
 	for t := range titles {
@@ -211,7 +220,8 @@ func (r *Repo) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
 	return out, nil
 }
 
-// List returns every live page (and deleted ones when all is set), by title.
+// List returns every live page (and deleted ones when all is set), by
+// title in natural order (CompareTitles).
 func (r *Repo) List(ctx context.Context, all, conflictsOnly bool) ([]PageInfo, error) {
 	rows, err := r.Store.Pages(ctx)
 	if err != nil {
@@ -235,7 +245,57 @@ func (r *Repo) List(ctx context.Context, all, conflictsOnly bool) ([]PageInfo, e
 		}
 		out = append(out, r.info(p, heads[p.ID], wp))
 	}
+	// Stable: pages with the same title stay in the store's order (by id).
+	slices.SortStableFunc(out, func(a, b PageInfo) int { return CompareTitles(a.Title, b.Title) })
 	return out, nil
+}
+
+// CompareTitles orders titles as people read them: case-insensitively,
+// and runs of digits by their value, so that "Note 2" comes before
+// "Note 10". Titles that differ only in case or in leading zeros are
+// ordered by their bytes, so that the order is total.
+func CompareTitles(a, b string) int {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if isDigit(a[i]) && isDigit(b[j]) {
+			na, nb := digitRun(a[i:]), digitRun(b[j:])
+			if c := compareNumbers(na, nb); c != 0 {
+				return c
+			}
+			i, j = i+len(na), j+len(nb)
+			continue
+		}
+		ra, sa := utf8.DecodeRuneInString(a[i:])
+		rb, sb := utf8.DecodeRuneInString(b[j:])
+		if c := cmp.Compare(unicode.ToLower(ra), unicode.ToLower(rb)); c != 0 {
+			return c
+		}
+		i, j = i+sa, j+sb
+	}
+	if c := cmp.Compare(len(a)-i, len(b)-j); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func digitRun(s string) string {
+	n := 0
+	for n < len(s) && isDigit(s[n]) {
+		n++
+	}
+	return s[:n]
+}
+
+// compareNumbers compares two runs of decimal digits by value, however
+// long they are.
+func compareNumbers(a, b string) int {
+	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
 }
 
 // Delete makes a tombstone revision of page.
