@@ -6,7 +6,7 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
-// CarriedPolicy is the page policy override a revision carries. A signed
+// carriedPolicy is the page policy override a revision carries. A signed
 // revision carries its own Policy field. An automatic merge names in its
 // Policy field the policy that made it, which may have been the wiki's
 // default rather than an override, so it carries instead the override its

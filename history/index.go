@@ -1,0 +1,274 @@
+package history
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"unicode/utf8"
+
+	"github.com/ipfs/go-cid"
+)
+
+// compact keeps the file small without a manual step: a large batch
+// merges the search index into one segment, and free pages beyond a
+// margin go back to the file system. Failures only cost disk space.
+func (s *Store) compact(ctx context.Context, pages int) {
+	if pages >= 200 {
+		s.MergeSearchIndex(ctx)
+	}
+	var free, total int
+	if s.db.QueryRowContext(ctx, `SELECT f.freelist_count, p.page_count FROM pragma_freelist_count() f, pragma_page_count() p`).Scan(&free, &total) == nil &&
+		free > 256 && free*8 > total {
+		// The pragma frees one page per step: read it to the end.
+		if rows, err := s.db.QueryContext(ctx, `PRAGMA incremental_vacuum`); err == nil {
+			for rows.Next() {
+			}
+			rows.Close()
+		}
+	}
+}
+
+// MergeSearchIndex merges the search index into one segment. FTS4 merges
+// segments a little at each write; a few large transactions (a fresh
+// replica's sync) leave more than that keeps up with, and the next small
+// write then pays for a large merge: in a mesh of ten serves copied from
+// one clone, the second edit reached every replica 40-60 ms late while
+// each merged. Callers that stored much in few transactions call this
+// at the end; failures only cost search speed.
+func (s *Store) MergeSearchIndex(ctx context.Context) {
+	s.db.ExecContext(ctx, `INSERT INTO search(search) VALUES('optimize')`)
+}
+
+// headInfo is a page head with the fields the page index needs.
+type headInfo struct {
+	id  int64
+	cid cid.Cid
+	rev *Revision
+}
+
+// sortHeads orders heads deterministically, the latest (time, CID) first:
+// lists show the first one's title; a conflicted page still shows every head elsewhere.
+func sortHeads(hs []headInfo) {
+	sort.Slice(hs, func(i, j int) bool {
+		if hs[i].rev.Time != hs[j].rev.Time {
+			return hs[i].rev.Time > hs[j].rev.Time
+		}
+		return hs[i].cid.KeyString() > hs[j].cid.KeyString()
+	})
+}
+
+// loadHeads returns a page's first MaxPageHeads heads in sortHeads order
+// and how many it has: a page that took more before the cap existed is
+// indexed from its latest heads, at a cost bounded by the cap.
+func loadHeads(q querier, page int64) ([]headInfo, int, error) {
+	var total int
+	if err := q.QueryRow(`SELECT count(*) FROM heads WHERE page = ?`, page).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	hs, err := latestHeads(q, page)
+	return hs, total, err
+}
+
+func latestHeads(q querier, page int64) ([]headInfo, error) {
+	rows, err := q.Query(`SELECT b.id, b.cid FROM heads h JOIN blocks b ON b.id = h.rev JOIN revisions r ON r.id = h.rev
+		WHERE h.page = ? ORDER BY r.time DESC, b.cid DESC LIMIT ?`, page, MaxPageHeads)
+	if err != nil {
+		return nil, err
+	}
+	var hs []headInfo
+	for rows.Next() {
+		var h headInfo
+		var cb []byte
+		if err := rows.Scan(&h.id, &cb); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if h.cid, err = cid.Cast(cb); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		hs = append(hs, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range hs {
+		if r, ok := overlayRevision(q, hs[i].cid); ok {
+			hs[i].rev = r
+			continue
+		}
+		data, err := readBlockByID(q, hs[i].id)
+		if err != nil {
+			return nil, err
+		}
+		if hs[i].rev, err = DecodeRevision(data); err != nil {
+			return nil, err
+		}
+	}
+	sortHeads(hs)
+	return hs, nil
+}
+
+// pageIndex is what the pages, search and links tables hold for a page;
+// it is a pure function of the page's heads.
+type pageIndex struct {
+	rev     int64
+	title   string
+	deleted bool
+	policy  string
+	system  bool
+	heads   int
+	// versions counts the distinct (title, body, deleted) among the heads:
+	// heads that agree are one version, not a conflict.
+	versions int
+	created  int64
+	updated  int64
+	text     string // bodies of all heads, for search (maxSearchText)
+	textCut  bool   // text holds less than every head's body
+	titles   string // titles of all heads, for search
+	links    []string
+	headCIDs []cid.Cid
+}
+
+func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pageIndex, error) {
+	hs, total, err := loadHeads(q, page)
+	if err != nil {
+		return nil, err
+	}
+	if len(hs) == 0 {
+		return nil, fmt.Errorf("page #%d has no heads", page)
+	}
+	var created int64
+	var genesisAuto bool
+	if err := q.QueryRow(`SELECT time, auto FROM revisions WHERE id = ?`, page).Scan(&created, &genesisAuto); err != nil {
+		return nil, err
+	}
+	p := &pageIndex{rev: hs[0].id, title: hs[0].rev.Title, deleted: hs[0].rev.Deleted,
+		heads: total, created: created, updated: hs[0].rev.Time}
+	// The page's policy override is the one its heads carry; heads that
+	// disagree leave it unset here (the merge layer decides what that means).
+	memo := map[cid.Cid]string{}
+	if p.policy, err = carriedPolicy(q, hs[0].cid, memo); err != nil {
+		return nil, err
+	}
+	// A page whose genesis is unsigned is the wiki's own (settings), not a
+	// person's: lists and search leave it out.
+	p.system = genesisAuto
+	type version struct {
+		title   string
+		body    cid.Cid
+		deleted bool
+	}
+	versions := map[version]bool{}
+	for _, h := range hs {
+		versions[version{h.rev.Title, h.rev.Body.Cid, h.rev.Deleted}] = true
+	}
+	p.versions = len(versions)
+	seenBody := map[cid.Cid]bool{}
+	seenTitle := map[string]bool{}
+	links := map[string]bool{}
+	var text, titles bytes.Buffer
+	for _, h := range hs {
+		p.headCIDs = append(p.headCIDs, h.cid)
+		if hp, err := carriedPolicy(q, h.cid, memo); err != nil {
+			return nil, err
+		} else if hp != p.policy {
+			p.policy = ""
+		}
+		if !seenTitle[h.rev.Title] {
+			seenTitle[h.rev.Title] = true
+			if titles.Len() > 0 {
+				titles.WriteByte('\n')
+			}
+			titles.WriteString(h.rev.Title)
+		}
+		if h.rev.Deleted && p.versions == 1 {
+			continue
+		}
+		if seenBody[h.rev.Body.Cid] {
+			continue
+		}
+		seenBody[h.rev.Body.Cid] = true
+		body, err := getBody(q, h.rev.Body.Cid)
+		if err != nil {
+			return nil, err
+		}
+		if room := maxSearchText - text.Len(); room > 0 {
+			if text.Len() > 0 {
+				text.WriteByte('\n')
+			}
+			cut := prefixUTF8(body, room)
+			text.WriteString(cut)
+			p.textCut = p.textCut || len(cut) < len(body)
+		} else {
+			p.textCut = true
+		}
+		if linksOf != nil {
+			for _, l := range linksOf(body) {
+				links[l] = true
+			}
+		}
+	}
+	p.text, p.titles = text.String(), titles.String()
+	for l := range links {
+		p.links = append(p.links, l)
+	}
+	sort.Strings(p.links)
+	return p, nil
+}
+
+// maxSearchText bounds the text a page puts in the search index: the
+// first MiB of its versions. SQLite's full-text index of one 35 MB body
+// took 30 s and 800 MB inside the write transaction; a wiki page is
+// rarely a thousandth of that, and its title is always indexed.
+const maxSearchText = 1 << 20
+
+// prefixUTF8 is at most n bytes of s, cut at a character boundary.
+func prefixUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// refreshPage rewrites a page's rows in pages, search and links from its
+// heads, and reports whether its heads differ (a conflict).
+func refreshPage(q querier, page int64, linksOf func(string) []string) (bool, error) {
+	p, err := computePageIndex(q, page, linksOf)
+	if err != nil {
+		return false, err
+	}
+	// An upsert, not INSERT OR REPLACE: REPLACE of a new row cost about
+	// 80 us here (against 6), a tenth of a fresh replica's writer.
+	if _, err := q.Exec(`INSERT INTO pages(id, rev, title, deleted, policy, heads, versions, system, created, updated) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET rev = excluded.rev, title = excluded.title, deleted = excluded.deleted, policy = excluded.policy,
+		heads = excluded.heads, versions = excluded.versions, system = excluded.system, created = excluded.created, updated = excluded.updated`,
+		page, p.rev, p.title, p.deleted, p.policy, p.heads, p.versions, p.system, p.created, p.updated); err != nil {
+		return false, err
+	}
+	if _, err := q.Exec(`DELETE FROM search WHERE docid = ?`, page); err != nil {
+		return false, err
+	}
+	if p.searchable() {
+		if _, err := q.Exec(`INSERT INTO search(docid, title, body) VALUES(?, ?, ?)`, page, p.titles, p.text); err != nil {
+			return false, err
+		}
+	}
+	if _, err := q.Exec(`DELETE FROM links WHERE src = ?`, page); err != nil {
+		return false, err
+	}
+	for _, l := range p.links {
+		if _, err := q.Exec(`INSERT INTO links(src, target) VALUES(?, ?)`, page, l); err != nil {
+			return false, err
+		}
+	}
+	return p.versions > 1, nil
+}
+
+// searchable says whether a page belongs in the search index.
+func (p *pageIndex) searchable() bool { return !p.system && !(p.deleted && p.versions == 1) }
