@@ -3,17 +3,13 @@ package history
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/klauspost/compress/s2"
-	"github.com/klauspost/compress/zstd"
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
@@ -31,18 +27,6 @@ var (
 
 // schemaVersion is stored in PRAGMA user_version.
 const schemaVersion = 3
-
-// deltaMaxDepth bounds storage delta chains so a read never rebuilds more
-// than this many versions of a body.
-const deltaMaxDepth = 24
-
-// Block storage encodings (blocks.enc).
-const (
-	encPlain     = 0
-	encZstd      = 1
-	encDeltaZstd = 2
-	encDelta     = 3
-)
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -84,23 +68,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts4(title, body,
 	tokenize=unicode61 "remove_diacritics=2", compress=pw_compress, uncompress=pw_uncompress);
 `
 
-var (
-	// zenc compresses blocks and the search index's copy of page text.
-	// The fastest level: on this history the repo is 1% larger than with
-	// the default level, and a command's first use of the encoder (its
-	// tables) costs 0.35 ms instead of 1.3, which was a tenth of an edit.
-	zenc *zstd.Encoder
-	zdec *zstd.Decoder
-)
-
 func init() {
-	var err error
-	if zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20)); err != nil {
-		panic(err)
-	}
-	if zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(MaxBodySize)); err != nil {
-		panic(err)
-	}
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error { return setUpConn(c, true) }})
 	sql.Register(driverNameNoAutoCheckpoint, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error { return setUpConn(c, false) }})
 }
@@ -449,13 +417,6 @@ func (s *Store) Wiki() string { return s.wiki }
 // DB exposes the database handle to this package's tests and fsck.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// querier is what both *sql.DB and *sql.Tx offer.
-type querier interface {
-	QueryRow(query string, args ...any) *sql.Row
-	Query(query string, args ...any) (*sql.Rows, error)
-	Exec(query string, args ...any) (sql.Result, error)
-}
-
 // CommitCount is a counter bumped by every write transaction; a daemon
 // polls it to notice commits made by other processes.
 func (s *Store) CommitCount(ctx context.Context) (int64, error) {
@@ -480,180 +441,6 @@ func blockCID(q querier, id int64) (cid.Cid, error) {
 		return cid.Undef, fmt.Errorf("block #%d: %w", id, err)
 	}
 	return cid.Cast(b)
-}
-
-// readBlockByID returns a stored block's bytes, undoing compression and
-// storage deltas. Through a cachedQuerier it remembers decoded blocks by
-// CID: content addressing means a cached entry can never go stale, even
-// across a rolled-back transaction.
-func readBlockByID(q querier, id int64) ([]byte, error) {
-	var cb []byte
-	var enc, depth int
-	var base sql.NullInt64
-	var data []byte
-	if err := q.QueryRow(`SELECT cid, enc, base, depth, data FROM blocks WHERE id = ?`, id).Scan(&cb, &enc, &base, &depth, &data); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("block #%d: %w", id, ErrNotFound)
-		}
-		return nil, err
-	}
-	cache := cacheOf(q)
-	if enc == encPlain {
-		return data, nil
-	}
-	if b, ok := cache.get(string(cb)); ok {
-		return b, nil
-	}
-	b, err := decodeStored(q, enc, base, depth, data)
-	if err == nil {
-		cache.put(string(cb), b)
-	}
-	return b, err
-}
-
-func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte) ([]byte, error) {
-	switch enc {
-	case encPlain:
-		return data, nil
-	case encZstd:
-		return zdec.DecodeAll(data, nil)
-	case encDeltaZstd, encDelta:
-		if !base.Valid || depth > deltaMaxDepth {
-			return nil, errBadDelta
-		}
-		baseData, err := readChain(q, base.Int64)
-		if err != nil {
-			return nil, err
-		}
-		return undelta(zdec, enc, baseData, data)
-	}
-	return nil, fmt.Errorf("unknown block encoding %d", enc)
-}
-
-// chainQuery yields a block's row and then the rows of its delta bases,
-// nearest first (a recursive query emits its rows in that order), so a
-// reader can stop at the first one it has already decoded.
-const chainQuery = `WITH RECURSIVE chain(id, cid, enc, base, depth, data, n) AS (
-	SELECT id, cid, enc, base, depth, data, 0 FROM blocks WHERE id = ?
-	UNION ALL
-	SELECT b.id, b.cid, b.enc, b.base, b.depth, b.data, c.n + 1 FROM blocks b JOIN chain c ON b.id = c.base
-		WHERE c.enc IN (2, 3) AND c.n <= 25)
-SELECT cid, enc, base, depth, data FROM chain`
-
-// readChain is readBlockByID in one query for a whole delta chain: reading
-// the latest version of a page took one query a version back to the last
-// whole one (up to deltaMaxDepth), which was most of reading a page.
-func readChain(q querier, id int64) ([]byte, error) {
-	rows, err := q.Query(chainQuery, id)
-	if err != nil {
-		return nil, err
-	}
-	type link struct {
-		cid   []byte
-		enc   int
-		data  []byte
-		depth int
-	}
-	var chain []link
-	var data []byte
-	found := false
-	cache := cacheOf(q)
-	for rows.Next() {
-		var l link
-		var base sql.NullInt64
-		if err := rows.Scan(&l.cid, &l.enc, &base, &l.depth, &l.data); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if l.enc != encPlain {
-			if b, ok := cache.get(string(l.cid)); ok {
-				data, found = b, true
-				break
-			}
-		}
-		if !isDeltaEnc(l.enc) {
-			if data, err = decodeStored(q, l.enc, base, l.depth, l.data); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			if l.enc != encPlain {
-				cache.put(string(l.cid), data)
-			}
-			found = true
-			break
-		}
-		if !base.Valid || l.depth > deltaMaxDepth || len(chain) > deltaMaxDepth {
-			rows.Close()
-			return nil, errBadDelta
-		}
-		chain = append(chain, l)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if !found {
-		if len(chain) == 0 {
-			return nil, fmt.Errorf("block #%d: %w", id, ErrNotFound)
-		}
-		return nil, errBadDelta // the chain ends in a base that is not stored
-	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		if data, err = undelta(zdec, chain[i].enc, data, chain[i].data); err != nil {
-			return nil, err
-		}
-		cache.put(string(chain[i].cid), data)
-	}
-	return data, nil
-}
-
-// encodeStored picks the smallest storage form of data, as a delta
-// against base when one is given. Revision blocks (compress false) are
-// mostly CIDs and a signature, which zstd cannot shrink; they are stored
-// plain or as a plain delta against the parent revision.
-func encodeStored(data []byte, base []byte, hasBase, compress bool) (enc int, stored []byte) {
-	return encodeStoredWith(zenc, data, base, hasBase, compress)
-}
-
-// zencParallel is zenc for several goroutines at once (zenc has one
-// encoder, which its callers take in turn); made on first use.
-var zencParallel = sync.OnceValue(func() *zstd.Encoder {
-	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-		zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
-	if err != nil {
-		panic(err)
-	}
-	return e
-})
-
-// encodeStoredWith is encodeStored with a given zstd encoder.
-func encodeStoredWith(zenc *zstd.Encoder, data []byte, base []byte, hasBase, compress bool) (enc int, stored []byte) {
-	enc, stored = encPlain, data
-	if hasBase {
-		d := makeDelta(base, data)
-		if compress && len(d) >= 64 {
-			if z := zenc.EncodeAll(d, nil); len(z) < len(d) {
-				if len(z) < len(stored) {
-					enc, stored = encDeltaZstd, z
-				}
-			} else if len(d) < len(stored) {
-				enc, stored = encDelta, d
-			}
-		} else if len(d) < len(stored) {
-			enc, stored = encDelta, d
-		}
-		// A delta well under a quarter of the block will not be beaten by
-		// compressing the whole block: skip that work.
-		if enc != encPlain && len(stored)*4 < len(data) {
-			return enc, stored
-		}
-	}
-	if compress && len(data) >= 64 {
-		if z := zenc.EncodeAll(data, nil); len(z) < len(stored) {
-			enc, stored = encZstd, z
-		}
-	}
-	return enc, stored
 }
 
 // Has reports whether a block is stored.
@@ -740,96 +527,4 @@ func getBody(q querier, root cid.Cid) (string, error) {
 		return "", err
 	}
 	return joinChunks(l, func(c cid.Cid) ([]byte, error) { return getBlock(q, c) })
-}
-
-// Reader is the read view handed to Options.VerifyAuto: it sees the blocks
-// of the transaction in progress.
-type Reader interface {
-	// Revision returns a stored revision.
-	Revision(c cid.Cid) (*Revision, error)
-	// Body returns the text a body root addresses.
-	Body(root cid.Cid) (string, error)
-	// MergeBase returns the deterministic merge base of two revisions.
-	MergeBase(a, b cid.Cid) (cid.Cid, error)
-	// PageDAG returns every revision of a page with its parents.
-	PageDAG(page cid.Cid) (map[cid.Cid]*DAGNode, error)
-	// CarriedPolicy returns the policy override a revision carries.
-	CarriedPolicy(c cid.Cid) (string, error)
-}
-
-type txReader struct{ q querier }
-
-func (r txReader) Revision(c cid.Cid) (*Revision, error) { return getRevision(r.q, c) }
-func (r txReader) Body(c cid.Cid) (string, error)        { return getBody(r.q, c) }
-func (r txReader) MergeBase(a, b cid.Cid) (cid.Cid, error) {
-	return mergeBase(r.q, a, b)
-}
-
-// Reader returns a read view of the committed store.
-func (s *Store) Reader() Reader { return txReader{s.q} }
-
-// connTx is a transaction on one connection, and a querier for it,
-// begun with SQL rather than BeginTx. database/sql ties a Tx to a context
-// of its own, and then gives every query inside it a goroutine that
-// watches that context: a dozen goroutines, each a wake-up of another
-// thread, in a local edit's write transaction.
-type connTx struct {
-	ctx  context.Context // for the queries
-	conn *sql.Conn
-}
-
-// beginRead opens a read transaction on conn; end closes it. A plain
-// BEGIN is deferred: BeginTx would send the DSN's BEGIN IMMEDIATE (right
-// for writes), which takes the write lock, so every local write would wait
-// for a long read such as a sync being served. Its queries follow ctx.
-func beginRead(ctx context.Context, conn *sql.Conn) (*connTx, error) {
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return nil, err
-	}
-	return &connTx{ctx, conn}, nil
-}
-
-// beginWrite opens a write transaction on conn; commit or end closes it.
-// Waiting for the write lock follows ctx; once it is held, the
-// transaction (one batch: milliseconds, a few hundred at most) runs to
-// its end and the caller sees a cancellation after it.
-func beginWrite(ctx context.Context, conn *sql.Conn) (*connTx, error) {
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return nil, err
-	}
-	return &connTx{context.Background(), conn}, nil
-}
-
-func (t *connTx) QueryRow(query string, args ...any) *sql.Row {
-	return t.conn.QueryRowContext(t.ctx, query, args...)
-}
-
-func (t *connTx) Query(query string, args ...any) (*sql.Rows, error) {
-	return t.conn.QueryContext(t.ctx, query, args...)
-}
-
-func (t *connTx) Exec(query string, args ...any) (sql.Result, error) {
-	return t.conn.ExecContext(t.ctx, query, args...)
-}
-
-// commit commits the transaction.
-func (t *connTx) commit() error {
-	if _, err := t.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
-		return err
-	}
-	t.conn = nil
-	return nil
-}
-
-// end rolls the transaction back unless it was committed; a connection
-// it cannot end is discarded, not returned to the pool inside a
-// transaction.
-func (t *connTx) end() {
-	if t.conn == nil {
-		return
-	}
-	if _, err := t.conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
-		t.conn.Raw(func(any) error { return driver.ErrBadConn })
-	}
-	t.conn = nil
 }

@@ -1,0 +1,109 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+
+	"github.com/ipfs/go-cid"
+)
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	QueryRow(query string, args ...any) *sql.Row
+	Query(query string, args ...any) (*sql.Rows, error)
+	Exec(query string, args ...any) (sql.Result, error)
+}
+
+// Reader is the read view handed to Options.VerifyAuto: it sees the blocks
+// of the transaction in progress.
+type Reader interface {
+	// Revision returns a stored revision.
+	Revision(c cid.Cid) (*Revision, error)
+	// Body returns the text a body root addresses.
+	Body(root cid.Cid) (string, error)
+	// MergeBase returns the deterministic merge base of two revisions.
+	MergeBase(a, b cid.Cid) (cid.Cid, error)
+	// PageDAG returns every revision of a page with its parents.
+	PageDAG(page cid.Cid) (map[cid.Cid]*DAGNode, error)
+	// CarriedPolicy returns the policy override a revision carries.
+	CarriedPolicy(c cid.Cid) (string, error)
+}
+
+type txReader struct{ q querier }
+
+func (r txReader) Revision(c cid.Cid) (*Revision, error) { return getRevision(r.q, c) }
+func (r txReader) Body(c cid.Cid) (string, error)        { return getBody(r.q, c) }
+
+func (r txReader) MergeBase(a, b cid.Cid) (cid.Cid, error) {
+	return mergeBase(r.q, a, b)
+}
+
+// Reader returns a read view of the committed store.
+func (s *Store) Reader() Reader { return txReader{s.q} }
+
+// connTx is a transaction on one connection, and a querier for it,
+// begun with SQL rather than BeginTx. database/sql ties a Tx to a context
+// of its own, and then gives every query inside it a goroutine that
+// watches that context: a dozen goroutines, each a wake-up of another
+// thread, in a local edit's write transaction.
+type connTx struct {
+	ctx  context.Context // for the queries
+	conn *sql.Conn
+}
+
+// beginRead opens a read transaction on conn; end closes it. A plain
+// BEGIN is deferred: BeginTx would send the DSN's BEGIN IMMEDIATE (right
+// for writes), which takes the write lock, so every local write would wait
+// for a long read such as a sync being served. Its queries follow ctx.
+func beginRead(ctx context.Context, conn *sql.Conn) (*connTx, error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return nil, err
+	}
+	return &connTx{ctx, conn}, nil
+}
+
+// beginWrite opens a write transaction on conn; commit or end closes it.
+// Waiting for the write lock follows ctx; once it is held, the
+// transaction (one batch: milliseconds, a few hundred at most) runs to
+// its end and the caller sees a cancellation after it.
+func beginWrite(ctx context.Context, conn *sql.Conn) (*connTx, error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return nil, err
+	}
+	return &connTx{context.Background(), conn}, nil
+}
+
+func (t *connTx) QueryRow(query string, args ...any) *sql.Row {
+	return t.conn.QueryRowContext(t.ctx, query, args...)
+}
+
+func (t *connTx) Query(query string, args ...any) (*sql.Rows, error) {
+	return t.conn.QueryContext(t.ctx, query, args...)
+}
+
+func (t *connTx) Exec(query string, args ...any) (sql.Result, error) {
+	return t.conn.ExecContext(t.ctx, query, args...)
+}
+
+// commit commits the transaction.
+func (t *connTx) commit() error {
+	if _, err := t.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+		return err
+	}
+	t.conn = nil
+	return nil
+}
+
+// end rolls the transaction back unless it was committed; a connection
+// it cannot end is discarded, not returned to the pool inside a
+// transaction.
+func (t *connTx) end() {
+	if t.conn == nil {
+		return
+	}
+	if _, err := t.conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	t.conn = nil
+}
