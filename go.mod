@@ -4,7 +4,6 @@ go 1.26.8
 
 require (
 	github.com/Shopify/toxiproxy/v2 v2.5.0
-	github.com/atotto/clipboard v0.1.4
 	github.com/charmbracelet/bubbles v1.0.0
 	github.com/charmbracelet/bubbletea v1.3.10
 	github.com/charmbracelet/lipgloss v1.1.1-0.20250404203927-76690c660834
@@ -32,6 +31,7 @@ require (
 require (
 	filippo.io/bigmod v0.1.1-0.20260103110540-f8a47775ebe5 // indirect
 	filippo.io/keygen v1.0.0 // indirect
+	github.com/atotto/clipboard v0.1.4 // indirect
 	github.com/aymanbagabas/go-osc52/v2 v2.0.1 // indirect
 	github.com/aymanbagabas/go-udiff v0.3.1 // indirect
 	github.com/benbjohnson/clock v1.3.5 // indirect
@@ -137,8 +137,3 @@ require (
 	lukechampine.com/blake3 v1.4.1 // indirect
 )
 
-// Bubble Tea's text input and text area paste through atotto/clipboard,
-// whose package initialisation searched PATH for clipboard programs in
-// every peerwiki command; ours searches at the first paste (see
-// third_party/clipboard).
-replace github.com/atotto/clipboard => ./third_party/clipboard
