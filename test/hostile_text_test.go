@@ -67,7 +67,7 @@ func foreign(t *testing.T, r *wiki.Repo, id *history.Identity, page, parent cid.
 	if err != nil {
 		t.Fatalf("store %q: %v", title, err)
 	}
-	if err := r.AfterReceive(ctx, res.Divergent); err != nil {
+	if err := r.ApplyPolicies(ctx, res.Divergent); err != nil {
 		t.Fatal(err)
 	}
 	return blk.Cid

@@ -240,10 +240,10 @@ func (r *Repo) AutoMergeAll(ctx context.Context) ([]cid.Cid, error) {
 	return merged, nil
 }
 
-// AfterReceive runs after blocks from elsewhere (a peer, an import, an
+// ApplyPolicies runs after blocks from anywhere (a peer, an import, an
 // edit on an old revision) were stored: each page that gained a divergence
 // gets its replicated policy applied.
-func (r *Repo) AfterReceive(ctx context.Context, divergent []cid.Cid) error {
+func (r *Repo) ApplyPolicies(ctx context.Context, divergent []cid.Cid) error {
 	for _, p := range divergent {
 		if _, err := r.AutoMerge(ctx, p); err != nil {
 			return fmt.Errorf("automatic merge of page %s: %w", short(p), err)

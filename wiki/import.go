@@ -103,7 +103,7 @@ func (r *Repo) Import(ctx context.Context, dir string) (ImportResult, error) {
 		if err != nil {
 			return failed, fmt.Errorf("import: %w", err)
 		}
-		if err := r.AfterReceive(ctx, put.Divergent); err != nil {
+		if err := r.ApplyPolicies(ctx, put.Divergent); err != nil {
 			return res, err
 		}
 	}

@@ -112,7 +112,7 @@ func (r *Repo) commitOn(ctx context.Context, d Draft, parents []*history.Revisio
 	if err != nil {
 		return cid.Undef, err
 	}
-	if err := r.AfterReceive(ctx, res.Divergent); err != nil {
+	if err := r.ApplyPolicies(ctx, res.Divergent); err != nil {
 		return blk.Cid, err
 	}
 	return blk.Cid, nil

@@ -214,7 +214,7 @@ func (r *Repo) labelHeads(ctx context.Context, page cid.Cid, p string) error {
 	if err != nil {
 		return err
 	}
-	return r.AfterReceive(ctx, res.Divergent)
+	return r.ApplyPolicies(ctx, res.Divergent)
 }
 
 func policyName(p string) string {

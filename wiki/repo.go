@@ -119,12 +119,12 @@ func NewKey() []byte {
 
 // Init creates a new wiki in dir: identity, wiki id and key, database.
 func Init(dir, name string) (*Repo, error) {
-	return Create(dir, name, NewWikiID(), NewKey())
+	return InitReplica(dir, name, NewWikiID(), NewKey())
 }
 
-// Create makes a repo in dir for the given wiki id and key (a new wiki,
+// InitReplica makes a repo in dir for the given wiki id and key (a new wiki,
 // or a replica of an existing one).
-func Create(dir, name, wikiID string, key []byte) (*Repo, error) {
+func InitReplica(dir, name, wikiID string, key []byte) (*Repo, error) {
 	if Initialised(dir) {
 		return nil, fmt.Errorf("%w: %s", ErrAlreadyInit, dir)
 	}

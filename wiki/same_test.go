@@ -21,7 +21,7 @@ func newReplica(t *testing.T, a *wiki.Repo, name string) *wiki.Repo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := wiki.Create(filepath.Join(t.TempDir(), name), name, a.Config.Wiki, key)
+	r, err := wiki.InitReplica(filepath.Join(t.TempDir(), name), name, a.Config.Wiki, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func copyAll(t *testing.T, from, to *wiki.Repo) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := to.AfterReceive(ctx, res.Divergent); err != nil {
+	if err := to.ApplyPolicies(ctx, res.Divergent); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -133,7 +133,7 @@ func TestRegressionChaosSeed22(t *testing.T) {
 	}
 	page, _ := divergedCarrying(t, a, "=lww") // written under a's default
 	copyAll(t, a, b)                          // b merges what it received
-	if err := a.AfterReceive(ctx, []cid.Cid{page}); err != nil {
+	if err := a.ApplyPolicies(ctx, []cid.Cid{page}); err != nil {
 		t.Fatal(err)
 	}
 	ha, _ := a.Store.Heads(ctx, page)

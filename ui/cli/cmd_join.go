@@ -39,7 +39,7 @@ If the code is fine but no peer answers, the replica is still made: run
 			if wiki.Initialised(a.dir()) {
 				return fmt.Errorf("%w: %s (join makes a new replica; use another --repo)", wiki.ErrAlreadyInit, a.dir())
 			}
-			r, err := wiki.Create(a.dir(), name, code.Wiki, code.Key)
+			r, err := wiki.InitReplica(a.dir(), name, code.Wiki, code.Key)
 			if err != nil {
 				return err
 			}

@@ -31,7 +31,7 @@ func nodeConfig(r *wiki.Repo) (p2p.Config, error) {
 	if err != nil {
 		return p2p.Config{}, err
 	}
-	cfg := p2p.Config{Store: r.Store, Identity: r.ID, Key: key, RepoDir: r.Dir, AfterReceive: r.AfterReceive, Name: r.Config.Name}
+	cfg := p2p.Config{Store: r.Store, Identity: r.ID, Key: key, RepoDir: r.Dir, AfterReceive: r.ApplyPolicies, Name: r.Config.Name}
 	// PEERWIKI_PRESENCE_LEASE shortens presence leases (tests).
 	if d, err := time.ParseDuration(os.Getenv("PEERWIKI_PRESENCE_LEASE")); err == nil && d > 0 {
 		cfg.PresenceLease = d
