@@ -90,8 +90,8 @@ func TestRogueFutureDatesAreDeferred(t *testing.T) {
 	y2100 := evil.signedRevision(page, []cid.Cid{page}, 2, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), "Note", "wins lww")
 	blocks := append(append(append([]history.Block{}, genesis...), end...), y2100...)
 	_, res := syncFromRogue(t, honest, blocks)
-	if res.Received != 1 {
-		t.Fatalf("received %d revisions, want only the genesis", res.Received)
+	if res.Received != 1 || res.Deferred != 2 {
+		t.Fatalf("received %d revisions and deferred %d, want the genesis stored and two waiting", res.Received, res.Deferred)
 	}
 	ctx := context.Background()
 	for _, b := range [][]history.Block{end, y2100} {

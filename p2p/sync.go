@@ -23,6 +23,10 @@ type SyncResult struct {
 	Sent, Received int
 	// Blocks counts new blocks of any kind stored from the peer.
 	Blocks int
+	// Deferred counts revisions from the peer not stored for now
+	// (history.PutResult.Deferred): dated too far ahead, or past a
+	// page's cap of heads.
+	Deferred int
 	// Equal reports that both sides already had the same heads.
 	Equal bool
 	// Conflicts are pages that became divergent through what arrived.
@@ -110,6 +114,11 @@ func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Check
 		default:
 		}
 	}
+	if len(res.Deferred) > 0 {
+		// Not the sender's fault as such (a clock ahead of ours, a page at
+		// its cap of heads): they are offered again by its next sync.
+		n.log.Info("revisions from a peer wait", "peer", p, "revisions", len(res.Deferred), "why", clip(res.Deferred[0].Err.Error()))
+	}
 	if len(res.Divergent) > 0 && n.cfg.AfterReceive != nil {
 		if err := n.cfg.AfterReceive(ctx, res.Divergent); err != nil {
 			n.log.Warn("applying conflict policy failed", "pages", len(res.Divergent), "err", err)
@@ -160,6 +169,7 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 				continue
 			}
 			res.Received += len(r.Revisions)
+			res.Deferred += len(r.Deferred)
 			res.Blocks += r.Blocks
 			conflicts = append(conflicts, r.Divergent...)
 			if n.cfg.Progress != nil {
