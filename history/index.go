@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
@@ -191,10 +192,11 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 			continue
 		}
 		seenBody[h.rev.Body.Cid] = true
-		body, err := getBody(q, h.rev.Body.Cid)
+		body, bodyCut, err := getBodyPrefix(q, h.rev.Body.Cid, maxSearchText)
 		if err != nil {
 			return nil, err
 		}
+		p.textCut = p.textCut || bodyCut
 		if room := maxSearchText - text.Len(); room > 0 {
 			if text.Len() > 0 {
 				text.WriteByte('\n')
@@ -219,11 +221,44 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 	return p, nil
 }
 
-// maxSearchText bounds the text a page puts in the search index: the
-// first MiB of its versions. SQLite's full-text index of one 35 MB body
-// took 30 s and 800 MB inside the write transaction; a wiki page is
-// rarely a thousandth of that, and its title is always indexed.
+// maxSearchText bounds what the index reads of a page: the first MiB of
+// each version's body for links, and of its versions together for the
+// search index. SQLite's full-text index of one 35 MB body took 30 s and
+// 800 MB inside the write transaction, and reading the whole body again
+// for its links held the transaction a second; a wiki page is rarely a
+// thousandth of that, and its title is always indexed.
 const maxSearchText = 1 << 20
+
+// getBodyPrefix returns at most the first n bytes of a body (cut at a
+// character boundary), reading only the chunks it needs, and whether it
+// left anything out.
+func getBodyPrefix(q querier, root cid.Cid, n int) (string, bool, error) {
+	data, err := getBlock(q, root)
+	if err != nil {
+		return "", false, fmt.Errorf("body %s: %w", root, err)
+	}
+	if root.Prefix().Codec == CodecRaw {
+		s := prefixUTF8(string(data), n)
+		return s, len(s) < len(data), nil
+	}
+	l, err := decodeChunkList(data)
+	if err != nil {
+		return "", false, err
+	}
+	var sb strings.Builder
+	for _, c := range l.Chunks {
+		if sb.Len() > n {
+			break
+		}
+		b, err := getBlock(q, c.Cid)
+		if err != nil {
+			return "", false, err
+		}
+		sb.Write(b)
+	}
+	s := prefixUTF8(sb.String(), n)
+	return s, uint64(len(s)) < l.Size, nil
+}
 
 // prefixUTF8 is at most n bytes of s, cut at a character boundary.
 func prefixUTF8(s string, n int) string {

@@ -56,7 +56,8 @@ func (r *replica) signedRevision(page cid.Cid, parents []cid.Cid, height uint64,
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return append(bodies, blk)
+	// As a sync sends them: a chunked body's chunks before its list.
+	return append(append(bodies[1:len(bodies):len(bodies)], bodies[0]), blk)
 }
 
 // syncFromRogue runs honest's sync with a hostile answerer sending blocks
