@@ -74,18 +74,8 @@ func TestSyncHeadSetLargerThanAFrame(t *testing.T) {
 
 	t.Run("asker", func(t *testing.T) {
 		asker := newHostile(t)
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := asker.Connect(ctx, info(nh.Host())); err != nil {
-			t.Fatal(err)
-		}
-		s, err := asker.NewStream(ctx, nh.ID(), SyncProtocol)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		fc := newFrameConn(s, time.Now().Add(15*time.Second), nil)
-		err = fc.writeHeadSet(big, func(total int, first [][]byte) error {
+		fc := syncStream(t, asker, nh, 15*time.Second)
+		err := fc.writeHeadSet(big, func(total int, first [][]byte) error {
 			return fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: sum[:], N: total, Heads: first})
 		})
 		if err != nil || fc.flush() != nil {
@@ -158,17 +148,7 @@ func TestHeadSetOverTheLimitIsRefused(t *testing.T) {
 	honest := newReplica(t)
 	nh := startNode(t, honest, nil)
 	asker := newHostile(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := asker.Connect(ctx, info(nh.Host())); err != nil {
-		t.Fatal(err)
-	}
-	s, err := asker.NewStream(ctx, nh.ID(), SyncProtocol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	fc := newFrameConn(s, time.Now().Add(5*time.Second), nil)
+	fc := syncStream(t, asker, nh, 5*time.Second)
 	first := encodeCIDs(syntheticHeads(10))
 	fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: make([]byte, 32), N: maxSyncHeads + 1, Heads: first})
 	fc.flush()

@@ -206,3 +206,20 @@ func sameHeads(a, b []cid.Cid) bool {
 	}
 	return true
 }
+
+// syncStream connects h to nd and opens a sync stream, framed until d
+// from now; the stream is reset at the test's end.
+func syncStream(t *testing.T, h host.Host, nd *Node, d time.Duration) *frameConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := h.Connect(ctx, info(nd.Host())); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.NewStream(ctx, nd.ID(), SyncProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Reset() })
+	return newFrameConn(s, time.Now().Add(d), nil)
+}

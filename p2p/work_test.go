@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"strings"
 	"sync"
@@ -97,22 +96,13 @@ func TestRandomHeadsAreRateLimited(t *testing.T) {
 		cfg.Logger = slog.New(slog.NewTextHandler(log, nil))
 	})
 	attacker := newHostile(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := attacker.Connect(ctx, info(nh.Host())); err != nil {
-		t.Fatal(err)
-	}
 	heads := syntheticHeads(100_000)
 	sum := history.HeadsHash(heads)
 	hello := cborFrame(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: sum[:], Heads: encodeCIDs(heads)})
 	ask := func() (first byte, payload string, took time.Duration) {
 		t.Helper()
-		s, err := attacker.NewStream(ctx, nh.ID(), SyncProtocol)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Reset()
-		fc := newFrameConn(s, time.Now().Add(15*time.Second), nil)
+		fc := syncStream(t, attacker, nh, 15*time.Second)
+		defer fc.s.Reset()
 		start := time.Now()
 		if err := fc.write(hello[0], hello[1:]); err != nil || fc.flush() != nil {
 			t.Fatal(err)
