@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +174,30 @@ func TestHelloReadsAsVersion3(t *testing.T) {
 	var old helloV3
 	if err := wireDec.Unmarshal(b[1:], &old); err != nil || old.V != protoVersion || len(old.Heads) != 3 {
 		t.Fatalf("a version-3 node reads %+v, %v", old, err)
+	}
+}
+
+// The heads that syncs hold at once are bounded: past the pool, a sync is
+// answered busy, and a finished sync gives its heads back.
+func TestHeadPool(t *testing.T) {
+	var pool headPool
+	first := encodeCIDs(syntheticHeads(10))
+	a := &frameConn{heads: &pool}
+	if _, err := a.readHeadSet(0, first); err != nil || pool.held.Load() != 10 {
+		t.Fatalf("read 10 heads: %v, pool holds %d", err, pool.held.Load())
+	}
+	pool.held.Add(maxSyncHeads - 15)
+	b := &frameConn{heads: &pool}
+	var ref *refusal
+	if _, err := b.readHeadSet(0, first); !errors.As(err, &ref) || !ref.busy {
+		t.Fatalf("read past the pool: %v, want busy", err)
+	}
+	a.release()
+	if _, err := b.readHeadSet(0, first); err != nil {
+		t.Fatalf("read after another sync gave its heads back: %v", err)
+	}
+	b.release()
+	if got := pool.held.Load(); got != maxSyncHeads-15 {
+		t.Fatalf("pool holds %d after both released, want %d", got, maxSyncHeads-15)
 	}
 }

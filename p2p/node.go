@@ -126,6 +126,8 @@ type Node struct {
 	locks   map[peer.ID]chan struct{}
 	inbound map[peer.ID]*inboundSync
 	work    *workBudget
+	// peerHeads holds the heads syncs read from peers.
+	peerHeads headPool
 	wanted  map[peer.ID]*syncTrigger
 	fromNet map[cid.Cid]bool
 	found   map[peer.ID]bool

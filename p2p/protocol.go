@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -81,9 +82,9 @@ const (
 	maxFrameHeads = 1 << 17
 	// maxSyncHeads bounds a whole head set. It is far above any honest
 	// wiki (a wiki of 100,000 pages has about as many heads, and its HELLO
-	// is 3.8 MB): a larger set is refused with a message, never punished,
-	// and it bounds what a peer can make this node hold (about 100 bytes
-	// a head, 400 MB) and look up.
+	// is 3.8 MB): a larger set is refused with a message, never punished.
+	// It also bounds the peers' heads held by all syncs at once (see
+	// headPool): 64 bytes a head in memory, 256 MB.
 	maxSyncHeads = 4_000_000
 )
 
@@ -203,6 +204,31 @@ type frameConn struct {
 	// read.
 	deadline, frameDeadline time.Time
 	meter                   *progressMeter // nil: no progress rule
+	// heads, when set, is where the peer's heads read are taken from;
+	// held counts them, until release.
+	heads *headPool
+	held  int
+}
+
+// headPool bounds the peers' heads that the syncs of a node hold at once
+// to maxSyncHeads: peers that each send a large head set, honest or not,
+// wait their turn rather than fill the memory.
+type headPool struct{ held atomic.Int64 }
+
+func (p *headPool) take(k int) bool {
+	if p.held.Add(int64(k)) > maxSyncHeads {
+		p.held.Add(-int64(k))
+		return false
+	}
+	return true
+}
+
+// release gives back the heads this sync took from its pool.
+func (f *frameConn) release() {
+	if f.heads != nil {
+		f.heads.held.Add(-int64(f.held))
+		f.held = 0
+	}
 }
 
 // wireStats counts what one sync moved.
@@ -448,6 +474,19 @@ func (f *frameConn) readHeadSet(n int, first [][]byte) ([]cid.Cid, error) {
 	case n > maxSyncHeads:
 		return nil, refuse("a head set of %d heads is over this node's limit of %d", n, maxSyncHeads)
 	}
+	take := func(k int) error {
+		if f.heads == nil {
+			return nil
+		}
+		if !f.heads.take(k) {
+			return busy("this node holds too many heads of other syncs; try again later")
+		}
+		f.held += k
+		return nil
+	}
+	if err := take(len(first)); err != nil {
+		return nil, err
+	}
 	heads, err := decodeCIDs(first)
 	if err != nil {
 		return nil, err
@@ -469,6 +508,9 @@ func (f *frameConn) readHeadSet(n int, first [][]byte) ([]cid.Cid, error) {
 		}
 		if len(m.Heads) == 0 || len(m.Heads) > n-len(heads) {
 			return nil, protoErr("a HEADS frame of %d heads where %d were to come", len(m.Heads), n-len(heads))
+		}
+		if err := take(len(m.Heads)); err != nil {
+			return nil, err
 		}
 		part, err := decodeCIDs(m.Heads)
 		if err != nil {

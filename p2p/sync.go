@@ -301,8 +301,10 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 	}
 	dl, _ := ctx.Deadline()
 	fc := newFrameConn(s, dl, newProgressMeter(n.cfg.progress))
+	fc.heads = &n.peerHeads
 	ok := false
 	defer func() {
+		fc.release()
 		res.Wire = *fc.stats
 		res.Duration = time.Since(start)
 		if ok {
@@ -381,6 +383,8 @@ func (n *Node) handleSync(s network.Stream) {
 	p := s.Conn().RemotePeer()
 	meter := newProgressMeter(n.cfg.progress)
 	fc := newFrameConn(s, time.Now().Add(syncTimeout), meter)
+	fc.heads = &n.peerHeads
+	defer fc.release()
 	if n.bans.banned(p) {
 		s.Reset()
 		return
