@@ -12,6 +12,8 @@
 // are handed to the caller's AfterReceive hook, which applies the wiki's
 // policies. It never logs or prints the wiki key, never stores anything
 // from a peer that sent one bad block in the batch, and never lets one
-// bad or slow peer stall the others: every read has a deadline, every
-// frame a size limit, and every peer at most one sync at a time.
+// bad or slow peer stall the others: a connection counts only once it
+// proves the wiki key, every read has a deadline, every frame a size
+// limit, every sync a least rate of progress, and every peer at most one
+// sync at a time and a share of the node's work.
 package p2p
