@@ -120,11 +120,11 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer conn.Close()
-	tx, err := beginWrite(ctx, conn)
+	tx, err := s.beginWriteTurn(ctx, conn)
 	for attempt := 0; err != nil && isBusy(err) && attempt < 3; attempt++ {
 		// Past the busy timeout already: one more go after a pause.
 		time.Sleep(100 * time.Millisecond)
-		tx, err = beginWrite(ctx, conn)
+		tx, err = s.beginWriteTurn(ctx, conn)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -148,6 +148,7 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	}
 	conn.Close() // back to the pool, for compact (the deferred Close is then a no-op)
 	s.compact(ctx, len(res.Pages))
+	s.yieldToWaiters()
 	return res, nil
 }
 

@@ -173,7 +173,7 @@ func Open(path, wikiID string, opts Options) (*Store, error) {
 	// synchronous=FULL: a commit returns once its log frames are on disk.
 	// The log is not copied into the database at every close (see
 	// walclose.go), so NORMAL would leave commits undurable for long.
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=FULL&_stmt_cache_size=64"
+	dsn := "file:" + path + fmt.Sprintf("?_journal_mode=WAL&_busy_timeout=%d&_txlock=immediate&_synchronous=FULL&_stmt_cache_size=64", busyTimeout.Milliseconds())
 	// Incremental auto-vacuum is a property of the file, fixed when it is
 	// created (before WAL mode writes its first page); asking for it on
 	// every connection cost an opening half a millisecond.
