@@ -27,7 +27,9 @@ func (a *app) conflictsCommand() *cobra.Command {
 			if asJSON {
 				return writeJSON(a.stdout, cs)
 			}
-			out := newPrinter(a.stdout)
+			w, done := a.pager()
+			defer done()
+			out := newPrinter(w)
 			if len(cs) == 0 {
 				out.Println("no conflicts")
 				return nil

@@ -42,7 +42,9 @@ from REV_A to the page's head. With both: from REV_A to REV_B.`,
 			if err != nil {
 				return err
 			}
-			out := newPrinter(a.stdout)
+			w, done := a.pager()
+			defer done()
+			out := newPrinter(w)
 			for i, pair := range pairs {
 				if i > 0 {
 					out.Println()

@@ -26,7 +26,9 @@ func (a *app) listCommand() *cobra.Command {
 			if asJSON {
 				return writeJSON(a.stdout, pages)
 			}
-			printPageList(newPrinter(a.stdout), pages)
+			w, done := a.pager()
+			defer done()
+			printPageList(newPrinter(w), pages)
 			return nil
 		},
 	}

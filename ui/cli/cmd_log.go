@@ -32,7 +32,9 @@ marked, and so are automatic merges.`,
 			if asJSON {
 				return writeJSON(a.stdout, entries)
 			}
-			out := newPrinter(a.stdout)
+			w, done := a.pager()
+			defer done()
+			out := newPrinter(w)
 			describe := func(e wiki.LogEntry) string {
 				s := out.yellow(shortID(e.Rev)) + " " + out.dim(e.Time[:19])
 				if e.Head {

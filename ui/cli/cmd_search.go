@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,11 +20,13 @@ func (a *app) searchCommand() *cobra.Command {
 	var asJSON bool
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "search QUERY [--json]",
+		Use:   "search QUERY [--limit N] [--json]",
 		Short: "Full-text search of titles and bodies",
 		Long: `Search the titles and bodies of every page (every head of a conflicted page).
 Words match regardless of case and accents; "a phrase", prefix*, OR and
--exclude work as in SQLite full-text search.`,
+-exclude work as in SQLite full-text search. The most recently changed
+pages come first; at most --limit of them (50 by default), and the
+output says when there were more.`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, as []string) error {
 			r, err := a.open()
@@ -34,10 +37,16 @@ Words match regardless of case and accents; "a phrase", prefix*, OR and
 			if strings.TrimSpace(query) == "" {
 				return usagef("empty search query")
 			}
-			hits, err := r.Store.Search(cmd.Context(), query, limit)
+			if limit < 1 {
+				return usagef("--limit must be at least 1")
+			}
+			// One more than asked, to know whether the limit cut the list.
+			hits, err := r.Store.Search(cmd.Context(), query, limit+1)
 			if err != nil {
 				return err
 			}
+			more := len(hits) > limit
+			hits = hits[:min(len(hits), limit)]
 			out := []searchHit{}
 			for _, h := range hits {
 				out = append(out, searchHit{ID: h.Page.String(), Title: h.Title, Snippet: strings.Join(strings.Fields(h.Snippet), " ")})
@@ -45,12 +54,17 @@ Words match regardless of case and accents; "a phrase", prefix*, OR and
 			if asJSON {
 				return writeJSON(a.stdout, out)
 			}
-			p := newPrinter(a.stdout)
+			w, done := a.pager()
+			defer done()
+			p := newPrinter(w)
 			if len(out) == 0 {
 				p.Println(p.dim("no matches"))
 			}
 			for _, h := range out {
 				p.Printf("%s  %s\n    %s\n", p.yellow(shortID(h.ID)), p.bold(termtext.Line(h.Title)), termtext.Line(h.Snippet))
+			}
+			if more {
+				p.Println(p.dim(fmt.Sprintf("(stopped at %s: more pages match; --limit N shows more)", pluralCount(limit, "match", "matches"))))
 			}
 			return nil
 		},

@@ -30,7 +30,6 @@ clearly marked. --rev prints one revision of the page instead.`,
 			if err != nil {
 				return err
 			}
-			out := newPrinter(a.stdout)
 			if cmd.Flags().Changed("rev") {
 				c, err := r.FindRevision(ctx, rev, p.ID)
 				if err != nil {
@@ -43,7 +42,9 @@ clearly marked. --rev prints one revision of the page instead.`,
 				if asJSON {
 					return writeJSON(a.stdout, v)
 				}
-				printVersion(out, v, "")
+				w, done := a.pager()
+				defer done()
+				printVersion(newPrinter(w), v, "")
 				return nil
 			}
 			v, err := r.View(ctx, p)
@@ -54,7 +55,9 @@ clearly marked. --rev prints one revision of the page instead.`,
 			if asJSON {
 				return writeJSON(a.stdout, v)
 			}
-			printPageView(out, v)
+			w, done := a.pager()
+			defer done()
+			printPageView(newPrinter(w), v)
 			return nil
 		},
 	}
@@ -144,7 +147,21 @@ func printPageView(out *printer, v *wiki.PageView) {
 		printBody(out, v.Body)
 	}
 	if len(v.Links) > 0 {
-		out.Printf("\n%s %s\n", out.dim("Links:"), termtext.Line(strings.Join(v.Links, ", ")))
+		// Links to pages that do not exist are a wiki's red links: in
+		// red, and said in words for a terminal without colour.
+		missing := map[string]bool{}
+		for _, l := range v.MissingLinks {
+			missing[l] = true
+		}
+		var names []string
+		for _, l := range v.Links {
+			name := termtext.Line(l)
+			if missing[l] {
+				name = out.red(name + " (no page yet)")
+			}
+			names = append(names, name)
+		}
+		out.Printf("\n%s %s\n", out.dim("Links:"), strings.Join(names, ", "))
 	}
 	if len(v.Backlinks) > 0 {
 		var names []string

@@ -23,8 +23,14 @@ type printer struct {
 
 func newPrinter(w io.Writer) *printer {
 	p := &printer{w: w}
-	if f, ok := w.(*os.File); ok && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb" {
-		p.color = isatty.IsTerminal(f.Fd())
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return p
+	}
+	switch w := w.(type) {
+	case *os.File:
+		p.color = isatty.IsTerminal(w.Fd())
+	case interface{ terminal() bool }: // a pager on a terminal
+		p.color = w.terminal()
 	}
 	return p
 }
@@ -52,6 +58,19 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// plural is one or many, as n asks.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// pluralCount is n and a noun in the form n asks: "1 page", "3 pages".
+func pluralCount(n int, one, many string) string {
+	return fmt.Sprintf("%d %s", n, plural(n, one, many))
 }
 
 func shortID(s string) string {

@@ -50,6 +50,8 @@ type app struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	repo    *wiki.Repo
+	// noPager is --no-pager: long output goes straight to the terminal.
+	noPager bool
 	// longLived is set by commands that keep running (serve, sync, join,
 	// the UI): the collector runs as usual and the repo is opened for a
 	// long-lived process.
@@ -136,10 +138,13 @@ not confirmed by as many replicas as --confirm asked.
 On a terminal, 'peerwiki' alone opens the terminal UI.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Args:          cobra.NoArgs,
+		Args:          unknownCommand,
 		RunE:          a.runBare,
+		Version:       readBuildVersion().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}")
 	root.PersistentFlags().StringVar(&a.repoDir, "repo", "", "repository directory (default $PEERWIKI_REPO or $XDG_DATA_HOME/peerwiki)")
+	root.PersistentFlags().BoolVar(&a.noPager, "no-pager", false, "never page long output (default: $PAGER, or less -FRX, on a terminal)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		a.initCommand(), a.newCommand(), a.editCommand(), a.rmCommand(), a.showCommand(), a.listCommand(),
@@ -147,10 +152,33 @@ On a terminal, 'peerwiki' alone opens the terminal UI.`,
 		a.fsckCommand(), a.exportCommand(), a.importCommand(), a.idCommand(),
 		a.mergeCommand(), a.resolveCommand(), a.policyCommand(), a.mergeFileCommand(), a.resolverCommand(),
 		a.priorityCommand(), a.confirmCommand(),
-		a.tuiCommand(),
+		a.tuiCommand(), a.versionCommand(),
 	)
 	root.AddCommand(a.replicationCommands()...)
+	a.registerCompletions(root)
 	return root
+}
+
+// unknownCommand is the root's argument check: `peerwiki` takes no
+// arguments of its own, so an argument is a command it does not know,
+// maybe mistyped. (cobra suggests only when the root checks no arguments.)
+func unknownCommand(cmd *cobra.Command, as []string) error {
+	if len(as) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q", as[0])
+	// Up to 2 edits away ("shwo", "serach"), fewer for short words, whose
+	// every neighbour would be 2 edits away; a prefix always matches.
+	cmd.SuggestionsMinimumDistance = min(2, max(len(as[0])-1, 0))
+	if s := cmd.SuggestionsFor(as[0]); len(s) > 0 {
+		last := len(s) - 1
+		if last > 0 {
+			s[last-1] += " or " + s[last]
+			s = s[:last]
+		}
+		msg += "; did you mean " + strings.Join(s, ", ") + "?"
+	}
+	return usageError{errors.New(msg)}
 }
 
 // dir is the repo directory this invocation uses.
@@ -207,8 +235,8 @@ func (a *app) runBare(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	out := newPrinter(a.stdout)
-	fmt.Fprintf(a.stdout, "%s  %d pages, %d revisions, %d conflicts  (%s)\n\n",
-		out.bold("peerwiki"), st.Pages, st.Revisions, len(st.Conflicts), a.dir())
+	fmt.Fprintf(a.stdout, "%s  %s, %s, %s  (%s)\n\n", out.bold("peerwiki"), pluralCount(st.Pages, "page", "pages"),
+		pluralCount(st.Revisions, "revision", "revisions"), pluralCount(len(st.Conflicts), "conflict", "conflicts"), a.dir())
 	pages, err := r.List(cmd.Context(), false, false)
 	if err != nil {
 		return err
