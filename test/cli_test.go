@@ -124,7 +124,7 @@ func TestBadInputs(t *testing.T) {
 	r := InitRepo(t, "carol")
 	r.Fail(1, []string{"init"}, "already initialised")
 	r.OK("new", "Todo", "--body", "a")
-	r.OK("new", "todo", "--body", "b")
+	r.OK("new", "todo", "--body", "b", "--duplicate")
 	r.Fail(1, []string{"show", "TODO"}, "ambiguous", "2 pages")
 	r.Fail(1, []string{"show", "Nope"}, "no such page")
 	r.Fail(1, []string{"new", ""}, "empty title")

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
+	"peerwiki/history"
 	"peerwiki/p2p"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
@@ -15,8 +18,9 @@ func (a *app) editCommand() *cobra.Command {
 	var src bodySource
 	var conf confirmFlags
 	var title, msg, parent string
+	var updateLinks bool
 	cmd := &cobra.Command{
-		Use:   "edit PAGE [--title T] [--body TEXT | --file F | -] [-m MSG] [--parent REV]",
+		Use:   "edit PAGE [--title T [--update-links]] [--body TEXT | --file F | -] [-m MSG] [--parent REV]",
 		Short: "Make a new revision of a page (rename with --title)",
 		Long: `Make a new revision of PAGE with a new title (--title: that is how pages are
 renamed) and/or body (--body, --file, or "-" for standard input). On a
@@ -26,7 +30,13 @@ A page with several heads (a conflict) is not edited until they are resolved
 ('peerwiki merge' or 'peerwiki resolve'), unless --parent picks the revision
 to build on. --parent may name any revision of the page: building on an old
 one creates a divergent head, as an offline replica would. Editing a deleted
-page restores it.`,
+page restores it.
+
+Links are by title: after a rename, [[Old title]] links lead nowhere. A
+rename says how many pages link to the old title; --update-links makes
+them link to the new one (one revision of each linking page; pages in
+conflict are skipped and named). --update-links alone does it for the
+page's latest rename.`,
 		Args: args(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, as []string) error {
 			as, dash, err := dashArg(as, 1)
@@ -37,7 +47,8 @@ page restores it.`,
 			if err != nil {
 				return err
 			}
-			if !given && !cmd.Flags().Changed("title") && !interactive(a.stdin, a.stdout) {
+			linksOnly := updateLinks && !given && !cmd.Flags().Changed("title")
+			if !given && !cmd.Flags().Changed("title") && !updateLinks && !interactive(a.stdin, a.stdout) {
 				return usagef("nothing to change: give --title, --body, --file or - (or run on a terminal to use $EDITOR)")
 			}
 			r, err := a.open()
@@ -47,6 +58,9 @@ page restores it.`,
 			p, err := r.FindPage(cmd.Context(), as[0])
 			if err != nil {
 				return err
+			}
+			if linksOnly {
+				return a.updateLinksAfterRename(cmd, r, p)
 			}
 			e := wiki.Edit{Msg: msg}
 			if cmd.Flags().Changed("parent") {
@@ -77,17 +91,29 @@ page restores it.`,
 				}
 				e.Body = &edited
 			}
+			oldTitle := p.Title
+			if e.Parent.Defined() {
+				if v, _, err := r.RevisionVersion(cmd.Context(), e.Parent); err == nil {
+					oldTitle = v.Title
+				}
+			}
 			rev, err := r.Edit(cmd.Context(), p.ID, e)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, rev)
+			if e.Title != nil && wiki.NormTitle(oldTitle) != wiki.NormTitle(title) {
+				if err := a.linksAfterRename(cmd, r, p.ID, oldTitle, title, updateLinks); err != nil {
+					return err
+				}
+			}
 			return a.confirm(cmd, r, rev, conf)
 		},
 	}
 	src.register(cmd)
 	conf.register(cmd)
 	cmd.Flags().StringVar(&title, "title", "", "new title (renames the page)")
+	cmd.Flags().BoolVar(&updateLinks, "update-links", false, "make the pages that link to the old title link to the new one")
 	cmd.Flags().StringVarP(&msg, "message", "m", "", "a message describing the change")
 	cmd.Flags().StringVar(&parent, "parent", "", "build on revision REV instead of the head")
 	return cmd
@@ -131,4 +157,69 @@ func (a *app) rmCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&msg, "message", "m", "", "a message describing the change")
 	return cmd
+}
+
+// linksAfterRename, after page was renamed from old to title, makes the
+// pages linking to old link to title (update), or says how many there are
+// and how to do it.
+func (a *app) linksAfterRename(cmd *cobra.Command, r *wiki.Repo, page cid.Cid, old, title string, update bool) error {
+	ctx := cmd.Context()
+	if update {
+		res, err := r.UpdateLinks(ctx, page, old, title)
+		if err != nil {
+			return err
+		}
+		printLinkUpdate(a.stderr, res, old, title, page)
+		return nil
+	}
+	if still, err := r.LivePagesTitled(ctx, old); err != nil || len(still) > 0 {
+		return err // another page has the old title: the links lead there
+	}
+	refs, err := r.LinksTo(ctx, old, page)
+	if err != nil || len(refs) == 0 {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "peerwiki: note: %s to %q (%s), which no page has now; 'peerwiki edit %s --update-links' makes %s to %q\n",
+		pluralCount(len(refs), "page links", "pages link"), termtext.Line(old), termtext.Line(refTitles(refs)), shortID(page.String()),
+		plural(len(refs), "it link", "them link"), termtext.Line(title))
+	return nil
+}
+
+// updateLinksAfterRename is `edit PAGE --update-links` alone: the pages
+// linking to the page's title before its latest rename link to its title.
+func (a *app) updateLinksAfterRename(cmd *cobra.Command, r *wiki.Repo, p history.PageRow) error {
+	old, ok, err := r.RenamedFrom(cmd.Context(), p.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("page %q was never renamed: no links to update", p.Title)
+	}
+	res, err := r.UpdateLinks(cmd.Context(), p.ID, old, p.Title)
+	if err != nil {
+		return err
+	}
+	printLinkUpdate(a.stdout, res, old, p.Title, p.ID)
+	return nil
+}
+
+func printLinkUpdate(w io.Writer, res wiki.LinkUpdate, old, title string, page cid.Cid) {
+	if len(res.Updated) == 0 && len(res.Skipped) == 0 {
+		fmt.Fprintf(w, "no page links to %q\n", termtext.Line(old))
+	}
+	if len(res.Updated) > 0 {
+		fmt.Fprintf(w, "links to %q now lead to %q in %s: %s\n", termtext.Line(old), termtext.Line(title),
+			pluralCount(len(res.Updated), "page", "pages"), termtext.Line(refTitles(res.Updated)))
+	}
+	if len(res.Skipped) > 0 {
+		fmt.Fprintf(w, "not updated, in conflict: %s (resolve, then 'peerwiki edit %s --update-links')\n", termtext.Line(refTitles(res.Skipped)), shortID(page.String()))
+	}
+}
+
+func refTitles(refs []wiki.PageRef) string {
+	var ts []string
+	for _, r := range refs {
+		ts = append(ts, r.Title)
+	}
+	return strings.Join(ts, ", ")
 }

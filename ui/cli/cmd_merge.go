@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/merge"
-	"peerwiki/ui/termtext"
 )
 
 func (a *app) mergeCommand() *cobra.Command {
@@ -51,21 +50,22 @@ pages that diverged before their policy was set, or to check.`,
 				Conflicts []string `json:"conflicts"`
 			}
 			res := result{Merged: []string{}, Conflicts: []string{}}
-			target := ""
+			// merged are the pages merged; only, for one PAGE, is it.
+			var merged, only []cid.Cid
+			before, err := r.Store.Conflicted(ctx)
+			if err != nil {
+				return err
+			}
 			if all {
-				merged, err := r.AutoMergeAll(ctx)
-				if err != nil {
+				if merged, err = r.AutoMergeAll(ctx); err != nil {
 					return err
-				}
-				for _, m := range merged {
-					res.Merged = append(res.Merged, m.String())
 				}
 			} else {
 				p, err := r.FindPage(ctx, as[0])
 				if err != nil {
 					return err
 				}
-				target = p.ID.String()
+				only = []cid.Cid{p.ID}
 				if p.Versions < 2 {
 					return fmt.Errorf("page %q has no conflict", p.Title)
 				}
@@ -74,44 +74,31 @@ pages that diverged before their policy was set, or to check.`,
 					return err
 				}
 				if m.Defined() {
-					res.Merged = append(res.Merged, p.ID.String())
+					merged = only
 				}
+			}
+			for _, m := range merged {
+				res.Merged = append(res.Merged, m.String())
 			}
 			st, err := r.Store.Stats(ctx)
 			if err != nil {
 				return err
 			}
 			for _, c := range st.Conflicts {
-				if all || c.String() == target {
+				if all || c.Equals(only[0]) {
 					res.Conflicts = append(res.Conflicts, c.String())
 				}
 			}
 			if asJSON {
 				return writeJSON(a.stdout, res)
 			}
-			out := newPrinter(a.stdout)
-			for _, m := range res.Merged {
-				out.Printf("merged %s\n", shortID(m))
-			}
-			for _, c := range res.Conflicts {
-				pol, _ := r.PolicyOf(ctx, mustDecode(c))
-				out.Printf("%s %s (policy %s): resolve with 'peerwiki resolve'\n", out.red("conflict"), shortID(c), termtext.Line(pol.Policy))
-			}
-			if len(res.Merged) == 0 && len(res.Conflicts) == 0 {
-				out.Println("no conflicts")
-			}
-			return nil
+			return printSettled(ctx, newPrinter(a.stdout), r, before, only)
 		},
 	}
 	cmd.Flags().BoolVar(&auto, "auto", false, "apply the replicated policy")
 	cmd.Flags().BoolVar(&all, "all", false, "every conflicted page")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-func mustDecode(s string) cid.Cid {
-	c, _ := cid.Decode(s)
-	return c
 }
 
 // mergeFileError is how merge-file fails: like git merge-file, with a
@@ -132,7 +119,7 @@ Inputs must be UTF-8 text. -L sets the marker labels (up to three: ours,
 base, theirs); by default they are the file names.`,
 		Args: func(cmd *cobra.Command, as []string) error {
 			if len(as) != 3 {
-				return exitError{mergeFileError, fmt.Sprintf("merge-file takes OURS BASE THEIRS, got %d arguments", len(as))}
+				return exitError{mergeFileError, "merge-file takes OURS BASE THEIRS, got " + pluralCount(len(as), "argument", "arguments")}
 			}
 			return nil
 		},

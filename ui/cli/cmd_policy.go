@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
+	"peerwiki/history"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
@@ -58,6 +63,9 @@ titled like a policy, name it by its id.`,
 				}
 				if as[1] != "default" {
 					if _, err := wiki.CheckPagePolicy(as[1]); err != nil {
+						if !strings.Contains(as[1], ":") {
+							return unknownPolicy(as[1])
+						}
 						return err
 					}
 				}
@@ -90,17 +98,20 @@ titled like a policy, name it by its id.`,
 					as[0] = wiki.PriorityPrefix + strings.Join(list, ",")
 				}
 				if p, err := wiki.CheckPagePolicy(as[0]); err == nil {
-					merged, err := r.SetWikiPolicy(ctx, p)
+					before, err := r.Store.Conflicted(ctx)
 					if err != nil {
 						return err
 					}
-					out.Printf("wiki policy: %s\n", p)
-					for _, m := range merged {
-						out.Printf("merged %s\n", shortID(m.String()))
+					if _, err := r.SetWikiPolicy(ctx, p); err != nil {
+						return err
 					}
-					return nil
+					out.Printf("wiki policy: %s\n", p)
+					return printSettled(ctx, out, r, before, nil)
 				}
 				page, err := r.FindPage(ctx, as[0])
+				if errors.Is(err, wiki.ErrNotFound) && !strings.Contains(as[0], ":") {
+					return unknownPolicy(as[0])
+				}
 				if err != nil {
 					return err
 				}
@@ -139,4 +150,44 @@ titled like a policy, name it by its id.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// unknownPolicy is the error for a name that is no policy (and, where a
+// page could be meant, no page's title either).
+func unknownPolicy(name string) error {
+	return fmt.Errorf("unknown policy %s (manual, merge, union, lww, priority, home)", name)
+}
+
+// printSettled says what applying policies did to the pages that were
+// in conflict before (before): which are settled now, and which are left
+// for a person, with the policy that left each one. only, when given,
+// limits both to those pages.
+func printSettled(ctx context.Context, out *printer, r *wiki.Repo, before []history.PageRow, only []cid.Cid) error {
+	cs, err := r.Conflicts(ctx)
+	if err != nil {
+		return err
+	}
+	in := func(id string, ids []cid.Cid) bool {
+		return slices.ContainsFunc(ids, func(c cid.Cid) bool { return c.String() == id })
+	}
+	var settled, left int
+	for _, b := range before {
+		if (only == nil || in(b.ID.String(), only)) && !slices.ContainsFunc(cs, func(c wiki.Conflict) bool { return c.ID == b.ID.String() }) {
+			out.Printf("%s %s  %s\n", out.green("merged  "), shortID(b.ID.String()), termtext.Line(b.Title))
+			settled++
+		}
+	}
+	for _, c := range cs {
+		if only == nil || in(c.ID, only) {
+			out.Printf("%s %s  %s (policy %s): resolve with 'peerwiki merge' or 'peerwiki resolve'\n",
+				out.red("conflict"), shortID(c.ID), termtext.Line(c.Title), termtext.Line(c.Policy))
+			left++
+		}
+	}
+	if settled == 0 && left == 0 {
+		out.Println("no conflicts")
+	} else {
+		out.Printf("settled %s; %s left for a person\n", pluralCount(settled, "conflict", "conflicts"), pluralCount(left, "conflict", "conflicts"))
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
@@ -88,7 +89,15 @@ func (a *app) runMergeTUI(cmd *cobra.Command, page string) error {
 	if p.Versions < 2 {
 		return fmt.Errorf("page %q has no conflict", p.Title)
 	}
-	return tui.Run(cmd.Context(), tui.Options{Repo: r, Graph: GraphLines, MergePage: p.ID}, a.stdin, a.stdout)
+	var saved cid.Cid
+	opts := tui.Options{Repo: r, Graph: GraphLines, MergePage: p.ID, Resolved: func(rev cid.Cid) { saved = rev }}
+	if err := tui.Run(cmd.Context(), opts, a.stdin, a.stdout); err != nil {
+		return err
+	}
+	if saved.Defined() {
+		fmt.Fprintln(a.stdout, saved) // the screen is gone: as `resolve` prints it
+	}
+	return nil
 }
 
 type staticNetwork struct{ st tui.NetStatus }
