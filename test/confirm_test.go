@@ -54,7 +54,7 @@ func TestConfirmedWrites(t *testing.T) {
 		t.Fatalf("confirm = %q", got)
 	}
 	res = a.Run("edit", page, "--body", "3\n", "--confirm-timeout", "10s")
-	if res.Code != 0 || !strings.Contains(res.Stderr, "confirmed by 1 replicas") {
+	if res.Code != 0 || !strings.Contains(res.Stderr, "confirmed by 1 replica:") {
 		t.Fatalf("default confirm 1: %+v", res)
 	}
 	a.Fail(2, []string{"confirm", "many"}, "number")

@@ -38,7 +38,7 @@ then renamed) or not at all.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "exported %d pages to %s\n", n, as[0])
+			fmt.Fprintf(a.stdout, "exported %s to %s\n", pluralCount(n, "page", "pages"), as[0])
 			return nil
 		},
 	}

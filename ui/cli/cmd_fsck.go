@@ -71,11 +71,12 @@ when anything is off.`,
 				}
 			}
 			if len(probs) > 0 {
-				return exitError{code: ExitError, msg: fmt.Sprintf("fsck found %d problems", len(probs))}
+				return exitError{code: ExitError, msg: "fsck found " + pluralCount(len(probs), "problem", "problems")}
 			}
 			if !asJSON {
 				st, _ := r.Store.Stats(cmd.Context())
-				fmt.Fprintf(a.stdout, "ok: %d blocks, %d revisions, %d pages verified\n", st.Blocks, st.Revisions, st.Pages)
+				fmt.Fprintf(a.stdout, "ok: %s, %s, %s verified\n", pluralCount(st.Blocks, "block", "blocks"),
+					pluralCount(st.Revisions, "revision", "revisions"), pluralCount(st.Pages, "page", "pages"))
 			}
 			return nil
 		},

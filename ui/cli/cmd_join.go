@@ -65,7 +65,7 @@ If the code is fine but no peer answers, the replica is still made: run
 			for _, p := range rep.Peers {
 				received += p.Received
 			}
-			fmt.Fprintf(a.stdout, "Joined wiki %s in %s as %s; received %d revisions\n", r.Config.Wiki, r.Dir, r.ID.ID, received)
+			fmt.Fprintf(a.stdout, "Joined wiki %s in %s as %s; received %s\n", r.Config.Wiki, r.Dir, r.ID.ID, pluralCount(received, "revision", "revisions"))
 			return nil
 		},
 	}

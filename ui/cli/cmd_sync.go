@@ -47,10 +47,10 @@ in conflict after the sync are listed.`,
 			}
 			out := newPrinter(a.stdout)
 			for _, p := range rep.Peers {
-				out.Printf("synced with %s: received %d revisions, sent %d\n", p.PeerID, p.Received, p.Sent)
+				out.Printf("synced with %s: received %s, sent %d\n", p.PeerID, pluralCount(p.Received, "revision", "revisions"), p.Sent)
 			}
 			if len(rep.Conflicts) > 0 {
-				out.Printf("%s %d pages in conflict: see 'peerwiki conflicts'\n", out.red("conflicts:"), len(rep.Conflicts))
+				out.Printf("%s %s in conflict: see 'peerwiki conflicts'\n", out.red("conflicts:"), pluralCount(len(rep.Conflicts), "page", "pages"))
 			}
 			return nil
 		},

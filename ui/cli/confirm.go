@@ -60,7 +60,7 @@ func (a *app) confirm(cmd *cobra.Command, r *wiki.Repo, rev cid.Cid, c confirmFl
 		}
 		// The setting is replicated: a member may have set more than
 		// this replica will ever reach. Ask what it can.
-		fmt.Fprintf(a.stderr, "the wiki asks %d confirmations; %s known here: waiting for %d\n", n, replicasKnown(len(peers)), len(peers))
+		fmt.Fprintf(a.stderr, "the wiki asks %s; %s known here: waiting for %d\n", pluralCount(n, "confirmation", "confirmations"), replicasKnown(len(peers)), len(peers))
 		if n = len(peers); n == 0 {
 			return nil
 		}
@@ -98,11 +98,11 @@ func (a *app) confirm(cmd *cobra.Command, r *wiki.Repo, rev cid.Cid, c confirmFl
 	}
 	wg.Wait()
 	if len(confirmed) >= n {
-		fmt.Fprintf(a.stderr, "confirmed by %d replicas: %s\n", len(confirmed), strings.Join(confirmed, ", "))
+		fmt.Fprintf(a.stderr, "confirmed by %s: %s\n", pluralCount(len(confirmed), "replica", "replicas"), strings.Join(confirmed, ", "))
 		return nil
 	}
 	waited := time.Since(start).Round(time.Millisecond)
-	msg := fmt.Sprintf("revision %s is kept locally, but only %d of %d replicas confirmed it (waited %s of %s)", rev, len(confirmed), n, waited, c.timeout)
+	msg := fmt.Sprintf("revision %s is kept locally, but only %d of %s confirmed it (waited %s of %s)", rev, len(confirmed), pluralCount(n, "replica", "replicas"), waited, c.timeout)
 	if len(confirmed) > 0 {
 		msg += " (" + strings.Join(confirmed, ", ") + ")"
 	}

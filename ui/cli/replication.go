@@ -96,7 +96,7 @@ func (a *app) runSync(ctx context.Context, r *wiki.Repo, peers []peer.AddrInfo, 
 		cfg.Progress = func(p peer.ID, revs int) {
 			if time.Since(last) > 200*time.Millisecond {
 				last = time.Now()
-				fmt.Fprintf(a.stderr, "\rreceiving from %s: %d revisions", shortID(p.String()), revs)
+				fmt.Fprintf(a.stderr, "\rreceiving from %s: %s", shortID(p.String()), pluralCount(revs, "revision", "revisions"))
 			}
 		}
 		defer fmt.Fprint(a.stderr, "\r\x1b[K")
