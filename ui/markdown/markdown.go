@@ -25,6 +25,10 @@ import (
 type Options struct {
 	Width int  // wrap width in cells; under 20 counts as 20
 	Color bool // ANSI styles; false for NO_COLOR and tests
+	// Missing, when set, says whether a [[link]]'s target (the text
+	// before any "|") is a page that does not exist: such links are
+	// drawn red, as a wiki draws them.
+	Missing func(target string) bool
 }
 
 type style int
@@ -38,6 +42,7 @@ const (
 	wikiLink
 	heading
 	dim
+	missingLink // a wiki link to a page that does not exist
 )
 
 func (s style) sgr() string {
@@ -57,6 +62,8 @@ func (s style) sgr() string {
 	switch {
 	case s&code != 0:
 		codes = append(codes, "36")
+	case s&missingLink != 0:
+		codes = append(codes, "31")
 	case s&wikiLink != 0:
 		codes = append(codes, "34")
 	case s&heading != 0:
@@ -80,8 +87,9 @@ var inlineRE = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile("`[^`]+`|\\*\\*[^*]+\\*\\*|__[^_]+__|\\*[^*\\s][^*]*\\*|_[^_\\s][^_]*_|\\[\\[[^\\[\\]\\n]+\\]\\]|\\[[^\\[\\]\\n]+\\]\\([^)\\s]+\\)")
 })
 
-// inline splits a line of Markdown into styled spans, dropping the markup.
-func inline(s string, base style) []span {
+// inline splits a line of Markdown into styled spans, dropping the
+// markup; missing (may be nil) picks out links to pages that do not exist.
+func inline(s string, base style, missing func(string) bool) []span {
 	var out []span
 	last := 0
 	for _, m := range inlineRE().FindAllStringIndex(s, -1) {
@@ -96,10 +104,15 @@ func inline(s string, base style) []span {
 			out = append(out, span{tok[2 : len(tok)-2], base | bold})
 		case strings.HasPrefix(tok, "[["):
 			target := tok[2 : len(tok)-2]
-			if _, label, ok := strings.Cut(target, "|"); ok {
+			st := base | wikiLink
+			name, label, ok := strings.Cut(target, "|")
+			if missing != nil && missing(strings.TrimSpace(name)) {
+				st |= missingLink
+			}
+			if ok {
 				target = label
 			}
-			out = append(out, span{target, base | wikiLink})
+			out = append(out, span{target, st})
 		case strings.HasPrefix(tok, "["):
 			text, url, _ := strings.Cut(tok[1:len(tok)-1], "](")
 			out = append(out, span{text, base | link}, span{" (" + url + ")", base | dim})
@@ -194,7 +207,7 @@ func Render(body string, o Options) string {
 	var para []string
 	flush := func() {
 		if len(para) > 0 {
-			out = append(out, wrap(inline(strings.Join(para, " "), plain), width, "", "", o.Color)...)
+			out = append(out, wrap(inline(strings.Join(para, " "), plain, o.Missing), width, "", "", o.Color)...)
 			para = nil
 		}
 	}
@@ -239,7 +252,7 @@ func Render(body string, o Options) string {
 			if level > 1 {
 				marker = strings.Repeat("#", level) + " "
 			}
-			out = append(out, wrap(inline(marker+text, heading), width, "", "", o.Color)...)
+			out = append(out, wrap(inline(marker+text, heading, o.Missing), width, "", "", o.Color)...)
 			if level == 1 {
 				out = append(out, paint(strings.Repeat("═", min(width, runewidth.StringWidth(text))), heading))
 			}
@@ -250,7 +263,7 @@ func Render(body string, o Options) string {
 			flush()
 			text := strings.TrimSpace(strings.TrimPrefix(trimmed, ">"))
 			bar := paint("│ ", dim)
-			out = append(out, wrap(inline(text, italic), width, bar, bar, o.Color)...)
+			out = append(out, wrap(inline(text, italic, o.Missing), width, bar, bar, o.Color)...)
 		case strings.HasPrefix(trimmed, "|"):
 			flush()
 			out = append(out, runewidth.Truncate(line, width, "…"))
@@ -258,12 +271,12 @@ func Render(body string, o Options) string {
 			if m := bulletRE().FindStringSubmatch(line); m != nil {
 				flush()
 				indent := strings.Repeat(" ", len(m[1]))
-				out = append(out, wrap(inline(m[3], plain), width, indent+"• ", indent+"  ", o.Color)...)
+				out = append(out, wrap(inline(m[3], plain, o.Missing), width, indent+"• ", indent+"  ", o.Color)...)
 			} else if m := orderedRE().FindStringSubmatch(line); m != nil {
 				flush()
 				indent := strings.Repeat(" ", len(m[1]))
 				pad := strings.Repeat(" ", len(m[2])+1)
-				out = append(out, wrap(inline(m[3], plain), width, indent+m[2]+" ", indent+pad, o.Color)...)
+				out = append(out, wrap(inline(m[3], plain, o.Missing), width, indent+m[2]+" ", indent+pad, o.Color)...)
 			} else {
 				para = append(para, trimmed)
 			}

@@ -70,3 +70,13 @@ func TestRenderQuotesEscapes(t *testing.T) {
 		t.Errorf("CRLF lines: %q", out)
 	}
 }
+
+// TestRenderMissingLinksRed: a link to a page that does not exist is red,
+// as a wiki draws it; one to a page that exists stays blue (issue 16).
+func TestRenderMissingLinksRed(t *testing.T) {
+	missing := func(target string) bool { return target == "Someday" }
+	out := Render("See [[Ideas]] and [[Someday|later]].", Options{Width: 40, Color: true, Missing: missing})
+	if !strings.Contains(out, "\x1b[4;34mIdeas\x1b[0m") || !strings.Contains(out, "\x1b[4;31mlater\x1b[0m") {
+		t.Fatalf("links not coloured by existence: %q", out)
+	}
+}

@@ -64,6 +64,9 @@ type Options struct {
 	MergePage cid.Cid
 	// Now is the clock for "synced 5s ago" (default time.Now).
 	Now func() time.Time
+	// Resolved, when set, is told of each revision the merge screen
+	// saves (`peerwiki merge PAGE` prints it, as `resolve` does).
+	Resolved func(rev cid.Cid)
 }
 
 // screen is one of the UI's screens. Screens are pointers and keep their
@@ -176,6 +179,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, tea.Batch(cmds...)
 		}
 		m.flash = ""
+		if key.Matches(msg, keyHelp) && !m.typing() {
+			if _, open := m.top().(*helpScreen); !open {
+				m.push(newHelp(m, m.top()))
+				return m, nil
+			}
+		}
 		if m.prompt != nil {
 			return m, m.prompt.update(m, msg)
 		}
@@ -302,6 +311,9 @@ func (m *Model) View() string {
 		promptLine = m.prompt.view(m, w)
 	} else {
 		keys = top.keys(m)
+	}
+	if _, open := top.(*helpScreen); !open && !m.typing() {
+		keys = append(keys, keyHelp)
 	}
 	keys = append(keys, keyForceQ)
 	help := m.helpLines(keys, w)

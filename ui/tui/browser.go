@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -120,6 +121,11 @@ func (b *browser) refilter(keep string) {
 	if b.recent {
 		sort.SliceStable(b.items, func(i, j int) bool { return b.items[i].page.Updated > b.items[j].page.Updated })
 	}
+	if len(words) > 0 {
+		slices.SortStableFunc(b.items, func(x, y browserItem) int {
+			return filterRank(x.page.Title, words) - filterRank(y.page.Title, words)
+		})
+	}
 	b.cursor = min(b.cursor, max(len(b.items)-1, 0))
 	for i, it := range b.items {
 		if it.page.ID == keep {
@@ -129,11 +135,36 @@ func (b *browser) refilter(keep string) {
 	}
 }
 
+// filterRank orders the titles a filter matches: the title itself first,
+// then titles that start with it, then those where each word starts a
+// word ("note 2" finds "Note 2" before "Note 12"), then the rest.
+func filterRank(title string, words []string) int {
+	t, f := wiki.NormTitle(title), strings.Join(words, " ")
+	switch {
+	case t == f:
+		return 0
+	case strings.HasPrefix(t, f):
+		return 1
+	}
+	starts := strings.Fields(t)
+	for _, w := range words {
+		if !slices.ContainsFunc(starts, func(s string) bool { return strings.HasPrefix(s, w) }) {
+			return 3
+		}
+	}
+	return 2
+}
+
 func (b *browser) runSearch(m *Model, q string) {
-	hits, err := m.repo.Store.Search(m.ctx, q, 500)
+	const limit = 500
+	hits, err := m.repo.Store.Search(m.ctx, q, limit+1)
 	if err != nil {
 		m.fail(err)
 		return
+	}
+	if len(hits) > limit {
+		hits = hits[:limit]
+		m.setFlash(fmt.Sprintf("showing the %d most recently changed matches; more pages match", limit), false)
 	}
 	b.query = q
 	b.hits = map[string]string{}
@@ -282,6 +313,38 @@ func (b *browser) rename(m *Model, p wiki.PageInfo) tea.Cmd {
 		}
 		m.wrote()
 		m.setFlash(fmt.Sprintf("renamed to %q", title), false)
+		offerLinkUpdate(m, id, p.Title, title)
+		return nil
+	})
+}
+
+// offerLinkUpdate asks, after a rename, whether the pages that link to
+// the old title should link to the new one; links are by title, and no
+// page has the old one any more.
+func offerLinkUpdate(m *Model, page cid.Cid, old, title string) {
+	if wiki.NormTitle(old) == wiki.NormTitle(title) {
+		return
+	}
+	if still, err := m.repo.LivePagesTitled(m.ctx, old); err != nil || len(still) > 0 {
+		return
+	}
+	refs, err := m.repo.LinksTo(m.ctx, old, page)
+	if err != nil || len(refs) == 0 {
+		return
+	}
+	n := fmt.Sprintf("%d %s", len(refs), plural(len(refs), "page links", "pages link"))
+	m.ask(fmt.Sprintf("%s to %q. Make %s link to %q?", n, old, plural(len(refs), "it", "them"), title), func(m *Model) tea.Cmd {
+		res, err := m.repo.UpdateLinks(m.ctx, page, old, title)
+		if err != nil {
+			m.fail(err)
+			return nil
+		}
+		m.wrote()
+		msg := fmt.Sprintf("links updated in %d %s", len(res.Updated), plural(len(res.Updated), "page", "pages"))
+		if len(res.Skipped) > 0 {
+			msg += fmt.Sprintf("; %d in conflict not updated", len(res.Skipped))
+		}
+		m.setFlash(msg, false)
 		return nil
 	})
 }
@@ -460,3 +523,12 @@ func mustCid(s string) cid.Cid {
 
 // oneLine puts a snippet or an error on one line, quoted for the terminal.
 func oneLine(s string) string { return termtext.Line(strings.Join(strings.Fields(s), " ")) }
+
+func (b *browser) typing() bool { return b.mode != inputNone }
+
+func (b *browser) helpKeys(m *Model) []key.Binding {
+	return []key.Binding{keyUp, keyDown, keyPgUp, keyPgDown, keyTop, keyBottom, browserKeys.Open, browserKeys.Filter,
+		browserKeys.Search, bind("esc", "clear the filter or search", "esc"), browserKeys.Sort, browserKeys.New, keyEdit,
+		browserKeys.Rename, browserKeys.Delete, keyHistory, bind("m", "merge (a page in conflict)", "m"),
+		bind("x", "show or hide deleted pages", "x"), keyQuit}
+}

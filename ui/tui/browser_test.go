@@ -194,3 +194,47 @@ func TestNewWithAnExistingTitleOpensThePage(t *testing.T) {
 		t.Fatalf("%d pages", len(pages))
 	}
 }
+
+// TestBrowserSortsNaturallyAndRanksTheFilter: "Note 2" before "Note 10",
+// and the filter "note 2" puts "Note 2" first (issue 16).
+func TestBrowserSortsNaturallyAndRanksTheFilter(t *testing.T) {
+	r := newRepo(t)
+	for _, title := range []string{"Note 10", "Note 12", "Note 2", "Another note 2", "Note 20"} {
+		mustCreate(t, r, title, "")
+	}
+	m := newModel(t, r)
+	b := m.top().(*browser)
+	if got, want := strings.Join(titles(b), ", "), "Another note 2, Note 2, Note 10, Note 12, Note 20"; got != want {
+		t.Fatalf("pages: %s, want %s", got, want)
+	}
+	press(t, m, "/")
+	typeText(m, "note 2")
+	if got, want := strings.Join(titles(b), ", "), "Note 2, Note 20, Another note 2, Note 12"; got != want {
+		t.Fatalf("filtered: %s, want %s", got, want)
+	}
+	if b.cursor != 0 {
+		t.Fatalf("cursor %d", b.cursor)
+	}
+}
+
+// TestRenameOffersToUpdateLinks: renaming a page others link to asks
+// whether their links should follow (issue 16).
+func TestRenameOffersToUpdateLinks(t *testing.T) {
+	r := newRepo(t)
+	mustCreate(t, r, "Old", "")
+	mustCreate(t, r, "Zed", "see [[Old]]\n")
+	m := newModel(t, r)
+	press(t, m, "r", "ctrl+u")
+	typeText(m, "New")
+	press(t, m, "enter")
+	requireContains(t, snapshot(m), `1 page links to "Old". Make it link to "New"?`)
+	press(t, m, "y")
+	p, err := r.FindPage(context.Background(), "Zed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := r.View(context.Background(), p)
+	if v.Body != "see [[New]]\n" {
+		t.Fatalf("body %q", v.Body)
+	}
+}

@@ -320,3 +320,5 @@ func (e *editor) view(m *Model, w, h int) string {
 	e.body.SetHeight(bodyH)
 	return top + "\n" + head + "\n" + e.body.View()
 }
+
+func (e *editor) typing() bool { return true }

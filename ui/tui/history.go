@@ -370,3 +370,9 @@ func bodyLine(l string) string {
 }
 
 func (h *historyScreen) scrollPosition() string { return scrollPosition(h.preview) }
+
+func (h *historyScreen) helpKeys(m *Model) []key.Binding {
+	return []key.Binding{keyUp, keyDown, keyTop, keyBottom, historyKeys.Toggle,
+		bind("p", "diff against the next parent (a merge)", "p"), bind("c", "compare with another revision (c again stops)", "c"),
+		historyKeys.Restore, bind("pgup/pgdn", "scroll the preview", "pgdown"), keyBack}
+}

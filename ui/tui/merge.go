@@ -598,9 +598,13 @@ func (s *mergeScreen) save(m *Model) tea.Cmd {
 	} else {
 		res.Title, res.Body = &fields.Title, &fields.Body
 	}
-	if _, err := m.repo.Resolve(m.ctx, s.page, res); err != nil {
+	rev, err := m.repo.Resolve(m.ctx, s.page, res)
+	if err != nil {
 		m.fail(err)
 		return nil
+	}
+	if m.opts.Resolved != nil {
+		m.opts.Resolved(rev)
 	}
 	s.dirty = false
 	msg := fmt.Sprintf("merged %d heads of %q", len(s.heads), fields.Title)
@@ -916,4 +920,16 @@ func (s *mergeScreen) scrollPosition() string {
 		return ""
 	}
 	return scrollPosition(s.vp)
+}
+
+func (s *mergeScreen) typing() bool { return s.editing }
+
+func (s *mergeScreen) helpKeys(m *Model) []key.Binding {
+	if s.editing || s.done != "" || s.err != nil {
+		return s.keys(m)
+	}
+	return []key.Binding{mergeKeys.Next, mergeKeys.Prev, mergeKeys.Ours, mergeKeys.Theirs,
+		bind("b", "both: ours then theirs (body text)", "b"), bind("e", "write the result by hand", "e"), mergeKeys.Undo,
+		bind("s", "save (with several heads: go on to the next)", "s"), bind("q/esc", "quit without saving", "q"),
+		bind("v", "whole result / this conflict", "v"), keyUp, keyDown, keyPgUp, keyPgDown}
 }

@@ -314,3 +314,20 @@ func TestMergeGolden80Hint(t *testing.T) {
 	requireContains(t, view, "choose o or t, or e to write the title")
 	requireGolden(t, view)
 }
+
+// TestMergeTellsTheSavedRevision: `merge PAGE` prints the revision the
+// screen saved, as `resolve` prints its own (issue 16).
+func TestMergeTellsTheSavedRevision(t *testing.T) {
+	r := newRepo(t)
+	page, _ := conflicted(t, r, "Plan")
+	var saved cid.Cid
+	m := newModel(t, r, func(o *Options) {
+		o.MergePage = page
+		o.Resolved = func(rev cid.Cid) { saved = rev }
+	})
+	press(t, m, "o", "t", "s")
+	heads, _ := pageState(t, r, page)
+	if len(heads) != 1 || !saved.Equals(heads[0]) {
+		t.Fatalf("told of %v, the page's head is %v", saved, heads)
+	}
+}

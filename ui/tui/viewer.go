@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,9 +39,10 @@ type viewer struct {
 // linkTarget is a followable link: a [[title]] in the body, or a page that
 // links here.
 type linkTarget struct {
-	title string
-	id    string // set for backlinks (and links that resolve)
-	back  bool
+	title   string
+	id      string // set for backlinks (and links that resolve)
+	back    bool
+	missing bool // a link to a page that does not exist (yet)
 }
 
 func newViewer(m *Model, page cid.Cid) *viewer {
@@ -74,7 +76,7 @@ func (v *viewer) reload(m *Model) {
 	v.pv, v.err = pv, nil
 	v.targets = v.targets[:0]
 	for _, l := range pv.Links {
-		v.targets = append(v.targets, linkTarget{title: l})
+		v.targets = append(v.targets, linkTarget{title: l, missing: slices.Contains(pv.MissingLinks, l)})
 	}
 	for _, b := range pv.Backlinks {
 		v.targets = append(v.targets, linkTarget{title: b.Title, id: b.ID, back: true})
@@ -226,10 +228,10 @@ func (v *viewer) render(m *Model, w int) {
 				head += fmt.Sprintf(" (title %q)", ver.Title)
 			}
 			b.WriteString("\n" + m.st.warn.Render(truncate(head, w)) + "\n")
-			b.WriteString(m.md.render(ver.Body, w) + "\n")
+			b.WriteString(m.md.render(ver.Body, w, pv.MissingLinks) + "\n")
 		}
 	} else {
-		b.WriteString("\n" + m.md.render(pv.Body, w) + "\n")
+		b.WriteString("\n" + m.md.render(pv.Body, w, pv.MissingLinks) + "\n")
 	}
 	v.linkLine = v.linkLine[:0]
 	lineNo := func() int { return strings.Count(b.String(), "\n") }
@@ -252,6 +254,10 @@ func (v *viewer) render(m *Model, w int) {
 			if i == v.sel {
 				marker = "> "
 				label = m.st.selected.Render(label)
+			}
+			if t.missing {
+				// A wiki's red link, said in words too.
+				label += " " + m.st.conflict.Render("(no page yet: enter writes it)")
 			}
 			b.WriteString(marker + label + "\n")
 		}
@@ -305,3 +311,15 @@ func openEditor(m *Model, page cid.Cid) tea.Cmd {
 }
 
 func (v *viewer) scrollPosition() string { return scrollPosition(v.vp) }
+
+func (v *viewer) helpKeys(m *Model) []key.Binding {
+	ks := []key.Binding{keyUp, keyDown, keyPgUp, keyPgDown, keyTop, keyBottom}
+	if len(v.targets) > 0 {
+		ks = append(ks, viewerKeys.NextLink, viewerKeys.PrevLink, viewerKeys.Follow)
+	}
+	ks = append(ks, keyEdit, keyHistory)
+	if v.pv != nil && v.pv.Conflict {
+		ks = append(ks, keyMerge)
+	}
+	return append(ks, keyBack)
+}
