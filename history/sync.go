@@ -71,6 +71,9 @@ func (s *Store) Missing(ctx context.Context, cs []cid.Cid) ([]cid.Cid, error) {
 // by page and parents first, plus the peer's heads we lack.
 type SyncPlan struct {
 	revs []int64 // revision row ids, in send order
+	// Sends are the revisions to send, in send order (by page, parents
+	// first): the plan as a value, for tests and for what a sync reports.
+	Sends []cid.Cid
 	// Unknown are the peer's heads this store does not hold.
 	Unknown []cid.Cid
 }
@@ -135,11 +138,12 @@ func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, 
 		if containsAll(theirs, ourByPage[page]) {
 			continue
 		}
-		revs, err := s.pageRevisionsNotBelow(ctx, page, theirs)
+		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, theirs)
 		if err != nil {
 			return nil, fmt.Errorf("plan sync of page #%d: %w", page, err)
 		}
 		plan.revs = append(plan.revs, revs...)
+		plan.Sends = append(plan.Sends, cids...)
 	}
 	return plan, nil
 }
@@ -161,30 +165,38 @@ func containsAll(set, items []int64) bool {
 }
 
 // pageRevisionsNotBelow returns the page's revisions that are neither one
-// of known nor an ancestor of one, ordered by height (parents first).
-func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, known []int64) ([]int64, error) {
+// of known nor an ancestor of one, ordered by height (parents first), as
+// row ids and as CIDs.
+func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, known []int64) ([]int64, []cid.Cid, error) {
 	type node struct {
 		id      int64
+		cid     cid.Cid
 		height  int64
 		parents []int64
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.height, p.parent FROM revisions r
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, b.cid, r.height, p.parent FROM revisions r JOIN blocks b ON b.id = r.id
 		LEFT JOIN parents p ON p.child = r.id WHERE r.page = ? ORDER BY r.height, r.id`, page)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var order []*node
 	byID := map[int64]*node{}
 	for rows.Next() {
 		var id, height int64
+		var cb []byte
 		var parent sql.NullInt64
-		if err := rows.Scan(&id, &height, &parent); err != nil {
+		if err := rows.Scan(&id, &cb, &height, &parent); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		n := byID[id]
 		if n == nil {
-			n = &node{id: id, height: height}
+			c, err := cid.Cast(cb)
+			if err != nil {
+				rows.Close()
+				return nil, nil, fmt.Errorf("revision #%d: %w", id, err)
+			}
+			n = &node{id: id, cid: c, height: height}
 			byID[id] = n
 			order = append(order, n)
 		}
@@ -194,7 +206,7 @@ func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, known []i
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	below := map[int64]bool{}
 	markReachable(below, known, func(id int64) []int64 {
@@ -203,18 +215,20 @@ func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, known []i
 		}
 		return nil
 	})
-	var out []int64
+	var ids []int64
+	var cids []cid.Cid
 	for _, n := range order {
 		if !below[n.id] {
-			out = append(out, n.id)
+			ids = append(ids, n.id)
+			cids = append(cids, n.cid)
 		}
 	}
-	return out, nil
+	return ids, cids, nil
 }
 
 // SendPlan reads the plan's blocks and hands them to emit, whole, in send
 // order: each revision right after the body blocks it names that were not
-// sent before (a chunked body's list, then its chunks).
+// sent before (a chunked body's chunks, then its list).
 func (s *Store) SendPlan(ctx context.Context, plan *SyncPlan, emit func(Block) error) error {
 	return s.sendPlan(ctx, plan, false, func(p Packed) error {
 		return emit(Block{Cid: p.Cid, Data: p.Data})
