@@ -2,6 +2,7 @@ package history_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -59,7 +60,7 @@ func TestPlanSync(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, p := range r.ParentCIDs() {
-				if !sent[p] && slicesContains(plan.Sends, p) {
+				if !sent[p] && slices.Contains(plan.Sends, p) {
 					t.Errorf("%s: %s goes before its parent %s", tc.name, c, p)
 				}
 			}
@@ -102,13 +103,4 @@ func sameCIDs(got, want []cid.Cid, loose bool) bool {
 		}
 	}
 	return true
-}
-
-func slicesContains(cs []cid.Cid, c cid.Cid) bool {
-	for _, x := range cs {
-		if x.Equals(c) {
-			return true
-		}
-	}
-	return false
 }
