@@ -126,8 +126,6 @@ type Node struct {
 	locks   map[peer.ID]chan struct{}
 	inbound map[peer.ID]*inboundSync
 	work    *workBudget
-	// peerHeads holds the heads syncs read from peers.
-	peerHeads headPool
 	wanted  map[peer.ID]*syncTrigger
 	fromNet map[cid.Cid]bool
 	found   map[peer.ID]bool
@@ -140,6 +138,8 @@ type Node struct {
 	presence *presence
 
 	syncsRun, syncsServed, rejected atomic.Int64
+	// peerHeads holds the heads syncs read from peers.
+	peerHeads headPool
 }
 
 // New starts a node: the host listens, answers syncs, and (per Config)
