@@ -129,12 +129,18 @@ func TestMergeQuitAsksWhenChoicesAreUnsaved(t *testing.T) {
 	}
 }
 
+// titleConflict makes a page whose two heads renamed it to a and to b.
+func titleConflict(t *testing.T, r *wiki.Repo, title, body, a, b string) cid.Cid {
+	t.Helper()
+	page := mustCreate(t, r, title, body)
+	mustEdit(t, r, page, wiki.Edit{Title: &a})
+	mustEdit(t, r, page, wiki.Edit{Title: &b, Parent: page})
+	return page
+}
+
 func TestMergeTitleAndDeleteConflicts(t *testing.T) {
 	r := newRepo(t)
-	page := mustCreate(t, r, "Draft", "text\n")
-	x, y := "Draft X", "Draft Y"
-	mustEdit(t, r, page, wiki.Edit{Title: &x})
-	mustEdit(t, r, page, wiki.Edit{Title: &y, Parent: page})
+	page := titleConflict(t, r, "Draft", "text\n", "Draft X", "Draft Y")
 	m := newModel(t, r, func(o *Options) { o.MergePage = page })
 	s := m.top().(*mergeScreen)
 	if len(s.entries) != 1 || s.entries[0].kind != entryTitle {
@@ -304,10 +310,7 @@ func TestMergeHandEditRefusesWhatItWouldChange(t *testing.T) {
 // the hint, which says which keys to press, is not cut (issue 16).
 func TestMergeGolden80Hint(t *testing.T) {
 	r := newRepo(t)
-	page := mustCreate(t, r, "Plan", "body\n")
-	a, b := "Plan A", "Plan B"
-	mustEdit(t, r, page, wiki.Edit{Title: &a})
-	mustEdit(t, r, page, wiki.Edit{Title: &b, Parent: page})
+	page := titleConflict(t, r, "Plan", "body\n", "Plan A", "Plan B")
 	m := newModel(t, r, func(o *Options) { o.MergePage = page })
 	press(t, m, "b")
 	view := snapshot(m)

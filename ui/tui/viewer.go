@@ -167,7 +167,16 @@ func (v *viewer) follow(m *Model, t linkTarget) tea.Cmd {
 }
 
 func (v *viewer) keys(m *Model) []key.Binding {
-	ks := []key.Binding{bind("↑/↓ pgup/pgdn", "scroll", "down")}
+	return v.bindings(bind("↑/↓ pgup/pgdn", "scroll", "down"))
+}
+
+func (v *viewer) helpKeys(m *Model) []key.Binding {
+	return v.bindings(keyUp, keyDown, keyPgUp, keyPgDown, keyTop, keyBottom)
+}
+
+// bindings are the viewer's keys after the scrolling ones given.
+func (v *viewer) bindings(scroll ...key.Binding) []key.Binding {
+	ks := scroll
 	if len(v.targets) > 0 {
 		ks = append(ks, viewerKeys.NextLink, viewerKeys.PrevLink, viewerKeys.Follow)
 	}
@@ -311,15 +320,3 @@ func openEditor(m *Model, page cid.Cid) tea.Cmd {
 }
 
 func (v *viewer) scrollPosition() string { return scrollPosition(v.vp) }
-
-func (v *viewer) helpKeys(m *Model) []key.Binding {
-	ks := []key.Binding{keyUp, keyDown, keyPgUp, keyPgDown, keyTop, keyBottom}
-	if len(v.targets) > 0 {
-		ks = append(ks, viewerKeys.NextLink, viewerKeys.PrevLink, viewerKeys.Follow)
-	}
-	ks = append(ks, keyEdit, keyHistory)
-	if v.pv != nil && v.pv.Conflict {
-		ks = append(ks, keyMerge)
-	}
-	return append(ks, keyBack)
-}
