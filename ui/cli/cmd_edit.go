@@ -48,6 +48,9 @@ page's latest rename.`,
 				return err
 			}
 			linksOnly := updateLinks && !given && !cmd.Flags().Changed("title")
+			if updateLinks && given && !cmd.Flags().Changed("title") {
+				return usagef("--update-links goes with --title, or alone (for the page's latest rename)")
+			}
 			if !given && !cmd.Flags().Changed("title") && !updateLinks && !interactive(a.stdin, a.stdout) {
 				return usagef("nothing to change: give --title, --body, --file or - (or run on a terminal to use $EDITOR)")
 			}
@@ -180,8 +183,8 @@ func (a *app) linksAfterRename(cmd *cobra.Command, r *wiki.Repo, page cid.Cid, o
 		return err
 	}
 	fmt.Fprintf(a.stderr, "peerwiki: note: %s to %q (%s), which no page has now; 'peerwiki edit %s --update-links' makes %s to %q\n",
-		pluralCount(len(refs), "page links", "pages link"), termtext.Line(old), termtext.Line(refTitles(refs)), shortID(page.String()),
-		plural(len(refs), "it link", "them link"), termtext.Line(title))
+		pluralCount(len(refs), "page links", "pages link"), old, refTitles(refs), shortID(page.String()),
+		plural(len(refs), "it link", "them link"), title)
 	return nil
 }
 
@@ -205,21 +208,27 @@ func (a *app) updateLinksAfterRename(cmd *cobra.Command, r *wiki.Repo, p history
 
 func printLinkUpdate(w io.Writer, res wiki.LinkUpdate, old, title string, page cid.Cid) {
 	if len(res.Updated) == 0 && len(res.Skipped) == 0 {
-		fmt.Fprintf(w, "no page links to %q\n", termtext.Line(old))
+		fmt.Fprintf(w, "no page links to %q\n", old)
 	}
 	if len(res.Updated) > 0 {
-		fmt.Fprintf(w, "links to %q now lead to %q in %s: %s\n", termtext.Line(old), termtext.Line(title),
-			pluralCount(len(res.Updated), "page", "pages"), termtext.Line(refTitles(res.Updated)))
+		fmt.Fprintf(w, "links to %q now lead to %q in %s: %s\n", old, title,
+			pluralCount(len(res.Updated), "page", "pages"), refTitles(res.Updated))
 	}
 	if len(res.Skipped) > 0 {
-		fmt.Fprintf(w, "not updated, in conflict: %s (resolve, then 'peerwiki edit %s --update-links')\n", termtext.Line(refTitles(res.Skipped)), shortID(page.String()))
+		fmt.Fprintf(w, "not updated, in conflict: %s (resolve, then 'peerwiki edit %s --update-links')\n", refTitles(res.Skipped), shortID(page.String()))
 	}
 }
 
+// refTitles names pages for a line of output: the first few titles,
+// quoted for the terminal, and how many more.
 func refTitles(refs []wiki.PageRef) string {
+	const most = 5
 	var ts []string
-	for _, r := range refs {
-		ts = append(ts, r.Title)
+	for _, r := range refs[:min(len(refs), most)] {
+		ts = append(ts, termtext.Line(r.Title))
+	}
+	if len(refs) > most {
+		ts = append(ts, fmt.Sprintf("and %d more", len(refs)-most))
 	}
 	return strings.Join(ts, ", ")
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 
 	"github.com/mattn/go-isatty"
 )
@@ -60,8 +61,13 @@ func (a *app) pager() (w io.Writer, done func()) {
 	if err := c.Start(); err != nil {
 		return a.stdout, nothing
 	}
+	// ctrl+c in the pager reaches this process too: as git does, stay
+	// until the pager ends, so that it does not keep the terminal behind
+	// the shell's back.
+	signal.Ignore(os.Interrupt)
 	return pagedWriter{in}, func() {
 		in.Close()
 		c.Wait()
+		signal.Reset(os.Interrupt)
 	}
 }
