@@ -569,7 +569,8 @@ func (s *mergeScreen) save(m *Model) tea.Cmd {
 				break
 			}
 		}
-		m.setFlash(fmt.Sprintf("%d of %d conflicts undecided: choose o, t, b or e for each", len(s.entries)-s.decided(), len(s.entries)), true)
+		m.setFlash(fmt.Sprintf("%d of %d %s undecided: choose o, t, b or e for each", len(s.entries)-s.decided(), len(s.entries),
+			plural(len(s.entries), "conflict", "conflicts")), true)
 		return nil
 	}
 	if s.step < len(s.heads)-1 {
@@ -724,6 +725,9 @@ func (s *mergeScreen) entryView(m *Model, w int) string {
 	default:
 		first, last := s.lineRange(e)
 		what = fmt.Sprintf("body lines %d–%d of ours", first, last)
+		if first == last {
+			what = fmt.Sprintf("body line %d of ours", first)
+		}
 	}
 	label := fmt.Sprintf("conflict %d of %d: %s · %s", s.cur+1, len(s.entries), what, choiceNames[e.choice])
 	b.WriteString(m.st.conflict.Render(truncate(label, w)) + "\n")
