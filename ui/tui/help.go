@@ -60,23 +60,15 @@ func (h *helpScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 	if !ok {
 		return nil
 	}
-	switch {
-	case key.Matches(km, keyBack), key.Matches(km, keyHelp):
+	if key.Matches(km, keyBack) || key.Matches(km, keyHelp) {
 		return m.pop()
-	case key.Matches(km, keyUp):
-		h.vp.ScrollUp(1)
-	case key.Matches(km, keyDown):
-		h.vp.ScrollDown(1)
-	case key.Matches(km, keyPgUp):
-		h.vp.PageUp()
-	case key.Matches(km, keyPgDown):
-		h.vp.PageDown()
 	}
+	scroll(&h.vp, km)
 	return nil
 }
 
 func (h *helpScreen) keys(m *Model) []key.Binding {
-	return []key.Binding{bind("↑/↓", "scroll", "down"), bind("esc/?", "back", "esc")}
+	return []key.Binding{bind("↑/↓ pgup/pgdn", "scroll", "down"), bind("esc/?", "back", "esc")}
 }
 
 func (h *helpScreen) view(m *Model, w, ht int) string {

@@ -1,6 +1,10 @@
 package tui
 
-import "github.com/charmbracelet/bubbles/key"
+import (
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+)
 
 func bind(help string, desc string, keys ...string) key.Binding {
 	return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
@@ -85,4 +89,26 @@ var mergeKeys = struct {
 	Save:   bind("s", "save", "s"),
 	Quit:   bind("q", "quit", "q", "esc"),
 	Whole:  bind("v", "whole result", "v"),
+}
+
+// scroll moves vp as a scrolling key asks (up, down, page up and down,
+// top, bottom); it reports whether km was one.
+func scroll(vp *viewport.Model, km tea.KeyMsg) bool {
+	switch {
+	case key.Matches(km, keyUp):
+		vp.ScrollUp(1)
+	case key.Matches(km, keyDown):
+		vp.ScrollDown(1)
+	case key.Matches(km, keyPgUp):
+		vp.PageUp()
+	case key.Matches(km, keyPgDown):
+		vp.PageDown()
+	case key.Matches(km, keyTop):
+		vp.GotoTop()
+	case key.Matches(km, keyBottom):
+		vp.GotoBottom()
+	default:
+		return false
+	}
+	return true
 }

@@ -457,14 +457,8 @@ func (s *mergeScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 		return s.save(m)
 	case key.Matches(km, mergeKeys.Whole):
 		s.whole = !s.whole
-	case key.Matches(km, keyUp):
-		s.vp.ScrollUp(1)
-	case key.Matches(km, keyDown):
-		s.vp.ScrollDown(1)
-	case key.Matches(km, keyPgDown):
-		s.vp.PageDown()
-	case key.Matches(km, keyPgUp):
-		s.vp.PageUp()
+	default:
+		scroll(&s.vp, km)
 	}
 	return nil
 }
@@ -935,5 +929,5 @@ func (s *mergeScreen) helpKeys(m *Model) []key.Binding {
 	return []key.Binding{mergeKeys.Next, mergeKeys.Prev, mergeKeys.Ours, mergeKeys.Theirs,
 		bind("b", "both: ours then theirs (body text)", "b"), bind("e", "write the result by hand", "e"), mergeKeys.Undo,
 		bind("s", "save (with several heads: go on to the next)", "s"), bind("q/esc", "quit without saving", "q"),
-		bind("v", "whole result / this conflict", "v"), keyUp, keyDown, keyPgUp, keyPgDown}
+		bind("v", "whole result / this conflict", "v"), keyUp, keyDown, keyPgUp, keyPgDown, keyTop, keyBottom}
 }

@@ -123,18 +123,8 @@ func (v *viewer) update(m *Model, msg tea.Msg) tea.Cmd {
 		if v.pv != nil {
 			return openMerge(m, v.pv.PageInfo)
 		}
-	case key.Matches(km, keyUp):
-		v.vp.ScrollUp(1)
-	case key.Matches(km, keyDown):
-		v.vp.ScrollDown(1)
-	case key.Matches(km, keyPgUp):
-		v.vp.PageUp()
-	case key.Matches(km, keyPgDown):
-		v.vp.PageDown()
-	case key.Matches(km, keyTop):
-		v.vp.GotoTop()
-	case key.Matches(km, keyBottom):
-		v.vp.GotoBottom()
+	default:
+		scroll(&v.vp, km)
 	}
 	return nil
 }
