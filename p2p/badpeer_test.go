@@ -251,21 +251,12 @@ func TestRejectsGarbageAndBadPushFromAsker(t *testing.T) {
 			nh := startNode(t, honest, nil)
 			before := honest.blocks()
 			hostile := newHostile(t)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := hostile.Connect(ctx, info(nh.Host())); err != nil {
-				t.Fatal(err)
-			}
-			s, err := hostile.NewStream(ctx, nh.ID(), SyncProtocol)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.SetDeadline(time.Now().Add(5 * time.Second))
-			send(msgio.NewVarintWriter(s))
+			fc := syncStream(t, hostile, nh, 5*time.Second)
+			send(fc.w)
+			fc.flush()
 			// Read whatever comes back until the honest side closes or resets.
-			r := msgio.NewVarintReaderSize(s, MaxFrame)
 			for range 100 {
-				if _, err := r.ReadMsg(); err != nil {
+				if _, _, err := fc.read(); err != nil {
 					break
 				}
 			}
@@ -342,20 +333,12 @@ func TestOtherSyncVersionIsRefusedNotBanned(t *testing.T) {
 	nh := startNode(t, honest, nil)
 	before := honest.blocks()
 	old := newHostile(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := old.Connect(ctx, info(nh.Host())); err != nil {
-		t.Fatal(err)
-	}
-	s, err := old.NewStream(ctx, nh.ID(), SyncProtocol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.SetDeadline(time.Now().Add(5 * time.Second))
-	msgio.NewVarintWriter(s).WriteMsg(cborFrame(frameHello, helloMsg{V: protoVersion - 1, Wiki: historyWiki(), Sum: make([]byte, 32)}))
-	reply, err := msgio.NewVarintReaderSize(s, MaxFrame).ReadMsg()
-	if err != nil || len(reply) == 0 || reply[0] != frameError {
-		t.Fatalf("reply = %q, %v; want an error frame", reply, err)
+	fc := syncStream(t, old, nh, 5*time.Second)
+	fc.writeCBOR(frameHello, helloMsg{V: protoVersion - 1, Wiki: historyWiki(), Sum: make([]byte, 32)})
+	fc.flush()
+	ft, reply, err := fc.read()
+	if err != nil || ft != frameError {
+		t.Fatalf("reply = %d %q, %v; want an error frame", ft, reply, err)
 	}
 	if want := fmt.Sprintf("unsupported sync version %d", protoVersion-1); !strings.Contains(string(reply), want) {
 		t.Fatalf("reply %q does not say %q", reply, want)
