@@ -92,6 +92,14 @@ func RewriteLinks(body, from, to string) (string, int) {
 	return out, n
 }
 
+// CheckLinkTitle refuses a title that a [[link]] cannot name.
+func CheckLinkTitle(title string) error {
+	if strings.ContainsAny(title, "[]|\n") {
+		return fmt.Errorf("%w: title %q cannot be written inside a [[link]]", ErrInvalid, title)
+	}
+	return nil
+}
+
 // LinkUpdate is what UpdateLinks did to the pages that linked to a title.
 type LinkUpdate struct {
 	// Updated are the pages that got a revision with their links rewritten.
@@ -106,8 +114,8 @@ type LinkUpdate struct {
 // calls for, so that the links keep leading to the renamed page.
 func (r *Repo) UpdateLinks(ctx context.Context, page cid.Cid, from, to string) (LinkUpdate, error) {
 	res := LinkUpdate{Updated: []PageRef{}, Skipped: []PageRef{}}
-	if strings.ContainsAny(to, "[]|\n") {
-		return res, fmt.Errorf("%w: title %q cannot be written inside a [[link]]", ErrInvalid, to)
+	if err := CheckLinkTitle(to); err != nil {
+		return res, err
 	}
 	refs, err := r.LinksTo(ctx, from, page)
 	if err != nil {

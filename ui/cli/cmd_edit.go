@@ -73,6 +73,12 @@ page's latest rename.`,
 			}
 			if cmd.Flags().Changed("title") {
 				e.Title = &title
+				if updateLinks {
+					// Before the rename, not after it.
+					if err := wiki.CheckLinkTitle(title); err != nil {
+						return err
+					}
+				}
 			}
 			if given {
 				e.Body = &body
