@@ -12,9 +12,10 @@ import (
 
 func (a *app) exportCommand() *cobra.Command {
 	var force bool
+	var b bundleFlags
 	cmd := &cobra.Command{
-		Use:   "export DIR [--force]",
-		Short: "Write every page to DIR as a Markdown file",
+		Use:   "export DIR [--force] | export --car FILE [--since REV]... | export --git DIR",
+		Short: "Write every page to DIR as a Markdown file (or the history as a CAR bundle or a git repository)",
 		Long: `Write every live page to DIR as a Markdown file with front matter (title, id,
 rev). 'peerwiki import DIR' reads such a folder back: titles and bodies
 survive the round trip byte for byte. File names come from the titles,
@@ -24,9 +25,27 @@ DIR is created when missing and must be empty unless --force, which
 replaces the files whose names the export uses. Symbolic links are never
 followed: DIR must not be one, and with --force a link at a file's name is
 replaced by the file. Each file is written whole (a temporary file, synced,
-then renamed) or not at all.`,
-		Args: args(cobra.ExactArgs(1)),
+then renamed) or not at all.
+
+--car FILE writes the wiki's blocks instead, as a CAR v1 bundle (the format
+of IPFS and go-car; "-" for standard output): every revision and body, or
+with --since only what is not reachable from the given revisions (another
+replica's heads, from its 'list --all --json'). 'peerwiki import --car'
+verifies and stores it in another replica: a USB stick can carry history
+between machines that never meet.
+
+--git DIR writes the history as a git repository: one commit per revision
+(author, time, message), a page per file named by its title, merges as
+merge commits, the heads of a conflict off main as branches "conflict/...".
+Run again, it adds only the revisions stored since.`,
+		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, as []string) error {
+			if done, err := a.exportBundle(cmd, b, as); done {
+				return err
+			}
+			if len(as) != 1 {
+				return usagef("export needs DIR, --car FILE or --git DIR")
+			}
 			r, err := a.open()
 			if err != nil {
 				return err
@@ -43,14 +62,16 @@ then renamed) or not at all.`,
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "write into a folder that is not empty, replacing files")
+	b.exportFlags(cmd)
 	return cmd
 }
 
 func (a *app) importCommand() *cobra.Command {
 	var asJSON bool
+	var car string
 	cmd := &cobra.Command{
-		Use:   "import DIR",
-		Short: "Read Markdown files from DIR into the wiki",
+		Use:   "import DIR | import --car FILE",
+		Short: "Read Markdown files from DIR (or a CAR bundle) into the wiki",
 		Long: `Read every *.md file under DIR. A file whose front matter names a page of this
 wiki (id, and optionally rev) edits that page; any other file creates a page,
 titled by its front matter, else its first "# " heading, else its file name.
@@ -61,9 +82,25 @@ Only regular files are read: symbolic links (to files or folders), named
 pipes, sockets and devices are skipped, each named on standard error. A
 title the wiki no longer accepts (a line break, a control character, over
 512 bytes) is kept when the page already has it, else imported as the
-nearest one it accepts, with a note on standard error.`,
-		Args: args(cobra.ExactArgs(1)),
+nearest one it accepts, with a note on standard error.
+
+--car FILE reads a CAR v1 bundle ('peerwiki export --car'; "-" for standard
+input) instead: every block is verified as a sync verifies what a peer
+sends (its CID, the signature, the wiki, automatic merges recomputed) and
+the new ones are stored. A bad block refuses the bundle with nothing
+stored (in a bundle over 512 MiB, nothing of the batch it is in). The
+replica must exist: 'peerwiki join CODE --no-sync' makes one offline.`,
+		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, as []string) error {
+			if car != "" {
+				if len(as) > 0 {
+					return usagef("import takes DIR or --car FILE, not both")
+				}
+				return a.importCAR(cmd, car, asJSON)
+			}
+			if len(as) != 1 {
+				return usagef("import needs DIR or --car FILE")
+			}
 			r, err := a.open()
 			if err != nil {
 				return err
@@ -88,5 +125,6 @@ nearest one it accepts, with a note on standard error.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&car, "car", "", "read a CAR v1 bundle instead of Markdown files")
 	return cmd
 }
