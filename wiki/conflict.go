@@ -2,6 +2,8 @@ package wiki
 
 import (
 	"context"
+	"peerwiki/history"
+	"slices"
 
 	"github.com/ipfs/go-cid"
 )
@@ -38,6 +40,7 @@ func (r *Repo) Conflicts(ctx context.Context) ([]Conflict, error) {
 	if len(rows) == 0 {
 		return out, nil
 	}
+	slices.SortStableFunc(rows, func(a, b history.PageRow) int { return CompareTitles(a.Title, b.Title) })
 	wp, err := r.WikiPolicy(ctx)
 	if err != nil {
 		return nil, err

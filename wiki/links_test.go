@@ -85,3 +85,26 @@ func TestUpdateLinksAfterARename(t *testing.T) {
 		t.Fatal("a title that breaks link syntax was written into links")
 	}
 }
+
+// conflicts lists pages in the same natural order as list.
+func TestConflictsSortTitlesNaturally(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	for _, title := range []string{"Note 10", "Note 2"} {
+		id, err := r.Create(ctx, title, "base\n", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := r.Store.Page(ctx, id)
+		if _, err := r.Edit(ctx, id, wiki.Edit{Body: ptr("one\n")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Edit(ctx, id, wiki.Edit{Body: ptr("two\n"), Parent: p.Rev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := r.Conflicts(ctx)
+	if err != nil || len(cs) != 2 || cs[0].Title != "Note 2" || cs[1].Title != "Note 10" {
+		t.Fatalf("conflicts %+v (%v), want Note 2 then Note 10", cs, err)
+	}
+}
