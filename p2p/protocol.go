@@ -95,7 +95,13 @@ const (
 // ancestors and makes no merge of agreeing heads, so a version-1 peer
 // would find some of our automatic merges not recomputing, and the other
 // way round. 3 adds PACKED frames.
-// 4 carries head sets larger than a frame in HEADS frames.
+// 4 carries head sets larger than a frame in HEADS frames, sends a
+// chunked body's chunks before its list, and changes rules of the store:
+// a child of a revision dated at the end of time may carry that time
+// (history.Revision.Stamp), a revision dated over an hour ahead waits
+// (history.MaxClockDrift), titles follow history.CheckTitle, a page takes
+// at most history.MaxPageHeads heads, and a resolution that named its
+// heads' default without its "=" follows the default (carriedPolicy).
 const protoVersion = 4
 
 // Frame types.
