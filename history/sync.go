@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 )
@@ -114,20 +115,24 @@ func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, 
 	}
 
 	theirByPage := map[int64][]int64{}
+	var notHeads []cid.Cid // their heads that are not ours: older revisions, or unknown
 	for _, c := range theirHeads {
 		if h, ok := ours[string(c.Bytes())]; ok {
 			theirByPage[h[1]] = append(theirByPage[h[1]], h[0])
 			continue
 		}
-		var rev, page int64
-		err := s.db.QueryRowContext(ctx, `SELECT r.id, r.page FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid = ?`, c.Bytes()).Scan(&rev, &page)
-		if errors.Is(err, sql.ErrNoRows) {
+		notHeads = append(notHeads, c)
+	}
+	known, err := s.revisionRows(ctx, notHeads)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range notHeads {
+		if h, ok := known[string(c.Bytes())]; ok {
+			theirByPage[h[1]] = append(theirByPage[h[1]], h[0])
+		} else {
 			plan.Unknown = append(plan.Unknown, c)
-			continue
-		} else if err != nil {
-			return nil, err
 		}
-		theirByPage[page] = append(theirByPage[page], rev)
 	}
 
 	for _, page := range pages {
@@ -146,6 +151,43 @@ func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, 
 		plan.Sends = append(plan.Sends, cids...)
 	}
 	return plan, nil
+}
+
+// revisionRows looks up revisions by CID, 500 at a time: one
+// query a head cost 17 us, 2.6 s for a peer's 150,000 heads unknown here
+// (all of a fresh replica's wiki, or a hostile peer's inventions). It
+// returns the (revision, page) row ids of those stored, by CID bytes.
+func (s *Store) revisionRows(ctx context.Context, cs []cid.Cid) (map[string][2]int64, error) {
+	out := map[string][2]int64{}
+	const per = 500
+	query := `SELECT b.cid, r.id, r.page FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid IN (?` + strings.Repeat(",?", per-1) + `)`
+	for from := 0; from < len(cs); from += per {
+		part := cs[from:min(from+per, len(cs))]
+		// Always per parameters (a short list repeats its last CID), so
+		// that the statement is prepared once.
+		args := make([]any, per)
+		for i := range args {
+			args[i] = part[min(i, len(part)-1)].Bytes()
+		}
+		rows, err := s.db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var cb []byte
+			var rev, page int64
+			if err := rows.Scan(&cb, &rev, &page); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[string(cb)] = [2]int64{rev, page}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func containsAll(set, items []int64) bool {
