@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"peerwiki/history"
 	"peerwiki/wiki"
+	"peerwiki/wiki/wikitest"
 )
 
 // The long versions of the rogue-member tests, with figures for
@@ -28,11 +28,7 @@ func soak(t *testing.T) {
 // as wiki does) run as a node, and a member's replica of the same wiki.
 func honestWiki(t *testing.T) (*wiki.Repo, *replica) {
 	t.Helper()
-	r, err := wiki.Init(filepath.Join(t.TempDir(), "repo"), "honest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
+	r := wikitest.NewRepo(t, "honest")
 	evilID, err := history.NewIdentity()
 	if err != nil {
 		t.Fatal(err)

@@ -10,16 +10,12 @@ import (
 	"time"
 
 	"peerwiki/wiki"
+	"peerwiki/wiki/wikitest"
 )
 
 func newRepo(t *testing.T) *wiki.Repo {
 	t.Helper()
-	r, err := wiki.Init(filepath.Join(t.TempDir(), "repo"), "tester")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return wikitest.NewRepo(t, "tester")
 }
 
 func ptr(s string) *string { return &s }

@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"peerwiki/wiki"
+	"peerwiki/wiki/wikitest"
 )
 
 func TestMain(m *testing.M) {
@@ -28,16 +28,8 @@ func TestMain(m *testing.M) {
 // minute per revision, so that times on screen are the same every run.
 func newRepo(t *testing.T) *wiki.Repo {
 	t.Helper()
-	r, err := wiki.Init(filepath.Join(t.TempDir(), "repo"), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	clock := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	r.Now = func() time.Time {
-		clock = clock.Add(time.Minute)
-		return clock
-	}
+	r := wikitest.NewRepo(t, "alice")
+	wikitest.StepClock(r, time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
 	return r
 }
 
