@@ -280,6 +280,25 @@ type Stats struct {
 	Conflicts                []cid.Cid
 }
 
+// Totals counts every row fsck checks: blocks, revisions and pages,
+// the settings page and deleted pages included (Stats counts what a
+// person sees).
+type Totals struct {
+	Blocks, Revisions, Pages int
+	// System and Deleted count, among Pages, the wiki's own (settings)
+	// pages and the deleted ones.
+	System, Deleted int
+}
+
+// Totals counts every block, revision and page.
+func (s *Store) Totals(ctx context.Context) (Totals, error) {
+	var t Totals
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM blocks), (SELECT count(*) FROM revisions),
+		(SELECT count(*) FROM pages), (SELECT count(*) FROM pages WHERE system != 0),
+		(SELECT count(*) FROM pages WHERE system = 0 AND deleted != 0 AND versions < 2)`).Scan(&t.Blocks, &t.Revisions, &t.Pages, &t.System, &t.Deleted)
+	return t, err
+}
+
 // Stats counts pages, revisions and blocks, and lists conflicted pages.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var st Stats

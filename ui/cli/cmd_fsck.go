@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -74,9 +75,20 @@ when anything is off.`,
 				return exitError{code: ExitError, msg: "fsck found " + pluralCount(len(probs), "problem", "problems")}
 			}
 			if !asJSON {
-				st, _ := r.Store.Stats(cmd.Context())
-				fmt.Fprintf(a.stdout, "ok: %s, %s, %s verified\n", pluralCount(st.Blocks, "block", "blocks"),
-					pluralCount(st.Revisions, "revision", "revisions"), pluralCount(st.Pages, "page", "pages"))
+				t, _ := r.Store.Totals(cmd.Context())
+				among := []string{}
+				if t.System > 0 {
+					among = append(among, pluralCount(t.System, "settings page", "settings pages"))
+				}
+				if t.Deleted > 0 {
+					among = append(among, pluralCount(t.Deleted, "deleted page", "deleted pages"))
+				}
+				note := ""
+				if len(among) > 0 {
+					note = " (" + strings.Join(among, " and ") + " among them)"
+				}
+				fmt.Fprintf(a.stdout, "ok: %s, %s, %s verified%s\n", pluralCount(t.Blocks, "block", "blocks"),
+					pluralCount(t.Revisions, "revision", "revisions"), pluralCount(t.Pages, "page", "pages"), note)
 			}
 			return nil
 		},
