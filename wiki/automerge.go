@@ -246,10 +246,10 @@ func (r *Repo) AutoMergeAll(ctx context.Context) ([]cid.Cid, error) {
 func (r *Repo) ApplyPolicies(ctx context.Context, divergent []cid.Cid) error {
 	for _, p := range divergent {
 		if _, err := r.AutoMerge(ctx, p); err != nil {
-			return fmt.Errorf("automatic merge of page %s: %w", short(p), err)
+			return fmt.Errorf("automatic merge of page %s: %w", Short(p), err)
 		}
 		if err := r.runResolvers(ctx, p); err != nil {
-			return fmt.Errorf("resolver for page %s: %w", short(p), err)
+			return fmt.Errorf("resolver for page %s: %w", Short(p), err)
 		}
 	}
 	return nil

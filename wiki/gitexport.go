@@ -326,7 +326,7 @@ func (g *gitStream) path(page, title, oldPath string, onMain bool) string {
 		return false
 	}
 	if taken(name) {
-		name = strings.TrimSuffix(name, ".md") + " (" + short(cid.MustParse(page)) + ").md"
+		name = strings.TrimSuffix(name, ".md") + " (" + Short(cid.MustParse(page)) + ").md"
 	}
 	return name
 }
@@ -354,7 +354,7 @@ func (g *gitStream) refs(ctx context.Context, r *Repo) error {
 			if !ok || hs == st.Main[page] {
 				continue
 			}
-			ref := "conflict/" + strings.TrimSuffix(gitFileName(p.Title), ".md") + "-" + short(h)
+			ref := "conflict/" + strings.TrimSuffix(gitFileName(p.Title), ".md") + "-" + Short(h)
 			ref = gitRefName(ref)
 			fmt.Fprintf(g.w, "reset refs/heads/%s\nfrom :%d\n\n", ref, gr.Mark)
 			st.Branches[page] = append(st.Branches[page], ref)

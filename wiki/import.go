@@ -219,7 +219,7 @@ func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.C
 		return append(bodies, blk), out, err
 	}
 	if other, dup := touched[page]; dup {
-		return nil, out, fmt.Errorf("%w: page %s is also in %s", ErrInvalid, short(page), other)
+		return nil, out, fmt.Errorf("%w: page %s is also in %s", ErrInvalid, Short(page), other)
 	}
 	touched[page] = path
 	base := cid.Undef
@@ -234,7 +234,7 @@ func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.C
 	if !base.Defined() {
 		var err error
 		if parents, err = r.CurrentHeads(ctx, page); errors.Is(err, ErrConflict) {
-			return nil, out, fmt.Errorf("%w: page %s has differing heads and the file names none of its revisions", ErrConflict, short(page))
+			return nil, out, fmt.Errorf("%w: page %s has differing heads and the file names none of its revisions", ErrConflict, Short(page))
 		} else if err != nil {
 			return nil, out, err
 		}

@@ -196,7 +196,7 @@ func (r *Repo) Edit(ctx context.Context, page cid.Cid, e Edit) (cid.Cid, error) 
 		}
 		d.Deleted = true
 	} else if d.Title == prev.Title && d.Body == body && !prev.Deleted {
-		return cid.Undef, fmt.Errorf("%w: title and body are the same as revision %s", ErrNoChange, short(base))
+		return cid.Undef, fmt.Errorf("%w: title and body are the same as revision %s", ErrNoChange, Short(base))
 	}
 	return r.commitOn(ctx, d, parentRevs)
 }
@@ -227,18 +227,41 @@ func (r *Repo) notFound(err error, ref string) error {
 	return err
 }
 
-// short abbreviates a CID for people: enough characters to be unique in
-// practice, and a valid prefix to type back.
-func short(c cid.Cid) string {
-	s := c.String()
+// ShortID abbreviates an id (a page, a revision, a peer) for people:
+// enough characters to be unique in practice, and a valid prefix to type
+// back. Every UI shortens ids this way.
+func ShortID(s string) string {
 	if len(s) > 16 {
 		return s[:16]
 	}
 	return s
 }
 
-// Short is short for other packages.
-func Short(c cid.Cid) string { return short(c) }
+// Short is ShortID of a CID.
+func Short(c cid.Cid) string { return ShortID(c.String()) }
+
+// AuthorName names who made a revision in few words: the display name
+// its author's client put in it, else the author's short peer id, or
+// "automatic merge" for a revision a policy made. The name is the
+// author's own text: quote it before it reaches a terminal.
+func AuthorName(name, authorID string) string {
+	switch {
+	case authorID == "":
+		return "automatic merge"
+	case name == "":
+		return ShortID(authorID)
+	}
+	return name
+}
+
+// AuthorLabel is AuthorName with the short peer id after a display name,
+// where there is room: names are chosen freely, ids are not.
+func AuthorLabel(name, authorID string) string {
+	if authorID == "" || name == "" {
+		return AuthorName(name, authorID)
+	}
+	return name + " (" + ShortID(authorID) + ")"
+}
 
 // FindPage resolves a reference a user typed: a page id, a unique prefix of
 // one, or a title (case-insensitive). Deleted pages are found by id, and by
@@ -283,7 +306,7 @@ func (r *Repo) FindPage(ctx context.Context, ref string) (history.PageRow, error
 	}
 	var names []string
 	for _, p := range live {
-		names = append(names, fmt.Sprintf("%s (%q)", short(p.ID), p.Title))
+		names = append(names, fmt.Sprintf("%s (%q)", Short(p.ID), p.Title))
 	}
 	return history.PageRow{}, fmt.Errorf("%w: title %q names %d pages: %s; use a page id", ErrAmbiguous, ref, len(live), strings.Join(names, ", "))
 }

@@ -36,7 +36,7 @@ func (r *Repo) Resolve(ctx context.Context, page cid.Cid, res Resolution) (cid.C
 			found = found || h.Equals(res.Take)
 		}
 		if !found {
-			return cid.Undef, fmt.Errorf("%w: revision %s is not a head of this page", ErrInvalid, short(res.Take))
+			return cid.Undef, fmt.Errorf("%w: revision %s is not a head of this page", ErrInvalid, Short(res.Take))
 		}
 		from = res.Take
 	}

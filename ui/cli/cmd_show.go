@@ -90,13 +90,7 @@ func printBody(out *printer, body string) {
 }
 
 func authorLabel(name, author string) string {
-	switch {
-	case author == "":
-		return "automatic merge"
-	case name == "":
-		return termtext.Line(shortID(author))
-	}
-	return termtext.Line(name + " (" + shortID(author) + ")")
+	return termtext.Line(wiki.AuthorLabel(name, author))
 }
 
 // groupVersions groups the versions of a page's heads that have the same

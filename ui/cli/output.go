@@ -73,12 +73,7 @@ func pluralCount(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, plural(n, one, many))
 }
 
-func shortID(s string) string {
-	if len(s) > 16 {
-		return s[:16]
-	}
-	return s
-}
+func shortID(s string) string { return wiki.ShortID(s) }
 
 func printPageList(out *printer, pages []wiki.PageInfo) {
 	if len(pages) == 0 {

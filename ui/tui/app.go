@@ -526,9 +526,4 @@ func (m *Model) editorCommand() []string {
 
 // shortRev abbreviates a revision id as the CLI does, so that what the
 // UI shows can be typed back to `peerwiki show --rev`.
-func shortRev(s string) string {
-	if len(s) > 16 {
-		return s[:16]
-	}
-	return s
-}
+func shortRev(s string) string { return wiki.ShortID(s) }

@@ -270,15 +270,7 @@ func (v *viewer) render(m *Model, w int) {
 
 // authorName is who made a revision, quoted for the terminal: a name is
 // whatever the author's client put in its revisions.
-func authorName(name, id string) string {
-	if name != "" {
-		return termtext.Line(name)
-	}
-	if id == "" {
-		return "automatic merge"
-	}
-	return shortRev(id)
-}
+func authorName(name, id string) string { return termtext.Line(wiki.AuthorName(name, id)) }
 
 // openEditor opens the editor on a page's head (heads that agree are one
 // version, and saving joins them); a conflicted page has no single version
