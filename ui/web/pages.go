@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"html/template"
@@ -34,13 +35,19 @@ func (s *Server) base(title string, live bool) base {
 	return base{Title: title, CSRF: s.csrf, Live: live, Commits: n}
 }
 
+// render executes a template whole before anything is sent, so that a
+// failure is an error page, never half of one.
 func (s *Server) render(w http.ResponseWriter, name string, status int, data any) {
+	var buf bytes.Buffer
+	if err := templates()[name].Execute(&buf, data); err != nil {
+		s.opts.Log.Warn("render", "template", name, "err", err)
+		http.Error(w, "the page could not be drawn: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	if err := templates()[name].Execute(w, data); err != nil {
-		s.opts.Log.Warn("render", "template", name, "err", err)
-	}
+	w.Write(buf.Bytes())
 }
 
 type errorData struct {

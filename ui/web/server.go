@@ -7,6 +7,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -144,7 +145,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "refused: a write must come from a form of this server (its form token was missing or wrong)", http.StatusForbidden)
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	s.mux.ServeHTTP(&timed{ResponseWriter: w, start: time.Now()}, r)
+}
+
+// timed adds a Server-Timing header: how long the server took until the
+// response began (scripts/bench-web.py reads it).
+type timed struct {
+	http.ResponseWriter
+	start time.Time
+}
+
+func (t *timed) WriteHeader(status int) {
+	us := time.Since(t.start).Microseconds()
+	t.Header().Set("Server-Timing", fmt.Sprintf("app;dur=%d.%03d", us/1000, us%1000))
+	t.ResponseWriter.WriteHeader(status)
+}
+
+// Flush lets the event stream through.
+func (t *timed) Flush() {
+	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 func loopbackHost(hostport string) bool {
