@@ -434,31 +434,38 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, pageURL(p.ID.String()), http.StatusSeeOther)
 }
 
-func (s *Server) handleRename(w http.ResponseWriter, r *http.Request) {
+// write runs a form's write on the page its URL names, then shows the
+// page (or the list, when the write says so).
+func (s *Server) write(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, p history.PageRow) (to string, err error)) {
 	p, err := s.page(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	title := r.PostFormValue("title")
-	if _, err := s.repo.Edit(r.Context(), p.ID, wiki.Edit{Title: &title, Msg: r.PostFormValue("msg")}); err != nil {
+	to, err := do(r.Context(), p)
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	http.Redirect(w, r, pageURL(p.ID.String()), http.StatusSeeOther)
+	if to == "" {
+		to = pageURL(p.ID.String())
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (s *Server) handleRename(w http.ResponseWriter, r *http.Request) {
+	s.write(w, r, func(ctx context.Context, p history.PageRow) (string, error) {
+		title := r.PostFormValue("title")
+		_, err := s.repo.Edit(ctx, p.ID, wiki.Edit{Title: &title, Msg: r.PostFormValue("msg")})
+		return "", err
+	})
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	p, err := s.page(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	if _, err := s.repo.Delete(r.Context(), p.ID, r.PostFormValue("msg")); err != nil {
-		s.fail(w, err)
-		return
-	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	s.write(w, r, func(ctx context.Context, p history.PageRow) (string, error) {
+		_, err := s.repo.Delete(ctx, p.ID, r.PostFormValue("msg"))
+		return "/", err
+	})
 }
 
 // --- conflicts ---
@@ -550,25 +557,18 @@ func (s *Server) mergedBody(ctx context.Context, page cid.Cid, versions []wiki.V
 // handleResolve ends a conflict: take one version, or save an edited
 // merge; either way one revision whose parents are all the heads.
 func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p, err := s.page(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	res := wiki.Resolution{Msg: r.PostFormValue("msg")}
-	if take := r.PostFormValue("take"); take != "" {
-		if res.Take, err = s.repo.FindRevision(ctx, take, p.ID); err != nil {
-			s.fail(w, err)
-			return
+	s.write(w, r, func(ctx context.Context, p history.PageRow) (string, error) {
+		res := wiki.Resolution{Msg: r.PostFormValue("msg")}
+		if take := r.PostFormValue("take"); take != "" {
+			var err error
+			if res.Take, err = s.repo.FindRevision(ctx, take, p.ID); err != nil {
+				return "", err
+			}
+		} else {
+			title, body := r.PostFormValue("title"), formText(r, "body")
+			res.Title, res.Body = &title, &body
 		}
-	} else {
-		title, body := r.PostFormValue("title"), formText(r, "body")
-		res.Title, res.Body = &title, &body
-	}
-	if _, err := s.repo.Resolve(ctx, p.ID, res); err != nil {
-		s.fail(w, err)
-		return
-	}
-	http.Redirect(w, r, pageURL(p.ID.String()), http.StatusSeeOther)
+		_, err := s.repo.Resolve(ctx, p.ID, res)
+		return "", err
+	})
 }
