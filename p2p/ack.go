@@ -27,6 +27,14 @@ const (
 	frameAck
 )
 
+// errNotHeld is the answer of a peer that did not get the revisions
+// within the wait it was given (or its own maxAckWait).
+const errNotHeld = "revisions not held"
+
+// ErrNotHeld is RequestAck's error when the peer answered that it does
+// not hold the revisions (yet).
+var ErrNotHeld = errors.New(errNotHeld)
+
 type ackRequest struct {
 	Wiki   string   `cbor:"wiki"`
 	Revs   [][]byte `cbor:"revs"`
@@ -74,6 +82,7 @@ func (n *Node) handleAck(s network.Stream) {
 	wait := min(time.Duration(req.WaitMS)*time.Millisecond, maxAckWait)
 	deadline := time.Now().Add(wait)
 	for {
+		stored := n.storedSignal() // before looking: a store after the look wakes us
 		held := true
 		for _, c := range revs {
 			if ok, err := n.store.Has(n.ctx, c); err != nil || !ok {
@@ -85,12 +94,15 @@ func (n *Node) handleAck(s network.Stream) {
 			break
 		}
 		if time.Now().After(deadline) {
-			fc.writeError("revisions not held")
+			fc.writeError(errNotHeld)
 			return
 		}
+		// Revisions from peers wake us at once; a look every 20 ms finds
+		// those another process on the repo stores.
 		select {
 		case <-n.ctx.Done():
 			return
+		case <-stored:
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -127,11 +139,16 @@ func (n *Node) RequestAck(ctx context.Context, p peer.ID, revs []cid.Cid, wait t
 	if err := fc.flush(); err != nil {
 		return nil, err
 	}
-	t, payload, err := fc.read()
+	// The peer answers once it holds them, which may take the whole wait
+	// (not only the frameTimeout a frame of a sync gets).
+	t, payload, err := fc.readWithin(wait + frameTimeout)
 	if err != nil {
 		return nil, err
 	}
 	if t == frameError {
+		if string(payload) == errNotHeld {
+			return nil, ErrNotHeld
+		}
 		return nil, fmt.Errorf("peer %s: %s", p, clip(string(payload)))
 	}
 	if t != frameAck {

@@ -1,9 +1,12 @@
 package p2p
 
 import (
+	"context"
 	"crypto/rand"
 	"testing"
+	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -34,5 +37,39 @@ func TestVerifyAckRejectsForgeries(t *testing.T) {
 		if err := verifyAck(&a, id, "w", revs); err == nil {
 			t.Errorf("%s: forged acknowledgement accepted", name)
 		}
+	}
+}
+
+// A peer that gets the revisions later than a frame's timeout, but
+// within the wait asked for, confirms: the answer is read for the whole
+// wait, not for frameTimeout.
+func TestAckWaitsLongerThanAFrame(t *testing.T) {
+	defer func(d time.Duration) { frameTimeout = d }(frameTimeout)
+	frameTimeout = 200 * time.Millisecond
+	ra, rb := newReplica(t), newReplica(t)
+	a, b := startNode(t, ra, nil), startNode(t, rb, nil)
+	connectNodes(t, a, b)
+	c, _, blocks := ra.makeRevision(cid.Undef, cid.Undef, nil, "Late", "arrives after a frame's timeout\n")
+	go func() {
+		time.Sleep(600 * time.Millisecond)
+		b.put(context.Background(), a.ID(), blocks, false)
+	}()
+	start := time.Now()
+	if _, err := a.RequestAck(context.Background(), b.ID(), []cid.Cid{c}, 2*time.Second); err != nil {
+		t.Fatalf("after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	// Stored by a sync or gossip, the answer comes at once, not at the
+	// next look of a poll.
+	c2, _, blocks2 := ra.makeRevision(cid.Undef, cid.Undef, nil, "Soon", "arrives at once\n")
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		b.put(context.Background(), a.ID(), blocks2, false)
+	}()
+	start = time.Now()
+	if _, err := a.RequestAck(context.Background(), b.ID(), []cid.Cid{c2}, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("acknowledged %s after being asked", d)
 	}
 }

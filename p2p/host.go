@@ -60,6 +60,8 @@ type hostConfig struct {
 	psk    []byte
 	listen []ma.Multiaddr
 	gater  *banList
+	// agent is what identify tells peers this node is (agentFor).
+	agent string
 }
 
 // newHost builds the libp2p host: the repo's identity, TCP only (pnet
@@ -179,6 +181,7 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 		EventBus:             bus,
 		ConnManager:          cm,
 		ObservedAddrsManager: observed,
+		UserAgent:            cfg.agent,
 	})
 	if err != nil {
 		return nil, err

@@ -65,10 +65,15 @@ type Config struct {
 	// Deny are peers this node refuses outright, both ways: a network
 	// partition on purpose (the chaos harness uses it).
 	Deny []peer.ID
-	// Name is this replica's display name in presence announcements;
-	// PresenceLease how long one holds (default DefaultPresenceLease).
+	// Name is this replica's display name in presence announcements and
+	// in what the node tells its peers when they connect; PresenceLease
+	// how long an announcement holds (default DefaultPresenceLease).
 	Name          string
 	PresenceLease time.Duration
+	// Editing, when set, adds pages open in editors that registered with
+	// the node's owner (the daemon's control socket) to those of
+	// RepoDir/editing.
+	Editing func() []Editing
 
 	// progress is what a sync must move (default defaultProgress), and
 	// work what one peer may make the node compute (defaultWorkShare);
@@ -92,6 +97,8 @@ const (
 	EventSynced
 	// EventFound: mDNS found a peer of the wiki.
 	EventFound
+	// EventServed: a sync a peer asked for finished.
+	EventServed
 )
 
 // Event is something the node did, for callers that watch it (tests,
@@ -132,6 +139,13 @@ type Node struct {
 	subs    []chan Event
 	wake    chan struct{} // nudges the commit watcher
 	closed  bool
+	// kept are the peers keepConnected dials; stored is closed (and
+	// replaced) whenever revisions from peers are stored.
+	kept   map[peer.ID]bool
+	stored chan struct{}
+	// noticed is when the latest commit notice says its commit was made
+	// (unix µs), for the log.
+	noticed atomic.Int64
 
 	gossip *gossip
 	// presence is the editors-on-pages channel (nil without gossip).
@@ -174,13 +188,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	for _, p := range cfg.Deny {
 		bans.ban(p, 100*365*24*time.Hour)
 	}
-	h, err := newHost(hostConfig{key: cfg.Identity.Key, psk: cfg.Key, listen: cfg.Listen, gater: bans})
+	h, err := newHost(hostConfig{key: cfg.Identity.Key, psk: cfg.Key, listen: cfg.Listen, gater: bans, agent: agentFor(cfg.Name)})
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, store: cfg.Store, wiki: cfg.Store.Wiki(), host: h, log: cfg.Logger, bans: bans,
 		locks: map[peer.ID]chan struct{}{}, inbound: map[peer.ID]*inboundSync{}, work: newWorkBudget(cfg.work), wanted: map[peer.ID]*syncTrigger{},
-		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1)}
+		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1), kept: map[peer.ID]bool{}, stored: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(SyncProtocol, n.handleSync)
 	h.SetStreamHandler(AckProtocol, n.handleAck)
@@ -285,6 +299,33 @@ func (n *Node) Connect(ctx context.Context, info peer.AddrInfo) error {
 	}
 	n.host.ConnManager().Protect(info.ID, "peerwiki")
 	return nil
+}
+
+// Notice tells the node that a process on its repo committed, at
+// committed: the commit watcher looks at once instead of waiting for the
+// database file to change (the CLI next to a running node says so after
+// every commit).
+func (n *Node) Notice(committed time.Time) {
+	n.noticed.Store(committed.UnixMicro())
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// storedSignal is closed the next time revisions from a peer are stored.
+func (n *Node) storedSignal() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.stored
+}
+
+// signalStored wakes whoever waits on storedSignal.
+func (n *Node) signalStored() {
+	n.mu.Lock()
+	close(n.stored)
+	n.stored = make(chan struct{})
+	n.mu.Unlock()
 }
 
 // markFromNetwork remembers revisions that arrived from peers, so the
@@ -399,8 +440,18 @@ func (n *Node) watchConnections() error {
 // again whenever it is not connected, with exponential backoff while it
 // stays unreachable, capped at maxRedialBackoff.
 func (n *Node) keepConnected(info peer.AddrInfo) {
+	if info.ID == n.host.ID() {
+		return
+	}
 	n.host.Peerstore().AddAddrs(info.ID, info.Addrs, time.Hour)
-	n.wg.Add(1)
+	n.mu.Lock()
+	if n.kept[info.ID] || n.closed {
+		n.mu.Unlock()
+		return
+	}
+	n.kept[info.ID] = true
+	n.wg.Add(1) // under mu: Close sets closed under mu before it waits
+	n.mu.Unlock()
 	go func() {
 		defer n.wg.Done()
 		backoff := time.Second

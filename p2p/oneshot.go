@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -31,6 +33,11 @@ type PeerOutcome struct {
 // them are done. Peers that cannot be reached within reach are reported
 // as such; ErrNoPeer is returned when none was reached.
 func (n *Node) SyncAll(ctx context.Context, peers []peer.AddrInfo, reach, discover time.Duration) ([]PeerOutcome, error) {
+	return n.syncAll(ctx, peers, reach, discover, true)
+}
+
+// syncAll is SyncAll, looking on the LAN too only when lan is set.
+func (n *Node) syncAll(ctx context.Context, peers []peer.AddrInfo, reach, discover time.Duration, lan bool) ([]PeerOutcome, error) {
 	start := time.Now()
 	// Read our head set while the dials are under way.
 	go n.localHeads(ctx)
@@ -53,7 +60,7 @@ func (n *Node) SyncAll(ctx context.Context, peers []peer.AddrInfo, reach, discov
 		go func() {
 			o := PeerOutcome{Peer: info.ID}
 			if err := n.Connect(reachCtx, info); err != nil {
-				o.Err = fmt.Errorf("could not reach %s within %s (%w): %s", info.ID, reach, dialFailure(err), firstLine(err))
+				o.Err = reachFailure(reachCtx, info.ID, reach, err)
 			} else {
 				o.Reached = true
 				o.Result, o.Err = n.syncWhenFree(ctx, reachCtx, info.ID)
@@ -69,7 +76,7 @@ func (n *Node) SyncAll(ctx context.Context, peers []peer.AddrInfo, reach, discov
 		}()
 	}
 	var events <-chan Event
-	if n.cfg.MDNS {
+	if n.cfg.MDNS && lan {
 		events = n.Subscribe()
 		n.mu.Lock()
 		var found []peer.ID
@@ -152,6 +159,70 @@ func (n *Node) syncWhenFree(ctx, patience context.Context, p peer.ID) (SyncResul
 	}
 }
 
+// reachError says why a peer was not reached.
+type reachError struct {
+	peer peer.ID
+	// waited is the time waited, when the dial lasted all of it; a
+	// refused connection fails at once, and saying it was waited for
+	// would be a lie.
+	waited time.Duration
+	why    error  // dialFailure's
+	detail string // what the dial said, when it said more than why
+}
+
+func (e *reachError) Error() string {
+	if e.waited > 0 {
+		return fmt.Sprintf("could not reach %s within %s (%v)", e.peer, FormatWait(e.waited), e.why)
+	}
+	return fmt.Sprintf("could not reach %s: %s", e.peer, e.reason())
+}
+
+func (e *reachError) Unwrap() error { return e.why }
+
+// reason is why, and what the dial said when that says more.
+func (e *reachError) reason() string {
+	if e.detail == "" {
+		return e.why.Error()
+	}
+	return e.why.Error() + ": " + e.detail
+}
+
+// reachFailure is why p was not reached by a dial that ended in err.
+func reachFailure(reachCtx context.Context, p peer.ID, reach time.Duration, err error) error {
+	e := &reachError{peer: p, why: dialFailure(err)}
+	switch {
+	case reachCtx.Err() != nil:
+		e.waited = reach
+	case errors.Is(e.why, errNoHandshake):
+		e.detail = lastLine(err)
+	}
+	return e
+}
+
+// lastLine is the most specific line of a libp2p dial error, which lists
+// each address's failure under a summary.
+func lastLine(err error) string {
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	return clip(strings.TrimLeft(lines[len(lines)-1], " *"))
+}
+
+// roundWait prints a wait as people write it: 10s, 1m30s, 250ms.
+func FormatWait(d time.Duration) string {
+	switch {
+	case d >= time.Minute:
+		d = d.Round(time.Second)
+	case d >= time.Second:
+		d = d.Round(100 * time.Millisecond)
+	default:
+		d = d.Round(time.Millisecond)
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	return s
+}
+
 // errNoHandshake is why most dials fail: a peer with another wiki's key
 // never completes the handshake, and looks exactly like an unreachable
 // one.
@@ -167,8 +238,15 @@ func dialFailure(err error) error {
 			return peerBusy("the node is busy: it cut the connection short")
 		}
 	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return errRefused
+	}
 	return errNoHandshake
 }
+
+// errRefused: nothing listens where the peer was last heard of (it is
+// not running, or moved to another port).
+var errRefused = errors.New("connection refused: no node listens at its address")
 
 // AllBusy reports whether every peer in outcomes that could not be
 // reached cut the connection short for want of room (ErrPeerBusy), so
@@ -184,4 +262,116 @@ func AllBusy(outcomes []PeerOutcome) bool {
 		}
 	}
 	return busy
+}
+
+// SyncOnce is the sync of a command run while no node runs on the repo:
+// a dial-only host of its own, for as long as the sync takes. Without
+// req.Peers it tries the remembered replicas of cfg.RepoDir (and the LAN,
+// with req.MDNS). The replicas reached are remembered. Its error is about
+// the host; what each replica did is in the report.
+func SyncOnce(ctx context.Context, cfg Config, req SyncRequest) (SyncReport, error) {
+	targets := req.Peers
+	if len(targets) == 0 {
+		remembered, err := LoadPeers(cfg.RepoDir)
+		if err != nil {
+			return SyncReport{}, err
+		}
+		targets = AddrInfos(remembered)
+		cfg.MDNS = req.MDNS
+	}
+	if len(targets) == 0 && !cfg.MDNS {
+		return SyncReport{Peers: []PeerSync{}, Conflicts: []cid.Cid{}}, nil
+	}
+	cfg.Listen = nil
+	n, err := New(ctx, cfg)
+	if err != nil {
+		return SyncReport{}, err
+	}
+	defer n.Close()
+	names := rememberedNames(cfg.RepoDir)
+	rep := n.syncReport(ctx, targets, req.Timeout, len(req.Peers) == 0, names)
+	var reached []seenPeer
+	for _, p := range rep.Reached() {
+		if p.Err == "" {
+			reached = append(reached, seenPeer{info: peer.AddrInfo{ID: p.Peer, Addrs: dialable(n.host.Peerstore().Addrs(p.Peer))}, name: n.peerName(p.Peer)})
+		}
+	}
+	if len(reached) > 0 && cfg.RepoDir != "" {
+		if err := rememberSeen(cfg.RepoDir, reached); err != nil {
+			n.log.Warn("could not remember peers", "err", err)
+		}
+	}
+	return rep, nil
+}
+
+// ConfirmOnce is Confirm for a command run while no node runs on the
+// repo: a dial-only host asks the remembered replicas, pushing the
+// revisions to each one it reaches with a sync.
+func ConfirmOnce(ctx context.Context, cfg Config, req ConfirmRequest) (ConfirmReport, error) {
+	remembered, err := LoadPeers(cfg.RepoDir)
+	if err != nil {
+		return ConfirmReport{}, err
+	}
+	cfg.Listen = nil
+	n, err := New(ctx, cfg)
+	if err != nil {
+		return ConfirmReport{}, err
+	}
+	defer n.Close()
+	return n.confirmWith(ctx, AddrInfos(remembered), req, rememberedNames(cfg.RepoDir)), nil
+}
+
+// syncReport syncs with targets (and, with mDNS on, whoever turns up on
+// the LAN) and reports on each; names says what a replica is called.
+func (n *Node) syncReport(ctx context.Context, targets []peer.AddrInfo, timeout time.Duration, lan bool, names func(peer.ID) string) SyncReport {
+	start := time.Now()
+	outcomes, _ := n.syncAll(ctx, targets, timeout, min(timeout, 1500*time.Millisecond), lan)
+	rep := SyncReport{Peers: []PeerSync{}, Conflicts: []cid.Cid{}}
+	seen := map[cid.Cid]bool{}
+	for _, o := range outcomes {
+		ps := PeerSync{Peer: o.Peer, Name: n.peerName(o.Peer), Reached: o.Reached, Sent: o.Result.Sent, Received: o.Result.Received}
+		if ps.Name == "" {
+			ps.Name = names(o.Peer)
+		}
+		var re *reachError
+		switch {
+		case errors.As(o.Err, &re):
+			ps.Err, ps.Waited, ps.Busy = re.reason(), re.waited, errors.Is(re.why, ErrPeerBusy)
+		case o.Err != nil:
+			ps.Err, ps.Busy = firstLine(o.Err), errors.Is(o.Err, ErrPeerBusy)
+		}
+		rep.Peers = append(rep.Peers, ps)
+		for _, c := range o.Result.Conflicts {
+			if !seen[c] {
+				seen[c] = true
+				rep.Conflicts = append(rep.Conflicts, c)
+			}
+		}
+	}
+	rep.Duration = time.Since(start)
+	if n.cfg.MDNS && lan && len(targets) == 0 {
+		rep.Searched = rep.Duration
+	}
+	return rep
+}
+
+// peerName is what a connected peerwiki replica calls itself (its
+// identify agent), or "".
+func (n *Node) peerName(p peer.ID) string {
+	v, err := n.host.Peerstore().Get(p, "AgentVersion")
+	if err != nil {
+		return ""
+	}
+	s, _ := v.(string)
+	return agentName(s)
+}
+
+// rememberedNames looks up the names of the remembered replicas of dir.
+func rememberedNames(dir string) func(peer.ID) string {
+	ps, _ := LoadPeers(dir)
+	names := map[string]string{}
+	for _, p := range ps {
+		names[p.ID] = p.Name
+	}
+	return func(p peer.ID) string { return names[p.String()] }
 }

@@ -24,10 +24,13 @@ import (
 // when the editing replica goes away.
 //
 // Locally, an editing process (`peerwiki edit` with $EDITOR, the terminal
-// UI's editor) writes DIR/editing/<pid>.json and removes it when done; the
-// node on the repo announces what is there (dropping files of processes
-// that died) and writes what it hears from others to DIR/presence.json,
-// which commands read.
+// UI's editor) tells the node on the repo through NodeAPI.Editing, a
+// request held open for as long as it edits (a process that dies closes
+// it), and the node announces at once. While no node runs it writes
+// DIR/editing/<pid>.json instead and removes it when done; a node started
+// later announces what is there (dropping files of processes that died).
+// The node writes what it hears from others to DIR/presence.json, which
+// commands read.
 
 // PresenceTopic is the pubsub topic of a wiki's presence announcements.
 func PresenceTopic(wiki string) string { return "peerwiki/" + wiki + "/presence" }
@@ -133,11 +136,35 @@ type presence struct {
 	lease time.Duration
 	mu    sync.Mutex
 	heard map[peer.ID][]PresenceEntry
+	// changed wakes the announcer when an editor registers or leaves.
+	changed chan struct{}
+}
+
+// nudge has the local editors announced now rather than at the next look.
+func (p *presence) nudge() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// editing is every page open in an editor on this replica: the files of
+// editing processes, and the editors registered with the node's owner.
+func (p *presence) editing() []Editing {
+	var pages []Editing
+	if p.n.cfg.RepoDir != "" {
+		pages = localEditing(p.n.cfg.RepoDir)
+	}
+	if p.n.cfg.Editing != nil {
+		pages = append(pages, p.n.cfg.Editing()...)
+	}
+	sort.Slice(pages, func(i, j int) bool { return pages[i].Page < pages[j].Page })
+	return pages
 }
 
 // startPresence joins the presence topic of the node's gossip.
 func startPresence(n *Node, g *gossip) (*presence, error) {
-	p := &presence{n: n, lease: n.cfg.PresenceLease, heard: map[peer.ID][]PresenceEntry{}}
+	p := &presence{n: n, lease: n.cfg.PresenceLease, heard: map[peer.ID][]PresenceEntry{}, changed: make(chan struct{}, 1)}
 	if p.lease <= 0 {
 		p.lease = DefaultPresenceLease
 	}
@@ -243,11 +270,12 @@ func (p *presence) announceLoop() {
 		case <-p.n.ctx.Done():
 			return
 		case <-tick.C:
+		case <-p.changed:
 		}
-		if p.n.cfg.RepoDir == "" {
+		if p.n.cfg.RepoDir == "" && p.n.cfg.Editing == nil {
 			continue
 		}
-		pages := localEditing(p.n.cfg.RepoDir)
+		pages := p.editing()
 		key, _ := json.Marshal(pages)
 		changed := string(key) != last
 		if !changed && (len(pages) == 0 || time.Since(lastSent) < p.lease/3) {

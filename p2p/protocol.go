@@ -51,13 +51,15 @@ import (
 // something new. Structured payloads are CBOR.
 const SyncProtocol = protocol.ID("/peerwiki/sync/1.0.0")
 
+// frameTimeout is how long a peer may keep us waiting for one frame (a
+// variable only for tests).
+var frameTimeout = 15 * time.Second
+
 // Limits of the sync protocol.
 const (
 	// MaxFrame bounds every frame: a block (history.MaxBlockSize) with
 	// room to spare, or headsPerFrame heads.
 	MaxFrame = 4 << 20
-	// frameTimeout is how long a peer may keep us waiting for one frame.
-	frameTimeout = 15 * time.Second
 	// syncTimeout bounds a whole sync (a first clone of a big wiki is the
 	// longest).
 	syncTimeout = 10 * time.Minute
@@ -293,9 +295,17 @@ func (w streamWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// read returns the next frame's type and payload (valid until the next read).
+// read returns the next frame's type and payload (valid until the next
+// read), which the peer must start sending within frameTimeout.
 func (f *frameConn) read() (byte, []byte, error) {
-	f.frameDeadline = time.Now().Add(frameTimeout)
+	return f.readWithin(frameTimeout)
+}
+
+// readWithin is read for a frame the peer may take up to d to send (an
+// answer it waits for something before giving), never past the
+// exchange's deadline.
+func (f *frameConn) readWithin(d time.Duration) (byte, []byte, error) {
+	f.frameDeadline = time.Now().Add(d)
 	if f.frameDeadline.After(f.deadline) {
 		f.frameDeadline = f.deadline
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -20,14 +19,20 @@ const (
 	// PeersFile remembers the peers this replica has synced with (or was
 	// given by a join code), so that a later sync or serve finds them.
 	PeersFile = "peers.json"
-	// ServeFile holds the addresses of a running `serve` on the repo; it
-	// is removed when serve stops. `id` and `invite` read it.
+	// ServeFile holds the pid and addresses of the node running on the
+	// repo, for scripts; it is removed when the node stops. Commands ask
+	// the node itself, through ControlSocket.
 	ServeFile = "serve.json"
+	// SharedFile marks a wiki as shared: an invite was made here, or the
+	// repo was made by join. The terminal UI opens no network socket on a
+	// wiki that is not (see IsShared).
+	SharedFile = "shared"
 )
 
 // RememberedPeer is one entry of PeersFile.
 type RememberedPeer struct {
 	ID       string   `json:"peer_id"`
+	Name     string   `json:"name,omitempty"`
 	Addrs    []string `json:"addrs"`
 	LastSeen string   `json:"last_seen,omitempty"`
 }
@@ -50,6 +55,20 @@ func LoadPeers(dir string) ([]RememberedPeer, error) {
 // RememberPeers merges infos into the repo's remembered peers (newest
 // addresses first, at most 8 per peer) and marks them seen now.
 func RememberPeers(dir string, infos []peer.AddrInfo) error {
+	seen := make([]seenPeer, len(infos))
+	for i, info := range infos {
+		seen[i] = seenPeer{info: info}
+	}
+	return rememberSeen(dir, seen)
+}
+
+// seenPeer is a replica met, with the name it goes by when known.
+type seenPeer struct {
+	info peer.AddrInfo
+	name string
+}
+
+func rememberSeen(dir string, infos []seenPeer) error {
 	ps, err := LoadPeers(dir)
 	if err != nil {
 		return err
@@ -59,7 +78,8 @@ func RememberPeers(dir string, infos []peer.AddrInfo) error {
 		byID[p.ID] = i
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
-	for _, info := range infos {
+	for _, sp := range infos {
+		info := sp.info
 		var addrs []string
 		for _, a := range info.Addrs {
 			addrs = append(addrs, a.String())
@@ -79,6 +99,9 @@ func RememberPeers(dir string, infos []peer.AddrInfo) error {
 			}
 		}
 		ps[i].Addrs, ps[i].LastSeen = merged, now
+		if sp.name != "" {
+			ps[i].Name = sp.name
+		}
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
 	b, _ := json.MarshalIndent(ps, "", "  ")
@@ -107,47 +130,46 @@ func AddrInfos(ps []RememberedPeer) []peer.AddrInfo {
 	return out
 }
 
-// ServeState is the content of ServeFile.
-type ServeState struct {
+// serveState is the content of ServeFile.
+type serveState struct {
 	PID    int      `json:"pid"`
 	PeerID string   `json:"peer_id"`
 	Addrs  []string `json:"addrs"`
-	// Connected are the peers the node is connected to (updated as they
-	// come and go).
-	Connected []ConnectedPeer `json:"connected"`
 }
 
-// ConnectedPeer is a peer a running node is connected to.
-type ConnectedPeer struct {
-	ID    string   `json:"peer_id"`
-	Addrs []string `json:"addrs"`
-}
-
-// WriteServeState records a running node's addresses in the repo.
-func WriteServeState(dir string, st ServeState) error {
+func writeServeState(dir string, st serveState) error {
 	b, _ := json.MarshalIndent(st, "", "  ")
 	return writeFileAtomic(filepath.Join(dir, ServeFile), append(b, '\n'))
 }
 
-// RemoveServeState removes ServeFile if it is this process's.
-func RemoveServeState(dir string) {
-	if st, ok := ReadServeState(dir); ok && st.PID == os.Getpid() {
+// removeServeState removes ServeFile if it is this process's.
+func removeServeState(dir string) {
+	var st serveState
+	if b, err := os.ReadFile(filepath.Join(dir, ServeFile)); err == nil && json.Unmarshal(b, &st) == nil && st.PID == os.Getpid() {
 		os.Remove(filepath.Join(dir, ServeFile))
 	}
 }
 
-// ReadServeState returns the addresses of the serve running on the repo;
-// ok is false when none runs (no file, or its process is gone).
-func ReadServeState(dir string) (ServeState, bool) {
-	var st ServeState
-	b, err := os.ReadFile(filepath.Join(dir, ServeFile))
-	if err != nil || json.Unmarshal(b, &st) != nil || st.PID <= 0 {
-		return st, false
+// MarkShared records that the wiki in dir is shared (why: "invite",
+// "join"). It is never undone: a member may come back at any time.
+func MarkShared(dir, why string) error {
+	if _, err := os.Stat(filepath.Join(dir, SharedFile)); err == nil {
+		return nil
 	}
-	if err := syscall.Kill(st.PID, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return st, false
+	b, _ := json.Marshal(map[string]string{"since": time.Now().UTC().Format(time.RFC3339), "by": why})
+	return writeFileAtomic(filepath.Join(dir, SharedFile), append(b, '\n'))
+}
+
+// IsShared reports whether the wiki in dir was ever shared: SharedFile
+// exists (an invite was made or the repo was joined), or the repo
+// remembers replicas (it synced with one: a repo made before SharedFile
+// existed that invited others counts once they synced with it).
+func IsShared(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, SharedFile)); err == nil {
+		return true
 	}
-	return st, true
+	ps, _ := LoadPeers(dir)
+	return len(ps) > 0
 }
 
 func writeFileAtomic(path string, data []byte) error {

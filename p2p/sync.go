@@ -109,6 +109,7 @@ func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Check
 		n.log.Debug("stored", "peer", p, "revisions", len(res.Revisions), "blocks", res.Blocks,
 			"last", res.Revisions[len(res.Revisions)-1], "us", time.Now().UnixMicro())
 		n.emit(Event{Kind: EventReceived, Peer: p, Revisions: res.Revisions, Gossip: viaGossip})
+		n.signalStored()
 		select {
 		case n.wake <- struct{}{}:
 		default:
@@ -424,6 +425,7 @@ func (n *Node) handleSync(s network.Stream) {
 		return
 	}
 	s.Close()
+	n.emit(Event{Kind: EventServed, Peer: p, Sync: &res})
 	if res.Received > 0 || res.Sent > 0 {
 		n.log.Info("sync served", "peer", p, "sent", res.Sent, "received", res.Received)
 	}

@@ -1,0 +1,195 @@
+package p2p
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ipfs/go-cid"
+)
+
+// The control socket speaks HTTP/1.1 (the convention of docker's and
+// ipfs's sockets: curl --unix-socket works), JSON both ways, every path
+// under /v<ControlAPIVersion>/:
+//
+//	GET  /v1/status    NodeStatus
+//	POST /v1/share     NodeStatus, once the node listens
+//	GET  /v1/peers     []PeerState
+//	POST /v1/sync      SyncRequest → SyncReport
+//	POST /v1/confirm   ConfirmRequest → ConfirmReport
+//	POST /v1/commit    commitNotice → 204
+//	POST /v1/editing   editingRequest → 200 at once, then the response is
+//	                   held open for as long as the page is edited
+//
+// An error is {"error": "one line", "code": "..."} with a 4xx or 5xx
+// status. A request from another user than the node's is refused (403)
+// whatever the socket's mode says: the kernel tells who connected
+// (SO_PEERCRED).
+
+// apiError is the body of a failed request.
+type apiError struct {
+	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
+}
+
+// Codes of apiError callers branch on.
+const (
+	codeNotShared  = "not_shared"
+	codeForbidden  = "forbidden"
+	codeBadRequest = "bad_request"
+)
+
+var errBadRequest = errors.New("bad request")
+
+type commitNotice struct {
+	// At is when the commit was made, in unix µs.
+	At int64 `json:"at"`
+}
+
+type editingRequest struct {
+	Page cid.Cid `json:"page"`
+}
+
+type uidKey struct{}
+
+type connUID struct {
+	uid uint32
+	err error
+}
+
+// serveControl answers requests on l until the daemon closes.
+func (d *Daemon) serveControl(l net.Listener) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		st, err := d.Status(r.Context())
+		reply(w, st, err)
+	})
+	mux.HandleFunc("POST /v1/share", func(w http.ResponseWriter, r *http.Request) {
+		st, err := d.Share(r.Context())
+		reply(w, st, err)
+	})
+	mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
+		ps, err := d.Peers(r.Context())
+		reply(w, ps, err)
+	})
+	mux.HandleFunc("POST /v1/sync", func(w http.ResponseWriter, r *http.Request) {
+		var req SyncRequest
+		if decode(w, r, &req) {
+			rep, err := d.Sync(r.Context(), req)
+			reply(w, rep, err)
+		}
+	})
+	mux.HandleFunc("POST /v1/confirm", func(w http.ResponseWriter, r *http.Request) {
+		var req ConfirmRequest
+		if decode(w, r, &req) {
+			rep, err := d.Confirm(r.Context(), req)
+			reply(w, rep, err)
+		}
+	})
+	mux.HandleFunc("POST /v1/commit", func(w http.ResponseWriter, r *http.Request) {
+		var n commitNotice
+		if decode(w, r, &n) {
+			d.CommitNotice(r.Context(), time.UnixMicro(n.At))
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	mux.HandleFunc("POST /v1/editing", func(w http.ResponseWriter, r *http.Request) {
+		var e editingRequest
+		if !decode(w, r, &e) {
+			return
+		}
+		if !e.Page.Defined() {
+			writeError(w, fmt.Errorf("%w: no page", errBadRequest))
+			return
+		}
+		done, err := d.Editing(r.Context(), e.Page)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		defer done()
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush()
+		select {
+		case <-r.Context().Done(): // the editor is done, or its process died
+		case <-d.ctx.Done():
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(apiError{Error: fmt.Sprintf("no such request %s %s: this node speaks version %d of the control API (/v%d/)",
+			r.Method, r.URL.Path, ControlAPIVersion, ControlAPIVersion)})
+	})
+	d.srv = &http.Server{
+		Handler:           d.ownerOnly(mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          log.New(io.Discard, "", 0),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			uid, err := peerUID(c)
+			return context.WithValue(ctx, uidKey{}, connUID{uid, err})
+		},
+		BaseContext: func(net.Listener) context.Context { return d.ctx },
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.srv.Serve(l)
+	}()
+}
+
+// ownerOnly refuses requests from processes of other users than the
+// node's.
+func (d *Daemon) ownerOnly(h http.Handler) http.Handler {
+	me := uint32(os.Getuid())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := r.Context().Value(uidKey{}).(connUID)
+		if c.err != nil || c.uid != me {
+			d.log.Warn("refused a control request from another user", "uid", c.uid, "err", c.err)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			json.NewEncoder(w).Encode(apiError{Error: fmt.Sprintf("the node on this repo answers only its own user (uid %d)", me), Code: codeForbidden})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// decode reads a request's JSON body into v, or answers 400.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(v); err != nil {
+		writeError(w, fmt.Errorf("%w: %v", errBadRequest, err))
+		return false
+	}
+	return true
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	e, status := apiError{Error: err.Error()}, http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrNotShared):
+		e.Code, status = codeNotShared, http.StatusConflict
+	case errors.Is(err, errBadRequest):
+		e.Code, status = codeBadRequest, http.StatusBadRequest
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(e)
+}

@@ -1,0 +1,177 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ipfs/go-cid"
+)
+
+// ErrNoNode is returned when no node runs on a repo: no control socket,
+// or one left behind by a node that was killed.
+var ErrNoNode = errors.New("no node runs on this repo")
+
+// NodeClient is the NodeAPI of the node running on a repo, reached
+// through its control socket from another process of the same user.
+type NodeClient struct {
+	dir    string
+	socket string
+	http   *http.Client
+}
+
+var _ NodeAPI = (*NodeClient)(nil)
+
+// DialNode returns a client of the node running on the repo in dir, or
+// ErrNoNode when there is no control socket. A socket left by a killed
+// node is found out by the first request, which returns ErrNoNode.
+func DialNode(dir string) (*NodeClient, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	socket := filepath.Join(abs, ControlSocket)
+	if _, err := os.Stat(socket); err != nil {
+		return nil, ErrNoNode
+	}
+	c := &NodeClient{dir: abs, socket: socket}
+	c.http = &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialControl(ctx, abs)
+		},
+		DisableCompression:    true,
+		MaxIdleConnsPerHost:   2,
+		ResponseHeaderTimeout: 10 * time.Minute, // a sync's answer comes when it is done
+	}}
+	return c, nil
+}
+
+// Socket is the path of the control socket.
+func (c *NodeClient) Socket() string { return c.socket }
+
+// NoticeCommit tells the node running on dir, if any, that a commit was
+// made at committed (NodeAPI.CommitNotice). Without a node it does
+// nothing; a node that does not answer at once notices the commit
+// anyway, by watching the database.
+func NoticeCommit(dir string, committed time.Time) {
+	c, err := DialNode(dir)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = c.CommitNotice(ctx, committed)
+}
+
+// do sends one request and decodes its answer into out (when not nil).
+func (c *NodeClient) do(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("the node on this repo (%s) answered %s %s with something unreadable: %v", c.socket, method, path, err)
+	}
+	return nil
+}
+
+// send sends one request; the caller closes the body of a 2xx answer.
+func (c *NodeClient) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://peerwiki"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			return nil, ErrNoNode
+		}
+		return nil, fmt.Errorf("the node on this repo (%s): %w", c.socket, err)
+	}
+	if resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	var e apiError
+	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e) != nil || e.Error == "" {
+		e.Error = resp.Status
+	}
+	switch e.Code {
+	case codeNotShared:
+		return nil, ErrNotShared
+	case codeBadRequest:
+		return nil, fmt.Errorf("%w: %s", errBadRequest, e.Error)
+	}
+	return nil, fmt.Errorf("the node on this repo (%s): %s", c.socket, e.Error)
+}
+
+// Status implements NodeAPI.
+func (c *NodeClient) Status(ctx context.Context) (st NodeStatus, err error) {
+	return st, c.do(ctx, http.MethodGet, "/v1/status", nil, &st)
+}
+
+// Share implements NodeAPI.
+func (c *NodeClient) Share(ctx context.Context) (st NodeStatus, err error) {
+	return st, c.do(ctx, http.MethodPost, "/v1/share", struct{}{}, &st)
+}
+
+// Peers implements NodeAPI.
+func (c *NodeClient) Peers(ctx context.Context) (ps []PeerState, err error) {
+	return ps, c.do(ctx, http.MethodGet, "/v1/peers", nil, &ps)
+}
+
+// Sync implements NodeAPI.
+func (c *NodeClient) Sync(ctx context.Context, req SyncRequest) (rep SyncReport, err error) {
+	return rep, c.do(ctx, http.MethodPost, "/v1/sync", req, &rep)
+}
+
+// Confirm implements NodeAPI.
+func (c *NodeClient) Confirm(ctx context.Context, req ConfirmRequest) (rep ConfirmReport, err error) {
+	return rep, c.do(ctx, http.MethodPost, "/v1/confirm", req, &rep)
+}
+
+// CommitNotice implements NodeAPI.
+func (c *NodeClient) CommitNotice(ctx context.Context, committed time.Time) error {
+	return c.do(ctx, http.MethodPost, "/v1/commit", commitNotice{At: committed.UnixMicro()}, nil)
+}
+
+// Editing implements NodeAPI: the request stays open until done is
+// called, or this process ends, which closes it as surely.
+func (c *NodeClient) Editing(ctx context.Context, page cid.Cid) (func(), error) {
+	hold, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(ctx, cancel) // until the node has answered
+	resp, err := c.send(hold, http.MethodPost, "/v1/editing", editingRequest{Page: page})
+	stop()
+	if err != nil {
+		cancel()
+		return func() {}, err
+	}
+	return func() {
+		cancel()
+		resp.Body.Close()
+	}, nil
+}

@@ -1,0 +1,379 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// DefaultPort is a node's TCP port when no listen address is given. A
+// fixed port keeps the addresses in join codes and remembered peers valid
+// across restarts; when it is taken, the node listens on a random port.
+const DefaultPort = 7171
+
+// ErrNotShared is the answer of a node on a wiki never shared, which
+// does not listen or dial until it is (Share).
+var ErrNotShared = errors.New("the wiki is not shared: the node does not replicate until an invite is made ('peerwiki invite')")
+
+// DaemonConfig configures the node of a repo.
+type DaemonConfig struct {
+	// Node is the node's own configuration: Store, Identity, Key, RepoDir
+	// (required), AfterReceive, Name, Logger, and the test knobs. What a
+	// running node does (listen, discover, gossip, keep its peers
+	// connected, watch commits) is the daemon's to set.
+	Node Config
+	// Listen are the addresses to listen on; none: DefaultPort on every
+	// interface (IPv4 and IPv6), or a random port when it is taken.
+	Listen []ma.Multiaddr
+	// Peers are kept connected, with the remembered ones.
+	Peers []peer.AddrInfo
+	// MDNS turns on discovery on the LAN.
+	MDNS bool
+	// Share starts the network now even on a wiki never shared (serve is
+	// an explicit request); otherwise it starts once the wiki is shared.
+	Share bool
+	// Kind says who runs the node ("peerwiki serve", "the terminal UI"),
+	// for the processes that find it running.
+	Kind string
+}
+
+// Daemon is the one node of a repo, for as long as a process (serve, the
+// terminal UI) runs it: it holds the repo's NodeLock, answers on the
+// ControlSocket, and, once the wiki is shared, runs the libp2p node
+// (listening on DefaultPort or a random one, mDNS, gossip, presence,
+// sync on connect, the remembered peers kept connected with backoff, and
+// every replica met remembered at the addresses it listens on). Its
+// process opens the repo long-lived (wiki.OpenOptions.LongLived), so
+// the store's background checkpointer runs for as long as the node.
+//
+// It implements NodeAPI, which the repo's other processes reach through
+// NodeClient.
+type Daemon struct {
+	cfg     DaemonConfig
+	dir     string
+	socket  string
+	started time.Time
+	log     *slog.Logger
+	lock    *repoLock
+	srv     *http.Server
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	node     *Node // nil until the wiki is shared
+	book     *peerBook
+	shared   bool
+	lastSync time.Time
+	editors  map[int64]Editing
+	editorID int64
+	closed   bool
+}
+
+var _ NodeAPI = (*Daemon)(nil)
+
+// StartDaemon runs the node of cfg.Node.RepoDir. It fails with a
+// *NodeRunningError when a node runs on the repo already.
+func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
+	if cfg.Node.RepoDir == "" || cfg.Node.Store == nil || cfg.Node.Identity == nil {
+		return nil, errors.New("p2p: a daemon needs RepoDir, Store and Identity")
+	}
+	dir, err := filepath.Abs(cfg.Node.RepoDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Node.RepoDir = dir
+	if cfg.Node.Logger == nil {
+		cfg.Node.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Daemon{cfg: cfg, dir: dir, socket: filepath.Join(dir, ControlSocket), started: time.Now(), log: cfg.Node.Logger,
+		editors: map[int64]Editing{}}
+	if d.lock, err = lockRepo(dir, lockOwner{PID: os.Getpid(), Kind: cfg.Kind, Socket: d.socket}); err != nil {
+		return nil, err
+	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.shared = IsShared(dir)
+	if cfg.Share || d.shared {
+		if err := d.startNode(ctx); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	l, err := listenControl(dir)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.serveControl(l)
+	return d, nil
+}
+
+// Close stops the node and the control socket, and releases the repo.
+func (d *Daemon) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	node := d.node
+	d.mu.Unlock()
+	if d.cancel != nil {
+		d.cancel()
+	}
+	if d.srv != nil {
+		d.srv.Close()
+		// Removed while the lock is held: the next node's socket is its own.
+		os.Remove(d.socket)
+	}
+	d.wg.Wait()
+	var err error
+	if node != nil {
+		err = node.Close()
+		removeServeState(d.dir)
+	}
+	d.lock.release()
+	return err
+}
+
+// Node is the running libp2p node, nil while the wiki is not shared.
+func (d *Daemon) Node() *Node {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.node
+}
+
+// startNode starts the libp2p node; d.mu is held or d not yet shared
+// with other goroutines.
+func (d *Daemon) startNode(ctx context.Context) error {
+	cfg := d.cfg.Node
+	remembered, err := LoadPeers(d.dir)
+	if err != nil {
+		return err
+	}
+	cfg.Reconnect, cfg.MDNS, cfg.Gossip, cfg.SyncOnConnect, cfg.WatchCommits = true, d.cfg.MDNS, true, true, true
+	cfg.Editing = d.localEditors
+	// Dialled once the peer book follows the node, so that it sees the
+	// first connections too.
+	cfg.Peers = nil
+	var node *Node
+	if len(d.cfg.Listen) == 0 {
+		cfg.Listen = defaultListen(DefaultPort)
+		if node, err = New(ctx, cfg); err != nil {
+			cfg.Listen = defaultListen(0)
+			node, err = New(ctx, cfg)
+		}
+	} else {
+		cfg.Listen = d.cfg.Listen
+		node, err = New(ctx, cfg)
+	}
+	if err != nil {
+		return err
+	}
+	book := newPeerBook(d.dir, node.keepConnected)
+	if err := book.follow(node); err != nil {
+		node.Close()
+		return err
+	}
+	for _, p := range mergePeers(d.cfg.Peers, AddrInfos(remembered)) {
+		node.keepConnected(p)
+	}
+	d.node, d.book, d.shared = node, book, true
+	events := node.Subscribe()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		for {
+			select {
+			case <-d.ctx.Done():
+				return
+			case e := <-events:
+				if (e.Kind == EventSynced || e.Kind == EventServed) && e.Err == nil {
+					d.mu.Lock()
+					d.lastSync = time.Now()
+					d.mu.Unlock()
+				}
+			}
+		}
+	}()
+	var addrs []string
+	for _, a := range sortDialable(node.Addrs()) {
+		addrs = append(addrs, a.String())
+	}
+	if err := writeServeState(d.dir, serveState{PID: os.Getpid(), PeerID: node.ID().String(), Addrs: addrs}); err != nil {
+		d.log.Warn("could not write "+ServeFile, "err", err)
+	}
+	d.log.Info("serving", "wiki", cfg.Store.Wiki(), "peer", node.ID(), "mdns", d.cfg.MDNS, "peers", len(remembered)+len(d.cfg.Peers))
+	return nil
+}
+
+// current is the node and its peer book (nil, nil while not shared).
+func (d *Daemon) current() (*Node, *peerBook) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.node, d.book
+}
+
+// Status implements NodeAPI.
+func (d *Daemon) Status(context.Context) (NodeStatus, error) {
+	d.mu.Lock()
+	node, shared, last := d.node, d.shared, d.lastSync
+	d.mu.Unlock()
+	st := NodeStatus{API: ControlAPIVersion, PID: os.Getpid(), Kind: d.cfg.Kind, Socket: d.socket, PeerID: d.cfg.Node.Identity.ID,
+		Shared: shared, Addrs: []ma.Multiaddr{}, Started: d.started, LastSync: last}
+	if node != nil {
+		st.Online, st.MDNS = true, d.cfg.MDNS
+		st.Addrs = sortDialable(node.Addrs())
+		st.Peers = len(node.host.Network().Peers())
+	}
+	return st, nil
+}
+
+// Share implements NodeAPI.
+func (d *Daemon) Share(ctx context.Context) (NodeStatus, error) {
+	d.mu.Lock()
+	var err error
+	switch {
+	case d.closed:
+		err = errors.New("the node is stopping")
+	case d.node == nil:
+		err = d.startNode(ctx)
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return NodeStatus{}, err
+	}
+	if err := MarkShared(d.dir, "invite"); err != nil {
+		return NodeStatus{}, err
+	}
+	return d.Status(ctx)
+}
+
+// Peers implements NodeAPI.
+func (d *Daemon) Peers(context.Context) ([]PeerState, error) {
+	node, book := d.current()
+	if node == nil {
+		return RememberedStates(d.dir)
+	}
+	return book.states(node.connected), nil
+}
+
+func (n *Node) connected(p peer.ID) bool {
+	return n.host.Network().Connectedness(p) == network.Connected
+}
+
+// replicas are the replicas the node knows: those it is connected to,
+// and the remembered ones.
+func (d *Daemon) replicas(n *Node) []peer.AddrInfo {
+	var conns []peer.AddrInfo
+	for _, p := range n.host.Network().Peers() {
+		conns = append(conns, peer.AddrInfo{ID: p})
+	}
+	remembered, _ := LoadPeers(d.dir)
+	return mergePeers(conns, AddrInfos(remembered))
+}
+
+// Sync implements NodeAPI: over the node's connections (and the
+// remembered replicas it is not connected to), or with req.Peers.
+func (d *Daemon) Sync(ctx context.Context, req SyncRequest) (SyncReport, error) {
+	node, _ := d.current()
+	if node == nil {
+		return SyncReport{}, ErrNotShared
+	}
+	targets := req.Peers
+	if len(targets) == 0 {
+		targets = d.replicas(node)
+	}
+	return node.syncReport(ctx, targets, req.Timeout, len(req.Peers) == 0, rememberedNames(d.dir)), nil
+}
+
+// Confirm implements NodeAPI: the node announces what was committed,
+// then asks every replica it is connected to or remembers.
+func (d *Daemon) Confirm(ctx context.Context, req ConfirmRequest) (ConfirmReport, error) {
+	node, _ := d.current()
+	if node == nil {
+		return ConfirmReport{}, ErrNotShared
+	}
+	if len(req.Revs) == 0 || req.Wait <= 0 {
+		return ConfirmReport{}, fmt.Errorf("%w: nothing to confirm, or no time to wait", errBadRequest)
+	}
+	node.Notice(time.Now())
+	return node.confirmWith(ctx, d.replicas(node), req, rememberedNames(d.dir)), nil
+}
+
+// CommitNotice implements NodeAPI.
+func (d *Daemon) CommitNotice(_ context.Context, committed time.Time) error {
+	if node, _ := d.current(); node != nil {
+		node.Notice(committed)
+	}
+	return nil
+}
+
+// Editing implements NodeAPI.
+func (d *Daemon) Editing(_ context.Context, page cid.Cid) (func(), error) {
+	d.mu.Lock()
+	d.editorID++
+	id := d.editorID
+	d.editors[id] = Editing{Page: page.String(), Since: time.Now().UnixMilli()}
+	node := d.node
+	d.mu.Unlock()
+	if node != nil && node.presence != nil {
+		node.presence.nudge()
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			d.mu.Lock()
+			delete(d.editors, id)
+			node := d.node
+			d.mu.Unlock()
+			if node != nil && node.presence != nil {
+				node.presence.nudge()
+			}
+		})
+	}, nil
+}
+
+// localEditors are the editors registered through Editing.
+func (d *Daemon) localEditors() []Editing {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]Editing, 0, len(d.editors))
+	for _, e := range d.editors {
+		out = append(out, e)
+	}
+	return out
+}
+
+func defaultListen(port int) []ma.Multiaddr {
+	return []ma.Multiaddr{
+		ma.StringCast(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", port)),
+		ma.StringCast(fmt.Sprintf("/ip6/::/tcp/%d", port)),
+	}
+}
+
+// mergePeers joins peer lists, one entry a peer, the first list's
+// addresses first.
+func mergePeers(lists ...[]peer.AddrInfo) []peer.AddrInfo {
+	var out []peer.AddrInfo
+	idx := map[peer.ID]int{}
+	for _, l := range lists {
+		for _, p := range l {
+			if i, ok := idx[p.ID]; ok {
+				out[i].Addrs = append(out[i].Addrs, p.Addrs...)
+				continue
+			}
+			idx[p.ID] = len(out)
+			out = append(out, peer.AddrInfo{ID: p.ID, Addrs: append([]ma.Multiaddr{}, p.Addrs...)})
+		}
+	}
+	return out
+}

@@ -1,0 +1,267 @@
+package p2p
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+)
+
+// peerBook is a running node's knowledge of the other replicas: who is
+// connected since when, where each listens and what it is called (from
+// identify, which every connection runs once the peer proved the wiki
+// key), and the remembered peers of the repo, which it keeps up to date
+// with every replica met, whichever side dialled.
+type peerBook struct {
+	dir string
+	// learned is told of a replica's listen addresses as they are heard
+	// (the daemon keeps it connected from then on).
+	learned func(peer.AddrInfo)
+
+	mu   sync.Mutex
+	live map[peer.ID]*livePeer
+}
+
+type livePeer struct {
+	name  string
+	addrs []ma.Multiaddr
+	since time.Time // zero: not connected now
+}
+
+func newPeerBook(dir string, learned func(peer.AddrInfo)) *peerBook {
+	return &peerBook{dir: dir, learned: learned, live: map[peer.ID]*livePeer{}}
+}
+
+func (b *peerBook) entry(p peer.ID) *livePeer {
+	e := b.live[p]
+	if e == nil {
+		e = &livePeer{}
+		b.live[p] = e
+	}
+	return e
+}
+
+// follow records n's connections and identifications until n stops.
+func (b *peerBook) follow(n *Node) error {
+	sub, err := n.host.EventBus().Subscribe([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerConnectednessChanged)})
+	if err != nil {
+		return err
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer sub.Close()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case e, ok := <-sub.Out():
+				if !ok {
+					return
+				}
+				switch ev := e.(type) {
+				case event.EvtPeerConnectednessChanged:
+					b.connectedness(ev.Peer, ev.Connectedness == network.Connected)
+				case event.EvtPeerIdentificationCompleted:
+					b.identified(ev.Peer, ev.ListenAddrs, ev.AgentVersion)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+func (b *peerBook) connectedness(p peer.ID, connected bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.entry(p)
+	switch {
+	case connected && e.since.IsZero():
+		e.since = time.Now()
+	case !connected:
+		e.since = time.Time{}
+	}
+}
+
+// identified records where p listens and remembers it there. A replica
+// that listens nowhere (a one-shot command's host) is not remembered
+// anew, only seen.
+func (b *peerBook) identified(p peer.ID, listen []ma.Multiaddr, agent string) {
+	addrs := dialable(listen)
+	name := agentName(agent)
+	b.mu.Lock()
+	e := b.entry(p)
+	if e.since.IsZero() {
+		e.since = time.Now()
+	}
+	if name != "" {
+		e.name = name
+	}
+	if len(addrs) > 0 {
+		e.addrs = addrs
+	}
+	b.mu.Unlock()
+	if len(addrs) == 0 && !b.remembered(p) {
+		return
+	}
+	_ = rememberSeen(b.dir, []seenPeer{{info: peer.AddrInfo{ID: p, Addrs: addrs}, name: name}})
+	if len(addrs) > 0 && b.learned != nil {
+		b.learned(peer.AddrInfo{ID: p, Addrs: addrs})
+	}
+}
+
+func (b *peerBook) remembered(p peer.ID) bool {
+	ps, _ := LoadPeers(b.dir)
+	for _, r := range ps {
+		if r.ID == p.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// name is what p is called, when known.
+func (b *peerBook) name(p peer.ID) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e := b.live[p]; e != nil && e.name != "" {
+		return e.name
+	}
+	return ""
+}
+
+// states lists every replica known: remembered ones, and the ones met
+// while the node runs.
+func (b *peerBook) states(connected func(peer.ID) bool) []PeerState {
+	remembered, _ := LoadPeers(b.dir)
+	out := rememberedStates(remembered)
+	idx := map[peer.ID]int{}
+	for i, s := range out {
+		idx[s.ID] = i
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for p, e := range b.live {
+		i, ok := idx[p]
+		if !ok {
+			if !connected(p) {
+				continue // met once, gone, never remembered
+			}
+			out = append(out, PeerState{ID: p, Addrs: []ma.Multiaddr{}})
+			i = len(out) - 1
+			idx[p] = i
+		}
+		s := &out[i]
+		if e.name != "" {
+			s.Name = e.name
+		}
+		if len(e.addrs) > 0 {
+			s.Addrs = e.addrs
+		}
+		if connected(p) {
+			s.Connected, s.Since = true, e.since
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// RememberedStates are the remembered peers of the repo in dir, as a node
+// that is not running knows them: none connected.
+func RememberedStates(dir string) ([]PeerState, error) {
+	ps, err := LoadPeers(dir)
+	if err != nil {
+		return nil, err
+	}
+	return rememberedStates(ps), nil
+}
+
+func rememberedStates(ps []RememberedPeer) []PeerState {
+	out := []PeerState{}
+	for _, p := range ps {
+		id, err := peer.Decode(p.ID)
+		if err != nil {
+			continue
+		}
+		s := PeerState{ID: id, Name: p.Name, Addrs: []ma.Multiaddr{}, Remembered: true}
+		for _, a := range p.Addrs {
+			if m, err := ma.NewMultiaddr(a); err == nil {
+				s.Addrs = append(s.Addrs, m)
+			}
+		}
+		s.LastSeen, _ = time.Parse(time.RFC3339, p.LastSeen)
+		out = append(out, s)
+	}
+	return out
+}
+
+// dialable keeps the addresses another replica could dial: not an
+// unspecified address (0.0.0.0), at most 8.
+func dialable(addrs []ma.Multiaddr) []ma.Multiaddr {
+	var out []ma.Multiaddr
+	for _, a := range addrs {
+		if manet.IsIPUnspecified(a) || len(out) == 8 {
+			continue
+		}
+		out = append(out, a)
+	}
+	return sortDialable(out)
+}
+
+// sortDialable puts the addresses other machines can dial first
+// (loopback and link-local last).
+func sortDialable(addrs []ma.Multiaddr) []ma.Multiaddr {
+	rank := func(a ma.Multiaddr) int {
+		switch {
+		case manet.IsIPLoopback(a):
+			return 2
+		case manet.IsIP6LinkLocal(a):
+			return 1
+		}
+		return 0
+	}
+	out := append([]ma.Multiaddr{}, addrs...)
+	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })
+	return out
+}
+
+// The identify agent of a peerwiki node names its replica, so that
+// messages can say "carol" rather than a peer id: members only ever see
+// it (a connection is identified once it proved the wiki key), and the
+// name is in every revision the replica signs anyway.
+const agentPrefix = "peerwiki/"
+
+func agentFor(name string) string {
+	return agentPrefix + "1 (" + clipName(name) + ")"
+}
+
+func agentName(agent string) string {
+	rest, ok := strings.CutPrefix(agent, agentPrefix)
+	if !ok {
+		return ""
+	}
+	_, name, ok := strings.Cut(rest, " (")
+	if !ok || !strings.HasSuffix(name, ")") {
+		return ""
+	}
+	return clipName(strings.TrimSuffix(name, ")"))
+}
+
+// clipName bounds a display name to 64 bytes, on a rune boundary.
+func clipName(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	s = s[:64]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
