@@ -129,7 +129,7 @@ func (r SyncReport) Reached() []PeerSync {
 
 // ConfirmRequest asks replicas to confirm that they hold revisions.
 type ConfirmRequest struct {
-	Revs []cid.Cid    `json:"revs"`
+	Revs []cid.Cid     `json:"revs"`
 	Need int           `json:"need"`
 	Wait time.Duration `json:"wait"`
 }
