@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/history"
-	"peerwiki/p2p"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
@@ -92,7 +91,7 @@ page's latest rename.`,
 				for _, other := range presenceByPage(r)[p.ID.String()] {
 					fmt.Fprintf(a.stderr, "peerwiki: note: %s has been editing this page since %s; your edits may conflict\n", termtext.Line(other.Name), other.Since[11:16])
 				}
-				done, _ := p2p.StartEditing(r.Dir, p.ID.String())
+				done := editingVia(nodeAPI(r), r)(p.ID)
 				edited, err := editText(current, p.Title)
 				done()
 				if err != nil {

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
@@ -19,8 +21,9 @@ func (a *app) idCommand() *cobra.Command {
 		Use:   "id [--json]",
 		Short: "Print this node's peer id",
 		Long: `Print this node's peer id (its libp2p identity, which signs its revisions).
-addrs lists the addresses a running node on this repo ('peerwiki serve', or
-the terminal UI) listens on; it is empty while none runs.`,
+addrs lists the addresses the node running on this repo ('peerwiki serve',
+or the terminal UI) listens on now; it is empty while none runs, or while a
+terminal UI runs on a wiki not shared yet.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := a.open()
@@ -28,8 +31,12 @@ the terminal UI) listens on; it is empty while none runs.`,
 				return err
 			}
 			info := idInfo{PeerID: r.ID.ID.String(), Name: r.Config.Name, Addrs: []string{}}
-			if st, ok := p2p.ReadServeState(r.Dir); ok {
-				info.Addrs = append(info.Addrs, st.Addrs...)
+			_, st, err := a.runningNode(cmd.Context(), r)
+			if err != nil && !errors.Is(err, p2p.ErrNoNode) {
+				return err
+			}
+			for _, m := range st.Addrs {
+				info.Addrs = append(info.Addrs, m.String())
 			}
 			if asJSON {
 				return writeJSON(a.stdout, info)

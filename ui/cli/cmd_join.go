@@ -47,6 +47,9 @@ If the code is fine but no peer answers, the replica is still made: run
 			if err := p2p.RememberPeers(r.Dir, peers); err != nil {
 				return err
 			}
+			if err := p2p.MarkShared(r.Dir, "join"); err != nil {
+				return err
+			}
 			if noSync {
 				fmt.Fprintf(a.stdout, "Joined wiki %s in %s as %s (not synced yet: run 'peerwiki sync')\n", r.Config.Wiki, r.Dir, r.ID.ID)
 				return nil

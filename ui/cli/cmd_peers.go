@@ -1,20 +1,26 @@
 package cli
 
 import (
-	"sort"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
 	"peerwiki/ui/termtext"
+	"peerwiki/wiki"
 )
 
 // peerInfo is the JSON shape of one entry of `peers --json`.
 type peerInfo struct {
 	PeerID     string   `json:"peer_id"`
+	Name       string   `json:"name,omitempty"`
 	Addrs      []string `json:"addrs"`
 	Remembered bool     `json:"remembered"`
 	Connected  bool     `json:"connected"`
+	Since      string   `json:"since,omitempty"` // connected since
 	LastSeen   string   `json:"last_seen,omitempty"`
 }
 
@@ -23,40 +29,35 @@ func (a *app) peersCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "peers [--json]",
 		Short: "List remembered and connected peers",
-		Long: `List the peers this replica remembers (from join codes and past syncs) and,
-while 'peerwiki serve' runs on the repo, the peers it is connected to.`,
+		Long: `List the replicas this one knows: remembered ones (from join codes, syncs,
+and every replica that connected to the node on this repo) with the
+addresses they listen on, and, while a node runs on the repo ('peerwiki
+serve' or the terminal UI), which are connected and since when.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := a.open()
 			if err != nil {
 				return err
 			}
-			remembered, err := p2p.LoadPeers(r.Dir)
+			node, states, err := a.knownReplicas(cmd, r)
 			if err != nil {
 				return err
 			}
-			byID := map[string]*peerInfo{}
-			for _, p := range remembered {
-				byID[p.ID] = &peerInfo{PeerID: p.ID, Addrs: append([]string{}, p.Addrs...), Remembered: true, LastSeen: p.LastSeen}
-			}
-			if st, ok := p2p.ReadServeState(r.Dir); ok {
-				for _, c := range st.Connected {
-					e := byID[c.ID]
-					if e == nil {
-						e = &peerInfo{PeerID: c.ID, Addrs: []string{}}
-						byID[c.ID] = e
-					}
-					e.Connected = true
-					for _, ad := range c.Addrs {
-						e.Addrs = addUnique(e.Addrs, ad)
-					}
-				}
-			}
+			running := node != nil
 			list := []peerInfo{}
-			for _, e := range byID {
-				list = append(list, *e)
+			for _, s := range states {
+				e := peerInfo{PeerID: s.ID.String(), Name: s.Name, Addrs: []string{}, Remembered: s.Remembered, Connected: s.Connected}
+				for _, m := range s.Addrs {
+					e.Addrs = append(e.Addrs, m.String())
+				}
+				if s.Connected {
+					e.Since = wiki.FormatTime(s.Since.UnixMilli())
+				}
+				if !s.LastSeen.IsZero() {
+					e.LastSeen = s.LastSeen.UTC().Format(time.RFC3339)
+				}
+				list = append(list, e)
 			}
-			sort.Slice(list, func(i, j int) bool { return list[i].PeerID < list[j].PeerID })
 			if asJSON {
 				return writeJSON(a.stdout, list)
 			}
@@ -66,15 +67,25 @@ while 'peerwiki serve' runs on the repo, the peers it is connected to.`,
 			}
 			for _, p := range list {
 				state := out.dim("remembered")
-				if p.Connected {
-					state = out.green("connected")
+				switch {
+				case p.Connected:
+					state = out.green("connected since " + p.Since[11:19])
+				case running:
+					state = out.dim("not connected")
 				}
-				addr := ""
+				name := ""
+				if p.Name != "" {
+					name = termtext.Line(p.Name) + "  "
+				}
+				addr := out.dim("(listens nowhere known)")
 				if len(p.Addrs) > 0 {
-					addr = p.Addrs[0]
+					addr = termtext.Line(p.Addrs[0])
+					if len(p.Addrs) > 1 {
+						addr += out.dim(fmt.Sprintf(" (+%d more)", len(p.Addrs)-1))
+					}
 				}
-				// Addresses were heard from the network.
-				out.Printf("%s  %s  %s\n", termtext.Line(p.PeerID), state, termtext.Line(addr))
+				// Names and addresses were heard from the network.
+				out.Printf("%s%s  %s  %s\n", name, termtext.Line(p.PeerID), state, addr)
 			}
 			return nil
 		},
@@ -83,11 +94,26 @@ while 'peerwiki serve' runs on the repo, the peers it is connected to.`,
 	return cmd
 }
 
-func addUnique(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
+// knownReplicas are the replicas the node running on the repo knows
+// (remembered or connected) and the node, or, with no node running, the
+// remembered ones and a nil node.
+func (a *app) knownReplicas(cmd *cobra.Command, r *wiki.Repo) (*p2p.NodeClient, []p2p.PeerState, error) {
+	node, _, err := a.runningNode(cmd.Context(), r)
+	if errors.Is(err, p2p.ErrNoNode) {
+		states, err := p2p.RememberedStates(r.Dir)
+		return nil, states, err
+	} else if err != nil {
+		return nil, nil, err
 	}
-	return append(list, s)
+	states, err := node.Peers(cmd.Context())
+	return node, states, err
+}
+
+// peerLabel names a replica in a message: its name and peer id, or the
+// peer id alone.
+func peerLabel(name, id string) string {
+	if name == "" {
+		return id
+	}
+	return termtext.Line(name) + " (" + strings.TrimSpace(id) + ")"
 }

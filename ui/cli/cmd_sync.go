@@ -15,10 +15,15 @@ func (a *app) syncCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sync [--peer MULTIADDR]... [--timeout DUR] [--json]",
 		Short: "Exchange revisions with peers once, then exit",
-		Long: `Sync once, both ways: dial the --peer addresses (each ending in /p2p/PEERID),
-or, without --peer, the remembered peers and any member found on the LAN by
-mDNS; pull what they have and this replica lacks, push what it has and they
-lack, and exit.
+		Long: `Sync once, both ways: with the --peer addresses (each ending in /p2p/PEERID),
+or, without --peer, every replica known: pull what they have and this replica
+lacks, push what it has and they lack, and exit.
+
+While a node runs on the repo ('peerwiki serve' or the terminal UI), the node
+does the sync, over the connections it has (every replica connected to it,
+whichever side dialled, and the remembered ones it dials). Without a node,
+sync dials the remembered replicas, and looks for members on the LAN by mDNS
+(unless --no-mdns), with a host of its own.
 
 Exit status 0 once every peer reached has our heads and we have theirs; 1 when
 no peer could be reached within --timeout (a peer with another wiki's key
@@ -47,7 +52,7 @@ in conflict after the sync are listed.`,
 			}
 			out := newPrinter(a.stdout)
 			for _, p := range rep.Peers {
-				out.Printf("synced with %s: received %s, sent %d\n", p.PeerID, pluralCount(p.Received, "revision", "revisions"), p.Sent)
+				out.Printf("synced with %s: received %s, sent %d\n", peerLabel(p.Name, p.PeerID), pluralCount(p.Received, "revision", "revisions"), p.Sent)
 			}
 			if len(rep.Conflicts) > 0 {
 				out.Printf("%s %s in conflict: see 'peerwiki conflicts'\n", out.red("conflicts:"), pluralCount(len(rep.Conflicts), "page", "pages"))

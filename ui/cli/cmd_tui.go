@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
@@ -18,31 +16,42 @@ import (
 
 func (a *app) tuiCommand() *cobra.Command {
 	var offline bool
+	var f nodeFlags
 	cmd := &cobra.Command{
-		Use:   "tui [--offline]",
+		Use:   "tui [--offline] [--listen MULTIADDR]... [--no-mdns]",
 		Short: "The terminal UI: browse, write, watch edits arrive, resolve conflicts",
-		Long: `Open the terminal UI on the repo (created on first use): a page browser with
+		Long: fmt.Sprintf(`Open the terminal UI on the repo (created on first use): a page browser with
 filter and full-text search, a Markdown viewer with followable [[links]] and
 backlinks, an editor ($EDITOR one key away), each page's revision graph with
 diffs and restore, and the three-way merge screen for conflicted pages.
 
-Unless --offline, the UI runs the replication node in the same process (as
-'serve' does, on port 7171 or a random one), so peers' edits appear as they
-arrive; when a 'serve' already runs on the repo, the UI leaves replication to
-it. Edits made by other peerwiki processes on the repo appear too. The bare
-'peerwiki' opens this UI when stdin and stdout are a terminal.`,
+Unless --offline, the UI runs the repo's node in the same process, as
+'serve' does (on --listen, default port %d or a random one; mDNS unless
+--no-mdns), so peers' edits appear as they arrive; when a node already runs
+on the repo ('serve', or another UI), the UI uses that one. On a wiki that
+was never shared (no invite made here, not made by join) the node opens no
+network socket at all, and the status bar says "not shared", until an
+invite is made: 'i' in the page list, or 'peerwiki invite'. Edits made by
+other peerwiki processes on the repo appear too. The bare 'peerwiki' opens
+this UI when stdin and stdout are a terminal.`, p2p.DefaultPort),
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runTUI(cmd, offline)
+			return a.runTUIWith(cmd, offline, f)
 		},
 	}
 	cmd.Flags().BoolVar(&offline, "offline", false, "do not run the replication node")
+	f.register(cmd, "")
 	return cmd
 }
 
-// runTUI runs the terminal UI on the repo, creating the repo on first use,
-// with the replication node in this process unless offline.
+// runTUI runs the terminal UI on the repo with the node's defaults.
 func (a *app) runTUI(cmd *cobra.Command, offline bool) error {
+	return a.runTUIWith(cmd, offline, nodeFlags{})
+}
+
+// runTUIWith runs the terminal UI on the repo, creating the repo on first
+// use, with the repo's node in this process unless offline or one runs.
+func (a *app) runTUIWith(cmd *cobra.Command, offline bool, f nodeFlags) error {
 	a.keepRunning()
 	if !interactive(a.stdin, a.stdout) {
 		return tui.ErrNotTerminal
@@ -59,17 +68,45 @@ func (a *app) runTUI(cmd *cobra.Command, offline bool) error {
 		return err
 	}
 	ctx := cmd.Context()
-	opts := tui.Options{Repo: r, Graph: GraphLines}
+	opts := tui.Options{Repo: r, Graph: GraphLines, Presence: presenceOf(r), Editing: editingFile(r)}
 	if !offline {
-		net, err := startTUINode(ctx, r)
-		if err != nil {
+		api, remote, err := a.uiNode(ctx, r, f)
+		switch {
+		case err != nil:
 			opts.Network = staticNetwork{tui.NetStatus{Mode: "offline (node: " + firstLineOf(err) + ")"}}
-		} else {
-			defer net.close()
-			opts.Network = net
+		default:
+			if d, ok := api.(*p2p.Daemon); ok {
+				defer d.Close()
+			}
+			opts.Network = nodeNetwork{api: api, remote: remote}
+			opts.Editing = editingVia(api, r)
+			opts.Invite = func() (string, error) {
+				st, err := api.Share(ctx)
+				if err != nil {
+					return "", err
+				}
+				return inviteCode(r, st.Addrs)
+			}
 		}
 	}
 	return tui.Run(ctx, opts, a.stdin, a.stdout)
+}
+
+// uiNode starts the repo's node for the UI, or finds the one running
+// (remote).
+func (a *app) uiNode(ctx context.Context, r *wiki.Repo, f nodeFlags) (api p2p.NodeAPI, remote bool, err error) {
+	cfg, err := a.daemonConfig(r, f, "the terminal UI")
+	if err != nil {
+		return nil, false, err
+	}
+	// cfg.Node.Logger stays nil (discard): the terminal belongs to the UI.
+	d, err := p2p.StartDaemon(ctx, cfg)
+	var running *p2p.NodeRunningError
+	if errors.As(err, &running) {
+		c, err := p2p.DialNode(r.Dir)
+		return c, true, err
+	}
+	return d, false, err
 }
 
 // runMergeTUI opens the three-way merge screen of one conflicted page
@@ -104,101 +141,71 @@ type staticNetwork struct{ st tui.NetStatus }
 
 func (s staticNetwork) Status() tui.NetStatus { return s.st }
 
-// tuiNetwork is the UI's view of replication: a node this process runs,
-// or the serve process already running on the repo.
-type tuiNetwork struct {
-	node   *p2p.Node // nil when another process serves the repo
-	dir    string
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu       sync.Mutex
-	lastSync time.Time
+// nodeNetwork is the UI's view of the repo's node: the one it runs, or
+// another process's (remote).
+type nodeNetwork struct {
+	api    p2p.NodeAPI
+	remote bool
 }
 
-// startTUINode runs a node as `serve` does (same port, discovery, gossip,
-// remembered peers, serve.json), unless a serve already runs on the repo:
-// two nodes on one repo would only compete for the port and the peers.
-func startTUINode(ctx context.Context, r *wiki.Repo) (*tuiNetwork, error) {
-	if st, ok := p2p.ReadServeState(r.Dir); ok && st.PID != os.Getpid() {
-		return &tuiNetwork{dir: r.Dir}, nil
+// Status reports the node for the status bar.
+func (n nodeNetwork) Status() tui.NetStatus {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, err := n.api.Status(ctx)
+	switch {
+	case errors.Is(err, p2p.ErrNoNode):
+		return tui.NetStatus{Mode: "offline (the node on this repo stopped)"}
+	case err != nil:
+		return tui.NetStatus{Mode: "offline (node: " + firstLineOf(err) + ")"}
+	case !st.Online:
+		return tui.NetStatus{Mode: tui.NotShared}
 	}
-	cfg, err := nodeConfig(r)
-	if err != nil {
-		return nil, err
+	mode := "online"
+	if n.remote {
+		mode = "via " + nodeName(st)
 	}
-	remembered, err := p2p.LoadPeers(r.Dir)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Peers = p2p.AddrInfos(remembered)
-	cfg.Reconnect, cfg.MDNS, cfg.Gossip, cfg.SyncOnConnect, cfg.WatchCommits = true, true, true, true, true
-	// cfg.Logger stays nil (discard): the terminal belongs to the UI.
-	cfg.Listen = defaultListen(DefaultPort)
-	node, err := p2p.New(ctx, cfg)
-	if err != nil {
-		cfg.Listen = defaultListen(0)
-		if node, err = p2p.New(ctx, cfg); err != nil {
-			return nil, err
+	return tui.NetStatus{Mode: mode, Peers: st.Peers, LastSync: st.LastSync}
+}
+
+// editingVia tells the node (api) of an open editor; with no node, or
+// one that does not answer, the editing file does (a node started later
+// reads it).
+func editingVia(api p2p.NodeAPI, r *wiki.Repo) func(cid.Cid) func() {
+	file := editingFile(r)
+	return func(page cid.Cid) func() {
+		if api == nil {
+			return file(page)
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		done, err := api.Editing(ctx, page)
+		if err != nil {
+			return file(page)
+		}
+		return done
 	}
-	st := p2p.ServeState{PID: os.Getpid(), PeerID: node.ID().String(), Addrs: sortAddrs(node.Addrs()), Connected: []p2p.ConnectedPeer{}}
-	if err := p2p.WriteServeState(r.Dir, st); err != nil {
-		node.Close()
-		return nil, err
-	}
-	n := &tuiNetwork{node: node, dir: r.Dir, done: make(chan struct{})}
-	var loopCtx context.Context
-	loopCtx, n.cancel = context.WithCancel(context.Background())
-	go n.watch(loopCtx, node.Subscribe())
-	return n, nil
 }
 
-// watch records syncs and remembers the peers synced with, until ctx ends.
-func (n *tuiNetwork) watch(ctx context.Context, events <-chan p2p.Event) {
-	defer close(n.done)
-	remembered := map[peer.ID]bool{}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e := <-events:
-			if e.Kind != p2p.EventSynced || e.Err != nil {
-				continue
-			}
-			n.mu.Lock()
-			n.lastSync = time.Now()
-			n.mu.Unlock()
-			if !remembered[e.Peer] {
-				remembered[e.Peer] = true
-				info := peer.AddrInfo{ID: e.Peer, Addrs: n.node.Host().Peerstore().Addrs(e.Peer)}
-				_ = p2p.RememberPeers(n.dir, []peer.AddrInfo{info})
+// editingFile records an open editor in the repo's editing directory,
+// for a node that runs now or later.
+func editingFile(r *wiki.Repo) func(cid.Cid) func() {
+	return func(page cid.Cid) func() {
+		done, _ := p2p.StartEditing(r.Dir, page.String())
+		return done
+	}
+}
+
+// presenceOf says who edits a page on other replicas, as the node on the
+// repo heard it.
+func presenceOf(r *wiki.Repo) func(cid.Cid) []tui.Editor {
+	return func(page cid.Cid) []tui.Editor {
+		var out []tui.Editor
+		for _, e := range p2p.ReadPresence(r.Dir) {
+			if e.Page == page.String() && e.PeerID != r.ID.ID.String() {
+				out = append(out, tui.Editor{Name: e.Name, Since: time.UnixMilli(e.Since)})
 			}
 		}
+		return out
 	}
-}
-
-// Status reports peers and the last sync, for the status bar.
-func (n *tuiNetwork) Status() tui.NetStatus {
-	if n.node == nil {
-		st, ok := p2p.ReadServeState(n.dir)
-		if !ok {
-			return tui.NetStatus{Mode: "offline (the serve process stopped)"}
-		}
-		return tui.NetStatus{Mode: fmt.Sprintf("via serve (pid %d)", st.PID), Peers: len(st.Connected), SyncUnknown: true}
-	}
-	n.mu.Lock()
-	last := n.lastSync
-	n.mu.Unlock()
-	return tui.NetStatus{Mode: "online", Peers: len(n.node.Host().Network().Peers()), LastSync: last}
-}
-
-func (n *tuiNetwork) close() {
-	if n.node == nil {
-		return
-	}
-	n.cancel()
-	<-n.done
-	n.node.Close()
-	p2p.RemoveServeState(n.dir)
 }

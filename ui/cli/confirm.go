@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
@@ -36,7 +33,8 @@ func (c *confirmFlags) register(cmd *cobra.Command) {
 // replicas acknowledge holding rev with a signed statement. Multi-leader:
 // nothing is rolled back when they do not; the command then exits with
 // ExitUnconfirmed. It costs the round trips that multi-leader replication
-// otherwise hides.
+// otherwise hides; with a node running on the repo, only those: the node
+// asks over the connections it has.
 func (a *app) confirm(cmd *cobra.Command, r *wiki.Repo, rev cid.Cid, c confirmFlags) error {
 	ctx := cmd.Context()
 	n := c.n
@@ -50,108 +48,58 @@ func (a *app) confirm(cmd *cobra.Command, r *wiki.Repo, rev cid.Cid, c confirmFl
 	if c.timeout <= 0 {
 		return usagef("--confirm-timeout must be positive")
 	}
-	peers, err := confirmPeers(r)
+	node, known, err := a.knownReplicas(cmd, r)
 	if err != nil {
 		return err
 	}
-	if n > len(peers) {
+	if n > len(known) {
 		if !fromWiki {
-			return fmt.Errorf("revision %s is kept locally; --confirm %d asks more replicas than the %d this one knows (peerwiki peers)", rev, n, len(peers))
+			return fmt.Errorf("revision %s is kept locally; --confirm %d asks more replicas than the %d this one knows (peerwiki peers)", rev, n, len(known))
 		}
 		// The setting is replicated: a member may have set more than
 		// this replica will ever reach. Ask what it can.
-		fmt.Fprintf(a.stderr, "the wiki asks %s; %s known here: waiting for %d\n", pluralCount(n, "confirmation", "confirmations"), replicasKnown(len(peers)), len(peers))
-		if n = len(peers); n == 0 {
+		fmt.Fprintf(a.stderr, "the wiki asks %s; %s known here: waiting for %d\n", pluralCount(n, "confirmation", "confirmations"), replicasKnown(len(known)), len(known))
+		if n = len(known); n == 0 {
 			return nil
 		}
 	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	cfg, err := nodeConfig(r)
-	if err != nil {
-		return err
+	req := p2p.ConfirmRequest{Revs: []cid.Cid{rev}, Need: n, Wait: c.timeout}
+	var rep p2p.ConfirmReport
+	err = p2p.ErrNoNode
+	if node != nil {
+		rep, err = node.Confirm(ctx, req)
 	}
-	node, err := p2p.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer node.Close()
-	// Hand the revision over ourselves rather than wait for gossip.
-	outcomes, _ := node.SyncAll(ctx, peers, c.timeout, min(c.timeout, 1500*time.Millisecond))
-	var mu sync.Mutex
-	var confirmed []string
-	var wg sync.WaitGroup
-	for _, o := range outcomes {
-		if !o.Reached {
-			continue
+	if errors.Is(err, p2p.ErrNoNode) || errors.Is(err, p2p.ErrNotShared) {
+		cfg, cerr := nodeConfig(r)
+		if cerr != nil {
+			return cerr
 		}
-		wg.Add(1)
-		go func(p peer.ID) {
-			defer wg.Done()
-			if _, err := node.RequestAck(ctx, p, []cid.Cid{rev}, time.Until(start.Add(c.timeout))); err == nil {
-				mu.Lock()
-				confirmed = append(confirmed, p.String())
-				mu.Unlock()
-			}
-		}(o.Peer)
+		rep, err = p2p.ConfirmOnce(ctx, cfg, req)
 	}
-	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("revision %s is kept locally, but asking for confirmations failed: %w", rev, err)
+	}
+	confirmed := rep.Confirmed()
+	var names, why []string
+	for _, r := range rep.Replicas {
+		if r.Confirmed {
+			names = append(names, peerLabel(r.Name, r.Peer.String()))
+		} else {
+			why = append(why, peerLabel(r.Name, r.Peer.String())+" "+r.Why)
+		}
+	}
 	if len(confirmed) >= n {
-		fmt.Fprintf(a.stderr, "confirmed by %s: %s\n", pluralCount(len(confirmed), "replica", "replicas"), strings.Join(confirmed, ", "))
+		fmt.Fprintf(a.stderr, "confirmed by %s: %s\n", pluralCount(len(confirmed), "replica", "replicas"), strings.Join(names, ", "))
 		return nil
 	}
-	waited := time.Since(start).Round(time.Millisecond)
-	msg := fmt.Sprintf("revision %s is kept locally, but only %d of %s confirmed it (waited %s of %s)", rev, len(confirmed), pluralCount(n, "replica", "replicas"), waited, c.timeout)
-	if len(confirmed) > 0 {
-		msg += " (" + strings.Join(confirmed, ", ") + ")"
+	msg := fmt.Sprintf("revision %s is kept locally, but only %d of %s confirmed it", rev, len(confirmed), pluralCount(n, "replica", "replicas"))
+	if len(names) > 0 {
+		msg += " (" + strings.Join(names, ", ") + ")"
+	}
+	if len(why) > 0 {
+		msg += "; " + strings.Join(why, "; ")
 	}
 	return exitError{ExitUnconfirmed, msg}
-}
-
-// confirmPeers are the replicas to ask, one entry each: the remembered
-// ones and those a running node on the repo is connected to.
-func confirmPeers(r *wiki.Repo) ([]peer.AddrInfo, error) {
-	infos, err := knownReplicas(r)
-	if err != nil {
-		return nil, err
-	}
-	byID := map[peer.ID]int{}
-	var out []peer.AddrInfo
-	for _, info := range infos {
-		if i, ok := byID[info.ID]; ok {
-			out[i].Addrs = append(out[i].Addrs, info.Addrs...)
-			continue
-		}
-		byID[info.ID] = len(out)
-		out = append(out, info)
-	}
-	return out, nil
-}
-
-// knownReplicas lists the remembered replicas and the running node's.
-func knownReplicas(r *wiki.Repo) ([]peer.AddrInfo, error) {
-	remembered, err := p2p.LoadPeers(r.Dir)
-	if err != nil {
-		return nil, err
-	}
-	infos := p2p.AddrInfos(remembered)
-	if st, ok := p2p.ReadServeState(r.Dir); ok {
-		for _, cp := range st.Connected {
-			id, err := peer.Decode(cp.ID)
-			if err != nil {
-				continue
-			}
-			info := peer.AddrInfo{ID: id}
-			for _, s := range cp.Addrs {
-				if m, err := ma.NewMultiaddr(s); err == nil {
-					info.Addrs = append(info.Addrs, m)
-				}
-			}
-			infos = append(infos, info)
-		}
-	}
-	return infos, nil
 }
 
 func (a *app) confirmCommand() *cobra.Command {
@@ -180,7 +128,7 @@ status 3. The setting is replicated.`,
 			if err != nil || n < 0 {
 				return usagef("confirm takes a number of replicas (0 or more)")
 			}
-			known, err := confirmPeers(r)
+			_, known, err := a.knownReplicas(cmd, r)
 			if err != nil {
 				return err
 			}

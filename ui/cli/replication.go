@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -68,96 +69,100 @@ type syncReport struct {
 
 type syncPeer struct {
 	PeerID   string `json:"peer_id"`
+	Name     string `json:"name,omitempty"`
 	Sent     int    `json:"sent"`
 	Received int    `json:"received"`
 }
 
-// runSync dials peers (or, when none is given, the remembered ones and
-// the LAN), syncs both ways with each one reached, remembers them, and
-// reports. It fails when no peer was reached within timeout, or when a
-// reached peer's sync failed.
+// runSync syncs both ways with peers (none: every replica known) and
+// reports: through the node running on the repo when there is one, else
+// with a host of its own for as long as it takes. It fails when no
+// replica was reached, or when a reached replica's sync failed.
 func (a *app) runSync(ctx context.Context, r *wiki.Repo, peers []peer.AddrInfo, timeout time.Duration, mdns, quiet bool) (*syncReport, error) {
 	start := time.Now()
-	cfg, err := nodeConfig(r)
-	if err != nil {
-		return nil, err
+	req := p2p.SyncRequest{Peers: peers, Timeout: timeout, MDNS: mdns}
+	var rep p2p.SyncReport
+	node, st, err := a.runningNode(ctx, r)
+	if err == nil {
+		rep, err = node.Sync(ctx, req)
 	}
-	explicit := len(peers) > 0
-	if !explicit {
-		remembered, err := p2p.LoadPeers(r.Dir)
+	if errors.Is(err, p2p.ErrNoNode) || errors.Is(err, p2p.ErrNotShared) {
+		node = nil
+		cfg, err := nodeConfig(r)
 		if err != nil {
 			return nil, err
 		}
-		peers = p2p.AddrInfos(remembered)
-	}
-	cfg.MDNS = mdns && !explicit
-	if !quiet && stderrIsTerminal(a.stderr) {
-		last := time.Now()
-		cfg.Progress = func(p peer.ID, revs int) {
-			if time.Since(last) > 200*time.Millisecond {
-				last = time.Now()
-				fmt.Fprintf(a.stderr, "\rreceiving from %s: %s", shortID(p.String()), pluralCount(revs, "revision", "revisions"))
+		if !quiet && stderrIsTerminal(a.stderr) {
+			last := time.Now()
+			cfg.Progress = func(p peer.ID, revs int) {
+				if time.Since(last) > 200*time.Millisecond {
+					last = time.Now()
+					fmt.Fprintf(a.stderr, "\rreceiving from %s: %s", shortID(p.String()), pluralCount(revs, "revision", "revisions"))
+				}
 			}
+			defer fmt.Fprint(a.stderr, "\r\x1b[K")
 		}
-		defer fmt.Fprint(a.stderr, "\r\x1b[K")
-	}
-	node, err := p2p.New(ctx, cfg)
-	if err != nil {
+		if rep, err = p2p.SyncOnce(ctx, cfg, req); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
 		return nil, err
 	}
-	defer node.Close()
-	if len(peers) == 0 && !cfg.MDNS {
-		return nil, fmt.Errorf("no peer to sync with: give --peer MULTIADDR, or join a wiki first")
-	}
-	outcomes, err := node.SyncAll(ctx, peers, timeout, min(timeout, 1500*time.Millisecond))
-	rep := &syncReport{Peers: []syncPeer{}, Conflicts: []string{}}
-	var reached []peer.AddrInfo
+	out := &syncReport{Peers: []syncPeer{}, Conflicts: []string{}, DurationMS: time.Since(start).Milliseconds()}
 	var failures []string
-	seen := map[string]bool{}
-	for _, o := range outcomes {
-		if !o.Reached {
+	for _, p := range rep.Reached() {
+		if p.Err != "" {
+			failures = append(failures, p.Err)
 			continue
 		}
-		if o.Err != nil {
-			failures = append(failures, o.Err.Error())
-			continue
-		}
-		reached = append(reached, peer.AddrInfo{ID: o.Peer, Addrs: node.Host().Peerstore().Addrs(o.Peer)})
-		rep.Peers = append(rep.Peers, syncPeer{PeerID: o.Peer.String(), Sent: o.Result.Sent, Received: o.Result.Received})
-		for _, c := range o.Result.Conflicts {
-			if !seen[c.String()] {
-				seen[c.String()] = true
-				rep.Conflicts = append(rep.Conflicts, c.String())
-			}
-		}
+		out.Peers = append(out.Peers, syncPeer{PeerID: p.Peer.String(), Name: p.Name, Sent: p.Sent, Received: p.Received})
 	}
-	rep.DurationMS = time.Since(start).Milliseconds()
-	if len(reached) > 0 {
-		if err := p2p.RememberPeers(r.Dir, reached); err != nil {
-			fmt.Fprintf(a.stderr, "peerwiki: warning: could not remember peers: %v\n", err)
-		}
+	for _, c := range rep.Conflicts {
+		out.Conflicts = append(out.Conflicts, c.String())
 	}
-	if err == p2p.ErrNoPeer {
-		what := "peer unreachable"
-		if !explicit && len(peers) == 0 {
-			what = "no remembered peer and none found on the LAN"
-		}
-		if p2p.AllBusy(outcomes) {
-			return rep, fmt.Errorf("could not reach any peer within %s: the node is busy (it cut the connection short); try again later", timeout)
-		}
-		return rep, fmt.Errorf("could not reach any peer within %s (wrong wiki key, or %s)", timeout, what)
+	if len(rep.Reached()) == 0 {
+		return out, noReplicaReached(rep, node != nil, st, timeout)
 	}
 	if len(failures) > 0 {
-		return rep, fmt.Errorf("sync failed: %s", strings.Join(failures, "; "))
+		return out, fmt.Errorf("sync failed: %s", strings.Join(failures, "; "))
 	}
 	if !quiet {
-		for _, o := range outcomes {
-			if !o.Reached && o.Err != nil {
-				fmt.Fprintf(a.stderr, "peerwiki: warning: %s\n", termtext.Line(firstLineOf(o.Err)))
+		for _, p := range rep.Peers {
+			if !p.Reached {
+				fmt.Fprintf(a.stderr, "peerwiki: warning: could not reach %s: %s\n", peerLabel(p.Name, p.Peer.String()), termtext.Line(p.Err))
 			}
 		}
 	}
-	return rep, nil
+	return out, nil
+}
+
+// noReplicaReached says why a sync reached nobody: what there was to
+// try, and what each try met.
+func noReplicaReached(rep p2p.SyncReport, viaNode bool, st p2p.NodeStatus, timeout time.Duration) error {
+	switch {
+	case len(rep.Peers) == 0 && viaNode:
+		return fmt.Errorf("no replica reachable: the node on this repo (%s) is connected to none and remembers none", nodeName(st))
+	case len(rep.Peers) == 0 && rep.Searched > 0:
+		return fmt.Errorf("no replica reachable: none remembered, none found on the LAN within %s, and no node running on this repo", p2p.FormatWait(rep.Searched))
+	case len(rep.Peers) == 0:
+		return errNoReplica
+	}
+	busy, waited := true, true
+	var why []string
+	for _, p := range rep.Peers {
+		busy = busy && p.Busy
+		waited = waited && p.Waited > 0
+		if len(why) < 3 {
+			why = append(why, peerLabel(p.Name, shortID(p.Peer.String()))+": "+p.Err)
+		}
+	}
+	if busy {
+		return fmt.Errorf("could not reach any peer: the node is busy (it cut the connection short); try again later")
+	}
+	if waited {
+		return fmt.Errorf("could not reach any peer within %s (wrong wiki key, or peer unreachable)", p2p.FormatWait(timeout))
+	}
+	return fmt.Errorf("could not reach any peer: %s", strings.Join(why, "; "))
 }
 
 func firstLineOf(err error) string {

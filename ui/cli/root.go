@@ -56,6 +56,10 @@ type app struct {
 	// the UI): the collector runs as usual and the repo is opened for a
 	// long-lived process.
 	longLived bool
+	// commitBase is the commit counter at opening, kept while a node
+	// runs on the repo, to tell it of this command's commits (node.go).
+	commitBase   int64
+	watchCommits bool
 }
 
 // Main runs peerwiki with args (without the program name) and returns the
@@ -71,6 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	wiki.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	defer func() {
 		if a.repo != nil {
+			a.noticeCommits()
 			a.repo.Close()
 		}
 	}()
@@ -199,6 +204,7 @@ func (a *app) open() (*wiki.Repo, error) {
 		return nil, err
 	}
 	a.repo = r
+	a.noteCommitBase(r)
 	return r, nil
 }
 

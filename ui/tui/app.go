@@ -21,10 +21,15 @@ import (
 	"peerwiki/wiki"
 )
 
+// NotShared is the Mode of a node on a wiki never shared: it listens
+// nowhere until an invite is made.
+const NotShared = "not shared"
+
 // NetStatus is what the status bar says about replication.
 type NetStatus struct {
-	// Mode is "offline", "online", or how else the repo replicates
-	// (for example "via serve", when a serve process runs on the repo).
+	// Mode is "offline", "online", NotShared, or how else the repo
+	// replicates (for example "via serve", when a serve process runs on
+	// the repo).
 	Mode string
 	// Peers is the number of connected peers.
 	Peers int
@@ -67,6 +72,21 @@ type Options struct {
 	// Resolved, when set, is told of each revision the merge screen
 	// saves (`peerwiki merge PAGE` prints it, as `resolve` does).
 	Resolved func(rev cid.Cid)
+	// Editing, when set, tells the other replicas that page is open in
+	// the editor here, until done is called (presence: advisory).
+	Editing func(page cid.Cid) (done func())
+	// Presence, when set, says who on other replicas edits page now.
+	Presence func(page cid.Cid) []Editor
+	// Invite, when set, shares the wiki (the node starts listening if it
+	// did not) and returns a join code for a new member: the browser's
+	// "i" key.
+	Invite func() (code string, err error)
+}
+
+// Editor is someone editing a page on another replica.
+type Editor struct {
+	Name  string
+	Since time.Time
 }
 
 // screen is one of the UI's screens. Screens are pointers and keep their
@@ -384,7 +404,7 @@ func (m *Model) statusLines(w int) []string {
 	switch {
 	case m.opts.Network == nil:
 		parts = append(parts, "offline")
-	case strings.HasPrefix(m.net.Mode, "offline"):
+	case strings.HasPrefix(m.net.Mode, "offline"), strings.HasPrefix(m.net.Mode, NotShared):
 		parts = append(parts, termtext.Line(m.net.Mode)) // may name an error
 	default:
 		mode := termtext.Line(m.net.Mode)

@@ -52,6 +52,38 @@ func TestStatusBar(t *testing.T) {
 	requireContains(t, snapshot(m2), " offline · 1 conflict")
 }
 
+// A wiki never shared says so, and "i" shares it: the join code is
+// shown, and the status bar follows the node.
+func TestNotSharedAndInvite(t *testing.T) {
+	r := newRepo(t)
+	mustCreate(t, r, "Home", "x\n")
+	net := &fakeNetwork{NetStatus{Mode: NotShared}}
+	invited := 0
+	m := newModel(t, r, func(o *Options) {
+		o.Network = net
+		o.Invite = func() (string, error) {
+			invited++
+			net.st = NetStatus{Mode: "online"}
+			return "peerwiki1:thecode", nil
+		}
+	})
+	view := snapshot(m)
+	requireContains(t, view, " not shared · 0 conflicts", "i invite")
+	if strings.Contains(view, "not synced yet") {
+		t.Fatalf("a wiki not shared is not waiting for a sync:\n%s", view)
+	}
+	press(t, m, "i")
+	if invited != 1 {
+		t.Fatalf("invite called %d times", invited)
+	}
+	requireContains(t, snapshot(m), "online · 0 peers", "peerwiki1:thecode")
+	// Without an invite to offer (offline), "i" is no key.
+	m2 := newModel(t, r)
+	if strings.Contains(snapshot(m2), "i invite") {
+		t.Fatal("offline, the UI offers an invite")
+	}
+}
+
 func TestSmallAndResizedTerminal(t *testing.T) {
 	r := newRepo(t)
 	for i := 0; i < 40; i++ {

@@ -242,6 +242,8 @@ func (b *browser) update(m *Model, msg tea.Msg) tea.Cmd {
 		if p, ok := b.selected(); ok {
 			return openMerge(m, p)
 		}
+	case key.Matches(km, browserKeys.Invite) && m.opts.Invite != nil:
+		invite(m)
 	case key.Matches(km, keyQuit):
 		return tea.Quit
 	}
@@ -390,7 +392,21 @@ func (b *browser) keys(m *Model) []key.Binding {
 	if b.filter != "" || b.query != "" {
 		ks = append(ks, bind("esc", "clear filter", "esc"))
 	}
+	if m.opts.Invite != nil {
+		ks = append(ks, browserKeys.Invite)
+	}
 	return append(ks, keyQuit)
+}
+
+// invite shares the wiki and shows a join code for a new member.
+func invite(m *Model) {
+	code, err := m.opts.Invite()
+	if err != nil {
+		m.fail(err)
+		return
+	}
+	m.refreshStatus()
+	m.setFlash("join code, for a new member only (it grants the whole wiki): "+code, false)
 }
 
 func (b *browser) view(m *Model, w, h int) string {
@@ -527,8 +543,12 @@ func oneLine(s string) string { return termtext.Line(strings.Join(strings.Fields
 func (b *browser) typing() bool { return b.mode != inputNone }
 
 func (b *browser) helpKeys(m *Model) []key.Binding {
-	return []key.Binding{keyUp, keyDown, keyPgUp, keyPgDown, keyTop, keyBottom, browserKeys.Open, browserKeys.Filter,
+	ks := []key.Binding{keyUp, keyDown, keyPgUp, keyPgDown, keyTop, keyBottom, browserKeys.Open, browserKeys.Filter,
 		browserKeys.Search, bind("esc", "clear the filter or search", "esc"), browserKeys.Sort, browserKeys.New, keyEdit,
 		browserKeys.Rename, browserKeys.Delete, keyHistory, bind("m", "merge (a page in conflict)", "m"),
-		bind("x", "show or hide deleted pages", "x"), keyQuit}
+		bind("x", "show or hide deleted pages", "x")}
+	if m.opts.Invite != nil {
+		ks = append(ks, bind("i", "invite: share the wiki, show a join code", "i"))
+	}
+	return append(ks, keyQuit)
 }

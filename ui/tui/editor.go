@@ -13,7 +13,6 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/ipfs/go-cid"
 
-	"peerwiki/p2p"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
@@ -78,8 +77,8 @@ func newEditor(m *Model, page, parent cid.Cid, title, body string) *editor {
 	e.onBody = title != ""
 	// Tell other replicas (through the node on this repo) that the page
 	// is being edited here; advisory only.
-	if page.Defined() {
-		e.doneEditing, _ = p2p.StartEditing(m.repo.Dir, page.String())
+	if page.Defined() && m.opts.Editing != nil {
+		e.doneEditing = m.opts.Editing(page)
 	}
 	return e
 }

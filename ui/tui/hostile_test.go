@@ -2,16 +2,12 @@ package tui
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ipfs/go-cid"
 
-	"peerwiki/p2p"
 	"peerwiki/wiki"
 )
 
@@ -100,13 +96,13 @@ func TestHostileTextShowsQuoted(t *testing.T) {
 
 func TestHostilePresenceNameShowsQuoted(t *testing.T) {
 	r, page := hostileRepo(t)
-	heard := []p2p.PresenceEntry{{PeerID: "12D3KooWpeer", Name: "eve\x1b]0;x\a\nforged", Page: page.String(),
-		Since: time.Now().UnixMilli(), Expires: time.Now().Add(time.Hour).UnixMilli()}}
-	b, _ := json.Marshal(heard)
-	if err := os.WriteFile(filepath.Join(r.Dir, p2p.PresenceFile), b, 0o600); err != nil {
-		t.Fatal(err)
+	heard := func(p cid.Cid) []Editor {
+		if p != page {
+			return nil
+		}
+		return []Editor{{Name: "eve\x1b]0;x\a\nforged", Since: time.Now()}}
 	}
-	m := newModel(t, r)
+	m := newModel(t, r, func(o *Options) { o.Presence = heard })
 	press(t, m, "enter")
 	view := snapshot(m)
 	requireInert(t, view)

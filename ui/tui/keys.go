@@ -32,7 +32,7 @@ var (
 
 // browserKeys are the page list's.
 var browserKeys = struct {
-	Open, Filter, Search, Sort, New, Rename, Delete, Deleted key.Binding
+	Open, Filter, Search, Sort, New, Rename, Delete, Deleted, Invite key.Binding
 }{
 	Open:    bind("enter", "open", "enter"),
 	Filter:  bind("/", "filter", "/"),
@@ -42,6 +42,7 @@ var browserKeys = struct {
 	Rename:  bind("r", "rename", "r"),
 	Delete:  bind("d", "delete", "d"),
 	Deleted: bind("x", "show deleted", "x"),
+	Invite:  bind("i", "invite", "i"),
 }
 
 // viewerKeys are the page viewer's.

@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/ipfs/go-cid"
 
-	"peerwiki/p2p"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
@@ -210,9 +208,9 @@ func (v *viewer) render(m *Model, w int) {
 	if pv.Deleted && !pv.Conflict {
 		b.WriteString(m.st.warn.Render("[deleted] This page is deleted; editing it (e) restores it.") + "\n")
 	}
-	for _, ed := range p2p.ReadPresence(m.repo.Dir) {
-		if ed.Page == pv.ID {
-			since := time.UnixMilli(ed.Since).Format("15:04")
+	if m.opts.Presence != nil {
+		for _, ed := range m.opts.Presence(v.page) {
+			since := ed.Since.Format("15:04")
 			b.WriteString(m.st.warn.Render(truncate(fmt.Sprintf("[being edited by %s since %s]", termtext.Line(ed.Name), since), w)) + "\n")
 		}
 	}

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+
+	"peerwiki/p2p"
+	"peerwiki/wiki"
+)
+
+// The node of a repo (p2p.Daemon) runs in `serve` or the terminal UI;
+// every other command that needs the network asks it through its control
+// socket when it runs, and works alone, as a one-shot host, when not.
+
+// runningNode is the node running on the repo and what it says of
+// itself, or p2p.ErrNoNode.
+func (a *app) runningNode(ctx context.Context, r *wiki.Repo) (*p2p.NodeClient, p2p.NodeStatus, error) {
+	c, err := p2p.DialNode(r.Dir)
+	if err != nil {
+		return nil, p2p.NodeStatus{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, st, err
+	}
+	return c, st, nil
+}
+
+// nodeName says which node runs, for messages: "peerwiki serve, pid 42".
+func nodeName(st p2p.NodeStatus) string {
+	kind := st.Kind
+	if kind == "" {
+		kind = "a node"
+	}
+	return fmt.Sprintf("%s, pid %d", kind, st.PID)
+}
+
+// nodeFlags are the flags of the commands that run the node.
+type nodeFlags struct {
+	listen, peers []string
+	noMDNS        bool
+}
+
+// daemonConfig is the configuration of the node `serve` or the UI runs.
+func (a *app) daemonConfig(r *wiki.Repo, f nodeFlags, kind string) (p2p.DaemonConfig, error) {
+	explicit, err := p2p.ParsePeerAddrs(f.peers)
+	if err != nil {
+		return p2p.DaemonConfig{}, usagef("%v", err)
+	}
+	var listen []ma.Multiaddr
+	for _, s := range f.listen {
+		m, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return p2p.DaemonConfig{}, usagef("bad --listen %q: %v", s, err)
+		}
+		listen = append(listen, m)
+	}
+	cfg, err := nodeConfig(r)
+	if err != nil {
+		return p2p.DaemonConfig{}, err
+	}
+	return p2p.DaemonConfig{Node: cfg, Listen: listen, Peers: explicit, MDNS: !f.noMDNS, Kind: kind}, nil
+}
+
+// noteCommitBase keeps the commit counter at the repo's opening, if a
+// node runs on it: noticeCommits compares against it.
+func (a *app) noteCommitBase(r *wiki.Repo) {
+	if _, err := p2p.DialNode(r.Dir); err != nil {
+		return
+	}
+	if n, err := r.Store.CommitCount(context.Background()); err == nil {
+		a.commitBase, a.watchCommits = n, true
+	}
+}
+
+// noticeCommits tells the node on the repo, once the command is done,
+// that it committed, so that the node announces the revisions at once
+// instead of noticing the database changed.
+func (a *app) noticeCommits() {
+	if a.repo == nil || !a.watchCommits || a.longLived {
+		return
+	}
+	if n, err := a.repo.Store.CommitCount(context.Background()); err == nil && n != a.commitBase {
+		p2p.NoticeCommit(a.repo.Dir, time.Now())
+	}
+}
+
+// errNoReplica is the message of a command that needs a replica to talk
+// to and has none.
+var errNoReplica = errors.New("no replica reachable: none remembered and no node running on this repo (give --peer MULTIADDR, join a wiki, or start 'peerwiki serve')")
+
+// nodeAPI is the node running on the repo, or nil: its first request
+// finds out whether a control socket left there still answers.
+func nodeAPI(r *wiki.Repo) p2p.NodeAPI {
+	if c, err := p2p.DialNode(r.Dir); err == nil {
+		return c
+	}
+	return nil
+}
