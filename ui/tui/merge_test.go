@@ -8,6 +8,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/ipfs/go-cid"
 
+	"peerwiki/ui/mergesession"
 	"peerwiki/wiki"
 )
 
@@ -41,13 +42,13 @@ func TestMergeOursThenTheirsSaves(t *testing.T) {
 	page, _ := conflicted(t, r, "Plan")
 	m := newModel(t, r, func(o *Options) { o.MergePage = page })
 	s := m.top().(*mergeScreen)
-	if len(s.entries) != 2 || s.entries[0].kind != entryHunk {
-		t.Fatalf("entries %+v", s.entries)
+	if len(s.sess.Entries()) != 2 || s.sess.Entries()[0].Kind != mergesession.BodyHunk {
+		t.Fatalf("entries %+v", s.sess.Entries())
 	}
 	ours, theirs := sides(t, s)
 	press(t, m, "o")
-	if s.entries[0].choice != tookOurs || s.cur != 1 {
-		t.Fatalf("after o: choice %v cur %d", s.entries[0].choice, s.cur)
+	if s.sess.Entries()[0].Choice != mergesession.Ours || s.sess.Current() != 1 {
+		t.Fatalf("after o: choice %v cur %d", s.sess.Entries()[0].Choice, s.sess.Current())
 	}
 	press(t, m, "t")
 	cmd := press(t, m, "s")
@@ -79,12 +80,12 @@ func TestMergeBothEditUndoAndRefusal(t *testing.T) {
 	requireContains(t, snapshot(m), "2 of 2 conflicts undecided")
 
 	press(t, m, "b")
-	if got := strings.Join(s.entries[0].lines(), ""); got != ours+" two\n"+theirs+" two\n" {
+	if got := strings.Join(s.sess.Entries()[0].Lines(), ""); got != ours+" two\n"+theirs+" two\n" {
 		t.Fatalf("both: %q", got)
 	}
 	press(t, m, "u")
-	if s.entries[0].choice != undecided || s.cur != 0 {
-		t.Fatalf("undo: choice %v cur %d", s.entries[0].choice, s.cur)
+	if s.sess.Entries()[0].Choice != mergesession.Undecided || s.sess.Current() != 0 {
+		t.Fatalf("undo: choice %v cur %d", s.sess.Entries()[0].Choice, s.sess.Current())
 	}
 	press(t, m, "n", "e")
 	if !s.editing {
@@ -95,11 +96,11 @@ func TestMergeBothEditUndoAndRefusal(t *testing.T) {
 	}
 	typeText(m, "hand made eight")
 	press(t, m, "ctrl+s")
-	if s.entries[1].choice != tookEdit || strings.Join(s.entries[1].edited, "") != "hand made eight\n" {
-		t.Fatalf("edit: %v %q", s.entries[1].choice, s.entries[1].edited)
+	if s.sess.Entries()[1].Choice != mergesession.Edited || strings.Join(s.sess.Entries()[1].Edited, "") != "hand made eight\n" {
+		t.Fatalf("edit: %v %q", s.sess.Entries()[1].Choice, s.sess.Entries()[1].Edited)
 	}
-	if s.cur != 0 {
-		t.Fatalf("after deciding, the cursor should go to the undecided entry, is %d", s.cur)
+	if s.sess.Current() != 0 {
+		t.Fatalf("after deciding, the cursor should go to the undecided entry, is %d", s.sess.Current())
 	}
 	press(t, m, "t", "s")
 	heads, v := pageState(t, r, page)
@@ -143,12 +144,12 @@ func TestMergeTitleAndDeleteConflicts(t *testing.T) {
 	page := titleConflict(t, r, "Draft", "text\n", "Draft X", "Draft Y")
 	m := newModel(t, r, func(o *Options) { o.MergePage = page })
 	s := m.top().(*mergeScreen)
-	if len(s.entries) != 1 || s.entries[0].kind != entryTitle {
-		t.Fatalf("entries %+v", s.entries)
+	if len(s.sess.Entries()) != 1 || s.sess.Entries()[0].Kind != mergesession.Title {
+		t.Fatalf("entries %+v", s.sess.Entries())
 	}
 	requireContains(t, snapshot(m), "conflict 1 of 1: the title", "Draft X", "Draft Y")
 	press(t, m, "b")
-	if s.entries[0].choice != undecided {
+	if s.sess.Entries()[0].Choice != mergesession.Undecided {
 		t.Fatal("b on a title decided it")
 	}
 	press(t, m, "e", "ctrl+u")
@@ -167,12 +168,12 @@ func TestMergeTitleAndDeleteConflicts(t *testing.T) {
 	}
 	m = newModel(t, r, func(o *Options) { o.MergePage = page2 })
 	s = m.top().(*mergeScreen)
-	if len(s.entries) != 1 || s.entries[0].kind != entryDeleted {
-		t.Fatalf("entries %+v", s.entries)
+	if len(s.sess.Entries()) != 1 || s.sess.Entries()[0].Kind != mergesession.Deleted {
+		t.Fatalf("entries %+v", s.sess.Entries())
 	}
 	requireContains(t, snapshot(m), "delete or keep", "[deleted]")
 	choice := "o"
-	if !s.ours.Deleted {
+	if !s.sess.Ours().Deleted {
 		choice = "t"
 	}
 	press(t, m, choice, "s")
@@ -194,11 +195,11 @@ func TestMergeThreeHeadsFold(t *testing.T) {
 		t.Fatalf("%d heads", len(s.heads))
 	}
 	steps := 0
-	for steps = 0; steps < 3 && s.step < len(s.heads); steps++ {
-		for i := 0; i < len(s.entries) && i < 5; i++ {
+	for steps = 0; steps < 3 && s.sess.Step() < len(s.heads); steps++ {
+		for i := 0; i < len(s.sess.Entries()) && i < 5; i++ {
 			press(t, m, "b")
 		}
-		if s.step == len(s.heads)-1 {
+		if s.sess.Step() == len(s.heads)-1 {
 			press(t, m, "s")
 			break
 		}
@@ -239,7 +240,7 @@ func TestMergeNoticesHeadsChanging(t *testing.T) {
 	if s.heads[1].Equals(old) {
 		t.Fatal("the merge screen did not pick up the new head")
 	}
-	if s.entries[0].choice != tookOurs {
+	if s.sess.Entries()[0].Choice != mergesession.Ours {
 		t.Fatal("the choice for an unchanged hunk was lost")
 	}
 	requireContains(t, snapshot(m), "heads changed")
