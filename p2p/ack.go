@@ -128,7 +128,14 @@ func (n *Node) RequestAck(ctx context.Context, p peer.ID, revs []cid.Cid, wait t
 		return nil, err
 	}
 	defer s.Close()
-	fc := newFrameConn(s, time.Now().Add(wait+frameTimeout), nil)
+	// The stream's reads heed deadlines, not ctx: both bound it.
+	stop := context.AfterFunc(ctx, func() { s.Reset() })
+	defer stop()
+	deadline := time.Now().Add(wait + frameTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	fc := newFrameConn(s, deadline, nil)
 	req := ackRequest{Wiki: n.wiki, WaitMS: wait.Milliseconds()}
 	for _, c := range revs {
 		req.Revs = append(req.Revs, c.Bytes())

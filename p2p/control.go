@@ -165,10 +165,15 @@ func (d *Daemon) ownerOnly(h http.Handler) http.Handler {
 
 // decode reads a request's JSON body into v, or answers 400.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(v); err != nil {
+	body := http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := json.NewDecoder(body).Decode(v); err != nil {
 		writeError(w, fmt.Errorf("%w: %v", errBadRequest, err))
 		return false
 	}
+	// Read to the end: only then does the server watch the connection,
+	// and end the request's context when the client goes away (a held
+	// editing request whose process died).
+	io.Copy(io.Discard, body)
 	return true
 }
 

@@ -12,9 +12,11 @@ import (
 
 // watchCommits notices revisions stored by any process on the repo (the
 // CLI writing next to a running serve, or this node's own policies) and
-// announces the local ones. It reacts to inotify events on the repo
-// directory (the database's WAL changes on every commit), and polls the
-// store's commit counter every PollInterval in case inotify is missing.
+// announces the local ones. It looks when a command on the repo tells it
+// it committed (Notice, through the control socket), on inotify events on
+// the repo directory (the database's WAL changes on every commit: a
+// commit made by anything else), and every PollInterval in case inotify
+// is missing.
 func (n *Node) watchCommits(ctx context.Context) error {
 	mark, err := n.store.LastRevisionID(ctx)
 	if err != nil {
@@ -116,7 +118,10 @@ func (n *Node) announce(revs []history.NewRevision, inline bool) {
 		}
 	}
 	if len(local) > 0 {
-		n.log.Debug("local commit", "revisions", len(local), "last", local[len(local)-1].Cid, "us", time.Now().UnixMicro())
+		// committed_us: when the committing process said it committed
+		// (Notice), 0 when the commit was noticed otherwise.
+		n.log.Debug("local commit", "revisions", len(local), "last", local[len(local)-1].Cid, "us", time.Now().UnixMicro(),
+			"committed_us", n.noticed.Swap(0))
 	}
 	if n.gossip != nil {
 		if err := n.gossip.announce(n.ctx, revs, inline); err != nil {
