@@ -2,12 +2,16 @@ package test
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // --confirm N returns once N other replicas hold the revision, and with
-// too few reachable ones exits 3 with the revision kept.
+// too few answering exits 3 with the revision kept, saying what each
+// replica did. The natural topology: Alice serves and invites; Bob and
+// Carol join and serve with her address only; Alice never syncs with
+// them first.
 func TestConfirmedWrites(t *testing.T) {
 	a := InitRepo(t, "alice")
 	page := a.OK("new", "Ledger", "--body", "0\n")
@@ -16,10 +20,9 @@ func TestConfirmedWrites(t *testing.T) {
 	code := a.OK("invite")
 	b.OK("join", code, "--name", "bob")
 	c.OK("join", code, "--name", "carol")
-	sa.Stop()
-	sb, sc := b.StartServe(), c.StartServe()
-	a.syncWith(sb.Addr())
-	a.syncWith(sc.Addr()) // a now remembers both
+	b.StartServe("--peer", sa.Addr())
+	sc := c.StartServe("--peer", sa.Addr())
+	a.waitConnected(10*time.Second, "bob", "carol")
 
 	res := a.Run("edit", page, "--body", "1\n", "--confirm", "2", "--confirm-timeout", "10s")
 	if res.Code != 0 || !strings.Contains(res.Stderr, "confirmed by 2 replicas") {
@@ -34,18 +37,36 @@ func TestConfirmedWrites(t *testing.T) {
 		}
 	}
 
-	sc.Stop()
+	// Carol's node hangs (stopped, its connection open): waited for, the
+	// whole timeout, and named.
+	if err := sc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	res = a.Run("edit", page, "--body", "2\n", "--confirm", "2", "--confirm-timeout", "2s")
-	if res.Code != 3 || !strings.Contains(res.Stderr, "kept locally") || !strings.Contains(res.Stderr, "only 1 of 2") {
-		t.Fatalf("--confirm 2 with one serving peer: %+v", res)
+	sc.cmd.Process.Signal(syscall.SIGCONT)
+	if res.Code != 3 || !strings.Contains(res.Stderr, "kept locally") || !strings.Contains(res.Stderr, "only 1 of 2") ||
+		!strings.Contains(res.Stderr, "(bob (") || !strings.Contains(res.Stderr, "carol (") || !strings.Contains(res.Stderr, "did not answer within 2s") {
+		t.Fatalf("--confirm 2 with one answering peer: %+v", res)
 	}
-	if time.Since(start) > 15*time.Second {
-		t.Fatal("the timeout was not honoured")
+	if d := time.Since(start); d < 2*time.Second || d > 8*time.Second {
+		t.Fatalf("the 2s timeout took %s", d)
 	}
 	kept := strings.TrimSpace(res.Stdout)
 	if a.Show(page).Rev != kept {
 		t.Fatal("the unconfirmed write was not kept")
+	}
+
+	// Carol's node gone: said at once, never as a timeout.
+	sc.Stop()
+	start = time.Now()
+	res = a.Run("edit", page, "--body", "2b\n", "--confirm", "2", "--confirm-timeout", "5s")
+	if res.Code != 3 || !strings.Contains(res.Stderr, "only 1 of 2") || !strings.Contains(res.Stderr, "carol (") ||
+		!strings.Contains(res.Stderr, "could not be reached") || strings.Contains(res.Stderr, "within") {
+		t.Fatalf("--confirm 2 with one peer gone: %+v", res)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("a refused connection took %s to report", d)
 	}
 
 	// The wiki-wide default.
@@ -68,5 +89,12 @@ func TestConfirmedWrites(t *testing.T) {
 	res = a.Run("edit", page, "--body", "4\n", "--confirm", "5")
 	if res.Code != 1 || !strings.Contains(res.Stderr, "kept locally") || !strings.Contains(res.Stderr, "than the 2 this one knows") {
 		t.Fatalf("--confirm 5 with 2 replicas known: %+v", res)
+	}
+
+	// Without a node on the repo, the same from a host of its own.
+	sa.Stop()
+	res = a.Run("edit", page, "--body", "5\n", "--confirm", "1", "--confirm-timeout", "10s")
+	if res.Code != 0 || !strings.Contains(res.Stderr, "confirmed by 1 replica: bob (") {
+		t.Fatalf("--confirm 1 without a node: %+v", res)
 	}
 }
