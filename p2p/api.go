@@ -118,10 +118,14 @@ type PeerSync struct {
 
 // Reached are the replicas a report's sync reached.
 func (r SyncReport) Reached() []PeerSync {
-	var out []PeerSync
-	for _, p := range r.Peers {
-		if p.Reached {
-			out = append(out, p)
+	return filter(r.Peers, func(p PeerSync) bool { return p.Reached })
+}
+
+func filter[T any](xs []T, keep func(T) bool) []T {
+	var out []T
+	for _, x := range xs {
+		if keep(x) {
+			out = append(out, x)
 		}
 	}
 	return out
@@ -152,11 +156,5 @@ type ReplicaAck struct {
 
 // Confirmed are the replicas that confirmed.
 func (r ConfirmReport) Confirmed() []ReplicaAck {
-	var out []ReplicaAck
-	for _, a := range r.Replicas {
-		if a.Confirmed {
-			out = append(out, a)
-		}
-	}
-	return out
+	return filter(r.Replicas, func(a ReplicaAck) bool { return a.Confirmed })
 }

@@ -319,27 +319,28 @@ func (d *Daemon) CommitNotice(_ context.Context, committed time.Time) error {
 
 // Editing implements NodeAPI.
 func (d *Daemon) Editing(_ context.Context, page cid.Cid) (func(), error) {
+	var id int64
+	d.editorsChange(func() {
+		d.editorID++
+		id = d.editorID
+		d.editors[id] = Editing{Page: page.String(), Since: time.Now().UnixMilli()}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() { d.editorsChange(func() { delete(d.editors, id) }) })
+	}, nil
+}
+
+// editorsChange changes the registered editors (under d.mu) and has
+// presence announce them at once.
+func (d *Daemon) editorsChange(change func()) {
 	d.mu.Lock()
-	d.editorID++
-	id := d.editorID
-	d.editors[id] = Editing{Page: page.String(), Since: time.Now().UnixMilli()}
+	change()
 	node := d.node
 	d.mu.Unlock()
 	if node != nil && node.presence != nil {
 		node.presence.nudge()
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			d.mu.Lock()
-			delete(d.editors, id)
-			node := d.node
-			d.mu.Unlock()
-			if node != nil && node.presence != nil {
-				node.presence.nudge()
-			}
-		})
-	}, nil
 }
 
 // localEditors are the editors registered through Editing.

@@ -143,9 +143,6 @@ type Node struct {
 	// replaced) whenever revisions from peers are stored.
 	kept   map[peer.ID]bool
 	stored chan struct{}
-	// noticed is when the latest commit notice says its commit was made
-	// (unix µs), for the log.
-	noticed atomic.Int64
 
 	gossip *gossip
 	// presence is the editors-on-pages channel (nil without gossip).
@@ -306,7 +303,7 @@ func (n *Node) Connect(ctx context.Context, info peer.AddrInfo) error {
 // database file to change (the CLI next to a running node says so after
 // every commit).
 func (n *Node) Notice(committed time.Time) {
-	n.noticed.Store(committed.UnixMicro())
+	n.log.Debug("commit notice", "committed_us", committed.UnixMicro(), "us", time.Now().UnixMicro())
 	select {
 	case n.wake <- struct{}{}:
 	default:
@@ -409,9 +406,22 @@ func (n *Node) Trigger(p peer.ID) {
 // watchConnections starts a sync on every new connection this node
 // dialled, once identify has run on it.
 func (n *Node) watchConnections() error {
-	sub, err := n.host.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	return n.onHostEvents([]any{new(event.EvtPeerIdentificationCompleted)}, func(e any) {
+		ev := e.(event.EvtPeerIdentificationCompleted)
+		n.host.ConnManager().Protect(ev.Peer, "peerwiki")
+		if ev.Conn != nil && ev.Conn.Stat().Direction == network.DirOutbound {
+			n.Trigger(ev.Peer)
+		}
+	})
+}
+
+// onHostEvents calls handle with each of the host's events of the given
+// types (pointers to them, as the event bus takes them), one at a time,
+// until the node stops.
+func (n *Node) onHostEvents(types []any, handle func(any)) error {
+	sub, err := n.host.EventBus().Subscribe(types)
 	if err != nil {
-		return fmt.Errorf("subscribe to connection events: %w", err)
+		return fmt.Errorf("subscribe to the host's events: %w", err)
 	}
 	n.wg.Add(1)
 	go func() {
@@ -425,11 +435,7 @@ func (n *Node) watchConnections() error {
 				if !ok {
 					return
 				}
-				ev := e.(event.EvtPeerIdentificationCompleted)
-				n.host.ConnManager().Protect(ev.Peer, "peerwiki")
-				if ev.Conn != nil && ev.Conn.Stat().Direction == network.DirOutbound {
-					n.Trigger(ev.Peer)
-				}
+				handle(e)
 			}
 		}
 	}()

@@ -50,32 +50,14 @@ func (b *peerBook) entry(p peer.ID) *livePeer {
 
 // follow records n's connections and identifications until n stops.
 func (b *peerBook) follow(n *Node) error {
-	sub, err := n.host.EventBus().Subscribe([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerConnectednessChanged)})
-	if err != nil {
-		return err
-	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		defer sub.Close()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case e, ok := <-sub.Out():
-				if !ok {
-					return
-				}
-				switch ev := e.(type) {
-				case event.EvtPeerConnectednessChanged:
-					b.connectedness(ev.Peer, ev.Connectedness == network.Connected)
-				case event.EvtPeerIdentificationCompleted:
-					b.identified(ev.Peer, ev.ListenAddrs, ev.AgentVersion)
-				}
-			}
+	return n.onHostEvents([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerConnectednessChanged)}, func(e any) {
+		switch ev := e.(type) {
+		case event.EvtPeerConnectednessChanged:
+			b.connectedness(ev.Peer, ev.Connectedness == network.Connected)
+		case event.EvtPeerIdentificationCompleted:
+			b.identified(ev.Peer, ev.ListenAddrs, ev.AgentVersion)
 		}
-	}()
-	return nil
+	})
 }
 
 func (b *peerBook) connectedness(p peer.ID, connected bool) {

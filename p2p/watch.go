@@ -118,10 +118,7 @@ func (n *Node) announce(revs []history.NewRevision, inline bool) {
 		}
 	}
 	if len(local) > 0 {
-		// committed_us: when the committing process said it committed
-		// (Notice), 0 when the commit was noticed otherwise.
-		n.log.Debug("local commit", "revisions", len(local), "last", local[len(local)-1].Cid, "us", time.Now().UnixMicro(),
-			"committed_us", n.noticed.Swap(0))
+		n.log.Debug("local commit", "revisions", len(local), "last", local[len(local)-1].Cid, "us", time.Now().UnixMicro())
 	}
 	if n.gossip != nil {
 		if err := n.gossip.announce(n.ctx, revs, inline); err != nil {

@@ -10,19 +10,14 @@ import (
 // --confirm N returns once N other replicas hold the revision, and with
 // too few answering exits 3 with the revision kept, saying what each
 // replica did. The natural topology: Alice serves and invites; Bob and
-// Carol join and serve with her address only; Alice never syncs with
-// them first.
+// Carol join and serve (with her address, from the code, only); Alice
+// never syncs with them first.
 func TestConfirmedWrites(t *testing.T) {
 	a := InitRepo(t, "alice")
 	page := a.OK("new", "Ledger", "--body", "0\n")
 	sa := a.StartServe()
-	b, c := NewRepo(t), NewRepo(t)
-	code := a.OK("invite")
-	b.OK("join", code, "--name", "bob")
-	c.OK("join", code, "--name", "carol")
-	b.StartServe("--peer", sa.Addr())
-	sc := c.StartServe("--peer", sa.Addr())
-	a.waitConnected(10*time.Second, "bob", "carol")
+	repos, serves := inviteAndServe(t, a, "bob", "carol")
+	b, c, sc := repos[0], repos[1], serves[1]
 
 	res := a.Run("edit", page, "--body", "1\n", "--confirm", "2", "--confirm-timeout", "10s")
 	if res.Code != 0 || !strings.Contains(res.Stderr, "confirmed by 2 replicas") {

@@ -109,6 +109,7 @@ page's latest rename.`,
 			if err != nil {
 				return err
 			}
+			a.noticeCommits()
 			fmt.Fprintln(a.stdout, rev)
 			if e.Title != nil && wiki.NormTitle(oldTitle) != wiki.NormTitle(title) {
 				if err := a.linksAfterRename(cmd, r, p.ID, oldTitle, title, updateLinks); err != nil {

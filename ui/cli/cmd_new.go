@@ -53,6 +53,7 @@ second page with that title.`,
 			if err != nil {
 				return err
 			}
+			a.noticeCommits()
 			fmt.Fprintln(a.stdout, id)
 			return a.confirm(cmd, r, id, conf)
 		},

@@ -57,6 +57,7 @@ resolved content; fields not given come from the latest head (or REV).`,
 			if err != nil {
 				return err
 			}
+			a.noticeCommits()
 			fmt.Fprintln(a.stdout, rev)
 			return a.confirm(cmd, r, rev, conf)
 		},

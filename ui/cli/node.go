@@ -79,15 +79,19 @@ func (a *app) noteCommitBase(r *wiki.Repo) {
 	}
 }
 
-// noticeCommits tells the node on the repo, once the command is done,
-// that it committed, so that the node announces the revisions at once
-// instead of noticing the database changed.
+// noticeCommits tells the node on the repo that this command committed
+// since it last said so (or opened the repo), so that the node announces
+// the revisions at once instead of noticing the database changed. The
+// writing commands call it right after their commit; every command, once
+// done.
 func (a *app) noticeCommits() {
 	if a.repo == nil || !a.watchCommits || a.longLived {
 		return
 	}
+	at := time.Now()
 	if n, err := a.repo.Store.CommitCount(context.Background()); err == nil && n != a.commitBase {
-		p2p.NoticeCommit(a.repo.Dir, time.Now())
+		a.commitBase = n
+		p2p.NoticeCommit(a.repo.Dir, at)
 	}
 }
 
