@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -435,5 +437,52 @@ func TestWebRefusesForeignWrites(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("with the token: %d, want 200 (after the redirect that sets its cookie)", res.StatusCode)
+	}
+}
+
+// TestWebResolveSeesEveryVersion: a resolution posted from a conflict
+// screen that did not show every head (one arrived meanwhile) is not
+// made; the screen comes back with all of them.
+func TestWebResolveSeesEveryVersion(t *testing.T) {
+	a := InitRepo(t, "alice")
+	id := a.OK("new", "Plan", "--body", "base\n")
+	first := a.Show(id).Rev
+	a.OK("edit", id, "--body", "one\n")
+	a.OK("edit", id, "--body", "two\n", "--parent", first)
+	web := a.StartWeb()
+	get := func(path string) string {
+		res, err := http.Get(web.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	field := func(html, name string) string {
+		i := strings.Index(html, `name="`+name+`" value="`)
+		if i < 0 {
+			t.Fatalf("no %s field in the conflict screen", name)
+		}
+		rest := html[i+len(`name="`+name+`" value="`):]
+		return rest[:strings.Index(rest, `"`)]
+	}
+	screen := get("page/" + id + "/conflict")
+	csrf, heads, take := field(screen, "csrf"), field(screen, "heads"), field(screen, "take")
+	a.OK("edit", id, "--body", "three\n", "--parent", first) // a third version arrives
+	form := url.Values{"csrf": {csrf}, "heads": {heads}, "take": {take}}
+	req, _ := http.NewRequest("POST", web.URL+"page/"+id+"/resolve", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if p := a.Show(id); !p.Conflict || len(p.Heads) != 3 {
+		t.Fatalf("resolved over a version nobody saw: %+v", p)
+	}
+	if !strings.Contains(string(body), "New versions arrived") || strings.Count(string(body), `class="version"`) != 3 {
+		t.Fatalf("the conflict screen did not come back with the three versions:\n%.1500s", body)
 	}
 }

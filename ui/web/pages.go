@@ -479,6 +479,9 @@ type conflictData struct {
 	Merged    string
 	Conflicts int
 	MergeTo   string // the title the merge form starts with
+	// Heads are the versions shown, sent back by the forms: a resolution
+	// is refused when they are no longer the page's heads.
+	Heads string
 }
 
 type conflictVersion struct {
@@ -504,7 +507,10 @@ func (s *Server) handleConflict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.Title = "Conflict: " + v.Title
-	d := conflictData{base: b, Page: p, MergeTo: v.Title}
+	d := conflictData{base: b, Page: p, MergeTo: v.Title, Heads: strings.Join(v.Heads, ",")}
+	if r.URL.Query().Get("changed") != "" {
+		d.Flash = "New versions arrived while you were resolving: here they all are."
+	}
 	for _, ver := range v.Versions {
 		missing, err := s.repo.MissingLinks(ctx, wiki.Links(ver.Body))
 		if err != nil {
@@ -558,6 +564,15 @@ func (s *Server) mergedBody(ctx context.Context, page cid.Cid, versions []wiki.V
 // merge; either way one revision whose parents are all the heads.
 func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	s.write(w, r, func(ctx context.Context, p history.PageRow) (string, error) {
+		if seen := r.PostFormValue("heads"); seen != "" {
+			heads, err := s.repo.Store.Heads(ctx, p.ID)
+			if err != nil {
+				return "", err
+			}
+			if seen != joinCIDs(heads) { // a version the person has not seen
+				return pageURL(p.ID.String()) + "/conflict?changed=1", nil
+			}
+		}
 		res := wiki.Resolution{Msg: r.PostFormValue("msg")}
 		if take := r.PostFormValue("take"); take != "" {
 			var err error
@@ -571,4 +586,12 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		_, err := s.repo.Resolve(ctx, p.ID, res)
 		return "", err
 	})
+}
+
+func joinCIDs(cs []cid.Cid) string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.String()
+	}
+	return strings.Join(out, ",")
 }
