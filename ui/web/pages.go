@@ -154,17 +154,25 @@ type pageData struct {
 	Missing []string
 }
 
+// view reads the page a URL names for a live screen, with the commit
+// counter read before it; ok is false when an error page was sent.
+func (s *Server) view(w http.ResponseWriter, r *http.Request) (b base, p history.PageRow, v *wiki.PageView, ok bool) {
+	b = s.base("", true)
+	p, err := s.page(r)
+	if err == nil {
+		v, err = s.repo.View(r.Context(), p)
+	}
+	if err != nil {
+		s.fail(w, err)
+		return b, p, nil, false
+	}
+	return b, p, v, true
+}
+
 func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	b := s.base("", true) // the counter before the reads
-	p, err := s.page(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	v, err := s.repo.View(ctx, p)
-	if err != nil {
-		s.fail(w, err)
+	b, p, v, ok := s.view(w, r)
+	if !ok {
 		return
 	}
 	b.Title = v.Title
@@ -369,16 +377,22 @@ func (s *Server) handleNew(w http.ResponseWriter, r *http.Request) {
 
 // preview renders the form again with the body rendered above it.
 func (s *Server) preview(w http.ResponseWriter, ctx context.Context, d editData) {
-	missing, err := s.repo.MissingLinks(ctx, wiki.Links(d.Body))
-	if err == nil {
-		var html string
-		html, err = renderMarkdown(d.Body, missing)
-		d.Preview = template.HTML(html)
-	}
-	if err != nil {
+	var err error
+	if d.Preview, err = s.renderBody(ctx, d.Body); err != nil {
 		d.Error = err.Error()
 	}
 	s.render(w, "edit", http.StatusOK, d)
+}
+
+// renderBody renders a body with its links to missing pages marked.
+func (s *Server) renderBody(ctx context.Context, body string) (template.HTML, error) {
+	missing, err := s.repo.MissingLinks(ctx, wiki.Links(body))
+	if err != nil {
+		return "", err
+	}
+	html, err := renderMarkdown(body, missing)
+	// goldmark's output, safe by construction (markdown.go).
+	return template.HTML(html), err
 }
 
 func (s *Server) handleEditForm(w http.ResponseWriter, r *http.Request) {
@@ -491,15 +505,8 @@ type conflictVersion struct {
 
 func (s *Server) handleConflict(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	b := s.base("", true)
-	p, err := s.page(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	v, err := s.repo.View(ctx, p)
-	if err != nil {
-		s.fail(w, err)
+	b, p, v, ok := s.view(w, r)
+	if !ok {
 		return
 	}
 	if !v.Conflict {
@@ -512,18 +519,14 @@ func (s *Server) handleConflict(w http.ResponseWriter, r *http.Request) {
 		d.Flash = "New versions arrived while you were resolving: here they all are."
 	}
 	for _, ver := range v.Versions {
-		missing, err := s.repo.MissingLinks(ctx, wiki.Links(ver.Body))
+		html, err := s.renderBody(ctx, ver.Body)
 		if err != nil {
 			s.fail(w, err)
 			return
 		}
-		html, err := renderMarkdown(ver.Body, missing)
-		if err != nil {
-			s.fail(w, err)
-			return
-		}
-		d.Versions = append(d.Versions, conflictVersion{ver, template.HTML(html)})
+		d.Versions = append(d.Versions, conflictVersion{ver, html})
 	}
+	var err error
 	if d.Merged, d.Conflicts, err = s.mergedBody(ctx, p.ID, v.Versions); err != nil {
 		s.fail(w, err)
 		return
