@@ -3,8 +3,14 @@
 // pre-shared key (TCP, Noise, Yamux), discovery (mDNS on the LAN, explicit
 // and remembered peers), head gossip over GossipSub, and the one-round-trip
 // sync protocol /peerwiki/sync/1.0.0. It also owns join codes and the small
-// files a node keeps in the repo (remembered peers, a running node's
-// addresses).
+// files a node keeps in the repo (remembered peers, the shared mark, a
+// running node's lock, control socket and addresses).
+//
+// A repo has one running node at most: the Daemon that `serve` or the
+// terminal UI runs, which holds the repo's lock and answers the repo's
+// other processes on a Unix socket (NodeAPI, NodeClient). Commands run
+// while none runs use a one-shot host of their own (SyncOnce,
+// ConfirmOnce).
 //
 // It moves and validates blocks; it never decides merges. Everything it
 // receives goes through history.Store.Put (CIDs, signatures, causal
