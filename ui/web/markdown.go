@@ -9,7 +9,6 @@ import (
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/renderer"
 	"github.com/yuin/goldmark/text"
@@ -32,8 +31,10 @@ var missingKey = parser.NewContextKey()
 // markdown is built at first use: every command links this package, and
 // only `web` renders.
 var markdown = sync.OnceValue(func() goldmark.Markdown {
+	// CommonMark without goldmark's GFM extensions (tables, strikethrough,
+	// autolinked URLs): their package compiles its regular expressions at
+	// start-up, and every peerwiki command links this package.
 	return goldmark.New(
-		goldmark.WithExtensions(extension.GFM),
 		goldmark.WithParserOptions(
 			parser.WithInlineParsers(util.Prioritized(wikiLinkParser{}, 199)),
 			parser.WithASTTransformers(util.Prioritized(safeURLs{}, 100)),
