@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -71,5 +72,23 @@ func TestAckWaitsLongerThanAFrame(t *testing.T) {
 	}
 	if d := time.Since(start); d > 500*time.Millisecond {
 		t.Fatalf("acknowledged %s after being asked", d)
+	}
+}
+
+// A peer that never answers is waited for as long as the asker's
+// context says, not for the wait plus a frame's timeout.
+func TestAckRequestEndsWithItsContext(t *testing.T) {
+	a, b := startNode(t, newReplica(t), nil), startNode(t, newReplica(t), nil)
+	b.host.SetStreamHandler(AckProtocol, func(s network.Stream) {}) // reads nothing, answers nothing
+	connectNodes(t, a, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	c, _, _ := newReplica(t).makeRevision(cid.Undef, cid.Undef, nil, "Never", "held\n")
+	start := time.Now()
+	if _, err := a.RequestAck(ctx, b.ID(), []cid.Cid{c}, 5*time.Second); err == nil {
+		t.Fatal("a silent peer confirmed")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("asked for 300ms, waited %s", d)
 	}
 }
