@@ -3,19 +3,26 @@
 # Fossil and git on the same synthetic history.
 #
 #   scripts/bench-sync.sh            (env: PAGES=1000 REVS=10 EDITS=50 REPLICAS=10 RUNS=5
+#                                     SECTIONS=abcde
 #                                     BENCH_OUT=<repo>/bench-out/sync PEERWIKI_SHARED=<repo>/../shared)
 #
 # Measures, as whole-process wall times:
 #   (a) a fresh replica's full sync (`peerwiki join` against a `serve`) next to
 #       `fossil clone` (the history as Fossil wiki pages) and `git clone` over `git daemon`;
-#   (b) how long one edit takes to reach the other serve of a pair, and each of REPLICAS
-#       running serves (full mesh): from the origin serve noticing the CLI's commit to each
-#       replica having stored it;
+#   (b) how long one edit made by the CLI next to a running serve takes to reach the
+#       other serve of a pair, and each of REPLICAS running serves (full mesh): from the
+#       CLI's commit (the `edit` process, its commit done, tells the serve on its repo
+#       through the control socket, with the time) to each replica having stored it; and,
+#       as before issue 14, from the origin serve announcing it;
 #   (c) resident memory of an idle serve;
 #   (d) an incremental sync of one new revision and a no-op sync, next to `fossil sync`
-#       and `git fetch`.
+#       and `git fetch`;
+#   (e) `edit --confirm 1` next to a running serve (one other replica running) against a
+#       plain `edit`, in turn, RUNS*10 of each.
+# SECTIONS picks some (e.g. SECTIONS=be: no fossil, no git; one join for the clone).
 # Prints a Markdown table. Generated data is cached under BENCH_OUT between runs.
-# Talks only to 127.0.0.1. Needs python3, git, fossil (apt-get install fossil).
+# Talks only to 127.0.0.1. Needs python3, and for (a) and (d) git and fossil
+# (apt-get install fossil).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,9 +30,11 @@ SHARED=${PEERWIKI_SHARED:-$ROOT/../shared}
 OUT=${BENCH_OUT:-$ROOT/bench-out/sync}
 PAGES=${PAGES:-1000}
 REVS=${REVS:-10}
-export EDITS=${EDITS:-50} REPLICAS=${REPLICAS:-10} RUNS=${RUNS:-5}
+export EDITS=${EDITS:-50} REPLICAS=${REPLICAS:-10} RUNS=${RUNS:-5} SECTIONS=${SECTIONS:-abcde}
 
-for tool in python3 git fossil go; do
+tools="python3 go"
+case "$SECTIONS" in *a*|*d*) tools="$tools git fossil" ;; esac
+for tool in $tools; do
 	command -v "$tool" >/dev/null || { echo "bench-sync: $tool is missing${tool:+ (fossil: apt-get install fossil)}" >&2; exit 1; }
 done
 mkdir -p "$OUT"
@@ -43,6 +52,7 @@ import hashlib, json, os, re, shutil, signal, socket, statistics, subprocess, sy
 OUT, GEN = sys.argv[1], sys.argv[2]
 PW = os.path.join(OUT, "peerwiki")
 EDITS, REPLICAS, RUNS = int(os.environ["EDITS"]), int(os.environ["REPLICAS"]), int(os.environ["RUNS"])
+SECTIONS = os.environ["SECTIONS"]
 WORK = os.path.join(OUT, "work")
 started = []  # processes this script started; stopped by pid at exit
 
@@ -166,9 +176,12 @@ def load_git(path):
 os.makedirs(WORK, exist_ok=True)
 A = os.path.join(WORK, "pw-origin")
 stamp = os.path.join(WORK, "loaded-%d" % total)
-if not os.path.exists(stamp):
-    log("loading %d revisions into peerwiki, fossil and git (cached for later runs)" % total)
+if not os.path.exists(stamp + "-peerwiki"):
+    log("loading %d revisions into peerwiki (cached for later runs)" % total)
     t = time.perf_counter(); load_peerwiki(A); log("peerwiki import: %.1f s" % (time.perf_counter() - t))
+    open(stamp + "-peerwiki", "w").close()
+if ("a" in SECTIONS or "d" in SECTIONS) and not os.path.exists(stamp):
+    log("loading %d revisions into fossil and git (cached for later runs)" % total)
     load_fossil(os.path.join(WORK, "origin.fossil"))
     load_git(os.path.join(WORK, "git-origin"))
     open(stamp, "w").close()
@@ -179,11 +192,15 @@ assert status["revisions"] >= total, status
 
 rows = []
 notice_vs_exit = []
-try:
-    # ------------------------------------------------------------ (a) clone
-    log("(a) full clone, %d rounds of peerwiki, fossil and git in turn" % RUNS)
-    sa, addr_a = serve(A)
-    code = out(*pw(A, "invite")).strip()
+B = os.path.join(WORK, "pw-clone")
+
+def clone(code):
+    d = os.path.join(WORK, "pw-clone")
+    shutil.rmtree(d, ignore_errors=True)
+    return run(*pw(d, "join", code, "--name", "clone", "--timeout", "30s"))
+
+def servers():
+    """fossil server and git daemon on the loaded histories."""
     fport = free_port()
     fs = subprocess.Popen(["fossil", "server", "--port", str(fport), "--localhost", FOSSIL],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -193,15 +210,15 @@ try:
                            "--base-path=" + WORK, WORK], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started.append(gd)
     time.sleep(0.5)
-    furl = "http://127.0.0.1:%d/" % fport
-    gurl = "git://127.0.0.1:%d/git-origin" % gport
+    return "http://127.0.0.1:%d/" % fport, "git://127.0.0.1:%d/git-origin" % gport
+
+def full_clone(code, furl, gurl):
+    log("(a) full clone, %d rounds of peerwiki, fossil and git in turn" % RUNS)
     # In turn, round by round, so that a slow spell of a shared machine
     # falls on all three alike.
     pw_times, fossil_times, git_times = [], [], []
     for i in range(RUNS):
-        d = os.path.join(WORK, "pw-clone")
-        shutil.rmtree(d, ignore_errors=True)
-        pw_times.append(run(*pw(d, "join", code, "--name", "clone", "--timeout", "30s")))
+        pw_times.append(clone(code))
         fc = os.path.join(WORK, "clone.fossil")
         if os.path.exists(fc):
             os.remove(fc)
@@ -209,17 +226,14 @@ try:
         gc = os.path.join(WORK, "git-clone")
         shutil.rmtree(gc, ignore_errors=True)
         git_times.append(run("git", "clone", "-q", gurl, gc))
-    got = json.loads(out(*pw(os.path.join(WORK, "pw-clone"), "status", "--json")))["revisions"]
+    got = json.loads(out(*pw(B, "status", "--json")))["revisions"]
     assert got == status["revisions"], (got, status["revisions"])
-    pw_clone, fossil_clone, git_clone = median(pw_times), median(fossil_times), median(git_times)
     log("(a) peerwiki", " ".join(ms(t) for t in pw_times), "| fossil", " ".join(ms(t) for t in fossil_times),
         "| git", " ".join(ms(t) for t in git_times))
-    rows.append(("(a) full clone of %d revisions" % total, ms(pw_clone), ms(fossil_clone), ms(git_clone)))
+    rows.append(("(a) full clone of %d revisions" % total, ms(median(pw_times)), ms(median(fossil_times)), ms(median(git_times))))
 
-    # ----------------------------------------------------- (d) incremental
+def incremental(addr_a, page_ids):
     log("(d) incremental and no-op sync")
-    B = os.path.join(WORK, "pw-clone")
-    page_ids = [p["id"] for p in json.loads(out(*pw(A, "list", "--json")))]
     inc, noop = [], []
     for i in range(5):
         run(*pw(A, "edit", page_ids[i], "--body", "incremental edit %d %f\n" % (i, time.time())))
@@ -243,17 +257,31 @@ try:
         g_noop.append(run("git", "-C", gc, "fetch", "-q"))
     rows.append(("(d) sync of one new revision (median of 5)", ms(median(inc)), ms(median(f_inc)), ms(median(g_inc))))
     rows.append(("(d) no-op sync (median of 5)", ms(median(noop)), ms(median(f_noop)), ms(median(g_noop))))
-    stop(fs); stop(gd)
+
+try:
+    sa, addr_a = serve(A)
+    code = out(*pw(A, "invite")).strip()
+    page_ids = [p["id"] for p in json.loads(out(*pw(A, "list", "--json")))]
+    if "a" in SECTIONS or "d" in SECTIONS:
+        furl, gurl = servers()
+    if "a" in SECTIONS:
+        full_clone(code, furl, gurl)
+    else:
+        clone(code)
+    if "d" in SECTIONS:
+        incremental(addr_a, page_ids)
+    stop_all()
 
     # ------------------------------------------------- (b) edit propagation
-    stop(sa)
     db = os.path.join(B, "peerwiki.db")
     origin_page = [10]  # each edit takes a page none before it edited
 
     def mesh(n):
         """Start n serves in a full mesh on the loaded history, make EDITS
-        edits on the first, and return the arrival latencies (each replica,
-        and the last replica per edit) and the serves, still running."""
+        edits on the first, and return the arrival latencies from the
+        CLI's commit (each replica, and the last replica per edit), the
+        same from the origin's announcement, and the serves, still
+        running."""
         log("(b) %d edits on one of %d serves" % (EDITS, n))
         logs, serves, addrs, reps = [], [], [], []
         for i in range(n):
@@ -277,8 +305,12 @@ try:
             serves.append(p); addrs.append(a); logs.append(lf); reps.append(r)
         time.sleep(3)  # gossip meshes form at heartbeats (1 s)
         origin = reps[0]
-        lat_one, lat_all = [], []
+        lat_one, lat_all, ann_one, ann_all = [], [], [], []
         pat = re.compile(r'msg=(?:"local commit"|stored) .*last=(\S+) us=(\d+)')
+        # The `edit` process says when its commit returned (the notice it
+        # sends the serve on its repo); one notice an edit, in order.
+        notice = re.compile(r'msg="commit notice" committed_us=(\d+)')
+        notices = []
 
         # Read the serves' logs incrementally (the timestamps are in the
         # lines, so polling slowly costs no precision, only less CPU taken
@@ -292,6 +324,9 @@ try:
                     m = pat.search(line)
                     if m:
                         evs.setdefault(m.group(1), int(m.group(2)))
+                    m = notice.search(line)
+                    if m and evs is seen[0]:
+                        notices.append(int(m.group(1)))
 
         for i in range(EDITS + 1):
             page = page_ids[origin_page[0]]
@@ -302,35 +337,71 @@ try:
             while True:
                 time.sleep(0.05)
                 poll()
-                if all(rev in e for e in seen):
+                if all(rev in e for e in seen) and len(notices) > i:
                     break
                 if time.time() > deadline:
                     raise SystemExit("edit %d did not reach every replica within 10 s" % i)
             if i == 0:
                 continue  # warm-up
             t0 = seen[0][rev]
-            arrivals = [e[rev] - t0 for e in seen[1:]]
+            if len(notices) != i + 1:
+                raise SystemExit("edit %d: %d commit notices at the origin serve" % (i, len(notices)))
+            arrivals = [e[rev] - notices[i] for e in seen[1:]]
             lat_one += [x / 1e6 for x in arrivals]
             lat_all.append(max(arrivals) / 1e6)
-            notice_vs_exit.append((t0 - exit_us) / 1e6)
-        return lat_one, lat_all, serves
+            ann = [e[rev] - t0 for e in seen[1:]]
+            ann_one += [x / 1e6 for x in ann]
+            ann_all.append(max(ann) / 1e6)
+            notice_vs_exit.append((notices[i] - exit_us) / 1e6)
+        return lat_one, lat_all, ann_one, ann_all, serves, reps
 
-    lat_pair, _, pair = mesh(2)
-    for p in pair:
-        stop(p)
-    rows.append(("(b) edit reaches the one running replica (2 serves): median / p99", "%s / %s" % (ms(median(lat_pair)), ms(p99(lat_pair))), "", ""))
-    lat_one, lat_all, serves = mesh(REPLICAS)
-    rows.append(("(b) edit reaches one of %d replicas: median / p99" % (REPLICAS - 1), "%s / %s" % (ms(median(lat_one)), ms(p99(lat_one))), "", ""))
-    rows.append(("(b) edit reaches all %d: median / p99" % (REPLICAS - 1), "%s / %s" % (ms(median(lat_all)), ms(p99(lat_all))), "", ""))
+    def confirm_cost(origin):
+        """`edit --confirm 1` and a plain `edit` in turn on the origin of a
+        running pair: whole-process wall times."""
+        n = RUNS * 10
+        log("(e) %d plain edits and %d with --confirm 1, in turn" % (n, n))
+        plain, confirmed = [], []
+        for i in range(n + 1):
+            for kind, args in (("plain", []), ("confirm", ["--confirm", "1"])):
+                page = page_ids[origin_page[0]]
+                origin_page[0] += 1
+                t = run(*pw(origin, "edit", page, "--body", "%s edit %d %f\n" % (kind, i, time.time()), *args), stderr=subprocess.DEVNULL)
+                if i > 0:  # warm-up
+                    (plain if kind == "plain" else confirmed).append(t)
+        return plain, confirmed
+
+    def pct(xs, q):
+        xs = sorted(xs)
+        return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+    if "b" in SECTIONS or "e" in SECTIONS:
+        lat_pair, _, ann_pair, _, pair, pair_reps = mesh(2)
+        if "b" in SECTIONS:
+            rows.append(("(b) edit reaches the one running replica (2 serves), from the CLI's commit: median / p99 / max", "%s / %s / %s" % (ms(median(lat_pair)), ms(p99(lat_pair)), ms(max(lat_pair))), "", ""))
+            rows.append(("(b) the same, from the origin serve's announcement: median / p99", "%s / %s" % (ms(median(ann_pair)), ms(p99(ann_pair))), "", ""))
+        if "e" in SECTIONS:
+            plain, confirmed = confirm_cost(pair_reps[0])
+            rows.append(("(e) plain `edit` next to a running serve: median / p90", "%s / %s" % (ms(median(plain)), ms(pct(plain, 0.9))), "", ""))
+            rows.append(("(e) `edit --confirm 1`, the same: median / p90 (median difference)", "%s / %s (+%s)" % (ms(median(confirmed)), ms(pct(confirmed, 0.9)), ms(median(confirmed) - median(plain))), "", ""))
+        for p in pair:
+            stop(p)
+
+    if "b" in SECTIONS or "c" in SECTIONS:
+        lat_one, lat_all, ann_one, ann_all, serves, _ = mesh(REPLICAS)
+        if "b" in SECTIONS:
+            rows.append(("(b) edit reaches one of %d replicas, from the CLI's commit: median / p99" % (REPLICAS - 1), "%s / %s" % (ms(median(lat_one)), ms(p99(lat_one))), "", ""))
+            rows.append(("(b) edit reaches all %d, from the CLI's commit: median / p99 / max" % (REPLICAS - 1), "%s / %s / %s" % (ms(median(lat_all)), ms(p99(lat_all)), ms(max(lat_all))), "", ""))
+            rows.append(("(b) the same, from the origin serve's announcement: one / all, p99", "%s / %s" % (ms(p99(ann_one)), ms(p99(ann_all))), "", ""))
 
     # ------------------------------------------------------------ (c) RSS
-    time.sleep(2)
-    def rss(p):
-        for line in open("/proc/%d/status" % p.pid):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    rows.append(("(c) RSS of an idle serve (%d revisions, %d peers)" % (status["revisions"], REPLICAS - 1),
-                 "%.0f MB" % max(rss(p) for p in serves), "", ""))
+    if "c" in SECTIONS:
+        time.sleep(2)
+        def rss(p):
+            for line in open("/proc/%d/status" % p.pid):
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        rows.append(("(c) RSS of an idle serve (%d revisions, %d peers)" % (status["revisions"], REPLICAS - 1),
+                     "%.0f MB" % max(rss(p) for p in serves), "", ""))
 finally:
     stop_all()
 
@@ -342,6 +413,6 @@ print()
 print("%d pages x %d revisions (%s, seed 42) on %s, 127.0.0.1; whole-process wall times, medians of %d unless noted." % (
     len(rounds[0]), len(rounds), os.path.basename(GEN), socket.gethostname(), RUNS))
 if notice_vs_exit:
-    print("(b) is timed from the origin serve noticing the CLI's commit (inotify on the repo); that notice came "
-          "a median %s before the `edit` process had exited." % ms(-median(notice_vs_exit)))
+    print("(b) is timed from the CLI's commit: the `edit` process, its commit done, tells the serve on its repo "
+          "(control socket) when it was; that was a median %s before the process had exited." % ms(-median(notice_vs_exit)))
 PY
