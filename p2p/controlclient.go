@@ -59,17 +59,21 @@ func DialNode(dir string) (*NodeClient, error) {
 func (c *NodeClient) Socket() string { return c.socket }
 
 // NoticeCommit tells the node running on dir, if any, that a commit was
-// made at committed (NodeAPI.CommitNotice). Without a node it does
-// nothing; a node that does not answer at once notices the commit
-// anyway, by watching the database.
+// made at committed (NodeAPI.CommitNotice), without waiting for its
+// answer: it costs a command a connection and a write, not a round trip
+// (a node that missed it notices the commit anyway, by watching the
+// database). Without a node it does nothing.
 func NoticeCommit(dir string, committed time.Time) {
-	c, err := DialNode(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	conn, err := dialControl(ctx, dir)
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = c.CommitNotice(ctx, committed)
+	defer conn.Close()
+	body, _ := json.Marshal(commitNotice{At: committed.UnixMicro()})
+	conn.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(conn, "POST /v1/commit HTTP/1.1\r\nHost: peerwiki\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 }
 
 // do sends one request and decodes its answer into out (when not nil).

@@ -3,10 +3,12 @@ package p2p
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,4 +248,37 @@ func TestDialableAddresses(t *testing.T) {
 			t.Fatalf("agentName(%q) = %q", a, got)
 		}
 	}
+}
+
+// A command's commit notice is a one-way message: the node gets it
+// although the command does not wait for the answer.
+func TestCommitNoticeReachesTheNode(t *testing.T) {
+	var log lockedBuffer
+	r := newReplica(t)
+	dir := t.TempDir()
+	startDaemon(t, r, dir, func(c *DaemonConfig) {
+		c.Node.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	at := time.UnixMicro(1_700_000_000_123_456)
+	NoticeCommit(dir, at)
+	waitFor(t, 2*time.Second, "the notice in the node's log", func() bool {
+		return strings.Contains(log.String(), `msg="commit notice" committed_us=1700000000123456`)
+	})
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

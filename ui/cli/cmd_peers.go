@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -98,14 +99,17 @@ serve' or the terminal UI), which are connected and since when.`,
 // (remembered or connected) and the node, or, with no node running, the
 // remembered ones and a nil node.
 func (a *app) knownReplicas(cmd *cobra.Command, r *wiki.Repo) (*p2p.NodeClient, []p2p.PeerState, error) {
-	node, _, err := a.runningNode(cmd.Context(), r)
+	node, err := p2p.DialNode(r.Dir)
+	var states []p2p.PeerState
+	if err == nil {
+		ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+		defer cancel()
+		states, err = node.Peers(ctx)
+	}
 	if errors.Is(err, p2p.ErrNoNode) {
 		states, err := p2p.RememberedStates(r.Dir)
 		return nil, states, err
-	} else if err != nil {
-		return nil, nil, err
 	}
-	states, err := node.Peers(cmd.Context())
 	return node, states, err
 }
 
