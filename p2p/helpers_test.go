@@ -52,8 +52,7 @@ func (r *replica) makeRevision(page, parent cid.Cid, parentRev *history.Revision
 	} else {
 		rev.Page = &history.Link{Cid: page}
 		rev.SetParents([]cid.Cid{parent})
-		rev.Height = parentRev.Height + 1
-		rev.Time = max(rev.Time, parentRev.Time+1)
+		rev.Stamp([]*history.Revision{parentRev}, time.UnixMilli(r.clock))
 	}
 	if err := rev.Sign(r.id.Key); err != nil {
 		r.t.Fatal(err)
