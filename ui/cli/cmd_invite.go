@@ -43,18 +43,24 @@ node on the network whenever it is open.`,
 				}
 				list = append(list, m)
 			}
-			if len(list) == 0 {
-				node, _, err := a.runningNode(cmd.Context(), r)
-				if errors.Is(err, p2p.ErrNoNode) {
+			// A node that runs starts listening, if it did not (a terminal
+			// UI on a wiki not shared yet), whichever addresses go in the code.
+			node, _, err := a.runningNode(cmd.Context(), r)
+			switch {
+			case errors.Is(err, p2p.ErrNoNode):
+				if len(list) == 0 {
 					return fmt.Errorf("no address to put in the join code: no node runs on this repo; start 'peerwiki serve' first, or give --addr MULTIADDR (e.g. --addr /ip4/192.168.1.10/tcp/%d)", p2p.DefaultPort)
-				} else if err != nil {
-					return err
 				}
+			case err != nil:
+				return err
+			default:
 				st, err := node.Share(cmd.Context())
 				if err != nil {
 					return err
 				}
-				list = st.Addrs
+				if len(list) == 0 {
+					list = st.Addrs
+				}
 			}
 			code, err := inviteCode(r, list)
 			if err != nil {
