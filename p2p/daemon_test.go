@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -253,7 +252,7 @@ func TestDialableAddresses(t *testing.T) {
 // A command's commit notice is a one-way message: the node gets it
 // although the command does not wait for the answer.
 func TestCommitNoticeReachesTheNode(t *testing.T) {
-	var log lockedBuffer
+	var log syncLog
 	r := newReplica(t)
 	dir := t.TempDir()
 	startDaemon(t, r, dir, func(c *DaemonConfig) {
@@ -262,23 +261,6 @@ func TestCommitNoticeReachesTheNode(t *testing.T) {
 	at := time.UnixMicro(1_700_000_000_123_456)
 	NoticeCommit(dir, at)
 	waitFor(t, 2*time.Second, "the notice in the node's log", func() bool {
-		return strings.Contains(log.String(), `msg="commit notice" committed_us=1700000000123456`)
+		return log.count(`msg="commit notice" committed_us=1700000000123456`) == 1
 	})
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
