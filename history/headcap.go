@@ -112,24 +112,7 @@ func (w *writer) pageHeads(page cid.Cid) ([]cid.Cid, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	rows, err := w.q.Query(`SELECT b.cid FROM heads h JOIN blocks b ON b.id = h.rev WHERE h.page = ?`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []cid.Cid
-	for rows.Next() {
-		var cb []byte
-		if err := rows.Scan(&cb); err != nil {
-			return nil, err
-		}
-		c, err := cid.Cast(cb)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanCIDs(w.q.Query(`SELECT b.cid FROM heads h JOIN blocks b ON b.id = h.rev WHERE h.page = ?`, id))
 }
 
 // recentlyDeferred remembers, for a while, the revisions a store deferred,

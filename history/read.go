@@ -200,7 +200,11 @@ func (s *Store) cidsByPrefix(ctx context.Context, query, prefix string, limit in
 
 // queryCIDs runs a query whose one column is a binary CID.
 func queryCIDs(ctx context.Context, db *sql.DB, query string, args ...any) ([]cid.Cid, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
+	return scanCIDs(db.QueryContext(ctx, query, args...))
+}
+
+// scanCIDs reads the rows of a query whose one column is a binary CID.
+func scanCIDs(rows *sql.Rows, err error) ([]cid.Cid, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -318,43 +318,34 @@ func (s *Store) init() error {
 // migrateVersions upgrades schema 1, which did not count a page's distinct
 // versions: it adds the column and counts them for pages with several heads.
 func (s *Store) migrateVersions() error {
-	tx, err := s.db.Begin()
-	if err != nil {
-		return classifyOpenError(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec(`ALTER TABLE pages ADD COLUMN versions INTEGER NOT NULL DEFAULT 1`); err != nil {
-		return err
-	}
-	pages, err := allIDs(tx, `SELECT id FROM pages WHERE heads > 1`)
-	if err != nil {
-		return err
-	}
-	for _, page := range pages {
-		p, err := computePageIndex(tx, page, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(`UPDATE pages SET versions = ? WHERE id = ?`, p.versions, page); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.Exec(`PRAGMA user_version = 2`); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.migrate(2, `ALTER TABLE pages ADD COLUMN versions INTEGER NOT NULL DEFAULT 1`,
+		`SELECT id FROM pages WHERE heads > 1`, `UPDATE pages SET versions = ? WHERE id = ?`,
+		func(p *pageIndex) any { return p.versions })
 }
 
 // migratePolicies upgrades schema 2, whose page index read a resolution
 // pinned by an earlier version (see carriedPolicy) as the page's
 // override: it re-reads the policy of every page the index says has one.
 func (s *Store) migratePolicies() error {
+	return s.migrate(3, ``, `SELECT id FROM pages WHERE policy != '' AND policy NOT LIKE '=%'`,
+		`UPDATE pages SET policy = ? WHERE id = ?`, func(p *pageIndex) any { return p.policy })
+}
+
+// migrate upgrades the schema to version in one transaction: it runs
+// alter (if any), then recomputes the index of the pages selected and
+// writes value of it back with update.
+func (s *Store) migrate(version int, alter, selectPages, update string, value func(*pageIndex) any) error {
 	tx, err := s.db.Begin()
 	if err != nil {
 		return classifyOpenError(err)
 	}
 	defer tx.Rollback()
-	pages, err := allIDs(tx, `SELECT id FROM pages WHERE policy != '' AND policy NOT LIKE '=%'`)
+	if alter != "" {
+		if _, err := tx.Exec(alter); err != nil {
+			return err
+		}
+	}
+	pages, err := allIDs(tx, selectPages)
 	if err != nil {
 		return err
 	}
@@ -363,11 +354,11 @@ func (s *Store) migratePolicies() error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`UPDATE pages SET policy = ? WHERE id = ?`, p.policy, page); err != nil {
+		if _, err := tx.Exec(update, value(p), page); err != nil {
 			return err
 		}
 	}
-	if _, err := tx.Exec(`PRAGMA user_version = 3`); err != nil {
+	if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
 		return err
 	}
 	return tx.Commit()
