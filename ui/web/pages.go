@@ -28,11 +28,13 @@ type base struct {
 	// Commits is the store's commit counter before the page was read: a
 	// change event at or below it is already shown.
 	Commits int64
+	// Net is what the node running on the repo says of the network.
+	Net network
 }
 
 func (s *Server) base(title string, live bool) base {
 	n, _ := s.repo.Store.CommitCount(context.Background())
-	return base{Title: title, CSRF: s.csrf, Live: live, Commits: n}
+	return base{Title: title, CSRF: s.csrf, Live: live, Commits: n, Net: s.node.readNetwork(context.Background(), s.repo)}
 }
 
 // render executes a template whole before anything is sent, so that a
@@ -176,6 +178,7 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.Title = v.Title
+	v.Editing = b.Net.Editing[v.ID]
 	d := pageData{base: b, View: v, Missing: v.MissingLinks}
 	body := v.Body
 	if ref := r.URL.Query().Get("rev"); ref != "" {

@@ -52,6 +52,10 @@ type Server struct {
 	// readable only by pages of this origin.
 	csrf   string
 	events *broadcaster
+	// netEvents tell pages that what they show of the network (connected
+	// replicas, who edits what) changed.
+	netEvents *broadcaster
+	node      nodeLink
 	mux    *http.ServeMux
 }
 
@@ -72,7 +76,7 @@ func New(o Options) *Server {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: o, repo: o.Repo, csrf: NewToken(), events: newBroadcaster(), mux: http.NewServeMux()}
+	s := &Server{opts: o, repo: o.Repo, csrf: NewToken(), events: newBroadcaster(), netEvents: newBroadcaster(), mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
@@ -82,18 +86,28 @@ func New(o Options) *Server {
 // node syncing with peers.
 func (s *Server) Run(ctx context.Context) {
 	var last int64 = -1
+	lastNet := s.node.readNetwork(ctx, s.repo).signature()
 	t := time.NewTicker(s.opts.Poll)
 	defer t.Stop()
-	for {
+	for tick := 0; ; tick++ {
 		if n, err := s.repo.Store.CommitCount(ctx); err == nil && n != last {
 			if last >= 0 {
 				s.events.publish(n)
 			}
 			last = n
 		}
+		// The network every fourth poll (a second by default): a request
+		// to the node, not a read of the store.
+		if tick%4 == 3 {
+			if sig := s.node.readNetwork(ctx, s.repo).signature(); sig != lastNet {
+				lastNet = sig
+				s.netEvents.publish(int64(tick))
+			}
+		}
 		select {
 		case <-ctx.Done():
 			s.events.close()
+			s.netEvents.close()
 			return
 		case <-t.C:
 		}
@@ -278,6 +292,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.events.unsubscribe(ch)
+	netCh, ok := s.netEvents.subscribe()
+	if !ok {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.netEvents.unsubscribe(netCh)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write([]byte("retry: 1000\n\n"))
@@ -293,6 +313,14 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if _, err := w.Write([]byte("event: change\ndata: " + itoa(n) + "\n\n")); err != nil {
+				return
+			}
+			fl.Flush()
+		case _, ok := <-netCh:
+			if !ok {
+				return
+			}
+			if _, err := w.Write([]byte("event: network\ndata: 1\n\n")); err != nil {
 				return
 			}
 			fl.Flush()

@@ -64,6 +64,10 @@
       notice.hidden = false;
     }
   });
+  // Replicas connecting or leaving, editors opening or closing a page.
+  events.addEventListener("network", function () {
+    if (live) refresh();
+  });
   const reload = document.getElementById("live-reload");
   if (reload) reload.addEventListener("click", function (e) { e.preventDefault(); location.reload(); });
 })();
