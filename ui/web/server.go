@@ -56,7 +56,7 @@ type Server struct {
 	// replicas, who edits what) changed.
 	netEvents *broadcaster
 	node      nodeLink
-	mux    *http.ServeMux
+	mux       *http.ServeMux
 }
 
 // NewToken returns a fresh random token (an access or form token).
