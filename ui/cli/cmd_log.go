@@ -3,12 +3,13 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"peerwiki/ui/graph"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
 
 func (a *app) logCommand() *cobra.Command {
-	var graph, asJSON bool
+	var drawGraph, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "log PAGE [--graph] [--json]",
 		Short: "List a page's revisions, newest first",
@@ -54,8 +55,8 @@ marked, and so are automatic merges.`,
 				}
 				return s
 			}
-			if graph {
-				for _, line := range GraphLines(entries, describe) {
+			if drawGraph {
+				for _, line := range graph.Lines(entries, describe) {
 					out.Println(line)
 				}
 				return nil
@@ -66,7 +67,7 @@ marked, and so are automatic merges.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&graph, "graph", false, "draw the revision DAG")
+	cmd.Flags().BoolVar(&drawGraph, "graph", false, "draw the revision DAG")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

@@ -68,7 +68,7 @@ func (a *app) runTUIWith(cmd *cobra.Command, offline bool, f nodeFlags) error {
 		return err
 	}
 	ctx := cmd.Context()
-	opts := tui.Options{Repo: r, Graph: GraphLines, Presence: presenceOf(r), Editing: editingFile(r)}
+	opts := tui.Options{Repo: r, Presence: presenceOf(r), Editing: editingFile(r)}
 	if !offline {
 		api, remote, err := a.uiNode(ctx, r, f)
 		switch {
@@ -127,7 +127,7 @@ func (a *app) runMergeTUI(cmd *cobra.Command, page string) error {
 		return fmt.Errorf("page %q has no conflict", p.Title)
 	}
 	var saved cid.Cid
-	opts := tui.Options{Repo: r, Graph: GraphLines, MergePage: p.ID, Resolved: func(rev cid.Cid) { saved = rev }}
+	opts := tui.Options{Repo: r, MergePage: p.ID, Resolved: func(rev cid.Cid) { saved = rev }}
 	if err := tui.Run(cmd.Context(), opts, a.stdin, a.stdout); err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ your browser. What pages hold is shown, never run.`,
 				return fmt.Errorf("web: %w", err)
 			}
 			addr := ln.Addr().(*net.TCPAddr)
-			opts := web.Options{Repo: r, Graph: GraphLines, Loopback: addr.IP.IsLoopback(),
+			opts := web.Options{Repo: r, Loopback: addr.IP.IsLoopback(),
 				Log: slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 			url := "http://" + addr.String() + "/"
 			if !opts.Loopback {

@@ -46,17 +46,11 @@ type Network interface {
 	Status() NetStatus
 }
 
-// GraphFunc draws a page's revision DAG, one string per line, the way
-// `peerwiki log --graph` does; describe renders one revision.
-type GraphFunc func(entries []wiki.LogEntry, describe func(wiki.LogEntry) string) []string
-
 // Options configure the UI.
 type Options struct {
 	Repo *wiki.Repo
 	// Network is the replication node's state; nil shows "offline".
 	Network Network
-	// Graph draws the history screen's DAG; nil draws a plain list.
-	Graph GraphFunc
 	// MarkdownStyle is "notty" for pages without ANSI styles; "" means
 	// "notty" under NO_COLOR, else "dark".
 	MarkdownStyle string

@@ -11,6 +11,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"peerwiki/merge"
+	"peerwiki/ui/graph"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
@@ -107,14 +108,7 @@ func (h *historyScreen) draw(m *Model) {
 		}
 		return termtext.Line(s)
 	}
-	if m.opts.Graph != nil {
-		h.graph = m.opts.Graph(h.entries, describe)
-	} else {
-		h.graph = h.graph[:0]
-		for _, e := range h.entries {
-			h.graph = append(h.graph, "* "+describe(e))
-		}
-	}
+	h.graph = graph.Lines(h.entries, describe)
 	// Entries come out in order, each on a line with a "*"; connector
 	// lines have none.
 	h.lineOf = h.lineOf[:0]

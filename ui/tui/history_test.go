@@ -11,26 +11,13 @@ import (
 	"peerwiki/wiki"
 )
 
-// graphForTest draws like the CLI's graph for a linear or merged history,
-// enough to check the screen finds each revision's line.
-func graphForTest(entries []wiki.LogEntry, describe func(wiki.LogEntry) string) []string {
-	var out []string
-	for _, e := range entries {
-		out = append(out, "* "+describe(e))
-		if len(e.Parents) > 1 {
-			out = append(out, "|\\")
-		}
-	}
-	return out
-}
-
 func TestHistoryDiffAndRestore(t *testing.T) {
 	r := newRepo(t)
 	ctx := context.Background()
 	page := mustCreate(t, r, "Notes", "alpha\nbeta\n")
 	second := "alpha\nBETA\ngamma\n"
 	mustEdit(t, r, page, wiki.Edit{Body: &second, Msg: "caps"})
-	m := newModel(t, r, func(o *Options) { o.Graph = graphForTest })
+	m := newModel(t, r)
 	press(t, m, "h")
 	h, ok := m.top().(*historyScreen)
 	if !ok {
@@ -97,7 +84,7 @@ func TestHistoryGolden(t *testing.T) {
 	if _, err := r.Resolve(ctx, page, wiki.Resolution{Body: &merged, Msg: "both"}); err != nil {
 		t.Fatal(err)
 	}
-	m := newModel(t, r, func(o *Options) { o.Graph = graphForTest })
+	m := newModel(t, r)
 	press(t, m, "h")
 	if _, ok := m.top().(*historyScreen); !ok {
 		t.Fatalf("h opened %T", m.top())

@@ -14,6 +14,7 @@ import (
 
 	"peerwiki/history"
 	"peerwiki/merge"
+	"peerwiki/ui/graph"
 	"peerwiki/wiki"
 )
 
@@ -242,7 +243,7 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	// The describe function marks where each revision's line is; the
 	// revision itself is shown by the template, escaped.
-	for _, line := range s.opts.Graph(entries, func(e wiki.LogEntry) string { return "\x00" + e.Rev }) {
+	for _, line := range graph.Lines(entries, func(e wiki.LogEntry) string { return "\x00" + e.Rev }) {
 		g, rev, ok := strings.Cut(line, "\x00")
 		row := graphRow{Graph: strings.TrimRight(g, " ")}
 		if ok {

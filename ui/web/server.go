@@ -24,14 +24,9 @@ import (
 //go:embed templates/*.html static/*
 var assets embed.FS
 
-// GraphFunc draws a page's revision DAG, newest first, one line a row
-// (ui/cli's GraphLines, as `log --graph` draws it).
-type GraphFunc func(entries []wiki.LogEntry, describe func(wiki.LogEntry) string) []string
-
 // Options configure a Server.
 type Options struct {
-	Repo  *wiki.Repo
-	Graph GraphFunc
+	Repo *wiki.Repo
 	// Token, when set, must be presented once (?token=, then a cookie)
 	// before anything is served: for listening beyond loopback.
 	Token string

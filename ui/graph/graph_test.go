@@ -1,4 +1,4 @@
-package cli
+package graph
 
 import (
 	"strings"
@@ -7,9 +7,9 @@ import (
 	"peerwiki/wiki"
 )
 
-// TestGraphLines pins the drawing of DAGs given newest first; each entry
+// TestLines pins the drawing of DAGs given newest first; each entry
 // is "rev:parent,parent".
-func TestGraphLines(t *testing.T) {
+func TestLines(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		entries []string
@@ -77,7 +77,7 @@ func TestGraphLines(t *testing.T) {
 				}
 				entries = append(entries, e)
 			}
-			got := strings.Join(GraphLines(entries, func(e wiki.LogEntry) string { return e.Rev }), "\n")
+			got := strings.Join(Lines(entries, func(e wiki.LogEntry) string { return e.Rev }), "\n")
 			if want := strings.TrimPrefix(tc.want, "\n"); got != want {
 				t.Fatalf("graph:\n%s\nwant:\n%s", got, want)
 			}

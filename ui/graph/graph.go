@@ -1,4 +1,7 @@
-package cli
+// Package graph draws a page's revision DAG as text, the way `git log
+// --graph` does: the CLI's log, the terminal UI's history screen and the
+// web interface's history page all draw it with Lines.
+package graph
 
 import (
 	"slices"
@@ -7,7 +10,7 @@ import (
 	"peerwiki/wiki"
 )
 
-// GraphLines draws a DAG given newest first (children before parents) in
+// Lines draws a DAG given newest first (children before parents) in
 // the style of `git log --graph`: one column per line of descent, "*" for
 // a revision, "|\" where a merge opens columns, "|/" where lines join.
 //
@@ -16,7 +19,7 @@ import (
 // by its parents, and a revision awaited by two columns keeps the left
 // one. So lines only ever join towards the left, and never cross, except
 // where a merge's parent was already drawn to its left.
-func GraphLines(entries []wiki.LogEntry, describe func(wiki.LogEntry) string) []string {
+func Lines(entries []wiki.LogEntry, describe func(wiki.LogEntry) string) []string {
 	var cols []string // the revision each column is waiting for
 	var lines []string
 	for _, e := range entries {
