@@ -8,8 +8,30 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"peerwiki/ui/graph"
 	"peerwiki/wiki"
 )
+
+// graphForTest draws like graph.Lines for a linear or merged history,
+// enough to check the screen finds each revision's line, and the same in
+// every run (see drawGraph).
+func graphForTest(entries []wiki.LogEntry, describe func(wiki.LogEntry) string) []string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, "* "+describe(e))
+		if len(e.Parents) > 1 {
+			out = append(out, "|\\")
+		}
+	}
+	return out
+}
+
+// withStandInGraph draws history with graphForTest for the test.
+func withStandInGraph(t *testing.T) {
+	t.Helper()
+	drawGraph = graphForTest
+	t.Cleanup(func() { drawGraph = graph.Lines })
+}
 
 func TestHistoryDiffAndRestore(t *testing.T) {
 	r := newRepo(t)
@@ -17,6 +39,7 @@ func TestHistoryDiffAndRestore(t *testing.T) {
 	page := mustCreate(t, r, "Notes", "alpha\nbeta\n")
 	second := "alpha\nBETA\ngamma\n"
 	mustEdit(t, r, page, wiki.Edit{Body: &second, Msg: "caps"})
+	withStandInGraph(t)
 	m := newModel(t, r)
 	press(t, m, "h")
 	h, ok := m.top().(*historyScreen)
@@ -84,6 +107,7 @@ func TestHistoryGolden(t *testing.T) {
 	if _, err := r.Resolve(ctx, page, wiki.Resolution{Body: &merged, Msg: "both"}); err != nil {
 		t.Fatal(err)
 	}
+	withStandInGraph(t)
 	m := newModel(t, r)
 	press(t, m, "h")
 	if _, ok := m.top().(*historyScreen); !ok {
