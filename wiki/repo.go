@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -55,6 +56,9 @@ type Repo struct {
 	ID     *history.Identity
 	// Now is the wall clock; tests replace it.
 	Now func() time.Time
+	// Logger receives what this replica's resolvers did (a long-lived
+	// process such as serve sets it); nil logs nothing.
+	Logger *slog.Logger
 
 	// settingsCache is the settings page, parsed, for the heads it was
 	// read from: an edit reads it to stamp the wiki's policy and again

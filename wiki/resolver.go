@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path"
@@ -96,12 +95,10 @@ func resolverFor(rs []Resolver, titles ...string) (Resolver, bool) {
 	return Resolver{}, false
 }
 
-// Logger receives what resolvers did; nil logs nothing.
-var Logger *slog.Logger
-
-func logResolver(msg string, args ...any) {
-	if Logger != nil {
-		Logger.Warn(msg, args...)
+// logResolver reports what a resolver did to the repo's Logger, if any.
+func (r *Repo) logResolver(msg string, args ...any) {
+	if r.Logger != nil {
+		r.Logger.Warn(msg, args...)
 	}
 }
 
@@ -145,7 +142,7 @@ func (r *Repo) runResolvers(ctx context.Context, page cid.Cid) error {
 			return err
 		}
 		if body, err = runResolver(ctx, res, base.Body, body, vs[k].Body); err != nil {
-			logResolver("resolver failed; the conflict is left for a person", "page", page.String(), "command", res.Command, "err", err)
+			r.logResolver("resolver failed; the conflict is left for a person", "page", page.String(), "command", res.Command, "err", err)
 			return nil
 		}
 	}

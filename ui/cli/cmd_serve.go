@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
-	"peerwiki/wiki"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -46,7 +45,7 @@ then logs to stderr (PEERWIKI_LOG=debug for more).`, p2p.DefaultPort, p2p.Defaul
 			}
 			cfg.Share = true // serve is an explicit request to be on the network
 			cfg.Node.Logger = newLogger(a.stderr)
-			wiki.Logger = cfg.Node.Logger
+			r.Logger = cfg.Node.Logger
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			d, err := p2p.StartDaemon(ctx, cfg)

@@ -71,8 +71,6 @@ func Main(args []string) int {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	shortLivedGC()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
-	// What a resolver program did, when a command triggers one.
-	wiki.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	defer func() {
 		if a.repo != nil {
 			a.noticeCommits()
@@ -203,6 +201,8 @@ func (a *app) open() (*wiki.Repo, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What a resolver program did, when a command triggers one.
+	r.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a.repo = r
 	a.noteCommitBase(r)
 	return r, nil
