@@ -90,19 +90,28 @@ func TestSoakForgedMergeOfLargeParents(t *testing.T) {
 	honest := &replica{t: t, store: r.Store, id: r.ID}
 	nh := startNode(t, honest, nil)
 	for i, blocks := range [][]history.Block{parents, forged} {
-		hostile := newHostile(t)
-		answerWith(hostile, blocks)
-		if err := nh.Connect(context.Background(), info(hostile)); err != nil {
-			t.Fatal(err)
-		}
-		stop := make(chan struct{})
-		worst := writeLatencies(r, stop)
-		start := time.Now()
-		_, err := nh.SyncPeer(context.Background(), hostile.ID())
-		took := time.Since(start)
-		close(stop)
-		t.Logf("sync %d (%s): %s, err %v; slowest local write meanwhile %s", i+1, map[int]string{0: "two 35 MB parents", 1: "a forged merge of them"}[i], took.Round(time.Millisecond), err, (<-worst).Round(time.Millisecond))
+		_, took, worst, err := syncFromRogueWhileWriting(t, nh, r, blocks)
+		t.Logf("sync %d (%s): %s, err %v; slowest local write meanwhile %s", i+1, map[int]string{0: "two 35 MB parents", 1: "a forged merge of them"}[i], took.Round(time.Millisecond), err, worst.Round(time.Millisecond))
 	}
+}
+
+// syncFromRogueWhileWriting runs a sync of nh with a hostile host that
+// answers with blocks, while r makes local pages, and says how long the
+// sync took and the slowest local write meanwhile.
+func syncFromRogueWhileWriting(t *testing.T, nh *Node, r *wiki.Repo, blocks []history.Block) (res SyncResult, took, worst time.Duration, err error) {
+	t.Helper()
+	hostile := newHostile(t)
+	answerWith(hostile, blocks)
+	if err := nh.Connect(context.Background(), info(hostile)); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	latencies := writeLatencies(r, stop)
+	start := time.Now()
+	res, err = nh.SyncPeer(context.Background(), hostile.ID())
+	took = time.Since(start)
+	close(stop)
+	return res, took, <-latencies, err
 }
 
 // 20,000 heads pushed at one page in one sync: how long it takes, what
@@ -118,21 +127,11 @@ func TestSoakHeadFlood(t *testing.T) {
 	}
 	honest := &replica{t: t, store: r.Store, id: r.ID}
 	nh := startNode(t, honest, nil)
-	hostile := newHostile(t)
-	answerWith(hostile, blocks)
-	if err := nh.Connect(context.Background(), info(hostile)); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	worst := writeLatencies(r, stop)
-	start := time.Now()
-	res, err := nh.SyncPeer(context.Background(), hostile.ID())
-	took := time.Since(start)
-	close(stop)
+	res, took, worst, err := syncFromRogueWhileWriting(t, nh, r, blocks)
 	row, _ := r.Store.Page(context.Background(), page)
 	t.Logf("20,000 heads: sync %s (err %v), %d revisions stored, %d deferred, page has %d heads; slowest local write meanwhile %s",
-		took.Round(time.Millisecond), err, res.Received, res.Deferred, row.Heads, (<-worst).Round(time.Millisecond))
-	start = time.Now()
+		took.Round(time.Millisecond), err, res.Received, res.Deferred, row.Heads, worst.Round(time.Millisecond))
+	start := time.Now()
 	if _, err := r.View(context.Background(), row); err != nil {
 		t.Fatal(err)
 	}
