@@ -150,8 +150,8 @@ func parallelEach(n int, f func(i int)) {
 // cannot check (a parent missing) is left for the transaction, which will
 // say why.
 func (s *Store) verifyAutoOutside(c *Checked) error {
-	if c.local || s.opts.VerifyAuto == nil {
-		return nil
+	if c.local || s.opts.VerifyAuto == nil || !slices.ContainsFunc(c.revs, func(p pendingRev) bool { return p.rev.IsAuto() }) {
+		return nil // most batches hold no automatic merge
 	}
 	inBatch := make(map[cid.Cid]bool, len(c.revs))
 	for _, p := range c.revs {
