@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/ipfs/go-cid"
 )
 
 // ErrNotEmpty is an export into a folder that holds something already.
@@ -48,13 +46,12 @@ func (r *Repo) ExportWith(ctx context.Context, dir string, o ExportOptions) (int
 	used := map[string]bool{}
 	n := 0
 	for _, p := range pages {
-		rev, _ := cid.Decode(p.Rev)
-		ver, _, err := r.RevisionVersion(ctx, rev)
+		ver, _, err := r.RevisionVersion(ctx, p.Rev)
 		if err != nil {
 			return n, err
 		}
-		f := MarkdownFile{Title: ver.Title, ID: p.ID, Rev: p.Rev, Body: ver.Body}
-		if err := writeExportFile(dir, exportName(ver.Title, p.Rev, used), f.Encode()); err != nil {
+		f := MarkdownFile{Title: ver.Title, ID: p.ID.String(), Rev: p.Rev.String(), Body: ver.Body}
+		if err := writeExportFile(dir, exportName(ver.Title, f.Rev, used), f.Encode()); err != nil {
 			return n, fmt.Errorf("export: %w", err)
 		}
 		n++

@@ -70,7 +70,7 @@ func (r *Repo) LinksTo(ctx context.Context, title string, page cid.Cid) ([]PageR
 	out := []PageRef{}
 	for _, p := range rows {
 		if !p.ID.Equals(page) {
-			out = append(out, PageRef{ID: p.ID.String(), Title: p.Title})
+			out = append(out, PageRef{ID: p.ID, Title: p.Title})
 		}
 	}
 	return out, nil
@@ -103,10 +103,10 @@ func CheckLinkTitle(title string) error {
 // LinkUpdate is what UpdateLinks did to the pages that linked to a title.
 type LinkUpdate struct {
 	// Updated are the pages that got a revision with their links rewritten.
-	Updated []PageRef `json:"updated"`
+	Updated []PageRef
 	// Skipped are the pages in conflict: they are not edited until
 	// their heads are resolved.
-	Skipped []PageRef `json:"skipped"`
+	Skipped []PageRef
 }
 
 // UpdateLinks makes one revision of each live page (other than page)
@@ -122,11 +122,7 @@ func (r *Repo) UpdateLinks(ctx context.Context, page cid.Cid, from, to string) (
 		return res, err
 	}
 	for _, ref := range refs {
-		id, err := cid.Decode(ref.ID)
-		if err != nil {
-			return res, err
-		}
-		heads, err := r.CurrentHeads(ctx, id)
+		heads, err := r.CurrentHeads(ctx, ref.ID)
 		if err != nil {
 			res.Skipped = append(res.Skipped, ref)
 			continue
@@ -140,7 +136,7 @@ func (r *Repo) UpdateLinks(ctx context.Context, page cid.Cid, from, to string) (
 			continue
 		}
 		msg := fmt.Sprintf("links to %q now lead to %q", from, to)
-		if _, err := r.Edit(ctx, id, Edit{Body: &body, Msg: msg}); err != nil {
+		if _, err := r.Edit(ctx, ref.ID, Edit{Body: &body, Msg: msg}); err != nil {
 			return res, fmt.Errorf("update links in %q: %w", ref.Title, err)
 		}
 		res.Updated = append(res.Updated, ref)

@@ -71,7 +71,7 @@ func TestUpdateLinksAfterARename(t *testing.T) {
 		t.Fatalf("missing links after the rename: %q", v.MissingLinks)
 	}
 	res, err := r.UpdateLinks(ctx, target, from, "New")
-	if err != nil || len(res.Updated) != 1 || res.Updated[0].ID != a.String() || len(res.Skipped) != 0 {
+	if err != nil || len(res.Updated) != 1 || !res.Updated[0].ID.Equals(a) || len(res.Skipped) != 0 {
 		t.Fatalf("UpdateLinks = %+v, %v", res, err)
 	}
 	v, _ = r.View(ctx, p)

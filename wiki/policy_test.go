@@ -201,8 +201,8 @@ func TestCrissCrossMergesAgainstAVirtualBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if base.Rev != "" || base.Body != body(1, 1) {
-		t.Fatalf("FoldBase = %q %q, want the merge of a1 and c1 (no revision)", base.Rev, base.Body)
+	if base.Rev.Defined() || base.Body != body(1, 1) {
+		t.Fatalf("FoldBase = %s %q, want the merge of a1 and c1 (no revision)", base.Rev, base.Body)
 	}
 	m, err := r.AutoMerge(ctx, page)
 	if err != nil {

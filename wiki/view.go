@@ -19,23 +19,24 @@ import (
 const TimeFormat = "2006-01-02T15:04:05.000Z"
 
 // FormatTime renders an HLC time (ms since the epoch).
-func FormatTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(TimeFormat) }
+func FormatTime(ms int64) string { return revisionTime(ms).Format(TimeFormat) }
 
-// PageInfo is a page as `list` and `show` report it; field names are part
-// of the CLI contract.
+// revisionTime is an HLC time (ms since the epoch) as a time in UTC.
+func revisionTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// PageInfo is a page as the page list and a page's view report it. Each
+// UI makes its own text of it; the command line's JSON shapes are in
+// ui/cli/output.go.
 type PageInfo struct {
-	ID       string   `json:"id"`
-	Title    string   `json:"title"`
-	Rev      string   `json:"rev"`
-	Heads    []string `json:"heads"`
-	Conflict bool     `json:"conflict"`
-	Deleted  bool     `json:"deleted"`
-	Policy   string   `json:"policy"`
-	Updated  string   `json:"updated"`
-	Created  string   `json:"created"`
-	// Editing lists other replicas with the page open in an editor now
-	// (presence: advisory, filled in by the command line).
-	Editing []EditingBy `json:"editing,omitempty"`
+	ID       cid.Cid
+	Title    string
+	Rev      cid.Cid   // the latest head
+	Heads    []cid.Cid // latest first
+	Conflict bool
+	Deleted  bool
+	Policy   string
+	Updated  time.Time
+	Created  time.Time
 }
 
 // EditingBy is another replica's editor open on a page.
@@ -47,30 +48,32 @@ type EditingBy struct {
 
 // Version is one head of a page, or one revision, with its content.
 type Version struct {
-	Rev     string `json:"rev"`
-	Title   string `json:"title"`
-	Body    string `json:"body"`
-	Deleted bool   `json:"deleted"`
-	Author  string `json:"author"`
-	Name    string `json:"name"`
-	Time    string `json:"time"`
+	// Rev is undefined for a version no revision holds (a FoldBase of
+	// several common ancestors).
+	Rev     cid.Cid
+	Title   string
+	Body    string
+	Deleted bool
+	Author  string // the author's peer id; empty for an automatic merge
+	Name    string
+	Time    time.Time
 }
 
 // PageRef names a page in a list of links.
 type PageRef struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
+	ID    cid.Cid
+	Title string
 }
 
-// PageView is what `show` prints.
+// PageView is a page as a UI shows it.
 type PageView struct {
 	PageInfo
-	Body      string    `json:"body"`
-	Versions  []Version `json:"versions,omitempty"`
-	Links     []string  `json:"links"`
-	Backlinks []PageRef `json:"backlinks"`
+	Body      string
+	Versions  []Version // every head's, for a conflicted page
+	Links     []string
+	Backlinks []PageRef
 	// MissingLinks are the Links no live page has (a wiki's red links).
-	MissingLinks []string `json:"missing_links"`
+	MissingLinks []string
 }
 
 // Info builds the list/show summary of a page row.
@@ -91,12 +94,8 @@ func (r *Repo) info(p history.PageRow, heads []cid.Cid, wikiPolicy merge.Policy)
 	if policy == "" {
 		policy = string(wikiPolicy)
 	}
-	info := PageInfo{ID: p.ID.String(), Title: p.Title, Rev: p.Rev.String(), Conflict: p.Versions > 1,
-		Deleted: p.Deleted, Policy: policy, Updated: FormatTime(p.Updated), Created: FormatTime(p.Created)}
-	for _, h := range heads {
-		info.Heads = append(info.Heads, h.String())
-	}
-	return info
+	return PageInfo{ID: p.ID, Title: p.Title, Rev: p.Rev, Heads: heads, Conflict: p.Versions > 1,
+		Deleted: p.Deleted, Policy: policy, Updated: revisionTime(p.Updated), Created: revisionTime(p.Created)}
 }
 
 // RevisionVersion reads one revision with its body.
@@ -109,8 +108,8 @@ func (r *Repo) RevisionVersion(ctx context.Context, c cid.Cid) (Version, *histor
 	if err != nil {
 		return Version{}, nil, err
 	}
-	return Version{Rev: c.String(), Title: rev.Title, Body: body, Deleted: rev.Deleted,
-		Author: rev.AuthorID().String(), Name: rev.Name, Time: FormatTime(rev.Time)}, rev, nil
+	return Version{Rev: c, Title: rev.Title, Body: body, Deleted: rev.Deleted,
+		Author: rev.AuthorID().String(), Name: rev.Name, Time: revisionTime(rev.Time)}, rev, nil
 }
 
 // View reads a page for `show`: the head's content, every version when
@@ -123,8 +122,7 @@ func (r *Repo) View(ctx context.Context, p history.PageRow) (*PageView, error) {
 	v := &PageView{PageInfo: info, Links: []string{}, Backlinks: []PageRef{}}
 	titles := map[string]bool{}
 	for i, h := range info.Heads {
-		c, _ := cid.Decode(h)
-		ver, _, err := r.RevisionVersion(ctx, c)
+		ver, _, err := r.RevisionVersion(ctx, h)
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +150,7 @@ func (r *Repo) View(ctx context.Context, p history.PageRow) (*PageView, error) {
 	}
 	for _, b := range back {
 		if !b.ID.Equals(p.ID) {
-			v.Backlinks = append(v.Backlinks, PageRef{ID: b.ID.String(), Title: b.Title})
+			v.Backlinks = append(v.Backlinks, PageRef{ID: b.ID, Title: b.Title})
 		}
 	}
 	return v, nil
@@ -174,20 +172,19 @@ func appendUnique(list []string, items ...string) []string {
 	return list
 }
 
-// LogEntry is one revision in `log --json`; field names are part of the
-// CLI contract.
+// LogEntry is one revision in a page's log.
 type LogEntry struct {
-	Rev     string   `json:"rev"`
-	Parents []string `json:"parents"`
-	Title   string   `json:"title"`
-	Deleted bool     `json:"deleted"`
-	Author  string   `json:"author"`
-	Name    string   `json:"name"`
-	Time    string   `json:"time"`
-	Message string   `json:"message"`
-	Auto    bool     `json:"auto"`
-	Policy  string   `json:"policy,omitempty"`
-	Head    bool     `json:"head"`
+	Rev     cid.Cid
+	Parents []cid.Cid
+	Title   string
+	Deleted bool
+	Author  string // the author's peer id; empty for an automatic merge
+	Name    string
+	Time    time.Time
+	Message string
+	Auto    bool
+	Policy  string // the policy an automatic merge applied
+	Head    bool
 }
 
 // Log lists a page's revisions newest first, children before parents.
@@ -206,14 +203,14 @@ func (r *Repo) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
 	}
 	out := make([]LogEntry, 0, len(entries))
 	for _, e := range entries {
-		le := LogEntry{Rev: e.Cid.String(), Parents: []string{}, Title: e.Rev.Title, Deleted: e.Rev.Deleted,
-			Author: e.Rev.AuthorID().String(), Name: e.Rev.Name, Time: FormatTime(e.Rev.Time),
+		le := LogEntry{Rev: e.Cid, Parents: []cid.Cid{}, Title: e.Rev.Title, Deleted: e.Rev.Deleted,
+			Author: e.Rev.AuthorID().String(), Name: e.Rev.Name, Time: revisionTime(e.Rev.Time),
 			Message: e.Rev.Msg, Auto: e.Rev.IsAuto(), Head: isHead[e.Cid]}
 		if le.Auto {
 			le.Policy = e.Rev.Policy
 		}
 		for _, p := range e.Rev.Parents {
-			le.Parents = append(le.Parents, p.String())
+			le.Parents = append(le.Parents, p.Cid)
 		}
 		out = append(out, le)
 	}

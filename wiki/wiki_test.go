@@ -205,7 +205,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	got := map[string]string{}
 	pages, _ := r2.List(ctx, false, false)
 	for _, p := range pages {
-		row, _ := r2.FindPage(ctx, p.ID)
+		row, _ := r2.FindPage(ctx, p.ID.String())
 		v, _ := r2.View(ctx, row)
 		got[v.Title] = v.Body
 	}

@@ -100,19 +100,20 @@ func diffPairs(ctx context.Context, r *wiki.Repo, page cid.Cid, revs []string) (
 
 func printDiff(ctx context.Context, out *printer, r *wiki.Repo, from, to cid.Cid, context int) error {
 	var a wiki.Version
-	nameA := "/dev/null"
+	shortA, nameA := "", "/dev/null"
 	if from.Defined() {
 		var err error
 		if a, _, err = r.RevisionVersion(ctx, from); err != nil {
 			return err
 		}
-		nameA = "a/" + shortID(from.String())
+		shortA = shortID(from.String())
+		nameA = "a/" + shortA
 	}
 	b, _, err := r.RevisionVersion(ctx, to)
 	if err != nil {
 		return err
 	}
-	out.Printf("%s\n", out.bold(fmt.Sprintf("diff %s %s", shortID(a.Rev), shortID(b.Rev))))
+	out.Printf("%s\n", out.bold(fmt.Sprintf("diff %s %s", shortA, shortID(to.String()))))
 	if a.Title != b.Title {
 		out.Printf("title: %s → %s\n", quoteOrNone(a.Title), quoteOrNone(b.Title))
 	}

@@ -88,8 +88,8 @@ page's latest rename.`,
 					return err
 				}
 				// Presence: advisory, never a lock.
-				for _, other := range presenceByPage(r)[p.ID.String()] {
-					fmt.Fprintf(a.stderr, "peerwiki: note: %s has been editing this page since %s; your edits may conflict\n", termtext.Line(other.Name), other.Since[11:16])
+				for _, other := range editorsByPage(r)[p.ID.String()] {
+					fmt.Fprintf(a.stderr, "peerwiki: note: %s has been editing this page since %s; your edits may conflict\n", termtext.Line(other.Name), clock(other.Since))
 				}
 				done := editingVia(nodeAPI(r), r)(p.ID)
 				edited, err := editText(current, p.Title)

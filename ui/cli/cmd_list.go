@@ -19,16 +19,13 @@ func (a *app) listCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			editing := presenceByPage(r)
-			for i := range pages {
-				pages[i].Editing = editing[pages[i].ID]
-			}
+			editing := editorsByPage(r)
 			if asJSON {
-				return writeJSON(a.stdout, pages)
+				return writeJSON(a.stdout, pagesToJSON(pages, editing))
 			}
 			w, done := a.pager()
 			defer done()
-			printPageList(newPrinter(w), pages)
+			printPageListEditing(newPrinter(w), pages, editing)
 			return nil
 		},
 	}

@@ -31,13 +31,13 @@ marked, and so are automatic merges.`,
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, entries)
+				return writeJSON(a.stdout, logToJSON(entries))
 			}
 			w, done := a.pager()
 			defer done()
 			out := newPrinter(w)
 			describe := func(e wiki.LogEntry) string {
-				s := out.yellow(shortID(e.Rev)) + " " + out.dim(e.Time[:19])
+				s := out.yellow(shortID(e.Rev.String())) + " " + out.dim(second(e.Time))
 				if e.Head {
 					s += " " + out.green("(head)")
 				}

@@ -40,7 +40,7 @@ clearly marked. --rev prints one revision of the page instead.`,
 					return err
 				}
 				if asJSON {
-					return writeJSON(a.stdout, v)
+					return writeJSON(a.stdout, versionToJSON(v))
 				}
 				w, done := a.pager()
 				defer done()
@@ -51,13 +51,13 @@ clearly marked. --rev prints one revision of the page instead.`,
 			if err != nil {
 				return err
 			}
-			v.Editing = presenceByPage(r)[v.ID]
+			editing := editorsByPage(r)[v.ID.String()]
 			if asJSON {
-				return writeJSON(a.stdout, v)
+				return writeJSON(a.stdout, pageViewToJSON(v, editing))
 			}
 			w, done := a.pager()
 			defer done()
-			printPageView(newPrinter(w), v)
+			printPageView(newPrinter(w), v, editing)
 			return nil
 		},
 	}
@@ -76,7 +76,7 @@ func printVersion(out *printer, v wiki.Version, label string) {
 	} else {
 		out.Println(title)
 	}
-	out.Printf("%s\n", out.dim(fmt.Sprintf("rev %s  %s  %s", v.Rev, v.Time, authorLabel(v.Name, v.Author))))
+	out.Printf("%s\n", out.dim(fmt.Sprintf("rev %s  %s  %s", v.Rev, stamp(v.Time), authorLabel(v.Name, v.Author))))
 	out.Println()
 	printBody(out, v.Body)
 }
@@ -112,10 +112,12 @@ func groupVersions(vs []wiki.Version) [][]wiki.Version {
 	return groups
 }
 
-func printPageView(out *printer, v *wiki.PageView) {
-	out.Printf("%s\n", out.dim("page "+v.ID))
-	for _, e := range v.Editing {
-		out.Printf("%s\n", out.yellow(termtext.Line(fmt.Sprintf("being edited by %s since %s (%s)", e.Name, e.Since[11:16], shortID(e.PeerID)))))
+// printPageView prints a page, with the other replicas' editors open on
+// it (editing).
+func printPageView(out *printer, v *wiki.PageView, editing []editor) {
+	out.Printf("%s\n", out.dim("page "+v.ID.String()))
+	for _, e := range editing {
+		out.Printf("%s\n", out.yellow(termtext.Line(fmt.Sprintf("being edited by %s since %s (%s)", e.Name, clock(e.Since), shortID(e.PeerID)))))
 	}
 	if v.Conflict {
 		// Heads that agree are one version: print it once, naming the
@@ -128,7 +130,7 @@ func printPageView(out *printer, v *wiki.PageView) {
 			}
 			printVersion(out, g[0], fmt.Sprintf("=== version %d of %d:", i+1, len(groups)))
 			for _, same := range g[1:] {
-				out.Printf("%s\n", out.dim(fmt.Sprintf("(the same in rev %s  %s  %s)", same.Rev, same.Time, authorLabel(same.Name, same.Author))))
+				out.Printf("%s\n", out.dim(fmt.Sprintf("(the same in rev %s  %s  %s)", same.Rev, stamp(same.Time), authorLabel(same.Name, same.Author))))
 			}
 		}
 	} else {
@@ -137,7 +139,7 @@ func printPageView(out *printer, v *wiki.PageView) {
 			title += " " + out.dim("[deleted]")
 		}
 		out.Println(title)
-		out.Printf("%s\n\n", out.dim(fmt.Sprintf("rev %s  updated %s", v.Rev, v.Updated)))
+		out.Printf("%s\n\n", out.dim(fmt.Sprintf("rev %s  updated %s", v.Rev, stamp(v.Updated))))
 		printBody(out, v.Body)
 	}
 	if len(v.Links) > 0 {

@@ -116,12 +116,12 @@ func (a *app) revisionsOf(cmd *cobra.Command, prefix string, as ...string) []str
 	}
 	var out []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Rev, prefix) {
-			desc := e.Time[:16] + " " + e.Title
+		if rev := e.Rev.String(); strings.HasPrefix(rev, prefix) {
+			desc := minute(e.Time) + " " + e.Title
 			if e.Head {
 				desc += " (head)"
 			}
-			out = append(out, e.Rev+"\t"+termtext.Line(desc))
+			out = append(out, rev+"\t"+termtext.Line(desc))
 		}
 	}
 	return out

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/mattn/go-isatty"
 
 	"peerwiki/ui/termtext"
@@ -75,7 +77,141 @@ func pluralCount(n int, one, many string) string {
 
 func shortID(s string) string { return wiki.ShortID(s) }
 
-func printPageList(out *printer, pages []wiki.PageInfo) {
+// Times are written in UTC: in full (to the millisecond) in JSON and
+// where one revision is shown, shorter in listings.
+func stamp(t time.Time) string  { return t.UTC().Format(wiki.TimeFormat) }
+func second(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05") }
+func minute(t time.Time) string { return t.UTC().Format("2006-01-02T15:04") }
+func clock(t time.Time) string  { return t.UTC().Format("15:04") }
+
+// The JSON shapes of the wiki's views, as list, show and log print them.
+// Their field names are part of the command line's contract (DESIGN.md,
+// "JSON shapes"): scripts rely on them. Ids and times become text here.
+
+// pageJSON is a page in `list --json`, and the first fields of
+// `show --json`.
+type pageJSON struct {
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	Rev      string   `json:"rev"`
+	Heads    []string `json:"heads"`
+	Conflict bool     `json:"conflict"`
+	Deleted  bool     `json:"deleted"`
+	Policy   string   `json:"policy"`
+	Updated  string   `json:"updated"`
+	Created  string   `json:"created"`
+	// Editing lists other replicas with the page open in an editor now.
+	Editing []editorJSON `json:"editing,omitempty"`
+}
+
+type editorJSON struct {
+	PeerID string `json:"peer_id"`
+	Name   string `json:"name"`
+	Since  string `json:"since"`
+}
+
+// versionJSON is a revision in `show --rev --json`, and one head of a
+// conflicted page in `show --json`.
+type versionJSON struct {
+	Rev     string `json:"rev"`
+	Title   string `json:"title"`
+	Body    string `json:"body"`
+	Deleted bool   `json:"deleted"`
+	Author  string `json:"author"`
+	Name    string `json:"name"`
+	Time    string `json:"time"`
+}
+
+type pageRefJSON struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+// pageViewJSON is `show --json`.
+type pageViewJSON struct {
+	pageJSON
+	Body         string        `json:"body"`
+	Versions     []versionJSON `json:"versions,omitempty"`
+	Links        []string      `json:"links"`
+	Backlinks    []pageRefJSON `json:"backlinks"`
+	MissingLinks []string      `json:"missing_links"`
+}
+
+// logEntryJSON is one revision in `log --json`.
+type logEntryJSON struct {
+	Rev     string   `json:"rev"`
+	Parents []string `json:"parents"`
+	Title   string   `json:"title"`
+	Deleted bool     `json:"deleted"`
+	Author  string   `json:"author"`
+	Name    string   `json:"name"`
+	Time    string   `json:"time"`
+	Message string   `json:"message"`
+	Auto    bool     `json:"auto"`
+	Policy  string   `json:"policy,omitempty"`
+	Head    bool     `json:"head"`
+}
+
+func cidStrings(cs []cid.Cid) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.String())
+	}
+	return out
+}
+
+func pageToJSON(p wiki.PageInfo, editing []editor) pageJSON {
+	out := pageJSON{ID: p.ID.String(), Title: p.Title, Rev: p.Rev.String(), Heads: cidStrings(p.Heads),
+		Conflict: p.Conflict, Deleted: p.Deleted, Policy: p.Policy, Updated: stamp(p.Updated), Created: stamp(p.Created)}
+	for _, e := range editing {
+		out.Editing = append(out.Editing, editorJSON{PeerID: e.PeerID, Name: e.Name, Since: stamp(e.Since)})
+	}
+	return out
+}
+
+// pagesToJSON is `list --json`: editing holds the other replicas'
+// editors by page id.
+func pagesToJSON(pages []wiki.PageInfo, editing map[string][]editor) []pageJSON {
+	out := make([]pageJSON, 0, len(pages))
+	for _, p := range pages {
+		out = append(out, pageToJSON(p, editing[p.ID.String()]))
+	}
+	return out
+}
+
+func versionToJSON(v wiki.Version) versionJSON {
+	return versionJSON{Rev: v.Rev.String(), Title: v.Title, Body: v.Body, Deleted: v.Deleted,
+		Author: v.Author, Name: v.Name, Time: stamp(v.Time)}
+}
+
+func pageViewToJSON(v *wiki.PageView, editing []editor) pageViewJSON {
+	out := pageViewJSON{pageJSON: pageToJSON(v.PageInfo, editing), Body: v.Body, Links: v.Links,
+		Backlinks: make([]pageRefJSON, 0, len(v.Backlinks)), MissingLinks: v.MissingLinks}
+	for _, ver := range v.Versions {
+		out.Versions = append(out.Versions, versionToJSON(ver))
+	}
+	for _, b := range v.Backlinks {
+		out.Backlinks = append(out.Backlinks, pageRefJSON{ID: b.ID.String(), Title: b.Title})
+	}
+	return out
+}
+
+func logToJSON(entries []wiki.LogEntry) []logEntryJSON {
+	out := make([]logEntryJSON, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, logEntryJSON{Rev: e.Rev.String(), Parents: cidStrings(e.Parents), Title: e.Title,
+			Deleted: e.Deleted, Author: e.Author, Name: e.Name, Time: stamp(e.Time), Message: e.Message,
+			Auto: e.Auto, Policy: e.Policy, Head: e.Head})
+	}
+	return out
+}
+
+// printPageList prints pages.
+func printPageList(out *printer, pages []wiki.PageInfo) { printPageListEditing(out, pages, nil) }
+
+// printPageListEditing prints pages, each with the other replicas'
+// editors open on it (editing, by page id).
+func printPageListEditing(out *printer, pages []wiki.PageInfo, editing map[string][]editor) {
 	if len(pages) == 0 {
 		out.Println(out.dim("(no pages yet: peerwiki new TITLE)"))
 		return
@@ -88,9 +224,10 @@ func printPageList(out *printer, pages []wiki.PageInfo) {
 		if p.Deleted {
 			mark += " " + out.dim("[deleted]")
 		}
-		for _, e := range p.Editing {
+		id := p.ID.String()
+		for _, e := range editing[id] {
 			mark += " " + out.yellow("[being edited by "+termtext.Line(e.Name)+"]")
 		}
-		out.Printf("%s  %s  %s%s\n", out.yellow(shortID(p.ID)), out.dim(p.Updated[:16]), termtext.Line(p.Title), mark)
+		out.Printf("%s  %s  %s%s\n", out.yellow(shortID(id)), out.dim(minute(p.Updated)), termtext.Line(p.Title), mark)
 	}
 }

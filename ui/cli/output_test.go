@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
 
 	"peerwiki/wiki"
 )
@@ -21,13 +24,19 @@ func requireInert(t *testing.T, out string) {
 	}
 }
 
+// testCid is a CID whose text is prefix followed by as many of its last
+// letter as a CID of a SHA-256 hash takes.
+func testCid(prefix string) cid.Cid {
+	return cid.MustParse(prefix + strings.Repeat(prefix[len(prefix)-1:], 59-len(prefix)))
+}
+
 func TestPageListQuotesStoredTitles(t *testing.T) {
 	var b bytes.Buffer
-	printPageList(newPrinter(&b), []wiki.PageInfo{
-		{ID: "bafyreiaaaaaaaaaaaaaaaa", Title: storedBadTitle, Updated: "2026-11-26T09:30:00Z",
-			Editing: []wiki.EditingBy{{Name: "eve\x1b[5m\u202e", PeerID: "12D3KooW", Since: "2026-11-26T09:31:00Z"}}},
-		{ID: "bafyreibbbbbbbbbbbbbbbb", Title: "Plain", Updated: "2026-11-26T09:31:00Z"},
-	})
+	a := testCid("bafyreiaaaaaaaaaaaaaaaa")
+	printPageListEditing(newPrinter(&b), []wiki.PageInfo{
+		{ID: a, Title: storedBadTitle, Updated: time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)},
+		{ID: testCid("bafyreibbbbbbbbbbbbbbbb"), Title: "Plain", Updated: time.Date(2026, 11, 26, 9, 31, 0, 0, time.UTC)},
+	}, map[string][]editor{a.String(): {{Name: "eve\x1b[5m\u202e", PeerID: "12D3KooW", Since: time.Date(2026, 11, 26, 9, 31, 0, 0, time.UTC)}}})
 	out := b.String()
 	requireInert(t, out)
 	want := "bafyreiaaaaaaaaa  2026-11-26T09:30  Old\\e]0;pwned\\a\\e[2J\\nforged  line [being edited by eve\\e[5m\\u202e]\n" +
@@ -38,18 +47,20 @@ func TestPageListQuotesStoredTitles(t *testing.T) {
 }
 
 func TestPageViewQuotesStoredTitlesAndBodies(t *testing.T) {
+	at := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
+	headA, headB := testCid("bafyreia"), testCid("bafyreib")
 	v := &wiki.PageView{
-		PageInfo: wiki.PageInfo{ID: "bafyreiaaaa", Title: storedBadTitle, Rev: "bafyreirev", Updated: "2026-11-26T09:30:00Z",
-			Conflict: true, Heads: []string{"a", "b"}},
+		PageInfo: wiki.PageInfo{ID: testCid("bafyreiaaaa"), Title: storedBadTitle, Rev: headA, Updated: at,
+			Conflict: true, Heads: []cid.Cid{headA, headB}},
 		Versions: []wiki.Version{
-			{Rev: "bafyreia", Title: storedBadTitle, Body: "x\x1b[2J\r\nok\ty\rz\n", Name: "mallory\x1b[31m", Author: "12D3KooWa", Time: "t"},
-			{Rev: "bafyreib", Title: "Plain", Body: "b\u009b\n", Name: "bob", Author: "12D3KooWb", Time: "t"},
+			{Rev: headA, Title: storedBadTitle, Body: "x\x1b[2J\r\nok\ty\rz\n", Name: "mallory\x1b[31m", Author: "12D3KooWa", Time: at},
+			{Rev: headB, Title: "Plain", Body: "b\u009b\n", Name: "bob", Author: "12D3KooWb", Time: at},
 		},
 		Links:     []string{"Ghost\x1b[H"},
-		Backlinks: []wiki.PageRef{{ID: "bafyreic", Title: "Back\u2066"}},
+		Backlinks: []wiki.PageRef{{ID: testCid("bafyreic"), Title: "Back\u2066"}},
 	}
 	var b bytes.Buffer
-	printPageView(newPrinter(&b), v)
+	printPageView(newPrinter(&b), v, nil)
 	out := b.String()
 	requireInert(t, strings.ReplaceAll(out, "\r\n", "\n"))
 	for _, want := range []string{

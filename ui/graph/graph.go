@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ipfs/go-cid"
+
 	"peerwiki/wiki"
 )
 
@@ -20,7 +22,7 @@ import (
 // one. So lines only ever join towards the left, and never cross, except
 // where a merge's parent was already drawn to its left.
 func Lines(entries []wiki.LogEntry, describe func(wiki.LogEntry) string) []string {
-	var cols []string // the revision each column is waiting for
+	var cols []cid.Cid // the revision each column is waiting for
 	var lines []string
 	for _, e := range entries {
 		c := slices.Index(cols, e.Rev)
@@ -39,9 +41,9 @@ func Lines(entries []wiki.LogEntry, describe func(wiki.LogEntry) string) []strin
 		lines = append(lines, string(row)+" "+describe(e))
 
 		// Where each line of this row goes in the next one.
-		var next []string
+		var next []cid.Cid
 		var moves []graphMove
-		place := func(rev string) int {
+		place := func(rev cid.Cid) int {
 			if j := slices.Index(next, rev); j >= 0 {
 				return j
 			}

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+
 	"peerwiki/wiki"
 )
 
@@ -69,18 +72,32 @@ func TestLines(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var entries []wiki.LogEntry
+			names := map[cid.Cid]string{}
 			for _, s := range tc.entries {
 				rev, parents, _ := strings.Cut(s, ":")
-				e := wiki.LogEntry{Rev: rev, Parents: []string{}}
+				e := wiki.LogEntry{Rev: revCid(t, rev), Parents: []cid.Cid{}}
+				names[e.Rev] = rev
 				if parents != "" {
-					e.Parents = strings.Split(parents, ",")
+					for _, p := range strings.Split(parents, ",") {
+						e.Parents = append(e.Parents, revCid(t, p))
+					}
 				}
 				entries = append(entries, e)
 			}
-			got := strings.Join(Lines(entries, func(e wiki.LogEntry) string { return e.Rev }), "\n")
+			got := strings.Join(Lines(entries, func(e wiki.LogEntry) string { return names[e.Rev] }), "\n")
 			if want := strings.TrimPrefix(tc.want, "\n"); got != want {
 				t.Fatalf("graph:\n%s\nwant:\n%s", got, want)
 			}
 		})
 	}
+}
+
+// revCid is a CID that stands for the revision named name.
+func revCid(t *testing.T, name string) cid.Cid {
+	t.Helper()
+	c, err := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: mh.SHA2_256, MhLength: -1}.Sum([]byte(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -539,5 +539,14 @@ func (m *Model) editorCommand() []string {
 }
 
 // shortRev abbreviates a revision id as the CLI does, so that what the
-// UI shows can be typed back to `peerwiki show --rev`.
-func shortRev(s string) string { return wiki.ShortID(s) }
+// UI shows can be typed back to `peerwiki show --rev`; an undefined one
+// (no revision) is empty.
+func shortRev(c cid.Cid) string {
+	if !c.Defined() {
+		return ""
+	}
+	return wiki.Short(c)
+}
+
+// minute is a time as the screens show it: UTC, to the minute.
+func minute(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") }

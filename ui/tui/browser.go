@@ -34,7 +34,7 @@ type browser struct {
 	// query is the full-text search in force ("" = none); hits are its
 	// results, by page id, with their snippets.
 	query string
-	hits  map[string]string
+	hits  map[cid.Cid]string
 }
 
 type inputMode int
@@ -74,11 +74,11 @@ func (b *browser) reload(m *Model) {
 	b.refilter(keep)
 }
 
-func (b *browser) selectedID() string {
+func (b *browser) selectedID() cid.Cid {
 	if b.cursor >= 0 && b.cursor < len(b.items) {
 		return b.items[b.cursor].page.ID
 	}
-	return ""
+	return cid.Undef
 }
 
 func (b *browser) selected() (wiki.PageInfo, bool) {
@@ -90,7 +90,7 @@ func (b *browser) selected() (wiki.PageInfo, bool) {
 
 // refilter rebuilds the shown items from the pages, the filter, the
 // search hits and the sort order, and puts the cursor back on keep.
-func (b *browser) refilter(keep string) {
+func (b *browser) refilter(keep cid.Cid) {
 	words := strings.Fields(strings.ToLower(b.filter))
 	b.items = b.items[:0]
 	for _, p := range b.pages {
@@ -119,7 +119,7 @@ func (b *browser) refilter(keep string) {
 		}
 	}
 	if b.recent {
-		sort.SliceStable(b.items, func(i, j int) bool { return b.items[i].page.Updated > b.items[j].page.Updated })
+		sort.SliceStable(b.items, func(i, j int) bool { return b.items[i].page.Updated.After(b.items[j].page.Updated) })
 	}
 	if len(words) > 0 {
 		slices.SortStableFunc(b.items, func(x, y browserItem) int {
@@ -128,7 +128,7 @@ func (b *browser) refilter(keep string) {
 	}
 	b.cursor = min(b.cursor, max(len(b.items)-1, 0))
 	for i, it := range b.items {
-		if it.page.ID == keep {
+		if it.page.ID.Equals(keep) {
 			b.cursor = i
 			break
 		}
@@ -167,9 +167,9 @@ func (b *browser) runSearch(m *Model, q string) {
 		m.setFlash(fmt.Sprintf("showing the %d most recently changed matches; more pages match", limit), false)
 	}
 	b.query = q
-	b.hits = map[string]string{}
+	b.hits = map[cid.Cid]string{}
 	for _, h := range hits {
-		b.hits[h.Page.String()] = h.Snippet
+		b.hits[h.Page] = h.Snippet
 	}
 }
 
@@ -196,7 +196,7 @@ func (b *browser) update(m *Model, msg tea.Msg) tea.Cmd {
 		b.cursor = max(len(b.items)-1, 0)
 	case key.Matches(km, browserKeys.Open):
 		if p, ok := b.selected(); ok {
-			m.push(newViewer(m, mustCid(p.ID)))
+			m.push(newViewer(m, p.ID))
 		}
 	case key.Matches(km, browserKeys.Filter):
 		b.mode = inputFilter
@@ -224,7 +224,7 @@ func (b *browser) update(m *Model, msg tea.Msg) tea.Cmd {
 		})
 	case key.Matches(km, keyEdit):
 		if p, ok := b.selected(); ok {
-			return openEditor(m, mustCid(p.ID))
+			return openEditor(m, p.ID)
 		}
 	case key.Matches(km, browserKeys.Rename):
 		if p, ok := b.selected(); ok {
@@ -236,7 +236,7 @@ func (b *browser) update(m *Model, msg tea.Msg) tea.Cmd {
 		}
 	case key.Matches(km, keyHistory):
 		if p, ok := b.selected(); ok {
-			m.push(newHistory(m, mustCid(p.ID)))
+			m.push(newHistory(m, p.ID))
 		}
 	case key.Matches(km, keyMerge):
 		if p, ok := b.selected(); ok {
@@ -277,7 +277,7 @@ func (b *browser) updateInput(m *Model, km tea.KeyMsg) tea.Cmd {
 				b.runSearch(m, q)
 			}
 			b.cursor = 0
-			b.refilter("")
+			b.refilter(cid.Undef)
 		}
 		return nil
 	case tea.KeyUp:
@@ -292,7 +292,7 @@ func (b *browser) updateInput(m *Model, km tea.KeyMsg) tea.Cmd {
 	if b.mode == inputFilter && b.input.Value() != b.filter {
 		b.filter = b.input.Value()
 		b.cursor = 0
-		b.refilter("")
+		b.refilter(cid.Undef)
 	}
 	return cmd
 }
@@ -302,7 +302,7 @@ func (b *browser) rename(m *Model, p wiki.PageInfo) tea.Cmd {
 		m.setFlash(fmt.Sprintf("%q has %d heads: merge it first (m)", p.Title, len(p.Heads)), true)
 		return nil
 	}
-	id := mustCid(p.ID)
+	id := p.ID
 	// The text input cannot show every title as it is: it starts from the
 	// quoted form, which is then what a rename saves.
 	return m.askText("New title:", termtext.Line(p.Title), func(m *Model, title string) tea.Cmd {
@@ -360,7 +360,7 @@ func (b *browser) confirmDelete(m *Model, p wiki.PageInfo) {
 		m.setFlash(fmt.Sprintf("%q has %d heads: merge it first (m)", p.Title, len(p.Heads)), true)
 		return
 	}
-	id := mustCid(p.ID)
+	id := p.ID
 	m.ask(fmt.Sprintf("Delete %q? Its history stays and it can be restored.", p.Title), func(m *Model) tea.Cmd {
 		if _, err := m.repo.Delete(m.ctx, id, "delete"); err != nil {
 			m.fail(err)
@@ -475,8 +475,8 @@ func (b *browser) row(m *Model, it browserItem, selected bool, w int) string {
 		marks = append(marks, "[deleted]")
 	}
 	when := ""
-	if len(p.Updated) >= 16 {
-		when = strings.Replace(p.Updated[:16], "T", " ", 1)
+	if !p.Updated.IsZero() {
+		when = minute(p.Updated)
 	}
 	mark := strings.Join(marks, " ")
 	titleW := w - 2 - len(when) - 2 - len(mark) - 1
@@ -505,7 +505,7 @@ func openMerge(m *Model, p wiki.PageInfo) tea.Cmd {
 		m.setFlash(fmt.Sprintf("%q has no conflict", p.Title), false)
 		return nil
 	}
-	m.push(newMergeScreen(m, mustCid(p.ID)))
+	m.push(newMergeScreen(m, p.ID))
 	return nil
 }
 
@@ -530,11 +530,6 @@ func openNewPage(m *Model, title string) tea.Cmd {
 	e := newEditor(m, cid.Undef, cid.Undef, title, "")
 	m.push(e)
 	return e.focus()
-}
-
-func mustCid(s string) cid.Cid {
-	c, _ := cid.Decode(s)
-	return c
 }
 
 // oneLine puts a snippet or an error on one line, quoted for the terminal.

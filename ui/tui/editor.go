@@ -309,7 +309,7 @@ func (e *editor) view(m *Model, w, h int) string {
 	top := label("Title:", !e.onBody) + " " + e.title.View()
 	head := label("Body:", e.onBody)
 	if e.parent.Defined() {
-		head += m.st.dim.Render("  (editing revision " + shortRev(e.parent.String()) + ")")
+		head += m.st.dim.Render("  (editing revision " + shortRev(e.parent) + ")")
 	}
 	bodyH := max(h-2, 1)
 	if e.external {

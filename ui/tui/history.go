@@ -61,11 +61,11 @@ func (h *historyScreen) reload(m *Model) {
 		h.err = err
 		return
 	}
-	keep := ""
+	keep := cid.Undef
 	if h.cursor < len(h.entries) {
 		keep = h.entries[h.cursor].Rev
 	}
-	cmpKeep := ""
+	cmpKeep := cid.Undef
 	if h.compare >= 0 && h.compare < len(h.entries) {
 		cmpKeep = h.entries[h.compare].Rev
 	}
@@ -76,10 +76,10 @@ func (h *historyScreen) reload(m *Model) {
 		if e.Head {
 			h.heads++
 		}
-		if e.Rev == keep {
+		if e.Rev.Equals(keep) {
 			h.cursor = i
 		}
-		if e.Rev == cmpKeep {
+		if e.Rev.Equals(cmpKeep) {
 			h.compare = i
 		}
 	}
@@ -91,7 +91,7 @@ func (h *historyScreen) reload(m *Model) {
 // each entry's line in it.
 func (h *historyScreen) draw(m *Model) {
 	describe := func(e wiki.LogEntry) string {
-		s := shortRev(e.Rev) + " " + strings.Replace(e.Time[:16], "T", " ", 1)
+		s := shortRev(e.Rev) + " " + minute(e.Time)
 		if e.Head {
 			s += " (head)"
 		}
@@ -182,7 +182,7 @@ func (h *historyScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 // conflicted page the restore is the resolution: its parents are all the
 // heads, so nothing is orphaned.
 func (h *historyScreen) confirmRestore(m *Model, e wiki.LogEntry) {
-	rev := mustCid(e.Rev)
+	rev := e.Rev
 	m.ask(fmt.Sprintf("Restore revision %s (%q) as a new revision?", shortRev(e.Rev), e.Title), func(m *Model) tea.Cmd {
 		old, _, err := m.repo.RevisionVersion(m.ctx, rev)
 		if err != nil {
@@ -282,7 +282,7 @@ func (h *historyScreen) view(m *Model, w, ht int) string {
 // previewContent is the selected revision's content, or its diff.
 func (h *historyScreen) previewContent(m *Model, w int) (string, string) {
 	e := h.entries[h.cursor]
-	cur, _, err := m.repo.RevisionVersion(m.ctx, mustCid(e.Rev))
+	cur, _, err := m.repo.RevisionVersion(m.ctx, e.Rev)
 	if err != nil {
 		return "error", oneLine(err.Error())
 	}
@@ -299,14 +299,14 @@ func (h *historyScreen) previewContent(m *Model, w int) (string, string) {
 	switch {
 	case h.compare >= 0:
 		otherName = shortRev(h.entries[h.compare].Rev)
-		other, _, err = m.repo.RevisionVersion(m.ctx, mustCid(h.entries[h.compare].Rev))
+		other, _, err = m.repo.RevisionVersion(m.ctx, h.entries[h.compare].Rev)
 	case len(e.Parents) > 0:
 		p := e.Parents[min(h.parent, len(e.Parents)-1)]
 		otherName = "parent " + shortRev(p)
 		if len(e.Parents) > 1 {
 			otherName = fmt.Sprintf("parent %d of %d, %s", h.parent+1, len(e.Parents), shortRev(p))
 		}
-		other, _, err = m.repo.RevisionVersion(m.ctx, mustCid(p))
+		other, _, err = m.repo.RevisionVersion(m.ctx, p)
 	default:
 		otherName = "nothing (the page's first revision)"
 	}

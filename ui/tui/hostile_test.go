@@ -53,8 +53,8 @@ func TestHostileTextShowsQuoted(t *testing.T) {
 
 	t.Run("browser", func(t *testing.T) {
 		b := m.top().(*browser)
-		b.pages = append(b.pages, wiki.PageInfo{ID: page.String(), Title: storedBadTitle, Updated: "2026-11-26T09:30:00Z"})
-		b.refilter("")
+		b.pages = append(b.pages, wiki.PageInfo{ID: page, Title: storedBadTitle, Updated: time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)})
+		b.refilter(cid.Undef)
 		view := snapshot(m)
 		requireInert(t, view)
 		requireContains(t, view, `Invoice \u202efdp.exe`, `Old\e]0;pwned\a\e[2J\nforged line`)
@@ -63,7 +63,7 @@ func TestHostileTextShowsQuoted(t *testing.T) {
 		}
 		requireGolden(t, view)
 		b.pages = b.pages[:len(b.pages)-1]
-		b.refilter("")
+		b.refilter(cid.Undef)
 	})
 	t.Run("viewer", func(t *testing.T) {
 		press(t, m, "enter")

@@ -95,7 +95,7 @@ func (s *mergeScreen) load(m *Model, old *mergesession.Session) {
 			return
 		}
 		s.vers = append(s.vers, v)
-		versions = append(versions, merge.Version{Rev: v.Rev, Title: v.Title, Body: v.Body, Deleted: v.Deleted, Author: v.Author})
+		versions = append(versions, merge.Version{Rev: v.Rev.String(), Title: v.Title, Body: v.Body, Deleted: v.Deleted, Author: v.Author})
 	}
 	sess, err := mergesession.New(versions, s.foldBase(m, 1))
 	if err != nil {
@@ -116,7 +116,11 @@ func (s *mergeScreen) foldBase(m *Model, k int) merge.Version {
 	if err != nil {
 		return merge.Version{}
 	}
-	return merge.Version{Rev: b.Rev, Title: b.Title, Body: b.Body, Deleted: b.Deleted}
+	base := merge.Version{Title: b.Title, Body: b.Body, Deleted: b.Deleted}
+	if b.Rev.Defined() {
+		base.Rev = b.Rev.String()
+	}
+	return base
 }
 
 // oursFirst puts this replica's head first when exactly one head is its.

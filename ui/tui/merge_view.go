@@ -57,7 +57,7 @@ func (s *mergeScreen) current() mergesession.Entry {
 // header names the sides and says where the person is.
 func (s *mergeScreen) header(m *Model, w int) []string {
 	side := func(label string, v wiki.Version) string {
-		return fmt.Sprintf("%s %s (%s, %s)", label, shortRev(v.Rev), authorName(v.Name, v.Author), strings.Replace(v.Time[:16], "T", " ", 1))
+		return fmt.Sprintf("%s %s (%s, %s)", label, shortRev(v.Rev), authorName(v.Name, v.Author), minute(v.Time))
 	}
 	step := s.sess.Step()
 	theirs := s.vers[step]
@@ -74,7 +74,7 @@ func (s *mergeScreen) header(m *Model, w int) []string {
 	if len(s.heads) > 2 {
 		headOf = fmt.Sprintf("head %d of %d · ", step+1, len(s.heads))
 	}
-	base := shortRev(s.sess.Base().Rev)
+	base := wiki.ShortID(s.sess.Base().Rev)
 	if base == "" {
 		base = "merged from several common ancestors"
 	}

@@ -38,7 +38,7 @@ type viewer struct {
 // links here.
 type linkTarget struct {
 	title   string
-	id      string // set for backlinks (and links that resolve)
+	id      cid.Cid // defined for backlinks
 	back    bool
 	missing bool // a link to a page that does not exist (yet)
 }
@@ -136,8 +136,8 @@ func (v *viewer) scrollToLink() {
 // follow opens the page a link names; a link to a page that does not
 // exist yet offers to write it, as a wiki does.
 func (v *viewer) follow(m *Model, t linkTarget) tea.Cmd {
-	if t.id != "" {
-		m.push(newViewer(m, mustCid(t.id)))
+	if t.id.Defined() {
+		m.push(newViewer(m, t.id))
 		return nil
 	}
 	row, err := m.repo.FindPage(m.ctx, t.title)
@@ -203,7 +203,7 @@ func (v *viewer) view(m *Model, w, h int) string {
 func (v *viewer) render(m *Model, w int) {
 	pv := v.pv
 	var b strings.Builder
-	meta := fmt.Sprintf("updated %s · policy %s · %s", strings.Replace(pv.Updated[:16], "T", " ", 1), termtext.Line(pv.Policy), shortRev(pv.ID))
+	meta := fmt.Sprintf("updated %s · policy %s · %s", minute(pv.Updated), termtext.Line(pv.Policy), shortRev(pv.ID))
 	b.WriteString(m.st.bold.Render(termtext.Line(pv.Title)) + "\n" + m.st.dim.Render(truncate(meta, w)) + "\n")
 	if pv.Deleted && !pv.Conflict {
 		b.WriteString(m.st.warn.Render("[deleted] This page is deleted; editing it (e) restores it.") + "\n")
@@ -217,7 +217,8 @@ func (v *viewer) render(m *Model, w int) {
 	if pv.Conflict {
 		b.WriteString(m.st.conflict.Render(fmt.Sprintf("[conflict: %d heads] Edits were made concurrently; press m to merge them.", len(pv.Versions))) + "\n")
 		for i, ver := range pv.Versions {
-			head := fmt.Sprintf("── version %d of %d: %s by %s, %s", i+1, len(pv.Versions), shortRev(ver.Rev), authorName(ver.Name, ver.Author), ver.Time[:16])
+			head := fmt.Sprintf("── version %d of %d: %s by %s, %s", i+1, len(pv.Versions), shortRev(ver.Rev), authorName(ver.Name, ver.Author),
+				ver.Time.UTC().Format("2006-01-02T15:04"))
 			if ver.Deleted {
 				head += " [deleted]"
 			}

@@ -21,7 +21,14 @@ type network struct {
 	Kind    string   // who runs the node: "peerwiki serve", "the terminal UI"
 	Peers   []string // connected replicas, by name (or short id)
 	// Editing lists, by page id, the other replicas editing it now.
-	Editing map[string][]wiki.EditingBy
+	Editing map[string][]editor
+}
+
+// editor is another replica's editor open on a page (presence: advisory).
+type editor struct {
+	PeerID string
+	Name   string
+	Since  time.Time
 }
 
 // nodeLink keeps one client of the repo's node, dialled again after a
@@ -51,12 +58,12 @@ func (l *nodeLink) drop(c *p2p.NodeClient) {
 // readNetwork asks the repo's node, briefly; without one the page says
 // no node runs.
 func (l *nodeLink) readNetwork(ctx context.Context, r *wiki.Repo) network {
-	n := network{Editing: map[string][]wiki.EditingBy{}}
+	n := network{Editing: map[string][]editor{}}
 	for _, e := range p2p.ReadPresence(r.Dir) {
 		if e.PeerID == r.ID.ID.String() {
 			continue
 		}
-		n.Editing[e.Page] = append(n.Editing[e.Page], wiki.EditingBy{PeerID: e.PeerID, Name: e.Name, Since: wiki.FormatTime(e.Since)})
+		n.Editing[e.Page] = append(n.Editing[e.Page], editor{PeerID: e.PeerID, Name: e.Name, Since: time.UnixMilli(e.Since)})
 	}
 	c := l.client(r.Dir)
 	if c == nil {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -72,7 +73,21 @@ func formText(r *http.Request, name string) string {
 	return strings.ReplaceAll(r.PostFormValue(name), "\r\n", "\n")
 }
 
-func shortID(s string) string { return s[:min(len(s), 15)] }
+// shortRev abbreviates a page or revision id; an undefined one (no
+// revision) is empty.
+func shortRev(c cid.Cid) string {
+	if !c.Defined() {
+		return ""
+	}
+	s := c.String()
+	return s[:min(len(s), 15)]
+}
+
+// minute, second and stamp write a time in UTC: to the minute, to the
+// second, and to the millisecond as the command line does.
+func minute(t time.Time) string { return t.UTC().Format("2006-01-02T15:04") }
+func second(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05") }
+func stamp(t time.Time) string  { return t.UTC().Format(wiki.TimeFormat) }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
@@ -151,6 +166,8 @@ func (s *Server) handleGo(w http.ResponseWriter, r *http.Request) {
 type pageData struct {
 	base
 	View *wiki.PageView
+	// Editing lists the other replicas editing the page now.
+	Editing []editor
 	// Rev is the revision shown when it is not the head.
 	Rev     *wiki.Version
 	HTML    template.HTML
@@ -179,8 +196,7 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.Title = v.Title
-	v.Editing = b.Net.Editing[v.ID]
-	d := pageData{base: b, View: v, Missing: v.MissingLinks}
+	d := pageData{base: b, View: v, Editing: b.Net.Editing[v.ID.String()], Missing: v.MissingLinks}
 	body := v.Body
 	if ref := r.URL.Query().Get("rev"); ref != "" {
 		c, err := s.repo.FindRevision(ctx, ref, p.ID)
@@ -237,17 +253,16 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	b.Title = "History of " + p.Title
 	d := historyData{base: b, Page: p}
-	index := map[string]int{}
-	for i, e := range entries {
-		index[e.Rev] = i
-	}
-	// The describe function marks where each revision's line is; the
-	// revision itself is shown by the template, escaped.
-	for _, line := range graph.Lines(entries, func(e wiki.LogEntry) string { return "\x00" + e.Rev }) {
-		g, rev, ok := strings.Cut(line, "\x00")
+	// The describe function marks where each revision's line is: Lines
+	// draws one such line per entry, in their order. The revision itself
+	// is shown by the template, escaped.
+	next := 0
+	for _, line := range graph.Lines(entries, func(wiki.LogEntry) string { return "\x00" }) {
+		g, _, ok := strings.Cut(line, "\x00")
 		row := graphRow{Graph: strings.TrimRight(g, " ")}
-		if ok {
-			row.Entry = &entries[index[rev]]
+		if ok && next < len(entries) {
+			row.Entry = &entries[next]
+			next++
 		}
 		d.Rows = append(d.Rows, row)
 	}
@@ -319,7 +334,7 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 	}
 	d := diffData{base: s.base("Diff of "+p.Title, false), Page: p, A: a, B: b,
 		TitleChanged: a.Title != b.Title, DeletedChanged: a.Deleted != b.Deleted}
-	text := merge.Unified(a.Body, b.Body, "a/"+shortID(a.Rev), "b/"+shortID(b.Rev), 3)
+	text := merge.Unified(a.Body, b.Body, "a/"+shortRev(a.Rev), "b/"+shortRev(b.Rev), 3)
 	d.NoBodyDifference = text == ""
 	for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
 		class := ""
@@ -417,7 +432,7 @@ func (s *Server) handleEditForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := editData{base: s.base(v.Title, false), Action: pageURL(p.ID.String()) + "/edit", PageID: p.ID.String(),
-		Parent: v.Rev, Body: v.Body}
+		Parent: v.Rev.String(), Body: v.Body}
 	s.render(w, "edit", http.StatusOK, d)
 }
 
@@ -518,7 +533,7 @@ func (s *Server) handleConflict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.Title = "Conflict: " + v.Title
-	d := conflictData{base: b, Page: p, MergeTo: v.Title, Heads: strings.Join(v.Heads, ",")}
+	d := conflictData{base: b, Page: p, MergeTo: v.Title, Heads: joinCIDs(v.Heads)}
 	if r.URL.Query().Get("changed") != "" {
 		d.Flash = "New versions arrived while you were resolving: here they all are."
 	}
@@ -543,14 +558,10 @@ func (s *Server) handleConflict(w http.ResponseWriter, r *http.Request) {
 func (s *Server) mergedBody(ctx context.Context, page cid.Cid, versions []wiki.Version) (string, int, error) {
 	heads := make([]cid.Cid, len(versions))
 	for i, v := range versions {
-		c, err := cid.Decode(v.Rev)
-		if err != nil {
-			return "", 0, err
-		}
-		heads[i] = c
+		heads[i] = v.Rev
 	}
 	merged, conflicts := versions[0].Body, 0
-	label := func(v wiki.Version) string { return fmt.Sprintf("%s by %s", shortID(v.Rev), v.Name) }
+	label := func(v wiki.Version) string { return fmt.Sprintf("%s by %s", shortRev(v.Rev), v.Name) }
 	so := label(versions[0])
 	for k := 1; k < len(versions); k++ {
 		b, err := s.repo.FoldBase(ctx, page, heads[:k], heads[k])

@@ -342,7 +342,7 @@ func errStatus(err error) int {
 
 // templates are parsed at first use (every command links this package).
 var templates = sync.OnceValue(func() map[string]*template.Template {
-	funcs := template.FuncMap{"short": shortID}
+	funcs := template.FuncMap{"short": shortRev, "minute": minute, "second": second, "stamp": stamp}
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html"))
 	out := map[string]*template.Template{}
 	for _, name := range []string{"list", "page", "history", "diff", "edit", "conflict", "error"} {
