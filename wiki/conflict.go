@@ -2,32 +2,36 @@ package wiki
 
 import (
 	"context"
-	"peerwiki/history"
 	"slices"
+	"time"
 
 	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
 )
 
 // Conflict describes a page with several heads, for `conflicts`.
 type Conflict struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
+	ID    cid.Cid
+	Title string
 	// Heads are the divergent versions, latest first.
-	Heads []ConflictHead `json:"heads"`
+	Heads []ConflictHead
 	// Differs names the fields the heads disagree on: "title", "body", "deleted".
-	Differs []string `json:"differs"`
-	Policy  string   `json:"policy"`
-	Base    string   `json:"base"`
+	Differs []string
+	Policy  string
+	// Base is the merge base of the first two heads; undefined when they
+	// have none.
+	Base cid.Cid
 }
 
 // ConflictHead is one head of a conflicted page.
 type ConflictHead struct {
-	Rev     string `json:"rev"`
-	Title   string `json:"title"`
-	Deleted bool   `json:"deleted"`
-	Author  string `json:"author"`
-	Name    string `json:"name"`
-	Time    string `json:"time"`
+	Rev     cid.Cid
+	Title   string
+	Deleted bool
+	Author  string // the author's peer id; empty for an automatic merge
+	Name    string
+	Time    time.Time
 }
 
 // Conflicts lists every conflicted page.
@@ -54,19 +58,19 @@ func (r *Repo) Conflicts(ctx context.Context) ([]Conflict, error) {
 		if err != nil {
 			return nil, err
 		}
-		c := Conflict{ID: p.ID.String(), Title: p.Title, Policy: pol.Policy, Differs: []string{}}
+		c := Conflict{ID: p.ID, Title: p.Title, Policy: pol.Policy, Differs: []string{}}
 		titles, bodies, deleted := map[string]bool{}, map[cid.Cid]bool{}, map[bool]bool{}
 		for i, h := range heads {
 			rev, err := r.Store.Revision(ctx, h)
 			if err != nil {
 				return nil, err
 			}
-			c.Heads = append(c.Heads, ConflictHead{Rev: h.String(), Title: rev.Title, Deleted: rev.Deleted,
-				Author: rev.AuthorID().String(), Name: rev.Name, Time: FormatTime(rev.Time)})
+			c.Heads = append(c.Heads, ConflictHead{Rev: h, Title: rev.Title, Deleted: rev.Deleted,
+				Author: rev.AuthorID().String(), Name: rev.Name, Time: revisionTime(rev.Time)})
 			titles[rev.Title], bodies[rev.Body.Cid], deleted[rev.Deleted] = true, true, true
 			if i == 1 {
 				if base, err := r.Store.MergeBase(ctx, heads[0], h); err == nil {
-					c.Base = base.String()
+					c.Base = base
 				}
 			}
 		}

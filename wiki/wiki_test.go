@@ -170,7 +170,7 @@ func TestDivergentHeadsAreAConflictWithBothKept(t *testing.T) {
 		t.Fatalf("edit of a conflicted page: %v", err)
 	}
 	cs, _ := r.Conflicts(ctx)
-	if len(cs) != 1 || len(cs[0].Differs) != 1 || cs[0].Differs[0] != "title" || cs[0].Base != genesis.String() {
+	if len(cs) != 1 || len(cs[0].Differs) != 1 || cs[0].Differs[0] != "title" || !cs[0].Base.Equals(genesis) {
 		t.Fatalf("conflicts = %+v", cs)
 	}
 	if st, _ := r.Status(ctx); len(st.Conflicts) != 1 {

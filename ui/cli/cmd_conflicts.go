@@ -25,7 +25,7 @@ func (a *app) conflictsCommand() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, cs)
+				return writeJSON(a.stdout, conflictsToJSON(cs))
 			}
 			w, done := a.pager()
 			defer done()
@@ -35,13 +35,13 @@ func (a *app) conflictsCommand() *cobra.Command {
 				return nil
 			}
 			for _, c := range cs {
-				out.Printf("%s  %s  %s\n", out.yellow(shortID(c.ID)), out.bold(termtext.Line(c.Title)), out.red(fmt.Sprintf("%d heads; differ in %s; policy %s", len(c.Heads), strings.Join(c.Differs, ", "), termtext.Line(c.Policy))))
+				out.Printf("%s  %s  %s\n", out.yellow(shortID(c.ID.String())), out.bold(termtext.Line(c.Title)), out.red(fmt.Sprintf("%d heads; differ in %s; policy %s", len(c.Heads), strings.Join(c.Differs, ", "), termtext.Line(c.Policy))))
 				for _, h := range c.Heads {
 					state := fmt.Sprintf("%q", h.Title)
 					if h.Deleted {
 						state = "deleted"
 					}
-					out.Printf("    %s  %s  %s  %s\n", out.yellow(shortID(h.Rev)), out.dim(h.Time[:19]), authorLabel(h.Name, h.Author), state)
+					out.Printf("    %s  %s  %s  %s\n", out.yellow(shortID(h.Rev.String())), out.dim(second(h.Time)), authorLabel(h.Name, h.Author), state)
 				}
 			}
 			return nil

@@ -167,20 +167,17 @@ func printSettled(ctx context.Context, out *printer, r *wiki.Repo, before []hist
 	if err != nil {
 		return err
 	}
-	in := func(id string, ids []cid.Cid) bool {
-		return slices.ContainsFunc(ids, func(c cid.Cid) bool { return c.String() == id })
-	}
 	var settled, left int
 	for _, b := range before {
-		if (only == nil || in(b.ID.String(), only)) && !slices.ContainsFunc(cs, func(c wiki.Conflict) bool { return c.ID == b.ID.String() }) {
+		if (only == nil || slices.ContainsFunc(only, b.ID.Equals)) && !slices.ContainsFunc(cs, func(c wiki.Conflict) bool { return c.ID.Equals(b.ID) }) {
 			out.Printf("%s %s  %s\n", out.green("merged  "), shortID(b.ID.String()), termtext.Line(b.Title))
 			settled++
 		}
 	}
 	for _, c := range cs {
-		if only == nil || in(c.ID, only) {
+		if only == nil || slices.ContainsFunc(only, c.ID.Equals) {
 			out.Printf("%s %s  %s (policy %s): resolve with 'peerwiki merge' or 'peerwiki resolve'\n",
-				out.red("conflict"), shortID(c.ID), termtext.Line(c.Title), termtext.Line(c.Policy))
+				out.red("conflict"), shortID(c.ID.String()), termtext.Line(c.Title), termtext.Line(c.Policy))
 			left++
 		}
 	}

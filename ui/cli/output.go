@@ -152,6 +152,25 @@ type logEntryJSON struct {
 	Head    bool     `json:"head"`
 }
 
+// conflictJSON is a conflicted page in `conflicts --json`.
+type conflictJSON struct {
+	ID      string             `json:"id"`
+	Title   string             `json:"title"`
+	Heads   []conflictHeadJSON `json:"heads"`
+	Differs []string           `json:"differs"`
+	Policy  string             `json:"policy"`
+	Base    string             `json:"base"`
+}
+
+type conflictHeadJSON struct {
+	Rev     string `json:"rev"`
+	Title   string `json:"title"`
+	Deleted bool   `json:"deleted"`
+	Author  string `json:"author"`
+	Name    string `json:"name"`
+	Time    string `json:"time"`
+}
+
 func cidStrings(cs []cid.Cid) []string {
 	out := make([]string, 0, len(cs))
 	for _, c := range cs {
@@ -192,6 +211,23 @@ func pageViewToJSON(v *wiki.PageView, editing []editor) pageViewJSON {
 	}
 	for _, b := range v.Backlinks {
 		out.Backlinks = append(out.Backlinks, pageRefJSON{ID: b.ID.String(), Title: b.Title})
+	}
+	return out
+}
+
+func conflictsToJSON(cs []wiki.Conflict) []conflictJSON {
+	out := make([]conflictJSON, 0, len(cs))
+	for _, c := range cs {
+		j := conflictJSON{ID: c.ID.String(), Title: c.Title, Heads: make([]conflictHeadJSON, 0, len(c.Heads)),
+			Differs: c.Differs, Policy: c.Policy}
+		if c.Base.Defined() {
+			j.Base = c.Base.String()
+		}
+		for _, h := range c.Heads {
+			j.Heads = append(j.Heads, conflictHeadJSON{Rev: h.Rev.String(), Title: h.Title, Deleted: h.Deleted,
+				Author: h.Author, Name: h.Name, Time: stamp(h.Time)})
+		}
+		out = append(out, j)
 	}
 	return out
 }
