@@ -177,14 +177,19 @@ func Open(path, wikiID string, opts Options) (*Store, error) {
 	// Incremental auto-vacuum is a property of the file, fixed when it is
 	// created (before WAL mode writes its first page); asking for it on
 	// every connection cost an opening half a millisecond.
+	fresh := false
 	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
-		dsn += "&_auto_vacuum=incremental"
+		fresh = true
 	}
 	driver := driverName
 	if opts.BackgroundCheckpoint {
 		driver = driverNameNoAutoCheckpoint
 	}
-	db, err := sql.Open(driver, dsn)
+	createDSN := dsn
+	if fresh {
+		createDSN += "&_auto_vacuum=incremental"
+	}
+	db, err := sql.Open(driver, createDSN)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -203,6 +208,17 @@ func Open(path, wikiID string, opts Options) (*Store, error) {
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if fresh {
+		// The file is made: the store's connections must not ask for
+		// auto-vacuum again. One that asks while another connection holds
+		// the write lock waits for the lock: a read begun during a write
+		// (a Put's callback reading the store) waited out the busy timeout.
+		db.Close()
+		if db, err = sql.Open(driver, dsn); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		s.db, s.q.querier = db, db
 	}
 	if opts.BackgroundCheckpoint {
 		s.startCheckpointer()
