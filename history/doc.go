@@ -7,5 +7,8 @@
 // merge/. It never stores a block whose bytes do not match its CID, nor a
 // revision whose parents or body are missing (causal completeness), and it
 // keeps heads, the page index and the search index in step with the stored
-// revisions inside the same transaction.
+// revisions inside the same transaction. Whether a revision counts is the
+// caller's rule (Options.Counts, membership in wiki/); the store records
+// each revision's author and keeps the ones that do not count void: stored,
+// never heads (void.go, authors.go).
 package history

@@ -162,13 +162,18 @@ func checkRevisionRows(q querier, id int64, c cid.Cid, rev *Revision) []Problem 
 	add := func(format string, a ...any) {
 		probs = append(probs, Problem{Object: c.String(), What: fmt.Sprintf(format, a...)})
 	}
-	var page, body int64
+	var page, body, author int64
 	var height uint64
 	var t int64
 	var auto bool
-	if err := q.QueryRow(`SELECT page, height, time, body, auto FROM revisions WHERE id = ?`, id).Scan(&page, &height, &t, &body, &auto); err != nil {
+	if err := q.QueryRow(`SELECT page, height, time, body, auto, author FROM revisions WHERE id = ?`, id).Scan(&page, &height, &t, &body, &auto, &author); err != nil {
 		add("revision row: %v", err)
 		return probs
+	}
+	if peer, err := authorOf(q, author); err != nil {
+		add("author: %v", err)
+	} else if peer != rev.AuthorID().String() {
+		add("revision row names author %q, the block %q", peer, rev.AuthorID().String())
 	}
 	if pc, err := blockCID(q, page); err != nil || !pc.Equals(rev.PageID(c)) {
 		add("indexed under the wrong page")
@@ -205,16 +210,31 @@ func checkRevisionRows(q querier, id int64, c cid.Cid, rev *Revision) []Problem 
 	return probs
 }
 
-// checkHeadsAndIndexes recomputes heads (revisions nobody names as parent)
-// and each page's index rows, and compares them with what is stored.
+// checkHeadsAndIndexes recomputes heads (revisions nobody names as
+// parent; with void revisions, the counting ones no counting one descends
+// from) and each page's index rows, and compares them with what is stored.
 func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
 	var probs []Problem
 	add := func(obj, format string, a ...any) {
 		probs = append(probs, Problem{Object: obj, What: fmt.Sprintf(format, a...)})
 	}
-	want, err := allIDs(q, `SELECT id FROM revisions WHERE id NOT IN (SELECT parent FROM parents) ORDER BY id`)
+	var voids int
+	if err := q.QueryRow(`SELECT count(*) FROM void`).Scan(&voids); err != nil {
+		return append(probs, Problem{Object: "void", What: err.Error()})
+	}
+	want, wantPages, err := wantHeads(q, voids > 0)
 	if err != nil {
 		return append(probs, Problem{Object: "heads", What: err.Error()})
+	}
+	if voids > 0 {
+		if bad, err := allIDs(q, `SELECT rev FROM void WHERE rev NOT IN (SELECT id FROM revisions)`); err != nil || len(bad) > 0 {
+			add("void", "void rows name no revision: %v %v", bad, err)
+		}
+	}
+	// An automatic merge is void exactly when a parent of it is.
+	if bad, err := allIDs(q, `SELECT r.id FROM revisions r WHERE r.auto = 1 AND
+		EXISTS (SELECT 1 FROM void WHERE rev = r.id) != EXISTS (SELECT 1 FROM parents p JOIN void v ON v.rev = p.parent WHERE p.child = r.id)`); err != nil || len(bad) > 0 {
+		add("void", "automatic merges void unlike their parents: %v %v", bad, err)
 	}
 	got, err := allIDs(q, `SELECT rev FROM heads ORDER BY rev`)
 	if err != nil {
@@ -226,10 +246,7 @@ func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
 	if bad, err := allIDs(q, `SELECT h.rev FROM heads h JOIN revisions r ON r.id = h.rev WHERE h.page != r.page`); err == nil && len(bad) > 0 {
 		add("heads", "heads filed under the wrong page: %v", bad)
 	}
-	pages, err := allIDs(q, `SELECT DISTINCT page FROM revisions ORDER BY page`)
-	if err != nil {
-		return append(probs, Problem{Object: "pages", What: err.Error()})
-	}
+	pages := wantPages
 	indexed, err := allIDs(q, `SELECT id FROM pages ORDER BY id`)
 	if err != nil {
 		return append(probs, Problem{Object: "pages", What: err.Error()})
@@ -296,6 +313,37 @@ func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
 		}
 	}
 	return probs
+}
+
+// wantHeads recomputes every head, and the pages that have one, sorted by
+// row id; with voids, page by page.
+func wantHeads(q querier, voids bool) (heads, pages []int64, err error) {
+	if !voids {
+		if heads, err = allIDs(q, `SELECT id FROM revisions WHERE id NOT IN (SELECT parent FROM parents) ORDER BY id`); err != nil {
+			return nil, nil, err
+		}
+		pages, err = allIDs(q, `SELECT DISTINCT page FROM revisions ORDER BY page`)
+		return heads, pages, err
+	}
+	all, err := allIDs(q, `SELECT DISTINCT page FROM revisions ORDER BY page`)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, page := range all {
+		g, err := loadPageGraph(q, page)
+		if err != nil {
+			return nil, nil, err
+		}
+		hs := g.countingHeads()
+		if len(hs) > 0 {
+			pages = append(pages, page)
+		}
+		for _, h := range hs {
+			heads = append(heads, h.id)
+		}
+	}
+	slices.Sort(heads)
+	return heads, pages, nil
 }
 
 // futureRevision reports a revision that advanced its page's clock to

@@ -18,15 +18,19 @@ type PutResult struct {
 	Revisions []cid.Cid
 	// Blocks counts newly stored blocks of any kind.
 	Blocks int
-	// Pages are the pages that gained revisions.
+	// Pages are the pages that gained revisions, void ones included (a
+	// page all of whose revisions are void is not in the page index).
 	Pages []cid.Cid
 	// Divergent are the pages among Pages whose heads now differ.
 	Divergent []cid.Cid
 	// Deferred are revisions of the batch not stored for now, with the
-	// reason of each (FutureError or HeadLimitError), parents first:
-	// taken when offered again once the reason has passed. Their
-	// descendants in the batch are deferred with them.
+	// reason of each (FutureError, HeadLimitError or NotMemberError),
+	// parents first: taken when offered again once the reason has passed.
+	// Their descendants in the batch are deferred with them.
 	Deferred []Deferral
+	// Void are the revisions among Revisions stored void (see void.go):
+	// they changed no page's heads.
+	Void []cid.Cid
 }
 
 // Deferral is a revision a Put did not store for now, and why.
@@ -75,7 +79,14 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	if err := s.verifyAutoOutside(c); err != nil {
 		return nil, err
 	}
-	if first, rest, ok := c.splitAt(); ok {
+	first, rest, ok, err := s.splitSystem(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		first, rest, ok = c.splitAt()
+	}
+	if ok {
 		r1, err := s.putChecked(ctx, first)
 		if err != nil {
 			return nil, err
@@ -93,6 +104,7 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 func (r *PutResult) then(next *PutResult) *PutResult {
 	out := &PutResult{Blocks: r.Blocks + next.Blocks, Deferred: append(r.Deferred, next.Deferred...)}
 	out.Revisions = append(append(out.Revisions, r.Revisions...), next.Revisions...)
+	out.Void = append(append(out.Void, r.Void...), next.Void...)
 	later := map[cid.Cid]bool{}
 	for _, p := range next.Pages {
 		later[p] = true
@@ -115,25 +127,16 @@ func (r *PutResult) then(next *PutResult) *PutResult {
 // putChecked stores a batch in one write transaction.
 func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) {
 	revs, others := c.revs, c.others
-	conn, err := s.db.Conn(ctx)
+	conn, tx, err := s.beginWriteTx(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, err
 	}
 	defer conn.Close()
-	tx, err := s.beginWriteTurn(ctx, conn)
-	for attempt := 0; err != nil && isBusy(err) && attempt < 3; attempt++ {
-		// Past the busy timeout already: one more go after a pause.
-		time.Sleep(100 * time.Millisecond)
-		tx, err = s.beginWriteTurn(ctx, conn)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
 	defer tx.end()
 	overlay := &txOverlay{blocks: map[cid.Cid][]byte{}, revs: map[cid.Cid]*Revision{}}
 	w := &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: others, dirty: map[int64]cid.Cid{},
 		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre,
-		now: s.now(), local: c.local, before: c.before, verified: c.verified, keepOthers: c.keepOthers}
+		now: s.now(), local: c.local, before: c.before, verified: c.verified, keepOthers: c.keepOthers, authorIDs: map[string]int64{}}
 	res, err := w.put(revs)
 	if err != nil {
 		return nil, err
@@ -146,10 +149,31 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	if err := tx.commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	s.authors.addAll(w.authorIDs)
 	conn.Close() // back to the pool, for compact (the deferred Close is then a no-op)
 	s.compact(ctx, len(res.Pages))
 	s.yieldToWaiters()
 	return res, nil
+}
+
+// beginWriteTx takes a connection and begins a write transaction on it,
+// waiting its turn (see turns.go); the caller closes both.
+func (s *Store) beginWriteTx(ctx context.Context) (*sql.Conn, *connTx, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("begin: %w", err)
+	}
+	tx, err := s.beginWriteTurn(ctx, conn)
+	for attempt := 0; err != nil && isBusy(err) && attempt < 3; attempt++ {
+		// Past the busy timeout already: one more go after a pause.
+		time.Sleep(100 * time.Millisecond)
+		tx, err = s.beginWriteTurn(ctx, conn)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("begin: %w", err)
+	}
+	return conn, tx, nil
 }
 
 // writer carries one Put's transaction state.
@@ -174,7 +198,13 @@ type writer struct {
 	keepOthers bool                // from Checked.keepOthers
 	// deferred are the batch's revisions not stored for now, with why.
 	deferred map[cid.Cid]error
-	res      PutResult
+	// recount are the pages whose heads must be recomputed from scratch:
+	// the batch stored a void revision of theirs, or a child of one.
+	recount map[int64]bool
+	// authorIDs are the authors rows this transaction looked up or
+	// added, by raw author bytes.
+	authorIDs map[string]int64
+	res       PutResult
 	// Rows are written in bulk: block ids are allocated here (nextID),
 	// the rows queued in rows until flush.
 	nextID int64
@@ -183,9 +213,9 @@ type writer struct {
 
 // pendingRows are the rows a writer has yet to insert.
 type pendingRows struct {
-	blocks, revisions, parents [][]any
-	oldHeads                   []int64    // revisions that stopped being heads
-	newHeads                   [][2]int64 // (revision, page) that became heads
+	blocks, revisions, parents, void [][]any
+	oldHeads                         []int64    // revisions that stopped being heads
+	newHeads                         [][2]int64 // (revision, page) that became heads
 }
 
 // flush inserts the queued rows, a few statements a table: a batch of a
@@ -199,8 +229,9 @@ func (w *writer) flush() error {
 		cols  string
 	}{
 		{r.blocks, "blocks", "id, cid, enc, base, depth, size, data"},
-		{r.revisions, "revisions", "id, page, height, time, body, auto"},
+		{r.revisions, "revisions", "id, page, height, time, body, auto, author"},
 		{r.parents, "parents", "child, parent"},
+		{r.void, "void", "rev"},
 	} {
 		if err := insertRows(w.q, t.table, t.cols, t.rows); err != nil {
 			return fmt.Errorf("store %s: %w", t.table, err)
@@ -308,7 +339,13 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 		return nil, err
 	}
 	for _, page := range w.order {
-		divergent, err := refreshPage(w.q, page, w.s.opts.Links)
+		var divergent bool
+		var err error
+		if w.recount[page] {
+			_, divergent, err = recountPage(w.q, page, nil, w.s.opts.Links)
+		} else {
+			divergent, err = refreshPage(w.q, page, w.s.opts.Links)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("index page %s: %w", w.dirty[page], err)
 		}
@@ -521,6 +558,7 @@ func (w *writer) encode(b Block, deltaBase int64, useBase bool) (enc int, stored
 // revRow is a revision's row in the revisions table.
 type revRow struct {
 	id, page, height, time, body int64
+	void                         bool // in the void table
 }
 
 // storedBlock is a block this transaction stored, with its delta depth.
@@ -536,8 +574,9 @@ func (w *writer) revision(c cid.Cid) (revRow, error) {
 		return r, nil
 	}
 	var r revRow
-	err := w.q.QueryRow(`SELECT r.id, r.page, r.height, r.time, r.body FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid = ?`,
-		c.Bytes()).Scan(&r.id, &r.page, &r.height, &r.time, &r.body)
+	err := w.q.QueryRow(`SELECT r.id, r.page, r.height, r.time, r.body, v.rev IS NOT NULL FROM revisions r
+		JOIN blocks b ON b.id = r.id LEFT JOIN void v ON v.rev = r.id WHERE b.cid = ?`,
+		c.Bytes()).Scan(&r.id, &r.page, &r.height, &r.time, &r.body, &r.void)
 	if err == nil {
 		w.revs[c] = r
 	}
@@ -557,6 +596,7 @@ func (w *writer) putRevision(p pendingRev) error {
 	var maxHeight uint64
 	var maxTime int64
 	var firstParentBody, firstParent int64
+	var voidParent bool
 	parentIDs := make([]int64, 0, len(rev.Parents))
 	if _, ok := w.deferred[c]; ok {
 		return nil // deferred by capHeads
@@ -591,6 +631,7 @@ func (w *writer) putRevision(p pendingRev) error {
 			return fmt.Errorf("%w: revision %s names page %s but parent %s is of page %s", ErrMalformed, c, rev.Page.Cid, pl.Cid, pageCID)
 		}
 		pageID = pr.page
+		voidParent = voidParent || pr.void
 		maxHeight = max(maxHeight, uint64(pr.height))
 		maxTime = max(maxTime, pr.time)
 		parentIDs = append(parentIDs, pr.id)
@@ -613,6 +654,10 @@ func (w *writer) putRevision(p pendingRev) error {
 	}
 	if !w.local && aheadOfClock(rev, maxTime, w.now) {
 		w.deferRev(c, &FutureError{Rev: c, Time: rev.Time, Now: w.now})
+		return nil
+	}
+	if why := w.admit(c, rev); why != nil {
+		w.deferRev(c, why)
 		return nil
 	}
 	bodyID, err := w.ensureBlock(rev.Body.Cid, firstParentBody, firstParentBody != 0 && rev.Body.Prefix().Codec == CodecRaw)
@@ -638,8 +683,20 @@ func (w *writer) putRevision(p pendingRev) error {
 			return fmt.Errorf("automatic merge %s: %w", c, err)
 		}
 	}
-	w.rows.revisions = append(w.rows.revisions, []any{id, pageID, rev.Height, rev.Time, bodyID, rev.IsAuto()})
-	w.revs[c] = revRow{id: id, page: pageID, height: int64(rev.Height), time: rev.Time, body: bodyID}
+	author, err := w.authorRow(rev)
+	if err != nil {
+		return err
+	}
+	void := w.void(c, rev, voidParent)
+	if void || voidParent {
+		w.recountPage(pageID)
+	}
+	if void {
+		w.rows.void = append(w.rows.void, []any{id})
+		w.res.Void = append(w.res.Void, c)
+	}
+	w.rows.revisions = append(w.rows.revisions, []any{id, pageID, rev.Height, rev.Time, bodyID, rev.IsAuto(), author})
+	w.revs[c] = revRow{id: id, page: pageID, height: int64(rev.Height), time: rev.Time, body: bodyID, void: void}
 	w.q.overlay.revs[c] = rev
 	for _, pid := range parentIDs {
 		w.rows.parents = append(w.rows.parents, []any{id, pid})

@@ -292,6 +292,8 @@ type Totals struct {
 	// System and Deleted count, among Pages, the wiki's own (settings)
 	// pages and the deleted ones.
 	System, Deleted int
+	// Void counts, among Revisions, the void ones (see void.go).
+	Void int
 }
 
 // Totals counts every block, revision and page.
@@ -299,7 +301,8 @@ func (s *Store) Totals(ctx context.Context) (Totals, error) {
 	var t Totals
 	err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM blocks), (SELECT count(*) FROM revisions),
 		(SELECT count(*) FROM pages), (SELECT count(*) FROM pages WHERE system != 0),
-		(SELECT count(*) FROM pages WHERE system = 0 AND deleted != 0 AND versions < 2)`).Scan(&t.Blocks, &t.Revisions, &t.Pages, &t.System, &t.Deleted)
+		(SELECT count(*) FROM pages WHERE system = 0 AND deleted != 0 AND versions < 2), (SELECT count(*) FROM void)`).
+		Scan(&t.Blocks, &t.Revisions, &t.Pages, &t.System, &t.Deleted, &t.Void)
 	return t, err
 }
 

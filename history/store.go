@@ -23,10 +23,13 @@ var (
 	ErrMissingBody     = errors.New("body block is not stored")
 	ErrWrongWiki       = errors.New("revision belongs to another wiki")
 	ErrCorruptDatabase = errors.New("database file is corrupt or not a peerwiki database")
+	// ErrNotMember marks a revision deferred because Options.Admit
+	// refused its author (see NotMemberError).
+	ErrNotMember = errors.New("author is not a member of the wiki")
 )
 
 // schemaVersion is stored in PRAGMA user_version.
-const schemaVersion = 3
+const schemaVersion = 4
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -44,8 +47,10 @@ CREATE TABLE IF NOT EXISTS revisions(
 	height INTEGER NOT NULL,
 	time   INTEGER NOT NULL,
 	body   INTEGER NOT NULL,
-	auto   INTEGER NOT NULL);
+	auto   INTEGER NOT NULL,
+	author INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS revisions_page ON revisions(page, height);
+` + authorsSchema + `
 CREATE TABLE IF NOT EXISTS parents(child INTEGER NOT NULL, parent INTEGER NOT NULL, PRIMARY KEY(child, parent)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS parents_parent ON parents(parent);
 CREATE TABLE IF NOT EXISTS heads(rev INTEGER PRIMARY KEY, page INTEGER NOT NULL);
@@ -142,6 +147,17 @@ type Options struct {
 	// Now is the clock that received revisions are held against (see
 	// MaxClockDrift). Nil: time.Now.
 	Now func() time.Time
+	// Counts says whether a signed revision counts; one that does not is
+	// stored void (see void.go). It is called once for each new signed
+	// revision a Put stores (local writes included), and by Revoid; it
+	// must be a function of replicated data, so that every replica that
+	// holds the same revisions voids the same ones. Nil: all count.
+	Counts func(c cid.Cid, r *Revision) bool
+	// Admit says whether a signed revision received from elsewhere may be
+	// stored now; an error defers it (PutResult.Deferred, a
+	// NotMemberError) with its descendants in the batch. Not called for
+	// PutSignedHere. Nil: all are admitted.
+	Admit func(r *Revision) error
 }
 
 // now reads the store's clock.
@@ -165,6 +181,8 @@ type Store struct {
 	deferred recentlyDeferred
 	// stopCheckpoints ends the background checkpointer; nil without one.
 	stopCheckpoints func()
+	// authors caches the row ids of the authors table (see authorRows).
+	authors authorRows
 }
 
 // Open opens (creating if needed) the store at path for the given wiki.
@@ -319,6 +337,11 @@ func (s *Store) init() error {
 	if version == 1 || version == 2 {
 		if err := s.migratePolicies(); err != nil {
 			return fmt.Errorf("upgrade the database to schema 3: %w", err)
+		}
+	}
+	if version >= 1 && version <= 3 {
+		if err := s.migrateAuthors(); err != nil {
+			return fmt.Errorf("upgrade the database to schema 4: %w", err)
 		}
 	}
 	var wiki string

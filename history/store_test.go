@@ -114,6 +114,7 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	differ := b.Put(cid.Undef, "Differ", "0\n")
 	b.Put(differ, "Differ", "x\n", differ)
 	b.Put(differ, "Differ", "y\n", differ)
+	undoSchema4(t, s)
 	for _, q := range []string{`ALTER TABLE pages DROP COLUMN versions`, `PRAGMA user_version = 1`} {
 		if _, err := s.DB().Exec(q); err != nil {
 			t.Fatal(err)

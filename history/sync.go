@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/ipfs/go-cid"
@@ -83,10 +82,11 @@ type SyncPlan struct {
 func (p *SyncPlan) Revisions() int { return len(p.revs) }
 
 // PlanSync computes, from the peer's head set, which revisions to send it:
-// per page, every revision that is not an ancestor (or one) of the peer's
-// heads that this store knows. A page whose heads the peer already has is
-// skipped without reading its DAG; a page of which the peer knows nothing
-// is sent whole.
+// per page, every revision reachable from our heads that is not an
+// ancestor (or one) of the peer's heads that this store knows. A page
+// whose heads the peer already has is skipped without reading its DAG; a
+// page of which the peer knows nothing is sent whole, less its void
+// revisions that no counting one builds on.
 func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, error) {
 	plan := &SyncPlan{}
 	ours := map[string][2]int64{} // cid bytes -> (rev id, page id)
@@ -143,7 +143,7 @@ func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, 
 		if containsAll(theirs, ourByPage[page]) {
 			continue
 		}
-		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, theirs)
+		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, ourByPage[page], theirs)
 		if err != nil {
 			return nil, fmt.Errorf("plan sync of page #%d: %w", page, err)
 		}
@@ -153,14 +153,30 @@ func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, 
 	return plan, nil
 }
 
-// revisionRows looks up revisions by CID, 500 at a time: one
-// query a head cost 17 us, 2.6 s for a peer's 150,000 heads unknown here
-// (all of a fresh replica's wiki, or a hostile peer's inventions). It
-// returns the (revision, page) row ids of those stored, by CID bytes.
+// revisionRows looks up revisions by CID (see forCIDs) and returns the
+// (revision, page) row ids of those stored, by CID bytes.
 func (s *Store) revisionRows(ctx context.Context, cs []cid.Cid) (map[string][2]int64, error) {
 	out := map[string][2]int64{}
+	err := forCIDs(ctx, s.db, `SELECT b.cid, r.id, r.page FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid IN `, cs,
+		func(rows *sql.Rows) error {
+			var cb []byte
+			var rev, page int64
+			if err := rows.Scan(&cb, &rev, &page); err != nil {
+				return err
+			}
+			out[string(cb)] = [2]int64{rev, page}
+			return nil
+		})
+	return out, err
+}
+
+// forCIDs runs selectIn (a query ending "... IN ") over cs, 500 CIDs a
+// query, and hands each row to scan: one query a CID cost 17 us, 2.6 s
+// for a peer's 150,000 heads unknown here (all of a fresh replica's wiki,
+// or a hostile peer's inventions).
+func forCIDs(ctx context.Context, db *sql.DB, selectIn string, cs []cid.Cid, scan func(*sql.Rows) error) error {
 	const per = 500
-	query := `SELECT b.cid, r.id, r.page FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid IN (?` + strings.Repeat(",?", per-1) + `)`
+	query := selectIn + `(?` + strings.Repeat(",?", per-1) + `)`
 	for from := 0; from < len(cs); from += per {
 		part := cs[from:min(from+per, len(cs))]
 		// Always per parameters (a short list repeats its last CID), so
@@ -169,25 +185,22 @@ func (s *Store) revisionRows(ctx context.Context, cs []cid.Cid) (map[string][2]i
 		for i := range args {
 			args[i] = part[min(i, len(part)-1)].Bytes()
 		}
-		rows, err := s.db.QueryContext(ctx, query, args...)
+		rows, err := db.QueryContext(ctx, query, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for rows.Next() {
-			var cb []byte
-			var rev, page int64
-			if err := rows.Scan(&cb, &rev, &page); err != nil {
+			if err := scan(rows); err != nil {
 				rows.Close()
-				return nil, err
+				return err
 			}
-			out[string(cb)] = [2]int64{rev, page}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func containsAll(set, items []int64) bool {
@@ -206,31 +219,37 @@ func containsAll(set, items []int64) bool {
 	return true
 }
 
-// pageRevisionsNotBelow returns the page's revisions that are neither one
-// of known nor an ancestor of one, ordered by height (parents first), as
-// row ids and as CIDs.
-func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, known []int64) ([]int64, []cid.Cid, error) {
+// pageRevisionsNotBelow returns the page's revisions that are one of
+// heads or an ancestor of one, and neither one of known nor an ancestor of
+// one, ordered by height (parents first), as row ids and as CIDs. Every
+// revision is an ancestor of a head but a void one that no counting one
+// builds on: the walk from heads is needed only on pages that hold voids.
+func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, heads, known []int64) ([]int64, []cid.Cid, error) {
 	type node struct {
 		id      int64
 		cid     cid.Cid
 		height  int64
 		parents []int64
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, b.cid, r.height, p.parent FROM revisions r JOIN blocks b ON b.id = r.id
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, b.cid, r.height, v.rev IS NOT NULL, p.parent FROM revisions r
+		JOIN blocks b ON b.id = r.id LEFT JOIN void v ON v.rev = r.id
 		LEFT JOIN parents p ON p.child = r.id WHERE r.page = ? ORDER BY r.height, r.id`, page)
 	if err != nil {
 		return nil, nil, err
 	}
 	var order []*node
 	byID := map[int64]*node{}
+	anyVoid := false
 	for rows.Next() {
 		var id, height int64
 		var cb []byte
+		var void bool
 		var parent sql.NullInt64
-		if err := rows.Scan(&id, &cb, &height, &parent); err != nil {
+		if err := rows.Scan(&id, &cb, &height, &void, &parent); err != nil {
 			rows.Close()
 			return nil, nil, err
 		}
+		anyVoid = anyVoid || void
 		n := byID[id]
 		if n == nil {
 			c, err := cid.Cast(cb)
@@ -250,17 +269,23 @@ func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, known []i
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
-	below := map[int64]bool{}
-	markReachable(below, known, func(id int64) []int64 {
+	parents := func(id int64) []int64 {
 		if n := byID[id]; n != nil {
 			return n.parents
 		}
 		return nil
-	})
+	}
+	below := map[int64]bool{}
+	markReachable(below, known, parents)
+	var reach map[int64]bool
+	if anyVoid {
+		reach = map[int64]bool{}
+		markReachable(reach, heads, parents)
+	}
 	var ids []int64
 	var cids []cid.Cid
 	for _, n := range order {
-		if !below[n.id] {
+		if !below[n.id] && (reach == nil || reach[n.id]) {
 			ids = append(ids, n.id)
 			cids = append(cids, n.cid)
 		}
@@ -414,18 +439,7 @@ func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
 	if p.revs == nil {
 		p.revs, p.rows = map[int64][2]int64{}, map[int64]storedRow{}
 	}
-	list := func(ids []int64) string {
-		b := make([]byte, 0, len(ids)*8)
-		b = append(b, '[')
-		for i, id := range ids {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, id, 10)
-		}
-		return string(append(b, ']'))
-	}
-	rows, err := p.tx.Query(`SELECT id, page, body FROM revisions WHERE id IN (SELECT value FROM json_each(?))`, list(revs))
+	rows, err := p.tx.Query(`SELECT id, page, body FROM revisions WHERE id IN (SELECT value FROM json_each(?))`, idList(revs))
 	if err != nil {
 		return err
 	}
@@ -443,7 +457,7 @@ func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows, err = p.tx.Query(`SELECT id, cid, enc, base, depth, size, data FROM blocks WHERE id IN (SELECT value FROM json_each(?))`, list(ids))
+	rows, err = p.tx.Query(`SELECT id, cid, enc, base, depth, size, data FROM blocks WHERE id IN (SELECT value FROM json_each(?))`, idList(ids))
 	if err != nil {
 		return err
 	}
@@ -609,14 +623,18 @@ type NewRevision struct {
 	Page cid.Cid
 	// Head reports whether it is a head now.
 	Head bool
+	// Void reports whether it is void (see void.go): not worth
+	// announcing, since a sync sends it only once a counting revision
+	// builds on it.
+	Void bool
 }
 
 // RevisionsAfter returns up to limit revisions with row ids above after,
 // oldest first, and the watermark to pass next time.
 func (s *Store) RevisionsAfter(ctx context.Context, after int64, limit int) ([]NewRevision, int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, b.cid, pb.cid, h.rev IS NOT NULL FROM revisions r
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, b.cid, pb.cid, h.rev IS NOT NULL, v.rev IS NOT NULL FROM revisions r
 		JOIN blocks b ON b.id = r.id JOIN blocks pb ON pb.id = r.page LEFT JOIN heads h ON h.rev = r.id
-		WHERE r.id > ? ORDER BY r.id LIMIT ?`, after, limit)
+		LEFT JOIN void v ON v.rev = r.id WHERE r.id > ? ORDER BY r.id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, after, err
 	}
@@ -626,7 +644,7 @@ func (s *Store) RevisionsAfter(ctx context.Context, after int64, limit int) ([]N
 		var id int64
 		var cb, pb []byte
 		var n NewRevision
-		if err := rows.Scan(&id, &cb, &pb, &n.Head); err != nil {
+		if err := rows.Scan(&id, &cb, &pb, &n.Head, &n.Void); err != nil {
 			return nil, after, err
 		}
 		if n.Cid, err = cid.Cast(cb); err != nil {
