@@ -86,26 +86,34 @@ func (p *SyncPlan) Revisions() int { return len(p.revs) }
 // ancestor (or one) of the peer's heads that this store knows. A page
 // whose heads the peer already has is skipped without reading its DAG; a
 // page of which the peer knows nothing is sent whole, less its void
-// revisions that no counting one builds on.
+// revisions that no counting one builds on. The wiki's own pages (an
+// unsigned genesis: settings, members) go first, so that a receiver
+// holds the member list before the revisions it governs.
 func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, error) {
 	plan := &SyncPlan{}
 	ours := map[string][2]int64{} // cid bytes -> (rev id, page id)
 	ourByPage := map[int64][]int64{}
-	var pages []int64
-	rows, err := s.db.QueryContext(ctx, `SELECT h.rev, h.page, b.cid FROM heads h JOIN blocks b ON b.id = h.rev ORDER BY h.page`)
+	var pages, systemPages []int64
+	rows, err := s.db.QueryContext(ctx, `SELECT h.rev, h.page, b.cid, g.auto FROM heads h JOIN blocks b ON b.id = h.rev
+		JOIN revisions g ON g.id = h.page ORDER BY h.page`)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var rev, page int64
 		var cb []byte
-		if err := rows.Scan(&rev, &page, &cb); err != nil {
+		var system bool
+		if err := rows.Scan(&rev, &page, &cb, &system); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		ours[string(cb)] = [2]int64{rev, page}
 		if _, ok := ourByPage[page]; !ok {
-			pages = append(pages, page)
+			if system {
+				systemPages = append(systemPages, page)
+			} else {
+				pages = append(pages, page)
+			}
 		}
 		ourByPage[page] = append(ourByPage[page], rev)
 	}
@@ -135,7 +143,7 @@ func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, 
 		}
 	}
 
-	for _, page := range pages {
+	for _, page := range append(systemPages, pages...) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

@@ -104,3 +104,36 @@ func sameCIDs(got, want []cid.Cid, loose bool) bool {
 	}
 	return true
 }
+
+// The wiki's own pages (an unsigned genesis: settings, members) go out
+// before every other page, so that a receiver holds the member list
+// before the revisions it governs; each page's revisions stay parents
+// first.
+func TestPlanSyncSendsSystemPagesFirst(t *testing.T) {
+	ctx := context.Background()
+	s := historytest.NewStore(t, history.Options{VerifyAuto: acceptAuto})
+	b := historytest.NewBuilder(t, s)
+	a1 := b.Put(cid.Undef, "A", "a1")
+	a2 := b.Put(a1, "A", "a2", a1)
+	settings := systemPage(t, s, "settings")
+	s1 := b.Put(settings, "settings", "policy = merge\n", settings)
+	members := systemPage(t, s, "members")
+	m1 := b.Put(members, "members", "add\n", members)
+	c1 := b.Put(cid.Undef, "C", "c1")
+	for _, tc := range []struct {
+		name   string
+		theirs []cid.Cid
+		sends  []cid.Cid
+	}{
+		{"an empty peer", nil, []cid.Cid{settings, s1, members, m1, a1, a2, c1}},
+		{"a peer behind on A and on the members", []cid.Cid{a1, s1, members, c1}, []cid.Cid{m1, a2}},
+	} {
+		plan, err := s.PlanSync(ctx, tc.theirs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameCIDs(plan.Sends, tc.sends, false) {
+			t.Errorf("%s: sends %v, want %v", tc.name, plan.Sends, tc.sends)
+		}
+	}
+}
