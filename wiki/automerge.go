@@ -268,8 +268,9 @@ func forged(format string, a ...any) error {
 func verifyAuto(rd history.Reader, c cid.Cid, rev *history.Revision) error {
 	if rev.Page == nil {
 		g, _ := settingsGenesis(rev.Wiki)
-		if !g.Cid.Equals(c) {
-			return forged("unsigned genesis that is not the wiki's settings page")
+		m, _ := membersGenesis(rev.Wiki)
+		if !g.Cid.Equals(c) && !m.Cid.Equals(c) {
+			return forged("unsigned genesis that is not the wiki's settings or members page")
 		}
 		return nil
 	}

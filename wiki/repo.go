@@ -63,6 +63,9 @@ type Repo struct {
 	// settingsCache is the settings page, parsed, for the heads it was
 	// read from: an edit reads it to stamp the wiki's policy and again
 	// for the confirmation default.
+	// members is the member list the store's hooks consult.
+	members *memberCache
+
 	settingsCache struct {
 		sync.Mutex
 		heads  []cid.Cid
@@ -121,18 +124,42 @@ func NewKey() []byte {
 	return k
 }
 
-// Init creates a new wiki in dir: identity, wiki id and key, database.
+// Init creates a new wiki in dir: identity, wiki id, database, and the
+// member list, founded by this replica (its first admin). The wiki id is
+// bound to the founder (FoundedWikiID).
 func Init(dir, name string) (*Repo, error) {
-	return InitReplica(dir, name, NewWikiID(), NewKey())
+	id, err := history.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	nonce := newNonce()
+	r, err := initRepo(dir, name, FoundedWikiID(id.ID, nonce), nil, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.found(context.Background(), nonce); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
-// InitReplica makes a repo in dir for the given wiki id and key (a new wiki,
-// or a replica of an existing one).
+// InitReplica makes a repo in dir for a replica of the wiki with the given
+// id. key is the pre-shared key of a wiki made before membership (kept for
+// its upgrade); nil for others.
 func InitReplica(dir, name, wikiID string, key []byte) (*Repo, error) {
+	id, err := history.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	return initRepo(dir, name, wikiID, key, id)
+}
+
+func initRepo(dir, name, wikiID string, key []byte, id *history.Identity) (*Repo, error) {
 	if Initialised(dir) {
 		return nil, fmt.Errorf("%w: %s", ErrAlreadyInit, dir)
 	}
-	if len(key) != 32 {
+	if key != nil && len(key) != 32 {
 		return nil, fmt.Errorf("%w: wiki key must be 32 bytes", ErrInvalid)
 	}
 	if name = strings.TrimSpace(name); name == "" {
@@ -141,23 +168,31 @@ func InitReplica(dir, name, wikiID string, key []byte) (*Repo, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create repo: %w", err)
 	}
-	id, err := history.NewIdentity()
-	if err != nil {
-		return nil, err
-	}
 	if err := id.Save(filepath.Join(dir, IdentityFile)); err != nil {
 		return nil, err
 	}
-	if err := writeSecret(filepath.Join(dir, KeyFile), []byte(hex.EncodeToString(key)+"\n")); err != nil {
-		return nil, err
+	if key != nil {
+		if err := writeSecret(filepath.Join(dir, KeyFile), []byte(hex.EncodeToString(key)+"\n")); err != nil {
+			return nil, err
+		}
 	}
 	cfg := Config{Version: 1, Wiki: wikiID, Name: name}
-	store, err := history.Open(filepath.Join(dir, DBFile), wikiID, storeOptions())
+	mc := &memberCache{self: id.ID}
+	store, err := history.Open(filepath.Join(dir, DBFile), wikiID, storeOptions(mc))
 	if err != nil {
 		return nil, err
 	}
-	r := &Repo{Dir: dir, Config: cfg, Store: store, ID: id, Now: time.Now}
-	if err := r.ensureSettings(context.Background()); err != nil {
+	r := &Repo{Dir: dir, Config: cfg, Store: store, ID: id, Now: time.Now, members: mc}
+	ctx := context.Background()
+	if err := r.ensureSettings(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := r.ensureMembersPage(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if _, err := r.Members(ctx); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -209,13 +244,21 @@ func OpenWith(dir string, o OpenOptions) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := storeOptions()
+	mc := &memberCache{self: id.ID}
+	opts := storeOptions(mc)
 	opts.BackgroundCheckpoint = o.LongLived
 	store, err := history.Open(filepath.Join(dir, DBFile), cfg.Wiki, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Repo{Dir: dir, Config: cfg, Store: store, ID: id, Now: time.Now}, nil
+	r := &Repo{Dir: dir, Config: cfg, Store: store, ID: id, Now: time.Now, members: mc}
+	// The member list is read before anything is stored: the store's
+	// hooks consult it.
+	if _, err := r.Members(context.Background()); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // Close closes the database.
@@ -236,8 +279,8 @@ func (r *Repo) Key() ([]byte, error) {
 
 // storeOptions wires wiki semantics into the store: link syntax, and the
 // recomputation that checks automatic merges.
-func storeOptions() history.Options {
-	return history.Options{Links: LinkTargets, VerifyAuto: verifyAuto}
+func storeOptions(mc *memberCache) history.Options {
+	return history.Options{Links: LinkTargets, VerifyAuto: verifyAuto, Counts: mc.counts, Admit: mc.admit}
 }
 
 // Status summarises the repo.

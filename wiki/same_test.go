@@ -14,18 +14,18 @@ import (
 )
 
 // newReplica makes another replica of a's wiki (its own identity, the same
-// wiki id and key), closed when the test ends.
+// wiki id), added to the member list by a (an admin), closed when the test
+// ends.
 func newReplica(t *testing.T, a *wiki.Repo, name string) *wiki.Repo {
 	t.Helper()
-	key, err := a.Key()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := wiki.InitReplica(filepath.Join(t.TempDir(), name), name, a.Config.Wiki, key)
+	r, err := wiki.InitReplica(filepath.Join(t.TempDir(), name), name, a.Config.Wiki, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
+	if err := a.AddMember(context.Background(), r.ID.ID, name, wiki.RoleMember); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
@@ -45,6 +45,7 @@ func copyAll(t *testing.T, from, to *wiki.Repo) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	to.ObserveReceived(ctx, res)
 	if err := to.ApplyPolicies(ctx, res.Divergent); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func (r *Repo) SetPriorityList(ctx context.Context, ids []string) error {
 // stampPolicy fills in the policy a new signed revision carries: the
 // override it inherited, else the wiki's current default.
 func (r *Repo) stampPolicy(ctx context.Context, d *Draft) error {
-	if d.Page.Defined() && d.Page.Equals(r.SettingsPage()) {
+	if d.Page.Defined() && (d.Page.Equals(r.SettingsPage()) || d.Page.Equals(r.MembersPage())) {
 		d.Policy = ""
 		return nil
 	}

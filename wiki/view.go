@@ -185,6 +185,10 @@ type LogEntry struct {
 	Auto    bool
 	Policy  string // the policy an automatic merge applied
 	Head    bool
+	// Void: written by a removed member after their removal (or merged
+	// from such a revision): kept because a revision builds on it, never
+	// counted (see members.go).
+	Void bool
 }
 
 // Log lists a page's revisions newest first, children before parents.
@@ -201,11 +205,20 @@ func (r *Repo) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
 	for _, h := range heads {
 		isHead[h] = true
 	}
+	voids, err := r.Store.VoidCount(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]LogEntry, 0, len(entries))
 	for _, e := range entries {
 		le := LogEntry{Rev: e.Cid, Parents: []cid.Cid{}, Title: e.Rev.Title, Deleted: e.Rev.Deleted,
 			Author: e.Rev.AuthorID().String(), Name: e.Rev.Name, Time: revisionTime(e.Rev.Time),
 			Message: e.Rev.Msg, Auto: e.Rev.IsAuto(), Head: isHead[e.Cid]}
+		if voids > 0 {
+			if le.Void, err = r.Store.IsVoid(ctx, e.Cid); err != nil {
+				return nil, err
+			}
+		}
 		if le.Auto {
 			le.Policy = e.Rev.Policy
 		}

@@ -1,0 +1,140 @@
+package wiki
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"peerwiki/history"
+)
+
+func newTestRepo(t *testing.T, name string) *Repo {
+	t.Helper()
+	r, err := Init(filepath.Join(t.TempDir(), name), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func TestForgedInvitesAreRefused(t *testing.T) {
+	ctx := context.Background()
+	a := newTestRepo(t, "ada")
+	joiner, _ := history.NewIdentity()
+	good, _, err := a.NewInvite(ctx, RoleMember, 1, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A changed expiry (or role, or use count) breaks the signature.
+	var tok inviteToken
+	if err := tokenDec.Unmarshal(good, &tok); err != nil {
+		t.Fatal(err)
+	}
+	tok.Expires += int64(365 * 24 * time.Hour / time.Millisecond)
+	longer, _ := tokenEnc.Marshal(tok)
+	if _, err := a.Redeem(ctx, longer, joiner.ID, "eve"); !errors.Is(err, ErrBadInvite) {
+		t.Fatalf("an invite with a changed expiry: %v", err)
+	}
+
+	// Signed by someone who is not an admin (here: not a member at all).
+	mallory, _ := history.NewIdentity()
+	forged := inviteToken{Wiki: a.Config.Wiki, ID: newNonce(), Role: RoleAdmin, Uses: 100,
+		Expires: time.Now().Add(time.Hour).UnixMilli(), Issuer: []byte(mallory.ID)}
+	forged.Sig, _ = mallory.Key.Sign(forged.unsigned())
+	fb, _ := tokenEnc.Marshal(forged)
+	if _, err := a.Redeem(ctx, fb, joiner.ID, "eve"); !errors.Is(err, ErrBadInvite) {
+		t.Fatalf("an invite signed by a non-admin: %v", err)
+	}
+
+	// Another wiki's invite, garbage, an oversized token.
+	b := newTestRepo(t, "bea")
+	other, _, _ := b.NewInvite(ctx, RoleMember, 1, time.Hour)
+	for name, tok := range map[string][]byte{"other wiki": other, "garbage": []byte("\xa1\x01\x02"), "huge": make([]byte, 5000)} {
+		if _, err := a.Redeem(ctx, tok, joiner.ID, "eve"); !errors.Is(err, ErrBadInvite) {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+
+	// The real one works once; a second person is refused, the same one is not.
+	if role, err := a.Redeem(ctx, good, joiner.ID, "joe"); err != nil || role != RoleMember {
+		t.Fatalf("redeem: %q %v", role, err)
+	}
+	if _, err := a.Redeem(ctx, good, joiner.ID, "joe"); err != nil {
+		t.Fatalf("redeeming again for the same member: %v", err)
+	}
+	second, _ := history.NewIdentity()
+	if _, err := a.Redeem(ctx, good, second.ID, "sam"); !errors.Is(err, ErrInviteUsed) {
+		t.Fatalf("second use: %v", err)
+	}
+	m, _ := a.Members(ctx)
+	if !m.IsMember(joiner.ID) || m.IsMember(second.ID) || m.Uses(hexID(tok.ID)) != 1 {
+		t.Fatalf("member list after redeeming: %+v", m.List())
+	}
+}
+
+func TestRemovalVoidsLaterWritesAndKeepsMembersWork(t *testing.T) {
+	ctx := context.Background()
+	a := newTestRepo(t, "ada")
+	d, err := InitReplica(filepath.Join(t.TempDir(), "dave"), "dave", a.Config.Wiki, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := a.AddMember(ctx, d.ID.ID, "dave", RoleMember); err != nil {
+		t.Fatal(err)
+	}
+	copyBlocks(t, a, d)
+	page, err := d.Create(ctx, "Dave's", "before\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyBlocks(t, d, a)
+	// Dave writes on after Ada's removal, which he has not seen.
+	if _, err := a.RemoveMember(ctx, "dave"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := d.Edit(ctx, page, Edit{Body: ptr("after\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyBlocks(t, d, a)
+	if void, _ := a.Store.IsVoid(ctx, after); !void {
+		t.Fatal("Dave's write after his removal counts")
+	}
+	if void, _ := a.Store.IsVoid(ctx, page); void {
+		t.Fatal("Dave's write before his removal no longer counts")
+	}
+	heads, _ := a.Store.Heads(ctx, page)
+	if len(heads) != 1 || !heads[0].Equals(page) {
+		t.Fatalf("heads after the void write: %v", heads)
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func hexID(b []byte) string { return hex.EncodeToString(b) }
+
+// copyBlocks stores every block of from in to, as a sync would, and tells
+// to's member list.
+func copyBlocks(t *testing.T, from, to *Repo) {
+	t.Helper()
+	ctx := context.Background()
+	plan, err := from.Store.PlanSync(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []history.Block
+	if err := from.Store.SendPlan(ctx, plan, func(b history.Block) error { blocks = append(blocks, b); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	res, err := to.Store.Put(ctx, blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to.ObserveReceived(ctx, res)
+}

@@ -1,0 +1,453 @@
+package wiki
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"peerwiki/history"
+)
+
+// memberCache holds the member list the store's hooks consult (they run
+// while revisions are stored and must not read the database themselves)
+// and tells watchers when it changes.
+type memberCache struct {
+	mu      sync.RWMutex
+	m       *Members
+	self    peer.ID
+	changed []chan struct{}
+}
+
+func (mc *memberCache) get() *Members {
+	mc.mu.RLock()
+	defer mc.mu.RUnlock()
+	return mc.m
+}
+
+// counts is history.Options.Counts: before the list is read, everything
+// counts (the repo reads it at open and after every change).
+func (mc *memberCache) counts(c cid.Cid, r *history.Revision) bool {
+	m := mc.get()
+	return m == nil || m.Counts(c, r)
+}
+
+// admit is history.Options.Admit.
+func (mc *memberCache) admit(r *history.Revision) error {
+	m := mc.get()
+	if m == nil {
+		return nil
+	}
+	return m.admits(r)
+}
+
+// Changed returns a channel that receives (without blocking the sender)
+// each time the member list changes.
+func (r *Repo) MembersChanged() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	r.members.mu.Lock()
+	r.members.changed = append(r.members.changed, ch)
+	r.members.mu.Unlock()
+	return ch
+}
+
+// Members returns the member list as of the membership operations held.
+func (r *Repo) Members(ctx context.Context) (*Members, error) {
+	heads, err := r.Store.Heads(ctx, r.MembersPage())
+	if err != nil && !errors.Is(err, history.ErrNotFound) {
+		return nil, err
+	}
+	if m := r.members.get(); m != nil && slices.EqualFunc(m.heads, heads, cid.Cid.Equals) {
+		return m, nil
+	}
+	return r.RefreshMembers(ctx)
+}
+
+// RefreshMembers recomputes the member list from the store, marks the
+// revisions of members whose standing changed as counting or void, and
+// tells watchers when the list changed.
+func (r *Repo) RefreshMembers(ctx context.Context) (*Members, error) {
+	ops, heads, err := r.loadMemberOps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var earliest *peer.ID
+	isFounder := func(author peer.ID, op memberOp) bool {
+		if !IsLegacyWikiID(r.Config.Wiki) {
+			nonce, err := hex.DecodeString(op.Nonce)
+			return err == nil && FoundedWikiID(author, nonce) == r.Config.Wiki
+		}
+		if earliest == nil {
+			s, err := r.Store.EarliestAuthor(ctx)
+			p, _ := peer.Decode(s)
+			if err != nil {
+				p = ""
+			}
+			earliest = &p
+		}
+		return *earliest != "" && author == *earliest
+	}
+	m := replay(ops, isFounder)
+	m.heads = heads
+	if !m.Founded && IsLegacyWikiID(r.Config.Wiki) {
+		authors, err := r.Store.Authors(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m.legacyAuthors = map[peer.ID]bool{}
+		for _, a := range authors {
+			if p, err := peer.Decode(a); err == nil {
+				m.legacyAuthors[p] = true
+			}
+		}
+	}
+	for p, counted := range m.counted {
+		var frontier []cid.Cid
+		for c := range counted {
+			frontier = append(frontier, c)
+		}
+		below, err := r.Store.AuthoredWithin(ctx, p.String(), frontier)
+		if err != nil {
+			return nil, err
+		}
+		for c := range below {
+			counted[c] = true
+		}
+	}
+	old := r.members.get()
+	r.members.mu.Lock()
+	r.members.m = m
+	r.members.mu.Unlock()
+	changed, all := standingChanged(old, m)
+	if all {
+		if changed, err = r.Store.Authors(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if len(changed) > 0 || all {
+		if _, err := r.Store.Revoid(ctx, changed); err != nil {
+			return nil, err
+		}
+		r.members.mu.RLock()
+		for _, ch := range r.members.changed {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+		r.members.mu.RUnlock()
+	}
+	return m, nil
+}
+
+// standingChanged lists the peers (as strings) whose revisions may count
+// differently under m than under old; all when every author's may.
+func standingChanged(old, m *Members) (out []string, all bool) {
+	if old == nil {
+		// The first reading in this process: the void marks in the store
+		// were made by the process that changed the list.
+		return nil, false
+	}
+	if old.Founded != m.Founded {
+		return nil, true
+	}
+	for p, e := range m.list {
+		o, ok := old.list[p]
+		if !ok || o.Removed != e.Removed || (e.Removed && len(old.counted[p]) != len(m.counted[p])) {
+			out = append(out, p.String())
+		}
+	}
+	for p := range old.list {
+		if _, ok := m.list[p]; !ok {
+			out = append(out, p.String())
+		}
+	}
+	slices.Sort(out)
+	return out, false
+}
+
+// ObserveReceived is told of every batch of revisions stored from peers:
+// the member list may have changed, or a removed member's revisions may
+// have arrived whose standing depends on the revisions around them.
+func (r *Repo) ObserveReceived(ctx context.Context, res *history.PutResult) {
+	if res == nil || len(res.Revisions) == 0 {
+		return
+	}
+	page := r.MembersPage()
+	if slices.ContainsFunc(res.Pages, page.Equals) {
+		if _, err := r.RefreshMembers(ctx); err != nil {
+			r.logWarn("reading the member list", err)
+		}
+		return
+	}
+	m := r.members.get()
+	if m == nil || !m.Founded {
+		return
+	}
+	var removed []string
+	authors, err := r.Store.RevisionAuthors(ctx, res.Revisions)
+	if err != nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, a := range authors {
+		p, err := peer.Decode(a)
+		if err == nil && m.IsRemoved(p) && !seen[a] {
+			seen[a] = true
+			removed = append(removed, a)
+		}
+	}
+	if len(removed) > 0 {
+		slices.Sort(removed)
+		if _, err := r.RefreshMembers(ctx); err == nil {
+			_, _ = r.Store.Revoid(ctx, removed)
+		}
+	}
+}
+
+func (r *Repo) logWarn(what string, err error) {
+	if r.Logger != nil {
+		r.Logger.Warn(what, "err", err)
+	}
+}
+
+// commitMemberOp signs one membership operation on top of every head of
+// the members page and refreshes the list.
+func (r *Repo) commitMemberOp(ctx context.Context, op memberOp, msg string) (*Members, error) {
+	if err := r.ensureMembersPage(ctx); err != nil {
+		return nil, err
+	}
+	heads, err := r.Store.Heads(ctx, r.MembersPage())
+	if err != nil && !errors.Is(err, history.ErrNotFound) {
+		return nil, err
+	}
+	if len(heads) == 0 {
+		heads = []cid.Cid{r.MembersPage()}
+	}
+	body, err := json.Marshal(op)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.commit(ctx, Draft{Page: r.MembersPage(), Parents: heads, Title: "members", Body: string(body), Msg: msg}); err != nil {
+		return nil, err
+	}
+	return r.RefreshMembers(ctx)
+}
+
+// found writes the founding operation of a new wiki.
+func (r *Repo) found(ctx context.Context, nonce []byte) error {
+	_, err := r.commitMemberOp(ctx, memberOp{Op: "found", Name: r.Config.Name, Nonce: hex.EncodeToString(nonce)}, "found the wiki")
+	return err
+}
+
+// UpgradeMembers founds the member list of a wiki made before membership,
+// when this replica is its founder (the author of its earliest revision):
+// every author it holds becomes a member, the founder its admin. It does
+// nothing on other replicas, or once the wiki is founded; it reports
+// whether it founded the list.
+func (r *Repo) UpgradeMembers(ctx context.Context) (bool, error) {
+	if !IsLegacyWikiID(r.Config.Wiki) {
+		return false, nil
+	}
+	m, err := r.Members(ctx)
+	if err != nil || m.Founded {
+		return false, err
+	}
+	first, err := r.Store.EarliestAuthor(ctx)
+	if errors.Is(err, history.ErrNotFound) {
+		first = r.ID.ID.String() // an empty wiki: its only replica founds it
+	} else if err != nil {
+		return false, err
+	}
+	if first != r.ID.ID.String() {
+		return false, nil
+	}
+	authors, err := r.Store.Authors(ctx)
+	if err != nil {
+		return false, err
+	}
+	m, err = r.commitMemberOp(ctx, memberOp{Op: "found", Name: r.Config.Name, Members: authors}, "upgrade to signed membership")
+	if err != nil {
+		return false, err
+	}
+	return m.Founded, nil
+}
+
+// Access says, from memory, what the member list says of p: a current
+// member, a removed one, or neither. Before a wiki made before membership
+// is founded, the authors of revisions held count as members; before a
+// new replica has received its wiki's list, every peer does (it holds
+// nothing yet, and what it receives is checked once the list arrives).
+func (r *Repo) Access(p peer.ID) (member, removed bool) {
+	if p == r.ID.ID {
+		return true, false
+	}
+	m := r.members.get()
+	switch {
+	case m == nil:
+		return false, false
+	case !m.Founded && m.legacyAuthors != nil:
+		return m.legacyAuthors[p], false
+	case !m.Founded:
+		return true, false
+	}
+	return m.IsMember(p), m.IsRemoved(p)
+}
+
+// IsAdminHere reports, from memory, whether this replica is an admin.
+func (r *Repo) IsAdminHere() bool {
+	m := r.members.get()
+	return m != nil && m.IsAdmin(r.ID.ID)
+}
+
+// requireAdmin returns the list when this replica is an admin of it.
+func (r *Repo) requireAdmin(ctx context.Context) (*Members, error) {
+	m, err := r.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !m.Founded {
+		return nil, ErrUnfounded
+	}
+	if !m.IsAdmin(r.ID.ID) {
+		return nil, ErrNotAdmin
+	}
+	return m, nil
+}
+
+// FindMember resolves a name or a peer id (or a unique prefix of one) to a member.
+func (m *Members) FindMember(s string) (Member, error) {
+	s = strings.TrimSpace(s)
+	if p, err := peer.Decode(s); err == nil {
+		if e, ok := m.list[p]; ok {
+			return *e, nil
+		}
+		return Member{}, fmt.Errorf("%w: %s", ErrNotMember, s)
+	}
+	var found []Member
+	for _, e := range m.list {
+		if e.Name == s || (len(s) >= 6 && strings.HasPrefix(e.Peer.String(), s)) {
+			found = append(found, *e)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Member{}, fmt.Errorf("%w: %q", ErrNotMember, s)
+	case 1:
+		return found[0], nil
+	}
+	var ids []string
+	for _, e := range found {
+		ids = append(ids, e.Peer.String())
+	}
+	slices.Sort(ids)
+	return Member{}, fmt.Errorf("%w: %q names %d members: %s", ErrAmbiguous, s, len(found), strings.Join(ids, ", "))
+}
+
+// AddMember adds a peer directly (no invite), with a role.
+func (r *Repo) AddMember(ctx context.Context, p peer.ID, name, role string) error {
+	return r.addMember(ctx, p, name, role, "")
+}
+
+func (r *Repo) addMember(ctx context.Context, p peer.ID, name, role, invite string) error {
+	if role != RoleAdmin && role != RoleMember {
+		return fmt.Errorf("%w: role %q (admin or member)", ErrInvalid, role)
+	}
+	if err := checkMemberName(name); err != nil {
+		return err
+	}
+	m, err := r.requireAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	if e, ok := m.list[p]; ok {
+		if e.Removed {
+			return ErrRemoved
+		}
+		return fmt.Errorf("%w: %s is a member already", ErrNoChange, p)
+	}
+	_, err = r.commitMemberOp(ctx, memberOp{Op: "add", Peer: p.String(), Name: name, Role: role, Invite: invite}, "add "+name)
+	return err
+}
+
+// checkMemberName bounds a display name (it reaches terminals and browsers).
+func checkMemberName(name string) error {
+	if len(name) > 128 {
+		return fmt.Errorf("%w: a name of %d bytes (at most 128)", ErrInvalid, len(name))
+	}
+	return history.CheckTitle(name)
+}
+
+// RemoveMember removes a member: from then on their connections are
+// refused, and of their revisions only those this replica holds now
+// (their frontier) keep counting. It reports whether the member removed
+// themselves.
+func (r *Repo) RemoveMember(ctx context.Context, who string) (Member, error) {
+	m, err := r.requireAdmin(ctx)
+	if err != nil {
+		return Member{}, err
+	}
+	e, err := m.FindMember(who)
+	if err != nil {
+		return Member{}, err
+	}
+	if e.Removed {
+		return e, fmt.Errorf("%w: %s was removed already", ErrNoChange, e.Peer)
+	}
+	if e.Role == RoleAdmin && m.admins() == 1 {
+		return e, ErrLastAdmin
+	}
+	frontier, err := r.Store.AuthorFrontier(ctx, e.Peer.String())
+	if err != nil {
+		return e, err
+	}
+	op := memberOp{Op: "remove", Peer: e.Peer.String()}
+	for _, c := range frontier {
+		op.Frontier = append(op.Frontier, c.String())
+	}
+	_, err = r.commitMemberOp(ctx, op, "remove "+e.Name)
+	return e, err
+}
+
+// SetMemberRole makes a member an admin or a plain member.
+func (r *Repo) SetMemberRole(ctx context.Context, who, role string) (Member, error) {
+	if role != RoleAdmin && role != RoleMember {
+		return Member{}, fmt.Errorf("%w: role %q (admin or member)", ErrInvalid, role)
+	}
+	m, err := r.requireAdmin(ctx)
+	if err != nil {
+		return Member{}, err
+	}
+	e, err := m.FindMember(who)
+	if err != nil {
+		return Member{}, err
+	}
+	if e.Removed {
+		return e, ErrRemoved
+	}
+	if e.Role == role {
+		return e, fmt.Errorf("%w: %s is %s already", ErrNoChange, e.Name, role)
+	}
+	if e.Role == RoleAdmin && m.admins() == 1 {
+		return e, ErrLastAdmin
+	}
+	_, err = r.commitMemberOp(ctx, memberOp{Op: "role", Peer: e.Peer.String(), Role: role}, e.Name+" becomes "+role)
+	return e, err
+}
+
+// newNonce returns 16 random bytes.
+func newNonce() []byte {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return b
+}

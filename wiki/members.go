@@ -1,0 +1,512 @@
+package wiki
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"peerwiki/history"
+)
+
+// Membership is replicated, signed data, like the settings: a members page
+// whose genesis is the same unsigned block on every replica, and whose
+// every other revision is one operation signed by an admin (found, add,
+// remove, role, revoke; see memberOp). The member list is a pure function
+// of the set of those revisions, computed by replaying them (replay), so
+// every replica that holds the same operations holds the same list,
+// whatever order it learnt them in.
+//
+// The rules, also in the README:
+//
+//   - Order. Operations are replayed parents first; operations that are
+//     concurrent are taken removals first, then by author id, then by CID.
+//   - Authority. found is valid once, from the wiki's founder (new wikis:
+//     the peer whose id and nonce hash to the wiki id; wikis made before
+//     membership: the author of the earliest revision). Every other
+//     operation needs an author who is an admin at that point of the replay.
+//     The last admin cannot be removed or demoted.
+//   - Removal is permanent for that peer id and names the removed member's
+//     frontier: the revisions of theirs the remover held. Their revisions
+//     at or below the frontier keep counting; every other revision of
+//     theirs is void everywhere (stored, because a member may have built on
+//     it, but never a head, never shown, never counted). So a removal beats
+//     every concurrent change by the removed member: a membership
+//     operation of theirs that the remover had not seen is voided, and the
+//     replay runs again without it (once voided, an operation stays
+//     voided, so the replay ends).
+//   - A revision counts when its author was ever added and, if removed,
+//     it lies within the removal's frontier. An automatic merge counts
+//     when all its parents do. Revisions by authors never added are
+//     refused when received.
+
+// Roles.
+const (
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// Membership errors callers branch on.
+var (
+	ErrNotAdmin   = errors.New("only an admin can change the member list")
+	ErrNotMember  = errors.New("no such member")
+	ErrLastAdmin  = errors.New("the wiki's last admin cannot be removed or demoted")
+	ErrRemoved    = errors.New("that peer was removed from the wiki; a removal is permanent")
+	ErrUnfounded  = errors.New("this replica has not received the wiki's member list yet")
+	ErrBadInvite  = errors.New("invalid invite")
+	ErrInviteUsed = errors.New("invite used up")
+)
+
+// memberOp is the body of a membership revision (JSON, one object).
+type memberOp struct {
+	Op string `json:"op"` // found, add, remove, role, revoke
+	// Peer is the member an add, remove or role is about.
+	Peer string `json:"peer,omitempty"`
+	Name string `json:"name,omitempty"`
+	Role string `json:"role,omitempty"`
+	// Invite is the id (hex) of the invite an add redeemed, or a revoke revokes.
+	Invite string `json:"invite,omitempty"`
+	// Nonce (found, new wikis) is what the founder hashed into the wiki id.
+	Nonce string `json:"nonce,omitempty"`
+	// Members (found, upgraded wikis) are the authors the founder knew.
+	Members []string `json:"members,omitempty"`
+	// Frontier (remove) is the removed member's revisions the remover
+	// held that no revision of theirs it held descends from.
+	Frontier []string `json:"frontier,omitempty"`
+}
+
+// Member is one entry of the member list.
+type Member struct {
+	Peer    peer.ID
+	Name    string
+	Role    string
+	AddedBy peer.ID // empty for the founder
+	Since   time.Time
+	Invite  string // the invite redeemed, if any
+	// Removed members stay in the list, marked, with who removed them.
+	Removed   bool
+	RemovedBy peer.ID
+	RemovedAt time.Time
+}
+
+// Members is the member list as of the membership operations a replica holds.
+type Members struct {
+	// Founded is false until the founding operation is held: a wiki made
+	// before membership that its founder has not upgraded yet, or a new
+	// replica that has not received the list. Everyone counts then.
+	Founded bool
+	Founder peer.ID
+	list    map[peer.ID]*Member
+	// counted holds, for each removed member, their revisions that count.
+	counted map[peer.ID]map[cid.Cid]bool
+	uses    map[string]int
+	revoked map[string]bool
+	// heads are the members page's heads this list was computed from.
+	heads []cid.Cid
+	// legacyAuthors (a wiki from before membership, not founded yet) are
+	// the authors of the revisions held: the members until it is.
+	legacyAuthors map[peer.ID]bool
+}
+
+// List returns the members, removed ones included, founder first, then by name.
+func (m *Members) List() []Member {
+	out := make([]Member, 0, len(m.list))
+	for _, e := range m.list {
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].Peer == m.Founder) != (out[j].Peer == m.Founder) {
+			return out[i].Peer == m.Founder
+		}
+		if out[i].Removed != out[j].Removed {
+			return !out[i].Removed
+		}
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Peer < out[j].Peer
+	})
+	return out
+}
+
+// Get returns the entry of p.
+func (m *Members) Get(p peer.ID) (Member, bool) {
+	e, ok := m.list[p]
+	if !ok {
+		return Member{}, false
+	}
+	return *e, true
+}
+
+// IsMember reports whether p is a current member (in an unfounded wiki,
+// whether p authored a revision the replica holds is for the caller).
+func (m *Members) IsMember(p peer.ID) bool {
+	e, ok := m.list[p]
+	return ok && !e.Removed
+}
+
+// IsAdmin reports whether p is a current admin.
+func (m *Members) IsAdmin(p peer.ID) bool {
+	e, ok := m.list[p]
+	return ok && !e.Removed && e.Role == RoleAdmin
+}
+
+// IsRemoved reports whether p was a member and was removed.
+func (m *Members) IsRemoved(p peer.ID) bool {
+	e, ok := m.list[p]
+	return ok && e.Removed
+}
+
+// Uses is how many members were added with the invite id.
+func (m *Members) Uses(invite string) int { return m.uses[invite] }
+
+// Revoked reports whether the invite id was revoked.
+func (m *Members) Revoked(invite string) bool { return m.revoked[invite] }
+
+func (m *Members) admins() int {
+	n := 0
+	for _, e := range m.list {
+		if !e.Removed && e.Role == RoleAdmin {
+			n++
+		}
+	}
+	return n
+}
+
+// Counts reports whether a revision counts (see the rules above).
+func (m *Members) Counts(c cid.Cid, r *history.Revision) bool {
+	if !m.Founded || r.IsAuto() {
+		return true
+	}
+	e, ok := m.list[r.AuthorID()]
+	if !ok {
+		return false
+	}
+	if !e.Removed {
+		return true
+	}
+	return m.counted[e.Peer][c]
+}
+
+// admits reports whether a received revision may be stored.
+func (m *Members) admits(r *history.Revision) error {
+	if !m.Founded || r.IsAuto() {
+		return nil
+	}
+	if _, ok := m.list[r.AuthorID()]; !ok {
+		return fmt.Errorf("%w: %s", history.ErrNotMember, r.AuthorID())
+	}
+	return nil
+}
+
+// membersGenesis is the members page's genesis block and its empty body.
+func membersGenesis(wiki string) (history.Block, history.Block) {
+	body := history.NewBlock(history.CodecRaw, nil)
+	rev := &history.Revision{Wiki: wiki, Nonce: []byte("peerwiki members v1"), Title: "members",
+		Body: history.Link{Cid: body.Cid}, Time: 0, Height: 1}
+	blk, err := rev.Block()
+	if err != nil {
+		panic(err) // a constant-shaped revision always encodes
+	}
+	return blk, body
+}
+
+// MembersPage is the id of the wiki's members page.
+func (r *Repo) MembersPage() cid.Cid {
+	g, _ := membersGenesis(r.Config.Wiki)
+	return g.Cid
+}
+
+// ensureMembersPage stores the members genesis if it is not stored yet.
+func (r *Repo) ensureMembersPage(ctx context.Context) error {
+	g, body := membersGenesis(r.Config.Wiki)
+	if ok, err := r.Store.Has(ctx, g.Cid); err != nil || ok {
+		return err
+	}
+	_, err := r.Store.Put(ctx, []history.Block{body, g})
+	return err
+}
+
+// wikiIDPrefix marks wiki ids bound to their founder (FoundedWikiID).
+const wikiIDPrefix = "v2"
+
+// FoundedWikiID is the id of a wiki founded by founder with nonce: the
+// founding operation carries the nonce, so every replica can check who
+// founded the wiki, and nobody can found it again.
+func FoundedWikiID(founder peer.ID, nonce []byte) string {
+	h := sha256.New()
+	h.Write([]byte("peerwiki wiki id v2\n"))
+	h.Write([]byte(founder))
+	h.Write(nonce)
+	sum := h.Sum(nil)
+	return wikiIDPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+}
+
+// IsLegacyWikiID reports whether a wiki id predates membership (random,
+// not bound to a founder).
+func IsLegacyWikiID(id string) bool { return !(len(id) == 28 && strings.HasPrefix(id, wikiIDPrefix)) }
+
+// memberRevision is one membership operation as stored.
+type memberRevision struct {
+	cid     cid.Cid
+	author  peer.ID
+	name    string
+	time    int64
+	parents []cid.Cid
+	op      memberOp
+	valid   bool // decoded and well formed
+}
+
+// loadMemberOps reads every revision of the members page, void ones
+// included (the replay decides what counts).
+func (r *Repo) loadMemberOps(ctx context.Context) (map[cid.Cid]*memberRevision, []cid.Cid, error) {
+	page := r.MembersPage()
+	dag, err := r.Store.PageDAG(ctx, page)
+	if errors.Is(err, history.ErrNotFound) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	heads, err := r.Store.Heads(ctx, page)
+	if err != nil && !errors.Is(err, history.ErrNotFound) {
+		return nil, nil, err
+	}
+	ops := make(map[cid.Cid]*memberRevision, len(dag))
+	for c, n := range dag {
+		if c.Equals(page) {
+			continue
+		}
+		rev, err := r.Store.Revision(ctx, c)
+		if err != nil {
+			return nil, nil, err
+		}
+		mr := &memberRevision{cid: c, author: rev.AuthorID(), name: rev.Name, time: rev.Time}
+		for _, p := range n.Parents {
+			if !p.Equals(page) {
+				mr.parents = append(mr.parents, p)
+			}
+		}
+		if body, err := r.Store.Body(ctx, rev.Body.Cid); err == nil && !rev.IsAuto() {
+			mr.valid = decodeMemberOp([]byte(body), &mr.op) == nil
+		}
+		ops[c] = mr
+	}
+	return ops, heads, nil
+}
+
+// maxMemberOp bounds one operation's body (a removal's frontier grows with
+// the pages the removed member wrote: 1 MiB holds about 15,000 CIDs).
+const maxMemberOp = 4 << 20
+
+func decodeMemberOp(b []byte, op *memberOp) error {
+	if len(b) > maxMemberOp {
+		return errors.New("membership operation too large")
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(op); err != nil {
+		return err
+	}
+	switch op.Op {
+	case "found", "add", "remove", "role", "revoke":
+	default:
+		return fmt.Errorf("unknown membership operation %q", op.Op)
+	}
+	return nil
+}
+
+// replayOrder is the deterministic order of the replay: parents first;
+// among operations ready at once, removals first, then by author id, then
+// by CID bytes.
+func replayOrder(ops map[cid.Cid]*memberRevision) []*memberRevision {
+	children := map[cid.Cid][]*memberRevision{}
+	waiting := map[cid.Cid]int{}
+	var ready []*memberRevision
+	for _, o := range ops {
+		n := 0
+		for _, p := range o.parents {
+			if _, ok := ops[p]; ok {
+				children[p] = append(children[p], o)
+				n++
+			}
+		}
+		waiting[o.cid] = n
+		if n == 0 {
+			ready = append(ready, o)
+		}
+	}
+	less := func(a, b *memberRevision) int {
+		ra, rb := a.valid && a.op.Op == "remove", b.valid && b.op.Op == "remove"
+		if ra != rb {
+			if ra {
+				return -1
+			}
+			return 1
+		}
+		if a.author != b.author {
+			return strings.Compare(string(a.author), string(b.author))
+		}
+		return bytes.Compare(a.cid.Bytes(), b.cid.Bytes())
+	}
+	out := make([]*memberRevision, 0, len(ops))
+	for len(ready) > 0 {
+		slices.SortFunc(ready, less)
+		o := ready[0]
+		ready = ready[1:]
+		out = append(out, o)
+		for _, ch := range children[o.cid] {
+			if waiting[ch.cid]--; waiting[ch.cid] == 0 {
+				ready = append(ready, ch)
+			}
+		}
+	}
+	return out
+}
+
+// ancestors returns the members-page operations below c, c included.
+func ancestors(ops map[cid.Cid]*memberRevision, c cid.Cid) map[cid.Cid]bool {
+	seen := map[cid.Cid]bool{}
+	stack := []cid.Cid{c}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[x] {
+			continue
+		}
+		seen[x] = true
+		if o, ok := ops[x]; ok {
+			stack = append(stack, o.parents...)
+		}
+	}
+	return seen
+}
+
+// founderCheck says whether a found operation by author is the wiki's
+// founding: for new wikis the id binds the founder; for wikis made before
+// membership the founder is the author of the earliest revision.
+type founderCheck func(author peer.ID, op memberOp) bool
+
+// replay computes the member list from the operations.
+func replay(ops map[cid.Cid]*memberRevision, isFounder founderCheck) *Members {
+	order := replayOrder(ops)
+	voided := map[cid.Cid]bool{}
+	for {
+		m, applied, removals := replayOnce(order, voided, isFounder)
+		grew := false
+		for target, rm := range removals {
+			below := ancestors(ops, rm)
+			for c := range applied {
+				if ops[c].author == target && !below[c] && !voided[c] {
+					voided[c] = true
+					grew = true
+				}
+			}
+		}
+		if !grew {
+			return m
+		}
+	}
+}
+
+// replayOnce runs the operations in order, skipping voided ones. It
+// returns the list, the operations it applied, and the removal operation
+// of each removed member.
+func replayOnce(order []*memberRevision, voided map[cid.Cid]bool, isFounder founderCheck) (*Members, map[cid.Cid]bool, map[peer.ID]cid.Cid) {
+	m := &Members{list: map[peer.ID]*Member{}, counted: map[peer.ID]map[cid.Cid]bool{},
+		uses: map[string]int{}, revoked: map[string]bool{}}
+	applied := map[cid.Cid]bool{}
+	removals := map[peer.ID]cid.Cid{}
+	for _, o := range order {
+		if voided[o.cid] || !o.valid {
+			continue
+		}
+		if applyOp(m, o, isFounder, removals) {
+			applied[o.cid] = true
+		}
+	}
+	return m, applied, removals
+}
+
+// applyOp applies one operation if its author may make it.
+func applyOp(m *Members, o *memberRevision, isFounder founderCheck, removals map[peer.ID]cid.Cid) bool {
+	op := o.op
+	at := time.UnixMilli(o.time).UTC()
+	if op.Op == "found" {
+		if m.Founded || !isFounder(o.author, op) {
+			return false
+		}
+		m.Founded, m.Founder = true, o.author
+		name := op.Name
+		if name == "" {
+			name = o.name
+		}
+		m.list[o.author] = &Member{Peer: o.author, Name: name, Role: RoleAdmin, Since: at}
+		for _, s := range op.Members {
+			p, err := peer.Decode(s)
+			if err != nil || p == o.author {
+				continue
+			}
+			if _, ok := m.list[p]; !ok {
+				m.list[p] = &Member{Peer: p, Role: RoleMember, AddedBy: o.author, Since: at}
+			}
+		}
+		return true
+	}
+	if !m.Founded || !m.IsAdmin(o.author) {
+		return false
+	}
+	target, err := peer.Decode(op.Peer)
+	if op.Op != "revoke" && err != nil {
+		return false
+	}
+	switch op.Op {
+	case "add":
+		if _, ok := m.list[target]; ok || (op.Role != RoleAdmin && op.Role != RoleMember) {
+			return false // already listed (a removal is permanent)
+		}
+		m.list[target] = &Member{Peer: target, Name: op.Name, Role: op.Role, AddedBy: o.author, Since: at, Invite: op.Invite}
+		if op.Invite != "" {
+			m.uses[op.Invite]++
+		}
+	case "remove":
+		e, ok := m.list[target]
+		if !ok || e.Removed || (e.Role == RoleAdmin && m.admins() == 1) {
+			return false
+		}
+		e.Removed, e.RemovedBy, e.RemovedAt = true, o.author, at
+		removals[target] = o.cid
+		counted := map[cid.Cid]bool{}
+		for _, s := range op.Frontier {
+			if c, err := cid.Decode(s); err == nil {
+				counted[c] = true
+			}
+		}
+		m.counted[target] = counted // completed below the frontier by the caller
+	case "role":
+		e, ok := m.list[target]
+		if !ok || e.Removed || (op.Role != RoleAdmin && op.Role != RoleMember) || e.Role == op.Role {
+			return false
+		}
+		if e.Role == RoleAdmin && m.admins() == 1 {
+			return false
+		}
+		e.Role = op.Role
+	case "revoke":
+		if op.Invite == "" {
+			return false
+		}
+		m.revoked[op.Invite] = true
+	default:
+		return false
+	}
+	return true
+}
