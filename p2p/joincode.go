@@ -14,25 +14,50 @@ import (
 )
 
 // JoinCodePrefix starts every join code; the digit is the format version.
-const JoinCodePrefix = "peerwiki1:"
+const JoinCodePrefix = "peerwiki2:"
+
+// oldJoinCodePrefix started the codes of the peerwiki that kept a wiki
+// private with a shared key, which the code carried.
+const oldJoinCodePrefix = "peerwiki1:"
 
 // ErrBadJoinCode is returned for a join code that cannot be used.
 var ErrBadJoinCode = errors.New("invalid join code")
 
-// A JoinCode carries what a new replica needs: the wiki id, its 32-byte
-// pre-shared key, and the addresses of a member to sync from.
+// MaxInviteToken bounds an invite token, in a join code and in a join
+// request.
+const MaxInviteToken = 4 << 10
+
+// Bounds of a join code's other fields.
+const (
+	maxCodeWiki  = 128
+	maxCodeAddrs = 64
+	maxCodeAddr  = 1024
+)
+
+// A JoinCode carries what a new replica needs: the wiki id, an invite
+// token (opaque here: package wiki makes and checks it, and the node it
+// is redeemed at hands it to Membership.Redeem), and the addresses of
+// the inviter's node.
 //
-// Text form: "peerwiki1:" + lower-case unpadded base32 of
+// Text form: "peerwiki2:" + lower-case unpadded base32 of
 //
-//	uvarint(len(wiki)) wiki | key (32 bytes) | uvarint(n) n × (uvarint(len) multiaddr bytes) | checksum
+//	uvarint(len(wiki)) wiki | uvarint(len(token)) token | uvarint(n) n × (uvarint(len) multiaddr bytes) | checksum
 //
-// where every multiaddr ends in /p2p/PEERID and the checksum is the first
-// 4 bytes of SHA-256 of everything before it, so a mistyped code is
-// reported as such instead of producing a replica of nothing.
+// where the token is at most MaxInviteToken bytes, there is at least
+// one multiaddr and every one ends in /p2p/PEERID, and the checksum is
+// the first 4 bytes of SHA-256 of everything before it, so a mistyped
+// code is reported as such instead of producing a replica of nothing.
+// A code without a token names a wiki and where to find it, and admits
+// no one (Join refuses it): one made before invites had tokens.
 type JoinCode struct {
 	Wiki  string
-	Key   []byte
+	Token []byte
 	Addrs []ma.Multiaddr
+	// Key is neither written nor read: codes no longer carry a key.
+	//
+	// Deprecated: the member list replaced the wiki key; Key goes once
+	// no caller uses it.
+	Key []byte
 }
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -42,7 +67,8 @@ func (j JoinCode) String() string {
 	var b []byte
 	b = binary.AppendUvarint(b, uint64(len(j.Wiki)))
 	b = append(b, j.Wiki...)
-	b = append(b, j.Key...)
+	b = binary.AppendUvarint(b, uint64(len(j.Token)))
+	b = append(b, j.Token...)
 	b = binary.AppendUvarint(b, uint64(len(j.Addrs)))
 	for _, a := range j.Addrs {
 		b = binary.AppendUvarint(b, uint64(len(a.Bytes())))
@@ -64,12 +90,16 @@ func (j JoinCode) Peers() ([]peer.AddrInfo, error) {
 
 // ParseJoinCode decodes and checks a join code (surrounding white space
 // and line breaks inside it are ignored, so a code wrapped by a mail
-// client still works).
+// client still works). Its errors never quote the token.
 func ParseJoinCode(s string) (JoinCode, error) {
 	s = strings.Join(strings.Fields(s), "")
-	rest, ok := strings.CutPrefix(strings.ToLower(s), JoinCodePrefix)
+	lower := strings.ToLower(s)
+	rest, ok := strings.CutPrefix(lower, JoinCodePrefix)
 	if !ok {
-		if strings.HasPrefix(strings.ToLower(s), "peerwiki") && strings.Contains(s, ":") {
+		switch {
+		case strings.HasPrefix(lower, oldJoinCodePrefix):
+			return JoinCode{}, fmt.Errorf("%w: this is a code of an older peerwiki that carried a shared key; ask for a new invite", ErrBadJoinCode)
+		case strings.HasPrefix(lower, "peerwiki") && strings.Contains(s, ":"):
 			return JoinCode{}, fmt.Errorf("%w: unsupported version (this peerwiki reads %q codes)", ErrBadJoinCode, JoinCodePrefix)
 		}
 		return JoinCode{}, fmt.Errorf("%w: it does not start with %q", ErrBadJoinCode, JoinCodePrefix)
@@ -97,24 +127,25 @@ func ParseJoinCode(s string) (JoinCode, error) {
 		return out, nil
 	}
 	var j JoinCode
-	w, err := field("wiki id", 128)
+	w, err := field("wiki id", maxCodeWiki)
 	if err != nil {
 		return JoinCode{}, err
 	}
-	j.Wiki = string(w)
-	if j.Wiki == "" {
+	if j.Wiki = string(w); j.Wiki == "" {
 		return JoinCode{}, fmt.Errorf("%w: empty wiki id", ErrBadJoinCode)
 	}
-	j.Key = make([]byte, 32)
-	if n, _ := r.Read(j.Key); n != 32 {
-		return JoinCode{}, fmt.Errorf("%w: the wiki key is cut short", ErrBadJoinCode)
+	if j.Token, err = field("invite token", MaxInviteToken); err != nil {
+		return JoinCode{}, err
 	}
 	n, err := binary.ReadUvarint(r)
-	if err != nil || n > 64 {
+	if err != nil || n > maxCodeAddrs {
 		return JoinCode{}, fmt.Errorf("%w: bad address count", ErrBadJoinCode)
 	}
+	if n == 0 {
+		return JoinCode{}, fmt.Errorf("%w: it names no address to join through", ErrBadJoinCode)
+	}
 	for range n {
-		ab, err := field("address", 1024)
+		ab, err := field("address", maxCodeAddr)
 		if err != nil {
 			return JoinCode{}, err
 		}
