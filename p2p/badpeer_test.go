@@ -21,15 +21,16 @@ import (
 	"peerwiki/history"
 )
 
-// newHostile is a raw libp2p host with the wiki's key: it can connect,
-// and then says whatever a test makes it say.
+// newHostile is a raw libp2p host of a member of the wiki (with no
+// member list, everyone is one): it can connect, and then says whatever
+// a test makes it say.
 func newHostile(t *testing.T) host.Host {
 	t.Helper()
 	id, err := history.NewIdentity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := newHost(hostConfig{key: id.Key, psk: testKey, listen: loopback})
+	h, err := newHost(hostConfig{key: id.Key, listen: loopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,9 +232,6 @@ func TestRejectsGarbageAndBadPushFromAsker(t *testing.T) {
 		"not cbor": func(w msgio.Writer) {
 			w.WriteMsg([]byte{frameHello, 0xff, 0x00})
 		},
-		"other wiki": func(w msgio.Writer) {
-			w.WriteMsg(cborFrame(frameHello, helloMsg{V: protoVersion, Wiki: "other", Sum: make([]byte, 32)}))
-		},
 		"bad push": func(w msgio.Writer) {
 			w.WriteMsg(cborFrame(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: make([]byte, 32), Heads: [][]byte{randomHead.Bytes()}}))
 			good, _ := evil.validPageFrames("Pushed")
@@ -325,29 +323,41 @@ func TestRejectsBadGossip(t *testing.T) {
 }
 
 // A peer of another sync version (an older build, whose automatic merges
-// would not all recompute here) is told so in one line and not banned:
-// it is not hostile, only out of date.
-func TestOtherSyncVersionIsRefusedNotBanned(t *testing.T) {
-	honest := newReplica(t)
-	honest.addHistory(1, 1, "Honest")
-	nh := startNode(t, honest, nil)
-	before := honest.blocks()
-	old := newHostile(t)
-	fc := syncStream(t, old, nh, 5*time.Second)
-	fc.writeCBOR(frameHello, helloMsg{V: protoVersion - 1, Wiki: historyWiki(), Sum: make([]byte, 32)})
-	fc.flush()
-	ft, reply, err := fc.read()
-	if err != nil || ft != frameError {
-		t.Fatalf("reply = %d %q, %v; want an error frame", ft, reply, err)
-	}
-	if want := fmt.Sprintf("unsupported sync version %d", protoVersion-1); !strings.Contains(string(reply), want) {
-		t.Fatalf("reply %q does not say %q", reply, want)
-	}
-	if nh.Stats().Rejected != 0 || nh.bans.banned(old.ID()) {
-		t.Fatal("a peer of another version was treated as hostile")
-	}
-	if honest.blocks() != before {
-		t.Fatal("stored something")
+// would not all recompute here), or of another wiki (dialled at an
+// address where this one's replica once listened), is told so in one
+// line and not banned: it is not hostile, only out of date or
+// misdirected.
+func TestOtherSyncVersionOrWikiIsRefusedNotBanned(t *testing.T) {
+	for name, c := range map[string]struct {
+		hello helloMsg
+		want  string
+	}{
+		"another version": {helloMsg{V: protoVersion - 1, Wiki: historyWiki(), Sum: make([]byte, 32)}, fmt.Sprintf("unsupported sync version %d", protoVersion-1)},
+		"another wiki":    {helloMsg{V: protoVersion, Wiki: "other", Sum: make([]byte, 32)}, "this node replicates another wiki"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			honest := newReplica(t)
+			honest.addHistory(1, 1, "Honest")
+			nh := startNode(t, honest, nil)
+			before := honest.blocks()
+			old := newHostile(t)
+			fc := syncStream(t, old, nh, 5*time.Second)
+			fc.writeCBOR(frameHello, c.hello)
+			fc.flush()
+			ft, reply, err := fc.read()
+			if err != nil || ft != frameError {
+				t.Fatalf("reply = %d %q, %v; want an error frame", ft, reply, err)
+			}
+			if !strings.Contains(string(reply), c.want) {
+				t.Fatalf("reply %q does not say %q", reply, c.want)
+			}
+			if nh.Stats().Rejected != 0 || nh.bans.banned(old.ID()) {
+				t.Fatal("the peer was treated as hostile")
+			}
+			if honest.blocks() != before {
+				t.Fatal("stored something")
+			}
+		})
 	}
 }
 

@@ -24,7 +24,7 @@ func startDaemon(t *testing.T, r *replica, dir string, change func(*DaemonConfig
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cfg := DaemonConfig{Node: Config{Store: r.store, Identity: r.id, Key: testKey, RepoDir: dir, Name: "ada"},
+	cfg := DaemonConfig{Node: Config{Store: r.store, Identity: r.id, RepoDir: dir, Name: "ada"},
 		Listen: loopback, Share: true, Kind: "test daemon"}
 	if change != nil {
 		change(&cfg)
@@ -67,7 +67,7 @@ func TestDaemonOwnsTheRepo(t *testing.T) {
 		t.Fatalf("control socket: %v %v", fi.Mode(), err)
 	}
 
-	_, err = StartDaemon(ctx, DaemonConfig{Node: Config{Store: r.store, Identity: r.id, Key: testKey, RepoDir: dir}, Listen: loopback})
+	_, err = StartDaemon(ctx, DaemonConfig{Node: Config{Store: r.store, Identity: r.id, RepoDir: dir}, Listen: loopback})
 	var running *NodeRunningError
 	if !errors.As(err, &running) || running.PID != os.Getpid() || running.Kind != "test daemon" || running.Socket != filepath.Join(dir, ControlSocket) {
 		t.Fatalf("a second daemon on the repo: %v", err)

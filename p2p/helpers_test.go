@@ -18,8 +18,6 @@ import (
 	"peerwiki/history/historytest"
 )
 
-var testKey = []byte("0123456789abcdef0123456789abcdef")
-
 // replica is a store and identity of the test wiki.
 type replica struct {
 	t     *testing.T
@@ -158,7 +156,7 @@ var loopback = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}
 // config first.
 func startNode(t *testing.T, r *replica, change func(*Config)) *Node {
 	t.Helper()
-	cfg := Config{Store: r.store, Identity: r.id, Key: testKey, Listen: loopback}
+	cfg := Config{Store: r.store, Identity: r.id, Listen: loopback}
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", r.id.ID.String()[len(r.id.ID.String())-6:])
 	}

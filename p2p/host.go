@@ -20,7 +20,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/pnet"
 	"github.com/libp2p/go-libp2p/core/sec"
 	"github.com/libp2p/go-libp2p/gologshim"
 	basichost "github.com/libp2p/go-libp2p/p2p/host/basic"
@@ -57,19 +56,21 @@ var quietStdLog = sync.OnceFunc(func() {
 // hostConfig is what a libp2p host for one wiki needs.
 type hostConfig struct {
 	key    crypto.PrivKey
-	psk    []byte
 	listen []ma.Multiaddr
-	gater  *banList
+	// gater decides who may connect (nil: everyone), after the Noise
+	// handshake.
+	gater connmgr.ConnectionGater
 	// agent is what identify tells peers this node is (agentFor).
 	agent string
 }
 
-// newHost builds the libp2p host: the repo's identity, TCP only (pnet
-// works with nothing else; reuseport off, so two peers that find each
-// other by mDNS at once cannot make a TCP simultaneous open; listening,
-// a connection must prove the key before libp2p counts it, see
-// keyedTCP), Noise, Yamux, the wiki's pre-shared key, and limits sized
-// for a laptop.
+// newHost builds the libp2p host: the repo's identity, TCP only
+// (reuseport off, so two peers that find each other by mDNS at once
+// cannot make a TCP simultaneous open; listening, a connection waits in
+// pools of its own until its handshake is done, see handshakeTCP),
+// Noise, Yamux, the gater, and limits sized for a laptop. There is no
+// private network: who may connect is for the gater to say, after the
+// handshake.
 //
 // It assembles the host from go-libp2p's parts as libp2p.New would for
 // these options, without calling it: the root package links every
@@ -78,9 +79,6 @@ type hostConfig struct {
 // cost every CLI command, a one-revision edit included, milliseconds
 // of start-up. host_limits.go sets the limits of what it runs.
 func newHost(cfg hostConfig) (_ host.Host, err error) {
-	if len(cfg.psk) != 32 {
-		return nil, fmt.Errorf("wiki key must be 32 bytes, not %d", len(cfg.psk))
-	}
 	if cfg.key == nil {
 		// As libp2p.New: no identity given, a random one.
 		if cfg.key, _, err = crypto.GenerateEd25519Key(rand.Reader); err != nil {
@@ -134,11 +132,9 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if err = ps.AddPubKey(id, cfg.key.GetPublic()); err != nil {
 		return nil, err
 	}
-	// A nil *banList must reach libp2p as a nil interface.
-	var gater connmgr.ConnectionGater
-	if cfg.gater != nil {
-		gater = cfg.gater
-	}
+	// Always a gater: it tells the listener's pool when a handshake is
+	// done.
+	gater := handshakeGater{inner: cfg.gater}
 
 	// What config.NewNode gives the swarm for these options: the
 	// default black-hole detectors, the gater and the resource manager;
@@ -148,9 +144,7 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 		swarm.WithUDPBlackHoleSuccessCounter(&swarm.BlackHoleSuccessCounter{N: 100, MinSuccesses: 5, Name: "UDP"}),
 		swarm.WithIPv6BlackHoleSuccessCounter(&swarm.BlackHoleSuccessCounter{N: 100, MinSuccesses: 5, Name: "IPv6"}),
 		swarm.WithResourceManager(rm),
-	}
-	if gater != nil {
-		swOpts = append(swOpts, swarm.WithConnectionGater(gater))
+		swarm.WithConnectionGater(gater),
 	}
 	if sw, err = swarm.NewSwarm(id, ps, bus, swOpts...); err != nil {
 		return nil, err
@@ -160,9 +154,9 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// A connection that proved the key has as long to finish its
-	// handshake as its dialer waits (not libp2p's 15 s).
-	up, err := upgrader.New([]sec.SecureTransport{nt}, muxers, pnet.PSK(cfg.psk), rm, gater, upgrader.WithAcceptTimeout(connectTimeout))
+	// A connection has as long to finish its handshake as its dialer
+	// waits (not libp2p's 15 s).
+	up, err := upgrader.New([]sec.SecureTransport{nt}, muxers, nil, rm, gater, upgrader.WithAcceptTimeout(connectTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +164,7 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err = sw.AddTransport(&keyedTCP{TcpTransport: tpt, upgrader: up, psk: cfg.psk}); err != nil {
+	if err = sw.AddTransport(&handshakeTCP{TcpTransport: tpt, upgrader: up}); err != nil {
 		return nil, err
 	}
 	observed, err := observedaddrs.NewManager(bus, sw)
@@ -286,8 +280,7 @@ func (b *banList) InterceptSecured(_ network.Direction, p peer.ID, _ network.Con
 }
 func (b *banList) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
 
-// connectTimeout bounds one dial. A peer with another wiki's key looks
-// exactly like an unreachable one: the handshake never completes.
+// connectTimeout bounds one dial.
 const connectTimeout = 5 * time.Second
 
 func connect(ctx context.Context, h host.Host, info peer.AddrInfo) error {

@@ -25,7 +25,10 @@ type Config struct {
 	// Store is the repo's store; Identity its key (the node's peer id).
 	Store    *history.Store
 	Identity *history.Identity
-	// Key is the wiki's 32-byte pre-shared key.
+	// Key is ignored: it was the wiki's pre-shared key, before the
+	// member list (Members) took its place.
+	//
+	// Deprecated: set Members; Key goes once no caller sets it.
 	Key []byte
 	// Listen are the addresses to listen on; none makes a dial-only node.
 	Listen []ma.Multiaddr
@@ -185,7 +188,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	for _, p := range cfg.Deny {
 		bans.ban(p, 100*365*24*time.Hour)
 	}
-	h, err := newHost(hostConfig{key: cfg.Identity.Key, psk: cfg.Key, listen: cfg.Listen, gater: bans, agent: agentFor(cfg.Name)})
+	h, err := newHost(hostConfig{key: cfg.Identity.Key, listen: cfg.Listen, gater: bans, agent: agentFor(cfg.Name)})
 	if err != nil {
 		return nil, err
 	}

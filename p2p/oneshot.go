@@ -223,15 +223,16 @@ func FormatWait(d time.Duration) string {
 	return s
 }
 
-// errNoHandshake is why most dials fail: a peer with another wiki's key
-// never completes the handshake, and looks exactly like an unreachable
-// one.
-var errNoHandshake = errors.New("wrong wiki key, or peer unreachable")
+// errNoHandshake is why most dials fail: the peer never completes the
+// handshake. A node of the peerwiki that kept its wiki private with a
+// shared key (sync version 4) looks exactly like that: it waits for a
+// key this one never sends.
+var errNoHandshake = errors.New("peer unreachable, or it runs an older peerwiki")
 
 // dialFailure says why a dial failed. A node out of room for connections
 // closes them as they come, and the handshake is cut short (a reset, a
-// broken pipe, an end of stream) where a peer of another wiki lets it
-// time out: that one is ErrPeerBusy.
+// broken pipe, an end of stream) where an unreachable peer lets it time
+// out: that one is ErrPeerBusy.
 func dialFailure(err error) error {
 	for _, cut := range []error{syscall.ECONNRESET, syscall.EPIPE, io.EOF, io.ErrUnexpectedEOF} {
 		if errors.Is(err, cut) {

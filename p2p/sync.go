@@ -452,8 +452,10 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 	if err := wireDec.Unmarshal(payload, &hello); err != nil {
 		return protoErr("bad HELLO frame: %v", err)
 	}
+	// Not hostile, only misdirected: with no private network, a node of
+	// another wiki can be dialled at an address this one once had.
 	if hello.Wiki != n.wiki {
-		return protoErr("peer is of wiki %q, not %q", clip(hello.Wiki), n.wiki)
+		return refuse("this node replicates another wiki")
 	}
 	theirs, err := fc.readHeadSet(hello.N, hello.Heads)
 	if err != nil {

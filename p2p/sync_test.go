@@ -244,21 +244,6 @@ func TestGossipCrossesALine(t *testing.T) {
 	}
 }
 
-func TestWrongKeyCannotConnect(t *testing.T) {
-	a, b := newReplica(t), newReplica(t)
-	na := startNode(t, a, nil)
-	other := []byte("another wiki's key, 32 bytes....")
-	nb := startNode(t, b, func(cfg *Config) { cfg.Key = other })
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	if err := nb.Connect(ctx, info(na.Host())); err == nil {
-		t.Fatal("a node with another key connected")
-	}
-	if _, err := newHost(hostConfig{key: b.id.Key, psk: []byte("short"), listen: loopback}); err == nil {
-		t.Fatal("a 5-byte key was accepted")
-	}
-}
-
 func TestTriggersCoalesce(t *testing.T) {
 	a, b := newReplica(t), newReplica(t)
 	a.addHistory(50, 2, "Page")
