@@ -62,6 +62,10 @@ func (a Ack) unsigned() ([]byte, error) {
 // handleAck answers an AckProtocol request once every revision asked
 // about is stored here (or says no when the wait runs out).
 func (n *Node) handleAck(s network.Stream) {
+	if !n.isMember(s.Conn().RemotePeer()) {
+		s.Reset()
+		return
+	}
 	defer s.Close()
 	fc := newFrameConn(s, time.Now().Add(maxAckWait+frameTimeout), nil)
 	t, payload, err := fc.read()
@@ -123,6 +127,9 @@ func (n *Node) handleAck(s network.Stream) {
 // for them to arrive there. It returns the peer's signed statement after
 // checking the signature, the wiki, the revisions and the signer.
 func (n *Node) RequestAck(ctx context.Context, p peer.ID, revs []cid.Cid, wait time.Duration) (*Ack, error) {
+	if err := n.checkMember(p); err != nil {
+		return nil, err
+	}
 	s, err := n.host.NewStream(ctx, p, AckProtocol)
 	if err != nil {
 		return nil, err

@@ -64,6 +64,10 @@ func (n *Node) askAck(ctx context.Context, info peer.AddrInfo, revs []cid.Cid, w
 		a.Why = "it is this replica"
 		return a
 	}
+	if !n.isMember(info.ID) {
+		a.Why = fmt.Sprintf("it is not a member of the wiki (%s)", n.access(info.ID))
+		return a
+	}
 	push := n.gossip == nil
 	if n.host.Network().Connectedness(info.ID) != network.Connected {
 		if err := n.Connect(ctx, info); err != nil {

@@ -232,7 +232,7 @@ func (d *Daemon) Status(context.Context) (NodeStatus, error) {
 	if node != nil {
 		st.Online, st.MDNS = true, d.cfg.MDNS
 		st.Addrs = sortDialable(node.Addrs())
-		st.Peers = len(node.host.Network().Peers())
+		st.Peers = len(node.memberPeers())
 	}
 	return st, nil
 }
@@ -270,11 +270,11 @@ func (n *Node) connected(p peer.ID) bool {
 	return n.host.Network().Connectedness(p) == network.Connected
 }
 
-// replicas are the replicas the node knows: those it is connected to,
-// and the remembered ones.
+// replicas are the replicas the node knows: the members it is connected
+// to (not a stranger in its join exchange), and the remembered ones.
 func (d *Daemon) replicas(n *Node) []peer.AddrInfo {
 	var conns []peer.AddrInfo
-	for _, p := range n.host.Network().Peers() {
+	for _, p := range n.memberPeers() {
 		conns = append(conns, peer.AddrInfo{ID: p})
 	}
 	remembered, _ := LoadPeers(d.dir)

@@ -16,7 +16,8 @@ type mdnsNotifee struct{ n *Node }
 
 func (m mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
 	n := m.n
-	if info.ID == n.host.ID() || n.ctx.Err() != nil || n.bans.banned(info.ID) {
+	// Only members: nothing but a join is exchanged with anyone else.
+	if info.ID == n.host.ID() || n.ctx.Err() != nil || n.bans.banned(info.ID) || !n.isMember(info.ID) {
 		return
 	}
 	n.mu.Lock()

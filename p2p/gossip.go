@@ -80,6 +80,20 @@ func (g *gossip) meshForming() bool {
 	return time.Since(time.Unix(0, g.lastJoin.Load())) < meshWindow
 }
 
+// startGossip joins the wiki's heads topic with members only.
+//
+// GossipSub's peer filter alone would not do: it keeps a peer out of
+// the mesh and out of IHAVE/IWANT gossip, but a flood publish still goes
+// to every peer subscribed to the topic, and a filtered peer's messages
+// and subscriptions are still taken in. So non-members are also on
+// GossipSub's blacklist (no stream is opened to them, so they are never
+// sent our subscriptions, which name the wiki id, nor any message; a
+// message they sent, or wrote and a member forwarded, is dropped), and
+// an RPC inspector drops whatever a non-member sends before it is read
+// (its subscriptions included). A stranger's own pubsub stream never
+// gets that far: the node's stream gate answers a stranger only on the
+// join protocol (gateStreams). What a stranger at an admin's node learns
+// of gossip is therefore nothing.
 func startGossip(n *Node) (*gossip, error) {
 	ps, err := pubsub.NewGossipSub(n.ctx, n.host,
 		pubsub.WithFloodPublish(true),
@@ -87,6 +101,14 @@ func startGossip(n *Node) (*gossip, error) {
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithPeerExchange(false),
 		pubsub.WithLogger(slog.New(slog.DiscardHandler)),
+		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return n.isMember(p) }),
+		pubsub.WithBlacklist(nonMembers{n.gate}),
+		pubsub.WithAppSpecificRpcInspector(func(p peer.ID, _ *pubsub.RPC) error {
+			if !n.isMember(p) {
+				return ErrNotMember
+			}
+			return nil
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start gossip: %w", err)
@@ -112,6 +134,13 @@ func startGossip(n *Node) (*gossip, error) {
 	go g.reannounceLoop()
 	return g, nil
 }
+
+// nonMembers is GossipSub's blacklist: every peer the member list does
+// not name a member, as it says now. Nothing is added to it by hand.
+type nonMembers struct{ g *gate }
+
+func (b nonMembers) Add(peer.ID) bool        { return false }
+func (b nonMembers) Contains(p peer.ID) bool { return !b.g.isMember(p) }
 
 func (g *gossip) close() {
 	g.peers.Cancel()

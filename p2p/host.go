@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/sec"
 	"github.com/libp2p/go-libp2p/gologshim"
 	basichost "github.com/libp2p/go-libp2p/p2p/host/basic"
@@ -58,8 +59,12 @@ type hostConfig struct {
 	key    crypto.PrivKey
 	listen []ma.Multiaddr
 	// gater decides who may connect (nil: everyone), after the Noise
-	// handshake.
+	// handshake (a node's is its gate).
 	gater connmgr.ConnectionGater
+	// member, when set, says whose inbound streams reach the host's
+	// protocols; any other peer's reach only strangers' (gateStreams).
+	member    func(peer.ID) bool
+	strangers protocol.Switch
 	// agent is what identify tells peers this node is (agentFor).
 	agent string
 }
@@ -68,9 +73,9 @@ type hostConfig struct {
 // (reuseport off, so two peers that find each other by mDNS at once
 // cannot make a TCP simultaneous open; listening, a connection waits in
 // pools of its own until its handshake is done, see handshakeTCP),
-// Noise, Yamux, the gater, and limits sized for a laptop. There is no
-// private network: who may connect is for the gater to say, after the
-// handshake.
+// Noise, Yamux, the gate in front of connections and streams, and limits
+// sized for a laptop. There is no private network: who may connect is
+// the wiki's member list's to say, after the handshake (members.go).
 //
 // It assembles the host from go-libp2p's parts as libp2p.New would for
 // these options, without calling it: the root package links every
@@ -181,6 +186,9 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 		return nil, err
 	}
 	wh = &wikiHost{BasicHost: bh, swarm: sw, observed: observed}
+	if cfg.member != nil {
+		gateStreams(sw, cfg.member, cfg.strangers)
+	}
 	// The start order of config.NewNode: listen, then the observed
 	// address manager, then the host's services (identify among them).
 	if err = sw.Listen(cfg.listen...); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
@@ -62,13 +63,15 @@ type hostView struct {
 }
 
 func TestHostMatchesLibp2pNew(t *testing.T) {
+	// The host is built with a stream gate that lets every peer reach
+	// its protocols: to a member, the gate is invisible.
 	build := func(t *testing.T, newH func(hostConfig) (host.Host, error)) host.Host {
 		t.Helper()
 		key, _, err := crypto.GenerateEd25519Key(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := newH(hostConfig{key: key, listen: loopback, gater: newBanList()})
+		h, err := newH(hostConfig{key: key, listen: loopback, gater: newBanList(), member: func(peer.ID) bool { return true }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,4 +151,33 @@ func TestHostMatchesLibp2pNew(t *testing.T) {
 			}
 		})
 	}
+	// The gate's refusal after the handshake (a stranger at a node that
+	// takes no new members) leaves no connection on the refusing side,
+	// and no stream gets through.
+	t.Run("a refused peer gets no connection", func(t *testing.T) {
+		key, _, err := crypto.GenerateEd25519Key(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		self, _ := peer.IDFromPrivateKey(key)
+		g := newGate(self, newBanList(), newFakeMembers(self, false))
+		h, err := newHost(hostConfig{key: key, listen: loopback, gater: g, member: g.isMember})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		h.SetStreamHandler(SyncProtocol, func(s network.Stream) { t.Error("a refused peer's stream got through"); s.Reset() })
+		ref := build(t, libp2pNewHost)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = ref.Connect(ctx, info(h))
+		if s, err := ref.NewStream(ctx, h.ID(), SyncProtocol); err == nil {
+			if _, err := s.Read(make([]byte, 1)); err == nil {
+				t.Fatal("a refused peer read from a stream")
+			}
+		}
+		if len(h.Network().ConnsToPeer(ref.ID())) != 0 {
+			t.Fatal("the refusing host holds a connection to the refused peer")
+		}
+	})
 }

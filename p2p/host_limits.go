@@ -10,7 +10,7 @@ import (
 // scaled to the machine, bounded for a laptop, with limits of our own for
 // what this host runs.
 //
-// Besides our protocols (sync, ack) and pubsub, which fall under the
+// Besides our protocols (sync, ack, join) and pubsub, which fall under the
 // protocol-per-peer default, the basic host runs one service, identify:
 // a connection needs a stream or two of it (the request, and a push when
 // our addresses change), and a wiki has tens of members, not thousands.

@@ -30,6 +30,9 @@ type Config struct {
 	//
 	// Deprecated: set Members; Key goes once no caller sets it.
 	Key []byte
+	// Members is the wiki's member list, which says who may connect and
+	// replicate (members.go); nil: everyone is a member (tests, tools).
+	Members Membership
 	// Listen are the addresses to listen on; none makes a dial-only node.
 	Listen []ma.Multiaddr
 	// Peers are dialled at start and, when Reconnect is set, whenever the
@@ -125,6 +128,9 @@ type Node struct {
 	host  host.Host
 	log   *slog.Logger
 	bans  *banList
+	gate  *gate
+	// joins limits the join attempts of strangers (join.go).
+	joins *attemptLimiter
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -188,16 +194,23 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	for _, p := range cfg.Deny {
 		bans.ban(p, 100*365*24*time.Hour)
 	}
-	h, err := newHost(hostConfig{key: cfg.Identity.Key, listen: cfg.Listen, gater: bans, agent: agentFor(cfg.Name)})
-	if err != nil {
-		return nil, err
-	}
-	n := &Node{cfg: cfg, store: cfg.Store, wiki: cfg.Store.Wiki(), host: h, log: cfg.Logger, bans: bans,
+	n := &Node{cfg: cfg, store: cfg.Store, wiki: cfg.Store.Wiki(), log: cfg.Logger, bans: bans,
+		gate: newGate(cfg.Identity.ID, bans, cfg.Members), joins: newAttemptLimiter(joinAttempts, joinAttemptWindow),
 		locks: map[peer.ID]chan struct{}{}, inbound: map[peer.ID]*inboundSync{}, work: newWorkBudget(cfg.work), wanted: map[peer.ID]*syncTrigger{},
 		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1), kept: map[peer.ID]bool{}, stored: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	h, err := newHost(hostConfig{key: cfg.Identity.Key, listen: cfg.Listen, gater: n.gate, member: n.gate.isMember,
+		strangers: n.strangerProtocols(), agent: agentFor(cfg.Name)})
+	if err != nil {
+		n.cancel()
+		return nil, err
+	}
+	n.host = h
+	h.Network().Notify(n.gate.notifiee())
 	h.SetStreamHandler(SyncProtocol, n.handleSync)
 	h.SetStreamHandler(AckProtocol, n.handleAck)
+	h.SetStreamHandler(JoinProtocol, n.handleJoin)
+	n.watchMembers()
 	if cfg.SyncOnConnect {
 		if err := n.watchConnections(); err != nil {
 			n.Close()
@@ -294,10 +307,21 @@ func (n *Node) Connect(ctx context.Context, info peer.AddrInfo) error {
 	if info.ID == n.host.ID() {
 		return errors.New("that address is this node")
 	}
+	if n.access(info.ID) == AccessRemoved {
+		return n.checkMember(info.ID)
+	}
 	if err := connect(ctx, n.host, info); err != nil {
 		return err
 	}
-	n.host.ConnManager().Protect(info.ID, "peerwiki")
+	// libp2p's dial succeeds when the peer's gate refuses us after the
+	// handshake (it closes the connection, and identify fails): that is
+	// no connection.
+	if n.host.Network().Connectedness(info.ID) != network.Connected {
+		return errShutOut
+	}
+	if n.isMember(info.ID) {
+		n.host.ConnManager().Protect(info.ID, "peerwiki")
+	}
 	return nil
 }
 
@@ -354,10 +378,11 @@ type syncTrigger struct {
 	running, again bool
 }
 
-// Trigger asks for a sync with p soon. It never blocks; requests made
-// while a sync with p runs are coalesced into one more run.
+// Trigger asks for a sync with p soon (a member: nothing is synced with
+// anyone else). It never blocks; requests made while a sync with p runs
+// are coalesced into one more run.
 func (n *Node) Trigger(p peer.ID) {
-	if p == n.host.ID() || n.ctx.Err() != nil {
+	if p == n.host.ID() || n.ctx.Err() != nil || !n.isMember(p) {
 		return
 	}
 	n.mu.Lock()
@@ -386,7 +411,7 @@ func (n *Node) Trigger(p peer.ID) {
 				}
 			}
 			n.mu.Lock()
-			retry := err != nil && !badData(err) && attempt < 5 && n.host.Network().Connectedness(p) == network.Connected
+			retry := err != nil && !badData(err) && !errors.Is(err, ErrNotMember) && attempt < 5 && n.host.Network().Connectedness(p) == network.Connected
 			if !t.again && !retry {
 				t.running = false
 				n.mu.Unlock()
@@ -407,10 +432,13 @@ func (n *Node) Trigger(p peer.ID) {
 }
 
 // watchConnections starts a sync on every new connection this node
-// dialled, once identify has run on it.
+// dialled to a member, once identify has run on it.
 func (n *Node) watchConnections() error {
 	return n.onHostEvents([]any{new(event.EvtPeerIdentificationCompleted)}, func(e any) {
 		ev := e.(event.EvtPeerIdentificationCompleted)
+		if !n.isMember(ev.Peer) {
+			return
+		}
 		n.host.ConnManager().Protect(ev.Peer, "peerwiki")
 		if ev.Conn != nil && ev.Conn.Stat().Direction == network.DirOutbound {
 			n.Trigger(ev.Peer)
@@ -447,9 +475,11 @@ func (n *Node) onHostEvents(types []any, handle func(any)) error {
 
 // keepConnected dials an explicit peer now and, with Config.Reconnect,
 // again whenever it is not connected, with exponential backoff while it
-// stays unreachable, capped at maxRedialBackoff.
+// stays unreachable, capped at maxRedialBackoff. It dials only while the
+// member list names the peer a member, and stops for good once it says
+// the peer was removed.
 func (n *Node) keepConnected(info peer.AddrInfo) {
-	if info.ID == n.host.ID() {
+	if info.ID == n.host.ID() || n.access(info.ID) == AccessRemoved {
 		return
 	}
 	n.host.Peerstore().AddAddrs(info.ID, info.Addrs, time.Hour)
@@ -465,7 +495,16 @@ func (n *Node) keepConnected(info peer.AddrInfo) {
 		defer n.wg.Done()
 		backoff := time.Second
 		for {
-			if n.host.Network().Connectedness(info.ID) != network.Connected {
+			if n.access(info.ID) == AccessRemoved {
+				n.mu.Lock()
+				delete(n.kept, info.ID)
+				n.mu.Unlock()
+				return
+			}
+			// A stranger (a member this replica has not heard of yet)
+			// is looked at again later: nothing but a join would be
+			// exchanged with it.
+			if n.isMember(info.ID) && n.host.Network().Connectedness(info.ID) != network.Connected {
 				if err := n.Connect(n.ctx, info); err != nil {
 					if n.ctx.Err() != nil {
 						return

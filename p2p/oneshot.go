@@ -59,7 +59,9 @@ func (n *Node) syncAll(ctx context.Context, peers []peer.AddrInfo, reach, discov
 		mu.Unlock()
 		go func() {
 			o := PeerOutcome{Peer: info.ID}
-			if err := n.Connect(reachCtx, info); err != nil {
+			if err := n.checkMember(info.ID); err != nil {
+				o.Err = err
+			} else if err := n.Connect(reachCtx, info); err != nil {
 				o.Err = reachFailure(reachCtx, info.ID, reach, err)
 			} else {
 				o.Reached = true
@@ -229,11 +231,18 @@ func FormatWait(d time.Duration) string {
 // key this one never sends.
 var errNoHandshake = errors.New("peer unreachable, or it runs an older peerwiki")
 
+// errShutOut is a dial that completed the handshake and was closed at
+// once by the peer: its gate refused this replica.
+var errShutOut = fmt.Errorf("the peer closed the connection after the handshake: this replica is %w there (not known there yet, or removed)", ErrNotMember)
+
 // dialFailure says why a dial failed. A node out of room for connections
 // closes them as they come, and the handshake is cut short (a reset, a
 // broken pipe, an end of stream) where an unreachable peer lets it time
 // out: that one is ErrPeerBusy.
 func dialFailure(err error) error {
+	if errors.Is(err, errShutOut) || errors.Is(err, ErrNotMember) {
+		return err
+	}
 	for _, cut := range []error{syscall.ECONNRESET, syscall.EPIPE, io.EOF, io.ErrUnexpectedEOF} {
 		if errors.Is(err, cut) {
 			return peerBusy("the node is busy: it cut the connection short")

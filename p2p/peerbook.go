@@ -1,6 +1,8 @@
 package p2p
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -16,14 +18,18 @@ import (
 
 // peerBook is a running node's knowledge of the other replicas: who is
 // connected since when, where each listens and what it is called (from
-// identify, which every connection runs once the peer proved the wiki
-// key), and the remembered peers of the repo, which it keeps up to date
-// with every replica met, whichever side dialled.
+// identify, which a node answers for members only), and the remembered
+// peers of the repo, which it keeps up to date with every member met,
+// whichever side dialled. Strangers (a joiner at an admin's node) are
+// neither shown nor remembered, and the node forgets removed members
+// (forgetPeers).
 type peerBook struct {
 	dir string
 	// learned is told of a replica's listen addresses as they are heard
 	// (the daemon keeps it connected from then on).
 	learned func(peer.AddrInfo)
+	// member says who is a member (set by follow).
+	member func(peer.ID) bool
 
 	mu   sync.Mutex
 	live map[peer.ID]*livePeer
@@ -50,6 +56,7 @@ func (b *peerBook) entry(p peer.ID) *livePeer {
 
 // follow records n's connections and identifications until n stops.
 func (b *peerBook) follow(n *Node) error {
+	b.member = n.isMember
 	return n.onHostEvents([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerConnectednessChanged)}, func(e any) {
 		switch ev := e.(type) {
 		case event.EvtPeerConnectednessChanged:
@@ -61,6 +68,9 @@ func (b *peerBook) follow(n *Node) error {
 }
 
 func (b *peerBook) connectedness(p peer.ID, connected bool) {
+	if connected && !b.isMember(p) {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e := b.entry(p)
@@ -76,6 +86,9 @@ func (b *peerBook) connectedness(p peer.ID, connected bool) {
 // that listens nowhere (a one-shot command's host) is not remembered
 // anew, only seen.
 func (b *peerBook) identified(p peer.ID, listen []ma.Multiaddr, agent string) {
+	if !b.isMember(p) {
+		return
+	}
 	addrs := dialable(listen)
 	name := agentName(agent)
 	b.mu.Lock()
@@ -98,6 +111,8 @@ func (b *peerBook) identified(p peer.ID, listen []ma.Multiaddr, agent string) {
 		b.learned(peer.AddrInfo{ID: p, Addrs: addrs})
 	}
 }
+
+func (b *peerBook) isMember(p peer.ID) bool { return b.member == nil || b.member(p) }
 
 func (b *peerBook) remembered(p peer.ID) bool {
 	ps, _ := LoadPeers(b.dir)
@@ -153,6 +168,34 @@ func (b *peerBook) states(connected func(peer.ID) bool) []PeerState {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// forgetPeers removes from the remembered peers of the repo in dir those
+// drop says to (removed members), and returns them.
+func forgetPeers(dir string, drop func(peer.ID) bool) ([]peer.ID, error) {
+	peersFileMu.Lock()
+	defer peersFileMu.Unlock()
+	ps, err := LoadPeers(dir)
+	if err != nil {
+		return nil, err
+	}
+	var keep []RememberedPeer
+	var gone []peer.ID
+	for _, rp := range ps {
+		if id, err := peer.Decode(rp.ID); err == nil && drop(id) {
+			gone = append(gone, id)
+			continue
+		}
+		keep = append(keep, rp)
+	}
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	if keep == nil {
+		keep = []RememberedPeer{}
+	}
+	b, _ := json.MarshalIndent(keep, "", "  ")
+	return gone, writeFileAtomic(filepath.Join(dir, PeersFile), append(b, '\n'))
 }
 
 // RememberedStates are the remembered peers of the repo in dir, as a node
@@ -216,8 +259,9 @@ func sortDialable(addrs []ma.Multiaddr) []ma.Multiaddr {
 
 // The identify agent of a peerwiki node names its replica, so that
 // messages can say "carol" rather than a peer id: members only ever see
-// it (a connection is identified once it proved the wiki key), and the
-// name is in every revision the replica signs anyway.
+// it (a node answers a stranger's identify request no more than any
+// other of its streams, see gateStreams), and the name is in every
+// revision the replica signs anyway.
 const agentPrefix = "peerwiki/"
 
 func agentFor(name string) string {

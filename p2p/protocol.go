@@ -104,7 +104,11 @@ const (
 // (history.MaxClockDrift), titles follow history.CheckTitle, a page takes
 // at most history.MaxPageHeads heads, and a resolution that named its
 // heads' default without its "=" follows the default (carriedPolicy).
-const protoVersion = 4
+// 5: membership instead of a pre-shared key: no private network; a
+// replica connects, syncs and gossips only with members of the wiki's
+// replicated member list, and a new one joins by redeeming an invite
+// (JoinProtocol).
+const protoVersion = 5
 
 // Frame types.
 const (

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -68,7 +69,13 @@ type seenPeer struct {
 	name string
 }
 
+// peersFileMu serialises this process's changes of PeersFile (the peer
+// book remembers while the node forgets).
+var peersFileMu sync.Mutex
+
 func rememberSeen(dir string, infos []seenPeer) error {
+	peersFileMu.Lock()
+	defer peersFileMu.Unlock()
 	ps, err := LoadPeers(dir)
 	if err != nil {
 		return err

@@ -105,6 +105,9 @@ func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Check
 	if err != nil {
 		return nil, err
 	}
+	// The member list may have changed with what arrived: a removal
+	// takes effect before anything more is exchanged.
+	n.observe(ctx, res)
 	if len(res.Revisions) > 0 {
 		n.log.Debug("stored", "peer", p, "revisions", len(res.Revisions), "blocks", res.Blocks,
 			"last", res.Revisions[len(res.Revisions)-1], "us", time.Now().UnixMicro())
@@ -293,6 +296,9 @@ func (n *Node) peerLock(p peer.ID) chan struct{} {
 func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err error) {
 	start := time.Now()
 	res.Peer = p
+	if err := n.checkMember(p); err != nil {
+		return res, err
+	}
 	n.syncsRun.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
 	defer cancel()
@@ -386,7 +392,7 @@ func (n *Node) handleSync(s network.Stream) {
 	fc := newFrameConn(s, time.Now().Add(syncTimeout), meter)
 	fc.heads = &n.peerHeads
 	defer fc.release()
-	if n.bans.banned(p) {
+	if n.bans.banned(p) || !n.isMember(p) {
 		s.Reset()
 		return
 	}
@@ -453,7 +459,9 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 		return protoErr("bad HELLO frame: %v", err)
 	}
 	// Not hostile, only misdirected: with no private network, a node of
-	// another wiki can be dialled at an address this one once had.
+	// another wiki can be dialled at an address this one once had. (A
+	// member list keeps such a node out at the gate; without one, this
+	// says why.)
 	if hello.Wiki != n.wiki {
 		return refuse("this node replicates another wiki")
 	}
