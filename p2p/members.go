@@ -78,7 +78,10 @@ type Membership interface {
 	Changed() <-chan struct{}
 	// Observe is called after every batch of revisions received from a
 	// peer is stored (by a sync or from gossip), since the member list
-	// may have changed; res is what the store did with the batch.
+	// may have changed; res is what the store did with the batch. A node
+	// that watches its repo's commits (Config.WatchCommits) also calls
+	// it with the revisions other processes on the repo committed (only
+	// res.Revisions is set then).
 	Observe(ctx context.Context, res *history.PutResult)
 }
 
@@ -142,6 +145,20 @@ func (n *Node) observe(ctx context.Context, res *history.PutResult) {
 	if n.cfg.Members != nil && len(res.Revisions) > 0 {
 		n.cfg.Members.Observe(ctx, res)
 	}
+}
+
+// observeLocal tells the member list of revisions the commit watcher
+// found that were not received from peers: commits of the repo's other
+// processes (an admin's `members remove` next to a running node takes
+// effect at once) and of this one.
+func (n *Node) observeLocal(revs []history.NewRevision) {
+	res := &history.PutResult{}
+	for _, r := range revs {
+		if !n.isFromNetwork(r.Cid) {
+			res.Revisions = append(res.Revisions, r.Cid)
+		}
+	}
+	n.observe(n.ctx, res)
 }
 
 // watchMembers enforces the member list whenever it changes, until the

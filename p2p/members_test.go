@@ -285,12 +285,12 @@ func TestRemovedMemberIsCutOffAndRefusedBothWays(t *testing.T) {
 }
 
 // The member list hears of every batch of revisions stored from peers,
-// by a sync or from gossip.
+// by a sync or from gossip, and of the repo's own commits.
 func TestMembersObserveEveryStoredBatch(t *testing.T) {
 	a, b := newReplica(t), newReplica(t)
 	pages := a.addHistory(2, 1, "A")
 	on := func(cfg *Config) { cfg.Gossip, cfg.WatchCommits, cfg.PollInterval = true, true, 20*time.Millisecond }
-	na, _ := memberNode(t, a, false, []peer.ID{b.id.ID}, on)
+	na, fa := memberNode(t, a, false, []peer.ID{b.id.ID}, on)
 	nb, fb := memberNode(t, b, false, []peer.ID{a.id.ID}, on)
 	connectNodes(t, nb, na)
 	if _, err := nb.SyncPeer(context.Background(), na.ID()); err != nil {
@@ -307,4 +307,5 @@ func TestMembersObserveEveryStoredBatch(t *testing.T) {
 		return ok
 	})
 	waitFor(t, time.Second, "the gossiped batch to be observed", func() bool { return fb.observed.Load() > before })
+	waitFor(t, time.Second, "the local commit to be observed", func() bool { return fa.observed.Load() > 0 })
 }

@@ -66,6 +66,7 @@ func (n *Node) watchCommits(ctx context.Context) error {
 					break
 				}
 				mark = next
+				n.observeLocal(revs)
 				relay := n.allFromNetwork(revs)
 				if relay && (n.gossip == nil || !n.gossip.meshForming()) {
 					// GossipSub's mesh forwarded them already.
