@@ -75,7 +75,7 @@ func (r *Repo) idAddrs() []string {
 // waits until r's node is connected to all of them.
 func inviteAndServe(t *testing.T, r *Repo, names ...string) ([]*Repo, []*Serve) {
 	t.Helper()
-	code := r.OK("invite")
+	code := r.OK("invite", "--uses", strconv.Itoa(len(names)))
 	var repos []*Repo
 	var serves []*Serve
 	for _, name := range names {

@@ -1,9 +1,15 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/spf13/cobra"
 
@@ -20,17 +26,29 @@ func (a *app) joinCommand() *cobra.Command {
 		Short: "Make a new replica of a wiki from a join code",
 		Long: `Make a new replica of the wiki a join code (from 'peerwiki invite') names,
 in the repo (which must not be initialised yet): this node's identity, the
-wiki id and key, and the peers in the code, remembered for later syncs. Then,
-unless --no-sync, sync once from those peers.
+wiki id, and the peers in the code, remembered for later syncs. Then the
+invite is redeemed at the inviter's node (or another admin's), which adds
+this replica to the wiki's member list, and, unless --no-sync, it syncs once
+from there.
 
-If the code is fine but no peer answers, the replica is still made: run
-'peerwiki sync' or 'peerwiki serve' later.`,
+If the code is fine but no peer answers, the replica is still made and the
+invite kept: the next 'peerwiki sync' or 'peerwiki serve' redeems it. An
+invite that was used up, expired or was revoked is refused with the reason.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, as []string) error {
 			a.keepRunning() // a transfer can be long
+			if len(name) > 128 || !utf8.ValidString(name) {
+				return usagef("--name: at most 128 bytes of UTF-8")
+			}
 			code, err := p2p.ParseJoinCode(as[0])
 			if err != nil {
 				return err
+			}
+			if len(code.Token) == 0 {
+				return fmt.Errorf("%w: it holds no invite; ask for a new one ('peerwiki invite')", p2p.ErrBadJoinCode)
+			}
+			if w, err := wiki.InviteWiki(code.Token); err != nil || w != code.Wiki {
+				return fmt.Errorf("%w: its invite is malformed or names another wiki", p2p.ErrBadJoinCode)
 			}
 			peers, err := code.Peers()
 			if err != nil {
@@ -39,7 +57,8 @@ If the code is fine but no peer answers, the replica is still made: run
 			if wiki.Initialised(a.dir()) {
 				return fmt.Errorf("%w: %s (join makes a new replica; use another --repo)", wiki.ErrAlreadyInit, a.dir())
 			}
-			r, err := wiki.InitReplica(a.dir(), name, code.Wiki, code.Key)
+			fresh := isEmptyOrMissing(a.dir())
+			r, err := wiki.InitReplica(a.dir(), name, code.Wiki, nil)
 			if err != nil {
 				return err
 			}
@@ -50,8 +69,27 @@ If the code is fine but no peer answers, the replica is still made: run
 			if err := p2p.MarkShared(r.Dir, "join"); err != nil {
 				return err
 			}
+			if err := savePendingInvite(r, code.Token); err != nil {
+				return err
+			}
+			joined, err := a.redeemPending(cmd.Context(), r, peers, timeout)
+			if err != nil {
+				if errors.Is(err, p2p.ErrNoInviter) {
+					return fmt.Errorf("made a replica of wiki %s in %s, but %v; the invite is kept: run 'peerwiki sync' or 'serve' when the inviter's node runs", r.Config.Wiki, r.Dir, err)
+				}
+				if fresh && errors.Is(err, p2p.ErrInviteRefused) {
+					// Nothing was written in it but what join made: leave
+					// the folder as it was, for a join with a new code.
+					r.Close()
+					a.repo = nil
+					if rmErr := clearDir(r.Dir); rmErr == nil {
+						return err
+					}
+				}
+				return fmt.Errorf("made a replica of wiki %s in %s, but %v", r.Config.Wiki, r.Dir, err)
+			}
 			if noSync {
-				fmt.Fprintf(a.stdout, "Joined wiki %s in %s as %s (not synced yet: run 'peerwiki sync')\n", r.Config.Wiki, r.Dir, r.ID.ID)
+				fmt.Fprintf(a.stdout, "Joined wiki %s in %s as %s, a %s (not synced yet: run 'peerwiki sync')\n", r.Config.Wiki, r.Dir, r.ID.ID, joined.Role)
 				return nil
 			}
 			rep, err := a.runSync(cmd.Context(), r, peers, timeout, false, asJSON)
@@ -68,13 +106,74 @@ If the code is fine but no peer answers, the replica is still made: run
 			for _, p := range rep.Peers {
 				received += p.Received
 			}
-			fmt.Fprintf(a.stdout, "Joined wiki %s in %s as %s; received %s\n", r.Config.Wiki, r.Dir, r.ID.ID, pluralCount(received, "revision", "revisions"))
+			fmt.Fprintf(a.stdout, "Joined wiki %s in %s as %s, a %s; received %s\n", r.Config.Wiki, r.Dir, r.ID.ID, joined.Role, pluralCount(received, "revision", "revisions"))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "display name carried by your revisions")
-	cmd.Flags().BoolVar(&noSync, "no-sync", false, "only make the replica; sync later")
+	cmd.Flags().BoolVar(&noSync, "no-sync", false, "only make the replica and redeem the invite; sync later")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to try to reach the peers")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the first sync's report as JSON")
 	return cmd
+}
+
+// pendingInviteFile keeps a join code's invite until an admin's node has
+// redeemed it.
+const pendingInviteFile = "invite.pending"
+
+func savePendingInvite(r *wiki.Repo, token []byte) error {
+	return os.WriteFile(filepath.Join(r.Dir, pendingInviteFile), token, 0o600)
+}
+
+// redeemPending redeems the invite join kept, at the given peers (or the
+// remembered ones), if there is one: a replica made while its inviter was
+// away becomes a member at its first sync or serve. It does nothing
+// without a kept invite.
+func (a *app) redeemPending(ctx context.Context, r *wiki.Repo, peers []peer.AddrInfo, timeout time.Duration) (p2p.JoinResult, error) {
+	path := filepath.Join(r.Dir, pendingInviteFile)
+	token, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return p2p.JoinResult{}, nil
+	} else if err != nil {
+		return p2p.JoinResult{}, err
+	}
+	if len(peers) == 0 {
+		book, err := p2p.LoadPeers(r.Dir)
+		if err != nil {
+			return p2p.JoinResult{}, err
+		}
+		peers = p2p.AddrInfos(book)
+	}
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	res, err := p2p.Join(ctx, p2p.JoinConfig{Identity: r.ID, Wiki: r.Config.Wiki, Token: token, Peers: peers,
+		Name: r.Config.Name, Timeout: timeout})
+	if err != nil {
+		return res, err
+	}
+	if err := os.Remove(path); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// isEmptyOrMissing reports whether dir does not exist or holds nothing.
+func isEmptyOrMissing(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return errors.Is(err, os.ErrNotExist) || (err == nil && len(ents) == 0)
+}
+
+// clearDir removes what is inside dir (a repo join made and gave up on).
+func clearDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }

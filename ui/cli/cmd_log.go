@@ -45,6 +45,9 @@ marked, and so are automatic merges.`,
 				if e.Deleted {
 					s += " " + out.dim("[deleted]")
 				}
+				if e.Void {
+					s += " " + out.red("[void: by a removed member]")
+				}
 				if e.Auto {
 					s += " " + out.cyan("[auto: "+termtext.Line(e.Policy)+"]")
 				} else {

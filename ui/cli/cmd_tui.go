@@ -85,7 +85,11 @@ func (a *app) runTUIWith(cmd *cobra.Command, offline bool, f nodeFlags) error {
 				if err != nil {
 					return "", err
 				}
-				return inviteCode(r, st.Addrs)
+				token, _, err := r.NewInvite(ctx, wiki.RoleMember, wiki.DefaultInviteUses, wiki.DefaultInviteExpiry)
+				if err != nil {
+					return "", err
+				}
+				return inviteCode(r, token, st.Addrs)
 			}
 		}
 	}

@@ -61,6 +61,14 @@ func (a *app) daemonConfig(r *wiki.Repo, f nodeFlags, kind string) (p2p.DaemonCo
 		}
 		listen = append(listen, m)
 	}
+	// A replica made while its inviter was away becomes a member first.
+	if res, err := a.redeemPending(context.Background(), r, explicit, 0); err != nil && !errors.Is(err, p2p.ErrNoInviter) {
+		return p2p.DaemonConfig{}, err
+	} else if err != nil {
+		fmt.Fprintf(a.stderr, "peerwiki: warning: the invite this replica was made with is not redeemed yet: %v\n", err)
+	} else if res.Role != "" {
+		fmt.Fprintf(a.stderr, "peerwiki: joined as a %s (invite redeemed by %s)\n", res.Role, res.Inviter.ID)
+	}
 	cfg, err := nodeConfig(r)
 	if err != nil {
 		return p2p.DaemonConfig{}, err

@@ -150,6 +150,7 @@ type logEntryJSON struct {
 	Auto    bool     `json:"auto"`
 	Policy  string   `json:"policy,omitempty"`
 	Head    bool     `json:"head"`
+	Void    bool     `json:"void,omitempty"`
 }
 
 // conflictJSON is a conflicted page in `conflicts --json`.
@@ -237,7 +238,7 @@ func logToJSON(entries []wiki.LogEntry) []logEntryJSON {
 	for _, e := range entries {
 		out = append(out, logEntryJSON{Rev: e.Rev.String(), Parents: cidStrings(e.Parents), Title: e.Title,
 			Deleted: e.Deleted, Author: e.Author, Name: e.Name, Time: stamp(e.Time), Message: e.Message,
-			Auto: e.Auto, Policy: e.Policy, Head: e.Head})
+			Auto: e.Auto, Policy: e.Policy, Head: e.Head, Void: e.Void})
 	}
 	return out
 }

@@ -25,14 +25,15 @@ func (a *app) replicationCommands() []*cobra.Command {
 }
 
 // nodeConfig is the part of a p2p node's configuration every command
-// shares: the repo's store, identity and key, and the conflict policies
-// for what arrives.
+// shares: the repo's store and identity, the member list it enforces, and
+// the conflict policies for what arrives. A wiki made before membership
+// gets its member list here when this replica is its founder.
 func nodeConfig(r *wiki.Repo) (p2p.Config, error) {
-	key, err := r.Key()
-	if err != nil {
+	if _, err := r.UpgradeMembers(context.Background()); err != nil {
 		return p2p.Config{}, err
 	}
-	cfg := p2p.Config{Store: r.Store, Identity: r.ID, Key: key, RepoDir: r.Dir, AfterReceive: r.ApplyPolicies, Name: r.Config.Name}
+	cfg := p2p.Config{Store: r.Store, Identity: r.ID, Members: newMemberGate(r), RepoDir: r.Dir,
+		AfterReceive: r.ApplyPolicies, Name: r.Config.Name}
 	// PEERWIKI_PRESENCE_LEASE shortens presence leases (tests).
 	if d, err := time.ParseDuration(os.Getenv("PEERWIKI_PRESENCE_LEASE")); err == nil && d > 0 {
 		cfg.PresenceLease = d
@@ -45,19 +46,6 @@ func nodeConfig(r *wiki.Repo) (p2p.Config, error) {
 		}
 	}
 	return cfg, nil
-}
-
-// presenceByPage is what the node on the repo heard of other replicas'
-// editors, by page id.
-func presenceByPage(r *wiki.Repo) map[string][]wiki.EditingBy {
-	out := map[string][]wiki.EditingBy{}
-	for _, e := range p2p.ReadPresence(r.Dir) {
-		if e.PeerID == r.ID.ID.String() {
-			continue
-		}
-		out[e.Page] = append(out[e.Page], wiki.EditingBy{PeerID: e.PeerID, Name: e.Name, Since: wiki.FormatTime(e.Since)})
-	}
-	return out
 }
 
 // syncReport is the JSON shape of `sync --json` (and of join's first sync).
@@ -80,6 +68,9 @@ type syncPeer struct {
 // replica was reached, or when a reached replica's sync failed.
 func (a *app) runSync(ctx context.Context, r *wiki.Repo, peers []peer.AddrInfo, timeout time.Duration, mdns, quiet bool) (*syncReport, error) {
 	start := time.Now()
+	if _, err := a.redeemPending(ctx, r, peers, timeout); err != nil && !errors.Is(err, p2p.ErrNoInviter) {
+		return nil, err
+	}
 	req := p2p.SyncRequest{Peers: peers, Timeout: timeout, MDNS: mdns}
 	var rep p2p.SyncReport
 	node, st, err := a.runningNode(ctx, r)

@@ -154,7 +154,7 @@ On a terminal, 'peerwiki' alone opens the terminal UI.`,
 		a.logCommand(), a.diffCommand(), a.searchCommand(), a.statusCommand(), a.conflictsCommand(),
 		a.fsckCommand(), a.exportCommand(), a.importCommand(), a.idCommand(),
 		a.mergeCommand(), a.resolveCommand(), a.policyCommand(), a.mergeFileCommand(), a.resolverCommand(),
-		a.priorityCommand(), a.confirmCommand(),
+		a.priorityCommand(), a.confirmCommand(), a.membersCommand(), a.memberCommand(),
 		a.tuiCommand(), a.webCommand(), a.versionCommand(),
 	)
 	root.AddCommand(a.replicationCommands()...)
