@@ -181,15 +181,16 @@ func (r *Repo) ObserveReceived(ctx context.Context, res *history.PutResult) {
 	if res == nil || len(res.Revisions) == 0 {
 		return
 	}
-	page := r.MembersPage()
-	if slices.ContainsFunc(res.Pages, page.Equals) {
-		if _, err := r.RefreshMembers(ctx); err != nil {
-			r.logWarn("reading the member list", err)
-		}
+	// The batch may have changed the members page (Members rereads it when
+	// its heads moved: a commit of another process on this repo reports
+	// its revisions only).
+	before := r.members.get()
+	m, err := r.Members(ctx)
+	if err != nil {
+		r.logWarn("reading the member list", err)
 		return
 	}
-	m := r.members.get()
-	if m == nil || !m.Founded {
+	if m != before || !m.Founded {
 		return
 	}
 	var removed []string
@@ -206,6 +207,8 @@ func (r *Repo) ObserveReceived(ctx context.Context, res *history.PutResult) {
 		}
 	}
 	if len(removed) > 0 {
+		// Their revisions' standing depends on the frontier, which may
+		// reach revisions that arrived only now.
 		slices.Sort(removed)
 		if _, err := r.RefreshMembers(ctx); err == nil {
 			_, _ = r.Store.Revoid(ctx, removed)
