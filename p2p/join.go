@@ -110,7 +110,8 @@ func (n *Node) handleJoin(s network.Stream) {
 		_ = s.Close()
 	}
 	ip := ipOf(c.RemoteMultiaddr())
-	if ok, wait := n.joins.allow([]string{"peer " + p.String(), "ip " + ip}, time.Now()); !ok {
+	keys := []string{"peer " + p.String(), "ip " + ip}
+	if ok, wait := n.joins.allow(keys, time.Now()); !ok {
 		n.log.Info("refused a join attempt: too many from that peer or address", "peer", p, "ip", ip)
 		answer(joinAnswer{Err: "too many join attempts; try again in " + FormatWait(wait)})
 		return
@@ -142,6 +143,7 @@ func (n *Node) handleJoin(s network.Stream) {
 		answer(joinAnswer{Err: oneLine(err.Error(), maxJoinError)})
 		return
 	}
+	n.joins.forgive(keys)
 	n.log.Info("added a member", "peer", p, "name", clipName(req.Name), "role", role)
 	answer(joinAnswer{OK: true, Role: oneLine(role, maxJoinRole)})
 }
@@ -161,7 +163,8 @@ func oneLine(s string, max int) string {
 }
 
 // attemptLimiter allows at most max attempts a window under each of
-// several keys (a peer, an address); refused attempts do not count.
+// several keys (a peer, an address); attempts it refused, and those
+// forgiven (joins that succeeded), do not count.
 type attemptLimiter struct {
 	max    int
 	window time.Duration
@@ -204,6 +207,19 @@ func (l *attemptLimiter) allow(keys []string, now time.Time) (bool, time.Duratio
 		l.seen[k] = append(l.seen[k], now)
 	}
 	return true, 0
+}
+
+// forgive takes back the latest attempt under keys: a join that
+// succeeded is not an attempt at guessing (a class joining from behind
+// one address must not be refused).
+func (l *attemptLimiter) forgive(keys []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		if ts := l.seen[k]; len(ts) > 0 {
+			l.seen[k] = ts[:len(ts)-1]
+		}
+	}
 }
 
 // JoinConfig is what a new replica needs to redeem an invite.
@@ -371,4 +387,72 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// PendingInvite is the invite a replica was made with while no admin's
+// node could be reached (join --no-sync, or an inviter away): the node
+// redeems it at the first peer it connects to that takes it, then syncs
+// with that peer.
+type PendingInvite struct {
+	Token []byte
+	Name  string
+	// Redeemed is called once, when an admin's node added this replica.
+	Redeemed func(JoinResult)
+}
+
+// pendingJoin is a node's state of its PendingInvite.
+type pendingJoin struct {
+	inv  *PendingInvite
+	mu   sync.Mutex
+	done bool
+	// tried is when each peer was last asked: once a minute at most.
+	tried map[peer.ID]time.Time
+}
+
+// redeemPending asks p to redeem the node's pending invite, if there is
+// one still pending and p was not asked in the last minute.
+func (n *Node) redeemPending(p peer.ID) {
+	pj := n.pending
+	if pj == nil {
+		return
+	}
+	pj.mu.Lock()
+	if pj.done || time.Since(pj.tried[p]) < time.Minute {
+		pj.mu.Unlock()
+		return
+	}
+	pj.tried[p] = time.Now()
+	pj.mu.Unlock()
+	req, err := cbor.Marshal(joinRequest{Wiki: n.wiki, Token: pj.inv.Token, Name: pj.inv.Name})
+	if err != nil {
+		return
+	}
+	a, err := askToJoin(n.ctx, n.host, peer.AddrInfo{ID: p}, req, connectTimeout)
+	if err != nil {
+		n.log.Debug("pending invite not redeemed", "peer", p, "err", err)
+		return
+	}
+	if !a.OK {
+		n.log.Warn("the invite this replica was made with was refused", "peer", p, "why", oneLine(a.Err, maxJoinError))
+		return
+	}
+	pj.mu.Lock()
+	first := !pj.done
+	pj.done = true
+	pj.mu.Unlock()
+	if !first {
+		return
+	}
+	n.log.Info("invite redeemed: this replica is a member", "peer", p, "role", a.Role)
+	if pj.inv.Redeemed != nil {
+		pj.inv.Redeemed(JoinResult{Inviter: peer.AddrInfo{ID: p, Addrs: n.host.Peerstore().Addrs(p)}, Role: a.Role})
+	}
+	// The redeemer closes the connection after its answer: sync anew.
+	go func() {
+		select {
+		case <-n.ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+			n.Trigger(p)
+		}
+	}()
 }

@@ -30,6 +30,9 @@ type Config struct {
 	//
 	// Deprecated: set Members; Key goes once no caller sets it.
 	Key []byte
+	// Pending is an invite this replica was made with and has not
+	// redeemed yet (nil: none).
+	Pending *PendingInvite
 	// Members is the wiki's member list, which says who may connect and
 	// replicate (members.go); nil: everyone is a member (tests, tools).
 	Members Membership
@@ -129,6 +132,8 @@ type Node struct {
 	log   *slog.Logger
 	bans  *banList
 	gate  *gate
+	// pending is the invite to redeem at the first peer that takes it.
+	pending *pendingJoin
 	// joins limits the join attempts of strangers (join.go).
 	joins *attemptLimiter
 
@@ -207,6 +212,14 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.host = h
 	h.Network().Notify(n.gate.notifiee())
+	if cfg.Pending != nil && len(cfg.Pending.Token) > 0 {
+		n.pending = &pendingJoin{inv: cfg.Pending, tried: map[peer.ID]time.Time{}}
+		h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+			if c.Stat().Direction == network.DirOutbound {
+				go n.redeemPending(c.RemotePeer())
+			}
+		}})
+	}
 	h.SetStreamHandler(SyncProtocol, n.handleSync)
 	h.SetStreamHandler(AckProtocol, n.handleAck)
 	h.SetStreamHandler(JoinProtocol, n.handleJoin)

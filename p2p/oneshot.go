@@ -59,10 +59,12 @@ func (n *Node) syncAll(ctx context.Context, peers []peer.AddrInfo, reach, discov
 		mu.Unlock()
 		go func() {
 			o := PeerOutcome{Peer: info.ID}
-			if err := n.checkMember(info.ID); err != nil {
-				o.Err = err
-			} else if err := n.Connect(reachCtx, info); err != nil {
+			// Dial first, so that an address nobody listens at says so
+			// rather than that a stranger is not a member.
+			if err := n.Connect(reachCtx, info); err != nil {
 				o.Err = reachFailure(reachCtx, info.ID, reach, err)
+			} else if err := n.checkMember(info.ID); err != nil {
+				o.Err = err
 			} else {
 				o.Reached = true
 				o.Result, o.Err = n.syncWhenFree(ctx, reachCtx, info.ID)

@@ -1,6 +1,9 @@
 package test
 
 import (
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"encoding/json"
 	"fmt"
 	"math/rand"
@@ -39,8 +42,16 @@ type chaos struct {
 	peerIDs []string
 	// partitioned are replicas whose node runs with peers denied.
 	partitioned []int
-	created     map[string]bool // every revision a command reported
+	ops         int
+	created     map[string]int // every revision a command reported, by the replica that wrote it
 	schedule    []string
+	// removed is the replica an admin removed from the wiki (-1: none
+	// yet); it keeps writing and trying, and is left out of the checks
+	// of what converges. phantoms are peers added to the member list
+	// that never run (adding, promoting and removing them is the
+	// membership churn).
+	removed  int
+	phantoms []string
 }
 
 func (c *chaos) logf(format string, a ...any) {
@@ -108,7 +119,7 @@ func (c *chaos) run(i int, args ...string) (string, bool) {
 	out := strings.TrimSpace(res.Stdout)
 	switch args[0] {
 	case "new", "edit", "rm", "resolve":
-		c.created[out] = true
+		c.created[out] = i
 	}
 	return out, true
 }
@@ -135,6 +146,10 @@ func (c *chaos) heads(i int, page string) []string {
 
 // step runs one random operation on a random replica.
 func (c *chaos) step(n int) {
+	if c.rng.Intn(10) == 0 {
+		c.membership(n)
+		return
+	}
 	i := c.rng.Intn(len(c.repos))
 	if len(c.pages) == 0 || c.rng.Intn(8) == 0 {
 		if id, ok := c.run(i, "new", fmt.Sprintf("Page %d", n), "--body", fmt.Sprintf("a\nb\nc\nd\ne\nf\n%d\n", n)); ok {
@@ -178,6 +193,69 @@ func (c *chaos) step(n int) {
 	default:
 		c.run(i, "merge", "--all", "--auto")
 	}
+}
+
+// membership is one change of the member list by one of the two admins
+// (r0, the founder, and r1), made while partitions and stopped nodes
+// keep the admins from seeing each other's changes: add a phantom peer,
+// change a phantom's role, remove one, or (once, after the first third
+// of the run) remove the last replica, which keeps writing.
+func (c *chaos) membership(n int) {
+	admin := c.rng.Intn(2)
+	switch op := c.rng.Intn(8); {
+	case op < 3 || len(c.phantoms) == 0:
+		id := randomPeerID(c.t)
+		c.phantoms = append(c.phantoms, id)
+		c.run(admin, "member", "add", id, "--name", fmt.Sprintf("ghost%d", n))
+	case op < 5:
+		roles := []string{"admin", "member"}
+		c.run(admin, "member", "role", c.phantoms[c.rng.Intn(len(c.phantoms))], roles[c.rng.Intn(2)])
+	case op < 7 || c.removed >= 0 || len(c.repos) < 4 || n < c.ops/3:
+		c.run(admin, "member", "remove", c.phantoms[c.rng.Intn(len(c.phantoms))])
+	default:
+		last := len(c.repos) - 1
+		if _, ok := c.run(admin, "member", "remove", c.peerIDs[last]); ok {
+			c.removed = last
+		}
+	}
+}
+
+func randomPeerID(t *testing.T) string {
+	t.Helper()
+	k, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.String()
+}
+
+// members are the replicas still in the wiki.
+func (c *chaos) members() []int {
+	var out []int
+	for i := range c.repos {
+		if i != c.removed {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// accepted is replica i's revisions, counted and void, as one string.
+func (c *chaos) accepted(i int) string {
+	counted, void := c.repos[i].counted()
+	var out []string
+	for r := range counted {
+		out = append(out, r)
+	}
+	for r := range void {
+		out = append(out, r+" void")
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
 }
 
 // fault stops, restarts or partitions a random replica's node.
@@ -228,17 +306,20 @@ func (c *chaos) state(i int) (string, bool) {
 }
 
 func chaosRun(t *testing.T, seed int64, replicas, ops int) {
-	c := &chaos{t: t, seed: seed, rng: rand.New(rand.NewSource(seed)), created: map[string]bool{}}
+	c := &chaos{t: t, seed: seed, rng: rand.New(rand.NewSource(seed)), created: map[string]int{}, removed: -1, ops: ops}
 	t.Logf("chaos seed %d: %d replicas, %d operations", seed, replicas, ops)
 	first := InitRepo(t, "r0")
 	c.repos = []*Repo{first}
 	c.serves = make([]*Serve, replicas)
 	c.start(0)
-	code := first.OK("invite")
+	code := first.OK("invite", "--uses", fmt.Sprint(replicas-1))
 	for i := 1; i < replicas; i++ {
 		r := NewRepo(t)
 		r.OK("join", code, "--name", fmt.Sprintf("r%d", i))
 		c.repos = append(c.repos, r)
+	}
+	if replicas > 1 {
+		first.OK("member", "role", "r1", "admin") // a second admin, for concurrent changes
 	}
 	for i := 1; i < replicas; i++ {
 		c.start(i)
@@ -279,7 +360,7 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
 		states = states[:0]
 		ok := true
-		for i := range c.repos {
+		for _, i := range c.members() {
 			s, good := c.state(i)
 			ok = ok && good
 			states = append(states, s)
@@ -298,19 +379,24 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 		c.dumpLogs()
 		c.fatalf("replicas did not converge within 60s:\n%s", strings.Join(states, "\n---\n"))
 	}
-	// (1) and (2): the same revisions everywhere, and none of ours missing.
-	var revSets []string
+	// (1) and (2): the same revisions everywhere, and none of ours missing
+	// (a removed replica's may be: those that do not count are sent only
+	// when a member built on them), the same member list, and the same
+	// revisions counted and void.
+	var revSets, lists, accepted []string
 	var autos map[string][]string
-	for i := range c.repos {
+	for _, i := range c.members() {
 		revs, a := c.repos[i].Revisions()
 		if i == 0 {
 			autos = a
 		}
-		for rev := range c.created {
-			if !revs[rev] {
+		for rev, by := range c.created {
+			if !revs[rev] && by != c.removed {
 				c.fatalf("r%d lacks revision %s, which a command reported", i, rev)
 			}
 		}
+		lists = append(lists, c.repos[i].memberState())
+		accepted = append(accepted, c.accepted(i))
 		keys := make([]string, 0, len(revs))
 		for r := range revs {
 			keys = append(keys, r)
@@ -321,10 +407,16 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 	if !allEqual(revSets) {
 		c.fatalf("replicas hold different revisions")
 	}
+	if !allEqual(lists) {
+		c.fatalf("member lists differ:\n%s", strings.Join(lists, "\n---\n"))
+	}
+	if !allEqual(accepted) {
+		c.fatalf("replicas count different revisions")
+	}
 	// (3) show --json is identical everywhere.
 	for _, p := range c.pages {
 		var shows []string
-		for i := range c.repos {
+		for _, i := range c.members() {
 			shows = append(shows, c.repos[i].Run("show", p, "--json").Stdout)
 		}
 		if !allEqual(shows) {
@@ -343,12 +435,15 @@ func chaosRun(t *testing.T, seed int64, replicas, ops int) {
 		if res := c.repos[i].Run("fsck"); res.Code != 0 {
 			c.fatalf("fsck on r%d:\n%s%s", i, res.Stdout, res.Stderr)
 		}
-		conflicts = append(conflicts, c.repos[i].Run("conflicts", "--json").Stdout)
+		if i != c.removed {
+			conflicts = append(conflicts, c.repos[i].Run("conflicts", "--json").Stdout)
+		}
 	}
 	if !allEqual(conflicts) {
 		c.fatalf("conflicts differ:\n%s", strings.Join(conflicts, "\n---\n"))
 	}
-	t.Logf("seed %d converged: %d pages, %d revisions reported, %d automatic merges, %d partitions", seed, len(c.pages), len(c.created), len(autos), len(c.partitioned))
+	t.Logf("seed %d converged: %d pages, %d revisions reported, %d automatic merges, %d partitions, %d phantom members, removed replica %d",
+		seed, len(c.pages), len(c.created), len(autos), len(c.partitioned), len(c.phantoms), c.removed)
 }
 
 // dumpLogs writes every running node's log to PEERWIKI_CHAOS_LOGS/seedN/rI.log

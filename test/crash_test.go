@@ -139,7 +139,7 @@ func TestCrashSafetyOfSyncs(t *testing.T) {
 	a := InitRepo(t, "source")
 	pages := a.ImportHistory(100, 4, 2000)
 	sa := a.StartServe()
-	code := a.OK("invite")
+	code := a.OK("invite", "--uses", "1000")
 	iters := max(crashIterations()/4, 10)
 	// How much a whole transfer grows a receiver's write-ahead log: kill
 	// points are drawn below that.

@@ -100,6 +100,10 @@ func hostileRepo(t *testing.T) (*Repo, cid.Cid, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Mallory is a member (who else could send alice anything).
+	if err := w.AddMember(context.Background(), mallory.ID, "mallory", wiki.RoleMember); err != nil {
+		t.Fatal(err)
+	}
 	planID, _ := cid.Decode(plan)
 	invoice := foreign(t, w, mallory, cid.Undef, cid.Undef, evilTitle, evilBody, evilName, evilMsg)
 	foreign(t, w, mallory, invoice, invoice, evilTitle, evilBody+"more \x1b[H\n", evilName, evilMsg)

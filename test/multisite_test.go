@@ -159,7 +159,7 @@ func (m *multisite) start() {
 	}
 	m.shared = first.OK("new", "Shared", "--body", strings.Join(lines, ""))
 	first.OK("policy", m.shared, "merge")
-	code := first.OK("invite", "--addr", fmt.Sprintf("/ip4/%s/tcp/%d", m.tp.sites[0].addr, m.replicas[0].port))
+	code := first.OK("invite", "--uses", fmt.Sprint(len(m.replicas)), "--addr", fmt.Sprintf("/ip4/%s/tcp/%d", m.tp.sites[0].addr, m.replicas[0].port))
 	for i, r := range m.replicas {
 		if i == 0 {
 			r.repo = first

@@ -114,7 +114,7 @@ func TestLANDiscoveryByMDNS(t *testing.T) {
 	lan := newNetnsLAN(t, 3)
 	a := InitRepo(t, "alice")
 	a.OK("new", "From A", "--body", "a\n")
-	code := a.OK("invite", "--addr", "/ip4/"+lan.addrs[0]+"/tcp/1")
+	code := a.OK("invite", "--uses", "100", "--addr", "/ip4/"+lan.addrs[0]+"/tcp/1")
 	repos := []*Repo{a, NewRepo(t), NewRepo(t)}
 	for i, r := range repos[1:] {
 		r.OK("join", code, "--no-sync", "--name", fmt.Sprintf("node%d", i+1))

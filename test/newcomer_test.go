@@ -250,7 +250,7 @@ func TestSearchSaysWhereItStopped(t *testing.T) {
 func TestCountsAgreeWithTheirNouns(t *testing.T) {
 	r := InitRepo(t, "ada")
 	r.OK("new", "Only", "--body", "x\n")
-	if out := r.OK("fsck"); !strings.Contains(out, "2 revisions, 2 pages verified (1 settings page among them)") {
+	if out := r.OK("fsck"); !strings.Contains(out, "pages verified (2 system pages (settings, members) among them)") {
 		t.Fatalf("fsck: %q", out)
 	}
 	dir := filepath.Join(t.TempDir(), "out")

@@ -200,7 +200,7 @@ type exportRev struct {
 // first in (time, height, CID) order, and advances the watermark.
 func (r *Repo) newRevisions(ctx context.Context, st *gitExportState) ([]exportRev, error) {
 	var out []exportRev
-	settings := r.SettingsPage()
+	settings, members := r.SettingsPage(), r.MembersPage()
 	for {
 		batch, after, err := r.Store.RevisionsAfter(ctx, st.After, 5000)
 		if err != nil {
@@ -211,8 +211,8 @@ func (r *Repo) newRevisions(ctx context.Context, st *gitExportState) ([]exportRe
 		}
 		st.After = after
 		for _, n := range batch {
-			if _, done := st.Revs[n.Cid.String()]; done || n.Page.Equals(settings) {
-				continue // the settings page is the wiki's own, not a page
+			if _, done := st.Revs[n.Cid.String()]; done || n.Page.Equals(settings) || n.Page.Equals(members) {
+				continue // the settings and members pages are the wiki's own, not pages
 			}
 			rev, err := r.Store.Revision(ctx, n.Cid)
 			if err != nil {

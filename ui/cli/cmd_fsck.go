@@ -78,10 +78,13 @@ when anything is off.`,
 				t, _ := r.Store.Totals(cmd.Context())
 				among := []string{}
 				if t.System > 0 {
-					among = append(among, pluralCount(t.System, "settings page", "settings pages"))
+					among = append(among, pluralCount(t.System, "system page", "system pages")+" (settings, members)")
 				}
 				if t.Deleted > 0 {
 					among = append(among, pluralCount(t.Deleted, "deleted page", "deleted pages"))
+				}
+				if t.Void > 0 {
+					among = append(among, pluralCount(t.Void, "void revision", "void revisions")+" (by removed members)")
 				}
 				note := ""
 				if len(among) > 0 {

@@ -28,8 +28,9 @@ func (a *app) joinCommand() *cobra.Command {
 in the repo (which must not be initialised yet): this node's identity, the
 wiki id, and the peers in the code, remembered for later syncs. Then the
 invite is redeemed at the inviter's node (or another admin's), which adds
-this replica to the wiki's member list, and, unless --no-sync, it syncs once
-from there.
+this replica to the wiki's member list, and, it syncs once from there. With
+--no-sync, join only makes the replica and keeps the invite: the first
+'peerwiki sync' or 'serve' redeems it, then syncs.
 
 If the code is fine but no peer answers, the replica is still made and the
 invite kept: the next 'peerwiki sync' or 'peerwiki serve' redeems it. An
@@ -72,6 +73,10 @@ invite that was used up, expired or was revoked is refused with the reason.`,
 			if err := savePendingInvite(r, code.Token); err != nil {
 				return err
 			}
+			if noSync {
+				fmt.Fprintf(a.stdout, "Made a replica of wiki %s in %s as %s; the next 'peerwiki sync' or 'serve' redeems the invite and syncs\n", r.Config.Wiki, r.Dir, r.ID.ID)
+				return nil
+			}
 			joined, err := a.redeemPending(cmd.Context(), r, peers, timeout)
 			if err != nil {
 				if errors.Is(err, p2p.ErrNoInviter) {
@@ -87,10 +92,6 @@ invite that was used up, expired or was revoked is refused with the reason.`,
 					}
 				}
 				return fmt.Errorf("made a replica of wiki %s in %s, but %v", r.Config.Wiki, r.Dir, err)
-			}
-			if noSync {
-				fmt.Fprintf(a.stdout, "Joined wiki %s in %s as %s, a %s (not synced yet: run 'peerwiki sync')\n", r.Config.Wiki, r.Dir, r.ID.ID, joined.Role)
-				return nil
 			}
 			rep, err := a.runSync(cmd.Context(), r, peers, timeout, false, asJSON)
 			if err != nil {
@@ -111,7 +112,7 @@ invite that was used up, expired or was revoked is refused with the reason.`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "display name carried by your revisions")
-	cmd.Flags().BoolVar(&noSync, "no-sync", false, "only make the replica and redeem the invite; sync later")
+	cmd.Flags().BoolVar(&noSync, "no-sync", false, "only make the replica; the first sync or serve redeems the invite")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to try to reach the peers")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the first sync's report as JSON")
 	return cmd

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -34,6 +35,13 @@ func nodeConfig(r *wiki.Repo) (p2p.Config, error) {
 	}
 	cfg := p2p.Config{Store: r.Store, Identity: r.ID, Members: newMemberGate(r), RepoDir: r.Dir,
 		AfterReceive: r.ApplyPolicies, Name: r.Config.Name}
+	// An invite not redeemed yet is redeemed by the node at the first
+	// peer it meets that takes it (found by mDNS, say).
+	pending := filepath.Join(r.Dir, pendingInviteFile)
+	if token, err := os.ReadFile(pending); err == nil && len(token) > 0 {
+		cfg.Pending = &p2p.PendingInvite{Token: token, Name: r.Config.Name,
+			Redeemed: func(p2p.JoinResult) { _ = os.Remove(pending) }}
+	}
 	// PEERWIKI_PRESENCE_LEASE shortens presence leases (tests).
 	if d, err := time.ParseDuration(os.Getenv("PEERWIKI_PRESENCE_LEASE")); err == nil && d > 0 {
 		cfg.PresenceLease = d
