@@ -138,3 +138,71 @@ func copyBlocks(t *testing.T, from, to *Repo) {
 	}
 	to.ObserveReceived(ctx, res)
 }
+
+// A wiki made before membership (a random id, a shared key, no member
+// list) upgrades in place: its founder, the author of its earliest
+// revision, writes the list with every author it holds; until then every
+// author counts; afterwards a stranger's revision is refused.
+func TestLegacyWikiUpgrades(t *testing.T) {
+	ctx := context.Background()
+	id := NewWikiID()
+	if !IsLegacyWikiID(id) {
+		t.Fatal("a random wiki id should read as one from before membership")
+	}
+	mk := func(name string) *Repo {
+		r, err := InitReplica(filepath.Join(t.TempDir(), name), name, id, NewKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	ada, bob, eve := mk("ada"), mk("bob"), mk("eve")
+	if _, err := ada.Create(ctx, "First", "x\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	copyBlocks(t, ada, bob)
+	if _, err := bob.Create(ctx, "Bob's", "y\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	copyBlocks(t, bob, ada)
+	// Not the founder: nothing happens.
+	if done, err := bob.UpgradeMembers(ctx); err != nil || done {
+		t.Fatalf("bob upgraded the list: %v %v", done, err)
+	}
+	if member, _ := bob.Access(ada.ID.ID); !member {
+		t.Fatal("before the upgrade, an author must count as a member")
+	}
+	if done, err := ada.UpgradeMembers(ctx); err != nil || !done {
+		t.Fatalf("the founder did not upgrade the list: %v %v", done, err)
+	}
+	m, _ := ada.Members(ctx)
+	if !m.IsAdmin(ada.ID.ID) || !m.IsMember(bob.ID.ID) || m.IsAdmin(bob.ID.ID) || m.IsMember(eve.ID.ID) {
+		t.Fatalf("upgraded list: %+v", m.List())
+	}
+	copyBlocks(t, ada, bob)
+	if mb, _ := bob.Members(ctx); !mb.Founded || mb.Founder != ada.ID.ID {
+		t.Fatalf("bob's list after the upgrade: %+v", mb.List())
+	}
+	// Eve, never an author, writes now: refused at Ada's.
+	if _, err := eve.Create(ctx, "Eve's", "z\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := eve.Store.PlanSync(ctx, nil)
+	var blocks []history.Block
+	_ = eve.Store.SendPlan(ctx, plan, func(b history.Block) error { blocks = append(blocks, b); return nil })
+	res, err := ada.Store.Put(ctx, blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Deferred) == 0 || !errors.Is(res.Deferred[0].Err, history.ErrNotMember) {
+		t.Fatalf("a non-member's revision was not refused: %+v", res.Deferred)
+	}
+	// Until Ada adds her.
+	if err := ada.AddMember(ctx, eve.ID.ID, "eve", RoleMember); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := ada.Store.Put(ctx, blocks); err != nil || len(res.Deferred) != 0 {
+		t.Fatalf("a new member's revision: %v %+v", err, res)
+	}
+}

@@ -190,6 +190,14 @@ func (r *Repo) ObserveReceived(ctx context.Context, res *history.PutResult) {
 		r.logWarn("reading the member list", err)
 		return
 	}
+	if m == before && !m.Founded && m.legacyAuthors != nil {
+		// Not founded yet: the authors held are the members, and the
+		// batch may have brought new ones.
+		if _, err := r.RefreshMembers(ctx); err != nil {
+			r.logWarn("reading the member list", err)
+		}
+		return
+	}
 	if m != before || !m.Founded {
 		return
 	}
