@@ -213,10 +213,19 @@ func TestInvitesAreRefusedWithTheReason(t *testing.T) {
 	bob.OK("join", ada.OK("invite"), "--name", "bob2")
 	bob.Fail(1, []string{"invite", "--addr", "/ip4/127.0.0.1/tcp/9"}, "only an admin")
 
+	// Removing yourself is allowed (once another admin remains), with a
+	// warning; bob2 is then the wiki's admin.
+	ada.OK("member", "role", "bob2", "admin")
+	res := ada.Run("member", "remove", "ada")
+	if res.Code != 0 || !strings.Contains(res.Stderr, "warning: you removed yourself") {
+		t.Fatalf("removing yourself: %+v", res)
+	}
+	ada.Fail(1, []string{"member", "role", "bob2", "member"}, "only an admin")
+
 	// Bad input.
 	NewRepo(t).Fail(1, []string{"join", "peerwiki2:abc"}, "invalid join code")
 	NewRepo(t).Fail(1, []string{"join", "peerwiki1:aaaa"}, "older peerwiki")
-	ada.Fail(1, []string{"invite", "--uses", "0"}, "--uses")
-	ada.Fail(1, []string{"invite", "--role", "owner"}, "role")
-	ada.Fail(1, []string{"member", "remove", "nobody"}, "no such member")
+	bob.Fail(1, []string{"invite", "--uses", "0", "--addr", "/ip4/127.0.0.1/tcp/9"}, "--uses")
+	bob.Fail(1, []string{"invite", "--role", "owner", "--addr", "/ip4/127.0.0.1/tcp/9"}, "role")
+	ada.Fail(1, []string{"member", "remove", "nobody"}, "only an admin")
 }
