@@ -304,9 +304,11 @@ func (r *Repo) loadMemberOps(ctx context.Context) (map[cid.Cid]*memberRevision, 
 	return ops, heads, nil
 }
 
-// maxMemberOp bounds one operation's body (a removal's frontier grows with
-// the pages the removed member wrote: 1 MiB holds about 15,000 CIDs).
-const maxMemberOp = 4 << 20
+// maxMemberOp bounds one operation's body: a removal's frontier grows with
+// the pages the removed member wrote (about 62 bytes a page: a member who
+// wrote on 100,000 pages makes a 6 MB removal), so the bound is the body
+// limit itself.
+const maxMemberOp = history.MaxBodySize
 
 func decodeMemberOp(b []byte, op *memberOp) error {
 	if len(b) > maxMemberOp {
