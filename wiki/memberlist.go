@@ -109,18 +109,8 @@ func (r *Repo) RefreshMembers(ctx context.Context) (*Members, error) {
 			}
 		}
 	}
-	for p, counted := range m.counted {
-		var frontier []cid.Cid
-		for c := range counted {
-			frontier = append(frontier, c)
-		}
-		below, err := r.Store.AuthoredWithin(ctx, p.String(), frontier)
-		if err != nil {
-			return nil, err
-		}
-		for c := range below {
-			counted[c] = true
-		}
+	m.within = func(p peer.ID, frontier []cid.Cid) (map[cid.Cid]bool, error) {
+		return r.Store.AuthoredWithin(context.Background(), p.String(), frontier)
 	}
 	old := r.members.get()
 	r.members.mu.Lock()
@@ -161,7 +151,7 @@ func standingChanged(old, m *Members) (out []string, all bool) {
 	}
 	for p, e := range m.list {
 		o, ok := old.list[p]
-		if !ok || o.Removed != e.Removed || (e.Removed && len(old.counted[p]) != len(m.counted[p])) {
+		if !ok || o.Removed != e.Removed || (e.Removed && !slices.EqualFunc(old.frontiers[p], m.frontiers[p], cid.Cid.Equals)) {
 			out = append(out, p.String())
 		}
 	}
@@ -218,8 +208,14 @@ func (r *Repo) ObserveReceived(ctx context.Context, res *history.PutResult) {
 		// Their revisions' standing depends on the frontier, which may
 		// reach revisions that arrived only now.
 		slices.Sort(removed)
-		if _, err := r.RefreshMembers(ctx); err == nil {
-			_, _ = r.Store.Revoid(ctx, removed)
+		var ps []peer.ID
+		for _, a := range removed {
+			p, _ := peer.Decode(a)
+			ps = append(ps, p)
+		}
+		m.forgetCounted(ps)
+		if _, err := r.Store.Revoid(ctx, removed); err != nil {
+			r.logWarn("marking a removed member's revisions", err)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -107,8 +108,15 @@ type Members struct {
 	Founded bool
 	Founder peer.ID
 	list    map[peer.ID]*Member
-	// counted holds, for each removed member, their revisions that count.
-	counted map[peer.ID]map[cid.Cid]bool
+	// frontiers are the removed members' frontiers, as their removals
+	// name them; counted, for each, their revisions that count (at or
+	// below it), read from the store when first needed (a removal of a
+	// member who wrote on 100,000 pages reaches as many revisions: no
+	// command but the ones that need it should pay for them).
+	frontiers map[peer.ID][]cid.Cid
+	countedMu sync.Mutex
+	counted   map[peer.ID]map[cid.Cid]bool
+	within    func(p peer.ID, frontier []cid.Cid) (map[cid.Cid]bool, error)
 	uses    map[string]int
 	revoked map[string]bool
 	// heads are the members page's heads this list was computed from.
@@ -195,7 +203,43 @@ func (m *Members) Counts(c cid.Cid, r *history.Revision) bool {
 	if !e.Removed {
 		return true
 	}
-	return m.counted[e.Peer][c]
+	counted, err := m.countedOf(e.Peer)
+	return err == nil && counted[c]
+}
+
+// countedOf returns the revisions of removed member p that count, reading
+// them from the store the first time.
+func (m *Members) countedOf(p peer.ID) (map[cid.Cid]bool, error) {
+	m.countedMu.Lock()
+	defer m.countedMu.Unlock()
+	if c, ok := m.counted[p]; ok {
+		return c, nil
+	}
+	out := map[cid.Cid]bool{}
+	for _, c := range m.frontiers[p] {
+		out[c] = true
+	}
+	if m.within != nil {
+		below, err := m.within(p, m.frontiers[p])
+		if err != nil {
+			return nil, err
+		}
+		for c := range below {
+			out[c] = true
+		}
+	}
+	m.counted[p] = out
+	return out, nil
+}
+
+// forgetCounted drops what countedOf read of ps: revisions of theirs
+// arrived that may lie below their frontiers.
+func (m *Members) forgetCounted(ps []peer.ID) {
+	m.countedMu.Lock()
+	defer m.countedMu.Unlock()
+	for _, p := range ps {
+		delete(m.counted, p)
+	}
 }
 
 // admits reports whether a received revision may be stored.
@@ -423,7 +467,7 @@ func replay(ops map[cid.Cid]*memberRevision, isFounder founderCheck) *Members {
 // returns the list, the operations it applied, and the removal operation
 // of each removed member.
 func replayOnce(order []*memberRevision, voided map[cid.Cid]bool, isFounder founderCheck) (*Members, map[cid.Cid]bool, map[peer.ID]cid.Cid) {
-	m := &Members{list: map[peer.ID]*Member{}, counted: map[peer.ID]map[cid.Cid]bool{},
+	m := &Members{list: map[peer.ID]*Member{}, counted: map[peer.ID]map[cid.Cid]bool{}, frontiers: map[peer.ID][]cid.Cid{},
 		uses: map[string]int{}, revoked: map[string]bool{}}
 	applied := map[cid.Cid]bool{}
 	removals := map[peer.ID]cid.Cid{}
@@ -486,13 +530,13 @@ func applyOp(m *Members, o *memberRevision, isFounder founderCheck, removals map
 		}
 		e.Removed, e.RemovedBy, e.RemovedAt = true, o.author, at
 		removals[target] = o.cid
-		counted := map[cid.Cid]bool{}
+		var frontier []cid.Cid
 		for _, s := range op.Frontier {
 			if c, err := cid.Decode(s); err == nil {
-				counted[c] = true
+				frontier = append(frontier, c)
 			}
 		}
-		m.counted[target] = counted // completed below the frontier by the caller
+		m.frontiers[target] = frontier
 	case "role":
 		e, ok := m.list[target]
 		if !ok || e.Removed || (op.Role != RoleAdmin && op.Role != RoleMember) || e.Role == op.Role {
