@@ -151,7 +151,7 @@ func standingChanged(old, m *Members) (out []string, all bool) {
 	}
 	for p, e := range m.list {
 		o, ok := old.list[p]
-		if !ok || o.Removed != e.Removed || (e.Removed && !slices.EqualFunc(old.frontiers[p], m.frontiers[p], cid.Cid.Equals)) {
+		if !ok || o.Removed != e.Removed || (e.Removed && !old.frontiers[p].equal(m.frontiers[p])) {
 			out = append(out, p.String())
 		}
 	}
@@ -416,10 +416,7 @@ func (r *Repo) RemoveMember(ctx context.Context, who string) (Member, error) {
 	if err != nil {
 		return e, err
 	}
-	op := memberOp{Op: "remove", Peer: e.Peer.String()}
-	for _, c := range frontier {
-		op.Frontier = append(op.Frontier, c.String())
-	}
+	op := memberOp{Op: "remove", Peer: e.Peer.String(), Frontier: newFrontierList(frontier)}
 	_, err = r.commitMemberOp(ctx, op, "remove "+e.Name)
 	return e, err
 }

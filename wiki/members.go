@@ -83,8 +83,54 @@ type memberOp struct {
 	Members []string `json:"members,omitempty"`
 	// Frontier (remove) is the removed member's revisions the remover
 	// held that no revision of theirs it held descends from.
-	Frontier []string `json:"frontier,omitempty"`
+	Frontier frontierList `json:"frontier,omitempty"`
 }
+
+// frontierList is a removal's frontier as written (a JSON array of CID
+// strings), decoded only when a removed member's revisions are judged:
+// every command reads the member list, few need the frontier.
+type frontierList json.RawMessage
+
+func (f frontierList) MarshalJSON() ([]byte, error) {
+	if len(f) == 0 {
+		return []byte("[]"), nil
+	}
+	return f, nil
+}
+
+func (f *frontierList) UnmarshalJSON(b []byte) error {
+	*f = append((*f)[:0], b...)
+	return nil
+}
+
+// newFrontierList writes cs as a frontier.
+func newFrontierList(cs []cid.Cid) frontierList {
+	strs := make([]string, len(cs))
+	for i, c := range cs {
+		strs[i] = c.String()
+	}
+	b, _ := json.Marshal(strs)
+	return b
+}
+
+// cids decodes the frontier; entries that are not CIDs are skipped (every
+// replica skips the same ones).
+func (f frontierList) cids() []cid.Cid {
+	var strs []string
+	if json.Unmarshal(f, &strs) != nil {
+		return nil
+	}
+	out := make([]cid.Cid, 0, len(strs))
+	for _, s := range strs {
+		if c, err := cid.Decode(s); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// equal reports whether two frontiers are written alike.
+func (f frontierList) equal(g frontierList) bool { return bytes.Equal(f, g) }
 
 // Member is one entry of the member list.
 type Member struct {
@@ -113,7 +159,7 @@ type Members struct {
 	// below it), read from the store when first needed (a removal of a
 	// member who wrote on 100,000 pages reaches as many revisions: no
 	// command but the ones that need it should pay for them).
-	frontiers map[peer.ID][]cid.Cid
+	frontiers map[peer.ID]frontierList
 	countedMu sync.Mutex
 	counted   map[peer.ID]map[cid.Cid]bool
 	within    func(p peer.ID, frontier []cid.Cid) (map[cid.Cid]bool, error)
@@ -215,12 +261,13 @@ func (m *Members) countedOf(p peer.ID) (map[cid.Cid]bool, error) {
 	if c, ok := m.counted[p]; ok {
 		return c, nil
 	}
+	frontier := m.frontiers[p].cids()
 	out := map[cid.Cid]bool{}
-	for _, c := range m.frontiers[p] {
+	for _, c := range frontier {
 		out[c] = true
 	}
 	if m.within != nil {
-		below, err := m.within(p, m.frontiers[p])
+		below, err := m.within(p, frontier)
 		if err != nil {
 			return nil, err
 		}
@@ -467,7 +514,7 @@ func replay(ops map[cid.Cid]*memberRevision, isFounder founderCheck) *Members {
 // returns the list, the operations it applied, and the removal operation
 // of each removed member.
 func replayOnce(order []*memberRevision, voided map[cid.Cid]bool, isFounder founderCheck) (*Members, map[cid.Cid]bool, map[peer.ID]cid.Cid) {
-	m := &Members{list: map[peer.ID]*Member{}, counted: map[peer.ID]map[cid.Cid]bool{}, frontiers: map[peer.ID][]cid.Cid{},
+	m := &Members{list: map[peer.ID]*Member{}, counted: map[peer.ID]map[cid.Cid]bool{}, frontiers: map[peer.ID]frontierList{},
 		uses: map[string]int{}, revoked: map[string]bool{}}
 	applied := map[cid.Cid]bool{}
 	removals := map[peer.ID]cid.Cid{}
@@ -530,12 +577,7 @@ func applyOp(m *Members, o *memberRevision, isFounder founderCheck, removals map
 		}
 		e.Removed, e.RemovedBy, e.RemovedAt = true, o.author, at
 		removals[target] = o.cid
-		var frontier []cid.Cid
-		for _, s := range op.Frontier {
-			if c, err := cid.Decode(s); err == nil {
-				frontier = append(frontier, c)
-			}
-		}
+		frontier := op.Frontier
 		m.frontiers[target] = frontier
 	case "role":
 		e, ok := m.list[target]
