@@ -179,3 +179,8 @@ func (c *NodeClient) Editing(ctx context.Context, page cid.Cid) (func(), error) 
 		resp.Body.Close()
 	}, nil
 }
+
+// Gone reports whether the node this client speaks to has stopped (no
+// process holds the repo's node lock any more): a caller that depends on
+// a node, such as the terminal UI, may start one itself.
+func (c *NodeClient) Gone() bool { return !nodeRunning(c.dir) }

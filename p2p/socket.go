@@ -188,3 +188,18 @@ func peerUID(c net.Conn) (uint32, error) {
 	}
 	return cred.Uid, nil
 }
+
+// nodeRunning reports whether a process holds dir's NodeLock, that is,
+// runs the repo's node.
+func nodeRunning(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, NodeLock))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return true // held (exclusively) by the node's process
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}

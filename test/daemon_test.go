@@ -343,3 +343,25 @@ func TestEditorPresenceThroughTheNode(t *testing.T) {
 	}
 	sa.Stop()
 }
+
+// A UI opened next to a running serve uses that node; when the serve
+// stops, the UI takes over: it runs the repo's node itself and stays
+// online, reachable by the other commands through the control socket.
+func TestUITakesOverWhenTheServeStops(t *testing.T) {
+	a := InitRepo(t, "ada")
+	a.OK("new", "Note", "--body", "x\n")
+	a.OK("invite", "--addr", "/ip4/127.0.0.1/tcp/9") // shared: the UI runs its node on the network
+	s := a.StartServe()
+	ui := startTUI(t, a)
+	ui.waitFor(10*time.Second, "via peerwiki serve")
+	s.Stop()
+	if scr := ui.waitFor(15*time.Second, "online"); strings.Contains(scr, "via peerwiki serve") {
+		t.Fatalf("the UI still shows the stopped serve:\n%s", scr)
+	}
+	if pid := a.nodePID(); pid == s.cmd.Process.Pid {
+		t.Fatal("the node lock is still the stopped serve's")
+	}
+	if addrs := a.idAddrs(); len(addrs) == 0 {
+		t.Fatal("no node answers on the control socket after the takeover")
+	}
+}

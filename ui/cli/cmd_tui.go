@@ -70,15 +70,13 @@ func (a *app) runTUIWith(cmd *cobra.Command, offline bool, f nodeFlags) error {
 	ctx := cmd.Context()
 	opts := tui.Options{Repo: r, Presence: presenceOf(r), Editing: editingFile(r)}
 	if !offline {
-		api, remote, err := a.uiNode(ctx, r, f)
+		api, err := a.startUINode(ctx, r, f)
 		switch {
 		case err != nil:
 			opts.Network = staticNetwork{tui.NetStatus{Mode: "offline (node: " + firstLineOf(err) + ")"}}
 		default:
-			if d, ok := api.(*p2p.Daemon); ok {
-				defer d.Close()
-			}
-			opts.Network = nodeNetwork{api: api, remote: remote}
+			defer api.close()
+			opts.Network = nodeNetwork{api: api}
 			opts.Editing = editingVia(api, r)
 			opts.Invite = func() (string, error) {
 				st, err := api.Share(ctx)
@@ -148,8 +146,7 @@ func (s staticNetwork) Status() tui.NetStatus { return s.st }
 // nodeNetwork is the UI's view of the repo's node: the one it runs, or
 // another process's (remote).
 type nodeNetwork struct {
-	api    p2p.NodeAPI
-	remote bool
+	api *uiNodeAPI
 }
 
 // Status reports the node for the status bar.
@@ -166,7 +163,7 @@ func (n nodeNetwork) Status() tui.NetStatus {
 		return tui.NetStatus{Mode: tui.NotShared}
 	}
 	mode := "online"
-	if n.remote {
+	if n.api.isRemote() {
 		mode = "via " + nodeName(st)
 	}
 	return tui.NetStatus{Mode: mode, Peers: st.Peers, LastSync: st.LastSync}
