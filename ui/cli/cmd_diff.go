@@ -63,7 +63,7 @@ from REV_A to the page's head. With both: from REV_A to REV_B.`,
 // diffPairs decides which revisions to compare; an undefined "from" means
 // the empty page before the first revision.
 func diffPairs(ctx context.Context, r *wiki.Repo, page cid.Cid, revs []string) ([][2]cid.Cid, error) {
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.Heads(ctx, page)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func diffPairs(ctx context.Context, r *wiki.Repo, page cid.Cid, revs []string) (
 		}
 		return out, nil
 	}
-	rev, err := r.Store.Revision(ctx, heads[0])
+	rev, err := r.Revision(ctx, heads[0])
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ when anything is off.`,
 			if interactive(a.stdin, a.stderr) && !asJSON {
 				progress = func(done, total int) { fmt.Fprintf(a.stderr, "\rchecking blocks %d/%d", done, total) }
 			}
-			found, err := r.Store.Fsck(cmd.Context(), progress)
+			found, err := r.Fsck(cmd.Context(), progress)
 			if err != nil {
 				return err
 			}
@@ -75,7 +75,7 @@ when anything is off.`,
 				return exitError{code: ExitError, msg: "fsck found " + pluralCount(len(probs), "problem", "problems")}
 			}
 			if !asJSON {
-				t, _ := r.Store.Totals(cmd.Context())
+				t, _ := r.Totals(cmd.Context())
 				among := []string{}
 				if t.System > 0 {
 					among = append(among, pluralCount(t.System, "system page", "system pages")+" (settings, members)")

@@ -52,7 +52,7 @@ pages that diverged before their policy was set, or to check.`,
 			res := result{Merged: []string{}, Conflicts: []string{}}
 			// merged are the pages merged; only, for one PAGE, is it.
 			var merged, only []cid.Cid
-			before, err := r.Store.Conflicted(ctx)
+			before, err := r.ConflictedPages(ctx)
 			if err != nil {
 				return err
 			}
@@ -80,13 +80,13 @@ pages that diverged before their policy was set, or to check.`,
 			for _, m := range merged {
 				res.Merged = append(res.Merged, m.String())
 			}
-			st, err := r.Store.Stats(ctx)
+			after, err := r.ConflictedPages(ctx)
 			if err != nil {
 				return err
 			}
-			for _, c := range st.Conflicts {
-				if all || c.Equals(only[0]) {
-					res.Conflicts = append(res.Conflicts, c.String())
+			for _, c := range after {
+				if all || c.ID.Equals(only[0]) {
+					res.Conflicts = append(res.Conflicts, c.ID.String())
 				}
 			}
 			if asJSON {

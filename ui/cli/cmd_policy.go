@@ -98,7 +98,7 @@ titled like a policy, name it by its id.`,
 					as[0] = wiki.PriorityPrefix + strings.Join(list, ",")
 				}
 				if p, err := wiki.CheckPagePolicy(as[0]); err == nil {
-					before, err := r.Store.Conflicted(ctx)
+					before, err := r.ConflictedPages(ctx)
 					if err != nil {
 						return err
 					}

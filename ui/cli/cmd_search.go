@@ -41,7 +41,7 @@ output says when there were more.`,
 				return usagef("--limit must be at least 1")
 			}
 			// One more than asked, to know whether the limit cut the list.
-			hits, err := r.Store.Search(cmd.Context(), query, limit+1)
+			hits, err := r.Search(cmd.Context(), query, limit+1)
 			if err != nil {
 				return err
 			}

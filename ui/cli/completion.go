@@ -71,7 +71,7 @@ func (a *app) pageCandidates(cmd *cobra.Command, prefix string) []string {
 	if err != nil {
 		return nil
 	}
-	rows, err := r.Store.Pages(cmd.Context())
+	rows, err := r.Pages(cmd.Context())
 	if err != nil {
 		return nil
 	}

@@ -82,7 +82,7 @@ func (a *app) noteCommitBase(r *wiki.Repo) {
 	if _, err := p2p.DialNode(r.Dir); err != nil {
 		return
 	}
-	if n, err := r.Store.CommitCount(context.Background()); err == nil {
+	if n, err := r.ChangeCount(context.Background()); err == nil {
 		a.commitBase, a.watchCommits = n, true
 	}
 }
@@ -97,7 +97,7 @@ func (a *app) noticeCommits() {
 		return
 	}
 	at := time.Now()
-	if n, err := a.repo.Store.CommitCount(context.Background()); err == nil && n != a.commitBase {
+	if n, err := a.repo.ChangeCount(context.Background()); err == nil && n != a.commitBase {
 		a.commitBase = n
 		p2p.NoticeCommit(a.repo.Dir, at)
 	}

@@ -33,7 +33,7 @@ func nodeConfig(r *wiki.Repo) (p2p.Config, error) {
 	if _, err := r.UpgradeMembers(context.Background()); err != nil {
 		return p2p.Config{}, err
 	}
-	cfg := p2p.Config{Store: r.Store, Identity: r.ID, Members: newMemberGate(r), RepoDir: r.Dir,
+	cfg := p2p.Config{Store: r.ReplicationStore(), Identity: r.ID, Members: newMemberGate(r), RepoDir: r.Dir,
 		AfterReceive: r.ApplyPolicies, Name: r.Config.Name}
 	// An invite not redeemed yet is redeemed by the node at the first
 	// peer it meets that takes it (found by mDNS, say).

@@ -140,7 +140,7 @@ func New(ctx context.Context, opts Options) *Model {
 	}
 	m := &Model{opts: opts, repo: opts.Repo, ctx: ctx, st: newStyles(), width: 80, height: 24}
 	m.md = newMarkdown(opts.MarkdownStyle)
-	m.commits, _ = m.repo.Store.CommitCount(ctx)
+	m.commits, _ = m.repo.ChangeCount(ctx)
 	m.refreshStatus()
 	if opts.MergePage.Defined() {
 		m.push(newMergeScreen(m, opts.MergePage))
@@ -215,7 +215,7 @@ func (m *Model) checkCommits() {
 	if m.opts.Network != nil {
 		m.net = m.opts.Network.Status()
 	}
-	n, err := m.repo.Store.CommitCount(m.ctx)
+	n, err := m.repo.ChangeCount(m.ctx)
 	if err != nil || n == m.commits {
 		return
 	}
@@ -234,14 +234,14 @@ func (m *Model) reloadAll() {
 // wrote is called after the UI itself committed: the counter moved
 // because of us, so reload now instead of at the next poll.
 func (m *Model) wrote() {
-	if n, err := m.repo.Store.CommitCount(m.ctx); err == nil {
+	if n, err := m.repo.ChangeCount(m.ctx); err == nil {
 		m.commits = n
 	}
 	m.reloadAll()
 }
 
 func (m *Model) refreshStatus() {
-	if rows, err := m.repo.Store.Conflicted(m.ctx); err == nil {
+	if rows, err := m.repo.ConflictedPages(m.ctx); err == nil {
 		m.conflicts = len(rows)
 	}
 	if m.opts.Network != nil {

@@ -157,7 +157,7 @@ func filterRank(title string, words []string) int {
 
 func (b *browser) runSearch(m *Model, q string) {
 	const limit = 500
-	hits, err := m.repo.Store.Search(m.ctx, q, limit+1)
+	hits, err := m.repo.Search(m.ctx, q, limit+1)
 	if err != nil {
 		m.fail(err)
 		return

@@ -147,17 +147,17 @@ func TestBrowserNewRenameDelete(t *testing.T) {
 	press(t, m, "ctrl+u")
 	typeText(m, "Shopping")
 	press(t, m, "enter")
-	if p2, err := r.Store.Page(ctx, p.ID); err != nil || p2.Title != "Shopping" {
+	if p2, err := r.Page(ctx, p.ID); err != nil || p2.Title != "Shopping" {
 		t.Fatalf("rename: %+v %v", p2, err)
 	}
 	press(t, m, "d")
 	requireContains(t, snapshot(m), `Delete "Shopping"?`)
 	press(t, m, "n") // no: nothing happens
-	if p2, _ := r.Store.Page(ctx, p.ID); p2.Deleted {
+	if p2, _ := r.Page(ctx, p.ID); p2.Deleted {
 		t.Fatal("n deleted the page")
 	}
 	press(t, m, "d", "y")
-	if p2, _ := r.Store.Page(ctx, p.ID); !p2.Deleted {
+	if p2, _ := r.Page(ctx, p.ID); !p2.Deleted {
 		t.Fatal("d y did not delete the page")
 	}
 	b := m.top().(*browser)

@@ -5,15 +5,15 @@
 // the screens share.
 //
 // It owns presentation and the person's choices, nothing else: every read
-// and write goes through wiki.Repo (and, for ancestry, history.Store), so
-// every write keeps the store's invariants. It never talks to the network
+// and write goes through wiki.Repo, never the store behind it, so every
+// write keeps the store's invariants. It never talks to the network
 // itself (the caller hands it a Network to report on), never decides a
 // merge for the person (the merge screen only proposes what merge.Merge3
 // computes), never saves a body it may have truncated (the textarea keeps at
 // most 10,000 lines; bigger pages go to $EDITOR), and never writes to stdout
 // or stderr other than through Bubble Tea, which owns the terminal.
 //
-// The UI stays live: it polls history.Store.CommitCount, which every write
-// transaction of any process bumps, and reloads what it shows when the
-// count moves, so a peer's edit appears without a key press.
+// The UI stays live: it polls wiki.Repo.ChangeCount, which every write of
+// any process moves, and reloads what it shows when the count moves, so a
+// peer's edit appears without a key press.
 package tui

@@ -276,7 +276,7 @@ func (e *editor) save(m *Model) tea.Cmd {
 	if _, ok := m.top().(*viewer); !ok {
 		m.push(newViewer(m, e.page))
 	}
-	if row, err := m.repo.Store.Page(m.ctx, e.page); err == nil && row.Versions > 1 {
+	if row, err := m.repo.Page(m.ctx, e.page); err == nil && row.Versions > 1 {
 		page := e.page
 		m.ask(fmt.Sprintf("Saved, but the page changed while you edited: it now has %d heads. Merge now?", row.Heads), func(m *Model) tea.Cmd {
 			m.push(newMergeScreen(m, page))

@@ -30,12 +30,12 @@ func TestEditorSaveBuildsOnTheOpenedRevision(t *testing.T) {
 	}
 
 	press(t, m, "ctrl+s")
-	heads, err := r.Store.Heads(context.Background(), page)
+	heads, err := r.Heads(context.Background(), page)
 	if err != nil || len(heads) != 2 {
 		t.Fatalf("saving over a concurrent edit: %d heads, %v (want a divergence)", len(heads), err)
 	}
 	for _, h := range heads {
-		rev, _ := r.Store.Revision(context.Background(), h)
+		rev, _ := r.Revision(context.Background(), h)
 		v, _, _ := r.RevisionVersion(context.Background(), h)
 		if v.Body == "first\nmine" && (len(rev.Parents) != 1 || !rev.Parents[0].Equals(opened)) {
 			t.Fatalf("the save's parent is %v, want the opened revision %s", rev.Parents, opened)
@@ -65,7 +65,7 @@ func TestEditorTitleCancelAndNoChange(t *testing.T) {
 		t.Fatal("esc with changes did not ask")
 	}
 	press(t, m, "n", "ctrl+s")
-	if p, _ := r.Store.Page(context.Background(), page); p.Title != "Notes 2" {
+	if p, _ := r.Page(context.Background(), page); p.Title != "Notes 2" {
 		t.Fatalf("title not saved: %q", p.Title)
 	}
 	press(t, m, "e", "ctrl+s") // nothing changed

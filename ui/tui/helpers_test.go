@@ -62,7 +62,7 @@ func conflicted(t *testing.T, r *wiki.Repo, title string) (cid.Cid, [2]string) {
 	b := strings.NewReplacer("line 2", "B two", "line 8", "B eight").Replace(base)
 	mustEdit(t, r, page, wiki.Edit{Body: &a})
 	mustEdit(t, r, page, wiki.Edit{Body: &b, Parent: page})
-	heads, err := r.Store.Heads(context.Background(), page)
+	heads, err := r.Heads(context.Background(), page)
 	if err != nil || len(heads) != 2 {
 		t.Fatalf("heads %v %v", heads, err)
 	}

@@ -51,7 +51,7 @@ func newHistory(m *Model, page cid.Cid) *historyScreen {
 func (h *historyScreen) name() string { return "history of " + h.title }
 
 func (h *historyScreen) reload(m *Model) {
-	row, err := m.repo.Store.Page(m.ctx, h.page)
+	row, err := m.repo.Page(m.ctx, h.page)
 	if err != nil {
 		h.err = err
 		return

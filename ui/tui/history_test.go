@@ -62,7 +62,7 @@ func TestHistoryDiffAndRestore(t *testing.T) {
 	requireContains(t, snapshot(m), "diff bafy… → bafy…", "+ gamma")
 
 	press(t, m, "c", "j", "r", "y") // restore the first revision
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.Heads(ctx, page)
 	if err != nil || len(heads) != 1 {
 		t.Fatal(heads, err)
 	}
@@ -84,7 +84,7 @@ func TestHistoryRestoreOnAConflictResolves(t *testing.T) {
 	if len(heads) != 1 || !strings.Contains(v.Body, "line 2\n") {
 		t.Fatalf("%d heads, body %q", len(heads), v.Body)
 	}
-	rev, _ := r.Store.Revision(context.Background(), heads[0])
+	rev, _ := r.Revision(context.Background(), heads[0])
 	if len(rev.Parents) != 2 {
 		t.Fatalf("restore on a conflicted page has %d parents, want both heads", len(rev.Parents))
 	}

@@ -115,7 +115,7 @@ func TestEditorKeepsATitleItCannotShow(t *testing.T) {
 	r := newRepo(t)
 	page := mustCreate(t, r, "Plain", "body\n")
 	m := newModel(t, r)
-	heads, _ := r.Store.Heads(context.Background(), page)
+	heads, _ := r.Heads(context.Background(), page)
 	for _, title := range []string{storedBadTitle, strings.Repeat("long title ", 2000), "Invoice \u202efdp.exe"} {
 		e := newEditor(m, page, heads[0], title, "body\n")
 		m.push(e)

@@ -66,13 +66,13 @@ func (s *mergeScreen) name() string { return "merge " + s.title }
 // in old are kept for entries whose hunks are the same, so a peer's edit
 // arriving mid-merge costs only the decisions it touches.
 func (s *mergeScreen) load(m *Model, old *mergesession.Session) {
-	row, err := m.repo.Store.Page(m.ctx, s.page)
+	row, err := m.repo.Page(m.ctx, s.page)
 	if err != nil {
 		s.err = err
 		return
 	}
 	s.title = row.Title
-	heads, err := m.repo.Store.Heads(m.ctx, s.page)
+	heads, err := m.repo.Heads(m.ctx, s.page)
 	if err != nil {
 		s.err = err
 		return
@@ -128,7 +128,7 @@ func oursFirst(m *Model, heads []cid.Cid) []cid.Cid {
 	me := m.repo.ID.ID.String()
 	mine := -1
 	for i, h := range heads {
-		rev, err := m.repo.Store.Revision(m.ctx, h)
+		rev, err := m.repo.Revision(m.ctx, h)
 		if err != nil || rev.IsAuto() || rev.AuthorID().String() != me {
 			continue
 		}
@@ -153,7 +153,7 @@ func keepOurs(m *Model, heads []cid.Cid, ours cid.Cid) []cid.Cid {
 		}
 	}
 	for i, h := range heads {
-		if ok, err := m.repo.Store.IsAncestor(m.ctx, ours, h); err == nil && ok {
+		if ok, err := m.repo.IsAncestor(m.ctx, ours, h); err == nil && ok {
 			return moveFirst(heads, i)
 		}
 	}
@@ -173,7 +173,7 @@ func moveFirst(cs []cid.Cid, i int) []cid.Cid {
 // reload notices heads that changed while the screen was open (a peer's
 // edit, another process's resolve) and recomputes, keeping what it can.
 func (s *mergeScreen) reload(m *Model) {
-	heads, err := m.repo.Store.Heads(m.ctx, s.page)
+	heads, err := m.repo.Heads(m.ctx, s.page)
 	if err != nil {
 		return
 	}
@@ -350,7 +350,7 @@ func (s *mergeScreen) save(m *Model) tea.Cmd {
 		m.setFlash(fmt.Sprintf("folded; now head %d of %d", s.sess.Step()+1, len(s.heads)), false)
 		return nil
 	}
-	heads, err := m.repo.Store.Heads(m.ctx, s.page)
+	heads, err := m.repo.Heads(m.ctx, s.page)
 	if err != nil {
 		m.fail(err)
 		return nil

@@ -16,7 +16,7 @@ import (
 func pageState(t *testing.T, r *wiki.Repo, page cid.Cid) ([]cid.Cid, wiki.Version) {
 	t.Helper()
 	ctx := context.Background()
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.Heads(ctx, page)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestMergeOursThenTheirsSaves(t *testing.T) {
 	if len(heads) != 1 || v.Body != want {
 		t.Fatalf("after o, t, s: %d heads, body %q, want %q", len(heads), v.Body, want)
 	}
-	rev, err := r.Store.Revision(context.Background(), heads[0])
+	rev, err := r.Revision(context.Background(), heads[0])
 	if err != nil || len(rev.Parents) != 2 {
 		t.Fatalf("resolution parents %v %v", rev.Parents, err)
 	}
@@ -215,7 +215,7 @@ func TestMergeThreeHeadsFold(t *testing.T) {
 			t.Fatalf("fold lost %q: %q", want, v.Body)
 		}
 	}
-	rev, _ := r.Store.Revision(context.Background(), heads[0])
+	rev, _ := r.Revision(context.Background(), heads[0])
 	if len(rev.Parents) != 3 {
 		t.Fatalf("resolution has %d parents, want all 3 heads", len(rev.Parents))
 	}

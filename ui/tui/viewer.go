@@ -57,7 +57,7 @@ func (v *viewer) name() string {
 }
 
 func (v *viewer) reload(m *Model) {
-	row, err := m.repo.Store.Page(m.ctx, v.page)
+	row, err := m.repo.Page(m.ctx, v.page)
 	if err != nil {
 		v.err = err
 		return
@@ -275,12 +275,12 @@ func authorName(name, id string) string { return termtext.Line(wiki.AuthorName(n
 // version, and saving joins them); a conflicted page has no single version
 // to build on, so it goes to the merge screen instead.
 func openEditor(m *Model, page cid.Cid) tea.Cmd {
-	heads, err := m.repo.Store.Heads(m.ctx, page)
+	heads, err := m.repo.Heads(m.ctx, page)
 	if err != nil {
 		m.fail(err)
 		return nil
 	}
-	row, err := m.repo.Store.Page(m.ctx, page)
+	row, err := m.repo.Page(m.ctx, page)
 	if err != nil {
 		m.fail(err)
 		return nil

@@ -35,7 +35,7 @@ type base struct {
 }
 
 func (s *Server) base(title string, live bool) base {
-	n, _ := s.repo.Store.CommitCount(context.Background())
+	n, _ := s.repo.ChangeCount(context.Background())
 	return base{Title: title, CSRF: s.csrf, Live: live, Commits: n, Net: s.node.readNetwork(context.Background(), s.repo)}
 }
 
@@ -131,7 +131,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.Search != "" {
 		d.Searched = true
-		hits, err := s.repo.Store.Search(ctx, d.Search, 50)
+		hits, err := s.repo.Search(ctx, d.Search, 50)
 		if err != nil {
 			d.Flash = err.Error()
 		}
@@ -317,7 +317,7 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ca.Defined() {
-		rev, err := s.repo.Store.Revision(ctx, cb)
+		rev, err := s.repo.Revision(ctx, cb)
 		if err != nil {
 			s.fail(w, err)
 			return
@@ -583,7 +583,7 @@ func (s *Server) mergedBody(ctx context.Context, page cid.Cid, versions []wiki.V
 func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	s.write(w, r, func(ctx context.Context, p history.PageRow) (string, error) {
 		if seen := r.PostFormValue("heads"); seen != "" {
-			heads, err := s.repo.Store.Heads(ctx, p.ID)
+			heads, err := s.repo.Heads(ctx, p.ID)
 			if err != nil {
 				return "", err
 			}

@@ -85,7 +85,7 @@ func (s *Server) Run(ctx context.Context) {
 	t := time.NewTicker(s.opts.Poll)
 	defer t.Stop()
 	for tick := 0; ; tick++ {
-		if n, err := s.repo.Store.CommitCount(ctx); err == nil && n != last {
+		if n, err := s.repo.ChangeCount(ctx); err == nil && n != last {
 			if last >= 0 {
 				s.events.publish(n)
 			}
