@@ -164,7 +164,7 @@ func (a *app) memberCommand() *cobra.Command {
 			if e.Peer == r.ID.ID {
 				fmt.Fprintln(a.stderr, "peerwiki: warning: you removed yourself: other replicas refuse this one from now on, and nothing written here from now on counts")
 			}
-			fmt.Fprintf(a.stdout, "Removed %s (%s); other replicas learn of it at their next sync\n", termtext.Line(e.Name), e.Peer)
+			fmt.Fprintf(a.stdout, "Removed %s (%s); replicas connected to the node here learn of it now, others at their next sync\n", termtext.Line(e.Name), e.Peer)
 			return nil
 		},
 	}
