@@ -33,7 +33,7 @@ func honestWiki(t *testing.T) (*wiki.Repo, *replica) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evil := &replica{t: t, store: r.Store, id: evilID, clock: time.Now().UnixMilli()}
+	evil := &replica{t: t, store: wikitest.Store(r), id: evilID, clock: time.Now().UnixMilli()}
 	return r, evil
 }
 
@@ -82,12 +82,12 @@ func TestSoakForgedMergeOfLargeParents(t *testing.T) {
 	b := evil.signedRevision(page, []cid.Cid{page}, 2, now+1, "Big", bigText(rng, 35<<20))
 	parents := append(append(append([]history.Block{}, genesis...), a...), b...)
 	bodies, _ := history.BodyBlocks("forged\n")
-	m := &history.Revision{Wiki: r.Store.Wiki(), Page: &history.Link{Cid: page}, Title: "Big", Body: history.Link{Cid: bodies[0].Cid}, Policy: "merge", Time: now + 1, Height: 3}
+	m := &history.Revision{Wiki: r.Config.Wiki, Page: &history.Link{Cid: page}, Title: "Big", Body: history.Link{Cid: bodies[0].Cid}, Policy: "merge", Time: now + 1, Height: 3}
 	m.SetParents([]cid.Cid{a[len(a)-1].Cid, b[len(b)-1].Cid})
 	mb, _ := m.Block()
 	forged := append(bodies, mb)
 
-	honest := &replica{t: t, store: r.Store, id: r.ID}
+	honest := &replica{t: t, store: wikitest.Store(r), id: r.ID}
 	nh := startNode(t, honest, nil)
 	for i, blocks := range [][]history.Block{parents, forged} {
 		_, took, worst, err := syncFromRogueWhileWriting(t, nh, r, blocks)
@@ -125,10 +125,10 @@ func TestSoakHeadFlood(t *testing.T) {
 	for i := range 20_000 {
 		blocks = append(blocks, evil.signedRevision(page, []cid.Cid{page}, 2, now+1, "Flooded", fmt.Sprintf("spam %d\n", i))...)
 	}
-	honest := &replica{t: t, store: r.Store, id: r.ID}
+	honest := &replica{t: t, store: wikitest.Store(r), id: r.ID}
 	nh := startNode(t, honest, nil)
 	res, took, worst, err := syncFromRogueWhileWriting(t, nh, r, blocks)
-	row, _ := r.Store.Page(context.Background(), page)
+	row, _ := r.Page(context.Background(), page)
 	t.Logf("20,000 heads: sync %s (err %v), %d revisions stored, %d deferred, page has %d heads; slowest local write meanwhile %s",
 		took.Round(time.Millisecond), err, res.Received, res.Deferred, row.Heads, worst.Round(time.Millisecond))
 	start := time.Now()

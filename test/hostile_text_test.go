@@ -14,6 +14,7 @@ import (
 
 	"peerwiki/history"
 	"peerwiki/wiki"
+	"peerwiki/wiki/wikitest"
 )
 
 // What a hostile member's client writes into its revisions: escape
@@ -45,7 +46,7 @@ func foreign(t *testing.T, r *wiki.Repo, id *history.Identity, page, parent cid.
 	rev := &history.Revision{Wiki: r.Config.Wiki, Title: title, Body: history.Link{Cid: bodies[0].Cid},
 		Name: name, Msg: msg, Time: time.Now().UnixMilli(), Height: 1}
 	if page.Defined() {
-		p, err := r.Store.Revision(ctx, parent)
+		p, err := r.Revision(ctx, parent)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +64,7 @@ func foreign(t *testing.T, r *wiki.Repo, id *history.Identity, page, parent cid.
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := r.Store.Put(ctx, append(bodies, blk))
+	res, err := wikitest.Store(r).Put(ctx, append(bodies, blk))
 	if err != nil {
 		t.Fatalf("store %q: %v", title, err)
 	}

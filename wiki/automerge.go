@@ -174,7 +174,7 @@ func (r *Repo) applicablePolicy(ctx context.Context, rd history.Reader, page cid
 // the merge revision, or cid.Undef when the page's heads agree, its policy
 // is manual, or the policy leaves a real conflict for a person.
 func (r *Repo) AutoMerge(ctx context.Context, page cid.Cid) (cid.Cid, error) {
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.store.Heads(ctx, page)
 	if err != nil {
 		return cid.Undef, r.notFound(err, page.String())
 	}
@@ -182,7 +182,7 @@ func (r *Repo) AutoMerge(ctx context.Context, page cid.Cid) (cid.Cid, error) {
 		return cid.Undef, nil
 	}
 	heads = sortByBytes(heads)
-	rd := r.Store.Reader()
+	rd := r.store.Reader()
 	p, err := r.applicablePolicy(ctx, rd, page, heads)
 	if err != nil {
 		return cid.Undef, err
@@ -196,7 +196,7 @@ func (r *Repo) AutoMerge(ctx context.Context, page cid.Cid) (cid.Cid, error) {
 	} else if err != nil {
 		return cid.Undef, err
 	}
-	if _, err := r.Store.Put(ctx, append(bodies, blk)); err != nil {
+	if _, err := r.store.Put(ctx, append(bodies, blk)); err != nil {
 		return cid.Undef, err
 	}
 	return blk.Cid, nil
@@ -217,7 +217,7 @@ func headsAgree(rd history.Reader, heads []cid.Cid) (bool, error) {
 // AutoMergeAll applies every conflicted page's policy (and settles the
 // settings page). It returns the pages it merged.
 func (r *Repo) AutoMergeAll(ctx context.Context) ([]cid.Cid, error) {
-	rows, err := r.Store.Conflicted(ctx)
+	rows, err := r.store.Conflicted(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -325,7 +325,7 @@ func verifyAuto(rd history.Reader, c cid.Cid, rev *history.Revision) error {
 // merge of those, whose Rev is then empty. Automatic merges, resolvers and
 // the merge screen all fold heads against this base.
 func (r *Repo) FoldBase(ctx context.Context, page cid.Cid, set []cid.Cid, h cid.Cid) (Version, error) {
-	rd := r.Store.Reader()
+	rd := r.store.Reader()
 	dag, err := rd.PageDAG(page)
 	if err != nil {
 		return Version{}, err

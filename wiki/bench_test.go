@@ -11,6 +11,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"peerwiki/wiki"
+	"peerwiki/wiki/wikitest"
 )
 
 // benchWords builds Markdown-like text of about n bytes.
@@ -79,7 +80,7 @@ func BenchmarkSearch(b *testing.B) {
 	r, _ := benchRepo(b, 1000)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := r.Store.Search(ctx, "conflict offline", 50); err != nil {
+		if _, err := wikitest.Store(r).Search(ctx, "conflict offline", 50); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -90,7 +91,7 @@ func BenchmarkView(b *testing.B) {
 	r, ids := benchRepo(b, 200)
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		p, err := r.Store.Page(ctx, ids[i%len(ids)])
+		p, err := wikitest.Store(r).Page(ctx, ids[i%len(ids)])
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -38,7 +38,7 @@ type CARImport struct {
 // or only what is not reachable from the revisions since names (another
 // replica's heads, to bring it up to date).
 func (r *Repo) ExportCAR(ctx context.Context, w io.Writer, since []cid.Cid) (history.CARExport, error) {
-	return r.Store.ExportCAR(ctx, w, since)
+	return r.store.ExportCAR(ctx, w, since)
 }
 
 // ImportCAR reads a CAR v1 bundle and stores the blocks that are new here,
@@ -58,7 +58,7 @@ func (r *Repo) ImportCAR(ctx context.Context, rd io.Reader) (CARImport, error) {
 		if len(batch) == 0 {
 			return nil
 		}
-		res, err := r.Store.Put(ctx, batch)
+		res, err := r.store.Put(ctx, batch)
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (r *Repo) ImportCAR(ctx context.Context, rd io.Reader) (CARImport, error) {
 	if err := r.ApplyPolicies(ctx, divergent); err != nil {
 		return out, fmt.Errorf("import: %w", err)
 	}
-	conflicted, err := r.Store.Conflicted(ctx)
+	conflicted, err := r.store.Conflicted(ctx)
 	if err != nil {
 		return out, err
 	}

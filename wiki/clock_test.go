@@ -9,6 +9,7 @@ import (
 
 	"peerwiki/history"
 	"peerwiki/wiki"
+	"peerwiki/wiki/wikitest"
 )
 
 // putLegacyRevision stores, as a replica could before MaxClockDrift
@@ -16,11 +17,11 @@ import (
 func putLegacyRevision(t *testing.T, r *wiki.Repo, page cid.Cid, at int64) cid.Cid {
 	t.Helper()
 	ctx := context.Background()
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := wikitest.Store(r).Heads(ctx, page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	head, err := r.Store.Revision(ctx, heads[0])
+	head, err := wikitest.Store(r).Revision(ctx, heads[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func putLegacyRevision(t *testing.T, r *wiki.Repo, page cid.Cid, at int64) cid.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Store.PutSignedHere(ctx, []history.Block{blk}); err != nil {
+	if _, err := wikitest.Store(r).PutSignedHere(ctx, []history.Block{blk}); err != nil {
 		t.Fatal(err)
 	}
 	return blk.Cid
@@ -73,7 +74,7 @@ func TestPageDatedAtTheEndOfTimeStaysWritable(t *testing.T) {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 	}
-	heads, err := r.Store.Heads(ctx, id)
+	heads, err := wikitest.Store(r).Heads(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestPageDatedAtTheEndOfTimeStaysWritable(t *testing.T) {
 			t.Fatalf("resolve: %v", err)
 		}
 	}
-	if probs, err := r.Store.Fsck(ctx, nil); err != nil {
+	if probs, err := wikitest.Store(r).Fsck(ctx, nil); err != nil {
 		t.Fatal(err)
 	} else {
 		for _, p := range probs {

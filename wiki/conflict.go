@@ -36,7 +36,7 @@ type ConflictHead struct {
 
 // Conflicts lists every conflicted page.
 func (r *Repo) Conflicts(ctx context.Context) ([]Conflict, error) {
-	rows, err := r.Store.Conflicted(ctx)
+	rows, err := r.store.Conflicted(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (r *Repo) Conflicts(ctx context.Context) ([]Conflict, error) {
 		return nil, err
 	}
 	for _, p := range rows {
-		heads, err := r.Store.Heads(ctx, p.ID)
+		heads, err := r.store.Heads(ctx, p.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -61,7 +61,7 @@ func (r *Repo) Conflicts(ctx context.Context) ([]Conflict, error) {
 		c := Conflict{ID: p.ID, Title: p.Title, Policy: pol.Policy, Differs: []string{}}
 		titles, bodies, deleted := map[string]bool{}, map[cid.Cid]bool{}, map[bool]bool{}
 		for i, h := range heads {
-			rev, err := r.Store.Revision(ctx, h)
+			rev, err := r.store.Revision(ctx, h)
 			if err != nil {
 				return nil, err
 			}
@@ -69,7 +69,7 @@ func (r *Repo) Conflicts(ctx context.Context) ([]Conflict, error) {
 				Author: rev.AuthorID().String(), Name: rev.Name, Time: revisionTime(rev.Time)})
 			titles[rev.Title], bodies[rev.Body.Cid], deleted[rev.Deleted] = true, true, true
 			if i == 1 {
-				if base, err := r.Store.MergeBase(ctx, heads[0], h); err == nil {
+				if base, err := r.store.MergeBase(ctx, heads[0], h); err == nil {
 					c.Base = base
 				}
 			}

@@ -202,7 +202,7 @@ func (r *Repo) newRevisions(ctx context.Context, st *gitExportState) ([]exportRe
 	var out []exportRev
 	settings, members := r.SettingsPage(), r.MembersPage()
 	for {
-		batch, after, err := r.Store.RevisionsAfter(ctx, st.After, 5000)
+		batch, after, err := r.store.RevisionsAfter(ctx, st.After, 5000)
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +214,7 @@ func (r *Repo) newRevisions(ctx context.Context, st *gitExportState) ([]exportRe
 			if _, done := st.Revs[n.Cid.String()]; done || n.Page.Equals(settings) || n.Page.Equals(members) {
 				continue // the settings and members pages are the wiki's own, not pages
 			}
-			rev, err := r.Store.Revision(ctx, n.Cid)
+			rev, err := r.store.Revision(ctx, n.Cid)
 			if err != nil {
 				return nil, err
 			}
@@ -240,7 +240,7 @@ func (g *gitStream) commits(ctx context.Context, r *Repo, revs []exportRev) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		body, err := r.Store.Body(ctx, e.rev.Body.Cid)
+		body, err := r.store.Body(ctx, e.rev.Body.Cid)
 		if err != nil {
 			return err
 		}
@@ -337,13 +337,13 @@ func (g *gitStream) refs(ctx context.Context, r *Repo) error {
 	st := g.st
 	old := st.Branches
 	st.Branches = map[string][]string{}
-	conflicted, err := r.Store.Conflicted(ctx)
+	conflicted, err := r.store.Conflicted(ctx)
 	if err != nil {
 		return err
 	}
 	now := map[string]bool{}
 	for _, p := range conflicted {
-		heads, err := r.Store.Heads(ctx, p.ID)
+		heads, err := r.store.Heads(ctx, p.ID)
 		if err != nil {
 			return err
 		}

@@ -99,7 +99,7 @@ func (r *Repo) Import(ctx context.Context, dir string) (ImportResult, error) {
 		batch = append(batch, blocks...)
 	}
 	if len(batch) > 0 {
-		put, err := r.Store.PutSignedHere(ctx, batch)
+		put, err := r.store.PutSignedHere(ctx, batch)
 		if err != nil {
 			return failed, fmt.Errorf("import: %w", err)
 		}
@@ -205,7 +205,7 @@ func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.C
 	page, known := cid.Undef, false
 	if f.ID != "" {
 		if c, err := cid.Decode(f.ID); err == nil {
-			if _, err := r.Store.Page(ctx, c); err == nil {
+			if _, err := r.store.Page(ctx, c); err == nil {
 				page, known = c, true
 			}
 		}
@@ -225,7 +225,7 @@ func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.C
 	base := cid.Undef
 	if f.Rev != "" {
 		if c, err := cid.Decode(f.Rev); err == nil {
-			if p, err := r.Store.RevisionPage(ctx, c); err == nil && p.Equals(page) {
+			if p, err := r.store.RevisionPage(ctx, c); err == nil && p.Equals(page) {
 				base = c
 			}
 		}
@@ -242,12 +242,12 @@ func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.C
 	parentRevs := make([]*history.Revision, len(parents))
 	for i, p := range parents {
 		var err error
-		if parentRevs[i], err = r.Store.Revision(ctx, p); err != nil {
+		if parentRevs[i], err = r.store.Revision(ctx, p); err != nil {
 			return nil, out, err
 		}
 	}
 	prev := parentRevs[0]
-	body, err := r.Store.Body(ctx, prev.Body.Cid)
+	body, err := r.store.Body(ctx, prev.Body.Cid)
 	if err != nil {
 		return nil, out, err
 	}

@@ -103,13 +103,13 @@ func TestRemovalVoidsLaterWritesAndKeepsMembersWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyBlocks(t, d, a)
-	if void, _ := a.Store.IsVoid(ctx, after); !void {
+	if void, _ := a.store.IsVoid(ctx, after); !void {
 		t.Fatal("Dave's write after his removal counts")
 	}
-	if void, _ := a.Store.IsVoid(ctx, page); void {
+	if void, _ := a.store.IsVoid(ctx, page); void {
 		t.Fatal("Dave's write before his removal no longer counts")
 	}
-	heads, _ := a.Store.Heads(ctx, page)
+	heads, _ := a.store.Heads(ctx, page)
 	if len(heads) != 1 || !heads[0].Equals(page) {
 		t.Fatalf("heads after the void write: %v", heads)
 	}
@@ -124,15 +124,15 @@ func hexID(b []byte) string { return hex.EncodeToString(b) }
 func copyBlocks(t *testing.T, from, to *Repo) {
 	t.Helper()
 	ctx := context.Background()
-	plan, err := from.Store.PlanSync(ctx, nil)
+	plan, err := from.store.PlanSync(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var blocks []history.Block
-	if err := from.Store.SendPlan(ctx, plan, func(b history.Block) error { blocks = append(blocks, b); return nil }); err != nil {
+	if err := from.store.SendPlan(ctx, plan, func(b history.Block) error { blocks = append(blocks, b); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	res, err := to.Store.Put(ctx, blocks)
+	res, err := to.store.Put(ctx, blocks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,10 +188,10 @@ func TestLegacyWikiUpgrades(t *testing.T) {
 	if _, err := eve.Create(ctx, "Eve's", "z\n", ""); err != nil {
 		t.Fatal(err)
 	}
-	plan, _ := eve.Store.PlanSync(ctx, nil)
+	plan, _ := eve.store.PlanSync(ctx, nil)
 	var blocks []history.Block
-	_ = eve.Store.SendPlan(ctx, plan, func(b history.Block) error { blocks = append(blocks, b); return nil })
-	res, err := ada.Store.Put(ctx, blocks)
+	_ = eve.store.SendPlan(ctx, plan, func(b history.Block) error { blocks = append(blocks, b); return nil })
+	res, err := ada.store.Put(ctx, blocks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestLegacyWikiUpgrades(t *testing.T) {
 	if err := ada.AddMember(ctx, eve.ID.ID, "eve", RoleMember); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := ada.Store.Put(ctx, blocks); err != nil || len(res.Deferred) != 0 {
+	if res, err := ada.store.Put(ctx, blocks); err != nil || len(res.Deferred) != 0 {
 		t.Fatalf("a new member's revision: %v %+v", err, res)
 	}
 }

@@ -63,7 +63,7 @@ func (r *Repo) MissingLinks(ctx context.Context, titles []string) ([]string, err
 // LinksTo returns the live pages other than page whose heads link to
 // title.
 func (r *Repo) LinksTo(ctx context.Context, title string, page cid.Cid) ([]PageRef, error) {
-	rows, err := r.Store.LinkedFrom(ctx, NormTitle(title))
+	rows, err := r.store.LinkedFrom(ctx, NormTitle(title))
 	if err != nil {
 		return nil, err
 	}
@@ -148,11 +148,11 @@ func (r *Repo) UpdateLinks(ctx context.Context, page cid.Cid, from, to string) (
 // title of the latest revision that had another title. ok is false when
 // the page was never renamed.
 func (r *Repo) RenamedFrom(ctx context.Context, page cid.Cid) (title string, ok bool, err error) {
-	row, err := r.Store.Page(ctx, page)
+	row, err := r.store.Page(ctx, page)
 	if err != nil {
 		return "", false, r.notFound(err, page.String())
 	}
-	entries, err := r.Store.Log(ctx, page)
+	entries, err := r.store.Log(ctx, page)
 	if err != nil {
 		return "", false, err
 	}

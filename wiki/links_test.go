@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"peerwiki/wiki"
+	"peerwiki/wiki/wikitest"
 )
 
 func TestCompareTitlesIsNatural(t *testing.T) {
@@ -95,7 +96,7 @@ func TestConflictsSortTitlesNaturally(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, _ := r.Store.Page(ctx, id)
+		p, _ := wikitest.Store(r).Page(ctx, id)
 		if _, err := r.Edit(ctx, id, wiki.Edit{Body: ptr("one\n")}); err != nil {
 			t.Fatal(err)
 		}

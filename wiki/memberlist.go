@@ -61,7 +61,7 @@ func (r *Repo) MembersChanged() <-chan struct{} {
 
 // Members returns the member list as of the membership operations held.
 func (r *Repo) Members(ctx context.Context) (*Members, error) {
-	heads, err := r.Store.Heads(ctx, r.MembersPage())
+	heads, err := r.store.Heads(ctx, r.MembersPage())
 	if err != nil && !errors.Is(err, history.ErrNotFound) {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (r *Repo) RefreshMembers(ctx context.Context) (*Members, error) {
 			return err == nil && FoundedWikiID(author, nonce) == r.Config.Wiki
 		}
 		if earliest == nil {
-			s, err := r.Store.EarliestAuthor(ctx)
+			s, err := r.store.EarliestAuthor(ctx)
 			p, _ := peer.Decode(s)
 			if err != nil {
 				p = ""
@@ -98,7 +98,7 @@ func (r *Repo) RefreshMembers(ctx context.Context) (*Members, error) {
 	m := replay(ops, isFounder)
 	m.heads = heads
 	if !m.Founded && IsLegacyWikiID(r.Config.Wiki) {
-		authors, err := r.Store.Authors(ctx)
+		authors, err := r.store.Authors(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +110,7 @@ func (r *Repo) RefreshMembers(ctx context.Context) (*Members, error) {
 		}
 	}
 	m.within = func(p peer.ID, frontier []cid.Cid) (map[cid.Cid]bool, error) {
-		return r.Store.AuthoredWithin(context.Background(), p.String(), frontier)
+		return r.store.AuthoredWithin(context.Background(), p.String(), frontier)
 	}
 	old := r.members.get()
 	r.members.mu.Lock()
@@ -118,12 +118,12 @@ func (r *Repo) RefreshMembers(ctx context.Context) (*Members, error) {
 	r.members.mu.Unlock()
 	changed, all := standingChanged(old, m)
 	if all {
-		if changed, err = r.Store.Authors(ctx); err != nil {
+		if changed, err = r.store.Authors(ctx); err != nil {
 			return nil, err
 		}
 	}
 	if len(changed) > 0 || all {
-		if _, err := r.Store.Revoid(ctx, changed); err != nil {
+		if _, err := r.store.Revoid(ctx, changed); err != nil {
 			return nil, err
 		}
 		r.members.mu.RLock()
@@ -192,7 +192,7 @@ func (r *Repo) ObserveReceived(ctx context.Context, res *history.PutResult) {
 		return
 	}
 	var removed []string
-	authors, err := r.Store.RevisionAuthors(ctx, res.Revisions)
+	authors, err := r.store.RevisionAuthors(ctx, res.Revisions)
 	if err != nil {
 		return
 	}
@@ -214,7 +214,7 @@ func (r *Repo) ObserveReceived(ctx context.Context, res *history.PutResult) {
 			ps = append(ps, p)
 		}
 		m.forgetCounted(ps)
-		if _, err := r.Store.Revoid(ctx, removed); err != nil {
+		if _, err := r.store.Revoid(ctx, removed); err != nil {
 			r.logWarn("marking a removed member's revisions", err)
 		}
 	}
@@ -232,7 +232,7 @@ func (r *Repo) commitMemberOp(ctx context.Context, op memberOp, msg string) (*Me
 	if err := r.ensureMembersPage(ctx); err != nil {
 		return nil, err
 	}
-	heads, err := r.Store.Heads(ctx, r.MembersPage())
+	heads, err := r.store.Heads(ctx, r.MembersPage())
 	if err != nil && !errors.Is(err, history.ErrNotFound) {
 		return nil, err
 	}
@@ -268,7 +268,7 @@ func (r *Repo) UpgradeMembers(ctx context.Context) (bool, error) {
 	if err != nil || m.Founded {
 		return false, err
 	}
-	first, err := r.Store.EarliestAuthor(ctx)
+	first, err := r.store.EarliestAuthor(ctx)
 	if errors.Is(err, history.ErrNotFound) {
 		first = r.ID.ID.String() // an empty wiki: its only replica founds it
 	} else if err != nil {
@@ -277,7 +277,7 @@ func (r *Repo) UpgradeMembers(ctx context.Context) (bool, error) {
 	if first != r.ID.ID.String() {
 		return false, nil
 	}
-	authors, err := r.Store.Authors(ctx)
+	authors, err := r.store.Authors(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -412,7 +412,7 @@ func (r *Repo) RemoveMember(ctx context.Context, who string) (Member, error) {
 	if e.Role == RoleAdmin && m.admins() == 1 {
 		return e, ErrLastAdmin
 	}
-	frontier, err := r.Store.AuthorFrontier(ctx, e.Peer.String())
+	frontier, err := r.store.AuthorFrontier(ctx, e.Peer.String())
 	if err != nil {
 		return e, err
 	}

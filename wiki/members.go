@@ -321,10 +321,10 @@ func (r *Repo) MembersPage() cid.Cid {
 // ensureMembersPage stores the members genesis if it is not stored yet.
 func (r *Repo) ensureMembersPage(ctx context.Context) error {
 	g, body := membersGenesis(r.Config.Wiki)
-	if ok, err := r.Store.Has(ctx, g.Cid); err != nil || ok {
+	if ok, err := r.store.Has(ctx, g.Cid); err != nil || ok {
 		return err
 	}
-	_, err := r.Store.Put(ctx, []history.Block{body, g})
+	_, err := r.store.Put(ctx, []history.Block{body, g})
 	return err
 }
 
@@ -362,13 +362,13 @@ type memberRevision struct {
 // included (the replay decides what counts).
 func (r *Repo) loadMemberOps(ctx context.Context) (map[cid.Cid]*memberRevision, []cid.Cid, error) {
 	page := r.MembersPage()
-	dag, err := r.Store.PageDAG(ctx, page)
+	dag, err := r.store.PageDAG(ctx, page)
 	if errors.Is(err, history.ErrNotFound) {
 		return nil, nil, nil
 	} else if err != nil {
 		return nil, nil, err
 	}
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.store.Heads(ctx, page)
 	if err != nil && !errors.Is(err, history.ErrNotFound) {
 		return nil, nil, err
 	}
@@ -377,7 +377,7 @@ func (r *Repo) loadMemberOps(ctx context.Context) (map[cid.Cid]*memberRevision, 
 		if c.Equals(page) {
 			continue
 		}
-		rev, err := r.Store.Revision(ctx, c)
+		rev, err := r.store.Revision(ctx, c)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -387,7 +387,7 @@ func (r *Repo) loadMemberOps(ctx context.Context) (map[cid.Cid]*memberRevision, 
 				mr.parents = append(mr.parents, p)
 			}
 		}
-		if body, err := r.Store.Body(ctx, rev.Body.Cid); err == nil && !rev.IsAuto() {
+		if body, err := r.store.Body(ctx, rev.Body.Cid); err == nil && !rev.IsAuto() {
 			mr.valid = decodeMemberOp([]byte(body), &mr.op) == nil
 		}
 		ops[c] = mr

@@ -93,7 +93,7 @@ func (r *Repo) build(ctx context.Context, d Draft, parentRevs []*history.Revisio
 func (r *Repo) commit(ctx context.Context, d Draft) (cid.Cid, error) {
 	var parents []*history.Revision
 	for _, p := range d.Parents {
-		pr, err := r.Store.Revision(ctx, p)
+		pr, err := r.store.Revision(ctx, p)
 		if err != nil {
 			return cid.Undef, err
 		}
@@ -108,7 +108,7 @@ func (r *Repo) commitOn(ctx context.Context, d Draft, parents []*history.Revisio
 	if err != nil {
 		return cid.Undef, err
 	}
-	res, err := r.Store.PutSignedHere(ctx, append(bodies, blk))
+	res, err := r.store.PutSignedHere(ctx, append(bodies, blk))
 	if err != nil {
 		return cid.Undef, err
 	}
@@ -151,7 +151,7 @@ func (r *Repo) Edit(ctx context.Context, page cid.Cid, e Edit) (cid.Cid, error) 
 		if parents, err = r.CurrentHeads(ctx, page); err != nil {
 			return cid.Undef, err
 		}
-	} else if p, err := r.Store.RevisionPage(ctx, e.Parent); err != nil || !p.Equals(page) {
+	} else if p, err := r.store.RevisionPage(ctx, e.Parent); err != nil || !p.Equals(page) {
 		return cid.Undef, fmt.Errorf("%w: revision %s is not a revision of this page", ErrInvalid, e.Parent)
 	} else if heads, err := r.CurrentHeads(ctx, page); err == nil && len(heads) > 1 && slices.ContainsFunc(heads, e.Parent.Equals) {
 		parents = append(parents, slices.DeleteFunc(heads, e.Parent.Equals)...)
@@ -160,12 +160,12 @@ func (r *Repo) Edit(ctx context.Context, page cid.Cid, e Edit) (cid.Cid, error) 
 	parentRevs := make([]*history.Revision, len(parents))
 	for i, p := range parents {
 		var err error
-		if parentRevs[i], err = r.Store.Revision(ctx, p); err != nil {
+		if parentRevs[i], err = r.store.Revision(ctx, p); err != nil {
 			return cid.Undef, err
 		}
 	}
 	prev := parentRevs[0]
-	body, err := r.Store.Body(ctx, prev.Body.Cid)
+	body, err := r.store.Body(ctx, prev.Body.Cid)
 	if err != nil {
 		return cid.Undef, err
 	}
@@ -173,7 +173,7 @@ func (r *Repo) Edit(ctx context.Context, page cid.Cid, e Edit) (cid.Cid, error) 
 	// merge names the policy that made it, and a resolution of an earlier
 	// version the default it followed, both without the "=" of a default
 	// (history.carriedPolicy); copying either pinned the page to it.
-	carried, err := r.Store.CarriedPolicy(base)
+	carried, err := r.store.CarriedPolicy(base)
 	if err != nil {
 		return cid.Undef, err
 	}
@@ -205,14 +205,14 @@ func (r *Repo) Edit(ctx context.Context, page cid.Cid, e Edit) (cid.Cid, error) 
 // they all hold the same version (usually there is one), ErrConflict when
 // they differ.
 func (r *Repo) CurrentHeads(ctx context.Context, page cid.Cid) ([]cid.Cid, error) {
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.store.Heads(ctx, page)
 	if err != nil {
 		return nil, r.notFound(err, page.String())
 	}
 	if len(heads) == 1 {
 		return heads, nil
 	}
-	if same, err := headsAgree(r.Store.Reader(), heads); err != nil {
+	if same, err := headsAgree(r.store.Reader(), heads); err != nil {
 		return nil, err
 	} else if !same {
 		return nil, fmt.Errorf("%w: %d heads; resolve them with 'peerwiki merge' or 'peerwiki resolve', or pick one with --parent", ErrConflict, len(heads))
@@ -275,12 +275,12 @@ func (r *Repo) FindPage(ctx context.Context, ref string) (history.PageRow, error
 	// whose string form starts "bafyrei": only such a ref can be an id (a
 	// title like "brainstorm" is not looked up by a scan of every id).
 	if strings.HasPrefix(ref, "bafyrei") && len(ref) >= 8 {
-		ids, err := r.Store.PagesByPrefix(ctx, ref, 10)
+		ids, err := r.store.PagesByPrefix(ctx, ref, 10)
 		if err != nil {
 			return history.PageRow{}, err
 		}
 		if len(ids) == 1 {
-			return r.Store.Page(ctx, ids[0])
+			return r.store.Page(ctx, ids[0])
 		}
 		if len(ids) > 1 {
 			var names []string
@@ -290,7 +290,7 @@ func (r *Repo) FindPage(ctx context.Context, ref string) (history.PageRow, error
 			return history.PageRow{}, fmt.Errorf("%w: page id prefix %q matches %s", ErrAmbiguous, ref, strings.Join(names, ", "))
 		}
 	}
-	ps, err := r.Store.PagesByTitle(ctx, ref)
+	ps, err := r.store.PagesByTitle(ctx, ref)
 	if err != nil {
 		return history.PageRow{}, err
 	}
@@ -314,7 +314,7 @@ func (r *Repo) FindPage(ctx context.Context, ref string) (history.PageRow, error
 // LivePagesTitled returns the live pages titled title (case-insensitive):
 // those FindPage finds by that title.
 func (r *Repo) LivePagesTitled(ctx context.Context, title string) ([]history.PageRow, error) {
-	ps, err := r.Store.PagesByTitle(ctx, strings.TrimSpace(title))
+	ps, err := r.store.PagesByTitle(ctx, strings.TrimSpace(title))
 	return livePages(ps), err
 }
 
@@ -337,14 +337,14 @@ func (r *Repo) FindRevision(ctx context.Context, ref string, page cid.Cid) (cid.
 	if len(ref) < 8 {
 		return cid.Undef, fmt.Errorf("%w: revision %q: give at least 8 characters of its id", ErrInvalid, ref)
 	}
-	cs, err := r.Store.RevisionsByPrefix(ctx, ref, 10)
+	cs, err := r.store.RevisionsByPrefix(ctx, ref, 10)
 	if err != nil {
 		return cid.Undef, err
 	}
 	if page.Defined() {
 		var mine []cid.Cid
 		for _, c := range cs {
-			if p, err := r.Store.RevisionPage(ctx, c); err == nil && p.Equals(page) {
+			if p, err := r.store.RevisionPage(ctx, c); err == nil && p.Equals(page) {
 				mine = append(mine, c)
 			}
 		}

@@ -59,7 +59,7 @@ func (r *Repo) lwwHead(ctx context.Context, heads []cid.Cid) (merge.Version, err
 	vs := make([]merge.Version, len(heads))
 	for i, h := range heads {
 		var err error
-		if vs[i], _, err = versionOf(r.Store.Reader(), h); err != nil {
+		if vs[i], _, err = versionOf(r.store.Reader(), h); err != nil {
 			return merge.Version{}, err
 		}
 	}
@@ -126,12 +126,12 @@ func (r *Repo) PolicyOf(ctx context.Context, page cid.Cid) (PagePolicy, error) {
 
 // policyUnder is PolicyOf with the wiki's default already read.
 func (r *Repo) policyUnder(ctx context.Context, page cid.Cid, wp merge.Policy) (PagePolicy, error) {
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.store.Heads(ctx, page)
 	if err != nil {
 		return PagePolicy{}, r.notFound(err, page.String())
 	}
 	out := PagePolicy{Page: page.String(), Policy: string(wp), Wiki: string(wp)}
-	raw, agree, err := carriedByHeads(r.Store.Reader(), heads)
+	raw, agree, err := carriedByHeads(r.store.Reader(), heads)
 	switch {
 	case err != nil:
 		return PagePolicy{}, err
@@ -161,11 +161,11 @@ func (r *Repo) SetPagePolicy(ctx context.Context, page cid.Cid, p string) (PageP
 		}
 		p = "=" + string(wp)
 	}
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.store.Heads(ctx, page)
 	if err != nil {
 		return PagePolicy{}, r.notFound(err, page.String())
 	}
-	if raw, agree, err := carriedByHeads(r.Store.Reader(), heads); err != nil {
+	if raw, agree, err := carriedByHeads(r.store.Reader(), heads); err != nil {
 		return PagePolicy{}, err
 	} else if agree && raw == p {
 		return PagePolicy{}, fmt.Errorf("%w: the page's policy is already %s", ErrNoChange, policyName(p))
@@ -179,20 +179,20 @@ func (r *Repo) SetPagePolicy(ctx context.Context, page cid.Cid, p string) (PageP
 // labelHeads gives each head of page that does not carry policy p a child
 // revision that does, content unchanged, then applies the policy.
 func (r *Repo) labelHeads(ctx context.Context, page cid.Cid, p string) error {
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.store.Heads(ctx, page)
 	if err != nil {
 		return r.notFound(err, page.String())
 	}
 	var batch []history.Block
 	for _, h := range heads {
-		carried, err := r.Store.CarriedPolicy(h)
+		carried, err := r.store.CarriedPolicy(h)
 		if err != nil {
 			return err
 		}
 		if carried == p {
 			continue
 		}
-		v, rev, err := versionOf(r.Store.Reader(), h)
+		v, rev, err := versionOf(r.store.Reader(), h)
 		if err != nil {
 			return err
 		}
@@ -210,7 +210,7 @@ func (r *Repo) labelHeads(ctx context.Context, page cid.Cid, p string) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	res, err := r.Store.PutSignedHere(ctx, batch)
+	res, err := r.store.PutSignedHere(ctx, batch)
 	if err != nil {
 		return err
 	}

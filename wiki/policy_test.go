@@ -11,6 +11,7 @@ import (
 	"peerwiki/history"
 	"peerwiki/merge"
 	"peerwiki/wiki"
+	"peerwiki/wiki/wikitest"
 )
 
 // divergedPage makes a page with two heads that lww can settle.
@@ -21,14 +22,14 @@ func divergedPage(t *testing.T, r *wiki.Repo) (page cid.Cid, heads []cid.Cid) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, _ := r.Store.Heads(ctx, page)
+	g, _ := wikitest.Store(r).Heads(ctx, page)
 	if _, err := r.Edit(ctx, page, wiki.Edit{Body: ptr("one\n")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Edit(ctx, page, wiki.Edit{Body: ptr("two\n"), Parent: g[0]}); err != nil {
 		t.Fatal(err)
 	}
-	heads, _ = r.Store.Heads(ctx, page)
+	heads, _ = wikitest.Store(r).Heads(ctx, page)
 	if len(heads) != 2 {
 		t.Fatalf("%d heads, want 2", len(heads))
 	}
@@ -45,7 +46,7 @@ func forgedAuto(t *testing.T, r *wiki.Repo, page cid.Cid, heads []cid.Cid, polic
 		Body: history.Link{Cid: bodies[0].Cid}, Policy: policy}
 	rev.SetParents(heads)
 	for _, h := range heads {
-		hr, _ := r.Store.Revision(ctx, h)
+		hr, _ := wikitest.Store(r).Revision(ctx, h)
 		rev.Time = max(rev.Time, hr.Time)
 		rev.Height = max(rev.Height, hr.Height+1)
 	}
@@ -66,7 +67,7 @@ func divergedCarrying(t *testing.T, r *wiki.Repo, policy string) (cid.Cid, []cid
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, _ := r.Store.Revision(ctx, page)
+	g, _ := wikitest.Store(r).Revision(ctx, page)
 	var batch []history.Block
 	var heads []cid.Cid
 	for i, body := range []string{"one\n", "two\n"} {
@@ -81,7 +82,7 @@ func divergedCarrying(t *testing.T, r *wiki.Repo, policy string) (cid.Cid, []cid
 		batch = append(batch, append(bodies, blk)...)
 		heads = append(heads, blk.Cid)
 	}
-	if _, err := r.Store.Put(ctx, batch); err != nil {
+	if _, err := wikitest.Store(r).Put(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
 	return page, heads
@@ -97,24 +98,24 @@ func TestForgedAutoMergeIsRejected(t *testing.T) {
 		{"manual", "one\n", "no automatic policy"},
 		{"sometimes", "one\n", "no automatic policy"},
 	} {
-		_, err := r.Store.Put(ctx, forgedAuto(t, r, page, heads, tc.policy, tc.body))
+		_, err := wikitest.Store(r).Put(ctx, forgedAuto(t, r, page, heads, tc.policy, tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.why) {
 			t.Errorf("policy %q body %q: err = %v, want %q", tc.policy, tc.body, err, tc.why)
 		}
 	}
-	if hs, _ := r.Store.Heads(ctx, page); len(hs) != 2 {
+	if hs, _ := wikitest.Store(r).Heads(ctx, page); len(hs) != 2 {
 		t.Fatalf("a rejected merge changed the heads: %v", hs)
 	}
 	// The honest one, computed elsewhere, is accepted as the same block:
 	// lww takes the later head, "two".
 	honest := forgedAuto(t, r, page, heads, "lww", "two\n")
-	if _, err := r.Store.Put(ctx, honest); err != nil {
+	if _, err := wikitest.Store(r).Put(ctx, honest); err != nil {
 		t.Fatalf("a correct lww merge was rejected: %v", err)
 	}
-	if hs, _ := r.Store.Heads(ctx, page); len(hs) != 1 || !hs[0].Equals(honest[len(honest)-1].Cid) {
+	if hs, _ := wikitest.Store(r).Heads(ctx, page); len(hs) != 1 || !hs[0].Equals(honest[len(honest)-1].Cid) {
 		t.Fatalf("heads after the honest merge: %v", hs)
 	}
-	if probs, err := r.Store.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+	if probs, err := wikitest.Store(r).Fsck(ctx, nil); err != nil || len(probs) != 0 {
 		t.Fatalf("fsck: %v %v", probs, err)
 	}
 }
@@ -127,7 +128,7 @@ func TestAutoMergeRespectsThePagesOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The wiki's lww settled it.
-	if hs, _ := r.Store.Heads(ctx, page); len(hs) != 1 {
+	if hs, _ := wikitest.Store(r).Heads(ctx, page); len(hs) != 1 {
 		t.Fatalf("wiki policy lww left %d heads", len(hs))
 	}
 	// A page that carries "manual" is left alone even under a wiki lww.
@@ -135,10 +136,10 @@ func TestAutoMergeRespectsThePagesOverride(t *testing.T) {
 	if _, err := r.SetPagePolicy(ctx, page2, "manual"); err != nil {
 		t.Fatal(err)
 	}
-	g, _ := r.Store.Heads(ctx, page2)
+	g, _ := wikitest.Store(r).Heads(ctx, page2)
 	r.Edit(ctx, page2, wiki.Edit{Body: ptr("x\n")})
 	r.Edit(ctx, page2, wiki.Edit{Body: ptr("y\n"), Parent: g[0]})
-	hs, _ := r.Store.Heads(ctx, page2)
+	hs, _ := wikitest.Store(r).Heads(ctx, page2)
 	if len(hs) != 2 {
 		t.Fatalf("manual override was merged: %d heads", len(hs))
 	}
@@ -148,7 +149,7 @@ func TestAutoMergeRespectsThePagesOverride(t *testing.T) {
 	if strings.Compare(string(sorted[0].Bytes()), string(sorted[1].Bytes())) > 0 {
 		sorted[0], sorted[1] = sorted[1], sorted[0]
 	}
-	if _, err := r.Store.Put(ctx, forgedAuto(t, r, page2, sorted, "lww", "y\n")); err == nil || !strings.Contains(err.Error(), "carry manual") {
+	if _, err := wikitest.Store(r).Put(ctx, forgedAuto(t, r, page2, sorted, "lww", "y\n")); err == nil || !strings.Contains(err.Error(), "carry manual") {
 		t.Fatalf("lww merge of manual heads: %v", err)
 	}
 	_ = heads
@@ -167,7 +168,7 @@ func TestCrissCrossMergesAgainstAVirtualBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, _ := r.Store.Revision(ctx, page)
+	g, _ := wikitest.Store(r).Revision(ctx, page)
 	clock := g.Time
 	put := func(text string, parents ...cid.Cid) cid.Cid {
 		t.Helper()
@@ -177,7 +178,7 @@ func TestCrissCrossMergesAgainstAVirtualBase(t *testing.T) {
 			Body: history.Link{Cid: bodies[0].Cid}, Policy: "merge", Time: clock}
 		rev.SetParents(parents)
 		for _, p := range parents {
-			pr, _ := r.Store.Revision(ctx, p)
+			pr, _ := wikitest.Store(r).Revision(ctx, p)
 			rev.Height = max(rev.Height, pr.Height+1)
 		}
 		if err := rev.Sign(r.ID.Key); err != nil {
@@ -185,7 +186,7 @@ func TestCrissCrossMergesAgainstAVirtualBase(t *testing.T) {
 		}
 		blk, _ := rev.Block()
 		// Put alone runs no policy: the DAG is exactly what is written here.
-		if _, err := r.Store.Put(ctx, append(bodies, blk)); err != nil {
+		if _, err := wikitest.Store(r).Put(ctx, append(bodies, blk)); err != nil {
 			t.Fatal(err)
 		}
 		return blk.Cid
@@ -218,7 +219,7 @@ func TestCrissCrossMergesAgainstAVirtualBase(t *testing.T) {
 	if v.Body != body(2, 2) {
 		t.Fatalf("merged body = %q, want both sides' latest lines %q", v.Body, body(2, 2))
 	}
-	if probs, err := r.Store.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+	if probs, err := wikitest.Store(r).Fsck(ctx, nil); err != nil || len(probs) != 0 {
 		t.Fatalf("fsck (recomputes the merge): %v %v", probs, err)
 	}
 }

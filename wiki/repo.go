@@ -52,7 +52,7 @@ type Config struct {
 type Repo struct {
 	Dir    string
 	Config Config
-	Store  *history.Store
+	store  *history.Store
 	ID     *history.Identity
 	// Now is the wall clock; tests replace it.
 	Now func() time.Time
@@ -182,7 +182,7 @@ func initRepo(dir, name, wikiID string, key []byte, id *history.Identity) (*Repo
 	if err != nil {
 		return nil, err
 	}
-	r := &Repo{Dir: dir, Config: cfg, Store: store, ID: id, Now: time.Now, members: mc}
+	r := &Repo{Dir: dir, Config: cfg, store: store, ID: id, Now: time.Now, members: mc}
 	ctx := context.Background()
 	if err := r.ensureSettings(ctx); err != nil {
 		store.Close()
@@ -251,7 +251,7 @@ func OpenWith(dir string, o OpenOptions) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Repo{Dir: dir, Config: cfg, Store: store, ID: id, Now: time.Now, members: mc}
+	r := &Repo{Dir: dir, Config: cfg, store: store, ID: id, Now: time.Now, members: mc}
 	// The member list is read before anything is stored: the store's
 	// hooks consult it.
 	if _, err := r.Members(context.Background()); err != nil {
@@ -262,7 +262,7 @@ func OpenWith(dir string, o OpenOptions) (*Repo, error) {
 }
 
 // Close closes the database.
-func (r *Repo) Close() error { return r.Store.Close() }
+func (r *Repo) Close() error { return r.store.Close() }
 
 // Key reads the wiki's 32-byte pre-shared key.
 func (r *Repo) Key() ([]byte, error) {
@@ -296,11 +296,11 @@ type Status struct {
 
 // Status counts pages and revisions and lists conflicts and duplicate titles.
 func (r *Repo) Status(ctx context.Context) (*Status, error) {
-	st, err := r.Store.Stats(ctx)
+	st, err := r.store.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
-	dups, err := r.Store.DuplicateTitles(ctx)
+	dups, err := r.store.DuplicateTitles(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -314,68 +314,68 @@ func (r *Repo) Status(ctx context.Context) (*Status, error) {
 }
 
 // ReplicationStore is the history store behind the repo, for the
-// replication node alone (p2p.Config.Store): the node moves blocks
+// replication node alone (p2p.Config.store): the node moves blocks
 // between replicas, so it must see the store itself. Everything else
 // reads and writes the wiki through the repo's methods.
-func (r *Repo) ReplicationStore() *history.Store { return r.Store }
+func (r *Repo) ReplicationStore() *history.Store { return r.store }
 
 // Page reads the page with this id: its title, latest revision, whether
 // it is deleted or in conflict (history.ErrNotFound when there is none).
 func (r *Repo) Page(ctx context.Context, page cid.Cid) (history.PageRow, error) {
-	return r.Store.Page(ctx, page)
+	return r.store.Page(ctx, page)
 }
 
 // Pages are every page's row, deleted ones too, by title (SQLite's
 // NOCASE order): the cheap listing, for completion. List says more of
 // each page, and orders them as people read.
 func (r *Repo) Pages(ctx context.Context) ([]history.PageRow, error) {
-	return r.Store.Pages(ctx)
+	return r.store.Pages(ctx)
 }
 
 // Heads are the page's latest revisions: one, or several while the page
 // is in conflict (or while heads that agree wait to be joined).
 func (r *Repo) Heads(ctx context.Context, page cid.Cid) ([]cid.Cid, error) {
-	return r.Store.Heads(ctx, page)
+	return r.store.Heads(ctx, page)
 }
 
 // Revision reads one revision (its parents, author, time and title)
 // without its body; RevisionVersion reads the body too.
 func (r *Repo) Revision(ctx context.Context, c cid.Cid) (*history.Revision, error) {
-	return r.Store.Revision(ctx, c)
+	return r.store.Revision(ctx, c)
 }
 
 // IsAncestor reports whether revision a is in the history of revision b.
 func (r *Repo) IsAncestor(ctx context.Context, a, b cid.Cid) (bool, error) {
-	return r.Store.IsAncestor(ctx, a, b)
+	return r.store.IsAncestor(ctx, a, b)
 }
 
 // Search finds pages by their text (a full-text query), the most recently
 // changed first, at most limit of them.
 func (r *Repo) Search(ctx context.Context, query string, limit int) ([]history.SearchHit, error) {
-	return r.Store.Search(ctx, query, limit)
+	return r.store.Search(ctx, query, limit)
 }
 
 // ConflictedPages are the pages in conflict, by title.
 func (r *Repo) ConflictedPages(ctx context.Context) ([]history.PageRow, error) {
-	return r.Store.Conflicted(ctx)
+	return r.store.Conflicted(ctx)
 }
 
 // ChangeCount is a number that moves with every write to the repo, by
 // this process, another command or a peer's sync: a UI polls it to know
 // when to read the wiki again.
 func (r *Repo) ChangeCount(ctx context.Context) (int64, error) {
-	return r.Store.CommitCount(ctx)
+	return r.store.CommitCount(ctx)
 }
 
 // Fsck checks the whole repo as 'peerwiki fsck' does: every block, its
 // CID and signature, and the indexes rebuilt from the revisions and
 // compared. progress, when not nil, hears how far the blocks are.
 func (r *Repo) Fsck(ctx context.Context, progress func(done, total int)) ([]history.Problem, error) {
-	return r.Store.Fsck(ctx, progress)
+	return r.store.Fsck(ctx, progress)
 }
 
 // Totals counts what the repo holds: blocks, revisions and pages, with
 // the wiki's own pages, the deleted ones and the void revisions among them.
 func (r *Repo) Totals(ctx context.Context) (history.Totals, error) {
-	return r.Store.Totals(ctx)
+	return r.store.Totals(ctx)
 }

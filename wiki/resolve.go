@@ -22,7 +22,7 @@ type Resolution struct {
 // Resolve makes one signed revision whose parents are all the page's
 // current heads, ending the conflict.
 func (r *Repo) Resolve(ctx context.Context, page cid.Cid, res Resolution) (cid.Cid, error) {
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.store.Heads(ctx, page)
 	if err != nil {
 		return cid.Undef, r.notFound(err, page.String())
 	}
@@ -40,7 +40,7 @@ func (r *Repo) Resolve(ctx context.Context, page cid.Cid, res Resolution) (cid.C
 		}
 		from = res.Take
 	}
-	v, _, err := versionOf(r.Store.Reader(), from)
+	v, _, err := versionOf(r.store.Reader(), from)
 	if err != nil {
 		return cid.Undef, err
 	}
@@ -61,11 +61,11 @@ func (r *Repo) Resolve(ctx context.Context, page cid.Cid, res Resolution) (cid.C
 	// one, and else what the head it starts from carries: a head made
 	// under the wiki's default ("=P") leaves the resolution to the
 	// default, restamped as it is now, not pinned to P.
-	if raw, agree, err := carriedByHeads(r.Store.Reader(), heads); err != nil {
+	if raw, agree, err := carriedByHeads(r.store.Reader(), heads); err != nil {
 		return cid.Undef, err
 	} else if agree {
 		d.Policy = raw
-	} else if carried, err := r.Store.CarriedPolicy(from); err == nil {
+	} else if carried, err := r.store.CarriedPolicy(from); err == nil {
 		d.Policy = carried
 	}
 	if d.Msg == "" {

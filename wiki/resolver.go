@@ -111,12 +111,12 @@ func (r *Repo) runResolvers(ctx context.Context, page cid.Cid) error {
 	if err != nil || len(rs) == 0 {
 		return err
 	}
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.store.Heads(ctx, page)
 	if err != nil || len(heads) < 2 {
 		return err
 	}
 	heads = sortByBytes(heads)
-	rd := r.Store.Reader()
+	rd := r.store.Reader()
 	vs := make([]merge.Version, len(heads))
 	for i, h := range heads {
 		if vs[i], _, err = versionOf(rd, h); err != nil {

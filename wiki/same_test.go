@@ -11,6 +11,7 @@ import (
 
 	"peerwiki/history"
 	"peerwiki/wiki"
+	"peerwiki/wiki/wikitest"
 )
 
 // newReplica makes another replica of a's wiki (its own identity, the same
@@ -33,15 +34,15 @@ func newReplica(t *testing.T, a *wiki.Repo, name string) *wiki.Repo {
 func copyAll(t *testing.T, from, to *wiki.Repo) {
 	t.Helper()
 	ctx := context.Background()
-	plan, err := from.Store.PlanSync(ctx, nil)
+	plan, err := wikitest.Store(from).PlanSync(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var blocks []history.Block
-	if err := from.Store.SendPlan(ctx, plan, func(b history.Block) error { blocks = append(blocks, b); return nil }); err != nil {
+	if err := wikitest.Store(from).SendPlan(ctx, plan, func(b history.Block) error { blocks = append(blocks, b); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	res, err := to.Store.Put(ctx, blocks)
+	res, err := wikitest.Store(to).Put(ctx, blocks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +77,8 @@ func TestIdenticalResolutionsConverge(t *testing.T) {
 	}
 	copyAll(t, a, b)
 	copyAll(t, b, a)
-	ha, _ := a.Store.Heads(ctx, page)
-	hb, _ := b.Store.Heads(ctx, page)
+	ha, _ := wikitest.Store(a).Heads(ctx, page)
+	hb, _ := wikitest.Store(b).Heads(ctx, page)
 	if len(ha) != 2 || len(hb) != 2 || !ha[0].Equals(hb[0]) || !ha[1].Equals(hb[1]) {
 		t.Fatalf("heads: a %v, b %v", ha, hb)
 	}
@@ -102,7 +103,7 @@ func TestIdenticalResolutionsConverge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev, _ := a.Store.Revision(ctx, e)
+	rev, _ := wikitest.Store(a).Revision(ctx, e)
 	parents := map[cid.Cid]bool{}
 	for _, p := range rev.Parents {
 		parents[p.Cid] = true
@@ -112,7 +113,7 @@ func TestIdenticalResolutionsConverge(t *testing.T) {
 	}
 	copyAll(t, a, b)
 	for _, r := range []*wiki.Repo{a, b} {
-		if probs, err := r.Store.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+		if probs, err := wikitest.Store(r).Fsck(ctx, nil); err != nil || len(probs) != 0 {
 			t.Fatalf("fsck: %v %v", probs, err)
 		}
 	}
@@ -137,12 +138,12 @@ func TestRegressionChaosSeed22(t *testing.T) {
 	if err := a.ApplyPolicies(ctx, []cid.Cid{page}); err != nil {
 		t.Fatal(err)
 	}
-	ha, _ := a.Store.Heads(ctx, page)
-	hb, _ := b.Store.Heads(ctx, page)
+	ha, _ := wikitest.Store(a).Heads(ctx, page)
+	hb, _ := wikitest.Store(b).Heads(ctx, page)
 	if len(ha) != 1 || len(hb) != 1 || !ha[0].Equals(hb[0]) {
 		t.Fatalf("the replicas merged differently: a %v, b %v", ha, hb)
 	}
-	m, _ := b.Store.Revision(ctx, hb[0])
+	m, _ := wikitest.Store(b).Revision(ctx, hb[0])
 	if m.Policy != "lww" {
 		t.Fatalf("b merged by %q, want the carried lww", m.Policy)
 	}
@@ -162,18 +163,18 @@ func TestSameMergesOfEarlierVersionsVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	heads, _ := r.Store.Heads(ctx, page)
+	heads, _ := wikitest.Store(r).Heads(ctx, page)
 	if len(heads) != 2 {
 		t.Fatalf("%d heads, want 2 that agree", len(heads))
 	}
 	sort.Slice(heads, func(i, j int) bool { return bytes.Compare(heads[i].Bytes(), heads[j].Bytes()) < 0 })
-	if _, err := r.Store.Put(ctx, forgedAuto(t, r, page, heads, "same", "y\n")); err == nil {
+	if _, err := wikitest.Store(r).Put(ctx, forgedAuto(t, r, page, heads, "same", "y\n")); err == nil {
 		t.Fatal(`a "same" merge with another body was accepted`)
 	}
-	if _, err := r.Store.Put(ctx, forgedAuto(t, r, page, heads, "same", "x\n")); err != nil {
+	if _, err := wikitest.Store(r).Put(ctx, forgedAuto(t, r, page, heads, "same", "x\n")); err != nil {
 		t.Fatalf(`the "same" merge an earlier version made was refused: %v`, err)
 	}
-	if now, _ := r.Store.Heads(ctx, page); len(now) != 1 {
+	if now, _ := wikitest.Store(r).Heads(ctx, page); len(now) != 1 {
 		t.Fatalf("%d heads after the merge, want 1", len(now))
 	}
 }
@@ -214,8 +215,8 @@ func TestRegressionChaosSeed35(t *testing.T) {
 		}
 	}
 	for i, r := range replicas {
-		heads, _ := r.Store.Heads(ctx, page)
-		st, _ := r.Store.Stats(ctx)
+		heads, _ := wikitest.Store(r).Heads(ctx, page)
+		st, _ := wikitest.Store(r).Stats(ctx)
 		if len(heads) != 3 || st.Revisions != 4 || len(st.Conflicts) != 0 {
 			t.Fatalf("replica %d: %d heads, %d revisions, conflicts %v; want 3 heads of the edit, no merge, no conflict",
 				i, len(heads), st.Revisions, st.Conflicts)
@@ -237,7 +238,7 @@ func TestEditOnAnAgreeingHeadJoinsThem(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	heads, _ := r.Store.Heads(ctx, page)
+	heads, _ := wikitest.Store(r).Heads(ctx, page)
 	if len(heads) != 2 {
 		t.Fatalf("%d heads, want 2 that agree", len(heads))
 	}
@@ -245,10 +246,10 @@ func TestEditOnAnAgreeingHeadJoinsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if now, _ := r.Store.Heads(ctx, page); len(now) != 1 || !now[0].Equals(e) {
+	if now, _ := wikitest.Store(r).Heads(ctx, page); len(now) != 1 || !now[0].Equals(e) {
 		t.Fatalf("heads after the edit = %v, want only %s", now, e)
 	}
-	rev, _ := r.Store.Revision(ctx, e)
+	rev, _ := wikitest.Store(r).Revision(ctx, e)
 	if len(rev.Parents) != 2 || !(rev.Parents[0].Cid.Equals(heads[0]) || rev.Parents[1].Cid.Equals(heads[0])) {
 		t.Fatalf("parents = %v, want both heads %v", rev.Parents, heads)
 	}
@@ -257,7 +258,7 @@ func TestEditOnAnAgreeingHeadJoinsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rev, _ := r.Store.Revision(ctx, f); len(rev.Parents) != 1 {
+	if rev, _ := wikitest.Store(r).Revision(ctx, f); len(rev.Parents) != 1 {
 		t.Fatalf("an edit on an old revision has parents %v, want just that revision", rev.Parents)
 	}
 }

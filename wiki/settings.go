@@ -99,10 +99,10 @@ func (r *Repo) SettingsPage() cid.Cid {
 // ensureSettings stores the settings genesis if it is not stored yet.
 func (r *Repo) ensureSettings(ctx context.Context) error {
 	g, body := settingsGenesis(r.Config.Wiki)
-	if ok, err := r.Store.Has(ctx, g.Cid); err != nil || ok {
+	if ok, err := r.store.Has(ctx, g.Cid); err != nil || ok {
 		return err
 	}
-	_, err := r.Store.Put(ctx, []history.Block{body, g})
+	_, err := r.store.Put(ctx, []history.Block{body, g})
 	return err
 }
 
@@ -134,7 +134,7 @@ func formatSettings(m map[string]string) string {
 // settings returns the current settings: those of the settings page's
 // last writer when it has several heads.
 func (r *Repo) settings(ctx context.Context) (map[string]string, []cid.Cid, error) {
-	heads, err := r.Store.Heads(ctx, r.SettingsPage())
+	heads, err := r.store.Heads(ctx, r.SettingsPage())
 	if errors.Is(err, history.ErrNotFound) {
 		return map[string]string{}, nil, nil
 	} else if err != nil {
@@ -203,7 +203,7 @@ func (r *Repo) SetWikiPolicy(ctx context.Context, p merge.Policy) ([]cid.Cid, er
 	}
 	// Pages in conflict now that follow the wiki get the new default on
 	// their heads, so it applies to their divergence.
-	rows, err := r.Store.Conflicted(ctx)
+	rows, err := r.store.Conflicted(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ type PageView struct {
 
 // Info builds the list/show summary of a page row.
 func (r *Repo) Info(ctx context.Context, p history.PageRow) (PageInfo, error) {
-	heads, err := r.Store.Heads(ctx, p.ID)
+	heads, err := r.store.Heads(ctx, p.ID)
 	if err != nil {
 		return PageInfo{}, err
 	}
@@ -100,11 +100,11 @@ func (r *Repo) info(p history.PageRow, heads []cid.Cid, wikiPolicy merge.Policy)
 
 // RevisionVersion reads one revision with its body.
 func (r *Repo) RevisionVersion(ctx context.Context, c cid.Cid) (Version, *history.Revision, error) {
-	rev, err := r.Store.Revision(ctx, c)
+	rev, err := r.store.Revision(ctx, c)
 	if err != nil {
 		return Version{}, nil, err
 	}
-	body, err := r.Store.Body(ctx, rev.Body.Cid)
+	body, err := r.store.Body(ctx, rev.Body.Cid)
 	if err != nil {
 		return Version{}, nil, err
 	}
@@ -144,7 +144,7 @@ func (r *Repo) View(ctx context.Context, p history.PageRow) (*PageView, error) {
 	for t := range titles {
 		targets = append(targets, t)
 	}
-	back, err := r.Store.LinkedFrom(ctx, targets...)
+	back, err := r.store.LinkedFrom(ctx, targets...)
 	if err != nil {
 		return nil, err
 	}
@@ -193,11 +193,11 @@ type LogEntry struct {
 
 // Log lists a page's revisions newest first, children before parents.
 func (r *Repo) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
-	entries, err := r.Store.Log(ctx, page)
+	entries, err := r.store.Log(ctx, page)
 	if err != nil {
 		return nil, err
 	}
-	heads, err := r.Store.Heads(ctx, page)
+	heads, err := r.store.Heads(ctx, page)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func (r *Repo) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
 	for _, h := range heads {
 		isHead[h] = true
 	}
-	voids, err := r.Store.VoidCount(ctx)
+	voids, err := r.store.VoidCount(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (r *Repo) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
 			Author: e.Rev.AuthorID().String(), Name: e.Rev.Name, Time: revisionTime(e.Rev.Time),
 			Message: e.Rev.Msg, Auto: e.Rev.IsAuto(), Head: isHead[e.Cid]}
 		if voids > 0 {
-			if le.Void, err = r.Store.IsVoid(ctx, e.Cid); err != nil {
+			if le.Void, err = r.store.IsVoid(ctx, e.Cid); err != nil {
 				return nil, err
 			}
 		}
@@ -233,11 +233,11 @@ func (r *Repo) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
 // List returns every live page (and deleted ones when all is set), by
 // title in natural order (CompareTitles).
 func (r *Repo) List(ctx context.Context, all, conflictsOnly bool) ([]PageInfo, error) {
-	rows, err := r.Store.Pages(ctx)
+	rows, err := r.store.Pages(ctx)
 	if err != nil {
 		return nil, err
 	}
-	heads, err := r.Store.AllHeads(ctx)
+	heads, err := r.store.AllHeads(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,7 @@ func TestCreateEditRenameDelete(t *testing.T) {
 	if len(live) != 0 || len(all) != 1 || !all[0].Deleted {
 		t.Fatalf("list after delete: live %v all %v", live, all)
 	}
-	if hits, _ := r.Store.Search(ctx, "budget", 10); len(hits) != 0 {
+	if hits, _ := wikitest.Store(r).Search(ctx, "budget", 10); len(hits) != 0 {
 		t.Fatalf("deleted page still searchable: %v", hits)
 	}
 	log, _ := r.Log(ctx, id)
@@ -124,12 +124,12 @@ func TestLinksAndBacklinks(t *testing.T) {
 	r := newRepo(t)
 	home, _ := r.Create(ctx, "Home", "See [[Ideas]] and [[ideas|the list]] and [[Nowhere]].\n", "")
 	ideas, _ := r.Create(ctx, "Ideas", "none yet\n", "")
-	p, _ := r.Store.Page(ctx, ideas)
+	p, _ := wikitest.Store(r).Page(ctx, ideas)
 	v, _ := r.View(ctx, p)
 	if len(v.Backlinks) != 1 || v.Backlinks[0].Title != "Home" {
 		t.Fatalf("backlinks of Ideas = %+v", v.Backlinks)
 	}
-	hp, _ := r.Store.Page(ctx, home)
+	hp, _ := wikitest.Store(r).Page(ctx, home)
 	hv, _ := r.View(ctx, hp)
 	if len(hv.Links) != 2 || hv.Links[0] != "Ideas" || hv.Links[1] != "Nowhere" {
 		t.Fatalf("links of Home = %v", hv.Links)
@@ -138,7 +138,7 @@ func TestLinksAndBacklinks(t *testing.T) {
 	if _, err := r.Edit(ctx, ideas, wiki.Edit{Title: ptr("Plans")}); err != nil {
 		t.Fatal(err)
 	}
-	p, _ = r.Store.Page(ctx, ideas)
+	p, _ = wikitest.Store(r).Page(ctx, ideas)
 	if v, _ := r.View(ctx, p); len(v.Backlinks) != 0 {
 		t.Fatalf("backlinks after rename = %+v", v.Backlinks)
 	}
@@ -148,7 +148,7 @@ func TestDivergentHeadsAreAConflictWithBothKept(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
 	id, _ := r.Create(ctx, "A", "base\n", "")
-	p, _ := r.Store.Page(ctx, id)
+	p, _ := wikitest.Store(r).Page(ctx, id)
 	genesis := p.Rev
 	if _, err := r.Edit(ctx, id, wiki.Edit{Title: ptr("B")}); err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestDivergentHeadsAreAConflictWithBothKept(t *testing.T) {
 	if _, err := r.Edit(ctx, id, wiki.Edit{Title: ptr("C"), Parent: genesis}); err != nil {
 		t.Fatal(err)
 	}
-	p, _ = r.Store.Page(ctx, id)
+	p, _ = wikitest.Store(r).Page(ctx, id)
 	v, err := r.View(ctx, p)
 	if err != nil || !v.Conflict || len(v.Versions) != 2 {
 		t.Fatalf("view = %+v, %v", v, err)
@@ -176,7 +176,7 @@ func TestDivergentHeadsAreAConflictWithBothKept(t *testing.T) {
 	if st, _ := r.Status(ctx); len(st.Conflicts) != 1 {
 		t.Fatalf("status conflicts = %v", st.Conflicts)
 	}
-	hits, _ := r.Store.Search(ctx, "C", 10)
+	hits, _ := wikitest.Store(r).Search(ctx, "C", 10)
 	if len(hits) != 1 {
 		t.Fatalf("search finds every head's title: %v", hits)
 	}
@@ -248,8 +248,8 @@ func TestClockNeverGoesBackwards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := r.Store.Revision(ctx, rev)
-	parent, _ := r.Store.Revision(ctx, got.Parents[0].Cid)
+	got, _ := wikitest.Store(r).Revision(ctx, rev)
+	parent, _ := wikitest.Store(r).Revision(ctx, got.Parents[0].Cid)
 	if got.Time != parent.Time+1 {
 		t.Fatalf("time %d after parent %d: want parent+1", got.Time, parent.Time)
 	}

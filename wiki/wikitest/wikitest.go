@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"peerwiki/history"
 	"peerwiki/wiki"
 )
 
@@ -31,3 +32,7 @@ func StepClock(r *wiki.Repo, start time.Time) {
 		return clock
 	}
 }
+
+// Store is the history store behind r, for tests that look beneath the
+// wiki at what is stored, or store what no honest replica would make.
+func Store(r *wiki.Repo) *history.Store { return r.ReplicationStore() }
