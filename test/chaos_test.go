@@ -77,17 +77,10 @@ func (c *chaos) start(i int, deny ...int) {
 			args = append(args, "--peer", s.Addr())
 		}
 	}
-	r := c.repos[i]
-	saved := r.Env
-	if len(deny) > 0 {
-		var ids []string
-		for _, j := range deny {
-			ids = append(ids, c.peerIDs[j])
-		}
-		r.Env = append(append([]string(nil), r.Env...), "PEERWIKI_DENY_PEERS="+strings.Join(ids, ","))
+	for _, j := range deny {
+		args = append(args, "--deny", c.peerIDs[j])
 	}
-	c.serves[i] = r.StartServe(args...)
-	r.Env = saved
+	c.serves[i] = c.repos[i].StartServe(args...)
 }
 
 // stop ends replica i's node, by SIGKILL or SIGTERM.

@@ -12,15 +12,13 @@ import (
 // within a second or so; it ends when the editor ends, and expires after
 // its lease when the editing replica disappears. It never blocks a write.
 func TestPresenceAppearsAndExpires(t *testing.T) {
-	lease := "PEERWIKI_PRESENCE_LEASE=2s"
+	lease := []string{"--presence-lease", "2s"}
 	a := InitRepo(t, "alice")
-	a.Env = append(a.Env, lease)
 	page := a.OK("new", "Shared", "--body", "x\n")
-	sa := a.StartServe()
+	sa := a.StartServe(lease...)
 	b := NewRepo(t)
-	b.Env = append(b.Env, lease)
 	b.OK("join", a.OK("invite"), "--name", "bob")
-	sb := b.StartServe("--peer", sa.Addr())
+	sb := b.StartServe(append(lease, "--peer", sa.Addr())...)
 	Eventually(t, 10*time.Second, "b's node to connect", func() bool {
 		return strings.Contains(sb.Log(), "connected")
 	})

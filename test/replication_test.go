@@ -295,7 +295,7 @@ func TestServeAnnouncesCLICommits(t *testing.T) {
 	}
 }
 
-// A node told to refuse a peer (PEERWIKI_DENY_PEERS, the chaos harness's
+// A node told to refuse a peer (serve --deny, the chaos harness's
 // partitions) neither accepts it nor dials it.
 func TestDeniedPeerIsCutOff(t *testing.T) {
 	a := InitRepo(t, "alice")
@@ -308,8 +308,7 @@ func TestDeniedPeerIsCutOff(t *testing.T) {
 		PeerID string `json:"peer_id"`
 	}
 	b.JSON(&idb, "id", "--json")
-	a.Env = append(a.Env, "PEERWIKI_DENY_PEERS="+idb.PeerID)
-	sa = a.StartServe()
+	sa = a.StartServe("--deny", idb.PeerID)
 	if res := b.Run("sync", "--peer", sa.Addr(), "--timeout", "2s"); res.Code == 0 {
 		t.Fatalf("a denied peer synced: %+v", res)
 	}

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
@@ -31,7 +34,14 @@ in the repo, for this user only): sync, peers, id and invite ask it, and
 on the same repo exits with status 1 and names the one running.
 
 Prints one line 'listening on MULTIADDR/p2p/PEERID' per address on stdout,
-then logs to stderr (PEERWIKI_LOG=debug for more).`, p2p.DefaultPort, p2p.DefaultPort),
+then logs to stderr (PEERWIKI_LOG=debug for more).
+
+Two flags for drills and tests are left out of the list below:
+  --deny PEERID         refuse that peer both ways, member or not: a network
+                        partition on purpose (repeatable)
+  --presence-lease DUR  how long this replica's "being edited by" notices
+                        hold without renewal (default %s, at most %s)`,
+			p2p.DefaultPort, p2p.DefaultPort, p2p.FormatWait(p2p.DefaultPresenceLease), p2p.FormatWait(maxPresenceLease)),
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.keepRunning()
@@ -70,7 +80,37 @@ then logs to stderr (PEERWIKI_LOG=debug for more).`, p2p.DefaultPort, p2p.Defaul
 		},
 	}
 	f.register(cmd, "peer to keep connected to, MULTIADDR/p2p/PEERID (repeatable)")
+	f.registerDrills(cmd)
 	return cmd
+}
+
+// maxPresenceLease is the longest lease a peer takes (p2p's presence
+// validator refuses longer ones).
+const maxPresenceLease = 10 * time.Minute
+
+// registerDrills adds serve's flags for partitions and short leases on
+// purpose: hidden from the flag list, described in serve's help.
+func (f *nodeFlags) registerDrills(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&f.deny, "deny", nil, "peer to refuse both ways, PEERID (repeatable)")
+	cmd.Flags().DurationVar(&f.presenceLease, "presence-lease", 0, "how long presence notices hold without renewal")
+	_ = cmd.Flags().MarkHidden("deny")
+	_ = cmd.Flags().MarkHidden("presence-lease")
+}
+
+// checkDrills checks serve's drill flags and returns the --deny peers.
+func (f *nodeFlags) checkDrills() ([]peer.ID, error) {
+	if f.presenceLease < 0 || f.presenceLease > maxPresenceLease {
+		return nil, usagef("--presence-lease %s: want a duration up to %s", f.presenceLease, p2p.FormatWait(maxPresenceLease))
+	}
+	var out []peer.ID
+	for _, s := range f.deny {
+		id, err := peer.Decode(strings.TrimSpace(s))
+		if err != nil {
+			return nil, usagef("bad --deny %q: not a peer id", s)
+		}
+		out = append(out, id)
+	}
+	return out, nil
 }
 
 // register adds the flags of a command that runs the node.

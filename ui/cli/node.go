@@ -45,6 +45,9 @@ func nodeName(st p2p.NodeStatus) string {
 type nodeFlags struct {
 	listen, peers []string
 	noMDNS        bool
+	// deny and presenceLease are serve's drill flags (registerDrills).
+	deny          []string
+	presenceLease time.Duration
 }
 
 // daemonConfig is the configuration of the node `serve` or the UI runs.
@@ -61,6 +64,10 @@ func (a *app) daemonConfig(r *wiki.Repo, f nodeFlags, kind string) (p2p.DaemonCo
 		}
 		listen = append(listen, m)
 	}
+	deny, err := f.checkDrills()
+	if err != nil {
+		return p2p.DaemonConfig{}, err
+	}
 	// A replica made while its inviter was away becomes a member first.
 	if res, err := a.redeemPending(context.Background(), r, explicit, 0); err != nil && !errors.Is(err, p2p.ErrNoInviter) {
 		return p2p.DaemonConfig{}, err
@@ -73,6 +80,7 @@ func (a *app) daemonConfig(r *wiki.Repo, f nodeFlags, kind string) (p2p.DaemonCo
 	if err != nil {
 		return p2p.DaemonConfig{}, err
 	}
+	cfg.Deny, cfg.PresenceLease = deny, f.presenceLease
 	return p2p.DaemonConfig{Node: cfg, Listen: listen, Peers: explicit, MDNS: !f.noMDNS, Kind: kind}, nil
 }
 

@@ -42,17 +42,6 @@ func nodeConfig(r *wiki.Repo) (p2p.Config, error) {
 		cfg.Pending = &p2p.PendingInvite{Token: token, Name: r.Config.Name,
 			Redeemed: func(p2p.JoinResult) { _ = os.Remove(pending) }}
 	}
-	// PEERWIKI_PRESENCE_LEASE shortens presence leases (tests).
-	if d, err := time.ParseDuration(os.Getenv("PEERWIKI_PRESENCE_LEASE")); err == nil && d > 0 {
-		cfg.PresenceLease = d
-	}
-	// PEERWIKI_DENY_PEERS=ID,ID refuses those peers: a partition on
-	// purpose, for fault-injection tests.
-	for _, s := range strings.Split(os.Getenv("PEERWIKI_DENY_PEERS"), ",") {
-		if id, err := peer.Decode(strings.TrimSpace(s)); err == nil {
-			cfg.Deny = append(cfg.Deny, id)
-		}
-	}
 	return cfg, nil
 }
 
