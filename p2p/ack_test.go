@@ -50,7 +50,7 @@ func TestAckWaitsLongerThanAFrame(t *testing.T) {
 	ra, rb := newReplica(t), newReplica(t)
 	a, b := startNode(t, ra, nil), startNode(t, rb, nil)
 	connectNodes(t, a, b)
-	c, _, blocks := ra.makeRevision(cid.Undef, cid.Undef, nil, "Late", "arrives after a frame's timeout\n")
+	c, blocks := ra.Batch(cid.Undef, "Late", "arrives after a frame's timeout\n")
 	go func() {
 		time.Sleep(600 * time.Millisecond)
 		b.put(context.Background(), a.ID(), blocks, false)
@@ -61,7 +61,7 @@ func TestAckWaitsLongerThanAFrame(t *testing.T) {
 	}
 	// Stored by a sync or gossip, the answer comes at once, not at the
 	// next look of a poll.
-	c2, _, blocks2 := ra.makeRevision(cid.Undef, cid.Undef, nil, "Soon", "arrives at once\n")
+	c2, blocks2 := ra.Batch(cid.Undef, "Soon", "arrives at once\n")
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		b.put(context.Background(), a.ID(), blocks2, false)
@@ -83,7 +83,7 @@ func TestAckRequestEndsWithItsContext(t *testing.T) {
 	connectNodes(t, a, b)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	c, _, _ := newReplica(t).makeRevision(cid.Undef, cid.Undef, nil, "Never", "held\n")
+	c, _ := newReplica(t).Batch(cid.Undef, "Never", "held\n")
 	start := time.Now()
 	if _, err := a.RequestAck(ctx, b.ID(), []cid.Cid{c}, 5*time.Second); err == nil {
 		t.Fatal("a silent peer confirmed")

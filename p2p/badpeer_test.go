@@ -80,7 +80,7 @@ func cborFrame(t byte, v any) []byte {
 // frames, so a test can check that the good part of the batch is not
 // stored either.
 func (r *replica) validPageFrames(title string) ([][]byte, []cid.Cid) {
-	_, _, blocks := r.makeRevision(cid.Undef, cid.Undef, nil, title, "valid body of "+title)
+	_, blocks := r.Batch(cid.Undef, title, "valid body of "+title)
 	var frames [][]byte
 	var cids []cid.Cid
 	for _, b := range blocks {
@@ -90,12 +90,24 @@ func (r *replica) validPageFrames(title string) ([][]byte, []cid.Cid) {
 	return frames, cids
 }
 
+// forgeable is a valid new page of evil's, as a batch, and its revision
+// decoded, to be tampered with.
+func forgeable(t *testing.T, evil *replica) ([]history.Block, *history.Revision) {
+	t.Helper()
+	blk, bodies := evil.Make(cid.Undef, "Forged", "forged body")
+	rev, err := history.DecodeRevision(blk.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(bodies, blk), rev
+}
+
 // badFrames are the ways a peer can send invalid blocks or frames.
 func badFrames(t *testing.T, evil *replica) map[string][][]byte {
 	t.Helper()
 	// A revision whose bytes were changed after signing, re-addressed so
 	// the CID matches: a forged signature.
-	_, rev, blocks := evil.makeRevision(cid.Undef, cid.Undef, nil, "Forged", "forged body")
+	blocks, rev := forgeable(t, evil)
 	rev.Title = "Tampered"
 	tampered, err := rev.Encode()
 	if err != nil {
@@ -104,13 +116,12 @@ func badFrames(t *testing.T, evil *replica) map[string][][]byte {
 	forged := history.NewBlock(history.CodecDagCBOR, tampered)
 	// A revision of a page whose parent was never sent.
 	orphanPage := history.NewBlock(history.CodecDagCBOR, []byte("x")).Cid
-	parent := &history.Revision{Height: 1, Time: 1}
-	_, _, orphan := evil.makeRevision(orphanPage, orphanPage, parent, "Orphan", "orphan body")
+	orphan := evil.signedRevision(orphanPage, []cid.Cid{orphanPage}, 2, evil.Clock, "Orphan", "orphan body")
 	// A revision of another wiki.
 	other := *rev
 	other.Wiki = "another-wiki"
 	other.Title = "Forged"
-	if err := other.Sign(evil.id.Key); err != nil {
+	if err := other.Sign(evil.ID.Key); err != nil {
 		t.Fatal(err)
 	}
 	otherBlock, _ := other.Block()
@@ -176,7 +187,7 @@ func TestRejectsBadBlocksFromAnswerer(t *testing.T) {
 				t.Fatalf("stored %d blocks from a bad batch", got-before)
 			}
 			for _, c := range goodCIDs {
-				if ok, _ := honest.store.Has(context.Background(), c); ok {
+				if ok, _ := honest.Store.Has(context.Background(), c); ok {
 					t.Fatal("the valid part of a bad batch was stored")
 				}
 			}
@@ -276,7 +287,7 @@ func TestRejectsBadGossip(t *testing.T) {
 	nh := startNode(t, honest, func(cfg *Config) { cfg.Gossip = true })
 	before := honest.blocks()
 
-	_, rev, blocks := evil.makeRevision(cid.Undef, cid.Undef, nil, "Forged", "forged body")
+	blocks, rev := forgeable(t, evil)
 	rev.Title = "Tampered"
 	tampered, _ := rev.Encode()
 	forged := history.NewBlock(history.CodecDagCBOR, tampered)

@@ -24,7 +24,7 @@ func startDaemon(t *testing.T, r *replica, dir string, change func(*DaemonConfig
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cfg := DaemonConfig{Node: Config{Store: r.store, Identity: r.id, RepoDir: dir, Name: "ada"},
+	cfg := DaemonConfig{Node: Config{Store: r.Store, Identity: r.ID, RepoDir: dir, Name: "ada"},
 		Listen: loopback, Share: true, Kind: "test daemon"}
 	if change != nil {
 		change(&cfg)
@@ -59,7 +59,7 @@ func TestDaemonOwnsTheRepo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.PID != os.Getpid() || st.PeerID != r.id.ID || !st.Online || !st.Shared || len(st.Addrs) == 0 || st.Kind != "test daemon" || st.API != ControlAPIVersion {
+	if st.PID != os.Getpid() || st.PeerID != r.ID.ID || !st.Online || !st.Shared || len(st.Addrs) == 0 || st.Kind != "test daemon" || st.API != ControlAPIVersion {
 		t.Fatalf("status: %+v", st)
 	}
 	fi, err := os.Stat(filepath.Join(dir, ControlSocket))
@@ -67,7 +67,7 @@ func TestDaemonOwnsTheRepo(t *testing.T) {
 		t.Fatalf("control socket: %v %v", fi.Mode(), err)
 	}
 
-	_, err = StartDaemon(ctx, DaemonConfig{Node: Config{Store: r.store, Identity: r.id, RepoDir: dir}, Listen: loopback})
+	_, err = StartDaemon(ctx, DaemonConfig{Node: Config{Store: r.Store, Identity: r.ID, RepoDir: dir}, Listen: loopback})
 	var running *NodeRunningError
 	if !errors.As(err, &running) || running.PID != os.Getpid() || running.Kind != "test daemon" || running.Socket != filepath.Join(dir, ControlSocket) {
 		t.Fatalf("a second daemon on the repo: %v", err)
@@ -204,7 +204,7 @@ func TestDaemonConfirmsOverItsConnections(t *testing.T) {
 	// A remembered replica that is gone.
 	gone := newReplica(t)
 	dead := ma.StringCast("/ip4/127.0.0.1/tcp/9")
-	if err := RememberPeers(dir, []peer.AddrInfo{{ID: gone.id.ID, Addrs: []ma.Multiaddr{dead}}}); err != nil {
+	if err := RememberPeers(dir, []peer.AddrInfo{{ID: gone.ID.ID, Addrs: []ma.Multiaddr{dead}}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "two connections", func() bool { return len(d.Node().host.Network().Peers()) == 2 })
@@ -219,14 +219,14 @@ func TestDaemonConfirmsOverItsConnections(t *testing.T) {
 		t.Fatalf("confirmed by %d of %d: %+v", got, len(rep.Replicas), rep)
 	}
 	last := rep.Replicas[2]
-	if last.Peer != gone.id.ID || last.Confirmed || !strings.Contains(last.Why, "could not be reached") || !strings.Contains(last.Why, "refused") {
+	if last.Peer != gone.ID.ID || last.Confirmed || !strings.Contains(last.Why, "could not be reached") || !strings.Contains(last.Why, "refused") {
 		t.Fatalf("the gone replica: %+v", last)
 	}
 	if rep.Waited > 2*time.Second {
 		t.Fatalf("waited %s for a refused connection and two answers", rep.Waited)
 	}
 	for _, r := range []*replica{rb, rc} {
-		if ok, _ := r.store.Has(context.Background(), rev); !ok {
+		if ok, _ := r.Store.Has(context.Background(), rev); !ok {
 			t.Fatal("a replica confirmed what it does not hold")
 		}
 	}

@@ -18,109 +18,75 @@ import (
 	"peerwiki/history/historytest"
 )
 
-// replica is a store and identity of the test wiki.
+// replica is a store and identity of the test wiki, and the builder of
+// its revisions.
 type replica struct {
-	t     *testing.T
-	store *history.Store
-	id    *history.Identity
-	clock int64
+	*historytest.Builder
 }
 
 func newReplica(t *testing.T) *replica {
 	t.Helper()
-	id, err := history.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &replica{t: t, store: historytest.NewStore(t, history.Options{}), id: id, clock: 1_700_000_000_000}
-}
-
-// makeRevision builds (without storing) a signed revision and its body
-// blocks; parent is cid.Undef for a new page.
-func (r *replica) makeRevision(page, parent cid.Cid, parentRev *history.Revision, title, body string) (cid.Cid, *history.Revision, []history.Block) {
-	r.t.Helper()
-	bodies, err := history.BodyBlocks(body)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.clock++
-	rev := &history.Revision{Wiki: r.store.Wiki(), Title: title, Body: history.Link{Cid: bodies[0].Cid}, Time: r.clock, Height: 1}
-	if !page.Defined() {
-		rev.Nonce = []byte(fmt.Sprintf("%s-%d", r.id.ID, r.clock))
-	} else {
-		rev.Page = &history.Link{Cid: page}
-		rev.SetParents([]cid.Cid{parent})
-		rev.Stamp([]*history.Revision{parentRev}, time.UnixMilli(r.clock))
-	}
-	if err := rev.Sign(r.id.Key); err != nil {
-		r.t.Fatal(err)
-	}
-	blk, err := rev.Block()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return blk.Cid, rev, append(bodies, blk)
+	return &replica{historytest.NewBuilder(t, historytest.NewStore(t, history.Options{}))}
 }
 
 // addHistory stores pages × revs revisions in one transaction and
 // returns the page ids.
 func (r *replica) addHistory(pages, revs int, prefix string) []cid.Cid {
-	r.t.Helper()
+	r.T.Helper()
 	var all []history.Block
 	var ids []cid.Cid
 	for p := range pages {
 		var page, prev cid.Cid
-		var prevRev *history.Revision
 		for v := range revs {
 			body := fmt.Sprintf("# %s %d\n\nRevision %d of page %d.\n%s", prefix, p, v, p, strings.Repeat("Some text of the page. ", 10+v))
-			c, rev, blocks := r.makeRevision(page, prev, prevRev, fmt.Sprintf("%s %d", prefix, p), body)
+			var parents []cid.Cid
+			if v > 0 {
+				parents = []cid.Cid{prev}
+			}
+			c, blocks := r.Batch(page, fmt.Sprintf("%s %d", prefix, p), body, parents...)
 			if v == 0 {
 				page = c
 				ids = append(ids, c)
 			}
-			prev, prevRev = c, rev
+			prev = c
 			all = append(all, blocks...)
 		}
 	}
-	if _, err := r.store.Put(context.Background(), all); err != nil {
-		r.t.Fatal(err)
+	if _, err := r.Store.Put(context.Background(), all); err != nil {
+		r.T.Fatal(err)
 	}
 	return ids
 }
 
 // edit stores one new revision on top of a page's single head.
 func (r *replica) edit(page cid.Cid, body string) cid.Cid {
-	r.t.Helper()
+	r.T.Helper()
 	ctx := context.Background()
-	heads, err := r.store.Heads(ctx, page)
+	heads, err := r.Store.Heads(ctx, page)
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
-	prev, err := r.store.Revision(ctx, heads[0])
+	prev, err := r.Store.Revision(ctx, heads[0])
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
-	c, _, blocks := r.makeRevision(page, heads[0], prev, prev.Title, body)
-	if _, err := r.store.Put(ctx, blocks); err != nil {
-		r.t.Fatal(err)
-	}
-	return c
+	return r.Put(page, prev.Title, body, heads[0])
 }
 
 func (r *replica) heads() []cid.Cid {
-	r.t.Helper()
-	hs, err := r.store.HeadSet(context.Background())
+	r.T.Helper()
+	hs, err := r.Store.HeadSet(context.Background())
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	return hs
 }
 
 func (r *replica) revisions() int {
-	r.t.Helper()
-	st, err := r.store.Stats(context.Background())
+	r.T.Helper()
+	st, err := r.Store.Stats(context.Background())
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	return st.Revisions
 }
@@ -128,24 +94,24 @@ func (r *replica) revisions() int {
 // blockBytes is the size of every block a full sync of the replica sends,
 // whole.
 func (r *replica) blockBytes() int64 {
-	r.t.Helper()
+	r.T.Helper()
 	ctx := context.Background()
-	plan, err := r.store.PlanSync(ctx, nil)
+	plan, err := r.Store.PlanSync(ctx, nil)
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	var n int64
-	if err := r.store.SendPlan(ctx, plan, func(b history.Block) error { n += int64(len(b.Data)); return nil }); err != nil {
-		r.t.Fatal(err)
+	if err := r.Store.SendPlan(ctx, plan, func(b history.Block) error { n += int64(len(b.Data)); return nil }); err != nil {
+		r.T.Fatal(err)
 	}
 	return n
 }
 
 func (r *replica) blocks() int {
-	r.t.Helper()
-	st, err := r.store.Stats(context.Background())
+	r.T.Helper()
+	st, err := r.Store.Stats(context.Background())
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	return st.Blocks
 }
@@ -156,9 +122,9 @@ var loopback = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}
 // config first.
 func startNode(t *testing.T, r *replica, change func(*Config)) *Node {
 	t.Helper()
-	cfg := Config{Store: r.store, Identity: r.id, Listen: loopback}
+	cfg := Config{Store: r.Store, Identity: r.ID, Listen: loopback}
 	if testing.Verbose() {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", r.id.ID.String()[len(r.id.ID.String())-6:])
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", r.ID.ID.String()[len(r.ID.ID.String())-6:])
 	}
 	if change != nil {
 		change(&cfg)

@@ -17,7 +17,7 @@ func joinAt(t *testing.T, j *replica, nd *Node, token string) (JoinResult, error
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return Join(ctx, JoinConfig{Identity: j.id, Wiki: historyWiki(), Token: []byte(token), Name: "newcomer", Peers: []peer.AddrInfo{info(nd.Host())}})
+	return Join(ctx, JoinConfig{Identity: j.ID, Wiki: historyWiki(), Token: []byte(token), Name: "newcomer", Peers: []peer.AddrInfo{info(nd.Host())}})
 }
 
 // A valid invite makes the joiner a member, the stranger's connection
@@ -34,13 +34,13 @@ func TestJoinRedeemsAndTheJoinerSyncs(t *testing.T) {
 	if res.Inviter.ID != nd.ID() || len(res.Inviter.Addrs) == 0 || res.Role != "member" {
 		t.Fatalf("join result %+v", res)
 	}
-	if fm.Access(j.id.ID) != AccessMember || fm.names[j.id.ID] != "newcomer" {
-		t.Fatalf("the joiner is %v, called %q", fm.Access(j.id.ID), fm.names[j.id.ID])
+	if fm.Access(j.ID.ID) != AccessMember || fm.names[j.ID.ID] != "newcomer" {
+		t.Fatalf("the joiner is %v, called %q", fm.Access(j.ID.ID), fm.names[j.ID.ID])
 	}
-	waitFor(t, 2*time.Second, "the join connection to close", func() bool { return connsTo(nd, j.id.ID) == 0 })
+	waitFor(t, 2*time.Second, "the join connection to close", func() bool { return connsTo(nd, j.ID.ID) == 0 })
 
 	// The joiner's own list knows only itself until the first sync.
-	own := newFakeMembers(j.id.ID, false)
+	own := newFakeMembers(j.ID.ID, false)
 	nj := startNode(t, j, func(cfg *Config) { cfg.Members = TrustInviter(own, res.Inviter.ID) })
 	outcomes, err := nj.SyncAll(context.Background(), []peer.AddrInfo{res.Inviter}, 5*time.Second, time.Second)
 	if err != nil || len(outcomes) != 1 || outcomes[0].Err != nil {
@@ -68,10 +68,10 @@ func TestJoinRefusedReportsTheReason(t *testing.T) {
 	if !errors.Is(err, ErrInviteRefused) || err.Error() != fmt.Sprintf("invite refused by %s: %q", nd.ID(), "invite expired") {
 		t.Fatalf("a refused invite: %v", err)
 	}
-	if fm.Access(j.id.ID) != AccessStranger {
+	if fm.Access(j.ID.ID) != AccessStranger {
 		t.Fatal("a refused joiner was added")
 	}
-	waitFor(t, 2*time.Second, "the join connection to close", func() bool { return connsTo(nd, j.id.ID) == 0 })
+	waitFor(t, 2*time.Second, "the join connection to close", func() bool { return connsTo(nd, j.ID.ID) == 0 })
 }
 
 // Only an admin's node redeems: a node without a member list answers
@@ -92,7 +92,7 @@ func TestJoinWhereNoOneRedeems(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	gone := peer.AddrInfo{ID: member.ID(), Addrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/1")}}
-	_, err = Join(ctx, JoinConfig{Identity: newReplica(t).id, Wiki: historyWiki(), Token: []byte("good"), Peers: []peer.AddrInfo{gone}})
+	_, err = Join(ctx, JoinConfig{Identity: newReplica(t).ID, Wiki: historyWiki(), Token: []byte("good"), Peers: []peer.AddrInfo{gone}})
 	if !errors.Is(err, ErrNoInviter) || !strings.HasPrefix(err.Error(), "no inviter reachable at /ip4/127.0.0.1/tcp/1 (") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("no one listening: %v", err)
 	}
@@ -113,7 +113,7 @@ func TestJoinAttemptsAreRateLimited(t *testing.T) {
 	if !errors.Is(err, ErrInviteRefused) || !strings.Contains(err.Error(), "too many join attempts; try again in ") {
 		t.Fatalf("attempt %d: %v", joinAttempts+1, err)
 	}
-	if fm.Access(j.id.ID) != AccessStranger {
+	if fm.Access(j.ID.ID) != AccessStranger {
 		t.Fatal("a joiner over the limit was added")
 	}
 }

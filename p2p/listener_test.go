@@ -138,7 +138,7 @@ func TestDialCutShortIsBusy(t *testing.T) {
 	// A node of which this replica is not a member refuses it after the
 	// handshake: that is not called busy either.
 	r := newReplica(t)
-	nd := startNode(t, r, func(cfg *Config) { cfg.Members = newFakeMembers(r.id.ID, false) })
+	nd := startNode(t, r, func(cfg *Config) { cfg.Members = newFakeMembers(r.ID.ID, false) })
 	outcomes, _ = nm.SyncAll(context.Background(), []peer.AddrInfo{info(nd.Host())}, 1500*time.Millisecond, time.Second)
 	if len(outcomes) != 1 || AllBusy(outcomes) || !strings.Contains(outcomes[0].Err.Error(), "not a member") {
 		t.Fatalf("a node that refuses this replica: %+v", outcomes)

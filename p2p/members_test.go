@@ -82,7 +82,7 @@ func (f *fakeMembers) set(p peer.ID, a Access) {
 // itself); admin says whether it may redeem invites.
 func memberNode(t *testing.T, r *replica, admin bool, members []peer.ID, change func(*Config)) (*Node, *fakeMembers) {
 	t.Helper()
-	fm := newFakeMembers(r.id.ID, admin, members...)
+	fm := newFakeMembers(r.ID.ID, admin, members...)
 	nd := startNode(t, r, func(cfg *Config) {
 		cfg.Members = fm
 		if change != nil {
@@ -137,9 +137,9 @@ func TestStrangerAtAnAdminGetsOnlyTheJoinProtocol(t *testing.T) {
 	gossiping := func(cfg *Config) {
 		cfg.Gossip, cfg.SyncOnConnect, cfg.WatchCommits, cfg.PollInterval = true, true, true, 20*time.Millisecond
 	}
-	nd, _ := memberNode(t, r, true, []peer.ID{m.id.ID}, gossiping)
+	nd, _ := memberNode(t, r, true, []peer.ID{m.ID.ID}, gossiping)
 	nd.gate.window = 4 * time.Second
-	nm, _ := memberNode(t, m, false, []peer.ID{r.id.ID}, gossiping)
+	nm, _ := memberNode(t, m, false, []peer.ID{r.ID.ID}, gossiping)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 
@@ -149,7 +149,7 @@ func TestStrangerAtAnAdminGetsOnlyTheJoinProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	topic, err := ps.Join(HeadsTopic(r.store.Wiki()))
+	topic, err := ps.Join(HeadsTopic(r.Store.Wiki()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestStrangerAtAnAdminGetsOnlyTheJoinProtocol(t *testing.T) {
 	})
 	c := r.edit(pages[0], "an edit members hear of")
 	waitFor(t, 5*time.Second, "the edit to reach the member", func() bool {
-		ok, _ := m.store.Has(context.Background(), c)
+		ok, _ := m.Store.Has(context.Background(), c)
 		return ok
 	})
 	if connsTo(nd, stranger.ID()) != 1 {
@@ -243,8 +243,8 @@ func TestRemovedMemberIsCutOffAndRefusedBothWays(t *testing.T) {
 	a, b := newReplica(t), newReplica(t)
 	a.addHistory(2, 1, "A")
 	dir := t.TempDir()
-	na, fa := memberNode(t, a, true, []peer.ID{b.id.ID}, func(cfg *Config) { cfg.RepoDir = dir })
-	nb, _ := memberNode(t, b, false, []peer.ID{a.id.ID}, nil)
+	na, fa := memberNode(t, a, true, []peer.ID{b.ID.ID}, func(cfg *Config) { cfg.RepoDir = dir })
+	nb, _ := memberNode(t, b, false, []peer.ID{a.ID.ID}, nil)
 	if err := RememberPeers(dir, []peer.AddrInfo{info(nb.Host())}); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestRemovedMemberIsCutOffAndRefusedBothWays(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fa.set(b.id.ID, AccessRemoved)
+	fa.set(b.ID.ID, AccessRemoved)
 	waitFor(t, time.Second, "the removed member's connection to close", func() bool {
 		return connsTo(na, nb.ID()) == 0 && connsTo(nb, na.ID()) == 0
 	})
@@ -290,8 +290,8 @@ func TestMembersObserveEveryStoredBatch(t *testing.T) {
 	a, b := newReplica(t), newReplica(t)
 	pages := a.addHistory(2, 1, "A")
 	on := func(cfg *Config) { cfg.Gossip, cfg.WatchCommits, cfg.PollInterval = true, true, 20*time.Millisecond }
-	na, fa := memberNode(t, a, false, []peer.ID{b.id.ID}, on)
-	nb, fb := memberNode(t, b, false, []peer.ID{a.id.ID}, on)
+	na, fa := memberNode(t, a, false, []peer.ID{b.ID.ID}, on)
+	nb, fb := memberNode(t, b, false, []peer.ID{a.ID.ID}, on)
 	connectNodes(t, nb, na)
 	if _, err := nb.SyncPeer(context.Background(), na.ID()); err != nil {
 		t.Fatal(err)
@@ -303,7 +303,7 @@ func TestMembersObserveEveryStoredBatch(t *testing.T) {
 	before := fb.observed.Load()
 	c := a.edit(pages[0], "gossiped")
 	waitFor(t, 5*time.Second, "the edit to arrive", func() bool {
-		ok, _ := b.store.Has(context.Background(), c)
+		ok, _ := b.Store.Has(context.Background(), c)
 		return ok
 	})
 	waitFor(t, time.Second, "the gossiped batch to be observed", func() bool { return fb.observed.Load() > before })

@@ -37,24 +37,24 @@ func answerWith(hostile host.Host, blocks []history.Block) {
 
 // signedRevision is a member's revision with any time and parents.
 func (r *replica) signedRevision(page cid.Cid, parents []cid.Cid, height uint64, at int64, title, body string) []history.Block {
-	r.t.Helper()
+	r.T.Helper()
 	bodies, err := history.BodyBlocks(body)
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
-	rev := &history.Revision{Wiki: r.store.Wiki(), Title: title, Body: history.Link{Cid: bodies[0].Cid}, Time: at, Height: height}
+	rev := &history.Revision{Wiki: r.Store.Wiki(), Title: title, Body: history.Link{Cid: bodies[0].Cid}, Time: at, Height: height}
 	if page.Defined() {
 		rev.Page = &history.Link{Cid: page}
 		rev.SetParents(parents)
 	} else {
-		rev.Nonce = []byte(fmt.Sprintf("%s-%d-%s", r.id.ID, at, title))
+		rev.Nonce = []byte(fmt.Sprintf("%s-%d-%s", r.ID.ID, at, title))
 	}
-	if err := rev.Sign(r.id.Key); err != nil {
-		r.t.Fatal(err)
+	if err := rev.Sign(r.ID.Key); err != nil {
+		r.T.Fatal(err)
 	}
 	blk, err := rev.Block()
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	// As a sync sends them: a chunked body's chunks before its list.
 	return append(append(bodies[1:len(bodies):len(bodies)], bodies[0]), blk)
@@ -96,13 +96,13 @@ func TestRogueFutureDatesAreDeferred(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, b := range [][]history.Block{end, y2100} {
-		if ok, _ := honest.store.Has(ctx, b[len(b)-1].Cid); ok {
+		if ok, _ := honest.Store.Has(ctx, b[len(b)-1].Cid); ok {
 			t.Fatal("a revision dated far ahead was stored")
 		}
 	}
 	// The page still takes an edit dated now.
 	child := honest.signedRevision(page, []cid.Cid{page}, 2, history.NextTime(time.Now(), now, true), "Note", "v2")
-	if _, err := honest.store.PutSignedHere(ctx, child); err != nil {
+	if _, err := honest.Store.PutSignedHere(ctx, child); err != nil {
 		t.Fatalf("edit after the attack: %v", err)
 	}
 }
@@ -118,11 +118,11 @@ func TestRogueHeadFloodIsCapped(t *testing.T) {
 		blocks = append(blocks, evil.signedRevision(page, []cid.Cid{page}, 2, now+1, "Flooded", fmt.Sprintf("spam %d", i))...)
 	}
 	nh, _ := syncFromRogue(t, honest, blocks)
-	heads, err := honest.store.Heads(context.Background(), page)
+	heads, err := honest.Store.Heads(context.Background(), page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	row, err := honest.store.Page(context.Background(), page)
+	row, err := honest.Store.Page(context.Background(), page)
 	if err != nil || row.Heads > history.MaxPageHeads || len(heads) > history.MaxPageHeads {
 		t.Fatalf("page took %d heads (err %v), the cap is %d", row.Heads, err, history.MaxPageHeads)
 	}
@@ -140,7 +140,7 @@ func TestRogueForgedMergeBansItsSender(t *testing.T) {
 	honest, evil := newReplica(t), newReplica(t)
 	// The honest store recomputes automatic merges; this one finds every
 	// merge forged, as wiki's would a merge that does not recompute.
-	honest.store = historytest.NewStore(t, history.Options{VerifyAuto: func(history.Reader, cid.Cid, *history.Revision) error {
+	honest.Store = historytest.NewStore(t, history.Options{VerifyAuto: func(history.Reader, cid.Cid, *history.Revision) error {
 		return fmt.Errorf("%w: does not recompute", history.ErrForgedMerge)
 	}})
 	now := time.Now().UnixMilli()
@@ -149,7 +149,7 @@ func TestRogueForgedMergeBansItsSender(t *testing.T) {
 	a := evil.signedRevision(page, []cid.Cid{page}, 2, now+1, "Merged", "ours")
 	b := evil.signedRevision(page, []cid.Cid{page}, 2, now+1, "Merged", "theirs")
 	bodies, _ := history.BodyBlocks("forged merge")
-	m := &history.Revision{Wiki: evil.store.Wiki(), Page: &history.Link{Cid: page}, Title: "Merged", Body: history.Link{Cid: bodies[0].Cid},
+	m := &history.Revision{Wiki: evil.Store.Wiki(), Page: &history.Link{Cid: page}, Title: "Merged", Body: history.Link{Cid: bodies[0].Cid},
 		Policy: "merge", Time: now + 1, Height: 3}
 	m.SetParents([]cid.Cid{a[len(a)-1].Cid, b[len(b)-1].Cid})
 	mb, err := m.Block()
@@ -170,7 +170,7 @@ func TestRogueForgedMergeBansItsSender(t *testing.T) {
 	if nh.Stats().Rejected != 1 || !nh.bans.banned(hostile.ID()) {
 		t.Fatal("the sender of a forged automatic merge was not banned")
 	}
-	if ok, _ := honest.store.Has(context.Background(), mb.Cid); ok {
+	if ok, _ := honest.Store.Has(context.Background(), mb.Cid); ok {
 		t.Fatal("the forged merge was stored")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"peerwiki/history"
+	"peerwiki/history/historytest"
 	"peerwiki/wiki"
 	"peerwiki/wiki/wikitest"
 )
@@ -33,7 +34,7 @@ func honestWiki(t *testing.T) (*wiki.Repo, *replica) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evil := &replica{t: t, store: wikitest.Store(r), id: evilID, clock: time.Now().UnixMilli()}
+	evil := &replica{&historytest.Builder{T: t, Store: wikitest.Store(r), ID: evilID, Clock: time.Now().UnixMilli()}}
 	return r, evil
 }
 
@@ -87,7 +88,7 @@ func TestSoakForgedMergeOfLargeParents(t *testing.T) {
 	mb, _ := m.Block()
 	forged := append(bodies, mb)
 
-	honest := &replica{t: t, store: wikitest.Store(r), id: r.ID}
+	honest := &replica{&historytest.Builder{T: t, Store: wikitest.Store(r), ID: r.ID}}
 	nh := startNode(t, honest, nil)
 	for i, blocks := range [][]history.Block{parents, forged} {
 		_, took, worst, err := syncFromRogueWhileWriting(t, nh, r, blocks)
@@ -125,7 +126,7 @@ func TestSoakHeadFlood(t *testing.T) {
 	for i := range 20_000 {
 		blocks = append(blocks, evil.signedRevision(page, []cid.Cid{page}, 2, now+1, "Flooded", fmt.Sprintf("spam %d\n", i))...)
 	}
-	honest := &replica{t: t, store: wikitest.Store(r), id: r.ID}
+	honest := &replica{&historytest.Builder{T: t, Store: wikitest.Store(r), ID: r.ID}}
 	nh := startNode(t, honest, nil)
 	res, took, worst, err := syncFromRogueWhileWriting(t, nh, r, blocks)
 	row, _ := r.Page(context.Background(), page)

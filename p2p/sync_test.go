@@ -16,11 +16,11 @@ func TestSyncLongHistoryInOneRoundTrip(t *testing.T) {
 	pages := a.addHistory(200, 5, "Page")
 	// One large page whose body is split into chunks.
 	big := strings.Repeat("A long line of a large page that is chunked.\n", 15000)
-	_, _, blocks := a.makeRevision(cid.Undef, cid.Undef, nil, "Big", big)
+	_, blocks := a.Batch(cid.Undef, "Big", big)
 	if len(blocks) < 3 {
 		t.Fatalf("big body made %d blocks, want a chunk list and chunks", len(blocks))
 	}
-	if _, err := a.store.Put(context.Background(), blocks); err != nil {
+	if _, err := a.Store.Put(context.Background(), blocks); err != nil {
 		t.Fatal(err)
 	}
 	na, nb := startNode(t, a, nil), startNode(t, b, nil)
@@ -54,14 +54,14 @@ func TestSyncLongHistoryInOneRoundTrip(t *testing.T) {
 	// A sync this large leaves the search index merged, so that the next
 	// small write does not pay for merging what its batches left.
 	var segments int
-	if err := b.store.DB().QueryRow(`SELECT count(*) FROM search_segdir`).Scan(&segments); err != nil || segments != 1 {
+	if err := b.Store.DB().QueryRow(`SELECT count(*) FROM search_segdir`).Scan(&segments); err != nil || segments != 1 {
 		t.Fatalf("search index in %d segments (%v) after a large sync, want 1", segments, err)
 	}
-	body, err := b.store.Body(context.Background(), mustRev(t, b.store, a.heads()[0]).Body.Cid)
+	body, err := b.Store.Body(context.Background(), mustRev(t, b.Store, a.heads()[0]).Body.Cid)
 	if err != nil || body == "" {
 		t.Fatalf("body of a synced head: %q, %v", body, err)
 	}
-	if probs, err := b.store.Fsck(context.Background(), nil); err != nil || len(probs) > 0 {
+	if probs, err := b.Store.Fsck(context.Background(), nil); err != nil || len(probs) > 0 {
 		t.Fatalf("fsck after sync: %v %v", probs, err)
 	}
 
@@ -203,8 +203,8 @@ func TestGossipCarriesEditsInOneHop(t *testing.T) {
 	for i := range 5 {
 		c := rs[0].edit(pages[i], "gossiped edit")
 		waitFor(t, 5*time.Second, "the edit to reach both peers", func() bool {
-			ok1, _ := rs[1].store.Has(context.Background(), c)
-			ok2, _ := rs[2].store.Has(context.Background(), c)
+			ok1, _ := rs[1].Store.Has(context.Background(), c)
+			ok2, _ := rs[2].Store.Has(context.Background(), c)
 			return ok1 && ok2
 		})
 	}
@@ -238,7 +238,7 @@ func TestGossipCrossesALine(t *testing.T) {
 	for i := range 5 {
 		c := rs[0].edit(pages[i], "gossiped edit")
 		waitFor(t, 5*time.Second, "the edit to reach the far end", func() bool {
-			ok, _ := rs[2].store.Has(context.Background(), c)
+			ok, _ := rs[2].Store.Has(context.Background(), c)
 			return ok
 		})
 	}

@@ -4,6 +4,7 @@ package historytest
 
 import (
 	"context"
+	"crypto/sha256"
 	"path/filepath"
 	"testing"
 	"time"
@@ -34,6 +35,10 @@ type Builder struct {
 	ID    *history.Identity
 	// Clock is the wall clock the builder pretends to read (ms).
 	Clock int64
+
+	// made are the revisions this builder made, stored or not, so that a
+	// history can be made whole and stored in one batch.
+	made map[cid.Cid]*history.Revision
 }
 
 // NewBuilder returns a builder with a fresh identity writing to s.
@@ -47,7 +52,8 @@ func NewBuilder(t testing.TB, s *history.Store) *Builder {
 }
 
 // Make builds (without storing) a signed revision of page with the given
-// parents; page is cid.Undef for a genesis.
+// parents; page is cid.Undef for a genesis. A parent is one this builder
+// made, or one in its store.
 func (b *Builder) Make(page cid.Cid, title, body string, parents ...cid.Cid) (history.Block, []history.Block) {
 	b.T.Helper()
 	ctx := context.Background()
@@ -58,15 +64,21 @@ func (b *Builder) Make(page cid.Cid, title, body string, parents ...cid.Cid) (hi
 	b.Clock++
 	r := &history.Revision{Wiki: b.Store.Wiki(), Title: title, Body: history.Link{Cid: bodyBlocks[0].Cid}, Time: b.Clock, Height: 1}
 	if !page.Defined() {
-		r.Nonce = []byte(title + body)
+		// Told apart by title and body, hashed: a big body is not
+		// carried twice.
+		sum := sha256.Sum256([]byte(title + "\x00" + body))
+		r.Nonce = sum[:16]
 	} else {
 		r.Page = &history.Link{Cid: page}
 		r.SetParents(parents)
 		prs := make([]*history.Revision, len(parents))
 		for i, p := range parents {
-			pr, err := b.Store.Revision(ctx, p)
-			if err != nil {
-				b.T.Fatal(err)
+			pr, ok := b.made[p]
+			if !ok {
+				var err error
+				if pr, err = b.Store.Revision(ctx, p); err != nil {
+					b.T.Fatal(err)
+				}
 			}
 			prs[i] = pr
 		}
@@ -79,15 +91,27 @@ func (b *Builder) Make(page cid.Cid, title, body string, parents ...cid.Cid) (hi
 	if err != nil {
 		b.T.Fatal(err)
 	}
+	if b.made == nil {
+		b.made = map[cid.Cid]*history.Revision{}
+	}
+	b.made[blk.Cid] = r
 	return blk, bodyBlocks
+}
+
+// Batch is Make as a batch to store or send: the body blocks, then the
+// revision, whose CID it also returns.
+func (b *Builder) Batch(page cid.Cid, title, body string, parents ...cid.Cid) (cid.Cid, []history.Block) {
+	b.T.Helper()
+	blk, bodies := b.Make(page, title, body, parents...)
+	return blk.Cid, append(bodies, blk)
 }
 
 // Put builds and stores a revision and returns its CID.
 func (b *Builder) Put(page cid.Cid, title, body string, parents ...cid.Cid) cid.Cid {
 	b.T.Helper()
-	blk, bodies := b.Make(page, title, body, parents...)
-	if _, err := b.Store.Put(context.Background(), append(bodies, blk)); err != nil {
+	c, blocks := b.Batch(page, title, body, parents...)
+	if _, err := b.Store.Put(context.Background(), blocks); err != nil {
 		b.T.Fatal(err)
 	}
-	return blk.Cid
+	return c
 }
