@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-msgio"
 
@@ -204,10 +206,20 @@ func protoErr(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", errProtocol, fmt.Sprintf(format, a...))
 }
 
+// frameStream is what frames travel on: a libp2p stream in a node, one
+// end of a net.Pipe in tests of the protocol.
+type frameStream interface {
+	io.ReadWriter
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
 // frameConn reads and writes frames on a stream with deadlines, counting
 // bytes and frames. A sync's also keeps its peer to a progressRule.
 type frameConn struct {
-	s     network.Stream
+	s frameStream
+	// peer is who is at the other end, for messages.
+	peer  peer.ID
 	r     msgio.Reader
 	bw    *bufio.Writer
 	w     msgio.WriteCloser
@@ -252,10 +264,15 @@ type wireStats struct {
 	PackedIn, PackedOut int
 }
 
-// newFrameConn frames a stream until deadline; meter, when not nil, holds
-// the peer to a progress rule.
+// newFrameConn frames a libp2p stream until deadline; meter, when not
+// nil, holds the peer to a progress rule.
 func newFrameConn(s network.Stream, deadline time.Time, meter *progressMeter) *frameConn {
-	f := &frameConn{s: s, stats: &wireStats{}, deadline: deadline, frameDeadline: deadline, meter: meter}
+	return frameOn(s, s.Conn().RemotePeer(), deadline, meter)
+}
+
+// frameOn is newFrameConn for any stream, to peer p.
+func frameOn(s frameStream, p peer.ID, deadline time.Time, meter *progressMeter) *frameConn {
+	f := &frameConn{s: s, peer: p, stats: &wireStats{}, deadline: deadline, frameDeadline: deadline, meter: meter}
 	f.bw = bufio.NewWriterSize(streamWriter{f}, 64<<10)
 	f.w = msgio.NewVarintWriter(f.bw)
 	f.r = msgio.NewVarintReaderSize(bufio.NewReaderSize(streamReader{f}, 64<<10), MaxFrame)
@@ -387,9 +404,9 @@ var ErrPeerBusy = errors.New("the peer is busy")
 func (f *frameConn) peerError(payload []byte) error {
 	msg := clip(string(payload))
 	if strings.HasPrefix(msg, "busy: ") {
-		return fmt.Errorf("peer %s: %w", f.s.Conn().RemotePeer(), peerBusy(msg))
+		return fmt.Errorf("peer %s: %w", f.peer, peerBusy(msg))
 	}
-	return fmt.Errorf("peer %s: %s", f.s.Conn().RemotePeer(), msg)
+	return fmt.Errorf("peer %s: %s", f.peer, msg)
 }
 
 // peerBusy is a busy refusal's message, which is ErrPeerBusy.

@@ -309,80 +309,91 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 	dl, _ := ctx.Deadline()
 	fc := newFrameConn(s, dl, newProgressMeter(n.cfg.progress))
 	fc.heads = &n.peerHeads
-	ok := false
 	defer func() {
 		fc.release()
 		res.Wire = *fc.stats
 		res.Duration = time.Since(start)
-		if ok {
+		if err == nil {
 			s.Close()
 		} else {
 			s.Reset()
 		}
 	}()
+	if err := n.ask(ctx, fc, p, &res); err != nil {
+		return res, err
+	}
+	if !res.Equal {
+		n.log.Debug("synced", "peer", p, "received", res.Received, "sent", res.Sent, "ms", time.Since(start).Milliseconds())
+	}
+	return res, nil
+}
+
+// ask is the asker's side of a sync with p on fc: HELLO with our heads,
+// then what p sends, then, when p lacks some of our heads, the push of
+// what it lacks.
+func (n *Node) ask(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResult) error {
 	hs, err := n.localHeads(ctx)
 	if err != nil {
-		return res, err
+		return err
 	}
 	err = fc.writeHeadSet(hs.heads, func(total int, first [][]byte) error {
 		return fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: n.wiki, Sum: hs.sum[:], N: total, Heads: first})
 	})
 	if err != nil {
-		return res, err
+		return err
 	}
 	if err := fc.flush(); err != nil {
-		return res, fmt.Errorf("sync with %s: %w", p, err)
+		return fmt.Errorf("sync with %s: %w", p, err)
 	}
 	t, payload, err := fc.read()
 	if err != nil {
-		return res, fmt.Errorf("sync with %s: %w", p, err)
+		return fmt.Errorf("sync with %s: %w", p, err)
 	}
 	if t == frameEqual {
-		res.Equal, ok = true, true
-		return res, nil
+		res.Equal = true
+		return nil
 	}
-	end, err := n.receiveBlocks(ctx, fc, p, t, payload, &res)
+	end, err := n.receiveBlocks(ctx, fc, p, t, payload, res)
 	if err != nil {
-		return res, err
+		return err
 	}
-	if end.Want > 0 {
-		theirs, err := fc.readHeadSet(end.N, end.Heads)
-		if err != nil {
-			return res, fmt.Errorf("sync with %s: %w", p, err)
-		}
-		plan, err := n.planFor(ctx, p, theirs, hs.heads)
-		var ref *refusal
-		if errors.As(err, &ref) {
-			fc.writeError(ref.msg)
-			return res, fmt.Errorf("push to %s: %w", p, err)
-		} else if err != nil {
-			return res, err
-		}
-		if err := n.sendPlan(ctx, fc, plan, endMsg{}, nil); err != nil {
-			return res, fmt.Errorf("push to %s: %w", p, err)
-		}
-		res.Sent = plan.Revisions()
-		t, payload, err := fc.read()
-		if err != nil {
-			return res, fmt.Errorf("push to %s: %w", p, err)
-		}
-		if t != frameDone {
-			if t == frameError {
-				return res, fmt.Errorf("push: %w", fc.peerError(payload))
-			}
-			return res, protoErr("expected DONE, got frame type %d", t)
-		}
-		var done doneMsg
-		if err := wireDec.Unmarshal(payload, &done); err != nil {
-			return res, protoErr("bad DONE frame: %v", err)
-		}
-		if done.Err != "" {
-			return res, fmt.Errorf("push to %s: the peer refused: %s", p, clip(done.Err))
-		}
+	if end.Want == 0 {
+		return nil
 	}
-	ok = true
-	n.log.Debug("synced", "peer", p, "received", res.Received, "sent", res.Sent, "ms", time.Since(start).Milliseconds())
-	return res, nil
+	theirs, err := fc.readHeadSet(end.N, end.Heads)
+	if err != nil {
+		return fmt.Errorf("sync with %s: %w", p, err)
+	}
+	plan, err := n.planFor(ctx, p, theirs, hs.heads)
+	var ref *refusal
+	if errors.As(err, &ref) {
+		fc.writeError(ref.msg)
+		return fmt.Errorf("push to %s: %w", p, err)
+	} else if err != nil {
+		return err
+	}
+	if err := n.sendPlan(ctx, fc, plan, endMsg{}, nil); err != nil {
+		return fmt.Errorf("push to %s: %w", p, err)
+	}
+	res.Sent = plan.Revisions()
+	t, payload, err = fc.read()
+	if err != nil {
+		return fmt.Errorf("push to %s: %w", p, err)
+	}
+	if t != frameDone {
+		if t == frameError {
+			return fmt.Errorf("push: %w", fc.peerError(payload))
+		}
+		return protoErr("expected DONE, got frame type %d", t)
+	}
+	var done doneMsg
+	if err := wireDec.Unmarshal(payload, &done); err != nil {
+		return protoErr("bad DONE frame: %v", err)
+	}
+	if done.Err != "" {
+		return fmt.Errorf("push to %s: the peer refused: %s", p, clip(done.Err))
+	}
+	return nil
 }
 
 // handleSync answers a peer's sync.

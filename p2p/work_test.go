@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
 
 	"peerwiki/history"
 )
@@ -110,7 +111,7 @@ func TestRandomHeadsAreRateLimited(t *testing.T) {
 			return nh.inbound[attacker.ID()] == nil
 		})
 		fc := syncStream(t, attacker, nh, 15*time.Second)
-		defer fc.s.Reset()
+		defer fc.s.(network.Stream).Reset()
 		if err := fc.write(hello[0], hello[1:]); err != nil {
 			t.Fatal(err)
 		}
