@@ -206,3 +206,30 @@ func TestLegacyWikiUpgrades(t *testing.T) {
 		t.Fatalf("a new member's revision: %v %+v", err, res)
 	}
 }
+
+// A replica that learnt of its own removal refuses to write: what it
+// wrote would count nowhere, its own store included.
+func TestARemovedReplicaRefusesToWrite(t *testing.T) {
+	ctx := context.Background()
+	a := newTestRepo(t, "ada")
+	b, err := InitReplica(filepath.Join(t.TempDir(), "bob"), "bob", a.Config.Wiki, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.AddMember(ctx, b.ID.ID, "bob", RoleMember); err != nil {
+		t.Fatal(err)
+	}
+	copyBlocks(t, a, b)
+	if _, err := b.Create(ctx, "Bob's", "x\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	copyBlocks(t, b, a)
+	if _, err := a.RemoveMember(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	copyBlocks(t, a, b)
+	if _, err := b.Create(ctx, "After", "y\n", ""); !errors.Is(err, ErrRemoved) {
+		t.Fatalf("a removed replica wrote: %v", err)
+	}
+}

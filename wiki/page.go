@@ -104,6 +104,11 @@ func (r *Repo) commit(ctx context.Context, d Draft) (cid.Cid, error) {
 
 // commitOn is commit for a caller that has read the parents already.
 func (r *Repo) commitOn(ctx context.Context, d Draft, parents []*history.Revision) (cid.Cid, error) {
+	if m := r.members.get(); m != nil && m.IsRemoved(r.ID.ID) {
+		// It would be stored void: nothing written here counts any more.
+		e, _ := m.Get(r.ID.ID)
+		return cid.Undef, &removedError{at: e.RemovedAt}
+	}
 	blk, bodies, err := r.build(ctx, d, parents)
 	if err != nil {
 		return cid.Undef, err
@@ -361,3 +366,12 @@ func (r *Repo) FindRevision(ctx context.Context, ref string, page cid.Cid) (cid.
 	}
 	return cid.Undef, fmt.Errorf("%w: revision prefix %q matches %d revisions", ErrAmbiguous, ref, len(cs))
 }
+
+// removedError is a write refused because this replica was removed.
+type removedError struct{ at time.Time }
+
+func (e *removedError) Error() string {
+	return fmt.Sprintf("this replica was removed from the wiki on %s: nothing written here counts any more", e.at.Format("2006-01-02"))
+}
+
+func (e *removedError) Is(target error) bool { return target == ErrRemoved }
