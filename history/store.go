@@ -558,3 +558,9 @@ func getBody(q querier, root cid.Cid) (string, error) {
 	}
 	return joinChunks(l, func(c cid.Cid) ([]byte, error) { return getBlock(q, c) })
 }
+
+// KeepReaders keeps up to n idle database connections open, for a
+// long-lived process that reads from several goroutines at once (a node:
+// syncs, gossip, the commit watcher): reopening one on a hot path costs a
+// schema read.
+func (s *Store) KeepReaders(n int) { s.db.SetMaxIdleConns(n) }

@@ -192,9 +192,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		cfg.MDNSService = MDNSService(cfg.Store.Wiki())
 	}
 	// A node reads the store from several goroutines at once (syncs,
-	// gossip, the commit watcher); keep their connections open rather than
-	// reopening one (and re-reading the schema) on a hot path.
-	cfg.Store.DB().SetMaxIdleConns(8)
+	// gossip, the commit watcher).
+	cfg.Store.KeepReaders(8)
 	bans := newBanList()
 	for _, p := range cfg.Deny {
 		bans.ban(p, 100*365*24*time.Hour)

@@ -44,7 +44,8 @@ func foreign(t *testing.T, r *wiki.Repo, id *history.Identity, page, parent cid.
 		t.Fatal(err)
 	}
 	rev := &history.Revision{Wiki: r.Config.Wiki, Title: title, Body: history.Link{Cid: bodies[0].Cid},
-		Name: name, Msg: msg, Time: time.Now().UnixMilli(), Height: 1}
+		Name: name, Msg: msg}
+	rev.Stamp(nil, time.Now())
 	if page.Defined() {
 		p, err := r.Revision(ctx, parent)
 		if err != nil {
@@ -52,7 +53,7 @@ func foreign(t *testing.T, r *wiki.Repo, id *history.Identity, page, parent cid.
 		}
 		rev.Page = &history.Link{Cid: page}
 		rev.SetParents([]cid.Cid{parent})
-		rev.Height, rev.Time = p.Height+1, max(rev.Time, p.Time+1)
+		rev.Stamp([]*history.Revision{p}, time.Now())
 	} else {
 		rev.Nonce = make([]byte, 16)
 		rand.Read(rev.Nonce)

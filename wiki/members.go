@@ -163,8 +163,8 @@ type Members struct {
 	countedMu sync.Mutex
 	counted   map[peer.ID]map[cid.Cid]bool
 	within    func(p peer.ID, frontier []cid.Cid) (map[cid.Cid]bool, error)
-	uses    map[string]int
-	revoked map[string]bool
+	uses      map[string]int
+	revoked   map[string]bool
 	// heads are the members page's heads this list was computed from.
 	heads []cid.Cid
 	// legacyAuthors (a wiki from before membership, not founded yet) are

@@ -7,7 +7,9 @@
 // It owns presentation and the person's choices, nothing else: every read
 // and write goes through wiki.Repo, never the store behind it, so every
 // write keeps the store's invariants. It never talks to the network
-// itself (the caller hands it a Network to report on), never decides a
+// itself: the repo's node (which the caller runs, or reaches through the
+// repo's control socket) replicates, and the caller hands the UI a
+// Network to report on and an Invite to make codes with. It never decides a
 // merge for the person (the merge screen only proposes what merge.Merge3
 // computes), never saves a body it may have truncated (the textarea keeps at
 // most 10,000 lines; bigger pages go to $EDITOR), and never writes to stdout
