@@ -68,14 +68,14 @@ func revPage(q querier, c cid.Cid) (int64, error) {
 // ancestors returns c and every revision reachable from it.
 func ancestors(dag map[cid.Cid]*DAGNode, c cid.Cid) map[cid.Cid]bool {
 	seen := map[cid.Cid]bool{}
-	markReachable(seen, []cid.Cid{c}, dagParents(dag))
+	MarkReachable(seen, []cid.Cid{c}, dagParents(dag))
 	return seen
 }
 
-// markReachable adds from, and everything reachable from it through
+// MarkReachable adds from, and everything reachable from it through
 // parents, to seen; a walk stops at what seen already holds (whose
 // ancestors an earlier walk reached).
-func markReachable[K comparable](seen map[K]bool, from []K, parents func(K) []K) {
+func MarkReachable[K comparable](seen map[K]bool, from []K, parents func(K) []K) {
 	stack := append([]K(nil), from...)
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
@@ -148,7 +148,7 @@ func MergeBasesIn(dag map[cid.Cid]*DAGNode, a, b cid.Cid) []cid.Cid {
 			continue
 		}
 		out = append(out, n.Cid)
-		markReachable(below, n.Parents, dagParents(dag))
+		MarkReachable(below, n.Parents, dagParents(dag))
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Bytes(), out[j].Bytes()) < 0 })
 	return out

@@ -298,7 +298,7 @@ func (s *Store) AuthoredWithin(ctx context.Context, author string, frontier []ci
 				return err
 			}
 			within := map[int64]bool{}
-			markReachable(within, byPage[page], g.parents)
+			MarkReachable(within, byPage[page], g.parents)
 			for id := range within {
 				if n := g.byID[id]; n != nil && n.author == aid {
 					out[n.cid] = true

@@ -284,11 +284,11 @@ func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, heads, kn
 		return nil
 	}
 	below := map[int64]bool{}
-	markReachable(below, known, parents)
+	MarkReachable(below, known, parents)
 	var reach map[int64]bool
 	if anyVoid {
 		reach = map[int64]bool{}
-		markReachable(reach, heads, parents)
+		MarkReachable(reach, heads, parents)
 	}
 	var ids []int64
 	var cids []cid.Cid

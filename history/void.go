@@ -146,7 +146,7 @@ func (g *pageGraph) latest(keep func(*revNode) bool) []*revNode {
 		}
 	}
 	below := map[int64]bool{}
-	markReachable(below, from, g.parents)
+	MarkReachable(below, from, g.parents)
 	var out []*revNode
 	for _, n := range g.nodes {
 		if keep(n) && !below[n.id] {

@@ -398,19 +398,9 @@ func checkMemberName(name string) error {
 // (their frontier) keep counting. It reports whether the member removed
 // themselves.
 func (r *Repo) RemoveMember(ctx context.Context, who string) (Member, error) {
-	m, err := r.requireAdmin(ctx)
+	e, err := r.changeableMember(ctx, who, RoleMember)
 	if err != nil {
-		return Member{}, err
-	}
-	e, err := m.FindMember(who)
-	if err != nil {
-		return Member{}, err
-	}
-	if e.Removed {
-		return e, fmt.Errorf("%w: %s was removed already", ErrNoChange, e.Peer)
-	}
-	if e.Role == RoleAdmin && m.admins() == 1 {
-		return e, ErrLastAdmin
+		return e, err
 	}
 	frontier, err := r.store.AuthorFrontier(ctx, e.Peer.String())
 	if err != nil {
@@ -421,11 +411,10 @@ func (r *Repo) RemoveMember(ctx context.Context, who string) (Member, error) {
 	return e, err
 }
 
-// SetMemberRole makes a member an admin or a plain member.
-func (r *Repo) SetMemberRole(ctx context.Context, who, role string) (Member, error) {
-	if role != RoleAdmin && role != RoleMember {
-		return Member{}, fmt.Errorf("%w: role %q (admin or member)", ErrInvalid, role)
-	}
+// changeableMember finds the current member who names, whom this
+// replica (an admin) may remove or give role: the wiki's last admin can
+// be neither removed nor demoted.
+func (r *Repo) changeableMember(ctx context.Context, who, role string) (Member, error) {
 	m, err := r.requireAdmin(ctx)
 	if err != nil {
 		return Member{}, err
@@ -435,13 +424,25 @@ func (r *Repo) SetMemberRole(ctx context.Context, who, role string) (Member, err
 		return Member{}, err
 	}
 	if e.Removed {
-		return e, ErrRemoved
+		return e, fmt.Errorf("%w (%s)", ErrRemoved, e.Peer)
+	}
+	if e.Role == RoleAdmin && role != RoleAdmin && m.admins() == 1 {
+		return e, ErrLastAdmin
+	}
+	return e, nil
+}
+
+// SetMemberRole makes a member an admin or a plain member.
+func (r *Repo) SetMemberRole(ctx context.Context, who, role string) (Member, error) {
+	if role != RoleAdmin && role != RoleMember {
+		return Member{}, fmt.Errorf("%w: role %q (admin or member)", ErrInvalid, role)
+	}
+	e, err := r.changeableMember(ctx, who, role)
+	if err != nil {
+		return e, err
 	}
 	if e.Role == role {
 		return e, fmt.Errorf("%w: %s is %s already", ErrNoChange, e.Name, role)
-	}
-	if e.Role == RoleAdmin && m.admins() == 1 {
-		return e, ErrLastAdmin
 	}
 	_, err = r.commitMemberOp(ctx, memberOp{Op: "role", Peer: e.Peer.String(), Role: role}, e.Name+" becomes "+role)
 	return e, err

@@ -302,14 +302,7 @@ func (m *Members) admits(r *history.Revision) error {
 
 // membersGenesis is the members page's genesis block and its empty body.
 func membersGenesis(wiki string) (history.Block, history.Block) {
-	body := history.NewBlock(history.CodecRaw, nil)
-	rev := &history.Revision{Wiki: wiki, Nonce: []byte("peerwiki members v1"), Title: "members",
-		Body: history.Link{Cid: body.Cid}, Time: 0, Height: 1}
-	blk, err := rev.Block()
-	if err != nil {
-		panic(err) // a constant-shaped revision always encodes
-	}
-	return blk, body
+	return systemGenesis(wiki, "peerwiki members v1", "members")
 }
 
 // MembersPage is the id of the wiki's members page.
@@ -320,12 +313,7 @@ func (r *Repo) MembersPage() cid.Cid {
 
 // ensureMembersPage stores the members genesis if it is not stored yet.
 func (r *Repo) ensureMembersPage(ctx context.Context) error {
-	g, body := membersGenesis(r.Config.Wiki)
-	if ok, err := r.store.Has(ctx, g.Cid); err != nil || ok {
-		return err
-	}
-	_, err := r.store.Put(ctx, []history.Block{body, g})
-	return err
+	return r.ensureSystemPage(ctx, membersGenesis)
 }
 
 // wikiIDPrefix marks wiki ids bound to their founder (FoundedWikiID).
@@ -468,18 +456,12 @@ func replayOrder(ops map[cid.Cid]*memberRevision) []*memberRevision {
 // ancestors returns the members-page operations below c, c included.
 func ancestors(ops map[cid.Cid]*memberRevision, c cid.Cid) map[cid.Cid]bool {
 	seen := map[cid.Cid]bool{}
-	stack := []cid.Cid{c}
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[x] {
-			continue
-		}
-		seen[x] = true
+	history.MarkReachable(seen, []cid.Cid{c}, func(x cid.Cid) []cid.Cid {
 		if o, ok := ops[x]; ok {
-			stack = append(stack, o.parents...)
+			return o.parents
 		}
-	}
+		return nil
+	})
 	return seen
 }
 

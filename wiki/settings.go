@@ -80,8 +80,15 @@ const DefaultPolicy = merge.PolicyManual
 
 // settingsGenesis is the settings page's genesis block and its (empty) body.
 func settingsGenesis(wiki string) (history.Block, history.Block) {
+	return systemGenesis(wiki, "peerwiki settings v1", "settings")
+}
+
+// systemGenesis is the genesis of one of the wiki's own pages (settings,
+// members): an unsigned block every replica derives from the wiki id
+// alone, so all share the page without coordinating, and its empty body.
+func systemGenesis(wiki, nonce, title string) (history.Block, history.Block) {
 	body := history.NewBlock(history.CodecRaw, nil)
-	rev := &history.Revision{Wiki: wiki, Nonce: []byte("peerwiki settings v1"), Title: "settings",
+	rev := &history.Revision{Wiki: wiki, Nonce: []byte(nonce), Title: title,
 		Body: history.Link{Cid: body.Cid}, Time: 0, Height: 1}
 	blk, err := rev.Block()
 	if err != nil {
@@ -98,7 +105,12 @@ func (r *Repo) SettingsPage() cid.Cid {
 
 // ensureSettings stores the settings genesis if it is not stored yet.
 func (r *Repo) ensureSettings(ctx context.Context) error {
-	g, body := settingsGenesis(r.Config.Wiki)
+	return r.ensureSystemPage(ctx, settingsGenesis)
+}
+
+// ensureSystemPage stores a system page's genesis if it is not stored yet.
+func (r *Repo) ensureSystemPage(ctx context.Context, genesis func(wiki string) (history.Block, history.Block)) error {
+	g, body := genesis(r.Config.Wiki)
 	if ok, err := r.store.Has(ctx, g.Cid); err != nil || ok {
 		return err
 	}
