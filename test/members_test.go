@@ -184,7 +184,11 @@ func sameKeys(a, b map[string]string) bool {
 func TestInvitesAreRefusedWithTheReason(t *testing.T) {
 	ada := InitRepo(t, "ada")
 	ada.OK("new", "Note", "--body", "hi\n")
-	ada.StartServe()
+	sa := ada.StartServe()
+
+	// A code of another wiki that names Ada's node.
+	bea := InitRepo(t, "bea")
+	NewRepo(t).Fail(1, []string{"join", bea.OK("invite", "--addr", sa.Addr())}, "another wiki")
 
 	once := ada.OK("invite")
 	NewRepo(t).OK("join", once, "--name", "bob")
