@@ -56,6 +56,47 @@ func (s *Store) Pages(ctx context.Context) ([]PageRow, error) {
 	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` ORDER BY p.title COLLATE NOCASE, pb.cid`))
 }
 
+// EachPage calls fn for every page, deleted ones included, in the
+// natural order of titles (CompareTitles; pages with the same title by
+// id), with its heads as AllHeads orders them, one page at a time: SQLite
+// sorts (spilling to a temporary file when it must), so a list of any
+// length costs the same memory. Only pages with several heads cost a
+// query of their own. An error from fn stops the walk and is returned.
+func (s *Store) EachPage(ctx context.Context, fn func(p PageRow, heads []cid.Cid) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+pageCols+` ORDER BY pw_title_key(p.title), p.title, pb.cid`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p PageRow
+		var pid, rid []byte
+		if err := rows.Scan(&pid, &rid, &p.Title, &p.Deleted, &p.Policy, &p.Heads, &p.Versions, &p.Created, &p.Updated); err != nil {
+			return err
+		}
+		if p.ID, err = cid.Cast(pid); err != nil {
+			return err
+		}
+		if p.Rev, err = cid.Cast(rid); err != nil {
+			return err
+		}
+		// The page row's rev is its latest head: a page of one head needs
+		// no more.
+		heads := []cid.Cid{p.Rev}
+		if p.Heads != 1 {
+			m, err := s.headsWhere(ctx, `WHERE h.page = (SELECT id FROM blocks WHERE cid = ?)`, -1, pid)
+			if err != nil {
+				return err
+			}
+			heads = m[p.ID]
+		}
+		if err := fn(p, heads); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Page returns one page's row.
 func (s *Store) Page(ctx context.Context, page cid.Cid) (PageRow, error) {
 	ps, err := scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND pb.cid = ?`, page.Bytes()))

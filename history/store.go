@@ -104,6 +104,10 @@ func setUpConn(c *sqlite3.SQLiteConn, autoCheckpoint bool) error {
 	if err := c.RegisterFunc("pw_compress", compressSearchText, true); err != nil {
 		return err
 	}
+	// Pages sort by title in SQL (titleorder.go), so that lists stream.
+	if err := c.RegisterFunc("pw_title_key", TitleOrderKey, true); err != nil {
+		return err
+	}
 	return c.RegisterFunc("pw_uncompress", uncompressSearchText, true)
 }
 

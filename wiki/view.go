@@ -1,13 +1,9 @@
 package wiki
 
 import (
-	"cmp"
 	"context"
-	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
 
@@ -233,80 +229,42 @@ func (r *Repo) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
 // List returns every live page (and deleted ones when all is set), by
 // title in natural order (CompareTitles).
 func (r *Repo) List(ctx context.Context, all, conflictsOnly bool) ([]PageInfo, error) {
-	rows, err := r.store.Pages(ctx)
+	out := []PageInfo{}
+	err := r.EachPage(ctx, all, conflictsOnly, func(p PageInfo) error {
+		out = append(out, p)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	heads, err := r.store.AllHeads(ctx)
-	if err != nil {
-		return nil, err
-	}
+	return out, nil
+}
+
+// EachPage calls fn with the pages List returns, in its order, one at a
+// time as the store reads them: a list of any length streams in the same
+// memory. An error from fn stops the walk and is returned.
+func (r *Repo) EachPage(ctx context.Context, all, conflictsOnly bool, fn func(PageInfo) error) error {
 	wp, err := r.WikiPolicy(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := []PageInfo{}
-	for _, p := range rows {
+	return r.store.EachPage(ctx, func(p history.PageRow, heads []cid.Cid) error {
 		if conflictsOnly && p.Versions < 2 {
-			continue
+			return nil
 		}
 		if p.Deleted && p.Versions == 1 && !all {
-			continue
+			return nil
 		}
-		out = append(out, r.info(p, heads[p.ID], wp))
-	}
-	// Stable: pages with the same title stay in the store's order (by id).
-	slices.SortStableFunc(out, func(a, b PageInfo) int { return CompareTitles(a.Title, b.Title) })
-	return out, nil
+		return fn(r.info(p, heads, wp))
+	})
 }
 
 // CompareTitles orders titles as people read them: case-insensitively,
 // and runs of digits by their value, so that "Note 2" comes before
 // "Note 10". Titles that differ only in case or in leading zeros are
-// ordered by their bytes, so that the order is total.
-func CompareTitles(a, b string) int {
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		if isDigit(a[i]) && isDigit(b[j]) {
-			na, nb := digitRun(a[i:]), digitRun(b[j:])
-			if c := compareNumbers(na, nb); c != 0 {
-				return c
-			}
-			i, j = i+len(na), j+len(nb)
-			continue
-		}
-		ra, sa := utf8.DecodeRuneInString(a[i:])
-		rb, sb := utf8.DecodeRuneInString(b[j:])
-		if c := cmp.Compare(unicode.ToLower(ra), unicode.ToLower(rb)); c != 0 {
-			return c
-		}
-		i, j = i+sa, j+sb
-	}
-	if c := cmp.Compare(len(a)-i, len(b)-j); c != 0 {
-		return c
-	}
-	return strings.Compare(a, b)
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func digitRun(s string) string {
-	n := 0
-	for n < len(s) && isDigit(s[n]) {
-		n++
-	}
-	return s[:n]
-}
-
-// compareNumbers compares two runs of decimal digits by value, however
-// long they are.
-func compareNumbers(a, b string) int {
-	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-	if c := cmp.Compare(len(a), len(b)); c != 0 {
-		return c
-	}
-	return strings.Compare(a, b)
-}
+// ordered by their bytes, so that the order is total. The rule's home is
+// history.TitleOrderKey, by which the store sorts pages.
+func CompareTitles(a, b string) int { return history.CompareTitles(a, b) }
 
 // Delete makes a tombstone revision of page.
 func (r *Repo) Delete(ctx context.Context, page cid.Cid, msg string) (cid.Cid, error) {

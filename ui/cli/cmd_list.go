@@ -2,6 +2,8 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+
+	"peerwiki/wiki"
 )
 
 func (a *app) listCommand() *cobra.Command {
@@ -15,18 +17,14 @@ func (a *app) listCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pages, err := r.List(cmd.Context(), all, conflicts)
-			if err != nil {
-				return err
-			}
 			editing := editorsByPage(r)
+			each := func(fn func(wiki.PageInfo) error) error { return r.EachPage(cmd.Context(), all, conflicts, fn) }
 			if asJSON {
-				return writeJSON(a.stdout, pagesToJSON(pages, editing))
+				return streamPagesJSON(a.stdout, each, editing)
 			}
 			w, done := a.pager()
 			defer done()
-			printPageListEditing(newPrinter(w), pages, editing)
-			return nil
+			return streamPageList(newPrinter(w), each, editing)
 		},
 	}
 	cmd.Flags().BoolVar(&conflicts, "conflicts", false, "only pages with several heads")

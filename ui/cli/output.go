@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -189,14 +193,39 @@ func pageToJSON(p wiki.PageInfo, editing []editor) pageJSON {
 	return out
 }
 
-// pagesToJSON is `list --json`: editing holds the other replicas'
-// editors by page id.
-func pagesToJSON(pages []wiki.PageInfo, editing map[string][]editor) []pageJSON {
-	out := make([]pageJSON, 0, len(pages))
-	for _, p := range pages {
-		out = append(out, pageToJSON(p, editing[p.ID.String()]))
+// streamPagesJSON is `list --json` written one page at a time, as each
+// gives them: the same bytes writeJSON prints for pagesToJSON's array,
+// without holding the list.
+func streamPagesJSON(w io.Writer, each func(func(wiki.PageInfo) error) error, editing map[string][]editor) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var elem bytes.Buffer
+	enc := json.NewEncoder(&elem)
+	enc.SetIndent("  ", "  ")
+	enc.SetEscapeHTML(false)
+	n := 0
+	err := each(func(p wiki.PageInfo) error {
+		elem.Reset()
+		if err := enc.Encode(pageToJSON(p, editing[p.ID.String()])); err != nil {
+			return err
+		}
+		sep := ",\n  "
+		if n == 0 {
+			sep = "[\n  "
+		}
+		n++
+		bw.WriteString(sep)
+		_, err := bw.Write(bytes.TrimSuffix(elem.Bytes(), []byte("\n")))
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	return out
+	if n == 0 {
+		bw.WriteString("[]\n")
+	} else {
+		bw.WriteString("\n]\n")
+	}
+	return bw.Flush()
 }
 
 func versionToJSON(v wiki.Version) versionJSON {
@@ -249,22 +278,47 @@ func printPageList(out *printer, pages []wiki.PageInfo) { printPageListEditing(o
 // printPageListEditing prints pages, each with the other replicas'
 // editors open on it (editing, by page id).
 func printPageListEditing(out *printer, pages []wiki.PageInfo, editing map[string][]editor) {
-	if len(pages) == 0 {
-		out.Println(out.dim("(no pages yet: peerwiki new TITLE)"))
-		return
-	}
-	for _, p := range pages {
+	streamPageList(out, func(fn func(wiki.PageInfo) error) error {
+		for _, p := range pages {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, editing)
+}
+
+// streamPageList prints the pages each gives, one line each as they come,
+// with the other replicas' editors open on them (editing, by page id).
+func streamPageList(out *printer, each func(func(wiki.PageInfo) error) error, editing map[string][]editor) error {
+	bw := bufio.NewWriterSize(out.w, 16<<10)
+	lines := &printer{w: bw, color: out.color}
+	n := 0
+	err := each(func(p wiki.PageInfo) error {
+		n++
 		mark := ""
 		if p.Conflict {
-			mark += " " + out.red(fmt.Sprintf("[conflict: %d heads]", len(p.Heads)))
+			mark += " " + lines.red(fmt.Sprintf("[conflict: %d heads]", len(p.Heads)))
 		}
 		if p.Deleted {
-			mark += " " + out.dim("[deleted]")
+			mark += " " + lines.dim("[deleted]")
 		}
 		id := p.ID.String()
 		for _, e := range editing[id] {
-			mark += " " + out.yellow("[being edited by "+termtext.Line(e.Name)+"]")
+			mark += " " + lines.yellow("[being edited by "+termtext.Line(e.Name)+"]")
 		}
-		out.Printf("%s  %s  %s%s\n", out.yellow(shortID(id)), out.dim(minute(p.Updated)), termtext.Line(p.Title), mark)
+		lines.Printf("%s  %s  %s%s\n", lines.yellow(shortID(id)), lines.dim(minute(p.Updated)), termtext.Line(p.Title), mark)
+		_, err := bw.Write(nil) // the first failed write, if any: a pager that quit stops the walk
+		return err
+	})
+	if err == nil && n == 0 {
+		lines.Println(lines.dim("(no pages yet: peerwiki new TITLE)"))
 	}
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if errors.Is(err, syscall.EPIPE) { // the reader (a pager) had read enough
+		return nil
+	}
+	return err
 }

@@ -76,3 +76,40 @@ func TestPageViewQuotesStoredTitlesAndBodies(t *testing.T) {
 		}
 	}
 }
+
+// list --json streams its array one page at a time: the bytes are those
+// of the whole array encoded at once, empty list included.
+func TestStreamedPageListJSONIsTheArray(t *testing.T) {
+	at := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
+	a, b := testCid("bafyreiaaaaaaaaaaaaaaaa"), testCid("bafyreibbbbbbbbbbbbbbbb")
+	editing := map[string][]editor{a.String(): {{Name: "eve <&>", PeerID: "12D3KooW", Since: at}}}
+	for _, pages := range [][]wiki.PageInfo{
+		nil,
+		{{ID: a, Title: "One <b>&", Rev: a, Heads: []cid.Cid{a}, Policy: "manual", Updated: at, Created: at}},
+		{{ID: a, Title: "One", Rev: a, Heads: []cid.Cid{a, b}, Conflict: true, Updated: at, Created: at},
+			{ID: b, Title: "Two \"q\"\n", Rev: b, Heads: []cid.Cid{b}, Deleted: true, Updated: at, Created: at}},
+	} {
+		want := []pageJSON{}
+		for _, p := range pages {
+			want = append(want, pageToJSON(p, editing[p.ID.String()]))
+		}
+		var wantOut, got bytes.Buffer
+		if err := writeJSON(&wantOut, want); err != nil {
+			t.Fatal(err)
+		}
+		err := streamPagesJSON(&got, func(fn func(wiki.PageInfo) error) error {
+			for _, p := range pages {
+				if err := fn(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, editing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != wantOut.String() {
+			t.Fatalf("streamed:\n%s\nwhole:\n%s", got.String(), wantOut.String())
+		}
+	}
+}
