@@ -57,6 +57,19 @@ type SkippedFile struct {
 // Skipped. All files are checked first and committed in one transaction:
 // a bad file stops the import with nothing changed.
 func (r *Repo) Import(ctx context.Context, dir string) (ImportResult, error) {
+	return r.ImportBatched(ctx, dir, 0)
+}
+
+// ImportBatched is Import committing every batch files (0: all in one
+// transaction, which holds every block of the import in memory until it
+// commits). With batches, memory is bounded by a batch, and the write
+// lock is held a batch at a time; in exchange, the import is all or
+// nothing only for what can be checked before writing: every file is
+// read, parsed and checked first (a bad file, or two files for one page,
+// stop it with nothing changed), but an error while writing (a full disk,
+// a file changed since the check) leaves the batches before it
+// committed, and the error says how many files they held.
+func (r *Repo) ImportBatched(ctx context.Context, dir string, batch int) (ImportResult, error) {
 	res := ImportResult{Files: []ImportedFile{}, Skipped: []SkippedFile{}}
 	files, err := importFiles(dir, &res)
 	if err != nil {
@@ -66,29 +79,71 @@ func (r *Repo) Import(ctx context.Context, dir string) (ImportResult, error) {
 		return res, fmt.Errorf("%w: no .md files in %s", ErrInvalid, dir)
 	}
 	failed := ImportResult{Files: []ImportedFile{}, Skipped: res.Skipped}
-	var batch []history.Block
+	if batch <= 0 || batch >= len(files) {
+		batch = len(files)
+	} else if err := r.checkImport(ctx, dir, files); err != nil {
+		return failed, err
+	}
 	touched := map[cid.Cid]string{}
-	for _, rel := range files {
-		path := filepath.Join(dir, rel)
-		data, skip, err := readImportFile(path)
-		if err != nil {
-			return failed, fmt.Errorf("import %s: %w", path, err)
+	committed := 0
+	for start := 0; start < len(files); start += batch {
+		part := files[start:min(start+batch, len(files))]
+		var blocks []history.Block
+		for _, rel := range part {
+			path := filepath.Join(dir, rel)
+			data, skip, err := readImportFile(path)
+			if err != nil {
+				return r.importFailed(failed, res, committed, fmt.Errorf("import %s: %w", path, err))
+			}
+			if skip != "" { // it changed since the walk saw it
+				res.Skipped = append(res.Skipped, SkippedFile{File: rel, Reason: skip})
+				continue
+			}
+			f, err := ParseMarkdown(path, data)
+			if err != nil {
+				return r.importFailed(failed, res, committed, fmt.Errorf("import %s: %w", path, err))
+			}
+			bs, file, err := r.importFile(ctx, f, touched, path)
+			if err != nil {
+				return r.importFailed(failed, res, committed, fmt.Errorf("import %s: %w", path, err))
+			}
+			file.File = rel
+			res.Files = append(res.Files, file)
+			switch file.Action {
+			case "created":
+				res.Created++
+			case "updated":
+				res.Updated++
+			default:
+				res.Unchanged++
+			}
+			blocks = append(blocks, bs...)
 		}
-		if skip != "" { // it changed since the walk saw it
-			res.Skipped = append(res.Skipped, SkippedFile{File: rel, Reason: skip})
-			continue
+		if len(blocks) > 0 {
+			put, err := r.store.PutSignedHere(ctx, blocks)
+			if err != nil {
+				return r.importFailed(failed, res, committed, fmt.Errorf("import: %w", err))
+			}
+			if err := r.ApplyPolicies(ctx, put.Divergent); err != nil {
+				return res, err
+			}
 		}
-		f, err := ParseMarkdown(path, data)
-		if err != nil {
-			return failed, fmt.Errorf("import %s: %w", path, err)
-		}
-		blocks, file, err := r.importFile(ctx, f, touched, path)
-		if err != nil {
-			return failed, fmt.Errorf("import %s: %w", path, err)
-		}
-		file.File = rel
-		res.Files = append(res.Files, file)
-		switch file.Action {
+		committed = len(res.Files)
+	}
+	return res, nil
+}
+
+// importFailed is the result of an import stopped by err: nothing, when
+// no batch was committed; else what the committed batches did, and an
+// error that says so.
+func (r *Repo) importFailed(failed, res ImportResult, committed int, err error) (ImportResult, error) {
+	if committed == 0 {
+		return failed, err
+	}
+	res.Files = res.Files[:committed]
+	res.Created, res.Updated, res.Unchanged = 0, 0, 0
+	for _, f := range res.Files {
+		switch f.Action {
 		case "created":
 			res.Created++
 		case "updated":
@@ -96,18 +151,48 @@ func (r *Repo) Import(ctx context.Context, dir string) (ImportResult, error) {
 		default:
 			res.Unchanged++
 		}
-		batch = append(batch, blocks...)
 	}
-	if len(batch) > 0 {
-		put, err := r.store.PutSignedHere(ctx, batch)
+	return res, fmt.Errorf("%w (the first %d files were imported and stay; importing them again would make new pages of the files without a page id)", err, committed)
+}
+
+// checkImport reads and checks every file as the import will, without
+// building a revision: a file that cannot be read or parsed, and two
+// files naming one page, stop a batched import before anything is
+// written.
+func (r *Repo) checkImport(ctx context.Context, dir string, files []string) error {
+	touched := map[cid.Cid]string{}
+	for _, rel := range files {
+		path := filepath.Join(dir, rel)
+		data, skip, err := readImportFile(path)
 		if err != nil {
-			return failed, fmt.Errorf("import: %w", err)
+			return fmt.Errorf("import %s: %w", path, err)
 		}
-		if err := r.ApplyPolicies(ctx, put.Divergent); err != nil {
-			return res, err
+		if skip != "" {
+			continue
+		}
+		f, err := ParseMarkdown(path, data)
+		if err != nil {
+			return fmt.Errorf("import %s: %w", path, err)
+		}
+		if f.ID == "" {
+			continue
+		}
+		c, err := cid.Decode(f.ID)
+		if err != nil {
+			continue
+		}
+		if _, err := r.store.Page(ctx, c); err != nil {
+			continue
+		}
+		if other, dup := touched[c]; dup {
+			return fmt.Errorf("import %s: %w: page %s is also in %s", path, ErrInvalid, Short(c), other)
+		}
+		touched[c] = path
+		if _, err := r.importParents(ctx, c, f.Rev); err != nil {
+			return fmt.Errorf("import %s: %w", path, err)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // importFiles lists the *.md regular files under dir (followed when it
@@ -222,26 +307,12 @@ func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.C
 		return nil, out, fmt.Errorf("%w: page %s is also in %s", ErrInvalid, Short(page), other)
 	}
 	touched[page] = path
-	base := cid.Undef
-	if f.Rev != "" {
-		if c, err := cid.Decode(f.Rev); err == nil {
-			if p, err := r.store.RevisionPage(ctx, c); err == nil && p.Equals(page) {
-				base = c
-			}
-		}
-	}
-	parents := []cid.Cid{base}
-	if !base.Defined() {
-		var err error
-		if parents, err = r.CurrentHeads(ctx, page); errors.Is(err, ErrConflict) {
-			return nil, out, fmt.Errorf("%w: page %s has differing heads and the file names none of its revisions", ErrConflict, Short(page))
-		} else if err != nil {
-			return nil, out, err
-		}
+	parents, err := r.importParents(ctx, page, f.Rev)
+	if err != nil {
+		return nil, out, err
 	}
 	parentRevs := make([]*history.Revision, len(parents))
 	for i, p := range parents {
-		var err error
 		if parentRevs[i], err = r.store.Revision(ctx, p); err != nil {
 			return nil, out, err
 		}
@@ -262,4 +333,22 @@ func (r *Repo) importFile(ctx context.Context, f MarkdownFile, touched map[cid.C
 		Policy: prev.Policy, Msg: "import"}, parentRevs)
 	out.Rev = blk.Cid.String()
 	return append(bodies, blk), out, err
+}
+
+// importParents are the parents of a file's revision of page: the
+// revision the file names (rev), when it is one of the page's, else the
+// page's heads, which must not differ.
+func (r *Repo) importParents(ctx context.Context, page cid.Cid, rev string) ([]cid.Cid, error) {
+	if rev != "" {
+		if c, err := cid.Decode(rev); err == nil {
+			if p, err := r.store.RevisionPage(ctx, c); err == nil && p.Equals(page) {
+				return []cid.Cid{c}, nil
+			}
+		}
+	}
+	parents, err := r.CurrentHeads(ctx, page)
+	if errors.Is(err, ErrConflict) {
+		return nil, fmt.Errorf("%w: page %s has differing heads and the file names none of its revisions", ErrConflict, Short(page))
+	}
+	return parents, err
 }
