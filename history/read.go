@@ -1,10 +1,13 @@
 package history
 
 import (
+	"bytes"
+	"container/heap"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ipfs/go-cid"
@@ -95,6 +98,135 @@ func (s *Store) EachPage(ctx context.Context, fn func(p PageRow, heads []cid.Cid
 		}
 	}
 	return rows.Err()
+}
+
+// FirstPages calls fn for the first n pages in EachPage's order, and
+// stops. It does not sort in SQL: SQLite would sort every page before the
+// first came out (half a second at 100,000 pages). It reads every page's
+// id and title (the page index alone: 70 ms at 100,000 pages), keeps the
+// first n titles by TitleOrderKey in a heap of n, and reads those pages'
+// rows, with every page of the last title (pages of one title are in the
+// order of their CIDs). For a screen's worth of a long list.
+func (s *Store) FirstPages(ctx context.Context, n int, fn func(p PageRow, heads []cid.Cid) error) error {
+	if n <= 0 {
+		return nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, title FROM pages WHERE system = 0`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var first titleHeap
+	for rows.Next() {
+		var e titleEntry
+		if err := rows.Scan(&e.id, &e.title); err != nil {
+			return err
+		}
+		e.key = TitleOrderKey(e.title)
+		if len(first) < n {
+			heap.Push(&first, e)
+		} else if titleBefore(e, first[0]) {
+			first[0] = e
+			heap.Fix(&first, 0)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	if len(first) == 0 {
+		return nil
+	}
+	last := first[0].title
+	var ids []int64
+	for _, e := range first {
+		if e.title != last {
+			ids = append(ids, e.id)
+		}
+	}
+	same, err := s.db.QueryContext(ctx, `SELECT id FROM pages WHERE system = 0 AND title = ? COLLATE NOCASE AND title = ?`, last, last)
+	if err != nil {
+		return err
+	}
+	for same.Next() {
+		var id int64
+		if err := same.Scan(&id); err != nil {
+			same.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	same.Close()
+	if err := same.Err(); err != nil {
+		return err
+	}
+	type page struct {
+		row   PageRow
+		key   []byte
+		heads []cid.Cid
+	}
+	pages := make([]page, 0, len(ids))
+	for _, id := range ids {
+		ps, err := scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.id = ?`, id))
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			heads := []cid.Cid{p.Rev}
+			if p.Heads != 1 {
+				m, err := s.headsWhere(ctx, `WHERE h.page = ?`, -1, id)
+				if err != nil {
+					return err
+				}
+				heads = m[p.ID]
+			}
+			pages = append(pages, page{p, TitleOrderKey(p.Title), heads})
+		}
+	}
+	slices.SortFunc(pages, func(a, b page) int {
+		if c := bytes.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.row.Title, b.row.Title); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.row.ID.Bytes(), b.row.ID.Bytes())
+	})
+	for _, p := range pages[:min(n, len(pages))] {
+		if err := fn(p.row, p.heads); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// titleEntry is a page in FirstPages' heap.
+type titleEntry struct {
+	id    int64
+	title string
+	key   []byte
+}
+
+// titleBefore orders titles as EachPage does (but for pages of one title).
+func titleBefore(a, b titleEntry) bool {
+	if c := bytes.Compare(a.key, b.key); c != 0 {
+		return c < 0
+	}
+	return a.title < b.title
+}
+
+// titleHeap holds the first titles, the last of them on top.
+type titleHeap []titleEntry
+
+func (h titleHeap) Len() int           { return len(h) }
+func (h titleHeap) Less(i, j int) bool { return titleBefore(h[j], h[i]) }
+func (h titleHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *titleHeap) Push(x any)        { *h = append(*h, x.(titleEntry)) }
+func (h *titleHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
 }
 
 // Page returns one page's row.

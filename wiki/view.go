@@ -259,6 +259,38 @@ func (r *Repo) EachPage(ctx context.Context, all, conflictsOnly bool, fn func(Pa
 	})
 }
 
+// FirstPages is the first n pages of List(ctx, all, false), read without
+// sorting the whole wiki: a screen's worth of a long list, quickly.
+func (r *Repo) FirstPages(ctx context.Context, all bool, n int) ([]PageInfo, error) {
+	wp, err := r.WikiPolicy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []PageInfo{}
+	// Deleted pages are read and dropped here: with all unset, ask for
+	// more until n are live or the wiki ends.
+	for want := n; ; want *= 4 {
+		out = out[:0]
+		seen := 0
+		err := r.store.FirstPages(ctx, want, func(p history.PageRow, heads []cid.Cid) error {
+			seen++
+			if p.Deleted && p.Versions == 1 && !all {
+				return nil
+			}
+			if len(out) < n {
+				out = append(out, r.info(p, heads, wp))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(out) >= n || seen < want {
+			return out, nil
+		}
+	}
+}
+
 // CompareTitles orders titles as people read them: case-insensitively,
 // and runs of digits by their value, so that "Note 2" comes before
 // "Note 10". Titles that differ only in case or in leading zeros are

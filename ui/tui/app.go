@@ -120,6 +120,28 @@ type Model struct {
 	flashErr bool
 	// quitAsked is set while the "quit anyway?" question of ctrl+c is open.
 	quitAsked bool
+	// later are commands a screen started outside an Update's return (a
+	// background load its reload began): the next Update returns them.
+	later []tea.Cmd
+}
+
+// loaded is what a background load returns (a tea.Msg): applying it
+// hands the result to the screen that asked.
+type loaded interface {
+	apply(m *Model)
+}
+
+// runLater has the next Update return cmd, to run in the background.
+func (m *Model) runLater(cmd tea.Cmd) { m.later = append(m.later, cmd) }
+
+// withLater is cmd and the commands runLater collected.
+func (m *Model) withLater(cmd tea.Cmd) tea.Cmd {
+	if len(m.later) == 0 {
+		return cmd
+	}
+	cmds := append([]tea.Cmd{cmd}, m.later...)
+	m.later = nil
+	return tea.Batch(cmds...)
 }
 
 type pollMsg struct{}
@@ -150,17 +172,27 @@ func New(ctx context.Context, opts Options) *Model {
 	return m
 }
 
-// Init starts the commit-counter poll.
-func (m *Model) Init() tea.Cmd { return m.poll() }
+// Init starts the commit-counter poll, and what the first screen left to
+// load in the background.
+func (m *Model) Init() tea.Cmd { return m.withLater(m.poll()) }
 
 func (m *Model) poll() tea.Cmd {
 	return tea.Tick(m.opts.PollInterval, func(time.Time) tea.Msg { return pollMsg{} })
 }
 
 // Update routes a message: sizes and polls to the model, keys to the
-// prompt when one is open, else to the screen on top.
+// prompt when one is open, else to the screen on top; a background
+// load's result to the screen that asked for it.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	model, cmd := m.update(msg)
+	return model, m.withLater(cmd)
+}
+
+func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
+	case loaded:
+		msg.apply(m)
+		return m, nil
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		return m, nil

@@ -21,8 +21,15 @@ import (
 // search over titles and bodies, sort by title or by recent change, and
 // the page actions (new, rename, delete).
 type browser struct {
-	pages   []wiki.PageInfo // everything loaded, by title
-	items   []browserItem   // what is shown, in order
+	pages []wiki.PageInfo // everything loaded, by title
+	// large is set once the wiki had more pages than firstScreen: the
+	// list is then read in the background. partial is set while pages
+	// holds only the first of them; gen numbers the loads, so that an
+	// older one that ends last is dropped.
+	large, partial bool
+	gen            int
+
+	items   []browserItem // what is shown, in order
 	cursor  int
 	offset  int
 	recent  bool // sort by last change instead of title
@@ -59,19 +66,68 @@ func newBrowser(m *Model) *browser {
 
 func (b *browser) name() string { return "pages" }
 
-// reload re-reads the page list, keeping the cursor on the same page.
+// firstScreen is how many pages the browser reads before it first
+// draws: more than a screen shows, and few enough to read at once in a
+// wiki of any size (FirstPages sorts no more than these).
+const firstScreen = 200
+
+// reload re-reads the page list, keeping the cursor on the same page. A
+// wiki of at most firstScreen pages is read at once. A larger one is read
+// in the background (List at 100,000 pages takes about a second), after
+// its first firstScreen pages the first time, so that the first screen
+// shows at once; meanwhile the screen shows what it has.
 func (b *browser) reload(m *Model) {
-	keep := b.selectedID()
-	pages, err := m.repo.List(m.ctx, true, false)
-	if err != nil {
-		m.fail(err)
-		return
+	if !b.large {
+		pages, err := m.repo.FirstPages(m.ctx, true, firstScreen+1)
+		if err != nil {
+			m.fail(err)
+			return
+		}
+		if len(pages) <= firstScreen {
+			b.show(m, pages)
+			return
+		}
+		b.large = true
+		if b.pages == nil {
+			b.pages, b.partial = pages[:firstScreen], true
+			b.refilter(b.selectedID())
+		}
 	}
-	b.pages = pages
+	b.gen++
+	load := pageList{b: b, gen: b.gen}
+	repo, ctx := m.repo, m.ctx
+	m.runLater(func() tea.Msg {
+		load.pages, load.err = repo.List(ctx, true, false)
+		return load
+	})
+}
+
+// show puts pages on the screen, keeping the cursor on the same page.
+func (b *browser) show(m *Model, pages []wiki.PageInfo) {
+	keep := b.selectedID()
+	b.pages, b.partial = pages, false
 	if b.query != "" {
 		b.runSearch(m, b.query)
 	}
 	b.refilter(keep)
+}
+
+// pageList is the whole page list, read in the background for b.
+type pageList struct {
+	b     *browser
+	gen   int
+	pages []wiki.PageInfo
+	err   error
+}
+
+func (l pageList) apply(m *Model) {
+	switch {
+	case l.gen != l.b.gen: // a later load is on its way
+	case l.err != nil:
+		m.fail(l.err)
+	default:
+		l.b.show(m, l.pages)
+	}
 }
 
 func (b *browser) selectedID() cid.Cid {
@@ -416,6 +472,9 @@ func (b *browser) view(m *Model, w, h int) string {
 		order = "by recent change"
 	}
 	summary := fmt.Sprintf("%d %s, %s", len(b.items), plural(len(b.items), "page", "pages"), order)
+	if b.partial {
+		summary = fmt.Sprintf("%d %s so far, %s (reading the rest…)", len(b.items), plural(len(b.items), "page", "pages"), order)
+	}
 	switch {
 	case b.mode == inputFilter:
 		head = append(head, "filter: "+b.input.View())

@@ -2,10 +2,16 @@ package tui
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"peerwiki/wiki"
+
+	tea "github.com/charmbracelet/bubbletea"
 )
 
 func titles(b *browser) []string {
@@ -236,5 +242,54 @@ func TestRenameOffersToUpdateLinks(t *testing.T) {
 	v, _ := r.View(context.Background(), p)
 	if v.Body != "see [[New]]\n" {
 		t.Fatalf("body %q", v.Body)
+	}
+}
+
+// A wiki longer than firstScreen shows its first pages at once and reads
+// the rest in the background; the cursor stays where it was.
+func TestBrowserReadsALongListInTheBackground(t *testing.T) {
+	r := newRepo(t)
+	dir := t.TempDir()
+	n := firstScreen + 40
+	for i := range n {
+		body := fmt.Sprintf("# Page %d\n\nbody %d\n", i, i)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("p%d.md", i)), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Import(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	m := New(context.Background(), Options{Repo: r, MarkdownStyle: "notty", Editor: []string{"false"}, PollInterval: time.Millisecond})
+	load := m.Init()
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	b := m.top().(*browser)
+	if !b.partial || len(b.pages) != firstScreen {
+		t.Fatalf("first screen: partial %v, %d pages; want the first %d", b.partial, len(b.pages), firstScreen)
+	}
+	requireContains(t, m.View(), "Page 0", "Page 1", fmt.Sprintf("%d pages so far", firstScreen), "reading the rest")
+	press(t, m, "down", "down")
+	batch, ok := load().(tea.BatchMsg)
+	if !ok {
+		t.Fatalf("Init returned no batch of commands: the list is not being read")
+	}
+	got := false
+	for _, cmd := range batch {
+		if msg := cmd(); msg != nil {
+			if _, isList := msg.(pageList); isList {
+				got = true
+			}
+			m.Update(msg)
+		}
+	}
+	if !got || b.partial || len(b.pages) != n {
+		t.Fatalf("after the background read: read %v, partial %v, %d pages; want %d", got, b.partial, len(b.pages), n)
+	}
+	if p, _ := b.selected(); p.Title != "Page 2" {
+		t.Fatalf("the cursor moved to %q", p.Title)
+	}
+	requireContains(t, m.View(), fmt.Sprintf("%d pages, by title", n))
+	if strings.Contains(m.View(), "reading the rest") {
+		t.Fatalf("still reading:\n%s", m.View())
 	}
 }
