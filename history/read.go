@@ -494,7 +494,11 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, err
 }
 
-// Conflicted lists pages whose heads differ.
+// Conflicted lists pages whose heads differ. The unary + keeps SQLite
+// from walking the title index in order and looking up every page's row
+// to find the few conflicted ones (210 ms at 100,000 pages, where a scan
+// of the pages and a sort of what it finds takes 30: the UI and status
+// ask at every start).
 func (s *Store) Conflicted(ctx context.Context) ([]PageRow, error) {
-	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.versions > 1 ORDER BY p.title COLLATE NOCASE, pb.cid`))
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.versions > 1 ORDER BY +p.title COLLATE NOCASE, pb.cid`))
 }
