@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,37 @@ func TestStreamedPageListJSONIsTheArray(t *testing.T) {
 		if got.String() != wantOut.String() {
 			t.Fatalf("streamed:\n%s\nwhole:\n%s", got.String(), wantOut.String())
 		}
+	}
+}
+
+type failingWriter struct{ left int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.left -= len(p); w.left < 0 {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
+}
+
+// A write that fails stops list --json's walk of the pages, and is the
+// error it returns.
+func TestStreamedPageListJSONStopsWhenWritingFails(t *testing.T) {
+	at := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
+	a := testCid("bafyreiaaaaaaaaaaaaaaaa")
+	read := 0
+	err := streamPagesJSON(&failingWriter{left: 1 << 20}, func(fn func(wiki.PageInfo) error) error {
+		for range 1_000_000 {
+			read++
+			if err := fn(wiki.PageInfo{ID: a, Title: "A page with a title long enough", Rev: a, Heads: []cid.Cid{a}, Updated: at, Created: at}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil)
+	if err == nil || err.Error() != "disk full" {
+		t.Fatalf("error %v, want the writer's", err)
+	}
+	if read >= 1_000_000 {
+		t.Fatal("the walk went on after writing failed")
 	}
 }
