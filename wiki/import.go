@@ -109,14 +109,7 @@ func (r *Repo) ImportBatched(ctx context.Context, dir string, batch int) (Import
 			}
 			file.File = rel
 			res.Files = append(res.Files, file)
-			switch file.Action {
-			case "created":
-				res.Created++
-			case "updated":
-				res.Updated++
-			default:
-				res.Unchanged++
-			}
+			res.count(file.Action)
 			blocks = append(blocks, bs...)
 		}
 		if len(blocks) > 0 {
@@ -143,14 +136,7 @@ func (r *Repo) importFailed(failed, res ImportResult, committed int, err error) 
 	res.Files = res.Files[:committed]
 	res.Created, res.Updated, res.Unchanged = 0, 0, 0
 	for _, f := range res.Files {
-		switch f.Action {
-		case "created":
-			res.Created++
-		case "updated":
-			res.Updated++
-		default:
-			res.Unchanged++
-		}
+		res.count(f.Action)
 	}
 	return res, fmt.Errorf("%w (the first %d files were imported and stay; importing them again would make new pages of the files without a page id)", err, committed)
 }
@@ -351,4 +337,16 @@ func (r *Repo) importParents(ctx context.Context, page cid.Cid, rev string) ([]c
 		return nil, fmt.Errorf("%w: page %s has differing heads and the file names none of its revisions", ErrConflict, Short(page))
 	}
 	return parents, err
+}
+
+// count adds one file's action to the totals.
+func (res *ImportResult) count(action string) {
+	switch action {
+	case "created":
+		res.Created++
+	case "updated":
+		res.Updated++
+	default:
+		res.Unchanged++
+	}
 }
