@@ -233,3 +233,36 @@ func TestInvitesAreRefusedWithTheReason(t *testing.T) {
 	bob.Fail(1, []string{"invite", "--role", "owner", "--addr", "/ip4/127.0.0.1/tcp/9"}, "role")
 	ada.Fail(1, []string{"member", "remove", "nobody"}, "only an admin")
 }
+
+// A repo made before membership (a legacy wiki id and key) upgrades in
+// place: its founder's serve writes the member list, invites work, and a
+// new member syncs the old history.
+func TestLegacyRepoUpgradesAndInvites(t *testing.T) {
+	a := NewRepo(t)
+	if err := os.MkdirAll(a.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join("testdata", "pinned-by-resolve")
+	for _, f := range []string{"config.json", "identity.key", "wiki.key", "peerwiki.db"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(a.Dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.StartServe()
+	ms := a.members()
+	if len(ms) != 1 || ms[0].Role != "admin" || ms[0].Name != "ada" {
+		t.Fatalf("the upgraded member list: %+v", ms)
+	}
+	b := NewRepo(t)
+	b.OK("join", a.OK("invite"), "--name", "bob")
+	if got, want := b.HeadsState(), a.HeadsState(); got != want {
+		t.Fatalf("the new member's replica differs from the founder's:\n%s\nvs\n%s", got, want)
+	}
+	if got := b.memberState(); got != a.memberState() {
+		t.Fatalf("member lists differ:\n%s\nvs\n%s", got, a.memberState())
+	}
+}

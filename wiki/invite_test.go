@@ -180,6 +180,12 @@ func TestLegacyWikiUpgrades(t *testing.T) {
 	if !m.IsAdmin(ada.ID.ID) || !m.IsMember(bob.ID.ID) || m.IsAdmin(bob.ID.ID) || m.IsMember(eve.ID.ID) {
 		t.Fatalf("upgraded list: %+v", m.List())
 	}
+	// A replica made after the upgrade (it joined): it holds nothing yet,
+	// so it lets its inviter in for the first sync.
+	carol := mk("carol")
+	if member, _ := carol.Access(ada.ID.ID); !member {
+		t.Fatal("a new replica of an upgraded wiki refuses its inviter")
+	}
 	copyBlocks(t, ada, bob)
 	if mb, _ := bob.Members(ctx); !mb.Founded || mb.Founder != ada.ID.ID {
 		t.Fatalf("bob's list after the upgrade: %+v", mb.List())

@@ -301,9 +301,12 @@ func (r *Repo) Access(p peer.ID) (member, removed bool) {
 	switch {
 	case m == nil:
 		return false, false
-	case !m.Founded && m.legacyAuthors != nil:
+	case !m.Founded && m.holdsOthers(r.ID.ID):
 		return m.legacyAuthors[p], false
 	case !m.Founded:
+		// A new replica (of a new wiki, or one that joined an upgraded
+		// wiki): it holds nothing yet, and checks what it receives once
+		// the list has arrived with the first sync.
 		return true, false
 	}
 	return m.IsMember(p), m.IsRemoved(p)

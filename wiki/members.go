@@ -221,6 +221,17 @@ func (m *Members) IsRemoved(p peer.ID) bool {
 	return ok && e.Removed
 }
 
+// holdsOthers reports whether, before the list is founded, the replica
+// self holds revisions by anyone else.
+func (m *Members) holdsOthers(self peer.ID) bool {
+	for p := range m.legacyAuthors {
+		if p != self {
+			return true
+		}
+	}
+	return false
+}
+
 // Uses is how many members were added with the invite id.
 func (m *Members) Uses(invite string) int { return m.uses[invite] }
 
