@@ -260,7 +260,8 @@ def incremental(addr_a, page_ids):
 
 try:
     sa, addr_a = serve(A)
-    code = out(*pw(A, "invite")).strip()
+    # One invite for every clone and serve this script makes.
+    code = out(*pw(A, "invite", "--uses", "1000")).strip()
     page_ids = [p["id"] for p in json.loads(out(*pw(A, "list", "--json")))]
     if "a" in SECTIONS or "d" in SECTIONS:
         furl, gurl = servers()
@@ -288,21 +289,30 @@ try:
             r = os.path.join(WORK, "mesh%02d" % i)
             shutil.rmtree(r, ignore_errors=True)
             run(*pw(r, "join", code, "--no-sync", "--name", "mesh%d" % i))
+            # The origin (an admin) adds each replica to the member list
+            # directly: none of them redeems the invite at a running node.
+            rid = json.loads(out(*pw(r, "id", "--json")))["peer_id"]
+            run(*pw(A, "member", "add", rid, "--name", "mesh%d" % i))
+            os.remove(os.path.join(r, "invite.pending"))
+            reps.append(r)
+        for i, r in enumerate(reps):
             # Same history without more full syncs: the database holds no
-            # per-replica state (identity and key live beside it).
+            # per-replica state (identity lives beside it); the origin's
+            # holds the member list that names every replica.
             for ext in ("", "-wal", "-shm"):
                 dst = os.path.join(r, "peerwiki.db" + ext)
                 if os.path.exists(dst):
                     os.remove(dst)
-                if ext != "-shm" and os.path.exists(db + ext):
-                    shutil.copy(db + ext, dst)
+                src = os.path.join(A, "peerwiki.db") + ext
+                if ext != "-shm" and os.path.exists(src):
+                    shutil.copy(src, dst)
             os.remove(os.path.join(r, "peers.json"))
             lf = os.path.join(WORK, "mesh%02d-of-%d.log" % (i, n))
             extra = []
             for a in addrs:
                 extra += ["--peer", a]
             p, a = serve(r, *extra, logfile=lf)
-            serves.append(p); addrs.append(a); logs.append(lf); reps.append(r)
+            serves.append(p); addrs.append(a); logs.append(lf)
         time.sleep(3)  # gossip meshes form at heartbeats (1 s)
         origin = reps[0]
         lat_one, lat_all, ann_one, ann_all = [], [], [], []
