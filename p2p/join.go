@@ -325,6 +325,11 @@ func Join(ctx context.Context, cfg JoinConfig) (JoinResult, error) {
 			}
 			continue
 		}
+		if !a.OK && a.Err == errCannotRedeem {
+			// A member that is not an admin: another peer of the code may be.
+			whys = append(whys, fmt.Sprintf("%s: %s", info.ID, a.Err))
+			continue
+		}
 		if !a.OK {
 			return JoinResult{}, &inviteRefused{peer: info.ID, reason: a.Err}
 		}

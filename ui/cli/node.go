@@ -69,9 +69,9 @@ func (a *app) daemonConfig(r *wiki.Repo, f nodeFlags, kind string) (p2p.DaemonCo
 		return p2p.DaemonConfig{}, err
 	}
 	// A replica made while its inviter was away becomes a member first.
-	if res, err := a.redeemPending(context.Background(), r, explicit, 0); err != nil && !errors.Is(err, p2p.ErrNoInviter) {
-		return p2p.DaemonConfig{}, err
-	} else if err != nil {
+	// A refusal does not keep the node from running: it retries at the
+	// peers it meets (an admin's node among them, or a new invite).
+	if res, err := a.redeemPending(context.Background(), r, explicit, 0); err != nil {
 		fmt.Fprintf(a.stderr, "peerwiki: warning: the invite this replica was made with is not redeemed yet: %v\n", err)
 	} else if res.Role != "" {
 		fmt.Fprintf(a.stderr, "peerwiki: joined as a %s (invite redeemed by %s)\n", res.Role, res.Inviter.ID)
