@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,5 +238,16 @@ func TestARemovedReplicaRefusesToWrite(t *testing.T) {
 	copyBlocks(t, a, b)
 	if _, err := b.Create(ctx, "After", "y\n", ""); !errors.Is(err, ErrRemoved) {
 		t.Fatalf("a removed replica wrote: %v", err)
+	}
+}
+
+func TestMemberNamesFollowTheTitleRule(t *testing.T) {
+	for name, want := range map[string]string{"car\x1b[31mol": "name contains the control character U+001B", "a\nb": "name contains a line break"} {
+		if err := checkMemberName(name); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "title") {
+			t.Fatalf("%q: %v", name, err)
+		}
+	}
+	if err := checkMemberName("carol"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -393,7 +393,12 @@ func checkMemberName(name string) error {
 	if len(name) > 128 {
 		return fmt.Errorf("%w: a name of %d bytes (at most 128)", ErrInvalid, len(name))
 	}
-	return history.CheckTitle(name)
+	if err := history.CheckTitle(name); err != nil {
+		// The rule is the titles' one; say it is about a name.
+		why := strings.Replace(strings.TrimPrefix(err.Error(), history.ErrBadTitle.Error()+": "), "title", "name", 1)
+		return fmt.Errorf("%w: %s", ErrInvalid, why)
+	}
+	return nil
 }
 
 // RemoveMember removes a member: from then on their connections are

@@ -68,14 +68,10 @@ func (a *app) daemonConfig(r *wiki.Repo, f nodeFlags, kind string) (p2p.DaemonCo
 	if err != nil {
 		return p2p.DaemonConfig{}, err
 	}
-	// A replica made while its inviter was away becomes a member first.
-	// A refusal does not keep the node from running: it retries at the
-	// peers it meets (an admin's node among them, or a new invite).
-	if res, err := a.redeemPending(context.Background(), r, explicit, 0); err != nil {
-		fmt.Fprintf(a.stderr, "peerwiki: warning: the invite this replica was made with is not redeemed yet: %v\n", err)
-	} else if res.Role != "" {
-		fmt.Fprintf(a.stderr, "peerwiki: joined as a %s (invite redeemed by %s)\n", res.Role, res.Inviter.ID)
-	}
+	// An invite kept by join (its inviter was away) is redeemed by the
+	// node itself, at the first peer it dials that takes it (nodeConfig):
+	// not here, where it would hold up the UI's start by a dial timeout
+	// for every peer that does not answer.
 	cfg, err := nodeConfig(r)
 	if err != nil {
 		return p2p.DaemonConfig{}, err
