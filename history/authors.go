@@ -171,21 +171,8 @@ func idList(ids []int64) string {
 
 // Authors returns every author (peer id) of a stored revision, sorted.
 func (s *Store) Authors(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT a.peer FROM authors a
-		WHERE EXISTS (SELECT 1 FROM revisions r WHERE r.author = a.id) ORDER BY a.peer`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return scanColumn[string](s.db.QueryContext(ctx, `SELECT a.peer FROM authors a
+		WHERE EXISTS (SELECT 1 FROM revisions r WHERE r.author = a.id) ORDER BY a.peer`))
 }
 
 // RevisionAuthors returns the author of each stored revision among cs:

@@ -141,17 +141,22 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 
 func allIDs(q querier, query string, args ...any) ([]int64, error) {
 	rows, err := q.Query(query, args...)
+	return scanColumn[int64](rows, err)
+}
+
+// scanColumn reads every row of a one-column query.
+func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []int64
+	var out []T
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		out = append(out, id)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

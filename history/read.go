@@ -249,20 +249,7 @@ func (s *Store) PagesByTitle(ctx context.Context, title string) ([]PageRow, erro
 
 // DuplicateTitles returns titles (lower-cased) that more than one live page has.
 func (s *Store) DuplicateTitles(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT lower(title) FROM pages WHERE deleted = 0 AND system = 0 GROUP BY lower(title) HAVING count(*) > 1 ORDER BY 1`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return scanColumn[string](s.db.QueryContext(ctx, `SELECT lower(title) FROM pages WHERE deleted = 0 AND system = 0 GROUP BY lower(title) HAVING count(*) > 1 ORDER BY 1`))
 }
 
 func (s *Store) pageRowID(page cid.Cid) (int64, error) {
