@@ -238,20 +238,7 @@ func TestInvitesAreRefusedWithTheReason(t *testing.T) {
 // place: its founder's serve writes the member list, invites work, and a
 // new member syncs the old history.
 func TestLegacyRepoUpgradesAndInvites(t *testing.T) {
-	a := NewRepo(t)
-	if err := os.MkdirAll(a.Dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	src := filepath.Join("testdata", "pinned-by-resolve")
-	for _, f := range []string{"config.json", "identity.key", "wiki.key", "peerwiki.db"} {
-		b, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(a.Dir, f), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a := oldBuildRepo(t)
 	a.StartServe()
 	ms := a.members()
 	if len(ms) != 1 || ms[0].Role != "admin" || ms[0].Name != "ada" {

@@ -39,8 +39,11 @@ func TestEditAfterAutomaticMergeDoesNotPinThePolicy(t *testing.T) {
 	checkFollowsLWW(t, a)
 }
 
-// A repo pinned by the earlier version is read as meant once upgraded.
-func TestUpgradeRepairsAPinnedPage(t *testing.T) {
+// oldBuildRepo is a copy of testdata/pinned-by-resolve, a repo written by
+// a build from before sync version 4 (and before membership: a random
+// wiki id and a shared key).
+func oldBuildRepo(t *testing.T) *Repo {
+	t.Helper()
 	a := NewRepo(t)
 	if err := os.MkdirAll(a.Dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -55,6 +58,12 @@ func TestUpgradeRepairsAPinnedPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return a
+}
+
+// A repo pinned by the earlier version is read as meant once upgraded.
+func TestUpgradeRepairsAPinnedPage(t *testing.T) {
+	a := oldBuildRepo(t)
 	before := a.OK("log", "S", "--json")
 	checkFollowsLWW(t, a)
 	if after := a.OK("log", "S", "--json"); !strings.Contains(after, firstRev(before)) {
