@@ -339,6 +339,23 @@ func (s *Store) IsVoid(ctx context.Context, c cid.Cid) (bool, error) {
 	return void, err
 }
 
+// VoidAmong returns which of the stored revisions among cs are void,
+// in one query a few hundred revisions (a page's log asks for all of its).
+func (s *Store) VoidAmong(ctx context.Context, cs []cid.Cid) (map[cid.Cid]bool, error) {
+	out := map[cid.Cid]bool{}
+	err := forCIDs(ctx, s.db, `SELECT b.cid FROM void v JOIN blocks b ON b.id = v.rev WHERE b.cid IN `, cs,
+		func(rows *sql.Rows) error {
+			var cb []byte
+			if err := rows.Scan(&cb); err != nil {
+				return err
+			}
+			c, err := cid.Cast(cb)
+			out[c] = true
+			return err
+		})
+	return out, err
+}
+
 // VoidCount counts the void revisions stored.
 func (s *Store) VoidCount(ctx context.Context) (int, error) {
 	var n int

@@ -201,7 +201,11 @@ func (r *Repo) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
 	for _, h := range heads {
 		isHead[h] = true
 	}
-	voids, err := r.store.VoidCount(ctx)
+	revs := make([]cid.Cid, len(entries))
+	for i, e := range entries {
+		revs[i] = e.Cid
+	}
+	void, err := r.store.VoidAmong(ctx, revs)
 	if err != nil {
 		return nil, err
 	}
@@ -209,12 +213,7 @@ func (r *Repo) Log(ctx context.Context, page cid.Cid) ([]LogEntry, error) {
 	for _, e := range entries {
 		le := LogEntry{Rev: e.Cid, Parents: []cid.Cid{}, Title: e.Rev.Title, Deleted: e.Rev.Deleted,
 			Author: e.Rev.AuthorID().String(), Name: e.Rev.Name, Time: revisionTime(e.Rev.Time),
-			Message: e.Rev.Msg, Auto: e.Rev.IsAuto(), Head: isHead[e.Cid]}
-		if voids > 0 {
-			if le.Void, err = r.store.IsVoid(ctx, e.Cid); err != nil {
-				return nil, err
-			}
-		}
+			Message: e.Rev.Msg, Auto: e.Rev.IsAuto(), Head: isHead[e.Cid], Void: void[e.Cid]}
 		if le.Auto {
 			le.Policy = e.Rev.Policy
 		}
