@@ -26,3 +26,6 @@ func PutAsBefore(s *Store, blocks []Block) (*PutResult, error) {
 	}
 	return s.PutChecked(context.Background(), &Checked{revs: revs, others: others, local: true, before: true})
 }
+
+// ReceivedPending reports whether received batches wait for an fsync.
+func ReceivedPending(s *Store) bool { return s.lazy.pending.Load() }

@@ -127,11 +127,14 @@ func (r *PutResult) then(next *PutResult) *PutResult {
 // putChecked stores a batch in one write transaction.
 func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) {
 	revs, others := c.revs, c.others
-	conn, tx, err := s.beginWriteTx(ctx)
+	conn, tx, err := s.beginWriteTx(ctx, !c.local)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
+	if !c.local {
+		defer endLazy(conn) // on the error paths; a no-op after the Close below
+	}
 	defer tx.end()
 	overlay := &txOverlay{blocks: map[cid.Cid][]byte{}, revs: map[cid.Cid]*Revision{}}
 	w := &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: others, dirty: map[int64]cid.Cid{},
@@ -149,7 +152,13 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	if err := tx.commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	if !c.local {
+		s.lazy.pending.Store(true)
+	}
 	s.authors.addAll(w.authorIDs)
+	if !c.local {
+		endLazy(conn)
+	}
 	conn.Close() // back to the pool, for compact (the deferred Close is then a no-op)
 	s.compact(ctx, len(res.Pages))
 	s.yieldToWaiters()
@@ -157,11 +166,19 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 }
 
 // beginWriteTx takes a connection and begins a write transaction on it,
-// waiting its turn (see turns.go); the caller closes both.
-func (s *Store) beginWriteTx(ctx context.Context) (*sql.Conn, *connTx, error) {
+// waiting its turn (see turns.go); the caller closes both. A lazy one
+// commits without waiting for the disk (durable.go); its caller runs
+// endLazy on the connection before closing it.
+func (s *Store) beginWriteTx(ctx context.Context, lazy bool) (*sql.Conn, *connTx, error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("begin: %w", err)
+	}
+	if lazy {
+		if err := beginLazy(ctx, conn); err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("begin: %w", err)
+		}
 	}
 	tx, err := s.beginWriteTurn(ctx, conn)
 	for attempt := 0; err != nil && isBusy(err) && attempt < 3; attempt++ {

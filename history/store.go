@@ -187,6 +187,8 @@ type Store struct {
 	stopCheckpoints func()
 	// authors caches the row ids of the authors table (see authorRows).
 	authors authorRows
+	// lazy tracks received batches committed without an fsync (durable.go).
+	lazy lazyWrites
 }
 
 // Open opens (creating if needed) the store at path for the given wiki.
@@ -267,11 +269,18 @@ func (s *Store) startCheckpointer() {
 		defer tick.Stop()
 		seen, _ := s.CommitCount(ctx)
 		dirty, since := true, time.Now() // the WAL may hold others' commits
+		lazySince := time.Now()          // when received batches last were all on disk
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+			}
+			if s.lazy.pending.Load() && time.Since(lazySince) >= receivedSyncDelay-checkpointPoll {
+				s.SyncReceived()
+			}
+			if !s.lazy.pending.Load() {
+				lazySince = time.Now()
 			}
 			cc, err := s.CommitCount(ctx)
 			if err != nil {
@@ -423,6 +432,7 @@ func (s *Store) Close() error {
 	if s.stopCheckpoints != nil {
 		s.stopCheckpoints()
 	}
+	s.SyncReceived()
 	if st, err := os.Stat(s.path + "-wal"); err == nil && st.Size() > walKeepBytes {
 		s.checkpointIdle()
 	}

@@ -206,7 +206,7 @@ func (s *Store) Revoid(ctx context.Context, authors []string) ([]cid.Cid, error)
 	if len(authors) == 0 {
 		return nil, nil
 	}
-	conn, tx, err := s.beginWriteTx(ctx)
+	conn, tx, err := s.beginWriteTx(ctx, false)
 	if err != nil {
 		return nil, err
 	}

@@ -110,6 +110,13 @@ func (n *Node) handleAck(s network.Stream) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	// Received revisions reach the disk a little after they are stored
+	// (history.Store.SyncReceived): an acknowledgement waits for it.
+	if err := n.store.SyncReceived(); err != nil {
+		n.log.Warn("cannot make received revisions durable", "err", err)
+		fc.writeError("cannot write to disk")
+		return
+	}
 	ack := Ack{Wiki: n.wiki, Revs: req.Revs, Peer: []byte(n.ID()), Time: time.Now().UnixMilli()}
 	msg, err := ack.unsigned()
 	if err != nil {
