@@ -172,13 +172,18 @@ func (r *Repo) ObserveReceived(ctx context.Context, res *history.PutResult) {
 		return
 	}
 	// The batch may have changed the members page (Members rereads it when
-	// its heads moved: a commit of another process on this repo reports
-	// its revisions only).
+	// its heads moved). A batch known to have touched other pages only
+	// leaves the list as it was, and is spared the query (one an edit
+	// received); a result without its pages (a node's commit watcher
+	// reports other processes' commits by revision only) looks.
 	before := r.members.get()
-	m, err := r.Members(ctx)
-	if err != nil {
-		r.logWarn("reading the member list", err)
-		return
+	m := before
+	if m == nil || !m.Founded || len(res.Pages) == 0 || slices.ContainsFunc(res.Pages, r.MembersPage().Equals) {
+		var err error
+		if m, err = r.Members(ctx); err != nil {
+			r.logWarn("reading the member list", err)
+			return
+		}
 	}
 	if m == before && !m.Founded && m.legacyAuthors != nil {
 		// Not founded yet: the authors held are the members, and the
@@ -188,7 +193,7 @@ func (r *Repo) ObserveReceived(ctx context.Context, res *history.PutResult) {
 		}
 		return
 	}
-	if m != before || !m.Founded {
+	if m != before || !m.Founded || !m.anyRemoved() {
 		return
 	}
 	var removed []string

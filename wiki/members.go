@@ -221,6 +221,16 @@ func (m *Members) IsRemoved(p peer.ID) bool {
 	return ok && e.Removed
 }
 
+// anyRemoved reports whether anyone was ever removed from the list.
+func (m *Members) anyRemoved() bool {
+	for _, e := range m.list {
+		if e.Removed {
+			return true
+		}
+	}
+	return false
+}
+
 // holdsOthers reports whether, before the list is founded, the replica
 // self holds revisions by anyone else.
 func (m *Members) holdsOthers(self peer.ID) bool {
