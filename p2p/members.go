@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -156,6 +157,9 @@ func (n *Node) observeLocal(revs []history.NewRevision) {
 	for _, r := range revs {
 		if !n.isFromNetwork(r.Cid) {
 			res.Revisions = append(res.Revisions, r.Cid)
+			if !slices.ContainsFunc(res.Pages, r.Page.Equals) {
+				res.Pages = append(res.Pages, r.Page) // the list rereads itself only for its page
+			}
 		}
 	}
 	n.observe(n.ctx, res)
