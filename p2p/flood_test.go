@@ -13,20 +13,25 @@ import (
 
 // trickle takes one of nd's sync slots as a peer that moves next to
 // nothing: it asks for a sync, then sends a small valid frame every
-// interval (in its push a raw block, or, with inHello, a head of a HELLO
-// announcing a thousand). The returned channel says when nd cut it off.
+// interval (in its push a raw block, or, with inHello, a head of a DIFF
+// announcing a thousand, once the reconciliation that opens the sync is
+// done). The returned channel says when nd cut it off.
 func trickle(t *testing.T, ctx context.Context, nd *Node, every time.Duration, inHello bool) (peer.ID, <-chan time.Time) {
 	t.Helper()
 	h := newHostile(t)
 	fc := syncStream(t, h, nd, time.Minute)
 	heads := syntheticHeads(1000)
-	sum := history.HeadsHash(heads)
-	hello := helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: sum[:], Heads: encodeCIDs(heads[:1])}
 	if inHello {
-		hello.N = len(heads)
-	}
-	if err := fc.writeCBOR(frameHello, hello); err != nil || fc.flush() != nil {
-		t.Fatal(err)
+		askWithKeys(t, fc, syntheticKeys(heads))
+		if err := fc.writeCBOR(frameDiff, diffMsg{N: len(heads), Heads: encodeCIDs(heads[:1])}); err != nil || fc.flush() != nil {
+			t.Fatal(err)
+		}
+	} else {
+		sum := history.HeadsHash(heads[:1])
+		hello := helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: sum[:], Heads: encodeCIDs(heads[:1])}
+		if err := fc.writeCBOR(frameHello, hello); err != nil || fc.flush() != nil {
+			t.Fatal(err)
+		}
 	}
 	next := func(i int) error {
 		if inHello {

@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"peerwiki/history"
+	"peerwiki/reconcile"
 )
 
 // syntheticHeads are n revision CIDs no store holds, sorted as a head
@@ -62,8 +64,37 @@ func notPunished(t *testing.T, nd *Node, p interface{ String() string }) {
 	}
 }
 
+// askWithKeys opens a sync on fc as an asker whose heads are keys, and
+// reconciles: it returns the keys the answerer lacks and how many of its
+// the asker lacks.
+func askWithKeys(t *testing.T, fc *frameConn, keys []reconcile.Key) ([]reconcile.Key, int) {
+	t.Helper()
+	set := reconcile.NewMemSet(keys)
+	in, first, err := reconcile.NewInitiator(set, reconcile.Config{FrameSize: reconFrame})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), R: first}); err != nil || fc.flush() != nil {
+		t.Fatalf("send the HELLO: %v", err)
+	}
+	have, needs, err := (&Node{}).reconcileWith(fc, in, set.Len(), nil)
+	if err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	return have, needs
+}
+
+// syntheticKeys are the keys of heads taken as one-revision pages.
+func syntheticKeys(heads []cid.Cid) []reconcile.Key {
+	out := make([]reconcile.Key, len(heads))
+	for i, h := range heads {
+		out[i] = headKey(h, h)
+	}
+	return out
+}
+
 // A wiki with more heads than one frame holds syncs both ways, and
-// nobody is banned for the size of an honest head set: the asker's HELLO
+// nobody is banned for the size of an honest head set: the asker's DIFF
 // and the answerer's END each go on in HEADS frames.
 func TestSyncHeadSetLargerThanAFrame(t *testing.T) {
 	const n = 150_000
@@ -71,25 +102,30 @@ func TestSyncHeadSetLargerThanAFrame(t *testing.T) {
 	honest := newReplica(t)
 	honest.addHistory(3, 1, "Honest")
 	nh := startNode(t, honest, nil)
-	sum := history.HeadsHash(big)
 
 	t.Run("asker", func(t *testing.T) {
 		asker := newHostile(t)
-		fc := syncStream(t, asker, nh, 15*time.Second)
+		fc := syncStream(t, asker, nh, 30*time.Second)
+		have, needs := askWithKeys(t, fc, syntheticKeys(big))
+		if len(have) != n || needs != len(honest.heads()) {
+			t.Fatalf("reconciled: the answerer lacks %d, the asker %d; want %d and %d", len(have), needs, n, len(honest.heads()))
+		}
+		frames := fc.stats.FramesOut
 		err := fc.writeHeadSet(big, func(total int, first [][]byte) error {
-			return fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: sum[:], N: total, Heads: first})
+			return fc.writeCBOR(frameDiff, diffMsg{N: total, Heads: first})
 		})
 		if err != nil || fc.flush() != nil {
-			t.Fatalf("send the HELLO: %v", err)
+			t.Fatalf("send the DIFF: %v", err)
 		}
-		if fc.stats.FramesOut < 2 {
-			t.Fatalf("a HELLO of %d heads went in %d frames", n, fc.stats.FramesOut)
+		if fc.stats.FramesOut-frames < 2 {
+			t.Fatalf("a DIFF of %d heads went in %d frames", n, fc.stats.FramesOut-frames)
 		}
 		end := readBlocksTillEnd(t, fc)
 		if end.Want != n || end.Revs != 3 {
 			t.Fatalf("END wants %d heads and sent %d revisions; want %d and 3", end.Want, end.Revs, n)
 		}
 		theirs, err := fc.readHeadSet(end.N, end.Heads)
+		history.SortCIDs(theirs)
 		if err != nil || !sameHeads(theirs, honest.heads()) {
 			t.Fatalf("the answerer's heads: %d, %v", len(theirs), err)
 		}
@@ -110,16 +146,16 @@ func TestSyncHeadSetLargerThanAFrame(t *testing.T) {
 			fc := newFrameConn(s, time.Now().Add(15*time.Second), nil)
 			_, payload, err := fc.read()
 			var hello helloMsg
-			if err != nil || wireDec.Unmarshal(payload, &hello) != nil {
+			if err != nil || wireDec.Unmarshal(payload, &hello) != nil || hello.R != nil {
 				s.Reset()
 				return
 			}
-			if _, err := fc.readHeadSet(hello.N, hello.Heads); err != nil {
-				s.Reset()
-				return
+			lack := make([]int, len(hello.Heads))
+			for i := range lack {
+				lack[i] = i
 			}
 			err = fc.writeHeadSet(big, func(total int, first [][]byte) error {
-				return fc.writeCBOR(frameEnd, endMsg{Want: 3, N: total, Heads: first})
+				return fc.writeCBOR(frameEnd, endMsg{Want: 3, Lack: lack, N: total, Heads: first})
 			})
 			if err != nil || fc.flush() != nil {
 				return
@@ -143,19 +179,24 @@ func TestSyncHeadSetLargerThanAFrame(t *testing.T) {
 	})
 }
 
-// A head set over maxSyncHeads is refused in one line before it is read,
-// and its sender is not banned.
+// A set over reconcile.MaxItems is refused in one line before anything
+// more is read, and its sender is not banned.
 func TestHeadSetOverTheLimitIsRefused(t *testing.T) {
 	honest := newReplica(t)
 	nh := startNode(t, honest, nil)
 	asker := newHostile(t)
 	fc := syncStream(t, asker, nh, 5*time.Second)
-	first := encodeCIDs(syntheticHeads(10))
-	fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: make([]byte, 32), N: maxSyncHeads + 1, Heads: first})
+	first := []byte{reconcile.Version}
+	first = append(first, make([]byte, reconcile.SaltSize)...)
+	first = binary.AppendUvarint(first, reconcile.MaxItems+1)
+	first = binary.AppendUvarint(first, reconcile.DefaultFrameSize)
+	first = append(first, 33)
+	first = append(first, make([]byte, reconcile.FingerprintSize)...)
+	fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), R: first})
 	fc.flush()
 	ft, payload, err := fc.read()
-	if err != nil || ft != frameError || !strings.Contains(string(payload), "over this node's limit") {
-		t.Fatalf("reply %d %q, %v; want an error saying the set is over the limit", ft, payload, err)
+	if err != nil || ft != frameError || !strings.Contains(string(payload), "set too large") {
+		t.Fatalf("reply %d %q, %v; want an error saying the set is too large", ft, payload, err)
 	}
 	notPunished(t, nh, asker.ID())
 }

@@ -23,16 +23,34 @@ import (
 // SyncProtocol is the libp2p protocol id of the sync protocol.
 //
 // One stream per sync. Every frame is an unsigned-varint length and that
-// many bytes (msgio), at most MaxFrame; its first byte says what it is:
+// many bytes (msgio), at most MaxFrame; its first byte says what it is.
+// The asker opens in one of two modes, by the size of its head set.
 //
-//	asker → answerer   HELLO  {v, wiki, sum, n, heads} HEADS*
-//	                     sum = history.HeadsHash(all heads); a head set
-//	                     larger than one frame holds goes as its first
-//	                     headsPerFrame heads in HELLO, n = how many in all,
-//	                     and the rest in HEADS {heads} frames (n is left
-//	                     out when HELLO carries them all)
+// Reconciliation (more than listHeads heads): the two sides find the
+// difference of their sets of (page, head) pairs with range-based set
+// reconciliation (reconcile/, keys as headKey makes them), then
+// exchange the heads in the difference and the blocks they need:
+//
+//	asker → answerer   HELLO  {v, wiki, r}     r = reconcile's first message
+//	then, in turn      RECON  reconcile message (raw bytes), until one side's
+//	                     message leaves no range open: it stops after
+//	                     sending it, the other on reading it
+//	if the sets are equal, nothing more: the stream is closed
+//	asker → answerer   DIFF {n, heads} HEADS*  its heads the answerer lacks
+//	                     (split as a head set is, below)
+//	answerer → asker   (BLOCK|PACKED)* END {revs, blocks, want, n, heads} HEADS*
+//	                     the blocks as below; heads = its heads the asker
+//	                     lacks, sent only when want > 0
+//	then as in the list mode, from "if want > 0"
+//
+// List (at most listHeads heads, one round trip when one side alone has
+// something new):
+//
+//	asker → answerer   HELLO  {v, wiki, sum, heads}
+//	                     sum = history.HeadsHash(all heads), at most
+//	                     listHeads of them (more is a protocol violation)
 //	answerer → asker   EQUAL                               same sum: nothing else is sent
-//	               or  (BLOCK|PACKED)* END {revs, blocks, want, n, heads} HEADS*
+//	               or  (BLOCK|PACKED)* END {revs, blocks, want, lack, n, heads} HEADS*
 //	                     BLOCK = uvarint(len(cid)) cid bytes; every revision
 //	                     reachable from the answerer's heads and not from
 //	                     the asker's heads it knows, by page, parents first,
@@ -42,15 +60,23 @@ import (
 //	                     in the sender's storage encoding (history.Packed),
 //	                     a delta naming a block of the stream's window
 //	                     want = how many of the asker's heads it lacks;
-//	                     heads = its own heads, sent only when want > 0,
-//	                     split as HELLO's are
+//	                     heads = its heads the asker lacks and lack = the
+//	                     positions in the HELLO's list of the asker's heads
+//	                     that are not its heads, sent only when want > 0;
+//	                     a head set larger than one frame holds (heads,
+//	                     here and in DIFF) goes as its first headsPerFrame
+//	                     heads, n = how many in all, and the rest in HEADS
+//	                     {heads} frames (n is left out when one frame
+//	                     carries them all)
 //	if want > 0:
 //	asker → answerer   (BLOCK|PACKED)* END {revs, blocks}   the same computation the other way
 //	answerer → asker   DONE {revs, err}
 //	any side           ERROR "message"                      then the stream is closed
 //
-// So a sync is one round trip, and one and a half when both sides had
-// something new. Structured payloads are CBOR.
+// So a sync of equal replicas is one round trip and about 70 bytes (the
+// list mode: 40 bytes a head); k differences cost bytes in proportion to
+// k (and log n) in the round trips the reconciliation takes (4 at
+// 100,000 heads). Structured payloads are CBOR.
 const SyncProtocol = protocol.ID("/peerwiki/sync/1.0.0")
 
 // frameTimeout is how long a peer may keep us waiting for one frame (a
@@ -110,7 +136,9 @@ const (
 // replica connects, syncs and gossips only with members of the wiki's
 // replicated member list, and a new one joins by redeeming an invite
 // (JoinProtocol).
-const protoVersion = 5
+// 6: set reconciliation instead of every head in the HELLO (RECON and
+// DIFF frames), and END carries only the heads the asker lacks.
+const protoVersion = 6
 
 // Frame types.
 const (
@@ -122,26 +150,40 @@ const (
 	frameError
 	framePacked
 	frameHeads
+	frameRecon
+	frameDiff
 )
 
-// helloMsg opens a sync. Without N (a set that fits in the frame) it has
-// the shape of a version-3 HELLO, so a version-3 peer decodes it and
-// answers that it speaks another version rather than finding an unknown
-// field and banning the asker.
+// helloMsg opens a sync. In the list mode it has the shape of a
+// version-3 HELLO, so a version-3 peer decodes it and answers that it
+// speaks another version rather than finding an unknown field and banning
+// the asker; peers of versions 4 and 5 read only v first, and say the
+// same of either mode.
+//
+// With R (the reconciliation mode) it carries no heads, sum or n.
 type helloMsg struct {
 	V     int      `cbor:"v"`
 	Wiki  string   `cbor:"wiki"`
-	Sum   []byte   `cbor:"sum"`
+	Sum   []byte   `cbor:"sum,omitempty"`
 	N     int      `cbor:"n,omitempty"`
-	Heads [][]byte `cbor:"heads"`
+	Heads [][]byte `cbor:"heads,omitempty"`
+	R     []byte   `cbor:"r,omitempty"`
 }
 
 type endMsg struct {
 	Revs   int      `cbor:"revs"`
 	Blocks int      `cbor:"blocks"`
 	Want   int      `cbor:"want,omitempty"`
+	Lack   []int    `cbor:"lack,omitempty"`
 	N      int      `cbor:"n,omitempty"`
 	Heads  [][]byte `cbor:"heads,omitempty"`
+}
+
+// diffMsg is a DIFF frame: the first part of the asker's heads that the
+// answerer lacks (n in all when more follow in HEADS frames).
+type diffMsg struct {
+	N     int      `cbor:"n,omitempty"`
+	Heads [][]byte `cbor:"heads"`
 }
 
 // headsMsg is a HEADS frame: the next part of a head set.
@@ -262,6 +304,10 @@ type wireStats struct {
 	// PackedIn and PackedOut count the blocks carried in their storage
 	// encoding (PACKED frames).
 	PackedIn, PackedOut int
+	// BlockBytesIn and BlockBytesOut count the bytes of BLOCK and PACKED
+	// frames (length prefix included): the rest of Bytes is the protocol's
+	// own cost.
+	BlockBytesIn, BlockBytesOut int64
 }
 
 // newFrameConn frames a libp2p stream until deadline; meter, when not
@@ -345,6 +391,9 @@ func (f *frameConn) readWithin(d time.Duration) (byte, []byte, error) {
 	if msg[0] == framePacked {
 		f.stats.PackedIn++
 	}
+	if msg[0] == framePacked || msg[0] == frameBlock {
+		f.stats.BlockBytesIn += int64(len(msg)) + int64(varintLen(len(msg)))
+	}
 	return msg[0], msg[1:], nil
 }
 
@@ -392,6 +441,7 @@ func (f *frameConn) writeBlock(b history.Packed) error {
 	}
 	buf = append(buf, b.Data...)
 	f.stats.FramesOut++
+	f.stats.BlockBytesOut += int64(len(buf)) + int64(varintLen(len(buf)))
 	return f.w.WriteMsg(buf)
 }
 

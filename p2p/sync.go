@@ -50,42 +50,6 @@ func badData(err error) bool {
 	return false
 }
 
-// headState is the local head set and its hash, cached until the store's
-// commit counter moves.
-type headState struct {
-	commits int64
-	heads   []cid.Cid
-	sum     [32]byte
-}
-
-func (n *Node) localHeads(ctx context.Context) (headState, error) {
-	// One reader at a time: a caller that waited finds the cache filled.
-	n.headsMu.Lock()
-	defer n.headsMu.Unlock()
-	cc, err := n.store.CommitCount(ctx)
-	if err != nil {
-		return headState{}, err
-	}
-	n.mu.Lock()
-	hs := n.heads
-	n.mu.Unlock()
-	if hs.heads != nil && hs.commits == cc {
-		return hs, nil
-	}
-	heads, err := n.store.HeadSet(ctx)
-	if err != nil {
-		return headState{}, err
-	}
-	if heads == nil {
-		heads = []cid.Cid{}
-	}
-	hs = headState{commits: cc, heads: heads, sum: history.HeadsHash(heads)}
-	n.mu.Lock()
-	n.heads = hs
-	n.mu.Unlock()
-	return hs, nil
-}
-
 // put stores blocks that came from p in one transaction and applies the
 // wiki's policies to pages that became divergent.
 func (n *Node) put(ctx context.Context, p peer.ID, blocks []history.Block, viaGossip bool) (*history.PutResult, error) {
@@ -322,20 +286,26 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 	if err := n.ask(ctx, fc, p, &res); err != nil {
 		return res, err
 	}
-	if !res.Equal {
-		n.log.Debug("synced", "peer", p, "received", res.Received, "sent", res.Sent, "ms", time.Since(start).Milliseconds())
-	}
+	w := fc.stats
+	n.log.Debug("synced", "peer", p, "received", res.Received, "sent", res.Sent, "equal", res.Equal,
+		"ms", time.Since(start).Milliseconds(), "bytes_in", w.BytesIn, "bytes_out", w.BytesOut,
+		"block_bytes_in", w.BlockBytesIn, "block_bytes_out", w.BlockBytesOut, "frames", w.FramesIn+w.FramesOut)
 	return res, nil
 }
 
-// ask is the asker's side of a sync with p on fc: HELLO with our heads,
+// ask is the asker's side of a sync with p on fc: the reconciliation
+// of our heads with p's (or, for a small head set, HELLO with our heads),
 // then what p sends, then, when p lacks some of our heads, the push of
 // what it lacks.
 func (n *Node) ask(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResult) error {
-	hs, err := n.localHeads(ctx)
+	ks, err := n.localKeys(ctx)
 	if err != nil {
 		return err
 	}
+	if ks.Len() > listHeads {
+		return n.askReconcile(ctx, fc, p, res, ks)
+	}
+	hs := ks.heads()
 	err = fc.writeHeadSet(hs.heads, func(total int, first [][]byte) error {
 		return fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: n.wiki, Sum: hs.sum[:], N: total, Heads: first})
 	})
@@ -360,11 +330,34 @@ func (n *Node) ask(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResul
 	if end.Want == 0 {
 		return nil
 	}
+	// Its heads: ours but those it lacks, and those we lack.
+	lacks := make([]bool, len(hs.heads))
+	for i, x := range end.Lack {
+		if x < 0 || x >= len(hs.heads) || (i > 0 && x <= end.Lack[i-1]) {
+			return protoErr("END lacks position %d of a list of %d heads", x, len(hs.heads))
+		}
+		lacks[x] = true
+	}
+	if end.Want > len(end.Lack) {
+		return protoErr("the peer wants %d heads of ours where it lacks %d", end.Want, len(end.Lack))
+	}
 	theirs, err := fc.readHeadSet(end.N, end.Heads)
 	if err != nil {
 		return fmt.Errorf("sync with %s: %w", p, err)
 	}
+	for i, c := range hs.heads {
+		if !lacks[i] {
+			theirs = append(theirs, c)
+		}
+	}
+	history.SortCIDs(theirs)
 	plan, err := n.planFor(ctx, p, theirs, hs.heads)
+	return n.push(ctx, fc, p, res, plan, err)
+}
+
+// push sends p what plan (planned with err) says it lacks, once p has
+// sent what we lacked, and reads its DONE.
+func (n *Node) push(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResult, plan *history.SyncPlan, err error) error {
 	var ref *refusal
 	if errors.As(err, &ref) {
 		fc.writeError(ref.msg)
@@ -376,7 +369,7 @@ func (n *Node) ask(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResul
 		return fmt.Errorf("push to %s: %w", p, err)
 	}
 	res.Sent = plan.Revisions()
-	t, payload, err = fc.read()
+	t, payload, err := fc.read()
 	if err != nil {
 		return fmt.Errorf("push to %s: %w", p, err)
 	}
@@ -476,34 +469,75 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 	if hello.Wiki != n.wiki {
 		return refuse("this node replicates another wiki")
 	}
-	theirs, err := fc.readHeadSet(hello.N, hello.Heads)
-	if err != nil {
-		return err
-	}
-	hs, err := n.localHeads(ctx)
-	if err != nil {
-		return err
-	}
-	if string(hello.Sum) == string(hs.sum[:]) {
-		res.Equal = true
-		if err := fc.write(frameEqual, nil); err != nil {
-			return err
+	if hello.R != nil {
+		if hello.N != 0 || len(hello.Heads) != 0 || len(hello.Sum) != 0 {
+			return protoErr("a HELLO with both a reconciliation and a head list")
 		}
-		return fc.flush()
+		return n.answerReconcile(ctx, fc, p, res, hello.R)
 	}
+	if hello.N != 0 || len(hello.Heads) > listHeads {
+		// A larger set goes by reconciliation.
+		return protoErr("a HELLO listing %d heads, more than %d", max(hello.N, len(hello.Heads)), listHeads)
+	}
+	theirs, err := fc.readHeadSet(0, hello.Heads)
+	if err != nil {
+		return err
+	}
+	ks, err := n.localKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if len(theirs) == ks.Len() {
+		if hs := ks.heads(); string(hello.Sum) == string(hs.sum[:]) {
+			res.Equal = true
+			if err := fc.write(frameEqual, nil); err != nil {
+				return err
+			}
+			return fc.flush()
+		}
+	}
+	hs := ks.heads()
 	plan, err := n.planFor(ctx, p, theirs, hs.heads)
 	if err != nil {
 		return err
 	}
 	end := endMsg{Want: len(plan.Unknown)}
-	if err := n.sendPlan(ctx, fc, plan, end, hs.heads); err != nil {
+	var mine []cid.Cid
+	if end.Want > 0 {
+		// The heads it lacks, and the positions of its list that are
+		// not heads here: the asker's plan needs our heads.
+		listed := make(map[string]int, len(theirs))
+		for i, c := range theirs {
+			listed[c.KeyString()] = i
+		}
+		found := make([]bool, len(theirs))
+		for _, c := range hs.heads {
+			if i, ok := listed[c.KeyString()]; ok {
+				found[i] = true
+			} else {
+				mine = append(mine, c)
+			}
+		}
+		for i, ok := range found {
+			if !ok {
+				end.Lack = append(end.Lack, i)
+			}
+		}
+	}
+	return n.answerPlan(ctx, fc, p, res, plan, end, mine)
+}
+
+// answerPlan sends the asker what plan says it lacks and END (with our
+// heads mine when end.Want > 0), then, when it wants, takes its push.
+func (n *Node) answerPlan(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResult, plan *history.SyncPlan, end endMsg, mine []cid.Cid) error {
+	if err := n.sendPlan(ctx, fc, plan, end, mine); err != nil {
 		return err
 	}
 	res.Sent = plan.Revisions()
 	if end.Want == 0 {
 		return nil
 	}
-	t, payload, err = fc.read()
+	t, payload, err := fc.read()
 	if err != nil {
 		return err
 	}
@@ -521,12 +555,8 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 // planFor plans what to send p for its heads, within p's share of this
 // node's work (see workShare).
 func (n *Node) planFor(ctx context.Context, p peer.ID, theirs, ours []cid.Cid) (*history.SyncPlan, error) {
-	if ok, wait, first := n.work.allow(p, time.Now()); !ok {
-		wait = wait.Round(time.Second)
-		if first {
-			n.log.Warn("a peer asks this node for more work than its share; answering it busy for a while", "peer", p, "for", wait)
-		}
-		return nil, busy("slow down: this node has worked a lot for you lately; try again in %s", wait)
+	if err := n.allowWork(p); err != nil {
+		return nil, err
 	}
 	plan, err := n.store.PlanSync(ctx, theirs)
 	units := lookups(theirs, ours)
@@ -535,6 +565,18 @@ func (n *Node) planFor(ctx context.Context, p peer.ID, theirs, ours []cid.Cid) (
 	}
 	n.work.charge(p, units, time.Now())
 	return plan, err
+}
+
+// allowWork refuses, busy, a peer over its share of this node's work.
+func (n *Node) allowWork(p peer.ID) error {
+	if ok, wait, first := n.work.allow(p, time.Now()); !ok {
+		wait = wait.Round(time.Second)
+		if first {
+			n.log.Warn("a peer asks this node for more work than its share; answering it busy for a while", "peer", p, "for", wait)
+		}
+		return busy("slow down: this node has worked a lot for you lately; try again in %s", wait)
+	}
+	return nil
 }
 
 // banTime is how long a misbehaving peer stays disconnected.

@@ -11,7 +11,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 
-	"peerwiki/history"
+	"peerwiki/reconcile"
 )
 
 func TestWorkBudget(t *testing.T) {
@@ -98,8 +98,7 @@ func TestRandomHeadsAreRateLimited(t *testing.T) {
 	})
 	attacker := newHostile(t)
 	heads := syntheticHeads(100_000)
-	sum := history.HeadsHash(heads)
-	hello := cborFrame(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Sum: sum[:], Heads: encodeCIDs(heads)})
+	set := reconcile.NewMemSet(syntheticKeys(heads))
 	ask := func() (first byte, payload string) {
 		t.Helper()
 		// One sync per peer: the last one's reset must have reached the
@@ -112,7 +111,11 @@ func TestRandomHeadsAreRateLimited(t *testing.T) {
 		})
 		fc := syncStream(t, attacker, nh, 15*time.Second)
 		defer fc.s.(network.Stream).Reset()
-		if err := fc.write(hello[0], hello[1:]); err != nil {
+		in, msg1, err := reconcile.NewInitiator(set, reconcile.Config{FrameSize: reconFrame})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), R: msg1}); err != nil {
 			t.Fatal(err)
 		}
 		if err := fc.flush(); err != nil {
@@ -120,6 +123,23 @@ func TestRandomHeadsAreRateLimited(t *testing.T) {
 		}
 		ft, p, err := fc.read()
 		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		if ft != frameRecon {
+			return ft, string(p)
+		}
+		// Reconciled, every one of the heads is new to the node, which
+		// plans for them all.
+		if _, _, err := (&Node{}).reconcileWith(fc, in, set.Len(), p); err != nil {
+			t.Fatalf("reconcile: %v", err)
+		}
+		err = fc.writeHeadSet(heads, func(total int, first [][]byte) error {
+			return fc.writeCBOR(frameDiff, diffMsg{N: total, Heads: first})
+		})
+		if err != nil || fc.flush() != nil {
+			t.Fatalf("send the DIFF: %v", err)
+		}
+		if ft, p, err = fc.read(); err != nil {
 			t.Fatalf("no answer: %v", err)
 		}
 		return ft, string(p)

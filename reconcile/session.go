@@ -290,3 +290,11 @@ func maxMessages(a, b, frame int) int {
 	transfer := ((a+b)*(KeySize+KeySize/2) + frame - 1) / frame
 	return 2*depth + 2*transfer + 8
 }
+
+// PeerSize is the size of the peer's set as it declared it (0 until its
+// first message is read).
+func (in *Initiator) PeerSize() int { return in.s.peerN }
+
+// PeerSize is the size of the peer's set as it declared it (0 until its
+// first message is read).
+func (r *Responder) PeerSize() int { return r.s.peerN }

@@ -1,0 +1,189 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ipfs/go-cid"
+)
+
+// The heads as the sync protocol's set reconciliation reads them (see
+// p2p/): every (page, head) pair, and, for a node that keeps the set in
+// memory between syncs, which pages changed since it last read them.
+
+// HeadRow is one head of a page: the row ids and CIDs of the head and of
+// its page (the page's genesis revision).
+type HeadRow struct {
+	Rev, Page     int64
+	Head, PageCID cid.Cid
+}
+
+// HeadsChange is one consistent read of the heads (one read
+// transaction): every head when Full, else every head of the pages that
+// gained a revision after the given one. Commits is the commit counter and
+// LastRev the highest revision id at that moment; Count, RevSum and RevSq
+// summarise the whole heads table (how many rows, the sum of their
+// revision ids, the sum of their squares modulo a prime), so that a set
+// brought up to date from Pages can be checked against it: heads that
+// changed without a new revision (a page recounted after the member list
+// changed) show as a mismatch.
+type HeadsChange struct {
+	Commits, LastRev     int64
+	Full                 bool
+	Pages                []int64
+	Rows                 []HeadRow
+	Count, RevSum, RevSq int64
+}
+
+// headsSqMod keeps RevSq's terms small enough that 2^22 of them add up
+// without overflow.
+const headsSqMod = 1_000_003
+
+// HeadsSince reads the heads of the pages that have a revision with an id
+// above after, or every head (Full) when after is negative or when more
+// than maxPages pages changed.
+func (s *Store) HeadsSince(ctx context.Context, after int64, maxPages int) (*HeadsChange, error) {
+	ch := &HeadsChange{}
+	err := s.readTx(ctx, func(q querier) error {
+		if err := q.QueryRow(`SELECT CAST(value AS INTEGER) FROM meta WHERE key='commits'`).Scan(&ch.Commits); err != nil {
+			return err
+		}
+		if err := q.QueryRow(`SELECT coalesce(max(id), 0) FROM revisions`).Scan(&ch.LastRev); err != nil {
+			return err
+		}
+		if err := q.QueryRow(`SELECT count(*), coalesce(sum(rev), 0), coalesce(sum((rev % ?) * (rev % ?) % ?), 0) FROM heads`,
+			headsSqMod, headsSqMod, headsSqMod).Scan(&ch.Count, &ch.RevSum, &ch.RevSq); err != nil {
+			return err
+		}
+		if after >= 0 {
+			pages, err := allIDs(q, `SELECT DISTINCT page FROM revisions WHERE id > ?`, after)
+			if err != nil {
+				return err
+			}
+			if len(pages) <= maxPages {
+				slices.Sort(pages)
+				ch.Pages = pages
+				return headRowsOfPages(q, pages, &ch.Rows)
+			}
+		}
+		ch.Full = true
+		return scanHeadRows(q, &ch.Rows, ``)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read heads: %w", err)
+	}
+	return ch, nil
+}
+
+const headRowsSelect = `SELECT h.rev, h.page, hb.cid, pb.cid FROM heads h
+	JOIN blocks hb ON hb.id = h.rev JOIN blocks pb ON pb.id = h.page`
+
+func scanHeadRows(q querier, out *[]HeadRow, where string, args ...any) error {
+	rows, err := q.Query(headRowsSelect+where, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r HeadRow
+		var hb, pb []byte
+		if err := rows.Scan(&r.Rev, &r.Page, &hb, &pb); err != nil {
+			return err
+		}
+		if r.Head, err = cid.Cast(hb); err != nil {
+			return err
+		}
+		if r.PageCID, err = cid.Cast(pb); err != nil {
+			return err
+		}
+		*out = append(*out, r)
+	}
+	return rows.Err()
+}
+
+func headRowsOfPages(q querier, pages []int64, out *[]HeadRow) error {
+	const per = 500
+	for from := 0; from < len(pages); from += per {
+		part := pages[from:min(from+per, len(pages))]
+		args := make([]any, len(part))
+		for i, p := range part {
+			args[i] = p
+		}
+		where := ` WHERE h.page IN (?` + strings.Repeat(",?", len(part)-1) + `)`
+		if err := scanHeadRows(q, out, where, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PlanSyncPages is PlanSync for a peer whose heads are known only where
+// they may differ from ours: known maps each page that holds a head of
+// ours the peer lacks to our heads there that the peer holds (revision row
+// ids, possibly none), and extra are the peer's heads that are not heads
+// here (older revisions of ours, or unknown). Every page not in known is
+// one whose heads the peer holds all of. The plan is the one PlanSync
+// makes from the peer's whole head set: the same revisions in the same
+// order, and Unknown, the heads of extra this store does not hold. It
+// reads the heads of known's pages as they are now.
+func (s *Store) PlanSyncPages(ctx context.Context, known map[int64][]int64, extra []cid.Cid) (*SyncPlan, error) {
+	plan := &SyncPlan{}
+	rows, err := s.revisionRows(ctx, extra)
+	if err != nil {
+		return nil, err
+	}
+	theirByPage := make(map[int64][]int64, len(known))
+	for _, c := range extra {
+		if h, ok := rows[string(c.Bytes())]; ok {
+			theirByPage[h[1]] = append(theirByPage[h[1]], h[0])
+		} else {
+			plan.Unknown = append(plan.Unknown, c)
+		}
+	}
+	var pages, systemPages []int64
+	ourByPage := make(map[int64][]int64, len(known))
+	for page, revs := range known {
+		theirByPage[page] = append(theirByPage[page], revs...)
+		var auto bool
+		err := s.db.QueryRowContext(ctx, `SELECT auto FROM revisions WHERE id = ?`, page).Scan(&auto)
+		if err == sql.ErrNoRows {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		heads, err := allIDs(s.db, `SELECT rev FROM heads WHERE page = ?`, page)
+		if err != nil {
+			return nil, err
+		}
+		if len(heads) == 0 {
+			continue
+		}
+		ourByPage[page] = heads
+		if auto {
+			systemPages = append(systemPages, page)
+		} else {
+			pages = append(pages, page)
+		}
+	}
+	slices.Sort(systemPages)
+	slices.Sort(pages)
+	for _, page := range append(systemPages, pages...) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		theirs := theirByPage[page]
+		if containsAll(theirs, ourByPage[page]) {
+			continue
+		}
+		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, ourByPage[page], theirs)
+		if err != nil {
+			return nil, fmt.Errorf("plan sync of page #%d: %w", page, err)
+		}
+		plan.revs = append(plan.revs, revs...)
+		plan.Sends = append(plan.Sends, cids...)
+	}
+	return plan, nil
+}

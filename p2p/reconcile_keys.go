@@ -1,0 +1,314 @@
+package p2p
+
+import (
+	"context"
+	"crypto/sha256"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+	"peerwiki/reconcile"
+)
+
+// The node's own (page, head) pairs as the keys of set reconciliation
+// (reconcile/), kept in memory between syncs.
+//
+// A key is SHA-256(page)[:8] || SHA-256(page || head)[:24], page and head
+// being CID bytes (reconcile/doc.go, "Items"): a page's heads sit side by
+// side, so a page edited on one side is one differing range. The set is
+// an immutable snapshot (a session reads one while others are built):
+// the sorted keys, the prefix sums of their digests and, for each key,
+// which head it stands for. It is read again only when the store's commit
+// counter has moved, and then only for the pages that gained a revision
+// since (history.Store.HeadsSince), merged into a copy of the previous
+// snapshot: an O(n) copy in memory and a hash for each changed head,
+// where a rebuild reads every head from SQLite and hashes it three times.
+// The result is checked against a summary of the whole heads table (count,
+// sum and sum of squares of the revision ids, read in the same
+// transaction); heads that changed without a new revision (a page
+// recounted after the member list changed) do not match, and the set is
+// then read whole.
+
+// keyEntry is the head a key stands for.
+type keyEntry struct {
+	rev, page int64
+	head      cid.Cid
+}
+
+// keySet is one snapshot of the node's heads as reconciliation keys. It
+// is a reconcile.Set.
+type keySet struct {
+	commits, lastRev     int64
+	count, revSum, revSq int64
+	keys                 []reconcile.Key
+	pre                  []reconcile.Sum // pre[i]: sum of the digests of keys[:i]
+	ents                 []keyEntry
+	listOnce             sync.Once
+	list                 headList
+}
+
+// headList is the head set sorted by CID bytes and its history.HeadsHash:
+// what a HELLO of the list mode and gossip's periodic announcement carry.
+type headList struct {
+	heads []cid.Cid
+	sum   [32]byte
+}
+
+// headState is the node's cache of its own heads (Node.heads): the
+// current key set, nil until a sync or gossip first asks.
+type headState struct {
+	keys *keySet
+}
+
+// maxChangedPages is how many changed pages a key set is brought up to
+// date with; beyond, it is read whole.
+const maxChangedPages = 20_000
+
+// headKey is the reconciliation key of a page's head.
+func headKey(page, head cid.Cid) reconcile.Key {
+	pb, hb := page.Bytes(), head.Bytes()
+	var k reconcile.Key
+	a := sha256.Sum256(pb)
+	copy(k[:8], a[:8])
+	h := sha256.New()
+	h.Write(pb)
+	h.Write(hb)
+	var b [32]byte
+	h.Sum(b[:0])
+	copy(k[8:], b[:24])
+	return k
+}
+
+// item is a key, its digest and its head, as a set is built.
+type item struct {
+	key reconcile.Key
+	dig reconcile.Sum
+	ent keyEntry
+}
+
+// items hashes rows into items, on every core for a large set.
+func items(rows []history.HeadRow) []item {
+	out := make([]item, len(rows))
+	work := func(from, to int) {
+		for i := from; i < to; i++ {
+			r := rows[i]
+			k := headKey(r.PageCID, r.Head)
+			out[i] = item{key: k, dig: reconcile.Digest(k), ent: keyEntry{rev: r.Rev, page: r.Page, head: r.Head}}
+		}
+	}
+	procs := runtime.GOMAXPROCS(0)
+	if len(rows) < 4096 || procs == 1 {
+		work(0, len(rows))
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (len(rows) + procs - 1) / procs
+	for from := 0; from < len(rows); from += per {
+		wg.Add(1)
+		go func(from, to int) {
+			defer wg.Done()
+			work(from, to)
+		}(from, min(from+per, len(rows)))
+	}
+	wg.Wait()
+	return out
+}
+
+func sortItems(its []item) []item {
+	slices.SortFunc(its, func(a, b item) int { return a.key.Compare(b.key) })
+	// Two heads with one key would take a 2^-96 collision: keep one.
+	return slices.CompactFunc(its, func(a, b item) bool { return a.key == b.key })
+}
+
+// newKeySet builds a set from every head.
+func newKeySet(ch *history.HeadsChange) *keySet {
+	its := sortItems(items(ch.Rows))
+	ks := &keySet{commits: ch.Commits, lastRev: ch.LastRev,
+		keys: make([]reconcile.Key, len(its)), pre: make([]reconcile.Sum, len(its)+1), ents: make([]keyEntry, len(its))}
+	for i, it := range its {
+		ks.keys[i], ks.ents[i] = it.key, it.ent
+		ks.pre[i+1] = ks.pre[i].Add(it.dig)
+	}
+	ks.summarise()
+	return ks
+}
+
+// updated returns a copy of ks with the heads of ch's pages replaced by
+// ch's rows.
+func (ks *keySet) updated(ch *history.HeadsChange) *keySet {
+	changed := make(map[int64]bool, len(ch.Pages))
+	for _, p := range ch.Pages {
+		changed[p] = true
+	}
+	fresh := sortItems(items(ch.Rows))
+	n := len(ks.keys) + len(fresh)
+	out := &keySet{commits: ch.Commits, lastRev: ch.LastRev,
+		keys: make([]reconcile.Key, 0, n), pre: make([]reconcile.Sum, 1, n+1), ents: make([]keyEntry, 0, n)}
+	add := func(k reconcile.Key, d reconcile.Sum, e keyEntry) {
+		if l := len(out.keys); l > 0 && out.keys[l-1] == k {
+			return
+		}
+		out.keys = append(out.keys, k)
+		out.ents = append(out.ents, e)
+		out.pre = append(out.pre, out.pre[len(out.pre)-1].Add(d))
+	}
+	j := 0
+	for i, k := range ks.keys {
+		for j < len(fresh) && fresh[j].key.Compare(k) < 0 {
+			add(fresh[j].key, fresh[j].dig, fresh[j].ent)
+			j++
+		}
+		if changed[ks.ents[i].page] {
+			continue
+		}
+		add(k, ks.pre[i+1].Sub(ks.pre[i]), ks.ents[i])
+	}
+	for ; j < len(fresh); j++ {
+		add(fresh[j].key, fresh[j].dig, fresh[j].ent)
+	}
+	out.summarise()
+	return out
+}
+
+// summarise computes the summary HeadsChange checks a set against.
+func (ks *keySet) summarise() {
+	ks.count, ks.revSum, ks.revSq = int64(len(ks.ents)), 0, 0
+	const mod = 1_000_003
+	for _, e := range ks.ents {
+		ks.revSum += e.rev
+		ks.revSq += (e.rev % mod) * (e.rev % mod) % mod
+	}
+}
+
+func (ks *keySet) matches(ch *history.HeadsChange) bool {
+	return ks.count == ch.Count && ks.revSum == ch.RevSum && ks.revSq == ch.RevSq
+}
+
+// Len, Search, Keys and Sum make a keySet a reconcile.Set.
+func (ks *keySet) Len() int { return len(ks.keys) }
+
+func (ks *keySet) Search(k reconcile.Key) (int, error) {
+	return sort.Search(len(ks.keys), func(i int) bool { return ks.keys[i].Compare(k) >= 0 }), nil
+}
+
+func (ks *keySet) Keys(dst []reconcile.Key, i, j int) ([]reconcile.Key, error) {
+	if i < 0 || i > j || j > len(ks.keys) {
+		return dst, errPositions
+	}
+	return append(dst, ks.keys[i:j]...), nil
+}
+
+func (ks *keySet) Sum(i, j int) (reconcile.Sum, error) {
+	if i < 0 || i > j || j > len(ks.keys) {
+		return reconcile.Sum{}, errPositions
+	}
+	return ks.pre[j].Sub(ks.pre[i]), nil
+}
+
+var errPositions = protoErr("key set positions out of range") // never: the package asks within Len
+
+// entry returns the head key k stands for, if the set holds k.
+func (ks *keySet) entry(k reconcile.Key) (keyEntry, bool) {
+	i, _ := ks.Search(k)
+	if i < len(ks.keys) && ks.keys[i] == k {
+		return ks.ents[i], true
+	}
+	return keyEntry{}, false
+}
+
+// pageHeads returns the heads of the set on page (whose key starts with
+// prefix, the page's 8 bytes).
+func (ks *keySet) pageHeads(prefix [8]byte, page int64) []keyEntry {
+	var lo reconcile.Key
+	copy(lo[:], prefix[:])
+	i, _ := ks.Search(lo)
+	var out []keyEntry
+	for ; i < len(ks.keys) && [8]byte(ks.keys[i][:8]) == prefix; i++ {
+		if ks.ents[i].page == page {
+			out = append(out, ks.ents[i])
+		}
+	}
+	return out
+}
+
+// heads returns the head set sorted by CID bytes and its hash, built once
+// for the snapshot.
+func (ks *keySet) heads() headList {
+	ks.listOnce.Do(func() {
+		hs := make([]cid.Cid, len(ks.ents))
+		for i, e := range ks.ents {
+			hs[i] = e.head
+		}
+		slices.SortFunc(hs, func(a, b cid.Cid) int { return compareStrings(a.KeyString(), b.KeyString()) })
+		ks.list = headList{heads: hs, sum: history.HeadsHash(hs)}
+	})
+	return ks.list
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// localKeys returns the node's heads as a key set, brought up to date
+// when the store's commit counter has moved since it was read.
+func (n *Node) localKeys(ctx context.Context) (*keySet, error) {
+	// One reader at a time: a caller that waited finds the cache filled.
+	n.headsMu.Lock()
+	defer n.headsMu.Unlock()
+	cc, err := n.store.CommitCount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	ks := n.heads.keys
+	n.mu.Unlock()
+	if ks != nil && ks.commits == cc {
+		return ks, nil
+	}
+	after := int64(-1)
+	if ks != nil {
+		after = ks.lastRev
+	}
+	ch, err := n.store.HeadsSince(ctx, after, maxChangedPages)
+	if err != nil {
+		return nil, err
+	}
+	var next *keySet
+	if !ch.Full {
+		if next = ks.updated(ch); !next.matches(ch) {
+			next = nil
+		}
+	}
+	if next == nil {
+		if !ch.Full {
+			if ch, err = n.store.HeadsSince(ctx, -1, 0); err != nil {
+				return nil, err
+			}
+		}
+		next = newKeySet(ch)
+	}
+	n.mu.Lock()
+	n.heads = headState{keys: next}
+	n.mu.Unlock()
+	return next, nil
+}
+
+// localHeads returns the node's head set sorted by CID bytes, and its
+// hash.
+func (n *Node) localHeads(ctx context.Context) (headList, error) {
+	ks, err := n.localKeys(ctx)
+	if err != nil {
+		return headList{}, err
+	}
+	return ks.heads(), nil
+}
