@@ -63,6 +63,9 @@ type NodeStatus struct {
 	Started  time.Time      `json:"started"`
 	Peers    int            `json:"peers"` // connected replicas
 	LastSync time.Time      `json:"last_sync"`
+	// Via counts the connected replicas by how they are connected
+	// (ViaLAN, ViaDirect, ViaHolePunched, ViaRelayed).
+	Via map[string]int `json:"via,omitempty"`
 }
 
 // PeerState is one replica as this repo knows it.
@@ -77,6 +80,9 @@ type PeerState struct {
 	// Since is when the current connection was made (zero: none).
 	Since    time.Time `json:"since"`
 	LastSeen time.Time `json:"last_seen"`
+	// Via says how it is connected: ViaLAN, ViaDirect, ViaHolePunched
+	// or ViaRelayed (empty while not connected).
+	Via string `json:"via,omitempty"`
 }
 
 // SyncRequest is one sync, both ways, with some replicas.
