@@ -123,8 +123,9 @@ func (g *gate) roomForStranger(ip string) bool {
 	return here < maxStrangersPerIP
 }
 
-// notifiee follows the host's connections: a stranger's is closed after
-// the window (its join exchange had that long), and a removed member's
+// notifiee follows the host's connections: a stranger's inbound one is
+// closed after the window (its join exchange had that long), and a
+// removed member's
 // that slipped past the gate (the list changed during its handshake) at
 // once.
 func (g *gate) notifiee() network.Notifiee {
@@ -134,6 +135,12 @@ func (g *gate) notifiee() network.Notifiee {
 			case AccessRemoved:
 				go c.Close()
 			case AccessStranger:
+				// A stranger this node dialled is a relay or a DHT
+				// peer (or an inviter): its streams reach the
+				// strangers' protocols only, and it stays.
+				if c.Stat().Direction == network.DirOutbound {
+					return
+				}
 				g.mu.Lock()
 				g.strangers[c] = &strangerConn{ip: ipOf(c.RemoteMultiaddr()), timer: time.AfterFunc(g.window, func() { c.Close() })}
 				g.mu.Unlock()

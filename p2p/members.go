@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"peerwiki/history"
@@ -200,7 +201,10 @@ func (n *Node) enforceMembers() {
 			n.log.Info("closed the connection of a removed member", "peer", p)
 			c.Close()
 		case AccessStranger:
-			if !n.gate.joining(c) {
+			// A stranger's connection this node dialled (a relay, a
+			// DHT peer) stays: nothing but strangers' protocols reach
+			// it.
+			if !n.gate.joining(c) && c.Stat().Direction != network.DirOutbound {
 				n.log.Info("closed the connection of a peer the member list no longer names", "peer", p)
 				c.Close()
 			}
