@@ -15,9 +15,13 @@
 # their NATs let back in. Routers MASQUERADE (Linux keeps the source port
 # where it can, which hole punching can beat) or, with --random-fully, pick
 # a random port for every connection (which it is not expected to beat).
+# Like a home router's firewall (and as RFC 5382 REQ-4 asks of a NAT),
+# routers drop unsolicited packets from the wan side; with --bare they
+# answer them as a bare Linux host does (TCP RST, ICMP port unreachable),
+# which kills a TCP simultaneous open unless both SYNs cross in flight.
 # Only 10.213.0.0/24 is "public"; give peerwiki --public-net 10.213.0.0/24.
 #
-#   scripts/nat-rig.sh up [--name NAME] [--random-fully]
+#   scripts/nat-rig.sh up [--name NAME] [--random-fully] [--bare]
 #   scripts/nat-rig.sh down [--name NAME]
 #   scripts/nat-rig.sh exec [--name NAME] NODE CMD...   (NODE: internet,
 #                      public, router1..4, member1..3)
@@ -39,6 +43,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 name=${NATRIG_NAME:-nat}
 random_fully=
+bare=
 
 ns() { echo "nr-$name-$1"; }
 nodes() { echo internet public router1 router2 router3 router4 member1 member2 member3; }
@@ -98,10 +103,16 @@ up() {
 		link_to_internet "router$i" wan
 		at "router$i" ip addr add "$(wan_addr "$i")/24" dev wan
 		at "router$i" iptables -t nat -A POSTROUTING -o wan "${masq[@]}"
+		if [ -z "$bare" ]; then
+			at "router$i" iptables -A INPUT -i wan -m conntrack --ctstate NEW,INVALID -j DROP
+			at "router$i" iptables -A FORWARD -i wan -m conntrack --ctstate NEW,INVALID -j DROP
+		fi
 	done
 	for i in 1 2 3; do cable "member$i" "$i" "router$i"; done
 	trap - ERR
-	echo "rig $name up${random_fully:+ (MASQUERADE --random-fully)}"
+	local fw="unsolicited packets from the wan dropped"
+	[ -n "$bare" ] && fw="no firewall (routers answer unsolicited packets)"
+	echo "rig $name up: MASQUERADE${random_fully:+ --random-fully}, $fw"
 	echo "public-net 10.213.0.0/24"
 	echo "public 10.213.0.2 ns $(ns public)"
 	for i in 1 2 3 4; do echo "router$i $(wan_addr "$i") ns $(ns "router$i")"; done
@@ -139,10 +150,28 @@ move() {
 	cable "$m" "$n" "$r"
 }
 
+# router_of MEMBER: the router the member is cabled to now.
+router_of() {
+	local r n=${1#member}
+	for r in router1 router2 router3 router4; do
+		if at "$r" ip -4 -o addr show dev lan 2>/dev/null | grep -q " 10\.213\.$n\.1/"; then
+			echo "$r"; return
+		fi
+	done
+	die "$1 is cabled to no router"
+}
+
+# wan_of MEMBER: the public address the member's traffic leaves with.
+wan_of() {
+	local a
+	a=$(at "$(router_of "$1")" ip -4 -o addr show dev wan | awk '{print $4}')
+	echo "${a%/*}"
+}
+
 # expect_tcp NODE ADDR PORT yes|no: whether NODE can open a TCP connection.
 expect_tcp() {
 	local node=$1 addr=$2 port=$3 want=$4 got=no
-	if at "$node" timeout 2 bash -c "exec 3<>/dev/tcp/$addr/$port" 2>/dev/null; then got=yes; fi
+	if at "$node" timeout 1 bash -c "exec 3<>/dev/tcp/$addr/$port" 2>/dev/null; then got=yes; fi
 	[ "$got" = "$want" ] || die "check: $node to $addr:$port connected=$got, want $want"
 }
 
@@ -176,13 +205,8 @@ while True:
 	local port=$((40000 + RANDOM % 10000))
 	at member1 python3 -c 'import socket, sys; socket.create_connection(("10.213.0.2", 9999), 2, (sys.argv[1], int(sys.argv[2]))).close()' "$(member_addr 1)" "$port" ||
 		die "check: member1 cannot reach the public host"
-	local seen i r wan=
-	for r in router1 router2 router3 router4; do
-		if at "$r" ip -4 -o addr show dev lan 2>/dev/null | grep -q " 10\.213\.1\.1/"; then
-			wan=$(at "$r" ip -4 -o addr show dev wan | awk '{print $4}'); wan=${wan%/*}
-			break
-		fi
-	done
+	local seen i r wan
+	r=$(router_of member1) wan=$(wan_of member1)
 	for i in $(seq 20); do [ -s "$dir/public.log" ] && break; sleep 0.1; done
 	seen=$(head -1 "$dir/public.log")
 	[ "${seen% *}" = "$wan" ] || die "check: the public host saw '$seen', not the address of member1's $r, $wan"
@@ -201,6 +225,37 @@ while True:
 	echo "ok: member2 is unreachable at its own address and at router2's (nothing forwards in)"
 	expect_tcp member2 10.213.0.2 9999 yes
 	echo "ok: member2 reaches the public host too"
+	# A TCP hole punch by hand: members 1 and 2 open a connection to each
+	# other's public address at the same time, from the port they name,
+	# 50 ms apart (as if by a rendezvous that knew both mappings).
+	local punch='
+import socket, sys, time
+time.sleep(float(sys.argv[4]))
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[3]))); s.settimeout(2)
+try:
+    s.connect((sys.argv[2], int(sys.argv[3]))); print("yes")
+except OSError as e:
+    print("no")
+'
+	local w1 w2 p1 p2 punched
+	w1=$(wan_of member1) w2=$(wan_of member2)
+	port=$((50000 + RANDOM % 10000))
+	at member1 python3 -c "$punch" "$(member_addr 1)" "$w2" "$port" 0 >"$dir/punch1" &
+	p1=$!
+	at member2 python3 -c "$punch" "$(member_addr 2)" "$w1" "$port" 0.05 >"$dir/punch2" &
+	p2=$!
+	wait "$p1" "$p2" || true
+	punched="$(cat "$dir/punch1")/$(cat "$dir/punch2")"
+	if [ "$(at "$r" iptables -t nat -S POSTROUTING | grep -c -- --random-fully)" != 0 ]; then
+		[ "$punched" = no/no ] || die "check: a TCP hole punch got through MASQUERADE --random-fully ($punched)"
+		echo "ok: a TCP hole punch between members 1 and 2 fails, as it should behind --random-fully"
+	elif [ -n "$(at "$r" iptables -S INPUT | grep DROP)" ]; then
+		[ "$punched" = yes/yes ] || die "check: a TCP hole punch between members 1 and 2 failed ($punched, want yes/yes)"
+		echo "ok: a TCP hole punch between members 1 and 2 works (simultaneous open through both NATs)"
+	else
+		echo "note: a TCP hole punch between members 1 and 2 connected: $punched (member1/member2; routers answer unsolicited SYNs with RST)"
+	fi
 }
 
 cmd=${1:-}; [ $# -gt 0 ] && shift
@@ -208,6 +263,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--name) [[ ${2:-} =~ ^[a-z0-9]{1,12}$ ]] || die "--name takes 1 to 12 lowercase letters or digits"; name=$2; shift 2 ;;
 	--random-fully) random_fully=1; shift ;;
+	--bare) bare=1; shift ;;
 	*) break ;;
 	esac
 done

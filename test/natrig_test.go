@@ -163,6 +163,7 @@ type natPeer struct {
 	Name      string   `json:"name"`
 	Addrs     []string `json:"addrs"`
 	Connected bool     `json:"connected"`
+	Since     string   `json:"since"`
 	Via       string   `json:"via"`
 }
 
