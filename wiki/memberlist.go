@@ -317,6 +317,15 @@ func (r *Repo) Access(p peer.ID) (member, removed bool) {
 	return m.IsMember(p), m.IsRemoved(p)
 }
 
+// RendezvousSecret is, from memory, the member list's RendezvousSecret
+// (nil before the list is read or founded).
+func (r *Repo) RendezvousSecret() []byte {
+	if m := r.members.get(); m != nil {
+		return m.RendezvousSecret()
+	}
+	return nil
+}
+
 // IsAdminHere reports, from memory, whether this replica is an admin.
 func (r *Repo) IsAdminHere() bool {
 	m := r.members.get()

@@ -170,6 +170,34 @@ type Members struct {
 	// legacyAuthors (a wiki from before membership, not founded yet) are
 	// the authors of the revisions held: the members until it is.
 	legacyAuthors map[peer.ID]bool
+	// founding is the founding operation, and removals the removal
+	// operations applied: what RendezvousSecret is made of.
+	founding cid.Cid
+	removals []cid.Cid
+}
+
+// RendezvousSecret is what only members can know of the wiki, for their
+// nodes to find each other on a DHT (p2p.RendezvousKey): SHA-256 over
+// the founding operation's CID and the removal operations' CIDs, sorted.
+// Members receive the members page, strangers are refused it, and it
+// changes when someone is removed (the removed member never receives
+// the new one). Nil until the list is founded.
+func (m *Members) RendezvousSecret() []byte {
+	if !m.Founded || !m.founding.Defined() {
+		return nil
+	}
+	rs := make([][]byte, len(m.removals))
+	for i, c := range m.removals {
+		rs[i] = c.Bytes()
+	}
+	slices.SortFunc(rs, bytes.Compare)
+	h := sha256.New()
+	h.Write([]byte("peerwiki rendezvous secret\x00"))
+	h.Write(m.founding.Bytes())
+	for _, r := range rs {
+		h.Write(r)
+	}
+	return h.Sum(nil)
 }
 
 // List returns the members, removed ones included, founder first, then by name.
@@ -508,6 +536,9 @@ func replay(ops map[cid.Cid]*memberRevision, isFounder founderCheck) *Members {
 			}
 		}
 		if !grew {
+			for _, rm := range removals {
+				m.removals = append(m.removals, rm)
+			}
 			return m
 		}
 	}
@@ -540,7 +571,7 @@ func applyOp(m *Members, o *memberRevision, isFounder founderCheck, removals map
 		if m.Founded || !isFounder(o.author, op) {
 			return false
 		}
-		m.Founded, m.Founder = true, o.author
+		m.Founded, m.Founder, m.founding = true, o.author, o.cid
 		name := op.Name
 		if name == "" {
 			name = o.name
