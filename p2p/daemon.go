@@ -46,6 +46,10 @@ type DaemonConfig struct {
 	// Kind says who runs the node ("peerwiki serve", "the terminal UI"),
 	// for the processes that find it running.
 	Kind string
+	// WAN is the node's wide-area networking (wan.go); the zero value
+	// is off (the CLI turns the DHT on by default). With it on and no
+	// Listen, the node listens on QUIC too, on the TCP port's number.
+	WAN WANConfig
 }
 
 // Daemon is the one node of a repo, for as long as a process (serve, the
@@ -161,14 +165,15 @@ func (d *Daemon) startNode(ctx context.Context) error {
 	}
 	cfg.Reconnect, cfg.MDNS, cfg.Gossip, cfg.SyncOnConnect, cfg.WatchCommits = true, d.cfg.MDNS, true, true, true
 	cfg.Editing = d.localEditors
+	cfg.WAN = d.cfg.WAN
 	// Dialled once the peer book follows the node, so that it sees the
 	// first connections too.
 	cfg.Peers = nil
 	var node *Node
 	if len(d.cfg.Listen) == 0 {
-		cfg.Listen = defaultListen(DefaultPort)
+		cfg.Listen = defaultListen(DefaultPort, cfg.WAN.On())
 		if node, err = New(ctx, cfg); err != nil {
-			cfg.Listen = defaultListen(0)
+			cfg.Listen = defaultListen(0, cfg.WAN.On())
 			node, err = New(ctx, cfg)
 		}
 	} else {
@@ -211,7 +216,8 @@ func (d *Daemon) startNode(ctx context.Context) error {
 	if err := writeServeState(d.dir, serveState{PID: os.Getpid(), PeerID: node.ID().String(), Addrs: addrs}); err != nil {
 		d.log.Warn("could not write "+ServeFile, "err", err)
 	}
-	d.log.Info("serving", "wiki", cfg.Store.Wiki(), "peer", node.ID(), "mdns", d.cfg.MDNS, "peers", len(remembered)+len(d.cfg.Peers))
+	d.log.Info("serving", "wiki", cfg.Store.Wiki(), "peer", node.ID(), "mdns", d.cfg.MDNS, "peers", len(remembered)+len(d.cfg.Peers),
+		"dht", node.wan != nil && node.wan.dht != nil, "relays", len(cfg.WAN.Relays))
 	return nil
 }
 
@@ -232,7 +238,16 @@ func (d *Daemon) Status(context.Context) (NodeStatus, error) {
 	if node != nil {
 		st.Online, st.MDNS = true, d.cfg.MDNS
 		st.Addrs = sortDialable(node.Addrs())
-		st.Peers = len(node.memberPeers())
+		members := node.memberPeers()
+		st.Peers = len(members)
+		for _, p := range members {
+			if v := node.Via(p); v != "" {
+				if st.Via == nil {
+					st.Via = map[string]int{}
+				}
+				st.Via[v]++
+			}
+		}
 	}
 	return st, nil
 }
@@ -263,7 +278,13 @@ func (d *Daemon) Peers(context.Context) ([]PeerState, error) {
 	if node == nil {
 		return RememberedStates(d.dir)
 	}
-	return book.states(node.connected), nil
+	states := book.states(node.connected)
+	for i := range states {
+		if states[i].Connected {
+			states[i].Via = node.Via(states[i].ID)
+		}
+	}
+	return states, nil
 }
 
 func (n *Node) connected(p peer.ID) bool {
@@ -354,11 +375,19 @@ func (d *Daemon) localEditors() []Editing {
 	return out
 }
 
-func defaultListen(port int) []ma.Multiaddr {
-	return []ma.Multiaddr{
+// defaultListen is every interface on port, TCP, and with quic QUIC on
+// the same port number (a random one each with port 0).
+func defaultListen(port int, quic bool) []ma.Multiaddr {
+	out := []ma.Multiaddr{
 		ma.StringCast(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", port)),
 		ma.StringCast(fmt.Sprintf("/ip6/::/tcp/%d", port)),
 	}
+	if quic {
+		out = append(out,
+			ma.StringCast(fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", port)),
+			ma.StringCast(fmt.Sprintf("/ip6/::/udp/%d/quic-v1", port)))
+	}
+	return out
 }
 
 // mergePeers joins peer lists, one entry a peer, the first list's

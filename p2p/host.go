@@ -32,9 +32,15 @@ import (
 	p2pconnmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/net/upgrader"
+	circuitclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	circuitproto "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
+	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/quic-go/quic-go"
 )
 
 func init() {
@@ -67,6 +73,27 @@ type hostConfig struct {
 	strangers protocol.Switch
 	// agent is what identify tells peers this node is (agentFor).
 	agent string
+
+	// What wide-area networking adds (wan.go); the zero values leave a
+	// host of TCP alone, which can still dial /p2p-circuit addresses.
+	//
+	// quic adds the QUIC transport (/udp/N/quic-v1), dialling from the
+	// socket it listens on, so that an address a peer observed is one a
+	// hole punch can use.
+	quic bool
+	// relayPeers, when set, names the strangers (the relays this node
+	// holds reservations at) whose relayed connections (Circuit Relay
+	// v2's STOP protocol) it accepts; the gate then judges the peer at
+	// the far end like any other.
+	relayPeers func(peer.ID) bool
+	// holePunch, when set, turns on DCUtR hole punching and receives its
+	// events (how a connection was made, see via.go).
+	holePunch holepunch.EventTracer
+	// limits replaces hostLimits (the relay's, wanLimits).
+	limits *rcmgr.ConcreteLimitConfig
+	// connLow and connHigh are the connection manager's water marks
+	// (zero: 32 and 64, a wiki's members with room to spare).
+	connLow, connHigh int
 }
 
 // newHost builds the libp2p host: the repo's identity, TCP only
@@ -94,11 +121,18 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start libp2p host: %w", err)
 	}
-	cm, err := p2pconnmgr.NewConnManager(32, 64, p2pconnmgr.WithGracePeriod(time.Minute))
+	if cfg.connLow == 0 {
+		cfg.connLow, cfg.connHigh = 32, 64
+	}
+	cm, err := p2pconnmgr.NewConnManager(cfg.connLow, cfg.connHigh, p2pconnmgr.WithGracePeriod(time.Minute))
 	if err != nil {
 		return nil, err
 	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(hostLimits()))
+	limits := hostLimits()
+	if cfg.limits != nil {
+		limits = *cfg.limits
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
 	if err != nil {
 		cm.Close()
 		return nil, err
@@ -172,27 +206,69 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if err = sw.AddTransport(&handshakeTCP{TcpTransport: tpt, upgrader: up}); err != nil {
 		return nil, err
 	}
+	var quicConns *quicreuse.ConnManager
+	if cfg.quic {
+		if quicConns, err = newQUICConns(); err != nil {
+			return nil, err
+		}
+		qt, err := libp2pquic.NewTransport(cfg.key, quicConns, nil, gater, rm)
+		if err != nil {
+			quicConns.Close()
+			return nil, err
+		}
+		if err = sw.AddTransport(qt); err != nil {
+			quicConns.Close()
+			return nil, err
+		}
+	}
 	observed, err := observedaddrs.NewManager(bus, sw)
 	if err != nil {
 		return nil, err
 	}
-	bh, err := basichost.NewHost(sw, &basichost.HostOpts{
+	opts := &basichost.HostOpts{
 		EventBus:             bus,
 		ConnManager:          cm,
 		ObservedAddrsManager: observed,
 		UserAgent:            cfg.agent,
-	})
+	}
+	if cfg.holePunch != nil {
+		opts.EnableHolePunching = true
+		opts.HolePunchingOptions = []holepunch.Option{holepunch.WithTracer(cfg.holePunch)}
+	}
+	bh, err := basichost.NewHost(sw, opts)
 	if err != nil {
 		return nil, err
 	}
-	wh = &wikiHost{BasicHost: bh, swarm: sw, observed: observed}
+	wh = &wikiHost{BasicHost: bh, swarm: sw, observed: observed, quic: quicConns}
+	// Every host dials relayed addresses (a join code or a remembered
+	// peer may name one); only a node with relays accepts relayed
+	// connections, and only from them.
+	relayed := &stopCapture{Host: bh}
+	circuit, err := circuitclient.New(relayed, up)
+	if err != nil {
+		return nil, err
+	}
+	if err = sw.AddTransport(circuit); err != nil {
+		return nil, err
+	}
 	if cfg.member != nil {
+		if cfg.relayPeers != nil && cfg.strangers != nil {
+			circuit.Start()
+			acceptRelayed(cfg.strangers, cfg.relayPeers, func() network.StreamHandler { return relayed.stop })
+		}
 		gateStreams(sw, cfg.member, cfg.strangers)
+	} else if cfg.relayPeers != nil {
+		circuit.Start()
 	}
 	// The start order of config.NewNode: listen, then the observed
 	// address manager, then the host's services (identify among them).
 	if err = sw.Listen(cfg.listen...); err != nil {
 		return nil, err
+	}
+	if cfg.relayPeers != nil {
+		if err = sw.Listen(ma.StringCast("/p2p-circuit")); err != nil {
+			return nil, err
+		}
 	}
 	observed.Start(sw)
 	bh.Start()
@@ -206,12 +282,67 @@ type wikiHost struct {
 	*basichost.BasicHost
 	swarm    *swarm.Swarm
 	observed *observedaddrs.Manager
+	// quic holds the QUIC transport's sockets (nil: no QUIC); closed
+	// after the swarm, as libp2p.New orders it.
+	quic *quicreuse.ConnManager
 }
 
 func (h *wikiHost) Close() error {
 	h.observed.Close()
 	h.swarm.Close()
-	return h.BasicHost.Close()
+	err := h.BasicHost.Close()
+	if h.quic != nil {
+		h.quic.Close()
+	}
+	return err
+}
+
+// newQUICConns is the QUIC transport's socket manager: it dials from the
+// socket it listens on (reuseport), so the address a peer observes is
+// the one a hole punch needs.
+func newQUICConns() (*quicreuse.ConnManager, error) {
+	var reset quic.StatelessResetKey
+	var token quic.TokenGeneratorKey
+	if _, err := rand.Read(reset[:]); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(token[:]); err != nil {
+		return nil, err
+	}
+	return quicreuse.NewConnManager(reset, token)
+}
+
+// stopCapture is the host the circuit relay client sees: it keeps the
+// client's handler of relayed connections (the STOP protocol), which
+// acceptRelayed offers the node's relays, strangers to its member list.
+type stopCapture struct {
+	host.Host
+	stop network.StreamHandler
+}
+
+func (c *stopCapture) SetStreamHandler(pid protocol.ID, h network.StreamHandler) {
+	if pid == circuitproto.ProtoIDv2Stop {
+		c.stop = h
+	}
+	c.Host.SetStreamHandler(pid, h)
+}
+
+// acceptRelayed adds the STOP protocol to what strangers may speak:
+// the relays relay names open relayed connections with it; anyone else's
+// stream is reset. A relayed connection is then secured (Noise or TLS,
+// end to end: the relay sees ciphertext) and judged by the gate like a
+// direct one.
+func acceptRelayed(strangers protocol.Switch, relay func(peer.ID) bool, stop func() network.StreamHandler) {
+	strangers.AddHandler(circuitproto.ProtoIDv2Stop, func(_ protocol.ID, rwc io.ReadWriteCloser) error {
+		s := rwc.(network.Stream)
+		h := stop()
+		if h == nil || !relay(s.Conn().RemotePeer()) {
+			s.ResetWithError(network.StreamProtocolNegotiationFailed)
+			return nil
+		}
+		h(s)
+		return nil
+	})
 }
 
 // MDNSService is the mDNS service name of a wiki: derived from its id so

@@ -14,9 +14,21 @@ import (
 // protocol-per-peer default, the basic host runs one service, identify:
 // a connection needs a stream or two of it (the request, and a push when
 // our addresses change), and a wiki has tens of members, not thousands.
-// No relay, hole punching, AutoNAT or ping runs here, so none gets limits.
+// No relay, hole punching, AutoNAT or ping runs here, so none gets limits
+// (wide-area networking's are wanLimits).
 func hostLimits() rcmgr.ConcreteLimitConfig {
 	limits := rcmgr.DefaultLimits
+	addIdentify(&limits)
+	return rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{ConnsInbound: 128, ConnsOutbound: 128, Conns: 256, StreamsInbound: 2048, Streams: 4096},
+		// Syncs use one stream each; gossip one more per peer.
+		ProtocolPeerDefault: rcmgr.ResourceLimits{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32},
+	}.Build(limits.AutoScale())
+}
+
+// addIdentify adds identify's limits: a connection needs a stream or two
+// of it.
+func addIdentify(limits *rcmgr.ScalingLimitConfig) {
 	service := rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20}
 	perPeer := rcmgr.BaseLimit{StreamsInbound: 8, StreamsOutbound: 8, Streams: 16, Memory: 1 << 20}
 	limits.AddServiceLimit(identify.ServiceName, service, rcmgr.BaseLimitIncrease{})
@@ -25,9 +37,4 @@ func hostLimits() rcmgr.ConcreteLimitConfig {
 		limits.AddProtocolLimit(id, service, rcmgr.BaseLimitIncrease{})
 		limits.AddProtocolPeerLimit(id, perPeer, rcmgr.BaseLimitIncrease{})
 	}
-	return rcmgr.PartialLimitConfig{
-		System: rcmgr.ResourceLimits{ConnsInbound: 128, ConnsOutbound: 128, Conns: 256, StreamsInbound: 2048, Streams: 4096},
-		// Syncs use one stream each; gossip one more per peer.
-		ProtocolPeerDefault: rcmgr.ResourceLimits{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32},
-	}.Build(limits.AutoScale())
 }

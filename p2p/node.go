@@ -83,6 +83,9 @@ type Config struct {
 	// the node's owner (the daemon's control socket) to those of
 	// RepoDir/editing.
 	Editing func() []Editing
+	// WAN is the node's wide-area networking (wan.go): a DHT for
+	// rendezvous, relays, AutoNAT, hole punching and QUIC. Off when zero.
+	WAN WANConfig
 
 	// progress is what a sync must move (default defaultProgress), and
 	// work what one peer may make the node compute (defaultWorkShare);
@@ -161,6 +164,8 @@ type Node struct {
 	gossip *gossip
 	// presence is the editors-on-pages channel (nil without gossip).
 	presence *presence
+	// wan is the node's wide-area networking (nil: off).
+	wan *wan
 
 	syncsRun, syncsServed, rejected atomic.Int64
 	// peerHeads holds the heads syncs read from peers.
@@ -203,8 +208,14 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		locks: map[peer.ID]chan struct{}{}, inbound: map[peer.ID]*inboundSync{}, work: newWorkBudget(cfg.work), wanted: map[peer.ID]*syncTrigger{},
 		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1), kept: map[peer.ID]bool{}, stored: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	h, err := newHost(hostConfig{key: cfg.Identity.Key, listen: cfg.Listen, gater: n.gate, member: n.gate.isMember,
-		strangers: n.strangerProtocols(), agent: agentFor(cfg.Name)})
+	hc := hostConfig{key: cfg.Identity.Key, listen: cfg.Listen, gater: n.gate, member: n.gate.isMember,
+		strangers: n.strangerProtocols(), agent: agentFor(cfg.Name)}
+	if cfg.WAN.On() {
+		n.wan = newWAN(n, cfg.WAN)
+		limits := wanLimits()
+		hc.quic, hc.relayPeers, hc.holePunch, hc.limits = true, n.wan.isRelay, n.wan.kinds, &limits
+	}
+	h, err := newHost(hc)
 	if err != nil {
 		n.cancel()
 		return nil, err
@@ -251,6 +262,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.MDNS {
 		if err := n.startMDNS(); err != nil {
 			n.log.Warn("mDNS discovery is off", "err", err)
+		}
+	}
+	if n.wan != nil {
+		if err := n.wan.start(); err != nil {
+			n.Close()
+			return nil, err
 		}
 	}
 	return n, nil
@@ -307,6 +324,9 @@ func (n *Node) Close() error {
 	}
 	if n.gossip != nil {
 		n.gossip.close()
+	}
+	if n.wan != nil {
+		n.wan.close()
 	}
 	err := n.host.Close()
 	n.wg.Wait()

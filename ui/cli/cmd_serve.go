@@ -120,4 +120,8 @@ func (f *nodeFlags) register(cmd *cobra.Command, peerHelp string) {
 		cmd.Flags().StringArrayVar(&f.peers, "peer", nil, peerHelp)
 	}
 	cmd.Flags().BoolVar(&f.noMDNS, "no-mdns", false, "do not discover peers on the LAN")
+	cmd.Flags().StringArrayVar(&f.bootstrap, "bootstrap", nil, "DHT bootstrap peer, MULTIADDR/p2p/PEERID (repeatable; replaces the default list, turns the DHT on)")
+	cmd.Flags().StringArrayVar(&f.relays, "relay", nil, "Circuit Relay v2 relay to reserve a slot at ('peerwiki relay'), MULTIADDR/p2p/PEERID (repeatable)")
+	cmd.Flags().BoolVar(&f.noDHT, "no-dht", false, "no rendezvous on a DHT (a LAN-only wiki)")
+	cmd.Flags().StringArrayVar(&f.publicNets, "public-net", nil, "address range to count as public, CIDR (repeatable; a lab's or a test network's)")
 }

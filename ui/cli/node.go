@@ -45,6 +45,9 @@ func nodeName(st p2p.NodeStatus) string {
 type nodeFlags struct {
 	listen, peers []string
 	noMDNS        bool
+	// Wide-area networking (netconfig.go).
+	bootstrap, relays, publicNets []string
+	noDHT                         bool
 	// deny and presenceLease are serve's drill flags (registerDrills).
 	deny          []string
 	presenceLease time.Duration
@@ -77,7 +80,15 @@ func (a *app) daemonConfig(r *wiki.Repo, f nodeFlags, kind string) (p2p.DaemonCo
 		return p2p.DaemonConfig{}, err
 	}
 	cfg.Deny, cfg.PresenceLease = deny, f.presenceLease
-	return p2p.DaemonConfig{Node: cfg, Listen: listen, Peers: explicit, MDNS: !f.noMDNS, Kind: kind}, nil
+	wan, net, err := wanConfig(r, f)
+	if err != nil {
+		return p2p.DaemonConfig{}, err
+	}
+	nets, _ := p2p.ParsePublicNets(net.PublicNets) // checked by wanConfig
+	// For the whole process, before the node starts: one node runs in it.
+	p2p.SetPublicNets(nets)
+	wan.Secret = r.RendezvousSecret
+	return p2p.DaemonConfig{Node: cfg, Listen: listen, Peers: explicit, MDNS: !f.noMDNS, Kind: kind, WAN: wan}, nil
 }
 
 // noteCommitBase keeps the commit counter at the repo's opening, if a

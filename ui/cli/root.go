@@ -155,7 +155,7 @@ On a terminal, 'peerwiki' alone opens the terminal UI.`,
 		a.fsckCommand(), a.exportCommand(), a.importCommand(), a.idCommand(),
 		a.mergeCommand(), a.resolveCommand(), a.policyCommand(), a.mergeFileCommand(), a.resolverCommand(),
 		a.priorityCommand(), a.confirmCommand(), a.membersCommand(), a.memberCommand(),
-		a.tuiCommand(), a.webCommand(), a.versionCommand(),
+		a.tuiCommand(), a.webCommand(), a.versionCommand(), a.relayCommand(),
 	)
 	root.AddCommand(a.replicationCommands()...)
 	a.registerCompletions(root)

@@ -1,0 +1,158 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/p2p/host/autonat"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// A relay (peerwiki relay) is what a team runs on a machine with a public
+// address so that members behind NATs find and reach each other: a
+// Circuit Relay v2 service, a Kademlia DHT server (the members' bootstrap
+// peer and rendezvous), and an AutoNAT v1 service (it tells members
+// whether they are reachable from outside). It holds no wiki and needs no
+// repo; a relayed connection is secured end to end (Noise or TLS) between
+// the two members, so the relay passes ciphertext it cannot read, and a
+// member's gate judges the peer at the far end as if it had connected
+// directly.
+
+// RelayConfig configures a relay.
+type RelayConfig struct {
+	// Key is the relay's identity: a stable key keeps its peer id, and
+	// so the addresses members were given, valid across restarts.
+	Key crypto.PrivKey
+	// Listen are its addresses (DefaultRelayListen when none).
+	Listen []ma.Multiaddr
+	// Logger receives its log (default: discard).
+	Logger *slog.Logger
+}
+
+// DefaultRelayPort is a relay's TCP and UDP (QUIC) port when no listen
+// address is given: the port the IPFS DHT's nodes use.
+const DefaultRelayPort = 4001
+
+// DefaultRelayListen are a relay's listen addresses when none is given:
+// TCP and QUIC on DefaultRelayPort, IPv4 and IPv6.
+func DefaultRelayListen() []ma.Multiaddr {
+	var out []ma.Multiaddr
+	for _, s := range []string{"/ip4/0.0.0.0/tcp/%d", "/ip4/0.0.0.0/udp/%d/quic-v1", "/ip6/::/tcp/%d", "/ip6/::/udp/%d/quic-v1"} {
+		out = append(out, ma.StringCast(fmt.Sprintf(s, DefaultRelayPort)))
+	}
+	return out
+}
+
+// relayResources are the relay's limits. A relayed connection carries no
+// limit of duration or bytes: libp2p marks a connection a relay limits as
+// "limited" and opens no application stream over it (GossipSub does not,
+// so an edit would never travel), and a wiki's first sync can take minutes
+// and megabytes. The relay is bounded instead by how many it serves: 128
+// reservations (one a peer, 8 an IP address, 32 an AS), 16 relayed
+// connections a peer, 16 KiB of buffer each way of each, and the resource
+// manager's limits (relayLimits): at most 128 × 16 connections and 64 MiB
+// of buffers, whatever the peers do. Reservations last an hour and are
+// renewed by their holders.
+func relayResources() relay.Resources {
+	return relay.Resources{
+		Limit:                  nil,
+		ReservationTTL:         time.Hour,
+		MaxReservations:        128,
+		MaxCircuits:            16,
+		BufferSize:             16 << 10,
+		MaxReservationsPerPeer: 1,
+		MaxReservationsPerIP:   8,
+		MaxReservationsPerASN:  32,
+	}
+}
+
+// Relay is a running relay.
+type Relay struct {
+	host   host.Host
+	dialer host.Host
+	relay  *relay.Relay
+	nat    autonat.AutoNAT
+	dht    *dht.IpfsDHT
+}
+
+// StartRelay starts a relay; Close stops it.
+func StartRelay(ctx context.Context, cfg RelayConfig) (_ *Relay, err error) {
+	if cfg.Key == nil {
+		return nil, errors.New("p2p: a relay needs a key")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Listen) == 0 {
+		cfg.Listen = DefaultRelayListen()
+	}
+	limits := relayLimits()
+	r := &Relay{}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+	if r.host, err = newHost(hostConfig{key: cfg.Key, listen: cfg.Listen, quic: true, limits: &limits,
+		agent: "peerwiki-relay/1", connLow: 512, connHigh: 1024}); err != nil {
+		return nil, err
+	}
+	if len(r.host.Network().ListenAddresses()) == 0 {
+		return nil, fmt.Errorf("start relay: could not listen on any of %v", cfg.Listen)
+	}
+	if r.relay, err = relay.New(r.host, relay.WithResources(relayResources())); err != nil {
+		return nil, fmt.Errorf("start relay: %w", err)
+	}
+	// AutoNAT's dial-back comes from a host of its own (another identity,
+	// another port), as libp2p.New sets it up: a dial from the relay's
+	// own port would pass the member's NAT as a reply.
+	if r.dialer, err = newHost(hostConfig{quic: true, agent: "peerwiki-relay/1"}); err != nil {
+		return nil, err
+	}
+	if r.nat, err = autonat.New(r.host, autonat.EnableService(r.dialer.Network()), autonat.WithReachability(network.ReachabilityPublic)); err != nil {
+		return nil, fmt.Errorf("start relay: AutoNAT: %w", err)
+	}
+	if r.dht, err = dht.New(r.host, dht.Mode(dht.ModeServer), dht.AddressFilter(reachableAddrs)); err != nil {
+		return nil, fmt.Errorf("start relay: DHT: %w", err)
+	}
+	cfg.Logger.Info("relay started", "peer", r.host.ID(), "reservations", relayResources().MaxReservations)
+	return r, nil
+}
+
+// ID is the relay's peer id.
+func (r *Relay) ID() string { return r.host.ID().String() }
+
+// Host is the relay's libp2p host.
+func (r *Relay) Host() host.Host { return r.host }
+
+// Addrs are the relay's addresses, each ending in /p2p/PEERID, the ones
+// other machines can dial first.
+func (r *Relay) Addrs() []ma.Multiaddr { return sortDialable(P2PAddrs(r.host)) }
+
+// Close stops the relay.
+func (r *Relay) Close() error {
+	if r.dht != nil {
+		r.dht.Close()
+	}
+	if r.nat != nil {
+		r.nat.Close()
+	}
+	if r.relay != nil {
+		r.relay.Close()
+	}
+	if r.dialer != nil {
+		r.dialer.Close()
+	}
+	if r.host != nil {
+		return r.host.Close()
+	}
+	return nil
+}

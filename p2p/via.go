@@ -1,0 +1,118 @@
+package p2p
+
+import (
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
+	manet "github.com/multiformats/go-multiaddr/net"
+)
+
+// How a peer is connected, as `peers` and the terminal UI say it.
+const (
+	// ViaLAN: a direct connection to a private address (the LAN, found
+	// by mDNS or given), or to this machine.
+	ViaLAN = "lan"
+	// ViaDirect: a direct connection to a public address.
+	ViaDirect = "direct"
+	// ViaHolePunched: a direct connection that DCUtR hole punching made,
+	// starting from a relayed one.
+	ViaHolePunched = "hole-punched"
+	// ViaRelayed: a connection through a Circuit Relay v2 relay.
+	ViaRelayed = "relayed"
+)
+
+// connKinds remembers the hole punches that succeeded (it is the hole
+// punching service's tracer), to tell a hole-punched connection from
+// another direct one.
+type connKinds struct {
+	mu sync.Mutex
+	// punched is when the last successful hole punch with a peer
+	// started; a direct connection opened from then on is its.
+	punched map[peer.ID]time.Time
+	started map[peer.ID]time.Time
+}
+
+func newConnKinds() *connKinds {
+	return &connKinds{punched: map[peer.ID]time.Time{}, started: map[peer.ID]time.Time{}}
+}
+
+var _ holepunch.EventTracer = (*connKinds)(nil)
+
+// Trace implements holepunch.EventTracer.
+func (k *connKinds) Trace(e *holepunch.Event) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.started) > 4096 {
+		clear(k.started)
+	}
+	if len(k.punched) > 4096 {
+		clear(k.punched)
+	}
+	at := time.Unix(0, e.Timestamp)
+	switch ev := e.Evt.(type) {
+	case *holepunch.StartHolePunchEvt:
+		k.started[e.Remote] = at
+	case *holepunch.EndHolePunchEvt:
+		start, ok := k.started[e.Remote]
+		delete(k.started, e.Remote)
+		if !ok {
+			start = at.Add(-ev.EllapsedTime)
+		}
+		if ev.Success {
+			k.punched[e.Remote] = start
+		}
+	}
+}
+
+// via says how c is connected.
+func (k *connKinds) via(c network.Conn) string {
+	if isRelayed(c.RemoteMultiaddr()) {
+		return ViaRelayed
+	}
+	if k != nil {
+		k.mu.Lock()
+		start, ok := k.punched[c.RemotePeer()]
+		k.mu.Unlock()
+		// The hole punch's dial opens the connection after its start;
+		// a second's slack covers the clocks of the event and the conn.
+		if ok && !c.Stat().Opened.Before(start.Add(-time.Second)) {
+			return ViaHolePunched
+		}
+	}
+	if manet.IsPublicAddr(c.RemoteMultiaddr()) {
+		return ViaDirect
+	}
+	return ViaLAN
+}
+
+// viaRank orders ways of being connected, best first: a peer with
+// several connections is said to be connected the best way.
+func viaRank(v string) int {
+	switch v {
+	case ViaLAN:
+		return 0
+	case ViaDirect:
+		return 1
+	case ViaHolePunched:
+		return 2
+	}
+	return 3
+}
+
+// Via says how the node is connected to p ("" when it is not).
+func (n *Node) Via(p peer.ID) string {
+	var kinds *connKinds
+	if n.wan != nil {
+		kinds = n.wan.kinds
+	}
+	best := ""
+	for _, c := range n.host.Network().ConnsToPeer(p) {
+		if v := kinds.via(c); best == "" || viaRank(v) < viaRank(best) {
+			best = v
+		}
+	}
+	return best
+}
