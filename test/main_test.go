@@ -29,6 +29,19 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Every command a test runs (the terminal UI in tmux included) stays
+	// off the public DHT: a user configuration that turns it off, unless
+	// a test gives a command an XDG_CONFIG_HOME of its own (Repo.Env).
+	conf := filepath.Join(dir, "config", "peerwiki")
+	if err := os.MkdirAll(conf, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := os.WriteFile(filepath.Join(conf, "config.json"), []byte(`{"network": {"dht": false}}`+"\n"), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_CONFIG_HOME", filepath.Dir(conf))
 	binary = filepath.Join(dir, "peerwiki")
 	_, file, _, _ := runtime.Caller(0)
 	moduleRoot = filepath.Dir(filepath.Dir(file))
