@@ -24,9 +24,9 @@ type HeadRow struct {
 // HeadsChange is one consistent read of the heads (one read
 // transaction): every head when Full, else every head of the pages that
 // gained a revision after the given one. Commits is the commit counter and
-// LastRev the highest revision id at that moment; Count, RevSum and RevSq
-// summarise the whole heads table (how many rows, the sum of their
-// revision ids, the sum of their squares modulo a prime), so that a set
+// LastRev the highest revision id at that moment; Count, RevSum and
+// PageSum summarise the whole heads table (how many rows, the sums of
+// their revision and page ids), so that a set
 // brought up to date from Pages can be checked against it: heads that
 // changed without a new revision (a page recounted after the member list
 // changed) show as a mismatch.
@@ -35,12 +35,8 @@ type HeadsChange struct {
 	Full                 bool
 	Pages                []int64
 	Rows                 []HeadRow
-	Count, RevSum, RevSq int64
+	Count, RevSum, PageSum int64
 }
-
-// headsSqMod keeps RevSq's terms small enough that 2^22 of them add up
-// without overflow.
-const headsSqMod = 1_000_003
 
 // HeadsSince reads the heads of the pages that have a revision with an id
 // above after, or every head (Full) when after is negative or when more
@@ -54,17 +50,19 @@ func (s *Store) HeadsSince(ctx context.Context, after int64, maxPages int) (*Hea
 		if err := q.QueryRow(`SELECT coalesce(max(id), 0) FROM revisions`).Scan(&ch.LastRev); err != nil {
 			return err
 		}
-		if err := q.QueryRow(`SELECT count(*), coalesce(sum(rev), 0), coalesce(sum((rev % ?) * (rev % ?) % ?), 0) FROM heads`,
-			headsSqMod, headsSqMod, headsSqMod).Scan(&ch.Count, &ch.RevSum, &ch.RevSq); err != nil {
+		if err := q.QueryRow(`SELECT count(*), coalesce(sum(rev), 0), coalesce(sum(page), 0) FROM heads`).Scan(
+			&ch.Count, &ch.RevSum, &ch.PageSum); err != nil {
 			return err
 		}
 		if after >= 0 {
-			pages, err := allIDs(q, `SELECT DISTINCT page FROM revisions WHERE id > ?`, after)
+			// Not DISTINCT: SQLite would walk the page index for it.
+			pages, err := allIDs(q, `SELECT page FROM revisions WHERE id > ?`, after)
 			if err != nil {
 				return err
 			}
+			slices.Sort(pages)
+			pages = slices.Compact(pages)
 			if len(pages) <= maxPages {
-				slices.Sort(pages)
 				ch.Pages = pages
 				return headRowsOfPages(q, pages, &ch.Rows)
 			}

@@ -48,7 +48,7 @@ import (
 //
 //	asker → answerer   HELLO  {v, wiki, sum, heads}
 //	                     sum = history.HeadsHash(all heads), at most
-//	                     listHeads of them (more is a protocol violation)
+//	                     maxListHeads of them (more is a protocol violation)
 //	answerer → asker   EQUAL                               same sum: nothing else is sent
 //	               or  (BLOCK|PACKED)* END {revs, blocks, want, lack, n, heads} HEADS*
 //	                     BLOCK = uvarint(len(cid)) cid bytes; every revision

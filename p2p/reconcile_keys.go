@@ -27,11 +27,11 @@ import (
 // since (history.Store.HeadsSince), merged into a copy of the previous
 // snapshot: an O(n) copy in memory and a hash for each changed head,
 // where a rebuild reads every head from SQLite and hashes it three times.
-// The result is checked against a summary of the whole heads table (count,
-// sum and sum of squares of the revision ids, read in the same
+// The result is checked against a summary of the whole heads table (the
+// count, and the sums of the revision and page ids, read in the same
 // transaction); heads that changed without a new revision (a page
-// recounted after the member list changed) do not match, and the set is
-// then read whole.
+// recounted after the member list changed: its heads replaced by others,
+// which have other ids) do not match, and the set is then read whole.
 
 // keyEntry is the head a key stands for.
 type keyEntry struct {
@@ -42,13 +42,13 @@ type keyEntry struct {
 // keySet is one snapshot of the node's heads as reconciliation keys. It
 // is a reconcile.Set.
 type keySet struct {
-	commits, lastRev     int64
-	count, revSum, revSq int64
-	keys                 []reconcile.Key
-	pre                  []reconcile.Sum // pre[i]: sum of the digests of keys[:i]
-	ents                 []keyEntry
-	listOnce             sync.Once
-	list                 headList
+	commits, lastRev       int64
+	count, revSum, pageSum int64
+	keys                   []reconcile.Key
+	pre                    []reconcile.Sum // pre[i]: sum of the digests of keys[:i]
+	ents                   []keyEntry
+	listOnce               sync.Once
+	list                   headList
 }
 
 // headList is the head set sorted by CID bytes and its history.HeadsHash:
@@ -140,6 +140,11 @@ func newKeySet(ch *history.HeadsChange) *keySet {
 // updated returns a copy of ks with the heads of ch's pages replaced by
 // ch's rows.
 func (ks *keySet) updated(ch *history.HeadsChange) *keySet {
+	if len(ch.Pages) == 0 {
+		// Nothing new: the same keys (a snapshot is never written to).
+		return &keySet{commits: ch.Commits, lastRev: ch.LastRev, count: ks.count, revSum: ks.revSum, pageSum: ks.pageSum,
+			keys: ks.keys, pre: ks.pre, ents: ks.ents}
+	}
 	changed := make(map[int64]bool, len(ch.Pages))
 	for _, p := range ch.Pages {
 		changed[p] = true
@@ -176,16 +181,15 @@ func (ks *keySet) updated(ch *history.HeadsChange) *keySet {
 
 // summarise computes the summary HeadsChange checks a set against.
 func (ks *keySet) summarise() {
-	ks.count, ks.revSum, ks.revSq = int64(len(ks.ents)), 0, 0
-	const mod = 1_000_003
+	ks.count, ks.revSum, ks.pageSum = int64(len(ks.ents)), 0, 0
 	for _, e := range ks.ents {
 		ks.revSum += e.rev
-		ks.revSq += (e.rev % mod) * (e.rev % mod) % mod
+		ks.pageSum += e.page
 	}
 }
 
 func (ks *keySet) matches(ch *history.HeadsChange) bool {
-	return ks.count == ch.Count && ks.revSum == ch.RevSum && ks.revSq == ch.RevSq
+	return ks.count == ch.Count && ks.revSum == ch.RevSum && ks.pageSum == ch.PageSum
 }
 
 // Len, Search, Keys and Sum make a keySet a reconcile.Set.

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -19,20 +21,33 @@ import (
 // reconcile/, then trade the heads in it and plan from them what
 // today's list mode plans from the whole head set.
 
+// listHeads is the largest head set the asker sends whole in its HELLO
+// (the list mode): one round trip and 40 bytes a head, where
+// reconciliation takes about log8(n/8)+2 round trips and some 700 bytes a
+// difference. 256 heads is 10 KB: less than 15 differences cost, and on a
+// 50 ms path a round trip is worth more than that. A variable for tests
+// and drills: PEERWIKI_SYNC_LIST_HEADS=0 makes every sync of this process
+// reconcile (test/ runs the CLI's tests so).
+var listHeads = func() int {
+	if v, err := strconv.Atoi(os.Getenv("PEERWIKI_SYNC_LIST_HEADS")); err == nil && v >= 0 {
+		return min(v, maxListHeads)
+	}
+	return maxListHeads
+}()
+
+// maxListHeads is the most heads a HELLO may list, whatever listHeads
+// this node uses.
+const maxListHeads = reconcile.SmallSet
+
+// reconTime bounds the reconciliation of one sync; each message must also
+// come within frameTimeout. Honest sides need a few round trips; a set of
+// 100,000 against an empty one, 3.2 MB one way. (A variable for tests.)
+var reconTime = 2 * time.Minute
+
 const (
-	// listHeads is the largest head set the asker sends whole in its
-	// HELLO (the list mode): one round trip and 40 bytes a head, where
-	// reconciliation takes about log8(n/8)+2 round trips and some 700
-	// bytes a difference. 256 heads is 10 KB: less than 15 differences
-	// cost, and on a 50 ms path a round trip is worth more than that.
-	listHeads = reconcile.SmallSet
 	// reconFrame is the reconciliation's message limit (its default, and
 	// most): under MaxFrame.
 	reconFrame = reconcile.DefaultFrameSize
-	// reconTime bounds the reconciliation of one sync; each message must
-	// also come within frameTimeout. Honest sides need a few round trips;
-	// a set of 100,000 against an empty one, 3.2 MB one way.
-	reconTime = 2 * time.Minute
 	// reconSlack is the part of a reconciliation's byte budget that does
 	// not grow with the sets (see reconBudget).
 	reconSlack = 4 << 20

@@ -475,9 +475,9 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 		}
 		return n.answerReconcile(ctx, fc, p, res, hello.R)
 	}
-	if hello.N != 0 || len(hello.Heads) > listHeads {
+	if hello.N != 0 || len(hello.Heads) > maxListHeads {
 		// A larger set goes by reconciliation.
-		return protoErr("a HELLO listing %d heads, more than %d", max(hello.N, len(hello.Heads)), listHeads)
+		return protoErr("a HELLO listing %d heads, more than %d", max(hello.N, len(hello.Heads)), maxListHeads)
 	}
 	theirs, err := fc.readHeadSet(0, hello.Heads)
 	if err != nil {

@@ -51,12 +51,14 @@ func runPipeSync(t *testing.T, asker, answerer *replica) pipeSync {
 		defer fc.release()
 		s.answered.Peer = p
 		s.answerErr = answerNode.answer(ctx, fc, p, &s.answered)
+		s.answered.Wire = *fc.stats
 	}()
 	p := answerer.ID.ID
 	fc := frameOn(ca, p, deadline, nil)
 	fc.heads = &askerNode.peerHeads
 	s.asked.Peer = p
 	s.askErr = askerNode.ask(ctx, fc, p, &s.asked)
+	s.asked.Wire = *fc.stats
 	fc.release()
 	ca.Close()
 	<-done
@@ -76,8 +78,18 @@ func synced(t *testing.T, asker, answerer *replica) pipeSync {
 
 // Both sides of the sync protocol, run over net.Pipe: what each sends and
 // receives for head sets that are equal, empty on one side, disjoint, or
-// forked.
+// forked, in either mode of the protocol (the sets are small: the
+// reconciliation is forced by setting listHeads to 0).
 func TestSyncOverPipe(t *testing.T) {
+	for _, mode := range syncModes {
+		t.Run(mode.name, func(t *testing.T) {
+			withListHeads(t, mode.listHeads)
+			testSyncOverPipe(t)
+		})
+	}
+}
+
+func testSyncOverPipe(t *testing.T) {
 	cases := []struct {
 		name string
 		// setup fills the stores; it returns the pages expected in conflict

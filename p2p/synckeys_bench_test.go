@@ -1,0 +1,69 @@
+package p2p
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"peerwiki/history"
+)
+
+// TestKeySetCostOnARepo times, on the repo PEERWIKI_BENCH_REPO names
+// (opened read-only in effect: nothing is written), what a node pays for
+// its reconciliation key set: a build from every head, and the check
+// that finds nothing changed after the commit counter moved (the summary
+// of the heads table and the pages with new revisions). It logs; it
+// asserts nothing about time.
+func TestKeySetCostOnARepo(t *testing.T) {
+	src := os.Getenv("PEERWIKI_BENCH_REPO")
+	if src == "" {
+		t.Skip("PEERWIKI_BENCH_REPO is not set")
+	}
+	var cfg struct{ Wiki string }
+	data, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	st, err := history.Open(filepath.Join(src, "peerwiki.db"), cfg.Wiki, history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	for range 3 {
+		start := time.Now()
+		ch, err := st.HeadsSince(ctx, -1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := time.Since(start)
+		ks := newKeySet(ch)
+		built := time.Since(start)
+		start = time.Now()
+		ch2, err := st.HeadsSince(ctx, ks.lastRev, maxChangedPages)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql := time.Since(start)
+		up := ks.updated(ch2)
+		if !up.matches(ch2) || up.Len() != ks.Len() {
+			t.Fatalf("the update of an unchanged store does not match")
+		}
+		check := time.Since(start)
+		start = time.Now()
+		hl := ks.heads()
+		list := time.Since(start)
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		t.Logf("%d heads: read %v, read and hashed %v; unchanged check %v and copy %v; sorted list and hash %v (%d); heap %d MB",
+			ks.Len(), read, built, sql, check-sql, list, len(hl.heads), m.HeapAlloc>>20)
+	}
+}
