@@ -23,6 +23,7 @@ import (
 type memberCache struct {
 	mu      sync.RWMutex
 	m       *Members
+	ops     memberOpMemo // membership operations read (membersnap.go)
 	self    peer.ID
 	changed []chan struct{}
 }
@@ -67,8 +68,22 @@ func (r *Repo) Members(ctx context.Context) (*Members, error) {
 	}
 	if m := r.members.get(); m != nil && slices.EqualFunc(m.heads, heads, cid.Cid.Equals) {
 		return m, nil
+	} else if m == nil {
+		// The first reading in this process: the snapshot a process
+		// made for these heads spares the replay (membersnap.go).
+		if m = r.loadMemberSnap(heads); m != nil {
+			m.within = r.authoredWithin
+			r.members.mu.Lock()
+			r.members.m = m
+			r.members.mu.Unlock()
+			return m, nil
+		}
 	}
 	return r.RefreshMembers(ctx)
+}
+
+func (r *Repo) authoredWithin(p peer.ID, frontier []cid.Cid) (map[cid.Cid]bool, error) {
+	return r.store.AuthoredWithin(context.Background(), p.String(), frontier)
 }
 
 // RefreshMembers recomputes the member list from the store, marks the
@@ -109,9 +124,7 @@ func (r *Repo) RefreshMembers(ctx context.Context) (*Members, error) {
 			}
 		}
 	}
-	m.within = func(p peer.ID, frontier []cid.Cid) (map[cid.Cid]bool, error) {
-		return r.store.AuthoredWithin(context.Background(), p.String(), frontier)
-	}
+	m.within = r.authoredWithin
 	old := r.members.get()
 	r.members.mu.Lock()
 	r.members.m = m
@@ -122,6 +135,7 @@ func (r *Repo) RefreshMembers(ctx context.Context) (*Members, error) {
 			return nil, err
 		}
 	}
+	r.saveMemberSnap(m)
 	if len(changed) > 0 || all {
 		if _, err := r.store.Revoid(ctx, changed); err != nil {
 			return nil, err

@@ -414,6 +414,10 @@ func (r *Repo) loadMemberOps(ctx context.Context) (map[cid.Cid]*memberRevision, 
 		if c.Equals(page) {
 			continue
 		}
+		if mr := r.members.ops.get(c); mr != nil {
+			ops[c] = mr
+			continue
+		}
 		rev, err := r.store.Revision(ctx, c)
 		if err != nil {
 			return nil, nil, err
@@ -426,8 +430,12 @@ func (r *Repo) loadMemberOps(ctx context.Context) (map[cid.Cid]*memberRevision, 
 		}
 		if body, err := r.store.Body(ctx, rev.Body.Cid); err == nil && !rev.IsAuto() {
 			mr.valid = decodeMemberOp([]byte(body), &mr.op) == nil
+		} else if err != nil && !rev.IsAuto() {
+			ops[c] = mr // a body not held yet: read again next time
+			continue
 		}
 		ops[c] = mr
+		r.members.ops.put(mr)
 	}
 	return ops, heads, nil
 }
