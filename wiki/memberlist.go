@@ -412,6 +412,9 @@ func (r *Repo) addMember(ctx context.Context, p peer.ID, name, role, invite stri
 		}
 		return fmt.Errorf("%w: %s is a member already", ErrNoChange, p)
 	}
+	if len(m.list) >= MaxMembers {
+		return fmt.Errorf("%w: the wiki lists %d members, removed ones included: the most it can", ErrInvalid, len(m.list))
+	}
 	_, err = r.commitMemberOp(ctx, memberOp{Op: "add", Peer: p.String(), Name: name, Role: role, Invite: invite}, "add "+name)
 	return err
 }

@@ -552,6 +552,13 @@ func replay(ops map[cid.Cid]*memberRevision, isFounder founderCheck) *Members {
 	}
 }
 
+// MaxMembers bounds the member list, removed members included: every
+// command reads it (from the snapshot, membersnap.go, about 280 bytes a
+// member), so an admin adding members without end would slow everyone's.
+// An addition past it is not applied, on every replica alike (the replay
+// order is the same everywhere).
+const MaxMembers = 10_000
+
 // replayOnce runs the operations in order, skipping voided ones. It
 // returns the list, the operations it applied, and the removal operation
 // of each removed member.
@@ -590,7 +597,7 @@ func applyOp(m *Members, o *memberRevision, isFounder founderCheck, removals map
 			if err != nil || p == o.author {
 				continue
 			}
-			if _, ok := m.list[p]; !ok {
+			if _, ok := m.list[p]; !ok && len(m.list) < MaxMembers {
 				m.list[p] = &Member{Peer: p, Role: RoleMember, AddedBy: o.author, Since: at}
 			}
 		}
@@ -607,6 +614,9 @@ func applyOp(m *Members, o *memberRevision, isFounder founderCheck, removals map
 	case "add":
 		if _, ok := m.list[target]; ok || (op.Role != RoleAdmin && op.Role != RoleMember) {
 			return false // already listed (a removal is permanent)
+		}
+		if len(m.list) >= MaxMembers {
+			return false
 		}
 		m.list[target] = &Member{Peer: target, Name: op.Name, Role: op.Role, AddedBy: o.author, Since: at, Invite: op.Invite}
 		if op.Invite != "" {

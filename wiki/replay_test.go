@@ -151,3 +151,26 @@ func TestReplayVoidsAnEarlierConcurrentChangeOfTheRemoved(t *testing.T) {
 		}
 	}
 }
+
+// The list stops growing at MaxMembers: further additions are not
+// applied, and which ones are is the replay order's to say, the same on
+// every replica.
+func TestReplayMemberCap(t *testing.T) {
+	a := testPeer(t, 0)
+	d := newOpDAG(t)
+	last := d.add(a, memberOp{Op: "found"})
+	var added []peer.ID
+	for i := 1; i <= MaxMembers+5; i++ {
+		p := testPeer(t, i)
+		added = append(added, p)
+		last = d.add(a, memberOp{Op: "add", Peer: p.String(), Name: fmt.Sprint("m", i), Role: RoleMember}, last)
+	}
+	m := replay(d.ops, founderIs(a))
+	if n := len(m.List()); n != MaxMembers {
+		t.Fatalf("%d members listed, want %d", n, MaxMembers)
+	}
+	// The founder and the first MaxMembers-1 additions.
+	if !m.IsMember(added[MaxMembers-2]) || m.IsMember(added[MaxMembers-1]) {
+		t.Fatal("the first additions count, the ones past the cap do not")
+	}
+}
