@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -92,6 +93,9 @@ type Config struct {
 	// tests shorten them.
 	progress progressRule
 	work     workShare
+	// dialWatch, when set, is asked before every dial of a peer and may
+	// refuse it (tests: "never dials the public DHT").
+	dialWatch func(peer.ID) bool
 }
 
 // EventKind says what an Event reports.
@@ -208,7 +212,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		locks: map[peer.ID]chan struct{}{}, inbound: map[peer.ID]*inboundSync{}, work: newWorkBudget(cfg.work), wanted: map[peer.ID]*syncTrigger{},
 		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1), kept: map[peer.ID]bool{}, stored: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	hc := hostConfig{key: cfg.Identity.Key, listen: cfg.Listen, gater: n.gate, member: n.gate.isMember,
+	var gater connmgr.ConnectionGater = n.gate
+	if cfg.dialWatch != nil {
+		gater = watchedDials{n.gate, cfg.dialWatch}
+	}
+	hc := hostConfig{key: cfg.Identity.Key, listen: cfg.Listen, gater: gater, member: n.gate.isMember,
 		strangers: n.strangerProtocols(), agent: agentFor(cfg.Name)}
 	if cfg.WAN.On() {
 		n.wan = newWAN(n, cfg.WAN)
@@ -575,4 +583,14 @@ func firstLine(err error) string {
 		}
 	}
 	return clip(s)
+}
+
+// watchedDials is a gate whose dials a test watches (Config.dialWatch).
+type watchedDials struct {
+	*gate
+	watch func(peer.ID) bool
+}
+
+func (w watchedDials) InterceptPeerDial(p peer.ID) bool {
+	return w.watch(p) && w.gate.InterceptPeerDial(p)
 }

@@ -1,0 +1,357 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	circuitclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+)
+
+// Everything here runs on 127.0.0.1, which --public-net 127.0.0.0/8
+// makes count as public (publicLoopback), as a team's relay on the
+// internet would be.
+
+// publicLoopback makes 127.0.0.0/8 public for the test.
+func publicLoopback(t *testing.T) {
+	t.Helper()
+	nets, err := ParsePublicNets([]string{"127.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(SetPublicNets(nets))
+}
+
+var loopbackTCPQUIC = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0"), ma.StringCast("/ip4/127.0.0.1/udp/0/quic-v1")}
+
+// startRelay runs a relay on 127.0.0.1 (TCP and QUIC).
+func startRelay(t *testing.T) *Relay {
+	t.Helper()
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := StartRelay(context.Background(), RelayConfig{Key: key, Listen: loopbackTCPQUIC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func relayInfo(t *testing.T, r *Relay) peer.AddrInfo {
+	t.Helper()
+	infos, err := peer.AddrInfosFromP2pAddrs(r.Addrs()...)
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("relay addresses %v: %v", r.Addrs(), err)
+	}
+	return infos[0]
+}
+
+// The table of what --public-net does to libp2p's idea of "public".
+func TestPublicNetsCountAsPublic(t *testing.T) {
+	pub := func(s string) bool { return manet.IsPublicAddr(ma.StringCast(s)) }
+	if pub("/ip4/10.213.0.2/tcp/1") || pub("/ip4/127.0.0.1/tcp/1") {
+		t.Fatal("private ranges count as public before --public-net")
+	}
+	nets, err := ParsePublicNets([]string{"10.213.0.0/24", "127.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	undo := SetPublicNets(nets)
+	for addr, want := range map[string]bool{
+		"/ip4/10.213.0.2/tcp/1":             true,
+		"/ip4/10.213.0.255/udp/1":           true,
+		"/ip4/10.213.1.2/tcp/1":             false, // a home behind the rig's routers
+		"/ip4/10.212.255.255/tcp/1":         false,
+		"/ip4/10.0.0.1/tcp/1":               false,
+		"/ip4/10.255.0.1/tcp/1":             false,
+		"/ip4/192.168.1.1/tcp/1":            false,
+		"/ip4/127.0.0.1/tcp/1":              true,
+		"/ip4/8.8.8.8/tcp/1":                true,
+		"/ip6/fd00::1/tcp/1":                false,
+		"/ip6/2001:db8::1/tcp/1":            false,
+		"/ip4/10.213.0.2/tcp/1/p2p-circuit": true,
+	} {
+		if got := pub(addr); got != want {
+			t.Errorf("IsPublicAddr(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	undo()
+	if pub("/ip4/10.213.0.2/tcp/1") {
+		t.Fatal("undo left the tables changed")
+	}
+}
+
+// Bad inputs are one-line errors naming what was wrong.
+func TestWANBadInputs(t *testing.T) {
+	for _, tc := range []struct {
+		what, in, want string
+	}{
+		{"--bootstrap", "/ip4/1.2.3.4/tcp/x/p2p/12D3KooWMYAaf4NHMG6qBsCxu7D1UmM3XffMQnrHtbXCJr3tUACf", "bad --bootstrap"},
+		{"--relay", "/ip4/1.2.3.4/tcp/4001", "must end in /p2p/PEERID"},
+		{"--relay", "not a multiaddr", "bad --relay"},
+	} {
+		_, err := ParseAddrsOf(tc.what, []string{tc.in})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s %q: %v, want a line with %q", tc.what, tc.in, err, tc.want)
+		}
+	}
+	for _, in := range []string{"10.213.0.0", "10.213.0.0/33", "fd00::/8", "example.com/8"} {
+		if _, err := ParsePublicNets([]string{in}); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--public-net %q: %v, want a one-line error", in, err)
+		}
+	}
+}
+
+// waitConnected waits until a is connected to b, and says how.
+func waitVia(t *testing.T, a *Node, b peer.ID, d time.Duration, want ...string) string {
+	t.Helper()
+	var via string
+	waitFor(t, d, "a connection "+strings.Join(want, " or "), func() bool {
+		via = a.Via(b)
+		for _, w := range want {
+			if via == w {
+				return true
+			}
+		}
+		return false
+	})
+	return via
+}
+
+// Two members' daemons on loopback, given only the relay as DHT
+// bootstrap peer (no --peer, no mDNS, nothing remembered), find each
+// other through the rendezvous key and sync.
+func TestDHTRendezvousFindsMembersWithoutPeers(t *testing.T) {
+	publicLoopback(t)
+	relay := startRelay(t)
+	secret := []byte("the members' secret")
+	wan := WANConfig{DHT: true, Bootstrap: []peer.AddrInfo{relayInfo(t, relay)}, Secret: func() []byte { return secret }}
+	a, b := newReplica(t), newReplica(t)
+	page := a.addHistory(1, 3, "Found")[0]
+	da := startDaemon(t, a, "", func(c *DaemonConfig) {
+		c.WAN, c.Node.Members = wan, newFakeMembers(a.ID.ID, false, b.ID.ID)
+	})
+	db := startDaemon(t, b, "", func(c *DaemonConfig) {
+		c.WAN, c.Node.Members = wan, newFakeMembers(b.ID.ID, false, a.ID.ID)
+	})
+	if da.Node().wan.dht == nil || db.Node().wan.dht == nil {
+		t.Fatal("a daemon given a bootstrap peer runs no DHT")
+	}
+	waitVia(t, db.Node(), a.ID.ID, 30*time.Second, ViaDirect)
+	waitFor(t, 20*time.Second, "the page to arrive", func() bool {
+		hs, err := b.Store.Heads(context.Background(), page)
+		return err == nil && len(hs) == 1
+	})
+	// Found this way, remembered like any peer.
+	waitFor(t, 5*time.Second, "the peer to be remembered", func() bool {
+		ps, _ := LoadPeers(db.dir)
+		return len(ps) == 1 && ps[0].ID == a.ID.ID.String()
+	})
+	// Another wiki's members (another secret) are not found.
+	other := newReplica(t)
+	dOther := startDaemon(t, other, "", func(c *DaemonConfig) {
+		c.WAN = WANConfig{DHT: true, Bootstrap: wan.Bootstrap, Secret: func() []byte { return []byte("another wiki") }}
+	})
+	time.Sleep(3 * time.Second)
+	if dOther.Node().connected(a.ID.ID) || dOther.Node().connected(b.ID.ID) {
+		t.Fatal("a node with another secret found the members")
+	}
+}
+
+// A member reaches another through a relay on loopback: the second
+// listens nowhere (as if behind a NAT that no hole punch beats) and
+// dials the first's relayed address; both say "relayed", and they sync.
+// A stranger dialling the same relayed address is refused by the gate.
+func TestMemberThroughRelayAndStrangerRefused(t *testing.T) {
+	publicLoopback(t)
+	relay := startRelay(t)
+	ri := relayInfo(t, relay)
+	a, b, c := newReplica(t), newReplica(t), newReplica(t)
+	page := a.addHistory(1, 2, "Relayed")[0]
+	listA := newFakeMembers(a.ID.ID, false, b.ID.ID)
+	da := startDaemon(t, a, "", func(cfg *DaemonConfig) {
+		cfg.Node.Members = listA
+		cfg.WAN = WANConfig{Relays: []peer.AddrInfo{ri}}
+	})
+	na := da.Node()
+	var circuit ma.Multiaddr
+	waitFor(t, 20*time.Second, "a relayed address", func() bool {
+		for _, m := range na.Addrs() {
+			if isRelayed(m) {
+				circuit = m
+				return true
+			}
+		}
+		return false
+	})
+	target, err := peer.AddrInfoFromP2pAddr(circuit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := startNode(t, b, func(cfg *Config) {
+		cfg.Listen = nil
+		cfg.Members = newFakeMembers(b.ID.ID, false, a.ID.ID)
+		cfg.SyncOnConnect = true
+		cfg.Peers = []peer.AddrInfo{*target}
+	})
+	waitVia(t, na, b.ID.ID, 20*time.Second, ViaRelayed)
+	if v := nb.Via(a.ID.ID); v != ViaRelayed {
+		t.Fatalf("the dialling member says %q", v)
+	}
+	waitFor(t, 20*time.Second, "the page to arrive over the relay", func() bool {
+		hs, err := b.Store.Heads(context.Background(), page)
+		return err == nil && len(hs) == 1
+	})
+	st, err := da.Peers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 1 || st[0].Via != ViaRelayed {
+		t.Fatalf("peers: %+v", st)
+	}
+
+	// A stranger through the same relay: the relay passes the
+	// connection, the member's gate refuses it.
+	nc := startNode(t, c, func(cfg *Config) { cfg.Listen = nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = nc.Connect(ctx, *target)
+	if err == nil {
+		if _, serr := nc.SyncPeer(ctx, a.ID.ID); serr == nil {
+			t.Fatal("a stranger synced with a member through the relay")
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if na.connected(c.ID.ID) || na.Via(c.ID.ID) != "" {
+		t.Fatal("the member holds a stranger's relayed connection")
+	}
+	if hs, _ := c.Store.Heads(context.Background(), page); len(hs) != 0 {
+		t.Fatal("the stranger received the member's wiki")
+	}
+}
+
+// --no-dht (WAN without DHT) starts no DHT; the zero WANConfig starts no
+// wide-area networking at all.
+func TestNoDHTStartsNoDHT(t *testing.T) {
+	publicLoopback(t)
+	relay := startRelay(t)
+	r := newReplica(t)
+	d := startDaemon(t, r, "", func(c *DaemonConfig) {
+		c.WAN = WANConfig{DHT: false, Relays: []peer.AddrInfo{relayInfo(t, relay)}}
+	})
+	if w := d.Node().wan; w == nil || w.dht != nil || w.relays == nil {
+		t.Fatalf("--no-dht with a relay: wan %+v", w)
+	}
+	plain := startDaemon(t, newReplica(t), "", nil)
+	if plain.Node().wan != nil {
+		t.Fatal("the zero DaemonConfig turned wide-area networking on")
+	}
+}
+
+// A node that listens on loopback only never dials the public DHT's
+// bootstrap peers, whatever its configuration says; the dial watch
+// refuses them besides, so that even a bug here sends no packet.
+func TestLoopbackNodeNeverDialsPublicBootstrap(t *testing.T) {
+	boot := map[peer.ID]bool{}
+	for _, p := range DefaultBootstrap() {
+		boot[p.ID] = true
+	}
+	if len(boot) == 0 {
+		t.Fatal("no default bootstrap peers to watch")
+	}
+	var mu sync.Mutex
+	var dialled []peer.ID
+	r := newReplica(t)
+	d := startDaemon(t, r, "", func(c *DaemonConfig) {
+		c.WAN = WANConfig{DHT: true, Secret: func() []byte { return []byte("s") }}
+		c.Node.dialWatch = func(p peer.ID) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			dialled = append(dialled, p)
+			return !boot[p]
+		}
+	})
+	if d.Node().wan == nil || d.Node().wan.dht != nil {
+		t.Fatal("a loopback-only node started a DHT with the public bootstrap peers")
+	}
+	time.Sleep(2 * time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range dialled {
+		if boot[p] {
+			t.Fatalf("dialled public bootstrap peer %s", p)
+		}
+	}
+}
+
+// A peer that floods the relay is bounded: reservations by IP address,
+// DHT streams by the resource manager's per-peer limit.
+func TestRelayBoundsFloods(t *testing.T) {
+	publicLoopback(t)
+	relay := startRelay(t)
+	ri := relayInfo(t, relay)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reserved, refused := 0, 0
+	for range relayResources().MaxReservationsPerIP + 3 {
+		h, err := newHost(hostConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		if err := h.Connect(ctx, ri); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := circuitclient.Reserve(ctx, h, ri); err != nil {
+			refused++
+		} else {
+			reserved++
+		}
+	}
+	if reserved != relayResources().MaxReservationsPerIP || refused != 3 {
+		t.Fatalf("%d reservations from one address, %d refused; want %d and 3", reserved, refused, relayResources().MaxReservationsPerIP)
+	}
+
+	h, err := newHost(hostConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := h.Connect(ctx, ri); err != nil {
+		t.Fatal(err)
+	}
+	open := 0
+	for range 40 {
+		s, err := h.NewStream(ctx, ri.ID, dhtProtocol)
+		if err != nil {
+			continue
+		}
+		defer s.Reset()
+		// A stream the relay took waits for a request; one it refused
+		// was reset.
+		s.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := s.Read(make([]byte, 1)); errors.Is(err, network.ErrReset) || err != nil && !isTimeout(err) {
+			continue
+		}
+		open++
+	}
+	if open == 0 || open > 8 {
+		t.Fatalf("%d DHT streams from one peer held open at the relay; want 1 to 8", open)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "deadline")
+}
