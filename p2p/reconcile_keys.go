@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -279,6 +280,7 @@ func (n *Node) localKeys(ctx context.Context) (*keySet, error) {
 	if ks != nil && ks.commits == cc {
 		return ks, nil
 	}
+	start := time.Now()
 	after := int64(-1)
 	if ks != nil {
 		after = ks.lastRev
@@ -301,6 +303,8 @@ func (n *Node) localKeys(ctx context.Context) (*keySet, error) {
 		}
 		next = newKeySet(ch)
 	}
+	n.log.Debug("read the heads for reconciliation", "heads", next.Len(), "whole", ch.Full, "pages", len(ch.Pages),
+		"ms", float64(time.Since(start).Microseconds())/1000)
 	n.mu.Lock()
 	n.heads = headState{keys: next}
 	n.mu.Unlock()

@@ -288,7 +288,7 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 	}
 	w := fc.stats
 	n.log.Debug("synced", "peer", p, "received", res.Received, "sent", res.Sent, "equal", res.Equal,
-		"ms", time.Since(start).Milliseconds(), "bytes_in", w.BytesIn, "bytes_out", w.BytesOut,
+		"ms", float64(time.Since(start).Microseconds())/1000, "bytes_in", w.BytesIn, "bytes_out", w.BytesOut,
 		"block_bytes_in", w.BlockBytesIn, "block_bytes_out", w.BlockBytesOut, "frames", w.FramesIn+w.FramesOut)
 	return res, nil
 }
@@ -391,6 +391,7 @@ func (n *Node) push(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResu
 
 // handleSync answers a peer's sync.
 func (n *Node) handleSync(s network.Stream) {
+	start := time.Now()
 	p := s.Conn().RemotePeer()
 	meter := newProgressMeter(n.cfg.progress)
 	fc := newFrameConn(s, time.Now().Add(syncTimeout), meter)
@@ -435,10 +436,18 @@ func (n *Node) handleSync(s network.Stream) {
 		return
 	}
 	s.Close()
+	res.Wire = *fc.stats
+	res.Duration = time.Since(start)
 	n.emit(Event{Kind: EventServed, Peer: p, Sync: &res})
 	if res.Received > 0 || res.Sent > 0 {
 		n.log.Info("sync served", "peer", p, "sent", res.Sent, "received", res.Received)
 	}
+	// What the sync protocol cost, both ways: every frame with its length
+	// prefix (not libp2p's own framing), and how much of it was blocks.
+	w := fc.stats
+	n.log.Debug("sync answered", "peer", p, "equal", res.Equal, "sent", res.Sent, "received", res.Received,
+		"ms", float64(res.Duration.Microseconds())/1000, "bytes_in", w.BytesIn, "bytes_out", w.BytesOut,
+		"block_bytes_in", w.BlockBytesIn, "block_bytes_out", w.BlockBytesOut, "frames", w.FramesIn+w.FramesOut)
 }
 
 func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResult) error {
