@@ -23,6 +23,9 @@ type peerInfo struct {
 	Connected  bool     `json:"connected"`
 	Since      string   `json:"since,omitempty"` // connected since
 	LastSeen   string   `json:"last_seen,omitempty"`
+	// Via says how a connected replica is connected: lan, direct,
+	// hole-punched or relayed.
+	Via string `json:"via,omitempty"`
 }
 
 func (a *app) peersCommand() *cobra.Command {
@@ -33,7 +36,11 @@ func (a *app) peersCommand() *cobra.Command {
 		Long: `List the replicas this one knows: remembered ones (from join codes, syncs,
 and every replica that connected to the node on this repo) with the
 addresses they listen on, and, while a node runs on the repo ('peerwiki
-serve' or the terminal UI), which are connected and since when.`,
+serve' or the terminal UI), which are connected, since when, and how: "lan"
+(a private address: the LAN, or this machine), "direct" (a public address),
+"hole-punched" (a direct connection that hole punching made through a NAT)
+or "relayed" (through a relay, 'peerwiki relay'). --json's "via" says the
+same.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := a.open()
@@ -47,7 +54,7 @@ serve' or the terminal UI), which are connected and since when.`,
 			running := node != nil
 			list := []peerInfo{}
 			for _, s := range states {
-				e := peerInfo{PeerID: s.ID.String(), Name: s.Name, Addrs: []string{}, Remembered: s.Remembered, Connected: s.Connected}
+				e := peerInfo{PeerID: s.ID.String(), Name: s.Name, Addrs: []string{}, Remembered: s.Remembered, Connected: s.Connected, Via: s.Via}
 				for _, m := range s.Addrs {
 					e.Addrs = append(e.Addrs, m.String())
 				}
@@ -69,6 +76,8 @@ serve' or the terminal UI), which are connected and since when.`,
 			for _, p := range list {
 				state := out.dim("remembered")
 				switch {
+				case p.Connected && p.Via != "":
+					state = out.green("connected since "+p.Since[11:19]) + " " + out.dim("("+p.Via+")")
 				case p.Connected:
 					state = out.green("connected since " + p.Since[11:19])
 				case running:

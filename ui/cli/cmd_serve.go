@@ -17,7 +17,7 @@ import (
 func (a *app) serveCommand() *cobra.Command {
 	var f nodeFlags
 	cmd := &cobra.Command{
-		Use:   "serve [--listen MULTIADDR]... [--peer MULTIADDR]... [--no-mdns]",
+		Use:   "serve [--listen MULTIADDR]... [--peer MULTIADDR]... [--no-mdns] [--bootstrap MULTIADDR]... [--relay MULTIADDR]... [--no-dht] [--public-net CIDR]...",
 		Short: "Run this repo's node: keep the replica in sync with its peers",
 		Long: fmt.Sprintf(`Run the repo's replication node until interrupted (SIGINT or SIGTERM):
 listen on --listen (default /ip4/0.0.0.0/tcp/%d and /ip6/::/tcp/%d, or a random
@@ -26,6 +26,16 @@ port when that one is taken), find members on the LAN by mDNS (unless
 (redialling with backoff), remember every member that connects, at the
 addresses it listens on, sync with every peer on connect, announce new local
 revisions, and take in everyone else's.
+
+Beyond the LAN: members behind other NATs find each other on a Kademlia DHT
+(on by default, the public IPFS DHT's bootstrap peers; --bootstrap names a
+team's own, --no-dht turns it off; a node listening on loopback only never
+joins the public one) by a key only members can derive, and reach each
+other through --relay relays ('peerwiki relay'), then directly when hole
+punching succeeds. With wide-area networking on and no --listen, the node
+listens on QUIC too, on the TCP port's number. --public-net CIDR makes a
+range count as public (a lab's or a test network's). The same settings can
+be made in the configuration (README, "Beyond the LAN").
 
 One node runs per repo: serve, or the terminal UI. While it runs, the other
 peerwiki commands on the repo use it through its control socket (node.sock

@@ -18,7 +18,7 @@ func (a *app) tuiCommand() *cobra.Command {
 	var offline bool
 	var f nodeFlags
 	cmd := &cobra.Command{
-		Use:   "tui [--offline] [--listen MULTIADDR]... [--no-mdns]",
+		Use:   "tui [--offline] [--listen MULTIADDR]... [--no-mdns] [--bootstrap MULTIADDR]... [--relay MULTIADDR]... [--no-dht] [--public-net CIDR]...",
 		Short: "The terminal UI: browse, write, watch edits arrive, resolve conflicts",
 		Long: fmt.Sprintf(`Open the terminal UI on the repo (created on first use): a page browser with
 filter and full-text search, a Markdown viewer with followable [[links]] and
@@ -166,7 +166,7 @@ func (n nodeNetwork) Status() tui.NetStatus {
 	if n.api.isRemote() {
 		mode = "via " + nodeName(st)
 	}
-	return tui.NetStatus{Mode: mode, Peers: st.Peers, LastSync: st.LastSync}
+	return tui.NetStatus{Mode: mode, Peers: st.Peers, Via: st.Via, LastSync: st.LastSync}
 }
 
 // editingVia tells the node (api) of an open editor; with no node, or

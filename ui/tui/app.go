@@ -31,8 +31,10 @@ type NetStatus struct {
 	// replicates (for example "via serve", when a serve process runs on
 	// the repo).
 	Mode string
-	// Peers is the number of connected peers.
+	// Peers is the number of connected peers; Via counts them by how
+	// they are connected (lan, direct, hole-punched, relayed).
 	Peers int
+	Via   map[string]int
 	// LastSync is when a sync with a peer last finished (zero: never).
 	LastSync time.Time
 	// SyncUnknown is set when the node is another process's and the last
@@ -437,7 +439,7 @@ func (m *Model) statusLines(w int) []string {
 		if mode == "" {
 			mode = "online"
 		}
-		s := fmt.Sprintf("%s · %d %s", mode, m.net.Peers, plural(m.net.Peers, "peer", "peers"))
+		s := fmt.Sprintf("%s · %d %s", mode, m.net.Peers, plural(m.net.Peers, "peer", "peers")) + viaSummary(m.net.Via)
 		switch {
 		case m.net.SyncUnknown:
 		case m.net.LastSync.IsZero():
@@ -582,3 +584,18 @@ func shortRev(c cid.Cid) string {
 
 // minute is a time as the screens show it: UTC, to the minute.
 func minute(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") }
+
+// viaSummary says how the connected peers are connected, " (2 lan, 1
+// relayed)", in a fixed order; nothing when no node says.
+func viaSummary(via map[string]int) string {
+	var parts []string
+	for _, k := range []string{"lan", "direct", "hole-punched", "relayed"} {
+		if via[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", via[k], k))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
