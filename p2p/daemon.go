@@ -269,7 +269,39 @@ func (d *Daemon) Share(ctx context.Context) (NodeStatus, error) {
 	if err := MarkShared(d.dir, "invite"); err != nil {
 		return NodeStatus{}, err
 	}
+	if node, _ := d.current(); node != nil {
+		node.waitRelayed(ctx, relayedWait)
+	}
 	return d.Status(ctx)
+}
+
+// relayedWait bounds how long Share (an invite) waits for a node with
+// relays to hold a relayed address: a join code without one cannot be
+// used from behind another NAT.
+const relayedWait = 10 * time.Second
+
+// waitRelayed waits, up to d, until a node given relays has a relayed
+// address (at once for any other node).
+func (n *Node) waitRelayed(ctx context.Context, d time.Duration) {
+	if n.wan == nil || len(n.wan.cfg.Relays) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, a := range n.host.Addrs() {
+			if isRelayed(a) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Peers implements NodeAPI.

@@ -352,7 +352,10 @@ func askToJoin(ctx context.Context, h host.Host, info peer.AddrInfo, req []byte,
 		}
 		return joinAnswer{}, fmt.Errorf("%s: %v", info.ID, dialFailure(err))
 	}
-	s, err := h.NewStream(dctx, info.ID, JoinProtocol)
+	// A relay's limits (go-libp2p's defaults: 2 minutes, 128 KiB) are
+	// ample for a join, and a joiner behind a NAT may reach its inviter
+	// no other way.
+	s, err := h.NewStream(network.WithAllowLimitedConn(dctx, "join"), info.ID, JoinProtocol)
 	if err != nil {
 		return joinAnswer{}, fmt.Errorf("%s: %s", info.ID, errNoJoin)
 	}

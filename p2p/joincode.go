@@ -11,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // JoinCodePrefix starts every join code; the digit is the format version.
@@ -162,4 +163,33 @@ func ParseJoinCode(s string) (JoinCode, error) {
 		return JoinCode{}, fmt.Errorf("%w: trailing bytes", ErrBadJoinCode)
 	}
 	return j, nil
+}
+
+// CodeAddrs picks at most max of a node's addresses for a join code:
+// direct ones that other machines can dial first, then up to three
+// relayed ones (a joiner behind another NAT reaches the inviter only
+// through its relay), then link-local and loopback ones, each group in
+// the order given.
+func CodeAddrs(addrs []ma.Multiaddr, max int) []ma.Multiaddr {
+	var direct, relayed, rest []ma.Multiaddr
+	for _, a := range sortDialable(addrs) {
+		switch {
+		case isRelayed(a):
+			relayed = append(relayed, a)
+		case manet.IsIPLoopback(a) || manet.IsIP6LinkLocal(a): // not relayed here
+			rest = append(rest, a)
+		default:
+			direct = append(direct, a)
+		}
+	}
+	keepRelayed := min(len(relayed), 3)
+	out := append([]ma.Multiaddr{}, direct[:min(len(direct), max-keepRelayed)]...)
+	out = append(out, relayed[:keepRelayed]...)
+	for _, a := range append(append(direct[min(len(direct), max-keepRelayed):], relayed[keepRelayed:]...), rest...) {
+		if len(out) >= max {
+			break
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -228,26 +228,29 @@ func rememberedStates(ps []RememberedPeer) []PeerState {
 }
 
 // dialable keeps the addresses another replica could dial: not an
-// unspecified address (0.0.0.0), at most 8.
+// unspecified address (0.0.0.0), at most 8, relayed ones among them
+// (CodeAddrs).
 func dialable(addrs []ma.Multiaddr) []ma.Multiaddr {
 	var out []ma.Multiaddr
 	for _, a := range addrs {
-		if manet.IsIPUnspecified(a) || len(out) == 8 {
-			continue
+		if !manet.IsIPUnspecified(a) {
+			out = append(out, a)
 		}
-		out = append(out, a)
 	}
-	return sortDialable(out)
+	return sortDialable(CodeAddrs(out, 8))
 }
 
-// sortDialable puts the addresses other machines can dial first
-// (loopback and link-local last).
+// sortDialable puts the addresses other machines can dial first, then
+// relayed ones (through a relay: slower, a relay's resources), then
+// link-local and loopback ones.
 func sortDialable(addrs []ma.Multiaddr) []ma.Multiaddr {
 	rank := func(a ma.Multiaddr) int {
 		switch {
-		case manet.IsIPLoopback(a):
+		case manet.IsIPLoopback(a) && !isRelayed(a):
+			return 3
+		case manet.IsIP6LinkLocal(a) && !isRelayed(a):
 			return 2
-		case manet.IsIP6LinkLocal(a):
+		case isRelayed(a):
 			return 1
 		}
 		return 0

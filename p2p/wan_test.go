@@ -355,3 +355,53 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "deadline")
 }
+
+// A join code keeps relayed addresses among its eight, and a joiner
+// that has only the inviter's relayed address joins through the relay.
+func TestJoinThroughRelay(t *testing.T) {
+	var many []ma.Multiaddr
+	for i := range 12 {
+		many = append(many, ma.StringCast("/ip4/192.168.1."+string(rune('1'+i%9))+"/tcp/7171"))
+	}
+	relayed := ma.StringCast("/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWMYAaf4NHMG6qBsCxu7D1UmM3XffMQnrHtbXCJr3tUACf/p2p-circuit")
+	picked := CodeAddrs(append(many, relayed, ma.StringCast("/ip4/127.0.0.1/tcp/7171")), 8)
+	if len(picked) != 8 || !picked[7].Equal(relayed) {
+		t.Fatalf("code addresses %v: want 8 with the relayed one", picked)
+	}
+
+	publicLoopback(t)
+	relay := startRelay(t)
+	a, j := newReplica(t), newReplica(t)
+	list := newFakeMembers(a.ID.ID, true)
+	da := startDaemon(t, a, "", func(cfg *DaemonConfig) {
+		cfg.Node.Members = list
+		cfg.WAN = WANConfig{Relays: []peer.AddrInfo{relayInfo(t, relay)}}
+	})
+	// Share (what invite asks) waits for the relayed address.
+	st, err := da.Share(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var circuit []ma.Multiaddr
+	for _, m := range st.Addrs {
+		if isRelayed(m) {
+			circuit = append(circuit, m)
+		}
+	}
+	if len(circuit) == 0 {
+		t.Fatalf("the node's addresses after Share hold no relayed one: %v", st.Addrs)
+	}
+	infos, err := peer.AddrInfosFromP2pAddrs(circuit...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := Join(ctx, JoinConfig{Identity: j.ID, Wiki: a.Store.Wiki(), Token: []byte("good"), Peers: infos, Name: "joe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Inviter.ID != a.ID.ID || list.Access(j.ID.ID) != AccessMember {
+		t.Fatalf("joined %+v; the list says %s", res, list.Access(j.ID.ID))
+	}
+}

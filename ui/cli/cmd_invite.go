@@ -157,14 +157,15 @@ func (a *app) listInvites(ctx context.Context, r *wiki.Repo, asJSON bool) error 
 	return nil
 }
 
-// inviteCode is the join code of the repo's wiki with up to 8 of addrs,
-// each made to end in /p2p/ and this replica's peer id.
+// inviteCode is the join code of the repo's wiki with up to 8 of addrs
+// (relayed ones among them, p2p.CodeAddrs), each made to end in /p2p/
+// and this replica's peer id.
 func inviteCode(r *wiki.Repo, token []byte, addrs []ma.Multiaddr) (string, error) {
 	if len(addrs) == 0 {
 		return "", errors.New("the node on this repo listens on no address to put in a join code")
 	}
 	code := p2p.JoinCode{Wiki: r.Config.Wiki, Token: token}
-	for _, m := range addrs {
+	for _, m := range p2p.CodeAddrs(addrs, 8) {
 		if _, err := peer.AddrInfoFromP2pAddr(m); err != nil {
 			p2pPart, err := ma.NewComponent("p2p", r.ID.ID.String())
 			if err != nil {
@@ -173,9 +174,6 @@ func inviteCode(r *wiki.Repo, token []byte, addrs []ma.Multiaddr) (string, error
 			m = m.Encapsulate(p2pPart)
 		}
 		code.Addrs = append(code.Addrs, m)
-		if len(code.Addrs) == 8 {
-			break
-		}
 	}
 	return code.String(), nil
 }
