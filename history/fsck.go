@@ -77,6 +77,12 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 			revIDs[id] = true
 		}
 	}
+	voidIDs := map[int64]bool{}
+	if rows, err := allIDs(tx, `SELECT rev FROM void`); err == nil {
+		for _, id := range rows {
+			voidIDs[id] = true
+		}
+	}
 	reader := txReader{tx}
 	for i, id := range ids {
 		if progress != nil && i%500 == 0 {
@@ -120,6 +126,15 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 			}
 		} else if err := rev.VerifySignature(); err != nil {
 			add(c.String(), "%v", err)
+		} else if s.opts.Counts != nil {
+			// Void exactly when the member list does not count it (an
+			// automatic merge: when a parent is void, checked below).
+			switch counts := s.opts.Counts(c, rev); {
+			case counts && voidIDs[id]:
+				add(c.String(), "marked void, but the member list counts it")
+			case !counts && !voidIDs[id]:
+				add(c.String(), "counts, but the member list voids it (by %s)", rev.AuthorID())
+			}
 		}
 		probs = append(probs, checkRevisionRows(tx, id, c, rev)...)
 		if p, ok := futureRevision(tx, id, c, rev, s.now()); ok {

@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -203,7 +204,27 @@ func recountPage(q querier, page int64, g *pageGraph, linksOf func(string) []str
 // transaction, taking its turn with the other writers; Counts reads the
 // committed store, as at Put.
 func (s *Store) Revoid(ctx context.Context, authors []string) ([]cid.Cid, error) {
-	if len(authors) == 0 {
+	return s.RevoidFor(ctx, authors, "")
+}
+
+// VoidBasis returns what the void marks were last made for (RevoidFor's
+// basis: the member list's version), "" when nothing was recorded.
+func (s *Store) VoidBasis(ctx context.Context) (string, error) {
+	var b string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'void_basis'`).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return b, err
+}
+
+// RevoidFor is Revoid, and records in the same transaction that the void
+// marks are now those of basis (unless it is ""): a process that dies
+// between changing the member list and marking the revisions leaves a
+// basis behind that the next one sees is not the list's (VoidBasis), and
+// marks again.
+func (s *Store) RevoidFor(ctx context.Context, authors []string, basis string) ([]cid.Cid, error) {
+	if len(authors) == 0 && basis == "" {
 		return nil, nil
 	}
 	conn, tx, err := s.beginWriteTx(ctx, false)
@@ -312,11 +333,17 @@ func (s *Store) Revoid(ctx context.Context, authors []string) ([]cid.Cid, error)
 		}
 		pages = append(pages, pc)
 	}
-	if len(pages) == 0 {
+	if basis != "" {
+		if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(key, value) VALUES('void_basis', ?)`, basis); err != nil {
+			return nil, err
+		}
+	} else if len(pages) == 0 {
 		return nil, nil // the deferred end rolls the (empty) transaction back
 	}
-	if _, err := tx.Exec(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits'`); err != nil {
-		return nil, err
+	if len(pages) > 0 {
+		if _, err := tx.Exec(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits'`); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)

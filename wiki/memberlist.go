@@ -76,6 +76,9 @@ func (r *Repo) Members(ctx context.Context) (*Members, error) {
 			r.members.mu.Lock()
 			r.members.m = m
 			r.members.mu.Unlock()
+			if err := r.settleVoidMarks(ctx, nil, m); err != nil {
+				return nil, err
+			}
 			return m, nil
 		}
 	}
@@ -129,17 +132,45 @@ func (r *Repo) RefreshMembers(ctx context.Context) (*Members, error) {
 	r.members.mu.Lock()
 	r.members.m = m
 	r.members.mu.Unlock()
+	r.saveMemberSnap(m)
+	if err := r.settleVoidMarks(ctx, old, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// voidBasis names the member list's version the void marks are made for.
+func voidBasis(m *Members) string {
+	return "members:" + strings.Join(cidStrings(m.heads), ",")
+}
+
+// settleVoidMarks marks the revisions whose standing differs under m
+// from under old (the list this process read before; nil: none) and
+// records that the marks are m's; watchers hear of a change. A process
+// that finds, at its first reading, marks recorded for another version
+// of the list than the one held follows one that died between changing
+// the list and marking: it marks every author's revisions again.
+func (r *Repo) settleVoidMarks(ctx context.Context, old, m *Members) error {
+	basis := voidBasis(m)
+	stored, err := r.store.VoidBasis(ctx)
+	if err != nil {
+		return err
+	}
 	changed, all := standingChanged(old, m)
+	if old == nil && stored != "" && stored != basis {
+		all = true
+	}
 	if all {
 		if changed, err = r.store.Authors(ctx); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	r.saveMemberSnap(m)
-	if len(changed) > 0 || all {
-		if _, err := r.store.Revoid(ctx, changed); err != nil {
-			return nil, err
+	if len(changed) > 0 || stored != basis {
+		if _, err := r.store.RevoidFor(ctx, changed, basis); err != nil {
+			return err
 		}
+	}
+	if len(changed) > 0 || all {
 		r.members.mu.RLock()
 		for _, ch := range r.members.changed {
 			select {
@@ -149,7 +180,7 @@ func (r *Repo) RefreshMembers(ctx context.Context) (*Members, error) {
 		}
 		r.members.mu.RUnlock()
 	}
-	return m, nil
+	return nil
 }
 
 // standingChanged lists the peers (as strings) whose revisions may count
@@ -157,7 +188,8 @@ func (r *Repo) RefreshMembers(ctx context.Context) (*Members, error) {
 func standingChanged(old, m *Members) (out []string, all bool) {
 	if old == nil {
 		// The first reading in this process: the void marks in the store
-		// were made by the process that changed the list.
+		// were made by the process that changed the list (settleVoidMarks
+		// checks that it finished).
 		return nil, false
 	}
 	if old.Founded != m.Founded {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +126,88 @@ func TestMemberListSnapshot(t *testing.T) {
 			}
 			r.Close()
 		})
+	}
+}
+
+// A process that dies between changing the member list and marking the
+// revisions it voids leaves marks made for another version of the list:
+// the next process to open the repo marks again.
+func TestVoidMarksRedoneAfterACrash(t *testing.T) {
+	ctx := context.Background()
+	a := newRepo(t)
+	dir := a.Dir
+	bob := newReplica(t, a, "bob")
+	if _, err := bob.Create(ctx, "Before", "counted\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	copyAll(t, bob, a)
+	if _, err := a.RemoveMember(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := bob.Create(ctx, "After", "made after bob was removed\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyAll(t, bob, a)
+	isVoid := func(r *wiki.Repo) bool {
+		t.Helper()
+		v, err := wikitest.Store(r).IsVoid(ctx, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if !isVoid(a) {
+		t.Fatal("bob's page made after his removal should be void")
+	}
+	// What a crash after the list's commit and before the marking leaves.
+	db := wikitest.Store(a).DB()
+	if _, err := db.Exec(`DELETE FROM void`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE meta SET value = 'members:an-older-list' WHERE key = 'void_basis'`); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	r, err := wiki.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !isVoid(r) {
+		t.Fatal("the next process did not mark bob's revision void again")
+	}
+}
+
+// fsck checks the void marks against the member list.
+func TestFsckChecksVoidMarks(t *testing.T) {
+	ctx := context.Background()
+	a := newRepo(t)
+	bob := newReplica(t, a, "bob")
+	if _, err := a.RemoveMember(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := bob.Create(ctx, "After", "made after bob was removed\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyAll(t, bob, a)
+	probs, err := a.Fsck(ctx, nil)
+	if err != nil || len(probs) != 0 {
+		t.Fatalf("fsck of a sound repo: %v, %v", probs, err)
+	}
+	if _, err := wikitest.Store(a).DB().Exec(`DELETE FROM void`); err != nil {
+		t.Fatal(err)
+	}
+	probs, err = a.Fsck(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range probs {
+		found = found || p.Object == after.String() && strings.Contains(p.What, "member list voids it")
+	}
+	if !found {
+		t.Fatalf("fsck did not see the missing void mark: %v", probs)
 	}
 }
