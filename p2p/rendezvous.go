@@ -72,7 +72,7 @@ const (
 	firstLookup    = 2 * time.Second
 	lookupEvery    = 2 * time.Minute
 	reprovideEvery = 30 * time.Minute
-	minReprovide   = 10 * time.Second
+	minReprovide   = 5 * time.Second
 	// provideTimeout and lookupTimeout bound one DHT operation;
 	// maxProviders bounds the providers one lookup takes.
 	provideTimeout = time.Minute
@@ -95,27 +95,34 @@ func (w *wan) rendezvous(ctx context.Context) {
 	}); err != nil {
 		n.log.Warn("rendezvous does not follow address changes", "err", err)
 	}
-	provided := make(chan struct{}, 1)
-	provided <- struct{}{} // a token: one provide runs at a time
+	// One provide runs at a time (a token); it reports the keys it
+	// provided, or nil when it could provide none (no address worth
+	// telling yet: a relay reservation is on its way).
+	token := make(chan struct{}, 1)
+	token <- struct{}{}
+	done := make(chan []cid.Cid, 1)
 	var lastKeys []cid.Cid
-	var lastProvide time.Time
+	var lastTry, lastProvide time.Time
 	addrsChanged := true
 	wait := firstLookup
 	for {
 		secret := w.cfg.Secret()
 		if len(secret) > 0 && len(w.dht.RoutingTable().ListPeers()) > 0 {
 			provide, lookup := rendezvousKeys(n.wiki, secret, time.Now())
-			due := !sameCids(provide, lastKeys) || time.Since(lastProvide) >= reprovideEvery ||
-				(addrsChanged && time.Since(lastProvide) >= minReprovide)
-			if due {
+			due := !sameCids(provide, lastKeys) || time.Since(lastProvide) >= reprovideEvery || addrsChanged
+			if due && time.Since(lastTry) >= minReprovide {
 				select {
-				case <-provided:
-					lastKeys, lastProvide, addrsChanged = provide, time.Now(), false
+				case <-token:
+					lastTry, addrsChanged = time.Now(), false
 					n.wg.Add(1)
 					go func() {
 						defer n.wg.Done()
-						defer func() { provided <- struct{}{} }()
-						w.provide(ctx, provide)
+						keys := w.provide(ctx, provide)
+						token <- struct{}{}
+						select {
+						case done <- keys:
+						case <-ctx.Done():
+						}
 					}()
 				default:
 				}
@@ -125,6 +132,11 @@ func (w *wan) rendezvous(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case keys := <-done:
+			if keys != nil {
+				lastKeys, lastProvide = keys, time.Now()
+			}
+			continue
 		case <-changed:
 			addrsChanged = true
 			wait = firstLookup
@@ -134,17 +146,23 @@ func (w *wan) rendezvous(ctx context.Context) {
 	}
 }
 
-func (w *wan) provide(ctx context.Context, keys []cid.Cid) {
+// provide provides keys, and returns them, or nil when any failed.
+func (w *wan) provide(ctx context.Context, keys []cid.Cid) []cid.Cid {
+	if len(reachableAddrs(w.n.host.Addrs())) == 0 {
+		w.n.log.Debug("rendezvous: no public or relayed address to provide yet")
+		return nil
+	}
 	for _, k := range keys {
 		pctx, cancel := context.WithTimeout(ctx, provideTimeout)
 		err := w.dht.Provide(pctx, k, true)
 		cancel()
-		if err != nil && ctx.Err() == nil {
+		if err != nil {
 			w.n.log.Debug("rendezvous: could not provide", "err", firstLine(err))
-			continue
+			return nil
 		}
-		w.n.log.Debug("rendezvous: provided", "addrs", len(reachableAddrs(w.n.host.Addrs())))
 	}
+	w.n.log.Debug("rendezvous: provided", "addrs", len(reachableAddrs(w.n.host.Addrs())))
+	return keys
 }
 
 func (w *wan) lookup(ctx context.Context, keys []cid.Cid) {
