@@ -45,9 +45,13 @@ const maxListHeads = reconcile.SmallSet
 var reconTime = 2 * time.Minute
 
 const (
-	// reconFrame is the reconciliation's message limit (its default, and
-	// most): under MaxFrame.
-	reconFrame = reconcile.DefaultFrameSize
+	// reconFrame is the reconciliation's message limit. A session holds
+	// up to about 18 frames against a hostile peer (reconcile/doc.go,
+	// "Bounds"), and a node answers up to maxInboundSyncs at once: 256 KiB
+	// keeps that under 80 MB where the package's default, 1 MiB, would
+	// allow 300. Honest sessions send far less a message unless the sets
+	// are mostly different (a fresh replica's goes by the list mode).
+	reconFrame = 256 << 10
 	// reconSlack is the part of a reconciliation's byte budget that does
 	// not grow with the sets (see reconBudget).
 	reconSlack = 4 << 20

@@ -404,3 +404,72 @@ func TestKeySetFollowsTheStore(t *testing.T) {
 	}
 	var _ reconcile.Set = re
 }
+
+// PlanSyncPages, fed with what a reconciliation finds, plans exactly what
+// PlanSync plans from the peer's whole head set: the same revisions in
+// the same order, and the same unknown heads.
+func TestPlanFromTheDifferenceIsPlanSync(t *testing.T) {
+	a, b, ids := sharedReplicas(t, 40)
+	for i := range 6 {
+		a.edit(ids[i], fmt.Sprintf("a's edit %d\n", i))
+	}
+	for i := 4; i < 10; i++ {
+		b.edit(ids[i], fmt.Sprintf("b's edit %d\n", i))
+	}
+	// a ahead of b on a page, and b ahead of a on another.
+	a.edit(ids[20], "a once\n")
+	a.edit(ids[20], "a twice\n")
+	b.edit(ids[21], "b once\n")
+	// A fork on a, new pages on both.
+	head := ids[30]
+	prev := mustRev(t, a.Store, head)
+	a.Put(head, prev.Title, "fork one\n", head)
+	a.Put(head, prev.Title, "fork two\n", head)
+	a.addHistory(3, 2, "Only a")
+	b.addHistory(2, 1, "Only b")
+
+	ctx := context.Background()
+	ka, err := pipeNode(a).localKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := pipeNode(b).localKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inB := map[reconcile.Key]bool{}
+	for _, k := range kb.keys {
+		inB[k] = true
+	}
+	inA := map[reconcile.Key]bool{}
+	var have []reconcile.Key
+	for _, k := range ka.keys {
+		inA[k] = true
+		if !inB[k] {
+			have = append(have, k)
+		}
+	}
+	var extra []cid.Cid
+	for i, k := range kb.keys {
+		if !inA[k] {
+			extra = append(extra, kb.ents[i].head)
+		}
+	}
+	mine := ka.entries(have)
+	diff, err := pipeNode(a).planDiff(ctx, b.ID.ID, ka, mine, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := a.Store.PlanSync(ctx, b.heads())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameHeads(diff.Sends, whole.Sends) {
+		t.Fatalf("from the difference: sends %v\nfrom the whole set: %v", diff.Sends, whole.Sends)
+	}
+	history.SortCIDs(diff.Unknown)
+	history.SortCIDs(whole.Unknown)
+	if !sameHeads(diff.Unknown, whole.Unknown) || len(whole.Sends) == 0 || len(whole.Unknown) == 0 {
+		t.Fatalf("unknown: %v from the difference, %v from the whole set", diff.Unknown, whole.Unknown)
+	}
+}
