@@ -129,13 +129,12 @@ func TestMemberListSnapshot(t *testing.T) {
 	}
 }
 
-// A process that dies between changing the member list and marking the
-// revisions it voids leaves marks made for another version of the list:
-// the next process to open the repo marks again.
-func TestVoidMarksRedoneAfterACrash(t *testing.T) {
+// pageByARemovedMember is a repo where bob, removed, then made a page
+// (void here), which it returns.
+func pageByARemovedMember(t *testing.T) (*wiki.Repo, cid.Cid) {
+	t.Helper()
 	ctx := context.Background()
 	a := newRepo(t)
-	dir := a.Dir
 	bob := newReplica(t, a, "bob")
 	if _, err := bob.Create(ctx, "Before", "counted\n", ""); err != nil {
 		t.Fatal(err)
@@ -149,6 +148,16 @@ func TestVoidMarksRedoneAfterACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyAll(t, bob, a)
+	return a, after
+}
+
+// A process that dies between changing the member list and marking the
+// revisions it voids leaves marks made for another version of the list:
+// the next process to open the repo marks again.
+func TestVoidMarksRedoneAfterACrash(t *testing.T) {
+	ctx := context.Background()
+	a, after := pageByARemovedMember(t)
+	dir := a.Dir
 	isVoid := func(r *wiki.Repo) bool {
 		t.Helper()
 		v, err := wikitest.Store(r).IsVoid(ctx, after)
@@ -182,16 +191,7 @@ func TestVoidMarksRedoneAfterACrash(t *testing.T) {
 // fsck checks the void marks against the member list.
 func TestFsckChecksVoidMarks(t *testing.T) {
 	ctx := context.Background()
-	a := newRepo(t)
-	bob := newReplica(t, a, "bob")
-	if _, err := a.RemoveMember(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	after, err := bob.Create(ctx, "After", "made after bob was removed\n", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyAll(t, bob, a)
+	a, after := pageByARemovedMember(t)
 	probs, err := a.Fsck(ctx, nil)
 	if err != nil || len(probs) != 0 {
 		t.Fatalf("fsck of a sound repo: %v, %v", probs, err)
