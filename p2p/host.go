@@ -10,6 +10,7 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/quic-go/quic-go"
 )
 
@@ -231,15 +233,19 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 		ObservedAddrsManager: observed,
 		UserAgent:            cfg.agent,
 	}
-	if cfg.holePunch != nil {
-		opts.EnableHolePunching = true
-		opts.HolePunchingOptions = []holepunch.Option{holepunch.WithTracer(cfg.holePunch)}
-	}
 	bh, err := basichost.NewHost(sw, opts)
 	if err != nil {
 		return nil, err
 	}
 	wh = &wikiHost{BasicHost: bh, swarm: sw, observed: observed, quic: quicConns}
+	if cfg.holePunch != nil {
+		// The hole punching service basichost would make, kept here so
+		// that a node can try again (DirectConnect) when the first try,
+		// as a relayed connection opened, came too early.
+		if wh.holePunch, err = holepunch.NewService(bh, bh.IDService(), wh.holePunchAddrs, holepunch.WithTracer(cfg.holePunch)); err != nil {
+			return nil, err
+		}
+	}
 	// Every host dials relayed addresses (a join code or a remembered
 	// peer may name one); only a node with relays accepts relayed
 	// connections, and only from them.
@@ -285,9 +291,23 @@ type wikiHost struct {
 	// quic holds the QUIC transport's sockets (nil: no QUIC); closed
 	// after the swarm, as libp2p.New orders it.
 	quic *quicreuse.ConnManager
+	// holePunch is DCUtR (nil: off).
+	holePunch *holepunch.Service
+}
+
+// holePunchAddrs are the addresses a hole punch offers the other side:
+// basichost's choice (its addrsManager.HolePunchAddrs), the public
+// addresses the host has or was seen at by one peer at least (a relay:
+// often the only public peer a member behind a NAT meets).
+func (h *wikiHost) holePunchAddrs() []ma.Multiaddr {
+	addrs := append(h.AllAddrs(), h.observed.Addrs(1)...)
+	return slices.DeleteFunc(ma.Unique(addrs), func(a ma.Multiaddr) bool { return !manet.IsPublicAddr(a) || isRelayed(a) })
 }
 
 func (h *wikiHost) Close() error {
+	if h.holePunch != nil {
+		h.holePunch.Close()
+	}
 	h.observed.Close()
 	h.swarm.Close()
 	err := h.BasicHost.Close()

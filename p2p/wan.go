@@ -248,7 +248,96 @@ func (w *wan) start() error {
 	if err := w.startRelays(); err != nil {
 		return err
 	}
+	if wh, ok := n.host.(*wikiHost); ok && wh.holePunch != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			w.upgradeRelayed(n.ctx, wh.holePunch)
+		}()
+	}
 	return nil
+}
+
+// Retrying hole punches: go-libp2p tries once, as a relayed connection
+// opens, and that try fails when the other side's hole punching has not
+// started yet (it waits for a public address of its own: the first
+// quarter second of a node's life, or until a relay has seen it). The
+// side that received the relayed connection (DCUtR's initiator) tries
+// again upgradeFirst after it sees the connection, then upgradeTries
+// times more at doubling intervals, then every upgradeLater (a network
+// change may let a punch through).
+const (
+	upgradeTick  = time.Second
+	upgradeFirst = 2 * time.Second
+	upgradeTries = 6
+	upgradeLater = 5 * time.Minute
+)
+
+// directConnecter is what upgradeRelayed needs of the hole punching
+// service.
+type directConnecter interface {
+	DirectConnect(peer.ID) error
+}
+
+func (w *wan) upgradeRelayed(ctx context.Context, hp directConnecter) {
+	n := w.n
+	type attempts struct {
+		count int
+		next  time.Time
+	}
+	tried := map[peer.ID]*attempts{}
+	tick := time.NewTicker(upgradeTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		relayedOnly := map[peer.ID]bool{}
+		for _, p := range n.memberPeers() {
+			inbound, direct := false, false
+			for _, c := range n.host.Network().ConnsToPeer(p) {
+				if !isRelayed(c.RemoteMultiaddr()) {
+					direct = true
+				} else if c.Stat().Direction == network.DirInbound {
+					inbound = true
+				}
+			}
+			if inbound && !direct {
+				relayedOnly[p] = true
+			}
+		}
+		for p := range tried {
+			if !relayedOnly[p] {
+				delete(tried, p)
+			}
+		}
+		for p := range relayedOnly {
+			a := tried[p]
+			if a == nil {
+				a = &attempts{next: time.Now().Add(upgradeFirst)}
+				tried[p] = a
+			}
+			if time.Now().Before(a.next) {
+				continue
+			}
+			a.count++
+			a.next = time.Now().Add(upgradeFirst << min(a.count, upgradeTries))
+			if a.count > upgradeTries {
+				a.next = time.Now().Add(upgradeLater)
+			}
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				if err := hp.DirectConnect(p); err != nil {
+					n.log.Debug("hole punch failed; the connection stays relayed", "peer", p, "err", firstLine(err))
+				} else {
+					n.log.Info("hole punched: a direct connection", "peer", p)
+				}
+			}()
+		}
+	}
 }
 
 func (w *wan) startDHT() error {

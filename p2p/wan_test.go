@@ -405,3 +405,39 @@ func TestJoinThroughRelay(t *testing.T) {
 		t.Fatalf("joined %+v; the list says %s", res, list.Access(j.ID.ID))
 	}
 }
+
+// Two members with relays, the second dialling the first's relayed
+// address: the relayed connection is upgraded by a hole punch (on
+// loopback, which --public-net makes public, the punch always gets
+// through), and both say so.
+func TestRelayedConnectionIsHolePunched(t *testing.T) {
+	publicLoopback(t)
+	relay := startRelay(t)
+	ri := relayInfo(t, relay)
+	a, b := newReplica(t), newReplica(t)
+	wan := WANConfig{Relays: []peer.AddrInfo{ri}}
+	da := startDaemon(t, a, "", func(cfg *DaemonConfig) {
+		cfg.Listen, cfg.WAN = loopbackTCPQUIC, wan
+		cfg.Node.Members = newFakeMembers(a.ID.ID, false, b.ID.ID)
+	})
+	st, err := da.Share(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var circuit []ma.Multiaddr
+	for _, m := range st.Addrs {
+		if isRelayed(m) {
+			circuit = append(circuit, m)
+		}
+	}
+	target, err := peer.AddrInfosFromP2pAddrs(circuit...)
+	if err != nil || len(target) != 1 {
+		t.Fatalf("relayed addresses %v: %v", st.Addrs, err)
+	}
+	db := startDaemon(t, b, "", func(cfg *DaemonConfig) {
+		cfg.Listen, cfg.WAN, cfg.Peers = loopbackTCPQUIC, wan, target
+		cfg.Node.Members = newFakeMembers(b.ID.ID, false, a.ID.ID)
+	})
+	waitVia(t, db.Node(), a.ID.ID, 40*time.Second, ViaHolePunched)
+	waitVia(t, da.Node(), b.ID.ID, 5*time.Second, ViaHolePunched)
+}
