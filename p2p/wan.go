@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/host/autonat"
 	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
+	circuitproto "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 )
@@ -409,6 +410,13 @@ func (w *wan) startRelays() error {
 		return err
 	}
 	w.relays.Start()
+	for _, r := range w.cfg.Relays {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			w.checkRelay(n.ctx, r)
+		}()
+	}
 	if len(w.cfg.Relays) > 0 {
 		// Reserve at once rather than after AutoNAT's first verdict
 		// (15 s and more with one server): until AutoNAT finds the node
@@ -478,4 +486,31 @@ func allAddrs(h interface{ Addrs() []ma.Multiaddr }) []ma.Multiaddr {
 		return a.AllAddrs()
 	}
 	return h.Addrs()
+}
+
+// checkRelay says in the log, in one line, when a configured relay
+// cannot be reached or is no relay: AutoRelay itself only retries.
+func (w *wan) checkRelay(ctx context.Context, r peer.AddrInfo) {
+	n := w.n
+	cctx, cancel := context.WithTimeout(ctx, 2*connectTimeout)
+	defer cancel()
+	if err := n.host.Connect(cctx, r); err != nil {
+		if ctx.Err() == nil {
+			n.log.Warn(fmt.Sprintf("relay unreachable (%v); retrying", dialFailure(err)), "relay", r.ID)
+		}
+		return
+	}
+	for _, c := range n.host.Network().ConnsToPeer(r.ID) {
+		if wh, ok := n.host.(*wikiHost); ok {
+			select {
+			case <-wh.IDService().IdentifyWait(c):
+			case <-cctx.Done():
+				return
+			}
+		}
+		break
+	}
+	if ok, err := n.host.Peerstore().SupportsProtocols(r.ID, circuitproto.ProtoIDv2Hop); err == nil && len(ok) == 0 {
+		n.log.Warn("not a relay: the peer does not offer Circuit Relay v2 ('peerwiki relay' does)", "relay", r.ID)
+	}
 }

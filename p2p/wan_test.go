@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -440,4 +441,44 @@ func TestRelayedConnectionIsHolePunched(t *testing.T) {
 	})
 	waitVia(t, db.Node(), a.ID.ID, 40*time.Second, ViaHolePunched)
 	waitVia(t, da.Node(), b.ID.ID, 5*time.Second, ViaHolePunched)
+}
+
+// A --relay that is no relay, or that nobody answers at, is one line in
+// the node's log; the node runs on.
+func TestBadRelaysAreOneLogLine(t *testing.T) {
+	publicLoopback(t)
+	plain := startNode(t, newReplica(t), nil)
+	nobody := peer.AddrInfo{ID: newReplica(t).ID.ID, Addrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/1")}}
+	var log lockedBuffer
+	startDaemon(t, newReplica(t), "", func(c *DaemonConfig) {
+		c.Node.Logger = slog.New(slog.NewTextHandler(&log, nil))
+		c.WAN = WANConfig{Relays: []peer.AddrInfo{info(plain.Host()), nobody}}
+	})
+	waitFor(t, 15*time.Second, "both relays reported", func() bool {
+		s := log.String()
+		return strings.Contains(s, "not a relay") && strings.Contains(s, "relay unreachable (connection refused")
+	})
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, "relay") && len(line) > 400 {
+			t.Fatalf("a long log line: %s", line)
+		}
+	}
+}
+
+// lockedBuffer is a log's buffer that goroutines write at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
