@@ -203,7 +203,7 @@ def main():
 
         log("car: %d rounds of export --car + import --car, and of join from a serve, in turn" % args.runs)
         code = out(*pw(repo, "invite", "--addr", "/ip4/127.0.0.1/tcp/9")).strip()
-        sp, _ = start(pw(repo, "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"), "listening on ")
+        sp, _ = start(pw(repo, "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht"), "listening on ")
         serve_code = out(*pw(repo, "invite", "--uses", str(args.runs))).strip()
         car = os.path.join(work, "wiki.car")
         exp, imp, join = [], [], []

@@ -28,7 +28,7 @@ for i in range(n):
     open(f"{d}/page{i:06d}.md", "w").write(f"# Page {i}\n\nbody {i}\n")
 EOF
 pw ada init --name ada >/dev/null
-PEERWIKI_REPO="$out/ada" "$out/pw" serve --listen /ip4/127.0.0.1/tcp/0 --no-mdns >"$out/serve.log" 2>&1 &
+PEERWIKI_REPO="$out/ada" "$out/pw" serve --listen /ip4/127.0.0.1/tcp/0 --no-mdns --no-dht >"$out/serve.log" 2>&1 &
 serve=$!
 for _ in $(seq 50); do grep -q "listening on" "$out/serve.log" && break; sleep 0.1; done
 code=$(pw ada invite --uses 2)

@@ -88,7 +88,7 @@ def stop_all():
 def serve(repo, *extra, logfile=None):
     env = dict(os.environ, PEERWIKI_LOG="debug")
     err = open(logfile, "w") if logfile else subprocess.DEVNULL
-    p = subprocess.Popen(pw(repo, "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", *extra),
+    p = subprocess.Popen(pw(repo, "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", *extra),
                          stdout=subprocess.PIPE, stderr=err, text=True, env=env)
     started.append(p)
     line = p.stdout.readline()

@@ -57,7 +57,7 @@ log "importing"
 timed t_import "$PW" --repo "$A" import "$PAGESDIR"
 
 start_serve() {
-	"$PW" --repo "$A" serve --listen /ip4/127.0.0.1/tcp/0 --no-mdns >"$WORK/serve.out" 2>>"$WORK/serve.log" &
+	"$PW" --repo "$A" serve --listen /ip4/127.0.0.1/tcp/0 --no-mdns --no-dht >"$WORK/serve.out" 2>>"$WORK/serve.log" &
 	SERVE_PID=$!
 	for _ in $(seq 100); do
 		ADDR=$(sed -n 's/^listening on //p' "$WORK/serve.out" | head -1)
