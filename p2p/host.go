@@ -98,20 +98,25 @@ type hostConfig struct {
 	connLow, connHigh int
 }
 
-// newHost builds the libp2p host: the repo's identity, TCP only
-// (reuseport off, so two peers that find each other by mDNS at once
-// cannot make a TCP simultaneous open; listening, a connection waits in
-// pools of its own until its handshake is done, see handshakeTCP),
-// Noise, Yamux, the gate in front of connections and streams, and limits
-// sized for a laptop. There is no private network: who may connect is
-// the wiki's member list's to say, after the handshake (members.go).
+// newHost builds the libp2p host: the repo's identity, TCP (reuseport
+// off, so two peers that find each other by mDNS at once cannot make a
+// TCP simultaneous open; listening, a connection waits in pools of its
+// own until its handshake is done, see handshakeTCP), Noise, Yamux, the
+// circuit relay client as a dial-only transport (a join code or a
+// remembered peer may name a relayed address), the gate in front of
+// connections and streams, and limits sized for a laptop. With
+// cfg.quic, cfg.relayPeers and cfg.holePunch (a node with wide-area
+// networking, wan.go) it adds QUIC, relayed connections from its relays
+// and DCUtR hole punching. There is no private network: who may connect
+// is the wiki's member list's to say, after the handshake (members.go),
+// on every transport, relayed connections included.
 //
 // It assembles the host from go-libp2p's parts as libp2p.New would for
 // these options, without calling it: the root package links every
-// default transport (QUIC, WebTransport, WebRTC), fx and the autonat,
-// relay and metrics set-up, and their package initialisation alone
-// cost every CLI command, a one-revision edit included, milliseconds
-// of start-up. host_limits.go sets the limits of what it runs.
+// default transport (WebTransport, WebRTC), fx and the metrics set-up,
+// and their package initialisation alone cost every CLI command, a
+// one-revision edit included, milliseconds of start-up. host_limits.go
+// and wan_limits.go set the limits of what it runs.
 func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if cfg.key == nil {
 		// As libp2p.New: no identity given, a random one.
