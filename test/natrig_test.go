@@ -97,7 +97,7 @@ func (rig *natRig) in(node string, cmd *exec.Cmd) *exec.Cmd {
 // relay starts `peerwiki relay` on the public host, on TCP and QUIC.
 func (rig *natRig) relay() *Serve {
 	rig.t.Helper()
-	cmd := exec.Command(binary, "relay",
+	cmd := exec.Command(binary, "relay", "--key", filepath.Join(rig.t.TempDir(), "relay.key"),
 		"--listen", "/ip4/"+natRelayHost+"/tcp/4001",
 		"--listen", "/ip4/"+natRelayHost+"/udp/4001/quic-v1",
 		"--public-net", natPublicNet)
