@@ -31,10 +31,10 @@ type HeadRow struct {
 // changed without a new revision (a page recounted after the member list
 // changed) show as a mismatch.
 type HeadsChange struct {
-	Commits, LastRev     int64
-	Full                 bool
-	Pages                []int64
-	Rows                 []HeadRow
+	Commits, LastRev       int64
+	Full                   bool
+	Pages                  []int64
+	Rows                   []HeadRow
 	Count, RevSum, PageSum int64
 }
 
