@@ -356,6 +356,14 @@ func (n *Node) Connect(ctx context.Context, info peer.AddrInfo) error {
 	// libp2p's dial succeeds when the peer's gate refuses us after the
 	// handshake (it closes the connection, and identify fails): that is
 	// no connection.
+	if n.host.Network().Connectedness(info.ID) == network.Limited {
+		// Through a relay that limits its connections (a public one met
+		// on the DHT; peerwiki relay does not): no sync or gossip goes
+		// over it, but the other side's hole punch may make it direct.
+		if err := n.waitDirect(ctx, info.ID, limitedWait); err != nil {
+			return err
+		}
+	}
 	if n.host.Network().Connectedness(info.ID) != network.Connected {
 		return errShutOut
 	}
@@ -566,6 +574,31 @@ func (n *Node) keepConnected(info peer.AddrInfo) {
 			}
 		}
 	}()
+}
+
+// limitedWait is how long Connect waits for a hole punch to turn a
+// limited relayed connection into a direct one.
+const limitedWait = 15 * time.Second
+
+// errLimitedOnly is Connect's error when a peer was reached only through
+// a relay that limits connections, and no hole punch got through.
+var errLimitedOnly = errors.New("reached only through a relay that limits its connections, and no hole punch got through (a team's own 'peerwiki relay' carries syncs)")
+
+// waitDirect waits, up to d, until the node has a connection to p that
+// is not limited.
+func (n *Node) waitDirect(ctx context.Context, p peer.ID, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for n.host.Network().Connectedness(p) == network.Limited {
+		select {
+		case <-ctx.Done():
+			return errLimitedOnly
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // maxRedialBackoff caps the wait between dials of an unreachable peer. It

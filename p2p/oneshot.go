@@ -242,7 +242,7 @@ var errShutOut = fmt.Errorf("the peer closed the connection after the handshake:
 // broken pipe, an end of stream) where an unreachable peer lets it time
 // out: that one is ErrPeerBusy.
 func dialFailure(err error) error {
-	if errors.Is(err, errShutOut) || errors.Is(err, ErrNotMember) {
+	if errors.Is(err, errShutOut) || errors.Is(err, ErrNotMember) || errors.Is(err, errLimitedOnly) {
 		return err
 	}
 	for _, cut := range []error{syscall.ECONNRESET, syscall.EPIPE, io.EOF, io.ErrUnexpectedEOF} {

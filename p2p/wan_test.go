@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	circuitclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 )
@@ -481,4 +482,65 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Through a relay that limits its connections (go-libp2p's defaults, as
+// public relays run), no sync could pass: Connect waits for the hole
+// punch that makes the connection direct, and then the members sync.
+func TestLimitedRelayEndsHolePunched(t *testing.T) {
+	publicLoopback(t)
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rh, err := newHost(hostConfig{key: key, listen: loopbackTCPQUIC, quic: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rh.Close()
+	limited, err := relayv2.New(rh) // go-libp2p's default limits: 2 minutes, 128 KiB
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer limited.Close()
+	ri := peer.AddrInfo{ID: rh.ID(), Addrs: rh.Addrs()}
+	a, b := newReplica(t), newReplica(t)
+	page := a.addHistory(1, 2, "Limited")[0]
+	da := startDaemon(t, a, "", func(cfg *DaemonConfig) {
+		cfg.Listen, cfg.WAN = loopbackTCPQUIC, WANConfig{Relays: []peer.AddrInfo{ri}}
+		cfg.Node.Members = newFakeMembers(a.ID.ID, false, b.ID.ID)
+	})
+	st, err := da.Share(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var circuit []ma.Multiaddr
+	for _, m := range st.Addrs {
+		if isRelayed(m) {
+			circuit = append(circuit, m)
+		}
+	}
+	target, err := peer.AddrInfosFromP2pAddrs(circuit...)
+	if err != nil || len(target) != 1 {
+		t.Fatalf("relayed addresses %v: %v", st.Addrs, err)
+	}
+	nb := startNode(t, b, func(cfg *Config) {
+		cfg.Listen, cfg.WAN = loopbackTCPQUIC, WANConfig{Relays: []peer.AddrInfo{ri}}
+		cfg.Members = newFakeMembers(b.ID.ID, false, a.ID.ID)
+		cfg.SyncOnConnect = true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := nb.Connect(ctx, target[0]); err != nil {
+		t.Fatalf("connect through a limited relay: %v", err)
+	}
+	if v := nb.Via(a.ID.ID); v != ViaHolePunched && v != ViaDirect {
+		t.Fatalf("connected %q", v)
+	}
+	if _, err := nb.SyncPeer(ctx, a.ID.ID); err != nil {
+		t.Fatal(err)
+	}
+	if hs, err := b.Store.Heads(ctx, page); err != nil || len(hs) != 1 {
+		t.Fatalf("the page did not arrive: %v %v", hs, err)
+	}
 }
