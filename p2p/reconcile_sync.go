@@ -75,9 +75,12 @@ type reconSide interface {
 // peer's first message, for the responder; nil for the initiator, which
 // has sent its own) to the end: it returns the keys of ours the peer
 // lacks and how many of its we lack. Against a peer that breaks the rules
-// of reconcile/, takes more than reconBudget bytes or reconTime, it stops
-// with an error (a protocol violation, but for a set over the package's
-// limit, which is refused), and the sync gives up.
+// of reconcile/ or takes more than reconBudget bytes, it stops with a
+// protocol violation (the peer is banned: an honest one stays within
+// both); past reconTime, with an error that bans nobody; a set over the
+// package's limit is refused. The sync then gives up: falling back to
+// sending every head is what a peer that wastes the reconciliation would
+// want.
 func (n *Node) reconcileWith(fc *frameConn, side reconSide, ours int, msg []byte) (have []reconcile.Key, needs int, err error) {
 	start := time.Now()
 	saved := fc.deadline
@@ -91,7 +94,9 @@ func (n *Node) reconcileWith(fc *frameConn, side reconSide, ours int, msg []byte
 			t, payload, err := fc.read()
 			if err != nil {
 				if time.Since(start) >= reconTime {
-					return nil, 0, protoErr("the reconciliation did not end within %s", reconTime)
+					// Slow, perhaps on purpose, but a slow link looks the
+					// same: cut off, not banned.
+					return nil, 0, fmt.Errorf("the reconciliation did not end within %s: %w", reconTime, err)
 				}
 				return nil, 0, err
 			}

@@ -473,3 +473,34 @@ func TestPlanFromTheDifferenceIsPlanSync(t *testing.T) {
 		t.Fatalf("unknown: %v from the difference, %v from the whole set", diff.Unknown, whole.Unknown)
 	}
 }
+
+// An asker whose DIFF does not match what its reconciliation said it
+// holds (more heads, or fewer) is a protocol violation: refused in one
+// line and banned.
+func TestReconcileDiffMustMatch(t *testing.T) {
+	for _, extra := range []int{1, -1} {
+		honest := newReplica(t)
+		honest.addHistory(3, 1, "Honest")
+		nh := startNode(t, honest, nil)
+		asker := newHostile(t)
+		fc := syncStream(t, asker, nh, 10*time.Second)
+		heads := syntheticHeads(300)
+		have, _ := askWithKeys(t, fc, syntheticKeys(heads))
+		if len(have) != 300 {
+			t.Fatalf("the node lacks %d of 300", len(have))
+		}
+		sent := heads[1:]
+		if extra > 0 {
+			sent = append(append([]cid.Cid{}, heads...), syntheticHeads(1)...)
+		}
+		if err := fc.writeCBOR(frameDiff, diffMsg{Heads: encodeCIDs(sent)}); err != nil || fc.flush() != nil {
+			t.Fatal(err)
+		}
+		// The one-line reason, unless the reset that follows it comes
+		// first.
+		if ft, payload, err := fc.read(); err == nil && (ft != frameError || !strings.Contains(string(payload), "DIFF of")) {
+			t.Fatalf("a DIFF of %d heads for 300: frame %d %q", len(sent), ft, payload)
+		}
+		waitFor(t, 5*time.Second, "the ban", func() bool { return nh.bans.banned(asker.ID()) })
+	}
+}
