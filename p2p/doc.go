@@ -1,9 +1,12 @@
 // Package p2p is peerwiki's replication layer: a libp2p node with the
-// repo's Ed25519 identity (TCP, Noise, Yamux) that talks only to members
+// repo's Ed25519 identity (TCP, and QUIC beyond the LAN; Noise, Yamux)
+// that talks only to members
 // of the wiki's replicated member list, which package wiki keeps and p2p
 // sees through the Membership interface (members.go: who may connect,
 // sync and gossip; strangers may only redeem an invite, JoinProtocol);
-// discovery (mDNS on the LAN, explicit and remembered peers), head gossip
+// discovery (mDNS on the LAN, explicit and remembered peers, and beyond
+// it rendezvous on a DHT, relays and hole punching: wan.go; relay.go is
+// `peerwiki relay`), head gossip
 // over GossipSub, and the one-round-trip sync protocol
 // /peerwiki/sync/1.0.0. It also owns join codes and the small files a
 // node keeps in the repo (remembered peers, the shared mark, a running
