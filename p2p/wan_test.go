@@ -50,6 +50,27 @@ func startRelay(t *testing.T) *Relay {
 	return r
 }
 
+// relayedInfo is d's relayed addresses after Share (what invite asks,
+// which waits for one).
+func relayedInfo(t *testing.T, d *Daemon) peer.AddrInfo {
+	t.Helper()
+	st, err := d.Share(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var circuit []ma.Multiaddr
+	for _, m := range st.Addrs {
+		if isRelayed(m) {
+			circuit = append(circuit, m)
+		}
+	}
+	infos, err := peer.AddrInfosFromP2pAddrs(circuit...)
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("relayed addresses among %v: %v", st.Addrs, err)
+	}
+	return infos[0]
+}
+
 func relayInfo(t *testing.T, r *Relay) peer.AddrInfo {
 	t.Helper()
 	infos, err := peer.AddrInfosFromP2pAddrs(r.Addrs()...)
@@ -380,23 +401,7 @@ func TestJoinThroughRelay(t *testing.T) {
 		cfg.WAN = WANConfig{Relays: []peer.AddrInfo{relayInfo(t, relay)}}
 	})
 	// Share (what invite asks) waits for the relayed address.
-	st, err := da.Share(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var circuit []ma.Multiaddr
-	for _, m := range st.Addrs {
-		if isRelayed(m) {
-			circuit = append(circuit, m)
-		}
-	}
-	if len(circuit) == 0 {
-		t.Fatalf("the node's addresses after Share hold no relayed one: %v", st.Addrs)
-	}
-	infos, err := peer.AddrInfosFromP2pAddrs(circuit...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	infos := []peer.AddrInfo{relayedInfo(t, da)}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	res, err := Join(ctx, JoinConfig{Identity: j.ID, Wiki: a.Store.Wiki(), Token: []byte("good"), Peers: infos, Name: "joe"})
@@ -422,20 +427,7 @@ func TestRelayedConnectionIsHolePunched(t *testing.T) {
 		cfg.Listen, cfg.WAN = loopbackTCPQUIC, wan
 		cfg.Node.Members = newFakeMembers(a.ID.ID, false, b.ID.ID)
 	})
-	st, err := da.Share(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var circuit []ma.Multiaddr
-	for _, m := range st.Addrs {
-		if isRelayed(m) {
-			circuit = append(circuit, m)
-		}
-	}
-	target, err := peer.AddrInfosFromP2pAddrs(circuit...)
-	if err != nil || len(target) != 1 {
-		t.Fatalf("relayed addresses %v: %v", st.Addrs, err)
-	}
+	target := []peer.AddrInfo{relayedInfo(t, da)}
 	db := startDaemon(t, b, "", func(cfg *DaemonConfig) {
 		cfg.Listen, cfg.WAN, cfg.Peers = loopbackTCPQUIC, wan, target
 		cfg.Node.Members = newFakeMembers(b.ID.ID, false, a.ID.ID)
@@ -510,20 +502,7 @@ func TestLimitedRelayEndsHolePunched(t *testing.T) {
 		cfg.Listen, cfg.WAN = loopbackTCPQUIC, WANConfig{Relays: []peer.AddrInfo{ri}}
 		cfg.Node.Members = newFakeMembers(a.ID.ID, false, b.ID.ID)
 	})
-	st, err := da.Share(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var circuit []ma.Multiaddr
-	for _, m := range st.Addrs {
-		if isRelayed(m) {
-			circuit = append(circuit, m)
-		}
-	}
-	target, err := peer.AddrInfosFromP2pAddrs(circuit...)
-	if err != nil || len(target) != 1 {
-		t.Fatalf("relayed addresses %v: %v", st.Addrs, err)
-	}
+	target := []peer.AddrInfo{relayedInfo(t, da)}
 	nb := startNode(t, b, func(cfg *Config) {
 		cfg.Listen, cfg.WAN = loopbackTCPQUIC, WANConfig{Relays: []peer.AddrInfo{ri}}
 		cfg.Members = newFakeMembers(b.ID.ID, false, a.ID.ID)
