@@ -205,9 +205,16 @@ func TestMemberThroughRelayAndStrangerRefused(t *testing.T) {
 	listA := newFakeMembers(a.ID.ID, false, b.ID.ID)
 	da := startDaemon(t, a, "", func(cfg *DaemonConfig) {
 		cfg.Node.Members = listA
+		cfg.Listen = loopbackTCPQUIC
 		cfg.WAN = WANConfig{Relays: []peer.AddrInfo{ri}}
 	})
 	na := da.Node()
+	var quicAddr ma.Multiaddr
+	for _, m := range na.Host().Network().ListenAddresses() {
+		if _, err := m.ValueForProtocol(ma.P_QUIC_V1); err == nil {
+			quicAddr = m
+		}
+	}
 	var circuit ma.Multiaddr
 	waitFor(t, 20*time.Second, "a relayed address", func() bool {
 		for _, m := range na.Addrs() {
@@ -258,6 +265,20 @@ func TestMemberThroughRelayAndStrangerRefused(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if na.connected(c.ID.ID) || na.Via(c.ID.ID) != "" {
 		t.Fatal("the member holds a stranger's relayed connection")
+	}
+	// The same over QUIC, directly: the gate is in front of every
+	// transport.
+	if quicAddr == nil {
+		t.Fatal("the member listens on no QUIC address")
+	}
+	if err := nc.Connect(ctx, peer.AddrInfo{ID: a.ID.ID, Addrs: []ma.Multiaddr{quicAddr}}); err == nil {
+		if _, serr := nc.SyncPeer(ctx, a.ID.ID); serr == nil {
+			t.Fatal("a stranger synced with a member over QUIC")
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if na.connected(c.ID.ID) {
+		t.Fatal("the member holds a stranger's QUIC connection")
 	}
 	if hs, _ := c.Store.Heads(context.Background(), page); len(hs) != 0 {
 		t.Fatal("the stranger received the member's wiki")
