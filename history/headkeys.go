@@ -42,6 +42,18 @@ type HeadsChange struct {
 // above after, or every head (Full) when after is negative or when more
 // than maxPages pages changed.
 func (s *Store) HeadsSince(ctx context.Context, after int64, maxPages int) (*HeadsChange, error) {
+	var rows []HeadRow
+	ch, err := s.HeadsSinceEach(ctx, after, maxPages, func(part []HeadRow) { rows = append(rows, part...) })
+	if ch != nil {
+		ch.Rows = rows
+	}
+	return ch, err
+}
+
+// HeadsSinceEach is HeadsSince handing the rows to each as they are read,
+// in parts of at most 4,096 that it does not touch again (Rows stays
+// empty): a caller can work on them while the rest is read.
+func (s *Store) HeadsSinceEach(ctx context.Context, after int64, maxPages int, each func([]HeadRow)) (*HeadsChange, error) {
 	ch := &HeadsChange{}
 	err := s.readTx(ctx, func(q querier) error {
 		if err := q.QueryRow(`SELECT CAST(value AS INTEGER) FROM meta WHERE key='commits'`).Scan(&ch.Commits); err != nil {
@@ -54,6 +66,8 @@ func (s *Store) HeadsSince(ctx context.Context, after int64, maxPages int) (*Hea
 			&ch.Count, &ch.RevSum, &ch.PageSum); err != nil {
 			return err
 		}
+		out := &headRowSink{each: each}
+		defer out.flush()
 		if after >= 0 {
 			// Not DISTINCT: SQLite would walk the page index for it.
 			pages, err := allIDs(q, `SELECT page FROM revisions WHERE id > ?`, after)
@@ -64,16 +78,39 @@ func (s *Store) HeadsSince(ctx context.Context, after int64, maxPages int) (*Hea
 			pages = slices.Compact(pages)
 			if len(pages) <= maxPages {
 				ch.Pages = pages
-				return headRowsOfPages(q, pages, &ch.Rows)
+				return headRowsOfPages(q, pages, out)
 			}
 		}
 		ch.Full = true
-		return scanHeadRows(q, &ch.Rows, ``)
+		return scanHeadRows(q, out, ``)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read heads: %w", err)
 	}
 	return ch, nil
+}
+
+// headRowSink gathers rows into parts for HeadsSinceEach.
+type headRowSink struct {
+	part []HeadRow
+	each func([]HeadRow)
+}
+
+func (o *headRowSink) add(r HeadRow) {
+	if o.part == nil {
+		o.part = make([]HeadRow, 0, 4096)
+	}
+	o.part = append(o.part, r)
+	if len(o.part) == cap(o.part) {
+		o.flush()
+	}
+}
+
+func (o *headRowSink) flush() {
+	if len(o.part) > 0 {
+		o.each(o.part)
+	}
+	o.part = nil
 }
 
 // headRowsSelect reads a page's CID only when the head is not the page's
@@ -83,7 +120,7 @@ const headRowsSelect = `SELECT h.rev, h.page, hb.cid,
 	CASE WHEN h.page = h.rev THEN NULL ELSE (SELECT cid FROM blocks WHERE id = h.page) END
 	FROM heads h JOIN blocks hb ON hb.id = h.rev`
 
-func scanHeadRows(q querier, out *[]HeadRow, where string, args ...any) error {
+func scanHeadRows(q querier, out *headRowSink, where string, args ...any) error {
 	rows, err := q.Query(headRowsSelect+where, args...)
 	if err != nil {
 		return err
@@ -103,12 +140,12 @@ func scanHeadRows(q querier, out *[]HeadRow, where string, args ...any) error {
 		} else if r.PageCID, err = cid.Cast(pb); err != nil {
 			return err
 		}
-		*out = append(*out, r)
+		out.add(r)
 	}
 	return rows.Err()
 }
 
-func headRowsOfPages(q querier, pages []int64, out *[]HeadRow) error {
+func headRowsOfPages(q querier, pages []int64, out *headRowSink) error {
 	const per = 500
 	for from := 0; from < len(pages); from += per {
 		part := pages[from:min(from+per, len(pages))]

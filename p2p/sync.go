@@ -148,7 +148,7 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 	finish := func() error {
 		close(batches)
 		wg.Wait()
-		if res.Received >= mergeSearchAfter {
+		if res.Received >= mergeSearchAfter && res.Received >= n.headsBefore() {
 			n.store.MergeSearchIndex(ctx)
 		}
 		res.Conflicts = append(res.Conflicts, conflicts...)

@@ -358,7 +358,7 @@ func TestKeySetFollowsTheStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return newKeySet(ch)
+		return newKeySet(ch, items(ch.Rows))
 	}
 	same := func(what string, x, y *keySet) {
 		t.Helper()
