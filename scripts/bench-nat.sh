@@ -54,7 +54,7 @@ status=0
 go test ./test -run '^TestNATBench$' -count=1 -v -timeout 120m >"$OUT/log.txt" 2>&1 || status=$?
 after="$(date -u '+%H:%M UTC'); load $(cut -d' ' -f1-3 /proc/loadavg)"
 {
-	echo "Run $before; ended $after; commit $(git rev-parse --short HEAD)."
+	echo "Run $before; ended $after; commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
 	echo
 	[ -f "$PEERWIKI_NAT_OUT" ] && cat "$PEERWIKI_NAT_OUT"
 	[ $status = 0 ] || echo "The benchmark test failed (exit $status); see $OUT/log.txt."

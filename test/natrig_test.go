@@ -157,6 +157,25 @@ func (rig *natRig) run(i int, r *Repo, timeout time.Duration, args ...string) Re
 	return res
 }
 
+// bytes is what node's link (eth0: a member's to its router, the public
+// host's to the internet) has sent ("tx") or received ("rx") so far.
+func (rig *natRig) bytes(node, dir string) int64 {
+	rig.t.Helper()
+	out, err := exec.Command("ip", "-n", rig.ns(node), "-s", "-j", "link", "show", "dev", "eth0").Output()
+	if err != nil {
+		rig.t.Fatalf("link statistics of %s: %v", node, err)
+	}
+	var links []struct {
+		Stats map[string]struct {
+			Bytes int64 `json:"bytes"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
+		rig.t.Fatalf("link statistics of %s: %v: %s", node, err, out)
+	}
+	return links[0].Stats[dir].Bytes
+}
+
 // natPeer is one entry of `peers --json` as the NAT tests read it.
 type natPeer struct {
 	PeerID    string   `json:"peer_id"`
