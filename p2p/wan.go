@@ -505,7 +505,9 @@ func (w *wan) checkRelay(ctx context.Context, r peer.AddrInfo) {
 			select {
 			case <-wh.IDService().IdentifyWait(c):
 			case <-cctx.Done():
-				return
+				if ctx.Err() != nil {
+					return
+				}
 			}
 		}
 		break
