@@ -163,6 +163,13 @@ func TestNAT(t *testing.T) {
 			// test only records the outcome, which one run cannot judge.
 			vias := natWaitVia(t, ada, map[string]string{bobID: "bob", carolID: "carol"}, 20*time.Second, 10*time.Second)
 			t.Logf("Ada is connected to Bob via %s and to Carol via %s", vias[bobID], vias[carolID])
+			// Nothing reaches a member but through its NAT: "direct" or
+			// "lan" here would be a way around the rig's routers.
+			for id, via := range vias {
+				if via != "hole-punched" && via != "relayed" {
+					t.Errorf("Ada says %s is connected via %s; across NATs only hole-punched or relayed can be", map[string]string{bobID: "Bob", carolID: "Carol"}[id], via)
+				}
+			}
 		})
 
 		t.Run("a member who moves house is found again", func(t *testing.T) {
