@@ -64,6 +64,19 @@ func TestKeySetCostOnARepo(t *testing.T) {
 			t.Fatalf("the update of an unchanged store does not match")
 		}
 		check := time.Since(start)
+		// One page changed: its heads read again and merged in.
+		start = time.Now()
+		ch3, its3, err := n.readItems(ctx, ks.lastRev-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql1 := time.Since(start)
+		start = time.Now()
+		up1 := ks.updated(ch3, its3)
+		if !up1.matches(ch3) || len(ch3.Pages) != 1 {
+			t.Fatalf("the update of one page: %d pages, matches %v", len(ch3.Pages), up1.matches(ch3))
+		}
+		t.Logf("one page: read %v, merged in %v", sql1, time.Since(start))
 		start = time.Now()
 		hl := ks.heads()
 		list := time.Since(start)
