@@ -13,19 +13,47 @@ bench-out/bigwiki/pages-PAGES-seedSEED/), imports them with one
                   in a tmux session of its own (tmux -L), 100x30
   repo size       every file under the repo folder
 
-and prints a Markdown table. Usage:
+and prints a Markdown table; then (unless --no-sync) the sync protocol
+at that size, over 127.0.0.1 (see sync_bench):
+
+  fresh replica   `join` of a second repo from a `serve` of the first
+  no-op sync      `sync --peer` from the replica: as a one-shot process
+                  (it reads its heads from the store first) and through
+                  the replica's own running serve (which keeps them)
+  k new revisions k pages edited on the serving side (one `import` of k
+                  files naming their pages), then a one-shot `sync`
+  payload         what the sync protocol moved, both ways, as the serving
+                  side counts it (its debug log, "sync answered"): every
+                  frame of the sync stream with its length prefix, not
+                  libp2p's own framing (multistream, yamux, noise, TCP);
+                  "beyond the revisions" leaves out the BLOCK and PACKED
+                  frames
+  memory          peak resident (VmHWM) of each serve
+
+next to git (unless --no-git): the same files as one commit each,
+fast-imported once (cached under bench-out/bigwiki/), served by
+`git daemon` on 127.0.0.1: `clone --mirror`, `fetch` with nothing new,
+and `fetch` after k commits of one edited file each. Usage:
 
     scripts/bench-bigwiki.py [--pages 100000] [--seed 42] [--pw BINARY]
                              [--batch 1000] [--runs 3] [--keep]
+                             [--repo DIR] [--no-sync] [--no-git]
+                             [--sync-runs 5]
+
+--repo DIR skips the import and the local measures and runs the sync
+section on DIR, a repo this script imported before (kept with --keep);
+the edits of the k rows stay in it.
 
 --batch N imports with `import --batch N` (0: one transaction, the
 default of `import`, which holds every new block in memory; a binary
 from before --batch needs 0).
 --pw times a binary built elsewhere (a baseline); without it the script
 builds this tree. The repo goes to a fresh folder under bench-out/bigwiki/
-(removed at the end unless --keep). Nothing talks to the network.
+(removed at the end unless --keep). Nothing talks to any address but
+127.0.0.1: every serve has --no-mdns (and --no-dht, when the build has
+it), and peers only by the addresses the script gives.
 """
-import argparse, json, os, random, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, random, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench-out", "bigwiki")
@@ -135,6 +163,304 @@ def du(path):
     return total
 
 
+# ------------------------------------------------------------------ sync
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Serve:
+    """A `serve` of repo on 127.0.0.1, logging at debug level to log."""
+
+    def __init__(self, pw, repo, env, log):
+        args = [pw, "--repo", repo, "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"]
+        helptext = subprocess.run([pw, "serve", "--help"], env=env, capture_output=True, text=True).stdout
+        if "--no-dht" in helptext:
+            args.append("--no-dht")
+        self.log = log
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(log, "w"), text=True,
+                                  env=dict(env, PEERWIKI_LOG="debug"))
+        line = self.p.stdout.readline()
+        if not line.startswith("listening on "):
+            self.stop()
+            sys.exit("bench-bigwiki: serve did not start: %r (see %s)" % (line, log))
+        self.addr = line.split()[-1]
+
+    def peak_mb(self):
+        with open("/proc/%d/status" % self.p.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+        return float("nan")
+
+    def offset(self):
+        return os.path.getsize(self.log)
+
+    def lines(self, msg, since, want=1, wait=10.0):
+        """The log's lines of msg after byte offset since, as dicts, once
+        there are want of them (or wait seconds have passed)."""
+        deadline = time.time() + wait
+        while True:
+            with open(self.log, errors="replace") as f:
+                f.seek(since)
+                text = f.read()
+            got = [e for e in (dict((k, v.strip('"')) for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', l))
+                               for l in text.splitlines()) if e.get("msg") == msg]
+            if len(got) >= want or time.time() > deadline:
+                return got
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def payload(entry):
+    """(bytes both ways, of which not blocks) of a "sync answered" line."""
+    total = int(entry["bytes_in"]) + int(entry["bytes_out"])
+    return total, total - int(entry["block_bytes_in"]) - int(entry["block_bytes_out"])
+
+
+def timed(cmd, env):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    secs = time.perf_counter() - t
+    if r.returncode != 0:
+        sys.exit("bench-bigwiki: %s failed (%d): %s" % (" ".join(cmd), r.returncode, r.stderr))
+    return secs, r.stdout
+
+
+def edit_pages(pw, repo, env, work, ids, k, round_):
+    """Edits k of the pages (spread over the wiki) with one import."""
+    d = os.path.join(work, "edits-%d-%d" % (k, round_))
+    os.makedirs(d)
+    step = max(1, len(ids) // k)
+    for j in range(k):
+        with open(os.path.join(d, "e%05d.md" % j), "w") as f:
+            f.write("---\nid: %s\n---\n# Edited %d\n\nEdit %d of round %d (k=%d).\n" % (ids[j * step], j, j, round_, k))
+    subprocess.run([pw, "--repo", repo, "import", d], env=env, check=True, stdout=subprocess.DEVNULL)
+    shutil.rmtree(d)
+
+
+def git_origin(src, pages, seed):
+    """The pages as a git history of one commit a file, fast-imported once
+    and cached (bench-out/bigwiki/git-PAGES-seedSEED)."""
+    d = os.path.join(OUT, "git-%d-seed%d" % (pages, seed))
+    done = os.path.join(d, ".complete")
+    if os.path.exists(done):
+        return d
+    shutil.rmtree(d, ignore_errors=True)
+    subprocess.run(["git", "init", "-q", "--bare", d], check=True)
+    fi = subprocess.Popen(["git", "-C", d, "fast-import", "--quiet"], stdin=subprocess.PIPE)
+    for i in range(pages):
+        rel = "%03d/p%06d.md" % (i // 1000, i)
+        data = open(os.path.join(src, rel), "rb").read()
+        msg = b"page %d" % i
+        out = [b"commit refs/heads/main\n", b"committer bench <bench@example.org> %d +0000\n" % (1700000000 + i),
+               b"data %d\n" % len(msg), msg, b"\n"]
+        out += [b"M 100644 inline pages/%s\n" % rel.encode(), b"data %d\n" % len(data), data, b"\n"]
+        fi.stdin.write(b"".join(out))
+    fi.stdin.close()
+    if fi.wait() != 0:
+        sys.exit("bench-bigwiki: git fast-import failed")
+    subprocess.run(["git", "-C", d, "symbolic-ref", "HEAD", "refs/heads/main"], check=True)
+    subprocess.run(["git", "-C", d, "gc", "-q"], check=True)
+    open(done, "w").close()
+    return d
+
+
+def git_commit_edits(origin, k, round_):
+    """k commits on the origin, one edited file each."""
+    fi = subprocess.Popen(["git", "-C", origin, "fast-import", "--quiet"], stdin=subprocess.PIPE)
+    out = []
+    for j in range(k):
+        msg = b"edit %d" % j
+        data = b"Edit %d of round %d (k=%d).\n" % (j, round_, k)
+        out += [b"commit refs/heads/main\n", b"committer bench <bench@example.org> %d +0000\n" % (1800000000 + j),
+                b"data %d\n" % len(msg), msg, b"\n"]
+        if j == 0:
+            out.append(b"from refs/heads/main^0\n")
+        out += [b"M 100644 inline edits/e%05d.md\n" % j, b"data %d\n" % len(data), data, b"\n"]
+    fi.stdin.write(b"".join(out))
+    fi.stdin.close()
+    if fi.wait() != 0:
+        sys.exit("bench-bigwiki: git fast-import of the edits failed")
+
+
+def sync_bench(a, pw, repo, work, env, src):
+    """The sync rows: replica B joins repo A (served), then no-op and
+    k-revision syncs. Returns the table's rows."""
+    rows = []
+    median = statistics.median
+    serve_a = Serve(pw, repo, env, os.path.join(work, "serve-a.log"))
+    serve_b = None
+    git = []
+    try:
+        code = subprocess.run([pw, "--repo", repo, "invite", "--uses", "50"], env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+        b = os.path.join(work, "replica")
+        print("bench-bigwiki: join", file=sys.stderr)
+        join_s, join_mb = run_measured([pw, "--repo", b, "join", code, "--name", "clone", "--timeout", "1800s"], env)
+        ids = [p["id"] for p in json.loads(subprocess.run([pw, "--repo", repo, "list", "--json"], env=env, check=True,
+                                                          capture_output=True, text=True).stdout)]
+        one_shot = [pw, "--repo", b, "sync", "--peer", serve_a.addr]
+        # The serve read its heads as keys at its first sync (the join's).
+        timed(one_shot, env)
+        built = [e for e in serve_a.lines("read the heads for reconciliation", 0) if e.get("whole") == "true"]
+        build_ms = float(built[0]["ms"]) if built else None
+
+        noop_t, noop_p = [], []
+        for _ in range(a.sync_runs):
+            off = serve_a.offset()
+            secs, _ = timed(one_shot, env)
+            ans = serve_a.lines("sync answered", off)
+            noop_t.append(secs)
+            noop_p.append(payload(ans[-1])[0] if ans else -1)
+        print("bench-bigwiki: no-op one-shot %s s, %s B" % (["%.3f" % x for x in noop_t], noop_p), file=sys.stderr)
+
+        ks = []
+        for k in (1, 10, 1000):
+            ts, ps, beyond, ins = [], [], [], []
+            for r in range(a.sync_runs if k < 1000 else 1):
+                edit_pages(pw, repo, env, work, ids, k, r)
+                off = serve_a.offset()
+                secs, out = timed(one_shot + ["--json"], env)
+                got = json.loads(out)["peers"][0]["received"]
+                if got != k:
+                    sys.exit("bench-bigwiki: the replica received %d revisions, not %d" % (got, k))
+                ans = serve_a.lines("sync answered", off)
+                total, over = payload(ans[-1]) if ans else (-1, -1)
+                ts.append(secs)
+                ps.append(total)
+                beyond.append(over)
+                ins.append(float(ans[-1]["ms"]) if ans else float("nan"))
+            ks.append((k, median(ts), median(ps), median(beyond), median(ins), len(ts)))
+            print("bench-bigwiki: %d new: %s s, %s B, %s B beyond the blocks" % (k, ["%.3f" % x for x in ts], ps, beyond),
+                  file=sys.stderr)
+
+        # The replica's own serve keeps its key set: `sync` goes through it.
+        serve_b = Serve(pw, b, env, os.path.join(work, "serve-b.log"))
+        serve_b.lines("synced", 0, wait=60)  # its sync on connecting
+        timed(one_shot, env)
+        warm_t, warm_p, warm_in = [], [], []
+        for _ in range(a.sync_runs):
+            off, offb = serve_a.offset(), serve_b.offset()
+            secs, _ = timed(one_shot, env)
+            ans = serve_a.lines("sync answered", off)
+            mine = serve_b.lines("synced", offb)
+            warm_t.append(secs)
+            warm_p.append(payload(ans[-1])[0] if ans else -1)
+            warm_in.append(float(mine[-1]["ms"]) if mine else float("nan"))
+        print("bench-bigwiki: no-op through the serve %s s, %s B, in the node %s ms"
+              % (["%.3f" % x for x in warm_t], warm_p, warm_in), file=sys.stderr)
+        peak_a, peak_b = serve_a.peak_mb(), serve_b.peak_mb()
+    finally:
+        serve_a.stop()
+        if serve_b:
+            serve_b.stop()
+
+    if a.git and shutil.which("git"):
+        print("bench-bigwiki: git", file=sys.stderr)
+        origin = git_origin(src, a.pages, a.seed)
+        # The edits go to a copy: the cached origin stays as built.
+        gorigin = os.path.join(work, "git-origin")
+        shutil.copytree(origin, gorigin)
+        port = free_port()
+        gd = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", "--port=%d" % port,
+                               "--base-path=" + work, work], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            url = "git://127.0.0.1:%d/git-origin" % port
+            mirror = os.path.join(work, "git-mirror")
+            clone_s, _ = timed(["git", "clone", "-q", "--mirror", url, mirror], env)
+            fetch = ["git", "-C", mirror, "fetch", "-q"]
+            git.append(("clone", clone_s))
+            git.append(("noop", median([timed(fetch, env)[0] for _ in range(a.sync_runs)])))
+            for k in (1, 10, 1000):
+                ts = []
+                for r in range(a.sync_runs if k < 1000 else 1):
+                    git_commit_edits(gorigin, k, r)
+                    ts.append(timed(fetch, env)[0])
+                git.append((k, median(ts)))
+        finally:
+            gd.send_signal(signal.SIGTERM)
+            gd.wait()
+    g = dict(git)
+
+    def gcol(key):
+        return "%.3f s" % g[key] if key in g else ""
+
+    rows.append(("fresh replica (`join` / `clone --mirror`)", "%.1f s, %.0f MB resident" % (join_s, join_mb),
+                 "%.1f s" % g["clone"] if "clone" in g else ""))
+    rows.append(("no-op sync, one-shot `sync` (median of %d)" % a.sync_runs,
+                 "%.3f s, %s B payload" % (median(noop_t), format(int(median(noop_p)), ",")), gcol("noop")))
+    rows.append(("no-op sync through the replica's running serve (median of %d)" % a.sync_runs,
+                 "%.3f s (%.1f ms in the node), %s B payload" % (median(warm_t), median(warm_in), format(int(median(warm_p)), ",")),
+                 gcol("noop")))
+    for k, t, p, over, ms, n in ks:
+        rows.append(("sync after %d new revision%s on the other side, one-shot%s" % (k, "" if k == 1 else "s",
+                                                                               " (median of %d)" % n if n > 1 else ""),
+                     "%.3f s (%.0f ms answering), %s B payload, %s B beyond the revisions" % (t, ms, format(int(p), ","), format(int(over), ",")),
+                     gcol(k)))
+    rows.append(("serve's peak resident memory (the one that served the join; the replica's)",
+                 "%.0f MB; %.0f MB" % (peak_a, peak_b), ""))
+    if build_ms is not None:
+        rows.append(("the serve reading its %s heads as reconciliation keys (once; then only what changed)"
+                     % format(a.pages, ","), "%.0f ms" % build_ms, ""))
+    return rows
+
+
+def local(a, pw, repo, work, env, src):
+    """The import, list and UI measures on a fresh repo."""
+    subprocess.run([pw, "--repo", repo, "init", "--name", "bench"], env=env, check=True, stdout=subprocess.DEVNULL)
+    print("bench-bigwiki: importing", file=sys.stderr)
+    batch = ["--batch", str(a.batch)] if a.batch > 0 else []
+    imp_s, imp_mb = run_measured([pw, "--repo", repo, "import", src] + batch, env)
+
+    def median(xs):
+        xs = sorted(xs)
+        return xs[len(xs) // 2]
+
+    js, jm, ts = [], [], []
+    listing = os.path.join(work, "list.json")
+    for _ in range(a.runs):
+        with open(listing, "w") as f:
+            s, mb = run_measured([pw, "--repo", repo, "list", "--json"], env, stdout=f)
+        js.append(s)
+        jm.append(mb)
+        with open(os.path.join(work, "list.txt"), "w") as f:
+            s, _ = run_measured([pw, "--repo", repo, "list"], env, stdout=f)
+        ts.append(s)
+    with open(listing) as f:
+        got = json.load(f)
+    if len(got) != a.pages:
+        sys.exit("bench-bigwiki: list --json printed %d pages, not %d" % (len(got), a.pages))
+    first = got[0]["title"]
+    ui = [ui_start(pw, repo, work, first[:40]) for _ in range(a.runs)]
+    ui = [u for u in ui if u is not None]
+    size = du(repo)
+    text = du(src)
+
+    print("| %s pages, one revision each (about 4 KB) | figure |" % format(a.pages, ","))
+    print("|---|---|")
+    print("| `import%s` of the files (one command) | %.1f s, %.0f MB resident |"
+          % (" --batch %d" % a.batch if a.batch > 0 else "", imp_s, imp_mb))
+    print("| `list --json` (median of %d) | %.2f s, %.0f MB resident |" % (a.runs, median(js), max(jm)))
+    print("| `list` (median of %d) | %.2f s |" % (a.runs, median(ts)))
+    print("| UI start, to the first screen with a title (median of %d) | %s |"
+          % (a.runs, "%.0f ms" % (median(ui) * 1000) if ui else "not measured (no tmux)"))
+    print("| repo size | %.0f MB (%.0f MB of text) |" % (size / 1e6, text / 1e6))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=100000)
@@ -143,6 +469,10 @@ def main():
     ap.add_argument("--batch", type=int, default=1000, help="import --batch N (0: one transaction)")
     ap.add_argument("--runs", type=int, default=3, help="runs of each list and UI measure (the median is shown)")
     ap.add_argument("--keep", action="store_true", help="keep the repo")
+    ap.add_argument("--repo", help="an imported repo of this wiki: skip the import and the local measures")
+    ap.add_argument("--no-sync", dest="sync", action="store_false", help="skip the sync section")
+    ap.add_argument("--no-git", dest="git", action="store_false", help="skip git in the sync section")
+    ap.add_argument("--sync-runs", type=int, default=5, help="runs of each sync measure (the median is shown)")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     t = time.perf_counter()
@@ -155,46 +485,19 @@ def main():
             pw = os.path.join(work, "peerwiki")
             subprocess.run(["go", "build", "-o", pw, "."], cwd=ROOT, check=True)
         pw = os.path.abspath(pw)
-        repo = os.path.join(work, "repo")
         env = dict(os.environ, NO_COLOR="1", PEERWIKI_REPO="", PAGER="cat")
-        subprocess.run([pw, "--repo", repo, "init", "--name", "bench"], env=env, check=True, stdout=subprocess.DEVNULL)
-        print("bench-bigwiki: importing", file=sys.stderr)
-        batch = ["--batch", str(a.batch)] if a.batch > 0 else []
-        imp_s, imp_mb = run_measured([pw, "--repo", repo, "import", src] + batch, env)
-
-        def median(xs):
-            xs = sorted(xs)
-            return xs[len(xs) // 2]
-
-        js, jm, ts = [], [], []
-        listing = os.path.join(work, "list.json")
-        for _ in range(a.runs):
-            with open(listing, "w") as f:
-                s, mb = run_measured([pw, "--repo", repo, "list", "--json"], env, stdout=f)
-            js.append(s)
-            jm.append(mb)
-            with open(os.path.join(work, "list.txt"), "w") as f:
-                s, _ = run_measured([pw, "--repo", repo, "list"], env, stdout=f)
-            ts.append(s)
-        with open(listing) as f:
-            got = json.load(f)
-        if len(got) != a.pages:
-            sys.exit("bench-bigwiki: list --json printed %d pages, not %d" % (len(got), a.pages))
-        first = got[0]["title"]
-        ui = [ui_start(pw, repo, work, first[:40]) for _ in range(a.runs)]
-        ui = [u for u in ui if u is not None]
-        size = du(repo)
-        text = du(src)
-
-        print("| %s pages, one revision each (about 4 KB) | figure |" % format(a.pages, ","))
-        print("|---|---|")
-        print("| `import%s` of the files (one command) | %.1f s, %.0f MB resident |"
-              % (" --batch %d" % a.batch if a.batch > 0 else "", imp_s, imp_mb))
-        print("| `list --json` (median of %d) | %.2f s, %.0f MB resident |" % (a.runs, median(js), max(jm)))
-        print("| `list` (median of %d) | %.2f s |" % (a.runs, median(ts)))
-        print("| UI start, to the first screen with a title (median of %d) | %s |"
-              % (a.runs, "%.0f ms" % (median(ui) * 1000) if ui else "not measured (no tmux)"))
-        print("| repo size | %.0f MB (%.0f MB of text) |" % (size / 1e6, text / 1e6))
+        if a.repo:
+            repo = os.path.abspath(a.repo)
+        else:
+            repo = os.path.join(work, "repo")
+            local(a, pw, repo, work, env, src)
+        if a.sync:
+            rows = sync_bench(a, pw, repo, work, env, src)
+            print()
+            print("| %s pages: sync | peerwiki | git |" % format(a.pages, ","))
+            print("|---|---|---|")
+            for r in rows:
+                print("| %s | %s | %s |" % r)
     finally:
         if a.keep:
             print("bench-bigwiki: kept %s" % work, file=sys.stderr)
