@@ -68,7 +68,9 @@ func (b *peerBook) follow(n *Node) error {
 }
 
 func (b *peerBook) connectedness(p peer.ID, connected bool) {
-	if connected && !b.isMember(p) {
+	// Strangers (a joiner, and the relays and DHT peers a node with
+	// wide-area networking holds connections to) are not replicas.
+	if !b.isMember(p) {
 		return
 	}
 	b.mu.Lock()
@@ -148,8 +150,8 @@ func (b *peerBook) states(connected func(peer.ID) bool) []PeerState {
 	for p, e := range b.live {
 		i, ok := idx[p]
 		if !ok {
-			if !connected(p) {
-				continue // met once, gone, never remembered
+			if !connected(p) || !b.isMember(p) {
+				continue // met once, gone, never remembered; or no replica
 			}
 			out = append(out, PeerState{ID: p, Addrs: []ma.Multiaddr{}})
 			i = len(out) - 1

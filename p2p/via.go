@@ -28,6 +28,10 @@ const (
 // punching service's tracer), to tell a hole-punched connection from
 // another direct one.
 type connKinds struct {
+	// punchFailed, when set, is told of every hole punch that failed
+	// (wan.go: a pair whose direct connection a network change broke).
+	punchFailed func(peer.ID)
+
 	mu sync.Mutex
 	// punched is when the last successful hole punch with a peer
 	// started; a direct connection opened from then on is its.
@@ -63,6 +67,8 @@ func (k *connKinds) Trace(e *holepunch.Event) {
 		}
 		if ev.Success {
 			k.punched[e.Remote] = start
+		} else if k.punchFailed != nil {
+			go k.punchFailed(e.Remote)
 		}
 	}
 }

@@ -187,13 +187,20 @@ type wan struct {
 	// relayIDs are the relays whose relayed connections the node takes:
 	// the configured ones and those AutoRelay reserved at.
 	relayIDs map[peer.ID]bool
+	// directLost is when the node last lost a direct connection to a
+	// member it stayed connected to through a relay (a network change on
+	// the way), and lastRenew when it last renewed its relay connections
+	// (renewRelays).
+	directLost map[peer.ID]time.Time
+	lastRenew  time.Time
 }
 
 // newWAN is what a node's host needs before it is built (the relays it
 // accepts relayed connections from, the hole punch tracer); startWAN
 // starts the rest once it is.
 func newWAN(n *Node, cfg WANConfig) *wan {
-	w := &wan{n: n, cfg: cfg, kinds: newConnKinds(), relayIDs: map[peer.ID]bool{}}
+	w := &wan{n: n, cfg: cfg, kinds: newConnKinds(), relayIDs: map[peer.ID]bool{}, directLost: map[peer.ID]time.Time{}}
+	w.kinds.punchFailed = w.punchFailed
 	for _, r := range cfg.Relays {
 		w.relayIDs[r.ID] = true
 	}
@@ -249,6 +256,13 @@ func (w *wan) start() error {
 	if err := w.startRelays(); err != nil {
 		return err
 	}
+	n.host.Network().Notify(&network.NotifyBundle{DisconnectedF: func(_ network.Network, c network.Conn) {
+		if !isRelayed(c.RemoteMultiaddr()) && n.isMember(c.RemotePeer()) {
+			w.mu.Lock()
+			w.directLost[c.RemotePeer()] = time.Now()
+			w.mu.Unlock()
+		}
+	}})
 	if wh, ok := n.host.(*wikiHost); ok && wh.holePunch != nil {
 		n.wg.Add(1)
 		go func() {
@@ -515,4 +529,52 @@ func (w *wan) checkRelay(ctx context.Context, r peer.AddrInfo) {
 	if ok, err := n.host.Peerstore().SupportsProtocols(r.ID, circuitproto.ProtoIDv2Hop); err == nil && len(ok) == 0 {
 		n.log.Warn("not a relay: the peer does not offer Circuit Relay v2 ('peerwiki relay' does)", "relay", r.ID)
 	}
+}
+
+// After a network change: a member that moves keeps its QUIC connection
+// to the relay (QUIC follows the new address), but libp2p's connection
+// keeps the address it was made at, so the relay goes on telling it the
+// old one, a hole punch offers that, and fails. When a hole punch fails
+// with a member whose direct connection was lost within renewAfterLoss,
+// the node renews its relay connections (at most once every renewEvery):
+// closes them, so that AutoRelay reserves anew and the relay observes
+// the current address; the members' nodes redial the relayed addresses
+// at once, and the next hole punch offers the right one. Each lost direct
+// connection leads to one renewal at most, so a NAT no punch beats (the
+// pair stays relayed) is not made to renew again and again.
+const (
+	renewAfterLoss = 10 * time.Minute
+	renewEvery     = time.Minute
+)
+
+func (w *wan) punchFailed(p peer.ID) {
+	n := w.n
+	w.mu.Lock()
+	lost, ok := w.directLost[p]
+	renew := ok && time.Since(lost) < renewAfterLoss && time.Since(w.lastRenew) >= renewEvery && n.ctx.Err() == nil
+	if renew {
+		delete(w.directLost, p)
+		w.lastRenew = time.Now()
+	}
+	w.mu.Unlock()
+	if !renew {
+		return
+	}
+	n.log.Info("a hole punch failed after a direct connection was lost: renewing the relay connections, for the relay to see this node's current address", "peer", p)
+	for id := range w.relaysNow() {
+		for _, c := range n.host.Network().ConnsToPeer(id) {
+			c.Close()
+		}
+	}
+}
+
+// relaysNow is a copy of the relays' ids.
+func (w *wan) relaysNow() map[peer.ID]bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[peer.ID]bool, len(w.relayIDs))
+	for id := range w.relayIDs {
+		out[id] = true
+	}
+	return out
 }

@@ -455,6 +455,16 @@ func TestRelayedConnectionIsHolePunched(t *testing.T) {
 	})
 	waitVia(t, db.Node(), a.ID.ID, 40*time.Second, ViaHolePunched)
 	waitVia(t, da.Node(), b.ID.ID, 5*time.Second, ViaHolePunched)
+	// The relay, a stranger, is no replica of the peer list, not even
+	// after its connection dropped and came back.
+	for _, c := range db.Node().Host().Network().ConnsToPeer(ri.ID) {
+		c.Close()
+	}
+	waitFor(t, 20*time.Second, "the relay connection back", func() bool { return db.Node().connected(ri.ID) })
+	st, err := db.Peers(context.Background())
+	if err != nil || len(st) != 1 || st[0].ID != a.ID.ID {
+		t.Fatalf("peers: %+v %v; want the one member", st, err)
+	}
 }
 
 // A --relay that is no relay, or that nobody answers at, is one line in
