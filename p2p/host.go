@@ -91,6 +91,9 @@ type hostConfig struct {
 	// holePunch, when set, turns on DCUtR hole punching and receives its
 	// events (how a connection was made, see via.go).
 	holePunch holepunch.EventTracer
+	// ping answers libp2p's ping protocol (liveness probes, see
+	// wan_liveness.go).
+	ping bool
 	// limits replaces hostLimits (the relay's, wanLimits).
 	limits *rcmgr.ConcreteLimitConfig
 	// connLow and connHigh are the connection manager's water marks
@@ -237,6 +240,7 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 		ConnManager:          cm,
 		ObservedAddrsManager: observed,
 		UserAgent:            cfg.agent,
+		EnablePing:           cfg.ping,
 	}
 	bh, err := basichost.NewHost(sw, opts)
 	if err != nil {

@@ -221,7 +221,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.WAN.On() {
 		n.wan = newWAN(n, cfg.WAN)
 		limits := wanLimits()
-		hc.quic, hc.relayPeers, hc.holePunch, hc.limits = true, n.wan.isRelay, n.wan.kinds, &limits
+		hc.quic, hc.relayPeers, hc.holePunch, hc.limits, hc.ping = true, n.wan.isRelay, n.wan.kinds, &limits, true
 	}
 	h, err := newHost(hc)
 	if err != nil {

@@ -101,7 +101,7 @@ func StartRelay(ctx context.Context, cfg RelayConfig) (_ *Relay, err error) {
 			r.Close()
 		}
 	}()
-	if r.host, err = newHost(hostConfig{key: cfg.Key, listen: cfg.Listen, quic: true, limits: &limits,
+	if r.host, err = newHost(hostConfig{key: cfg.Key, listen: cfg.Listen, quic: true, limits: &limits, ping: true,
 		agent: "peerwiki-relay/1", connLow: 512, connHigh: 1024}); err != nil {
 		return nil, err
 	}

@@ -263,6 +263,11 @@ func (w *wan) start() error {
 			w.mu.Unlock()
 		}
 	}})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		w.probeConnections(n.ctx)
+	}()
 	if wh, ok := n.host.(*wikiHost); ok && wh.holePunch != nil {
 		n.wg.Add(1)
 		go func() {

@@ -7,6 +7,7 @@ import (
 	circuitproto "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 )
 
 // dhtProtocol is the Kademlia DHT's protocol (go-libp2p-kad-dht's
@@ -16,17 +17,18 @@ const dhtProtocol = protocol.ID("/ipfs/kad/1.0.0")
 // wanLimits are hostLimits with room for what wide-area networking runs
 // on a member's node: the hole punching service (a stream a relayed
 // connection), AutoNAT's client (a stream a probe), relayed connections
-// (one STOP stream each, from the node's relays) and the DHT client (its
+// (one STOP stream each, from the node's relays), liveness pings and the
+// DHT client (its
 // queries are outbound; a member serves no DHT requests).
 func wanLimits() rcmgr.ConcreteLimitConfig {
 	limits := rcmgr.DefaultLimits
 	small := rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 4 << 20}
 	perPeer := rcmgr.BaseLimit{StreamsInbound: 2, StreamsOutbound: 2, Streams: 4, Memory: 1 << 20}
-	for _, svc := range []string{holepunch.ServiceName, autonat.ServiceName} {
+	for _, svc := range []string{holepunch.ServiceName, autonat.ServiceName, ping.ServiceName} {
 		limits.AddServiceLimit(svc, small, rcmgr.BaseLimitIncrease{})
 		limits.AddServicePeerLimit(svc, perPeer, rcmgr.BaseLimitIncrease{})
 	}
-	for _, p := range []protocol.ID{holepunch.Protocol, autonat.AutoNATProto} {
+	for _, p := range []protocol.ID{holepunch.Protocol, autonat.AutoNATProto, ping.ID} {
 		limits.AddProtocolLimit(p, small, rcmgr.BaseLimitIncrease{})
 		limits.AddProtocolPeerLimit(p, perPeer, rcmgr.BaseLimitIncrease{})
 	}
@@ -64,8 +66,10 @@ func relayLimits() rcmgr.ConcreteLimitConfig {
 	// The DHT server: a client asks a query or two at a time.
 	limits.AddProtocolLimit(dhtProtocol, rcmgr.BaseLimit{StreamsInbound: 512, StreamsOutbound: 256, Streams: 768, Memory: 64 << 20}, rcmgr.BaseLimitIncrease{})
 	limits.AddProtocolPeerLimit(dhtProtocol, rcmgr.BaseLimit{StreamsInbound: 8, StreamsOutbound: 8, Streams: 16, Memory: 2 << 20}, rcmgr.BaseLimitIncrease{})
-	limits.AddServiceLimit(autonat.ServiceName, rcmgr.BaseLimit{StreamsInbound: 64, Streams: 64, Memory: 4 << 20}, rcmgr.BaseLimitIncrease{})
-	limits.AddServicePeerLimit(autonat.ServiceName, rcmgr.BaseLimit{StreamsInbound: 2, Streams: 2, Memory: 1 << 20}, rcmgr.BaseLimitIncrease{})
+	for _, svc := range []string{autonat.ServiceName, ping.ServiceName} {
+		limits.AddServiceLimit(svc, rcmgr.BaseLimit{StreamsInbound: 256, Streams: 256, Memory: 4 << 20}, rcmgr.BaseLimitIncrease{})
+		limits.AddServicePeerLimit(svc, rcmgr.BaseLimit{StreamsInbound: 2, Streams: 2, Memory: 1 << 20}, rcmgr.BaseLimitIncrease{})
+	}
 	addIdentify(&limits)
 	return rcmgr.PartialLimitConfig{
 		System:              rcmgr.ResourceLimits{ConnsInbound: 1024, ConnsOutbound: 256, Conns: 1280, StreamsInbound: 8192, Streams: 16384, Memory: 1 << 30},

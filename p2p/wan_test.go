@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	circuitclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
 	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 )
@@ -555,5 +557,32 @@ func TestLimitedRelayEndsHolePunched(t *testing.T) {
 	}
 	if hs, err := b.Store.Heads(ctx, page); err != nil || len(hs) != 1 {
 		t.Fatalf("the page did not arrive: %v %v", hs, err)
+	}
+}
+
+// A connection whose peer stops answering (a path a network change
+// broke) is closed after a probe times out; a live one stays.
+func TestLivenessClosesAConnectionThatStoppedAnswering(t *testing.T) {
+	publicLoopback(t)
+	relay := startRelay(t)
+	wan := WANConfig{Relays: []peer.AddrInfo{relayInfo(t, relay)}}
+	a := startNode(t, newReplica(t), func(c *Config) { c.WAN = wan })
+	b := startNode(t, newReplica(t), func(c *Config) { c.WAN = wan })
+	// A peer whose pings vanish, as down a dead path.
+	mute, err := newHost(hostConfig{listen: loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	mute.SetStreamHandler(ping.ID, func(s network.Stream) {
+		io.Copy(io.Discard, s)
+	})
+	connectNodes(t, a, b)
+	if err := a.Connect(context.Background(), info(mute)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*probeEvery+2*probeTimeout, "the mute peer's connection closed", func() bool { return !a.connected(mute.ID()) })
+	if !a.connected(b.ID()) {
+		t.Fatal("the live member's connection was closed too")
 	}
 }
