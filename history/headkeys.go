@@ -82,7 +82,7 @@ func (s *Store) HeadsSinceEach(ctx context.Context, after int64, maxPages int, e
 			}
 		}
 		ch.Full = true
-		return allHeadRows(q, out)
+		return scanHeadRows(q, out, ``)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read heads: %w", err)
@@ -119,78 +119,6 @@ func (o *headRowSink) flush() {
 const headRowsSelect = `SELECT h.rev, h.page, hb.cid,
 	CASE WHEN h.page = h.rev THEN NULL ELSE (SELECT cid FROM blocks WHERE id = h.page) END
 	FROM heads h JOIN blocks hb ON hb.id = h.rev`
-
-// allHeadRows reads every head. Looking each head's CID up costs about
-// 2.5 us (blocks rows hold the data: one B-tree descent each); the index
-// of CIDs reads every block's id and CID in order at about 0.3 us a
-// block. When the blocks are few enough against the heads (a wiki of
-// short histories: 207,000 blocks for 100,000 heads, 0.1 s against
-// 0.24), one scan of that index serves them all.
-func allHeadRows(q querier, out *headRowSink) error {
-	var blocks int64
-	if err := q.QueryRow(`SELECT coalesce(max(id), 0) FROM blocks`).Scan(&blocks); err != nil {
-		return err
-	}
-	type pair struct{ rev, page int64 }
-	var heads []pair
-	rows, err := q.Query(`SELECT rev, page FROM heads`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var h pair
-		if err := rows.Scan(&h.rev, &h.page); err != nil {
-			rows.Close()
-			return err
-		}
-		heads = append(heads, h)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if blocks > 4*int64(len(heads)) {
-		return scanHeadRows(q, out, ``)
-	}
-	want := make(map[int64]cid.Cid, len(heads)+len(heads)/4)
-	for _, h := range heads {
-		want[h.rev] = cid.Undef
-		want[h.page] = cid.Undef
-	}
-	idx, err := q.Query(`SELECT id, cid FROM blocks INDEXED BY sqlite_autoindex_blocks_1`)
-	if err != nil {
-		// No such index by that name (another SQLite): look each up.
-		return scanHeadRows(q, out, ``)
-	}
-	for idx.Next() {
-		var id int64
-		var cb sql.RawBytes
-		if err := idx.Scan(&id, &cb); err != nil {
-			idx.Close()
-			return err
-		}
-		if _, ok := want[id]; ok {
-			c, err := cid.Cast(cb)
-			if err != nil {
-				idx.Close()
-				return err
-			}
-			want[id] = c
-		}
-	}
-	idx.Close()
-	if err := idx.Err(); err != nil {
-		return err
-	}
-	for _, h := range heads {
-		r := HeadRow{Rev: h.rev, Page: h.page, Head: want[h.rev], PageCID: want[h.page]}
-		if !r.Head.Defined() || !r.PageCID.Defined() {
-			return fmt.Errorf("head #%d of page #%d: %w", h.rev, h.page, ErrNotFound)
-		}
-		out.add(r)
-	}
-	return nil
-}
 
 func scanHeadRows(q querier, out *headRowSink, where string, args ...any) error {
 	rows, err := q.Query(headRowsSelect+where, args...)

@@ -84,10 +84,10 @@ func headKey(page, head cid.Cid) reconcile.Key {
 	return k
 }
 
-// item is a key, its digest and its head, as a set is built.
+// item is a key and its head, as a set is built (64 bytes; the digests
+// go straight into the set's prefix sums once the keys are sorted).
 type item struct {
 	key reconcile.Key
-	dig reconcile.Sum
 	ent keyEntry
 }
 
@@ -95,8 +95,7 @@ type item struct {
 func items(rows []history.HeadRow) []item {
 	out := make([]item, len(rows))
 	for i, r := range rows {
-		k := headKey(r.PageCID, r.Head)
-		out[i] = item{key: k, dig: reconcile.Digest(k), ent: keyEntry{rev: r.Rev, page: r.Page, head: r.Head}}
+		out[i] = item{key: headKey(r.PageCID, r.Head), ent: keyEntry{rev: r.Rev, page: r.Page, head: r.Head}}
 	}
 	return out
 }
@@ -137,8 +136,9 @@ func (n *Node) readItems(ctx context.Context, after int64) (*history.HeadsChange
 			total += len(d)
 		}
 		all = make([]item, 0, total)
-		for _, d := range done {
+		for i, d := range done {
 			all = append(all, d...)
+			done[i] = nil
 		}
 	}
 	return ch, all, nil
@@ -157,7 +157,30 @@ func newKeySet(ch *history.HeadsChange, its []item) *keySet {
 		keys: make([]reconcile.Key, len(its)), pre: make([]reconcile.Sum, len(its)+1), ents: make([]keyEntry, len(its))}
 	for i, it := range its {
 		ks.keys[i], ks.ents[i] = it.key, it.ent
-		ks.pre[i+1] = ks.pre[i].Add(it.dig)
+	}
+	// pre[i+1] holds key i's digest, on every core, then the running sum.
+	work := func(from, to int) {
+		for i := from; i < to; i++ {
+			ks.pre[i+1] = reconcile.Digest(ks.keys[i])
+		}
+	}
+	procs := runtime.GOMAXPROCS(0)
+	if n := len(its); n < 4096 || procs == 1 {
+		work(0, n)
+	} else {
+		var wg sync.WaitGroup
+		per := (n + procs - 1) / procs
+		for from := 0; from < n; from += per {
+			wg.Add(1)
+			go func(from, to int) {
+				defer wg.Done()
+				work(from, to)
+			}(from, min(from+per, n))
+		}
+		wg.Wait()
+	}
+	for i := range its {
+		ks.pre[i+1] = ks.pre[i].Add(ks.pre[i+1])
 	}
 	ks.summarise()
 	return ks
@@ -190,7 +213,7 @@ func (ks *keySet) updated(ch *history.HeadsChange, fresh []item) *keySet {
 	j := 0
 	for i, k := range ks.keys {
 		for j < len(fresh) && fresh[j].key.Compare(k) < 0 {
-			add(fresh[j].key, fresh[j].dig, fresh[j].ent)
+			add(fresh[j].key, reconcile.Digest(fresh[j].key), fresh[j].ent)
 			j++
 		}
 		if changed[ks.ents[i].page] {
@@ -199,7 +222,7 @@ func (ks *keySet) updated(ch *history.HeadsChange, fresh []item) *keySet {
 		add(k, ks.pre[i+1].Sub(ks.pre[i]), ks.ents[i])
 	}
 	for ; j < len(fresh); j++ {
-		add(fresh[j].key, fresh[j].dig, fresh[j].ent)
+		add(fresh[j].key, reconcile.Digest(fresh[j].key), fresh[j].ent)
 	}
 	out.summarise()
 	return out
