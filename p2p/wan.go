@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -316,15 +317,20 @@ func (w *wan) upgradeRelayed(ctx context.Context, hp directConnecter) {
 		}
 		relayedOnly := map[peer.ID]bool{}
 		for _, p := range n.memberPeers() {
-			inbound, direct := false, false
+			inbound, outbound, direct := false, false, false
 			for _, c := range n.host.Network().ConnsToPeer(p) {
-				if !isRelayed(c.RemoteMultiaddr()) {
+				switch {
+				case !isRelayed(c.RemoteMultiaddr()):
 					direct = true
-				} else if c.Stat().Direction == network.DirInbound {
+				case c.Stat().Direction == network.DirInbound:
 					inbound = true
+				default:
+					outbound = true
 				}
 			}
-			if inbound && !direct {
+			// Both sides dialled through the relay: the lower peer id
+			// punches, or the two punches would meet head on.
+			if inbound && !direct && (!outbound || n.host.ID() < p) {
 				relayedOnly[p] = true
 			}
 		}
@@ -343,10 +349,11 @@ func (w *wan) upgradeRelayed(ctx context.Context, hp directConnecter) {
 				continue
 			}
 			a.count++
-			a.next = time.Now().Add(upgradeFirst << min(a.count, upgradeTries))
+			wait := upgradeFirst << min(a.count, upgradeTries)
 			if a.count > upgradeTries {
-				a.next = time.Now().Add(upgradeLater)
+				wait = upgradeLater
 			}
+			a.next = time.Now().Add(wait + time.Duration(rand.Int64N(int64(wait/4))))
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
@@ -549,7 +556,7 @@ func (w *wan) checkRelay(ctx context.Context, r peer.AddrInfo) {
 // pair stays relayed) is not made to renew again and again.
 const (
 	renewAfterLoss = 10 * time.Minute
-	renewEvery     = time.Minute
+	renewEvery     = 15 * time.Second
 )
 
 func (w *wan) punchFailed(p peer.ID) {
