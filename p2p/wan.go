@@ -3,7 +3,6 @@ package p2p
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -105,75 +104,6 @@ func ParsePublicNets(cidrs []string) ([]*net.IPNet, error) {
 
 var _, globalUnicast6, _ = net.ParseCIDR("2000::/3")
 
-var publicNetsMu sync.Mutex
-
-// SetPublicNets makes addresses in nets count as public for the whole
-// process: libp2p's AutoNAT, the DHT's address filters, relay address
-// selection and hole punching all ask go-multiaddr's manet.IsPublicAddr,
-// whose tables this changes (manet.Private4, Private6, Unroutable4,
-// Unroutable6). It is for networks such as a lab, a campus or a test
-// rig in network namespaces, where the "public" side uses private
-// addresses. Call it before any host starts. It returns a function that
-// puts the tables back (for tests).
-func SetPublicNets(nets []*net.IPNet) (undo func()) {
-	publicNetsMu.Lock()
-	defer publicNetsMu.Unlock()
-	p4, p6, u4, u6 := manet.Private4, manet.Private6, manet.Unroutable4, manet.Unroutable6
-	for _, n := range nets {
-		manet.Private4 = subtractNet(manet.Private4, n)
-		manet.Private6 = subtractNet(manet.Private6, n)
-		manet.Unroutable4 = subtractNet(manet.Unroutable4, n)
-		manet.Unroutable6 = subtractNet(manet.Unroutable6, n)
-	}
-	return func() {
-		publicNetsMu.Lock()
-		defer publicNetsMu.Unlock()
-		manet.Private4, manet.Private6, manet.Unroutable4, manet.Unroutable6 = p4, p6, u4, u6
-	}
-}
-
-// subtractNet is list without the addresses of cut: a range inside cut
-// goes, a range holding cut is split into the ranges around it.
-func subtractNet(list []*net.IPNet, cut *net.IPNet) []*net.IPNet {
-	out := make([]*net.IPNet, 0, len(list))
-	cutOnes, cutBits := cut.Mask.Size()
-	for _, n := range list {
-		ones, bits := n.Mask.Size()
-		switch {
-		case bits != cutBits || (!n.Contains(cut.IP) && !cut.Contains(n.IP)):
-			out = append(out, n)
-		case cutOnes <= ones: // n lies inside cut
-		default:
-			out = append(out, splitAround(n, cut, ones, cutOnes, bits)...)
-		}
-	}
-	return out
-}
-
-// splitAround is n (a /ones) without cut (a /cutOnes inside it): at each
-// prefix length on the way down to cut, the half not holding cut.
-func splitAround(n, cut *net.IPNet, ones, cutOnes, bits int) []*net.IPNet {
-	var out []*net.IPNet
-	base := slices.Clone(n.IP.Mask(n.Mask))
-	cutIP := cut.IP.To16()
-	if len(base) == net.IPv4len {
-		cutIP = cut.IP.To4()
-	}
-	for l := ones + 1; l <= cutOnes; l++ {
-		// base is the /(l-1) holding cut; its halves differ in bit l-1.
-		other := slices.Clone(base)
-		byteIdx, bit := (l-1)/8, byte(0x80>>((l-1)%8))
-		if cutIP[byteIdx]&bit != 0 {
-			other[byteIdx] &^= bit
-			base[byteIdx] |= bit
-		} else {
-			other[byteIdx] |= bit
-		}
-		out = append(out, &net.IPNet{IP: other, Mask: net.CIDRMask(l, bits)})
-	}
-	return out
-}
-
 // wan is a node's wide-area networking, while it runs.
 type wan struct {
 	n       *Node
@@ -191,14 +121,14 @@ type wan struct {
 	// directLost is when the node last lost a direct connection to a
 	// member it stayed connected to through a relay (a network change on
 	// the way), and lastRenew when it last renewed its relay connections
-	// (renewRelays).
+	// (punchFailed).
 	directLost map[peer.ID]time.Time
 	lastRenew  time.Time
 }
 
 // newWAN is what a node's host needs before it is built (the relays it
-// accepts relayed connections from, the hole punch tracer); startWAN
-// starts the rest once it is.
+// accepts relayed connections from, the hole punch tracer); start starts
+// the rest once it is.
 func newWAN(n *Node, cfg WANConfig) *wan {
 	w := &wan{n: n, cfg: cfg, kinds: newConnKinds(), relayIDs: map[peer.ID]bool{}, directLost: map[peer.ID]time.Time{}}
 	w.kinds.punchFailed = w.punchFailed
@@ -277,94 +207,6 @@ func (w *wan) start() error {
 		}()
 	}
 	return nil
-}
-
-// Retrying hole punches: go-libp2p tries once, as a relayed connection
-// opens, and that try fails when the other side's hole punching has not
-// started yet (it waits for a public address of its own: the first
-// quarter second of a node's life, or until a relay has seen it). The
-// side that received the relayed connection (DCUtR's initiator) tries
-// again upgradeFirst after it sees the connection, then upgradeTries
-// times more at doubling intervals, then every upgradeLater (a network
-// change may let a punch through).
-const (
-	upgradeTick  = time.Second
-	upgradeFirst = 2 * time.Second
-	upgradeTries = 6
-	upgradeLater = 5 * time.Minute
-)
-
-// directConnecter is what upgradeRelayed needs of the hole punching
-// service.
-type directConnecter interface {
-	DirectConnect(peer.ID) error
-}
-
-func (w *wan) upgradeRelayed(ctx context.Context, hp directConnecter) {
-	n := w.n
-	type attempts struct {
-		count int
-		next  time.Time
-	}
-	tried := map[peer.ID]*attempts{}
-	tick := time.NewTicker(upgradeTick)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		relayedOnly := map[peer.ID]bool{}
-		for _, p := range n.memberPeers() {
-			inbound, outbound, direct := false, false, false
-			for _, c := range n.host.Network().ConnsToPeer(p) {
-				switch {
-				case !isRelayed(c.RemoteMultiaddr()):
-					direct = true
-				case c.Stat().Direction == network.DirInbound:
-					inbound = true
-				default:
-					outbound = true
-				}
-			}
-			// Both sides dialled through the relay: the lower peer id
-			// punches, or the two punches would meet head on.
-			if inbound && !direct && (!outbound || n.host.ID() < p) {
-				relayedOnly[p] = true
-			}
-		}
-		for p := range tried {
-			if !relayedOnly[p] {
-				delete(tried, p)
-			}
-		}
-		for p := range relayedOnly {
-			a := tried[p]
-			if a == nil {
-				a = &attempts{next: time.Now().Add(upgradeFirst)}
-				tried[p] = a
-			}
-			if time.Now().Before(a.next) {
-				continue
-			}
-			a.count++
-			wait := upgradeFirst << min(a.count, upgradeTries)
-			if a.count > upgradeTries {
-				wait = upgradeLater
-			}
-			a.next = time.Now().Add(wait + time.Duration(rand.Int64N(int64(wait/4))))
-			n.wg.Add(1)
-			go func() {
-				defer n.wg.Done()
-				if err := hp.DirectConnect(p); err != nil {
-					n.log.Debug("hole punch failed; the connection stays relayed", "peer", p, "err", firstLine(err))
-				} else {
-					n.log.Info("hole punched: a direct connection", "peer", p)
-				}
-			}()
-		}
-	}
 }
 
 func (w *wan) startDHT() error {
@@ -541,52 +383,4 @@ func (w *wan) checkRelay(ctx context.Context, r peer.AddrInfo) {
 	if ok, err := n.host.Peerstore().SupportsProtocols(r.ID, circuitproto.ProtoIDv2Hop); err == nil && len(ok) == 0 {
 		n.log.Warn("not a relay: the peer does not offer Circuit Relay v2 ('peerwiki relay' does)", "relay", r.ID)
 	}
-}
-
-// After a network change: a member that moves keeps its QUIC connection
-// to the relay (QUIC follows the new address), but libp2p's connection
-// keeps the address it was made at, so the relay goes on telling it the
-// old one, a hole punch offers that, and fails. When a hole punch fails
-// with a member whose direct connection was lost within renewAfterLoss,
-// the node renews its relay connections (at most once every renewEvery):
-// closes them, so that AutoRelay reserves anew and the relay observes
-// the current address; the members' nodes redial the relayed addresses
-// at once, and the next hole punch offers the right one. Each lost direct
-// connection leads to one renewal at most, so a NAT no punch beats (the
-// pair stays relayed) is not made to renew again and again.
-const (
-	renewAfterLoss = 10 * time.Minute
-	renewEvery     = 15 * time.Second
-)
-
-func (w *wan) punchFailed(p peer.ID) {
-	n := w.n
-	w.mu.Lock()
-	lost, ok := w.directLost[p]
-	renew := ok && time.Since(lost) < renewAfterLoss && time.Since(w.lastRenew) >= renewEvery && n.ctx.Err() == nil
-	if renew {
-		delete(w.directLost, p)
-		w.lastRenew = time.Now()
-	}
-	w.mu.Unlock()
-	if !renew {
-		return
-	}
-	n.log.Info("a hole punch failed after a direct connection was lost: renewing the relay connections, for the relay to see this node's current address", "peer", p)
-	for id := range w.relaysNow() {
-		for _, c := range n.host.Network().ConnsToPeer(id) {
-			c.Close()
-		}
-	}
-}
-
-// relaysNow is a copy of the relays' ids.
-func (w *wan) relaysNow() map[peer.ID]bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := make(map[peer.ID]bool, len(w.relayIDs))
-	for id := range w.relayIDs {
-		out[id] = true
-	}
-	return out
 }
