@@ -23,6 +23,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/sec"
+	"github.com/libp2p/go-libp2p/core/transport"
 	"github.com/libp2p/go-libp2p/gologshim"
 	basichost "github.com/libp2p/go-libp2p/p2p/host/basic"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
@@ -159,6 +160,7 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 	// and resource manager.
 	var sw *swarm.Swarm
 	var wh *wikiHost
+	var quicConns *quicreuse.ConnManager
 	defer func() {
 		if err == nil {
 			return
@@ -170,6 +172,9 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 		}
 		if sw != nil {
 			sw.Close()
+		}
+		if quicConns != nil {
+			quicConns.Close()
 		}
 		cm.Close()
 		ps.Close()
@@ -216,18 +221,15 @@ func newHost(cfg hostConfig) (_ host.Host, err error) {
 	if err = sw.AddTransport(&handshakeTCP{TcpTransport: tpt, upgrader: up}); err != nil {
 		return nil, err
 	}
-	var quicConns *quicreuse.ConnManager
 	if cfg.quic {
 		if quicConns, err = newQUICConns(); err != nil {
 			return nil, err
 		}
-		qt, err := libp2pquic.NewTransport(cfg.key, quicConns, nil, gater, rm)
-		if err != nil {
-			quicConns.Close()
+		var qt transport.Transport
+		if qt, err = libp2pquic.NewTransport(cfg.key, quicConns, nil, gater, rm); err != nil {
 			return nil, err
 		}
 		if err = sw.AddTransport(qt); err != nil {
-			quicConns.Close()
 			return nil, err
 		}
 	}
