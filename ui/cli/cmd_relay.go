@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
-	"peerwiki/wiki"
 )
 
 func (a *app) relayCommand() *cobra.Command {
@@ -63,7 +62,9 @@ then logs to stderr.`, p2p.DefaultRelayPort),
 				addrs = append(addrs, m)
 			}
 			if keyFile == "" {
-				keyFile = filepath.Join(wiki.DefaultDir(), "relay.key")
+				if keyFile, err = defaultRelayKey(); err != nil {
+					return err
+				}
 			}
 			key, err := loadOrCreateKey(keyFile)
 			if err != nil {
@@ -93,6 +94,20 @@ then logs to stderr.`, p2p.DefaultRelayPort),
 	cmd.Flags().StringVar(&keyFile, "key", "", "identity key file (created if missing)")
 	cmd.Flags().StringArrayVar(&publicNets, "public-net", nil, "address range to count as public, CIDR (repeatable)")
 	return cmd
+}
+
+// defaultRelayKey is $XDG_DATA_HOME/peerwiki/relay.key
+// (~/.local/share/peerwiki/relay.key): a relay's identity is the
+// machine's, whatever repo $PEERWIKI_REPO names.
+func defaultRelayKey() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "peerwiki", "relay.key"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no home directory for the relay's key: give --key FILE (%v)", err)
+	}
+	return filepath.Join(home, ".local", "share", "peerwiki", "relay.key"), nil
 }
 
 // maxKeyFile bounds an identity key file: an Ed25519 key is 68 bytes.
