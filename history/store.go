@@ -458,6 +458,9 @@ func (s *Store) checkpointIdle() {
 // Wiki returns the wiki id the store belongs to.
 func (s *Store) Wiki() string { return s.wiki }
 
+// Path is the database file's path (its write-ahead log is Path()+"-wal").
+func (s *Store) Path() string { return s.path }
+
 // DB exposes the database handle to this package's tests and fsck.
 func (s *Store) DB() *sql.DB { return s.db }
 

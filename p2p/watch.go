@@ -1,9 +1,12 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -28,7 +31,7 @@ func (n *Node) watchCommits(ctx context.Context) error {
 	}
 	wake := n.wake
 	if n.cfg.RepoDir != "" {
-		n.inotify(n.cfg.RepoDir, wake)
+		n.inotify(n.cfg.RepoDir, filepath.Base(n.store.Path())+"-wal", wake)
 	}
 	n.wg.Add(1)
 	go func() {
@@ -42,7 +45,7 @@ func (n *Node) watchCommits(ctx context.Context) error {
 		// looks a wake, and a replica's own commits, checkpoints and log
 		// syncs wake it several times an edit: 4-8 ms of CPU an edit
 		// received, most of what a running node spent on one.)
-		const recheckFirst, recheckFor = 2 * time.Millisecond, 150 * time.Millisecond
+		const recheckFirst, recheckFor = 2 * time.Millisecond, 60 * time.Millisecond
 		recheck := time.NewTimer(time.Hour)
 		defer recheck.Stop()
 		var wokeAt time.Time
@@ -143,9 +146,12 @@ func (n *Node) announce(revs []history.NewRevision, inline bool) {
 	}
 }
 
-// inotify wakes the watcher when files in dir change. Failing to set it
-// up only makes the watcher rely on polling.
-func (n *Node) inotify(dir string, wake chan<- struct{}) {
+// inotify wakes the watcher when the write-ahead log named wal, in dir,
+// changes: every commit (in WAL mode) writes to it, and nothing else
+// there needs a look (the database file changes at checkpoints, the
+// other files are this node's own). Failing to set it up only makes the
+// watcher rely on polling.
+func (n *Node) inotify(dir, wal string, wake chan<- struct{}) {
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		return
@@ -165,8 +171,12 @@ func (n *Node) inotify(dir string, wake chan<- struct{}) {
 		defer n.wg.Done()
 		buf := make([]byte, 4096)
 		for {
-			if _, err := f.Read(buf); err != nil {
+			k, err := f.Read(buf)
+			if err != nil {
 				return
+			}
+			if !walEvent(buf[:k], wal) {
+				continue
 			}
 			select {
 			case wake <- struct{}{}:
@@ -174,4 +184,22 @@ func (n *Node) inotify(dir string, wake chan<- struct{}) {
 			}
 		}
 	}()
+}
+
+// walEvent reports whether a read of inotify events names the file wal
+// (or overflowed, when any file may have changed).
+func walEvent(events []byte, wal string) bool {
+	for len(events) >= unix.SizeofInotifyEvent {
+		ev := (*unix.InotifyEvent)(unsafe.Pointer(&events[0]))
+		end := unix.SizeofInotifyEvent + int(ev.Len)
+		if end > len(events) {
+			return true
+		}
+		name := string(bytes.TrimRight(events[unix.SizeofInotifyEvent:end], "\x00"))
+		if ev.Mask&unix.IN_Q_OVERFLOW != 0 || name == wal {
+			return true
+		}
+		events = events[end:]
+	}
+	return false
 }
