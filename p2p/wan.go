@@ -124,13 +124,16 @@ type wan struct {
 	// (punchFailed).
 	directLost map[peer.ID]time.Time
 	lastRenew  time.Time
+	// reserved are the relays the node holds a reservation at now.
+	reserved map[peer.ID]bool
 }
 
 // newWAN is what a node's host needs before it is built (the relays it
 // accepts relayed connections from, the hole punch tracer); start starts
 // the rest once it is.
 func newWAN(n *Node, cfg WANConfig) *wan {
-	w := &wan{n: n, cfg: cfg, kinds: newConnKinds(), relayIDs: map[peer.ID]bool{}, directLost: map[peer.ID]time.Time{}}
+	w := &wan{n: n, cfg: cfg, kinds: newConnKinds(), relayIDs: map[peer.ID]bool{}, directLost: map[peer.ID]time.Time{},
+		reserved: map[peer.ID]bool{}}
 	w.kinds.punchFailed = w.punchFailed
 	for _, r := range cfg.Relays {
 		w.relayIDs[r.ID] = true
@@ -267,9 +270,11 @@ func (w *wan) startRelays() error {
 	if err := n.onHostEvents([]any{new(event.EvtAutoRelayAddrsUpdated)}, func(e any) {
 		ev := e.(event.EvtAutoRelayAddrsUpdated)
 		w.mu.Lock()
+		clear(w.reserved)
 		for _, a := range ev.RelayAddrs {
 			if id, err := relayOf(a); err == nil {
 				w.relayIDs[id] = true
+				w.reserved[id] = true
 			}
 		}
 		w.mu.Unlock()
@@ -382,5 +387,23 @@ func (w *wan) checkRelay(ctx context.Context, r peer.AddrInfo) {
 	}
 	if ok, err := n.host.Peerstore().SupportsProtocols(r.ID, circuitproto.ProtoIDv2Hop); err == nil && len(ok) == 0 {
 		n.log.Warn("not a relay: the peer does not offer Circuit Relay v2 ('peerwiki relay' does)", "relay", r.ID)
+		return
+	}
+	// A relay that speaks the protocol may still refuse a reservation
+	// (full, or too many from this address).
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(reserveWait):
+	}
+	w.mu.Lock()
+	reserved := w.reserved[r.ID]
+	w.mu.Unlock()
+	if !reserved && w.nat.Status() != network.ReachabilityPublic {
+		n.log.Warn(fmt.Sprintf("no reservation at the relay after %s: it refuses one (full, or too many from this address?); retrying", FormatWait(reserveWait)), "relay", r.ID)
 	}
 }
+
+// reserveWait is how long after start a relay that holds no reservation
+// for the node is reported (a variable for tests).
+var reserveWait = 20 * time.Second

@@ -494,6 +494,41 @@ func TestBadRelaysAreOneLogLine(t *testing.T) {
 	}
 }
 
+// A relay that refuses every reservation (full) is one line in the log.
+func TestRefusingRelayIsOneLogLine(t *testing.T) {
+	publicLoopback(t)
+	defer func(d time.Duration) { reserveWait = d }(reserveWait)
+	reserveWait = 2 * time.Second
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rh, err := newHost(hostConfig{key: key, listen: loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rh.Close()
+	full := relayResources()
+	full.MaxReservations = 0
+	r, err := relayv2.New(rh, relayv2.WithResources(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var log lockedBuffer
+	startDaemon(t, newReplica(t), "", func(c *DaemonConfig) {
+		c.Node.Logger = slog.New(slog.NewTextHandler(&log, nil))
+		c.WAN = WANConfig{Relays: []peer.AddrInfo{info(rh)}}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), "no reservation at the relay") {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s, the log does not report the refusing relay:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // lockedBuffer is a log's buffer that goroutines write at once.
 type lockedBuffer struct {
 	mu sync.Mutex
