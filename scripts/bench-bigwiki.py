@@ -310,6 +310,7 @@ def sync_bench(a, pw, repo, work, env, src):
         b = os.path.join(work, "replica")
         print("bench-bigwiki: join", file=sys.stderr)
         join_s, join_mb = run_measured([pw, "--repo", b, "join", code, "--name", "clone", "--timeout", "1800s"], env)
+        peak_join = serve_a.peak_mb()
         ids = [p["id"] for p in json.loads(subprocess.run([pw, "--repo", repo, "list", "--json"], env=env, check=True,
                                                           capture_output=True, text=True).stdout)]
         one_shot = [pw, "--repo", b, "sync", "--peer", serve_a.addr]
@@ -411,8 +412,8 @@ def sync_bench(a, pw, repo, work, env, src):
                                                                                " (median of %d)" % n if n > 1 else ""),
                      "%.3f s (%.0f ms answering), %s B payload, %s B beyond the revisions" % (t, ms, format(int(p), ","), format(int(over), ",")),
                      gcol(k)))
-    rows.append(("serve's peak resident memory (the one that served the join; the replica's)",
-                 "%.0f MB; %.0f MB" % (peak_a, peak_b), ""))
+    rows.append(("serve's peak resident memory: the one that answered the join, when it had; at the end; the replica's",
+                 "%.0f MB; %.0f MB; %.0f MB" % (peak_join, peak_a, peak_b), ""))
     if build_ms is not None:
         rows.append(("the serve reading its %s heads as reconciliation keys (once; then only what changed)"
                      % format(a.pages, ","), "%.0f ms" % build_ms, ""))
