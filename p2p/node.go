@@ -159,6 +159,7 @@ type Node struct {
 	found   map[peer.ID]bool
 	subs    []chan Event
 	wake    chan struct{} // nudges the commit watcher
+	ownWAL  walState      // the write-ahead log as this node's last store left it (watch.go)
 	closed  bool
 	// kept are the peers keepConnected dials; stored is closed (and
 	// replaced) whenever revisions from peers are stored.

@@ -77,10 +77,7 @@ func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Check
 			"last", res.Revisions[len(res.Revisions)-1], "us", time.Now().UnixMicro())
 		n.emit(Event{Kind: EventReceived, Peer: p, Revisions: res.Revisions, Gossip: viaGossip})
 		n.signalStored()
-		select {
-		case n.wake <- struct{}{}:
-		default:
-		}
+		n.storedFromPeer()
 	}
 	if len(res.Deferred) > 0 {
 		// Not the sender's fault as such (a clock ahead of ours, a page at

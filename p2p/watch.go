@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -31,7 +32,7 @@ func (n *Node) watchCommits(ctx context.Context) error {
 	}
 	wake := n.wake
 	if n.cfg.RepoDir != "" {
-		n.inotify(n.cfg.RepoDir, filepath.Base(n.store.Path())+"-wal", wake)
+		n.inotify(n.cfg.RepoDir, n.walPath(), wake)
 	}
 	n.wg.Add(1)
 	go func() {
@@ -146,12 +147,13 @@ func (n *Node) announce(revs []history.NewRevision, inline bool) {
 	}
 }
 
-// inotify wakes the watcher when the write-ahead log named wal, in dir,
-// changes: every commit (in WAL mode) writes to it, and nothing else
-// there needs a look (the database file changes at checkpoints, the
-// other files are this node's own). Failing to set it up only makes the
-// watcher rely on polling.
-func (n *Node) inotify(dir, wal string, wake chan<- struct{}) {
+// inotify wakes the watcher when the write-ahead log at walPath, in dir,
+// changes, unless this node's own store left it so (ownWAL): every commit
+// (in WAL mode) writes to it, and nothing else there needs a look (the
+// database file changes at checkpoints, the other files are this node's
+// own). Failing to set it up only makes the watcher rely on polling.
+func (n *Node) inotify(dir, walPath string, wake chan<- struct{}) {
+	wal := filepath.Base(walPath)
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		return
@@ -175,7 +177,7 @@ func (n *Node) inotify(dir, wal string, wake chan<- struct{}) {
 			if err != nil {
 				return
 			}
-			if !walEvent(buf[:k], wal) {
+			if !walEvent(buf[:k], wal) || n.ownWAL.unchanged(walPath) {
 				continue
 			}
 			select {
@@ -202,4 +204,54 @@ func walEvent(events []byte, wal string) bool {
 		events = events[end:]
 	}
 	return false
+}
+
+// walPath is the store's write-ahead log.
+func (n *Node) walPath() string { return n.store.Path() + "-wal" }
+
+// walState is a write-ahead log's size and modification time, as a store
+// of this node's left it: its own writes then wake nobody (each woke the
+// commit watcher for a round of queries that found nothing to announce).
+// Any other writer's commit changes the time.
+type walState struct {
+	mu       sync.Mutex
+	size     int64
+	mtime    time.Time
+	path     string
+	recorded bool
+}
+
+func (w *walState) record(path string) {
+	st, err := os.Stat(path)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.path, w.recorded = path, err == nil
+	if err == nil {
+		w.size, w.mtime = st.Size(), st.ModTime()
+	}
+}
+
+// unchanged reports whether the log at path is as last recorded.
+func (w *walState) unchanged(path string) bool {
+	st, err := os.Stat(path)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return err == nil && w.recorded && w.path == path && st.Size() == w.size && st.ModTime().Equal(w.mtime)
+}
+
+// storedFromPeer follows a store of revisions from a peer: the log as it
+// now is is this node's doing, and the commit watcher needs a look only
+// while GossipSub's mesh forms (it then relays what arrived, see
+// watchCommits); otherwise its next look skips them, being from peers.
+func (n *Node) storedFromPeer() {
+	if n.cfg.RepoDir != "" {
+		n.ownWAL.record(n.walPath())
+	}
+	if n.gossip != nil && !n.gossip.meshForming() {
+		return
+	}
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
 }
