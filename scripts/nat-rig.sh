@@ -35,11 +35,11 @@
 # namespace is called nr-NAME-NODE. Needs root, iproute2 and iptables
 # (Debian's nf_tables variant works). `up` removes a rig of the same name
 # first, and removes what it made if it fails half-way.
-set -euo pipefail
+set -Eeuo pipefail
 
 prog=$(basename "$0")
 die() { echo "$prog: $*" >&2; exit 1; }
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,/^set -Eeuo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 name=${NATRIG_NAME:-nat}
 random_fully=
