@@ -41,16 +41,31 @@ type keyEntry struct {
 }
 
 // keySet is one snapshot of the node's heads as reconciliation keys. It
-// is a reconcile.Set.
+// is a reconcile.Set. The keys are held in chunks of about chunkKeys, each
+// with the prefix sums of its keys' digests, and the sums of whole chunks
+// before each: a range's sum is two lookups and a subtraction, and a
+// change copies the chunks it touches, not the set (chunks are shared
+// between snapshots, and never written to once built).
 type keySet struct {
 	commits, lastRev       int64
 	count, revSum, pageSum int64
-	keys                   []reconcile.Key
-	pre                    []reconcile.Sum // pre[i]: sum of the digests of keys[:i]
-	ents                   []keyEntry
+	chunks                 []*keyChunk
+	start                  []int           // start[c]: position of chunks[c]'s first key; start[len(chunks)] = Len
+	base                   []reconcile.Sum // base[c]: sum of the digests of chunks[:c]
 	listOnce               sync.Once
 	list                   headList
 }
+
+// keyChunk is a run of a set's keys, never empty.
+type keyChunk struct {
+	keys []reconcile.Key
+	pre  []reconcile.Sum // pre[i]: sum of the digests of keys[:i]
+	ents []keyEntry
+}
+
+// chunkKeys is how many keys a set's chunks hold when built; a chunk that
+// grows past twice as many is split (a variable for tests).
+var chunkKeys = 1024
 
 // headList is the head set sorted by CID bytes and its history.HeadsHash:
 // what a HELLO of the list mode and gossip's periodic announcement carry.
@@ -153,15 +168,16 @@ func sortItems(its []item) []item {
 // newKeySet builds a set from every head.
 func newKeySet(ch *history.HeadsChange, its []item) *keySet {
 	its = sortItems(its)
-	ks := &keySet{commits: ch.Commits, lastRev: ch.LastRev,
-		keys: make([]reconcile.Key, len(its)), pre: make([]reconcile.Sum, len(its)+1), ents: make([]keyEntry, len(its))}
+	keys := make([]reconcile.Key, len(its))
+	ents := make([]keyEntry, len(its))
 	for i, it := range its {
-		ks.keys[i], ks.ents[i] = it.key, it.ent
+		keys[i], ents[i] = it.key, it.ent
 	}
-	// pre[i+1] holds key i's digest, on every core, then the running sum.
+	// digs[i] is key i's digest, on every core.
+	digs := make([]reconcile.Sum, len(its))
 	work := func(from, to int) {
 		for i := from; i < to; i++ {
-			ks.pre[i+1] = reconcile.Digest(ks.keys[i])
+			digs[i] = reconcile.Digest(keys[i])
 		}
 	}
 	procs := runtime.GOMAXPROCS(0)
@@ -179,61 +195,135 @@ func newKeySet(ch *history.HeadsChange, its []item) *keySet {
 		}
 		wg.Wait()
 	}
-	for i := range its {
-		ks.pre[i+1] = ks.pre[i].Add(ks.pre[i+1])
+	var chunks []*keyChunk
+	for from := 0; from < len(keys); from += chunkKeys {
+		to := min(from+chunkKeys, len(keys))
+		chunks = append(chunks, newChunk(keys[from:to:to], ents[from:to:to], digs[from:to]))
 	}
-	ks.summarise()
+	ks := &keySet{commits: ch.Commits, lastRev: ch.LastRev}
+	ks.index(chunks)
 	return ks
 }
 
-// updated returns a copy of ks with the heads of ch's pages replaced by
-// ch's rows.
+// newChunk makes a chunk of keys, their heads and their digests (which it
+// sums, and does not keep).
+func newChunk(keys []reconcile.Key, ents []keyEntry, digs []reconcile.Sum) *keyChunk {
+	c := &keyChunk{keys: keys, ents: ents, pre: make([]reconcile.Sum, len(keys)+1)}
+	for i, d := range digs {
+		c.pre[i+1] = c.pre[i].Add(d)
+	}
+	return c
+}
+
+// index sets the set's chunks, their positions and sums, and its summary.
+func (ks *keySet) index(chunks []*keyChunk) {
+	ks.chunks = chunks
+	ks.start = make([]int, len(chunks)+1)
+	ks.base = make([]reconcile.Sum, len(chunks)+1)
+	for c, ch := range chunks {
+		ks.start[c+1] = ks.start[c] + len(ch.keys)
+		ks.base[c+1] = ks.base[c].Add(ch.pre[len(ch.keys)])
+	}
+	ks.summarise()
+}
+
+// updated returns ks with the heads of ch's pages replaced by fresh (their
+// rows), sharing every chunk the change does not touch.
 func (ks *keySet) updated(ch *history.HeadsChange, fresh []item) *keySet {
+	out := &keySet{commits: ch.Commits, lastRev: ch.LastRev}
 	if len(ch.Pages) == 0 {
-		// Nothing new: the same keys (a snapshot is never written to).
-		return &keySet{commits: ch.Commits, lastRev: ch.LastRev, count: ks.count, revSum: ks.revSum, pageSum: ks.pageSum,
-			keys: ks.keys, pre: ks.pre, ents: ks.ents}
+		// Nothing new: the same keys.
+		out.chunks, out.start, out.base = ks.chunks, ks.start, ks.base
+		out.count, out.revSum, out.pageSum = ks.count, ks.revSum, ks.pageSum
+		return out
 	}
 	changed := make(map[int64]bool, len(ch.Pages))
 	for _, p := range ch.Pages {
 		changed[p] = true
 	}
 	fresh = sortItems(fresh)
-	n := len(ks.keys) + len(fresh)
-	out := &keySet{commits: ch.Commits, lastRev: ch.LastRev,
-		keys: make([]reconcile.Key, 0, n), pre: make([]reconcile.Sum, 1, n+1), ents: make([]keyEntry, 0, n)}
-	add := func(k reconcile.Key, d reconcile.Sum, e keyEntry) {
-		if l := len(out.keys); l > 0 && out.keys[l-1] == k {
-			return
+	// Which chunk each fresh key goes to: the first whose last key is at
+	// least it, else the last one.
+	into := make(map[int][]item)
+	for _, it := range fresh {
+		c := sort.Search(len(ks.chunks), func(c int) bool {
+			k := ks.chunks[c].keys
+			return k[len(k)-1].Compare(it.key) >= 0
+		})
+		if c == len(ks.chunks) {
+			c--
 		}
-		out.keys = append(out.keys, k)
-		out.ents = append(out.ents, e)
-		out.pre = append(out.pre, out.pre[len(out.pre)-1].Add(d))
+		into[c] = append(into[c], it)
 	}
-	j := 0
-	for i, k := range ks.keys {
-		for j < len(fresh) && fresh[j].key.Compare(k) < 0 {
-			add(fresh[j].key, reconcile.Digest(fresh[j].key), fresh[j].ent)
-			j++
+	var chunks []*keyChunk
+	for c, old := range ks.chunks {
+		touched := len(into[c]) > 0
+		if !touched {
+			for _, e := range old.ents {
+				if changed[e.page] {
+					touched = true
+					break
+				}
+			}
 		}
-		if changed[ks.ents[i].page] {
+		if !touched {
+			chunks = append(chunks, old)
 			continue
 		}
-		add(k, ks.pre[i+1].Sub(ks.pre[i]), ks.ents[i])
+		chunks = append(chunks, old.merged(changed, into[c])...)
+	}
+	if len(ks.chunks) == 0 && len(fresh) > 0 {
+		chunks = (&keyChunk{pre: make([]reconcile.Sum, 1)}).merged(changed, fresh)
+	}
+	out.index(chunks)
+	return out
+}
+
+// merged returns the chunk less the heads of changed pages, with fresh
+// (sorted, and within its range) merged in: no chunk when nothing is left,
+// two when it grew past twice chunkKeys.
+func (c *keyChunk) merged(changed map[int64]bool, fresh []item) []*keyChunk {
+	n := len(c.keys) + len(fresh)
+	keys := make([]reconcile.Key, 0, n)
+	ents := make([]keyEntry, 0, n)
+	digs := make([]reconcile.Sum, 0, n)
+	add := func(k reconcile.Key, e keyEntry, d reconcile.Sum) {
+		if l := len(keys); l > 0 && keys[l-1] == k {
+			return
+		}
+		keys, ents, digs = append(keys, k), append(ents, e), append(digs, d)
+	}
+	j := 0
+	for i, k := range c.keys {
+		for j < len(fresh) && fresh[j].key.Compare(k) < 0 {
+			add(fresh[j].key, fresh[j].ent, reconcile.Digest(fresh[j].key))
+			j++
+		}
+		if !changed[c.ents[i].page] {
+			add(k, c.ents[i], c.pre[i+1].Sub(c.pre[i]))
+		}
 	}
 	for ; j < len(fresh); j++ {
-		add(fresh[j].key, reconcile.Digest(fresh[j].key), fresh[j].ent)
+		add(fresh[j].key, fresh[j].ent, reconcile.Digest(fresh[j].key))
 	}
-	out.summarise()
-	return out
+	switch {
+	case len(keys) == 0:
+		return nil
+	case len(keys) > 2*chunkKeys:
+		h := len(keys) / 2
+		return []*keyChunk{newChunk(keys[:h:h], ents[:h:h], digs[:h]), newChunk(keys[h:], ents[h:], digs[h:])}
+	}
+	return []*keyChunk{newChunk(keys, ents, digs)}
 }
 
 // summarise computes the summary HeadsChange checks a set against.
 func (ks *keySet) summarise() {
-	ks.count, ks.revSum, ks.pageSum = int64(len(ks.ents)), 0, 0
-	for _, e := range ks.ents {
-		ks.revSum += e.rev
-		ks.pageSum += e.page
+	ks.count, ks.revSum, ks.pageSum = int64(ks.Len()), 0, 0
+	for _, c := range ks.chunks {
+		for _, e := range c.ents {
+			ks.revSum += e.rev
+			ks.pageSum += e.page
+		}
 	}
 }
 
@@ -242,24 +332,65 @@ func (ks *keySet) matches(ch *history.HeadsChange) bool {
 }
 
 // Len, Search, Keys and Sum make a keySet a reconcile.Set.
-func (ks *keySet) Len() int { return len(ks.keys) }
+func (ks *keySet) Len() int {
+	if len(ks.start) == 0 {
+		return 0
+	}
+	return ks.start[len(ks.start)-1]
+}
+
+// locate returns the chunk that holds position i (< Len) and i's place
+// in it.
+func (ks *keySet) locate(i int) (int, int) {
+	c := sort.Search(len(ks.chunks), func(c int) bool { return ks.start[c+1] > i })
+	return c, i - ks.start[c]
+}
+
+// at returns the key and head at position i (< Len).
+func (ks *keySet) at(i int) (reconcile.Key, keyEntry) {
+	c, o := ks.locate(i)
+	return ks.chunks[c].keys[o], ks.chunks[c].ents[o]
+}
+
+// prefix returns the sum of the digests of the keys before position i.
+func (ks *keySet) prefix(i int) reconcile.Sum {
+	if i >= ks.Len() {
+		return ks.base[len(ks.chunks)]
+	}
+	c, o := ks.locate(i)
+	return ks.base[c].Add(ks.chunks[c].pre[o])
+}
 
 func (ks *keySet) Search(k reconcile.Key) (int, error) {
-	return sort.Search(len(ks.keys), func(i int) bool { return ks.keys[i].Compare(k) >= 0 }), nil
+	c := sort.Search(len(ks.chunks), func(c int) bool {
+		keys := ks.chunks[c].keys
+		return keys[len(keys)-1].Compare(k) >= 0
+	})
+	if c == len(ks.chunks) {
+		return ks.Len(), nil
+	}
+	keys := ks.chunks[c].keys
+	return ks.start[c] + sort.Search(len(keys), func(i int) bool { return keys[i].Compare(k) >= 0 }), nil
 }
 
 func (ks *keySet) Keys(dst []reconcile.Key, i, j int) ([]reconcile.Key, error) {
-	if i < 0 || i > j || j > len(ks.keys) {
+	if i < 0 || i > j || j > ks.Len() {
 		return dst, errPositions
 	}
-	return append(dst, ks.keys[i:j]...), nil
+	for i < j {
+		c, o := ks.locate(i)
+		take := min(len(ks.chunks[c].keys)-o, j-i)
+		dst = append(dst, ks.chunks[c].keys[o:o+take]...)
+		i += take
+	}
+	return dst, nil
 }
 
 func (ks *keySet) Sum(i, j int) (reconcile.Sum, error) {
-	if i < 0 || i > j || j > len(ks.keys) {
+	if i < 0 || i > j || j > ks.Len() {
 		return reconcile.Sum{}, errPositions
 	}
-	return ks.pre[j].Sub(ks.pre[i]), nil
+	return ks.prefix(j).Sub(ks.prefix(i)), nil
 }
 
 var errPositions = protoErr("key set positions out of range") // never: the package asks within Len
@@ -267,8 +398,10 @@ var errPositions = protoErr("key set positions out of range") // never: the pack
 // entry returns the head key k stands for, if the set holds k.
 func (ks *keySet) entry(k reconcile.Key) (keyEntry, bool) {
 	i, _ := ks.Search(k)
-	if i < len(ks.keys) && ks.keys[i] == k {
-		return ks.ents[i], true
+	if i < ks.Len() {
+		if key, e := ks.at(i); key == k {
+			return e, true
+		}
 	}
 	return keyEntry{}, false
 }
@@ -280,9 +413,13 @@ func (ks *keySet) pageHeads(prefix [8]byte, page int64) []keyEntry {
 	copy(lo[:], prefix[:])
 	i, _ := ks.Search(lo)
 	var out []keyEntry
-	for ; i < len(ks.keys) && [8]byte(ks.keys[i][:8]) == prefix; i++ {
-		if ks.ents[i].page == page {
-			out = append(out, ks.ents[i])
+	for ; i < ks.Len(); i++ {
+		key, e := ks.at(i)
+		if [8]byte(key[:8]) != prefix {
+			break
+		}
+		if e.page == page {
+			out = append(out, e)
 		}
 	}
 	return out
@@ -292,9 +429,11 @@ func (ks *keySet) pageHeads(prefix [8]byte, page int64) []keyEntry {
 // for the snapshot.
 func (ks *keySet) heads() headList {
 	ks.listOnce.Do(func() {
-		hs := make([]cid.Cid, len(ks.ents))
-		for i, e := range ks.ents {
-			hs[i] = e.head
+		hs := make([]cid.Cid, 0, ks.Len())
+		for _, c := range ks.chunks {
+			for _, e := range c.ents {
+				hs = append(hs, e.head)
+			}
 		}
 		slices.SortFunc(hs, func(a, b cid.Cid) int { return compareStrings(a.KeyString(), b.KeyString()) })
 		ks.list = headList{heads: hs, sum: history.HeadsHash(hs)}

@@ -349,6 +349,10 @@ func TestReconcileOverLibp2p(t *testing.T) {
 // The key set a node keeps follows its store: brought up to date after
 // new revisions, and read whole when heads changed without one.
 func TestKeySetFollowsTheStore(t *testing.T) {
+	// Chunks of 4 keys, so that changes split, empty and add chunks.
+	old := chunkKeys
+	chunkKeys = 4
+	t.Cleanup(func() { chunkKeys = old })
 	a := newReplica(t)
 	ids := a.addHistory(50, 2, "Page")
 	n := pipeNode(a)
@@ -365,10 +369,21 @@ func TestKeySetFollowsTheStore(t *testing.T) {
 		if x.Len() != y.Len() {
 			t.Fatalf("%s: %d keys, want %d", what, x.Len(), y.Len())
 		}
-		for i := range x.keys {
-			if x.keys[i] != y.keys[i] || x.pre[i+1] != y.pre[i+1] || !x.ents[i].head.Equals(y.ents[i].head) {
+		for i := range x.Len() {
+			xk, xe := x.at(i)
+			yk, ye := y.at(i)
+			if xk != yk || x.prefix(i+1) != y.prefix(i+1) || !xe.head.Equals(ye.head) {
 				t.Fatalf("%s: key %d differs", what, i)
 			}
+			if got, _ := x.Search(xk); got != i {
+				t.Fatalf("%s: key %d found at %d", what, i, got)
+			}
+			if s, _ := x.Sum(i, x.Len()); s != y.prefix(y.Len()).Sub(y.prefix(i)) {
+				t.Fatalf("%s: the sum from %d differs", what, i)
+			}
+		}
+		if ks, _ := x.Keys(nil, 0, x.Len()); len(ks) != x.Len() {
+			t.Fatalf("%s: Keys gave %d of %d", what, len(ks), x.Len())
 		}
 	}
 	ks, err := n.localKeys(ctx)
@@ -383,6 +398,13 @@ func TestKeySetFollowsTheStore(t *testing.T) {
 	a.addHistory(2, 1, "More")
 	up, _ := n.localKeys(ctx)
 	same("after edits", up, fresh())
+	// Many new pages land in one chunk's range, and split it.
+	a.addHistory(40, 1, "Many more")
+	for i := 1; i < 12; i++ {
+		a.edit(ids[i], "newer\n")
+	}
+	up, _ = n.localKeys(ctx)
+	same("after many", up, fresh())
 	// A page's head replaced without a new revision (as a recount after
 	// a change of members does): the summary no longer matches.
 	var head, parent int64
@@ -438,21 +460,23 @@ func TestPlanFromTheDifferenceIsPlanSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	inB := map[reconcile.Key]bool{}
-	for _, k := range kb.keys {
+	for i := range kb.Len() {
+		k, _ := kb.at(i)
 		inB[k] = true
 	}
 	inA := map[reconcile.Key]bool{}
 	var have []reconcile.Key
-	for _, k := range ka.keys {
+	for i := range ka.Len() {
+		k, _ := ka.at(i)
 		inA[k] = true
 		if !inB[k] {
 			have = append(have, k)
 		}
 	}
 	var extra []cid.Cid
-	for i, k := range kb.keys {
-		if !inA[k] {
-			extra = append(extra, kb.ents[i].head)
+	for i := range kb.Len() {
+		if k, e := kb.at(i); !inA[k] {
+			extra = append(extra, e.head)
 		}
 	}
 	mine := ka.entries(have)
@@ -503,4 +527,15 @@ func TestReconcileDiffMustMatch(t *testing.T) {
 		}
 		waitFor(t, 5*time.Second, "the ban", func() bool { return nh.bans.banned(asker.ID()) })
 	}
+}
+
+// The same syncs with a key set in chunks of 5 keys, so that ranges and
+// sums cross chunks and changes split them.
+func TestReconcileInSmallChunks(t *testing.T) {
+	old := chunkKeys
+	chunkKeys = 5
+	t.Cleanup(func() { chunkKeys = old })
+	t.Run("costs", TestReconcileCostsWhatChanged)
+	t.Run("plan", TestPlanFromTheDifferenceIsPlanSync)
+	t.Run("conflict", TestReconcileConflictOnOneSide)
 }
