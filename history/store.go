@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -189,6 +190,8 @@ type Store struct {
 	authors authorRows
 	// lazy tracks received batches committed without an fsync (durable.go).
 	lazy lazyWrites
+	// lastVacuum is when compact last gave free pages back (unix ns).
+	lastVacuum atomic.Int64
 }
 
 // Open opens (creating if needed) the store at path for the given wiki.
