@@ -123,6 +123,11 @@ func (r *Repo) ImportBatched(ctx context.Context, dir string, batch int) (Import
 		}
 		committed = len(res.Files)
 	}
+	if batch < len(files) {
+		// Many transactions leave the search index in more segments than
+		// SQLite merges as it goes (see history's compact).
+		r.store.MergeSearchIndex(ctx)
+	}
 	return res, nil
 }
 
