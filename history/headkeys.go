@@ -211,20 +211,8 @@ func (s *Store) PlanSyncPages(ctx context.Context, known map[int64][]int64, extr
 	}
 	slices.Sort(systemPages)
 	slices.Sort(pages)
-	for _, page := range append(systemPages, pages...) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		theirs := theirByPage[page]
-		if containsAll(theirs, ourByPage[page]) {
-			continue
-		}
-		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, ourByPage[page], theirs)
-		if err != nil {
-			return nil, fmt.Errorf("plan sync of page #%d: %w", page, err)
-		}
-		plan.revs = append(plan.revs, revs...)
-		plan.Sends = append(plan.Sends, cids...)
+	if err := s.planPages(ctx, plan, append(systemPages, pages...), ourByPage, theirByPage); err != nil {
+		return nil, err
 	}
 	return plan, nil
 }

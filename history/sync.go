@@ -143,9 +143,19 @@ func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, 
 		}
 	}
 
-	for _, page := range append(systemPages, pages...) {
+	if err := s.planPages(ctx, plan, append(systemPages, pages...), ourByPage, theirByPage); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// planPages adds to plan, page by page in the order given, the revisions
+// of ours not below the peer's heads (theirByPage) on each page where the
+// peer lacks one of our heads (ourByPage).
+func (s *Store) planPages(ctx context.Context, plan *SyncPlan, order []int64, ourByPage, theirByPage map[int64][]int64) error {
+	for _, page := range order {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		theirs := theirByPage[page]
 		if containsAll(theirs, ourByPage[page]) {
@@ -153,12 +163,12 @@ func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, 
 		}
 		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, ourByPage[page], theirs)
 		if err != nil {
-			return nil, fmt.Errorf("plan sync of page #%d: %w", page, err)
+			return fmt.Errorf("plan sync of page #%d: %w", page, err)
 		}
 		plan.revs = append(plan.revs, revs...)
 		plan.Sends = append(plan.Sends, cids...)
 	}
-	return plan, nil
+	return nil
 }
 
 // revisionRows looks up revisions by CID (see forCIDs) and returns the
