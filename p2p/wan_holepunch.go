@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -35,6 +36,7 @@ func (w *wan) upgradeRelayed(ctx context.Context, hp directConnecter) {
 	type attempts struct {
 		count int
 		next  time.Time
+		busy  atomic.Bool // a try still waits (see below)
 	}
 	tried := map[peer.ID]*attempts{}
 	tick := time.NewTicker(upgradeTick)
@@ -75,7 +77,7 @@ func (w *wan) upgradeRelayed(ctx context.Context, hp directConnecter) {
 				a = &attempts{next: time.Now().Add(upgradeFirst)}
 				tried[p] = a
 			}
-			if time.Now().Before(a.next) {
+			if time.Now().Before(a.next) || a.busy.Load() {
 				continue
 			}
 			a.count++
@@ -84,10 +86,27 @@ func (w *wan) upgradeRelayed(ctx context.Context, hp directConnecter) {
 				wait = upgradeLater
 			}
 			a.next = time.Now().Add(wait + time.Duration(rand.Int64N(int64(wait/4))))
+			// DirectConnect takes no context and first waits, for as long
+			// as it takes, until the service knows a public address of
+			// this node (with only a TCP connection to the relay it may
+			// never: hole punching goes over QUIC). The node's shutdown
+			// must not wait for it, and one try a peer waits at a time.
+			a.busy.Store(true)
+			done := make(chan error, 1)
+			go func() {
+				done <- hp.DirectConnect(p)
+				a.busy.Store(false)
+			}()
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
-				if err := hp.DirectConnect(p); err != nil {
+				var err error
+				select {
+				case err = <-done:
+				case <-n.ctx.Done():
+					return
+				}
+				if err != nil {
 					n.log.Debug("hole punch failed; the connection stays relayed", "peer", p, "err", firstLine(err))
 				} else {
 					n.log.Info("hole punched: a direct connection", "peer", p)
