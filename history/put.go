@@ -187,6 +187,9 @@ func (s *Store) beginWriteTx(ctx context.Context, lazy bool) (*sql.Conn, *connTx
 		tx, err = s.beginWriteTurn(ctx, conn)
 	}
 	if err != nil {
+		if lazy {
+			endLazy(conn) // the pool's connections wait for the disk
+		}
 		conn.Close()
 		return nil, nil, fmt.Errorf("begin: %w", err)
 	}
