@@ -155,7 +155,7 @@ type Node struct {
 	inbound map[peer.ID]*inboundSync
 	work    *workBudget
 	wanted  map[peer.ID]*syncTrigger
-	fromNet map[cid.Cid]bool
+	fromNet map[cid.Cid]bool // revisions from peers: true if by gossip
 	found   map[peer.ID]bool
 	subs    []chan Event
 	wake    chan struct{} // nudges the commit watcher
@@ -402,8 +402,9 @@ func (n *Node) signalStored() {
 }
 
 // markFromNetwork remembers revisions that arrived from peers, so the
-// commit watcher does not announce them as local commits.
-func (n *Node) markFromNetwork(c cid.Cid) {
+// commit watcher does not announce them as local commits, and whether
+// they came by gossip (which forwards them itself) or by a sync.
+func (n *Node) markFromNetwork(c cid.Cid, viaGossip bool) {
 	if c.Prefix().Codec != history.CodecDagCBOR {
 		return
 	}
@@ -412,13 +413,26 @@ func (n *Node) markFromNetwork(c cid.Cid) {
 	if len(n.fromNet) > 200_000 {
 		clear(n.fromNet)
 	}
-	n.fromNet[c] = true
+	n.fromNet[c] = n.fromNet[c] || viaGossip
 }
 
 func (n *Node) isFromNetwork(c cid.Cid) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.fromNet[c]
+	_, ok := n.fromNet[c]
+	return ok
+}
+
+// allByGossip reports whether every one of revs arrived by gossip.
+func (n *Node) allByGossip(revs []history.NewRevision) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, r := range revs {
+		if !n.fromNet[r.Cid] {
+			return false
+		}
+	}
+	return true
 }
 
 // syncTrigger coalesces requests to sync with one peer: while a sync

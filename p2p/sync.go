@@ -54,7 +54,7 @@ func badData(err error) bool {
 // wiki's policies to pages that became divergent.
 func (n *Node) put(ctx context.Context, p peer.ID, blocks []history.Block, viaGossip bool) (*history.PutResult, error) {
 	for _, b := range blocks {
-		n.markFromNetwork(b.Cid)
+		n.markFromNetwork(b.Cid, viaGossip)
 	}
 	checked, err := n.store.Check(blocks)
 	if err != nil {
@@ -77,7 +77,7 @@ func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Check
 			"last", res.Revisions[len(res.Revisions)-1], "us", time.Now().UnixMicro())
 		n.emit(Event{Kind: EventReceived, Peer: p, Revisions: res.Revisions, Gossip: viaGossip})
 		n.signalStored()
-		n.storedFromPeer()
+		n.storedFromPeer(viaGossip)
 	}
 	if len(res.Deferred) > 0 {
 		// Not the sender's fault as such (a clock ahead of ours, a page at
@@ -112,7 +112,7 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 				continue
 			}
 			for _, p := range b {
-				n.markFromNetwork(p.Cid)
+				n.markFromNetwork(p.Cid, false)
 			}
 			c, err := n.store.CheckPacked(u, b)
 			if err != nil {

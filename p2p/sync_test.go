@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"peerwiki/history"
 )
@@ -262,4 +263,28 @@ func TestTriggersCoalesce(t *testing.T) {
 	if n := nb.Stats().SyncsRun; n > 2 {
 		t.Fatalf("20 triggers ran %d syncs", n)
 	}
+}
+
+// What a sync brings a node (a one-shot `sync` or `join` pushing to it, a
+// CI job, say) reaches the node's gossip peers at once: gossip never
+// carried it, so the node announces it (by CIDs; a peer that lacks them
+// syncs), rather than leaving it to the next periodic announcement.
+func TestSyncedRevisionsReachGossipPeers(t *testing.T) {
+	rs, nodes, _ := gossipNodes(t, 2, [][2]int{{0, 1}})
+	waitFor(t, 3*meshWindow, "gossip meshes to form", func() bool {
+		return !nodes[0].gossip.meshForming() && !nodes[1].gossip.meshForming()
+	})
+	ci := newReplica(t)
+	page := ci.addHistory(1, 1, "CI report")[0]
+	oneShot := startNode(t, ci, nil)
+	if _, err := oneShot.SyncAll(context.Background(), []peer.AddrInfo{info(nodes[0].Host())}, 5*time.Second, 0); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := rs[0].Store.Has(context.Background(), page); !ok {
+		t.Fatal("the sync did not bring the page to the node")
+	}
+	waitFor(t, 5*time.Second, "the synced page to reach the node's gossip peer", func() bool {
+		ok, _ := rs[1].Store.Has(context.Background(), page)
+		return ok
+	})
 }

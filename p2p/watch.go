@@ -77,14 +77,20 @@ func (n *Node) watchCommits(ctx context.Context) error {
 				mark = next
 				n.observeLocal(revs)
 				relay := n.allFromNetwork(revs)
-				if relay && (n.gossip == nil || !n.gossip.meshForming()) {
-					// GossipSub's mesh forwarded them already.
+				// Revisions that came by gossip: GossipSub's mesh forwarded
+				// them already, unless it is still forming. Those a sync
+				// brought (a one-shot `sync` or `join` pushing to this
+				// node, a peer met again) reach the other peers only if
+				// this node tells them: CIDs, which a peer that lacks them
+				// syncs.
+				byGossip := relay && n.allByGossip(revs)
+				if byGossip && (n.gossip == nil || !n.gossip.meshForming()) {
 					if len(revs) < maxAnnouncedHeads {
 						break
 					}
 					continue
 				}
-				if relay {
+				if byGossip {
 					// Let the original publisher's own message reach its
 					// direct peers first.
 					select {
@@ -240,14 +246,15 @@ func (w *walState) unchanged(path string) bool {
 }
 
 // storedFromPeer follows a store of revisions from a peer: the log as it
-// now is is this node's doing, and the commit watcher needs a look only
-// while GossipSub's mesh forms (it then relays what arrived, see
-// watchCommits); otherwise its next look skips them, being from peers.
-func (n *Node) storedFromPeer() {
+// now is is this node's doing, and the commit watcher needs a look for
+// what a sync brought (it announces them) and, while GossipSub's mesh
+// forms, for what gossip brought (it relays them, see watchCommits);
+// otherwise its next look skips them.
+func (n *Node) storedFromPeer(viaGossip bool) {
 	if n.cfg.RepoDir != "" {
 		n.ownWAL.record(n.walPath())
 	}
-	if n.gossip != nil && !n.gossip.meshForming() {
+	if viaGossip && n.gossip != nil && !n.gossip.meshForming() {
 		return
 	}
 	select {
