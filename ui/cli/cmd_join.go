@@ -67,6 +67,9 @@ invite that was used up, expired or was revoked is refused with the reason.`,
 			if err := p2p.RememberPeers(r.Dir, peers); err != nil {
 				return err
 			}
+			if err := adoptRelays(r.Dir, peers); err != nil {
+				return err
+			}
 			if err := p2p.MarkShared(r.Dir, "join"); err != nil {
 				return err
 			}

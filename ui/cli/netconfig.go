@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
 	"peerwiki/p2p"
 	"peerwiki/wiki"
 )
@@ -142,4 +145,58 @@ func wanConfig(r *wiki.Repo, f nodeFlags) (p2p.WANConfig, netConfig, error) {
 		return p2p.WANConfig{}, netConfig{}, usagef("--public-net: %v", err)
 	}
 	return w, c, nil
+}
+
+// maxAdoptedRelays bounds the relays a join takes from its code.
+const maxAdoptedRelays = 4
+
+// adoptRelays gives a new replica, in its repo's configuration, the
+// relays its join code's relayed addresses go through (the inviter's
+// node reserves at them): the new member's node then uses them as its
+// team did, relay and DHT bootstrap, with nothing typed but the invite.
+// A repo whose configuration names relays already keeps them.
+func adoptRelays(dir string, peers []peer.AddrInfo) error {
+	var relays []string
+	seen := map[string]bool{}
+	for _, pi := range peers {
+		for _, a := range pi.Addrs {
+			relay, rest := ma.SplitFunc(a, func(c ma.Component) bool { return c.Protocol().Code == ma.P_CIRCUIT })
+			if rest == nil || relay == nil {
+				continue // not a relayed address
+			}
+			if s := relay.String(); !seen[s] && len(relays) < maxAdoptedRelays {
+				seen[s] = true
+				relays = append(relays, s)
+			}
+		}
+	}
+	if len(relays) == 0 {
+		return nil
+	}
+	path := filepath.Join(dir, wiki.ConfigFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return fmt.Errorf("%s is not valid JSON: %v", path, err)
+	}
+	cur, err := readNetConfig(path)
+	if err != nil || cur.Relays != nil {
+		return err
+	}
+	cur.Relays = relays
+	if top["network"], err = json.Marshal(cur); err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(top, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(out, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
