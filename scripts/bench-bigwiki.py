@@ -54,6 +54,7 @@ builds this tree. The repo goes to a fresh folder under bench-out/bigwiki/
 it), and peers only by the addresses the script gives.
 """
 import argparse, json, os, random, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+from benchlib import du
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench-out", "bigwiki")
@@ -153,14 +154,6 @@ def ui_start(pw, repo, work, expect):
                 os.remove(socket)
             except OSError:
                 pass
-
-
-def du(path):
-    total = 0
-    for dp, _, fs in os.walk(path):
-        for f in fs:
-            total += os.path.getsize(os.path.join(dp, f))
-    return total
 
 
 # ------------------------------------------------------------------ sync

@@ -13,6 +13,7 @@ Needs python3, git and Go. PEERWIKI_SHARED points at the shared folder if it
 is not ../shared beside the repo.
 """
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
+from benchlib import du
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("PEERWIKI_SHARED", os.path.join(ROOT, "..", "shared"))
@@ -33,14 +34,6 @@ def timed(cmd, runs, setup=None, **kw):
         ts.append((time.perf_counter() - t) * 1000)
     ts.sort()
     return statistics.median(ts), ts[min(len(ts) - 1, int(len(ts) * 0.9))]
-
-
-def du(path):
-    total = 0
-    for dp, _, fs in os.walk(path):
-        for f in fs:
-            total += os.path.getsize(os.path.join(dp, f))
-    return total
 
 
 def main():
