@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	circuitclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
@@ -364,16 +365,21 @@ func TestRelayBoundsFloods(t *testing.T) {
 	ri := relayInfo(t, relay)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	reserved, refused := 0, 0
-	for range relayResources().MaxReservationsPerIP + 3 {
+	// connected is a new host, of a new identity, connected to the relay.
+	connected := func() host.Host {
 		h, err := newHost(hostConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer h.Close()
+		t.Cleanup(func() { h.Close() })
 		if err := h.Connect(ctx, ri); err != nil {
 			t.Fatal(err)
 		}
+		return h
+	}
+	reserved, refused := 0, 0
+	for range relayResources().MaxReservationsPerIP + 3 {
+		h := connected()
 		if _, err := circuitclient.Reserve(ctx, h, ri); err != nil {
 			refused++
 		} else {
@@ -384,14 +390,7 @@ func TestRelayBoundsFloods(t *testing.T) {
 		t.Fatalf("%d reservations from one address, %d refused; want %d and 3", reserved, refused, relayResources().MaxReservationsPerIP)
 	}
 
-	h, err := newHost(hostConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if err := h.Connect(ctx, ri); err != nil {
-		t.Fatal(err)
-	}
+	h := connected()
 	open := 0
 	for range 40 {
 		s, err := h.NewStream(ctx, ri.ID, dhtProtocol)
