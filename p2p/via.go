@@ -31,6 +31,10 @@ type connKinds struct {
 	// punchFailed, when set, is told of every hole punch that failed
 	// (wan.go: a pair whose direct connection a network change broke).
 	punchFailed func(peer.ID)
+	// ended, when set, is told of every hole punch's end and of every
+	// DCUtR exchange that failed before one began, for the log (go-libp2p
+	// logs neither above debug level).
+	ended func(p peer.ID, ok bool, took time.Duration, err string)
 
 	mu sync.Mutex
 	// punched is when the last successful hole punch with a peer
@@ -69,6 +73,13 @@ func (k *connKinds) Trace(e *holepunch.Event) {
 			k.punched[e.Remote] = start
 		} else if k.punchFailed != nil {
 			go k.punchFailed(e.Remote)
+		}
+		if k.ended != nil {
+			k.ended(e.Remote, ev.Success, ev.EllapsedTime, ev.Error)
+		}
+	case *holepunch.ProtocolErrorEvt:
+		if k.ended != nil {
+			k.ended(e.Remote, false, 0, ev.Error)
 		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/host/autonat"
 	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
-	circuitproto "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 )
@@ -126,6 +125,9 @@ type wan struct {
 	lastRenew  time.Time
 	// reserved are the relays the node holds a reservation at now.
 	reserved map[peer.ID]bool
+	// closing is set when the node closes: AutoRelay must not start
+	// after.
+	closing bool
 }
 
 // newWAN is what a node's host needs before it is built (the relays it
@@ -135,6 +137,7 @@ func newWAN(n *Node, cfg WANConfig) *wan {
 	w := &wan{n: n, cfg: cfg, kinds: newConnKinds(), relayIDs: map[peer.ID]bool{}, directLost: map[peer.ID]time.Time{},
 		reserved: map[peer.ID]bool{}}
 	w.kinds.punchFailed = w.punchFailed
+	w.kinds.ended = w.punchEnded
 	for _, r := range cfg.Relays {
 		w.relayIDs[r.ID] = true
 	}
@@ -207,6 +210,11 @@ func (w *wan) start() error {
 		go func() {
 			defer n.wg.Done()
 			w.upgradeRelayed(n.ctx, wh.holePunch)
+		}()
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			w.watchHolePunching(n.ctx, wh.holePunchAddrs)
 		}()
 	}
 	return nil
@@ -282,12 +290,17 @@ func (w *wan) startRelays() error {
 	}); err != nil {
 		return err
 	}
-	w.relays.Start()
-	for _, r := range w.cfg.Relays {
+	if len(w.cfg.Relays) == 0 {
+		w.startAutoRelay()
+	} else {
+		// AutoRelay starts once the configured relays are reached,
+		// over QUIC where they can be (wan_relayquic.go): a
+		// reservation made over TCP would be lost when the connection
+		// is made again.
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			w.checkRelay(n.ctx, r)
+			w.reachRelays(n.ctx)
 		}()
 	}
 	if len(w.cfg.Relays) > 0 {
@@ -339,6 +352,9 @@ func (w *wan) dhtRelayCandidates(ctx context.Context, num int) <-chan peer.AddrI
 }
 
 func (w *wan) close() {
+	w.mu.Lock()
+	w.closing = true
+	w.mu.Unlock()
 	if w.relays != nil {
 		w.relays.Close()
 	}
@@ -361,32 +377,18 @@ func allAddrs(h interface{ Addrs() []ma.Multiaddr }) []ma.Multiaddr {
 	return h.Addrs()
 }
 
-// checkRelay says in the log, in one line, when a configured relay
-// cannot be reached or is no relay: AutoRelay itself only retries.
-func (w *wan) checkRelay(ctx context.Context, r peer.AddrInfo) {
-	n := w.n
-	cctx, cancel := context.WithTimeout(ctx, 2*connectTimeout)
-	defer cancel()
-	if err := n.host.Connect(cctx, r); err != nil {
-		if ctx.Err() == nil {
-			n.log.Warn(fmt.Sprintf("relay unreachable (%v); retrying", dialFailure(err)), "relay", r.ID)
-		}
-		return
+// reachRelays reaches the configured relays (reachRelay), then starts
+// AutoRelay, and says in the log, in one line, when a relay that was
+// reached holds no reservation for the node reserveWait later: AutoRelay
+// itself only retries.
+func (w *wan) reachRelays(ctx context.Context) {
+	reached := make([]bool, len(w.cfg.Relays))
+	var wg sync.WaitGroup
+	for i, r := range w.cfg.Relays {
+		wg.Go(func() { reached[i] = w.reachRelay(ctx, r) })
 	}
-	for _, c := range n.host.Network().ConnsToPeer(r.ID) {
-		if wh, ok := n.host.(*wikiHost); ok {
-			select {
-			case <-wh.IDService().IdentifyWait(c):
-			case <-cctx.Done():
-				if ctx.Err() != nil {
-					return
-				}
-			}
-		}
-		break
-	}
-	if ok, err := n.host.Peerstore().SupportsProtocols(r.ID, circuitproto.ProtoIDv2Hop); err == nil && len(ok) == 0 {
-		n.log.Warn("not a relay: the peer does not offer Circuit Relay v2 ('peerwiki relay' does)", "relay", r.ID)
+	wg.Wait()
+	if !w.startAutoRelay() {
 		return
 	}
 	// A relay that speaks the protocol may still refuse a reservation
@@ -396,12 +398,26 @@ func (w *wan) checkRelay(ctx context.Context, r peer.AddrInfo) {
 		return
 	case <-time.After(reserveWait):
 	}
-	w.mu.Lock()
-	reserved := w.reserved[r.ID]
-	w.mu.Unlock()
-	if !reserved && w.nat.Status() != network.ReachabilityPublic {
-		n.log.Warn(fmt.Sprintf("no reservation at the relay after %s: it refuses one (full, or too many from this address?); retrying", FormatWait(reserveWait)), "relay", r.ID)
+	for i, r := range w.cfg.Relays {
+		w.mu.Lock()
+		reserved := w.reserved[r.ID]
+		w.mu.Unlock()
+		if reached[i] && !reserved && w.nat.Status() != network.ReachabilityPublic {
+			w.n.log.Warn(fmt.Sprintf("no reservation at the relay after %s: it refuses one (full, or too many from this address?); retrying", FormatWait(reserveWait)), "relay", r.ID)
+		}
 	}
+}
+
+// startAutoRelay starts AutoRelay unless the node is closing; it
+// reports whether it did.
+func (w *wan) startAutoRelay() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closing {
+		return false
+	}
+	w.relays.Start()
+	return true
 }
 
 // reserveWait is how long after start a relay that holds no reservation

@@ -2,12 +2,14 @@ package p2p
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // Retrying hole punches: go-libp2p tries once, as a relayed connection
@@ -106,12 +108,58 @@ func (w *wan) upgradeRelayed(ctx context.Context, hp directConnecter) {
 				case <-n.ctx.Done():
 					return
 				}
+				// The punch itself, if one began, is logged by punchEnded.
 				if err != nil {
-					n.log.Debug("hole punch failed; the connection stays relayed", "peer", p, "err", firstLine(err))
+					n.log.Debug("DCUtR try failed", "peer", p, "err", firstLine(err))
 				} else {
-					n.log.Info("hole punched: a direct connection", "peer", p)
+					n.log.Debug("DCUtR try made a direct connection", "peer", p)
 				}
 			}()
+		}
+	}
+}
+
+// punchEnded logs how a hole punch ended (each side logs its own), or,
+// at debug level, that a DCUtR exchange failed before a punch began (took
+// is zero): go-libp2p's own try as a relayed connection opens often comes
+// before the other side's service is ready, and the node tries again
+// (upgradeRelayed).
+func (w *wan) punchEnded(p peer.ID, ok bool, took time.Duration, err string) {
+	switch {
+	case ok:
+		w.n.log.Info("hole punched: a direct connection", "peer", p, "ms", took.Milliseconds())
+	case took == 0:
+		w.n.log.Debug("hole punch not begun", "peer", p, "err", err)
+	default:
+		w.n.log.Info("hole punch failed; the connection stays relayed", "peer", p, "err", err, "ms", took.Milliseconds())
+	}
+}
+
+// Hole punching starts only once a peer has seen this node at a public
+// address over QUIC (wan_relayquic.go); until then go-libp2p's service
+// waits without a word. watchHolePunching says in the log when it can
+// start, with the addresses it will offer, or, after punchWaitWarn, that
+// it cannot yet.
+const punchWaitWarn = 30 * time.Second
+
+func (w *wan) watchHolePunching(ctx context.Context, addrs func() []ma.Multiaddr) {
+	start := time.Now()
+	warned := false
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if a := addrs(); len(a) > 0 {
+			w.n.log.Info("hole punching ready", "addrs", a, "after", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if !warned && time.Since(start) >= punchWaitWarn {
+			warned = true
+			w.n.log.Warn(fmt.Sprintf("hole punching cannot start: after %s no peer has seen this node at a public QUIC address (is its relay reachable over QUIC?); connections through relays stay relayed", FormatWait(punchWaitWarn)))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

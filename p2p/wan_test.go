@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -559,6 +560,59 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// A relay given by its TCP address alone (the first line 'peerwiki relay'
+// prints) is reached over QUIC all the same before the node reserves a
+// slot there: only an address the relay saw over QUIC, from the node's
+// listening socket, lets hole punching start (wan_relayquic.go). A relay
+// without QUIC is one line in the log.
+func TestRelayGivenByTCPIsReachedOverQUIC(t *testing.T) {
+	publicLoopback(t)
+	tcpOnly := func(ai peer.AddrInfo) peer.AddrInfo {
+		ai.Addrs = slices.DeleteFunc(slices.Clone(ai.Addrs), isQUIC)
+		if len(ai.Addrs) == 0 {
+			t.Fatalf("the relay has no TCP address")
+		}
+		return ai
+	}
+	t.Run("relay with QUIC", func(t *testing.T) {
+		ri := relayInfo(t, startRelay(t))
+		a := newReplica(t)
+		da := startDaemon(t, a, "", func(cfg *DaemonConfig) {
+			cfg.Listen, cfg.WAN = loopbackTCPQUIC, WANConfig{Relays: []peer.AddrInfo{tcpOnly(ri)}}
+		})
+		relayedInfo(t, da) // waits for the reservation
+		w := da.Node().wan
+		if !w.overQUIC(ri.ID) {
+			t.Fatalf("connections to the relay: %v; want a QUIC one", da.Node().Host().Network().ConnsToPeer(ri.ID))
+		}
+	})
+	t.Run("relay without QUIC", func(t *testing.T) {
+		key, _, err := crypto.GenerateEd25519Key(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rh, err := newHost(hostConfig{key: key, listen: loopback})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rh.Close()
+		r, err := relayv2.New(rh, relayv2.WithResources(relayResources()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var log lockedBuffer
+		da := startDaemon(t, newReplica(t), "", func(c *DaemonConfig) {
+			c.Node.Logger = slog.New(slog.NewTextHandler(&log, nil))
+			c.Listen, c.WAN = loopbackTCPQUIC, WANConfig{Relays: []peer.AddrInfo{info(rh)}}
+		})
+		relayedInfo(t, da)
+		waitFor(t, 10*time.Second, "a log line for the relay without QUIC", func() bool {
+			return strings.Contains(log.String(), "the relay offers no QUIC address")
+		})
+	})
 }
 
 // Through a relay that limits its connections (go-libp2p's defaults, as
