@@ -134,20 +134,30 @@ func TestNAT(t *testing.T) {
 		ada := InitRepo(t, "ada")
 		ada.OK("new", "Welcome", "--body", "Ada's wiki, at home behind her router.\n")
 		ada.OK("new", "Recipes", "--body", "Bread.\n")
-		adaServe := rig.serve(1, ada, relay)
+		// Ada gives her serve the relay's TCP address and the rig's
+		// public range; Bob and Carol, at other homes, have only the code.
+		adaServe := rig.serveInviter(1, ada, relay)
 		natWaitRelayed(t, ada, adaServe, 30*time.Second)
 		code := ada.OK("invite", "--uses", "5")
 
-		// Bob, at another home, has only the code.
 		bob, _ := natJoin(t, rig, 2, "bob", code)
 		if !natHasPage(bob, "Welcome") || !natHasPage(bob, "Recipes") {
 			t.Fatalf("bob's first sync left him without Ada's pages: %v", bob.List())
 		}
-		bobServe := rig.serve(2, bob, relay)
+		bobServe := rig.serveJoined(2, bob)
 		carol, _ := natJoin(t, rig, 3, "carol", code)
-		carolServe := rig.serve(3, carol, relay)
+		carolServe := rig.serveJoined(3, carol)
 		bobID, _ := natID(bob)
 		carolID, _ := natID(carol)
+
+		t.Run("hole punching can start", func(t *testing.T) {
+			// Each member's relay must see it over QUIC (Ada named the
+			// relay by its TCP address): without that, go-libp2p's hole
+			// punching never starts and every pair stays relayed.
+			for name, s := range map[string]*Serve{"ada": adaServe, "bob": bobServe, "carol": carolServe} {
+				natWaitPunchReady(t, name, s, 15*time.Second)
+			}
+		})
 
 		t.Run("edit reaches everyone", func(t *testing.T) {
 			start := time.Now()
@@ -201,14 +211,14 @@ func TestNAT(t *testing.T) {
 		relay := rig.relay()
 		ada := InitRepo(t, "ada")
 		ada.OK("new", "Welcome", "--body", "Behind a harder NAT.\n")
-		adaServe := rig.serve(1, ada, relay)
+		adaServe := rig.serveInviter(1, ada, relay)
 		natWaitRelayed(t, ada, adaServe, 30*time.Second)
 		code := ada.OK("invite", "--uses", "2")
 		bob, _ := natJoin(t, rig, 2, "bob", code)
 		if !natHasPage(bob, "Welcome") {
 			t.Fatalf("bob's first sync left him without Ada's page: %v", bob.List())
 		}
-		bobServe := rig.serve(2, bob, relay)
+		bobServe := rig.serveJoined(2, bob)
 		bobID, _ := natID(bob)
 		start := time.Now()
 		ada.OK("new", "Over the relay", "--body", "Carried by the relay.\n")
@@ -375,7 +385,7 @@ func natStartPair(t *testing.T, randomFully bool, wiki natWiki) *natPair {
 	}
 	p.ada.Env = append(p.ada.Env, "PEERWIKI_LOG=debug")
 	start := time.Now()
-	p.adaServe = p.rig.serve(1, p.ada, p.relay)
+	p.adaServe = p.rig.serveInviter(1, p.ada, p.relay)
 	p.adaEvents = &msEvents{s: p.adaServe, at: map[string]int64{}}
 	natWaitRelayed(t, p.ada, p.adaServe, 60*time.Second)
 	p.adaRelayed = time.Since(start)
@@ -399,7 +409,7 @@ func (p *natPair) join(t *testing.T) {
 	}
 	p.joinSucceeded = true
 	p.bobID, _ = natID(p.bob)
-	p.bobServe = p.rig.serve(2, p.bob, p.relay)
+	p.bobServe = p.rig.serveJoined(2, p.bob)
 	p.bobEvents = &msEvents{s: p.bobServe, at: map[string]int64{}}
 }
 

@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -105,26 +106,76 @@ func (rig *natRig) relay() *Serve {
 	return startServe(rig.t, rig.in("public", cmd))
 }
 
-// natNetFlags are the flags that put a node on the rig's internet: the
-// relay as DHT bootstrap peer and static relay, the rig's public range.
-func natNetFlags(relay *Serve) []string {
-	var args []string
-	for _, a := range relay.Addrs {
-		args = append(args, "--bootstrap", a, "--relay", a)
-	}
-	return append(args, "--public-net", natPublicNet)
+// Members are arranged as users arrange them (README, "Beyond the LAN"):
+// the inviter serves with --relay, the relay's TCP address (the first
+// line 'peerwiki relay' prints), and --public-net; a member who joined
+// types nothing but `join CODE` and `serve --public-net` (the relays come
+// from the code, in the repo's configuration). Both listen where serve
+// listens by default (every interface, TCP and QUIC, port 7171), with
+// mDNS, and with the configuration of a fresh machine (natUser).
+
+// natUser gives repo r a user's machine: no user configuration, so the
+// DHT is on as by default; with relays configured, the rig's relay is its
+// only bootstrap peer.
+func natUser(t *testing.T, r *Repo) {
+	t.Helper()
+	r.Env = append(r.Env, "XDG_CONFIG_HOME="+t.TempDir())
 }
 
-// serve starts serve for repo r on member i (1..3), on TCP and QUIC at the
-// member's address, without mDNS, with the rig's network flags.
-func (rig *natRig) serve(i int, r *Repo, relay *Serve, extra ...string) *Serve {
+// natRelayTCP is the relay's TCP address, /p2p/PEERID included.
+func natRelayTCP(t *testing.T, relay *Serve) string {
+	t.Helper()
+	for _, a := range relay.Addrs {
+		if strings.Contains(a, "/tcp/") {
+			return a
+		}
+	}
+	t.Fatalf("the relay listens on no TCP address: %v", relay.Addrs)
+	return ""
+}
+
+// serveInviter starts the inviter's serve on member i: --relay with the
+// relay's TCP address, --public-net, nothing else.
+func (rig *natRig) serveInviter(i int, r *Repo, relay *Serve) *Serve {
 	rig.t.Helper()
-	addr := natMemberAddr(i)
-	args := append([]string{"serve", "--no-mdns",
-		"--listen", "/ip4/" + addr + "/tcp/0",
-		"--listen", "/ip4/" + addr + "/udp/0/quic-v1"},
-		natNetFlags(relay)...)
-	return startServe(rig.t, rig.in(fmt.Sprintf("member%d", i), r.Command(append(args, extra...)...)))
+	natUser(rig.t, r)
+	args := []string{"serve", "--relay", natRelayTCP(rig.t, relay), "--public-net", natPublicNet}
+	return startServe(rig.t, rig.in(fmt.Sprintf("member%d", i), r.Command(args...)))
+}
+
+// serveJoined starts the serve of a member who joined (natJoin) on member
+// i: --public-net and nothing else. Its relays are those join took from
+// the code; a repo without any fails the test (its DHT would otherwise
+// look for the public IPFS bootstrap peers).
+func (rig *natRig) serveJoined(i int, r *Repo) *Serve {
+	rig.t.Helper()
+	var conf struct {
+		Network struct {
+			Relays []string `json:"relays"`
+		} `json:"network"`
+	}
+	b, err := os.ReadFile(filepath.Join(r.Dir, "config.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &conf)
+	}
+	if err != nil || len(conf.Network.Relays) == 0 {
+		rig.t.Fatalf("after join, the repo's configuration names no relays (%v):\n%s", err, b)
+	}
+	natUser(rig.t, r)
+	return startServe(rig.t, rig.in(fmt.Sprintf("member%d", i), r.Command("serve", "--public-net", natPublicNet)))
+}
+
+// natWaitPunchReady waits until serve's log says hole punching can start
+// (a peer, the relay, has seen the node at a public QUIC address).
+func natWaitPunchReady(t *testing.T, name string, s *Serve, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(s.Log(), "hole punching ready") {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's hole punching did not become ready within %s (no peer saw it at a public QUIC address); its log:\n%s", name, d, s.Log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // run runs the binary on repo r inside member i's namespace (for commands
