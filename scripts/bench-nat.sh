@@ -11,6 +11,10 @@
 #   (c) a member whose home network changes (his link moved to another
 #       router, or his router renumbered) is found again: time.
 # Ada's wiki in (a) and (c) is gen.py --pages 100 --revs 10 --seed 42.
+# Members are arranged as users arrange them: Ada runs `serve --relay
+# RELAY-TCP-ADDR --public-net 10.213.0.0/24`; Bob runs only `join CODE` and
+# `serve --public-net 10.213.0.0/24` (default listen, relays from the code,
+# no user configuration).
 #
 #   scripts/bench-nat.sh [--sections abc] [--rounds 20] [--edits 20] [--moves 5]
 #
