@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench-bundles.py — issue 20's figures on the shared 1,000 pages x 10 revisions.
 
-  python3 scripts/bench-bundles.py [--runs 5] [--views 300]
+  python3 scripts/bench-bundles.py [--runs 5] [--views 300] [--only web,git,car]
       (env: BENCH_OUT=<repo>/bench-out/bundles, PEERWIKI_SHARED=<repo>/../shared)
 
 Measures, on 127.0.0.1 only:
@@ -72,7 +72,7 @@ def stop_all():
 
 def load(gen, work):
     """The history into peerwiki (one import a round, page ids from round
-    0's export, as scripts/bench-sync.sh loads it) and into Fossil check-ins."""
+    0's export, as scripts/bench-sync.sh loads it)."""
     index = [l.rstrip("\n").split("\t") for l in open(os.path.join(gen, "index.tsv"))]
     rounds = {}
     for seq, page, rev, epoch, tc, rel in index:
@@ -102,6 +102,11 @@ def load(gen, work):
                 fm, body = open(os.path.join(e, name), encoding="utf-8").read()[4:].split("\n---\n", 1)
                 pid = [l[4:] for l in fm.split("\n") if l.startswith("id: ")][0]
                 ids[by_body[hashlib.sha256(body.encode()).hexdigest()]] = pid
+    return repo
+
+
+def load_fossil(gen, work):
+    """The history into Fossil check-ins."""
     fossil = os.path.join(work, "history.fossil")
     if os.path.exists(fossil):
         os.remove(fossil)
@@ -111,7 +116,7 @@ def load(gen, work):
     t = time.perf_counter()
     subprocess.run(["fossil", "import", "--git", fossil], input=stream, check=True, stdout=subprocess.DEVNULL)
     log("fossil import --git: %.1f s" % (time.perf_counter() - t))
-    return repo, fossil
+    return fossil
 
 
 def bench_web(repo, views, rng):
@@ -153,8 +158,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--views", type=int, default=300)
+    ap.add_argument("--only", default="web,git,car", help="comma-separated sections to run (web, git, car)")
     args = ap.parse_args()
-    for tool in ("git", "fossil", "go"):
+    only = set(args.only.split(","))
+    for tool in ("git", "fossil", "go") if "git" in only else ("go",):
         if not shutil.which(tool):
             raise SystemExit("bench-bundles: %s is missing (fossil: apt-get install fossil)" % tool)
     os.makedirs(OUT, exist_ok=True)
@@ -165,78 +172,99 @@ def main():
                         "--revs", "10", "--seed", "42", "--out", gen], check=True)
     work = os.path.join(OUT, "work")
     os.makedirs(work, exist_ok=True)
-    stamp = os.path.join(work, "loaded")
     repo, fossil = os.path.join(work, "pw"), os.path.join(work, "history.fossil")
-    if not os.path.exists(stamp):
-        log("loading the history into peerwiki and fossil (cached for later runs)")
-        repo, fossil = load(gen, work)
-        open(stamp, "w").close()
+    if not os.path.exists(os.path.join(work, "loaded")):
+        log("loading the history into peerwiki (cached for later runs)")
+        load(gen, work)
+        open(os.path.join(work, "loaded"), "w").close()
+    if "git" in only and not os.path.exists(os.path.join(work, "loaded-fossil")):
+        log("loading the history into fossil (cached for later runs)")
+        load_fossil(gen, work)
+        open(os.path.join(work, "loaded-fossil"), "w").close()
     revisions = json.loads(out(*pw(repo, "status", "--json")))["revisions"]
     rng = random.Random(42)
+    web, pw_git, exp = [], [], []
     try:
-        log("web: %d page views" % args.views)
-        web = bench_web(repo, args.views, rng)
-
-        log("git: %d rounds of export --git and fossil git export, in turn" % args.runs)
-        pw_git, fossil_git = [], []
-        for i in range(args.runs):
-            d = os.path.join(work, "git-pw")
-            shutil.rmtree(d, ignore_errors=True)
-            pw_git.append(run(*pw(repo, "export", "--git", d)))
-            n = int(out("git", "-C", d, "rev-list", "--all", "--count"))
-            assert n == revisions, (n, revisions)
-            f = os.path.join(work, "git-fossil")
-            shutil.rmtree(f, ignore_errors=True)
-            fossil_git.append(run("fossil", "git", "export", f, "-R", fossil))
-        fn = int(out("git", "-C", os.path.join(work, "git-fossil"), "rev-list", "--all", "--count"))
-        # Ten new edits, then a re-export: only they are added.
-        clone = os.path.join(work, "pw-edits")
-        shutil.rmtree(clone, ignore_errors=True)
-        shutil.copytree(repo, clone)
-        ids = [p["id"] for p in json.loads(out(*pw(clone, "list", "--json")))][:10]
-        d = os.path.join(work, "git-pw")
-        shutil.rmtree(d, ignore_errors=True)
-        run(*pw(clone, "export", "--git", d))
-        for i, pid in enumerate(ids):
-            run(*pw(clone, "edit", pid, "--body", "edit %d\n" % i))
-        again = run(*pw(clone, "export", "--git", d))
-
-        log("car: %d rounds of export --car + import --car, and of join from a serve, in turn" % args.runs)
-        code = out(*pw(repo, "invite", "--addr", "/ip4/127.0.0.1/tcp/9")).strip()
-        sp, _ = start(pw(repo, "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht"), "listening on ")
-        serve_code = out(*pw(repo, "invite", "--uses", str(args.runs))).strip()
-        car = os.path.join(work, "wiki.car")
-        exp, imp, join = [], [], []
-        for i in range(args.runs):
-            if os.path.exists(car):
-                os.remove(car)
-            exp.append(run(*pw(repo, "export", "--car", car)))
-            b = os.path.join(work, "pw-car")
-            shutil.rmtree(b, ignore_errors=True)
-            run(*pw(b, "join", code, "--no-sync", "--name", "car"))
-            imp.append(run(*pw(b, "import", "--car", car)))
-            got = json.loads(out(*pw(b, "status", "--json")))["revisions"]
-            assert got == revisions, (got, revisions)
-            c = os.path.join(work, "pw-join")
-            shutil.rmtree(c, ignore_errors=True)
-            join.append(run(*pw(c, "join", serve_code, "--name", "sync", "--timeout", "60s")))
-        size = os.path.getsize(car)
+        if "web" in only:
+            log("web: %d page views" % args.views)
+            web = bench_web(repo, args.views, rng)
+        if "git" in only:
+            pw_git, fossil_git, fn, again = bench_git(repo, fossil, work, revisions, args.runs)
+        if "car" in only:
+            exp, imp, join, size = bench_car(repo, work, revisions, args.runs)
     finally:
         stop_all()
 
     med = statistics.median
-    print("| `peerwiki web`, 1,000-page wiki | requests | server time, median | p99 | client wall time, median |")
-    print("|---|---|---|---|---|")
-    for name, n, s, p, w in web:
-        print("| %s | %d | %s | %s | %s |" % (name, n, ms(s), ms(p), ms(w)))
-    print()
+    if web:
+        print("| `peerwiki web`, 1,000-page wiki | requests | server time, median | p99 | client wall time, median |")
+        print("|---|---|---|---|---|")
+        for name, n, s, p, w in web:
+            print("| %s | %d | %s | %s | %s |" % (name, n, ms(s), ms(p), ms(w)))
+        print()
     print("| %d revisions | peerwiki (median of %d) | anchor, same run |" % (revisions, args.runs))
     print("|---|---|---|")
-    print("| git export of the whole history | `export --git` %s (%s) | `fossil git export` %s (%s; %d commits) |" % (
-        ms(med(pw_git)), ", ".join(ms(x) for x in pw_git), ms(med(fossil_git)), ", ".join(ms(x) for x in fossil_git), fn))
-    print("| re-export after 10 edits | %s | |" % ms(again))
-    print("| bundle: `export --car` + `import --car` into a fresh replica | %s + %s = %s (%.1f MB) | full sync (`join` from a `serve`): %s (%s) |" % (
-        ms(med(exp)), ms(med(imp)), ms(med([e + i for e, i in zip(exp, imp)])), size / 1e6, ms(med(join)), ", ".join(ms(x) for x in join)))
+    if pw_git:
+        print("| git export of the whole history | `export --git` %s (%s) | `fossil git export` %s (%s; %d commits) |" % (
+            ms(med(pw_git)), ", ".join(ms(x) for x in pw_git), ms(med(fossil_git)), ", ".join(ms(x) for x in fossil_git), fn))
+        print("| re-export after 10 edits | %s | |" % ms(again))
+    if exp:
+        print("| bundle: `export --car` + `import --car` into a fresh replica | %s + %s = %s (%.1f MB; import %s) | full sync (`join` from a `serve`): %s (%s) |" % (
+            ms(med(exp)), ms(med(imp)), ms(med([e + i for e, i in zip(exp, imp)])), size / 1e6, ", ".join(ms(x) for x in imp),
+            ms(med(join)), ", ".join(ms(x) for x in join)))
+
+
+def bench_git(repo, fossil, work, revisions, runs):
+    """export --git and fossil git export in turn, then a re-export after 10 edits."""
+    log("git: %d rounds of export --git and fossil git export, in turn" % runs)
+    pw_git, fossil_git = [], []
+    for i in range(runs):
+        d = os.path.join(work, "git-pw")
+        shutil.rmtree(d, ignore_errors=True)
+        pw_git.append(run(*pw(repo, "export", "--git", d)))
+        n = int(out("git", "-C", d, "rev-list", "--all", "--count"))
+        assert n == revisions, (n, revisions)
+        f = os.path.join(work, "git-fossil")
+        shutil.rmtree(f, ignore_errors=True)
+        fossil_git.append(run("fossil", "git", "export", f, "-R", fossil))
+    fn = int(out("git", "-C", os.path.join(work, "git-fossil"), "rev-list", "--all", "--count"))
+    # Ten new edits, then a re-export: only they are added.
+    clone = os.path.join(work, "pw-edits")
+    shutil.rmtree(clone, ignore_errors=True)
+    shutil.copytree(repo, clone)
+    ids = [p["id"] for p in json.loads(out(*pw(clone, "list", "--json")))][:10]
+    d = os.path.join(work, "git-pw")
+    shutil.rmtree(d, ignore_errors=True)
+    run(*pw(clone, "export", "--git", d))
+    for i, pid in enumerate(ids):
+        run(*pw(clone, "edit", pid, "--body", "edit %d\n" % i))
+    again = run(*pw(clone, "export", "--git", d))
+    return pw_git, fossil_git, fn, again
+
+
+def bench_car(repo, work, revisions, runs):
+    """export --car + import --car, and a join from a serve, in turn."""
+    log("car: %d rounds of export --car + import --car, and of join from a serve, in turn" % runs)
+    code = out(*pw(repo, "invite", "--addr", "/ip4/127.0.0.1/tcp/9")).strip()
+    sp, _ = start(pw(repo, "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht"), "listening on ")
+    serve_code = out(*pw(repo, "invite", "--uses", str(runs))).strip()
+    car = os.path.join(work, "wiki.car")
+    exp, imp, join = [], [], []
+    for i in range(runs):
+        if os.path.exists(car):
+            os.remove(car)
+        exp.append(run(*pw(repo, "export", "--car", car)))
+        b = os.path.join(work, "pw-car")
+        shutil.rmtree(b, ignore_errors=True)
+        run(*pw(b, "join", code, "--no-sync", "--name", "car"))
+        imp.append(run(*pw(b, "import", "--car", car)))
+        got = json.loads(out(*pw(b, "status", "--json")))["revisions"]
+        assert got == revisions, (got, revisions)
+        c = os.path.join(work, "pw-join")
+        shutil.rmtree(c, ignore_errors=True)
+        join.append(run(*pw(c, "join", serve_code, "--name", "sync", "--timeout", "60s")))
+    size = os.path.getsize(car)
+    return exp, imp, join, size
 
 
 if __name__ == "__main__":
