@@ -126,7 +126,6 @@ func (r *PutResult) then(next *PutResult) *PutResult {
 
 // putChecked stores a batch in one write transaction.
 func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) {
-	revs, others := c.revs, c.others
 	conn, tx, err := s.beginWriteTx(ctx, !c.local)
 	if err != nil {
 		return nil, err
@@ -136,11 +135,8 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 		defer endLazy(conn) // on the error paths; a no-op after the Close below
 	}
 	defer tx.end()
-	overlay := &txOverlay{blocks: map[cid.Cid][]byte{}, revs: map[cid.Cid]*Revision{}}
-	w := &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: others, dirty: map[int64]cid.Cid{},
-		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre,
-		now: s.now(), local: c.local, before: c.before, verified: c.verified, keepOthers: c.keepOthers, authorIDs: map[string]int64{}}
-	res, err := w.put(revs)
+	w := s.newWriter(tx, c, map[string]int64{})
+	res, err := w.put(c.revs)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +190,15 @@ func (s *Store) beginWriteTx(ctx context.Context, lazy bool) (*sql.Conn, *connTx
 		return nil, nil, fmt.Errorf("begin: %w", err)
 	}
 	return conn, tx, nil
+}
+
+// newWriter returns a writer that stores c in the write transaction tx,
+// adding the authors rows it looks up or adds to authorIDs.
+func (s *Store) newWriter(tx *connTx, c *Checked, authorIDs map[string]int64) *writer {
+	overlay := &txOverlay{blocks: map[cid.Cid][]byte{}, revs: map[cid.Cid]*Revision{}}
+	return &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: c.others, dirty: map[int64]cid.Cid{},
+		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre,
+		now: s.now(), local: c.local, before: c.before, verified: c.verified, keepOthers: c.keepOthers, authorIDs: authorIDs}
 }
 
 // writer carries one Put's transaction state.

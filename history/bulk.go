@@ -1,0 +1,142 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Bulk stores a stream of batches from elsewhere (a bundle) in one write
+// transaction, so that a stream of any size is stored whole or not at
+// all: a bad block in the last batch leaves nothing of the first.
+//
+// Each batch is stored as PutChecked stores a batch of a sync, by a
+// writer of its own that finds the batches before it in the transaction,
+// and then let go of: memory holds a batch at a time, not the stream
+// (SQLite spills what the transaction wrote to the write-ahead log once
+// its page cache is full). Unlike PutChecked, a batch is never split into
+// transactions of its own (the system pages first, or the parents of a
+// costly automatic merge): every automatic merge is recomputed inside
+// the transaction, on what it stored.
+//
+// The price of all-or-nothing is the write lock, held from BeginBulk to
+// Commit: other writers (an edit, a peer's batch) wait their turn for the
+// whole stream, and give up after the busy timeout; the write-ahead log
+// holds the whole stream before it can be checkpointed.
+type Bulk struct {
+	s         *Store
+	conn      *sql.Conn
+	tx        *connTx
+	authorIDs map[string]int64
+	// err is the first failure: the transaction can then only be rolled
+	// back.
+	err error
+	res BulkResult
+	// divergent says, for each page the stream gained revisions of,
+	// whether the last batch that touched it left it divergent.
+	divergent map[cid.Cid]bool
+}
+
+// BulkResult says what a Bulk stored.
+type BulkResult struct {
+	// Blocks counts the new blocks of any kind, Revisions the new
+	// revisions, Deferred the revisions not stored for now (see
+	// PutResult.Deferred).
+	Blocks, Revisions, Deferred int
+	// Pages are the pages that gained revisions, in the order they first
+	// did; Divergent those among them whose heads now differ.
+	Pages, Divergent []cid.Cid
+}
+
+// ErrBulkFailed is returned by a Bulk's Put and Commit after a Put failed.
+var ErrBulkFailed = errors.New("an earlier batch failed")
+
+// BeginBulk begins a Bulk, waiting for the write lock.
+func (s *Store) BeginBulk(ctx context.Context) (*Bulk, error) {
+	conn, tx, err := s.beginWriteTx(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Bulk{s: s, conn: conn, tx: tx, authorIDs: map[string]int64{}, divergent: map[cid.Cid]bool{}}, nil
+}
+
+// Put stores a batch that passed Check, with Put's verification; its
+// result is only true once Commit returns. After a failure the Bulk can
+// only be rolled back.
+func (b *Bulk) Put(c *Checked) (*PutResult, error) {
+	if b.err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBulkFailed, b.err)
+	}
+	if c.local {
+		return nil, errors.New("a bulk is for blocks from elsewhere")
+	}
+	res, err := b.s.newWriter(b.tx, c, b.authorIDs).put(c.revs)
+	if err != nil {
+		b.err = err
+		return nil, err
+	}
+	b.res.Blocks += res.Blocks
+	b.res.Revisions += len(res.Revisions)
+	b.res.Deferred += len(res.Deferred)
+	for _, p := range res.Pages {
+		if _, ok := b.divergent[p]; !ok {
+			b.res.Pages = append(b.res.Pages, p)
+		}
+		b.divergent[p] = false
+	}
+	for _, p := range res.Divergent {
+		b.divergent[p] = true
+	}
+	return res, nil
+}
+
+// Commit commits what the batches stored; after a failed Put it rolls
+// back instead and returns that failure.
+func (b *Bulk) Commit(ctx context.Context) (*BulkResult, error) {
+	if b.err != nil {
+		err := b.err
+		b.Rollback()
+		return nil, err
+	}
+	if b.tx == nil {
+		return nil, errors.New("bulk already ended")
+	}
+	defer b.Rollback() // on the error paths
+	if b.res.Revisions > 0 || b.res.Blocks > 0 {
+		if _, err := b.tx.Exec(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits'`); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.tx.commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	s := b.s
+	s.lazy.pending.Store(true)
+	s.authors.addAll(b.authorIDs)
+	endLazy(b.conn)
+	b.conn.Close() // back to the pool, for compact
+	b.tx, b.conn = nil, nil
+	for _, p := range b.res.Pages {
+		if b.divergent[p] {
+			b.res.Divergent = append(b.res.Divergent, p)
+		}
+	}
+	s.compact(ctx, len(b.res.Pages))
+	s.yieldToWaiters()
+	return &b.res, nil
+}
+
+// Rollback ends the Bulk storing nothing, unless Commit did; it may be
+// called again.
+func (b *Bulk) Rollback() {
+	if b.tx == nil {
+		return
+	}
+	b.tx.end()
+	endLazy(b.conn)
+	b.conn.Close()
+	b.tx, b.conn = nil, nil
+}
