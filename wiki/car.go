@@ -5,18 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 
 	"peerwiki/history"
 )
 
-// carBatch bounds the block bytes one transaction of ImportCAR stores. A
-// bundle up to it is stored in one transaction, so a bad block anywhere
-// in it leaves the repo as it was; a larger one is stored a batch at a
-// time, as a sync stores what a peer sends, and a bad block stops the
-// import after the batches before it (each of them verified whole).
-const carBatch = 512 << 20
+// carBatch is how many block bytes ImportCAR reads, checks and stores at
+// a time: the three stages overlap, batch by batch, inside one
+// transaction. Memory holds a few batches, whatever the bundle's size.
+// A variable for tests, which make it small to get many batches.
+var carBatch = 2 << 20
 
 // CARImport says what ImportCAR did; field names are part of the CLI
 // contract (`import --car --json`).
@@ -45,48 +45,72 @@ func (r *Repo) ExportCAR(ctx context.Context, w io.Writer, since []cid.Cid) (his
 // each verified as a sync verifies a peer's (CID, signature, the wiki,
 // recomputed automatic merges, clock and head limits); then applies the
 // wiki's policies to pages the import made divergent, as after a sync.
+// The bundle is stored in one transaction (history.Bulk): a bad block
+// anywhere refuses it whole, with nothing stored.
 func (r *Repo) ImportCAR(ctx context.Context, rd io.Reader) (CARImport, error) {
 	out := CARImport{Conflicts: []string{}}
 	cr, err := history.NewCARReader(rd)
 	if err != nil {
 		return out, err
 	}
-	var divergent []cid.Cid
-	var batch []history.Block
-	size := 0
-	put := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		res, err := r.store.Put(ctx, batch)
-		if err != nil {
-			return err
-		}
-		out.Stored += res.Blocks
-		out.Revisions += len(res.Revisions)
-		out.Deferred += len(res.Deferred)
-		divergent = append(divergent, res.Divergent...)
-		batch, size = nil, 0
-		return nil
-	}
-	for {
-		b, err := cr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return out, err
-		}
-		out.Blocks++
-		batch = append(batch, b)
-		if size += len(b.Data); size >= carBatch {
-			if err := put(); err != nil {
-				return out, err
-			}
-		}
-	}
-	if err := put(); err != nil {
+	bulk, err := r.store.BeginBulk(ctx)
+	if err != nil {
 		return out, err
 	}
+	defer bulk.Rollback()
+	// Reading, checking (hashes, signatures: on every core) and storing
+	// overlap: while the writer stores a batch, the next is checked and
+	// the one after read. The first failure stops all three.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	read := make(chan []history.Block, 1)
+	checked := make(chan *history.Checked, 1)
+	var readErr, checkErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		defer close(read)
+		readErr = readCARBatches(ctx, cr, read, &out.Blocks)
+	}()
+	go func() {
+		defer wg.Done()
+		defer close(checked)
+		for blocks := range read {
+			c, err := r.store.Check(blocks)
+			if err != nil {
+				checkErr = err
+				cancel()
+				return
+			}
+			select {
+			case checked <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var putErr error
+	for c := range checked {
+		if _, putErr = bulk.Put(c); putErr != nil {
+			cancel()
+			break
+		}
+	}
+	for range checked { // let the checker end
+	}
+	wg.Wait()
+	for _, err := range []error{putErr, checkErr, readErr} {
+		if err != nil {
+			return out, err
+		}
+	}
+	res, err := bulk.Commit(ctx)
+	if err != nil {
+		return out, err
+	}
+	out.Stored, out.Revisions, out.Deferred = res.Blocks, res.Revisions, res.Deferred
+	divergent := res.Divergent
 	if err := r.ApplyPolicies(ctx, divergent); err != nil {
 		return out, fmt.Errorf("import: %w", err)
 	}
@@ -104,4 +128,44 @@ func (r *Repo) ImportCAR(ctx context.Context, rd io.Reader) (CARImport, error) {
 		}
 	}
 	return out, nil
+}
+
+// readCARBatches reads the blocks of a CAR into batches of about carBatch
+// bytes and sends them to out, counting them in n, until the end of the
+// file, an error or ctx's end (an error too: the bundle was not read
+// whole).
+func readCARBatches(ctx context.Context, cr *history.CARReader, out chan<- []history.Block, n *int) error {
+	var batch []history.Block
+	size := 0
+	send := func() error {
+		select {
+		case out <- batch:
+			batch, size = nil, 0
+			return nil
+		case <-ctx.Done():
+			return ctx.Err() // or the stage that failed says why
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := cr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return err
+		}
+		*n++
+		batch = append(batch, b)
+		if size += len(b.Data); size >= carBatch {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(batch) > 0 {
+		return send()
+	}
+	return nil
 }

@@ -98,8 +98,8 @@ nearest one it accepts, with a note on standard error.
 --car FILE reads a CAR v1 bundle ('peerwiki export --car'; "-" for standard
 input) instead: every block is verified as a sync verifies what a peer
 sends (its CID, the signature, the wiki, automatic merges recomputed) and
-the new ones are stored. A bad block refuses the bundle with nothing
-stored (in a bundle over 512 MiB, nothing of the batch it is in). The
+the new ones are stored, in one transaction: a bad block anywhere refuses
+the bundle with nothing stored, whatever its size. The
 replica must exist: 'peerwiki join CODE --no-sync' makes one offline.`,
 		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, as []string) error {
