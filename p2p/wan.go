@@ -378,9 +378,9 @@ func allAddrs(h interface{ Addrs() []ma.Multiaddr }) []ma.Multiaddr {
 }
 
 // reachRelays reaches the configured relays (reachRelay), then starts
-// AutoRelay, and says in the log, in one line, when a relay that was
-// reached holds no reservation for the node reserveWait later: AutoRelay
-// itself only retries.
+// AutoRelay, says in the log, in one line, when a relay that was reached
+// holds no reservation for the node reserveWait later (AutoRelay itself
+// only retries), and keeps the relay connections on QUIC.
 func (w *wan) reachRelays(ctx context.Context) {
 	reached := make([]bool, len(w.cfg.Relays))
 	var wg sync.WaitGroup
@@ -391,6 +391,11 @@ func (w *wan) reachRelays(ctx context.Context) {
 	if !w.startAutoRelay() {
 		return
 	}
+	w.n.wg.Add(1)
+	go func() {
+		defer w.n.wg.Done()
+		w.keepRelaysOnQUIC(ctx)
+	}()
 	// A relay that speaks the protocol may still refuse a reservation
 	// (full, or too many from this address).
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -51,29 +52,105 @@ func (w *wan) reachRelay(ctx context.Context, r peer.AddrInfo) bool {
 		n.log.Warn("not a relay: the peer does not offer Circuit Relay v2 ('peerwiki relay' does)", "relay", r.ID)
 		return false
 	}
-	if w.overQUIC(r.ID) || !slices.ContainsFunc(n.host.Network().ListenAddresses(), isQUIC) {
-		return true // nothing to gain: a QUIC dial would not leave from a listening socket
-	}
-	quic := quicAddrs(n.host.Peerstore().Addrs(r.ID))
-	if len(quic) == 0 {
-		n.log.Info("the relay offers no QUIC address, which hole punching needs ('peerwiki relay' listens on QUIC too): connections through it stay relayed", "relay", r.ID)
-		return true
-	}
-	for _, c := range n.host.Network().ConnsToPeer(r.ID) {
-		c.Close()
-	}
-	if err := n.host.Connect(cctx, peer.AddrInfo{ID: r.ID, Addrs: quic}); err != nil {
-		if ctx.Err() == nil {
-			n.log.Warn(fmt.Sprintf("relay unreachable again (%v); retrying", dialFailure(err)), "relay", r.ID)
-		}
+	if _, ok := w.switchToQUIC(cctx, r.ID, true); !ok && w.n.host.Network().Connectedness(r.ID) != network.Connected {
 		return false
 	}
-	if w.overQUIC(r.ID) {
-		n.log.Debug("reached the relay over QUIC, for hole punching", "relay", r.ID)
-	} else {
-		n.log.Info("could not reach the relay over QUIC (UDP blocked on the way?): hole punching will not start", "relay", r.ID)
-	}
 	return true
+}
+
+// switchToQUIC makes the node's connection to the relay id QUIC when it
+// is not and the relay offers a QUIC address: it closes the connections
+// and connects again. It reports whether it tried, and whether the node
+// is now connected over QUIC (or has nothing to gain from it: the relay
+// offers no QUIC, or the node does not listen on QUIC, so a QUIC dial
+// would not leave from a listening socket). first says to log what
+// stands in the way at Info level, once; later tries log at debug level.
+func (w *wan) switchToQUIC(ctx context.Context, id peer.ID, first bool) (tried, ok bool) {
+	n := w.n
+	if w.overQUIC(id) || !slices.ContainsFunc(n.host.Network().ListenAddresses(), isQUIC) {
+		return false, true
+	}
+	quic := quicAddrs(n.host.Peerstore().Addrs(id))
+	if len(quic) == 0 {
+		if first {
+			n.log.Info("the relay offers no QUIC address, which hole punching needs ('peerwiki relay' listens on QUIC too): connections through it stay relayed", "relay", id)
+		}
+		return false, true
+	}
+	for _, c := range n.host.Network().ConnsToPeer(id) {
+		if !isRelayed(c.RemoteMultiaddr()) {
+			c.Close()
+		}
+	}
+	if err := n.host.Connect(ctx, peer.AddrInfo{ID: id, Addrs: quic}); err != nil {
+		if ctx.Err() == nil && first {
+			n.log.Warn(fmt.Sprintf("relay unreachable again (%v); retrying", dialFailure(err)), "relay", id)
+		}
+		return true, false
+	}
+	if w.overQUIC(id) {
+		n.log.Debug("connected to the relay over QUIC, for hole punching", "relay", id)
+		return true, true
+	}
+	if first {
+		n.log.Info("could not reach the relay over QUIC (UDP blocked on the way?): hole punching will not start", "relay", id)
+	}
+	return true, false
+}
+
+// A relay connection made again later (after the relay restarted, or the
+// node slept past the 15 minutes its peerstore keeps the addresses
+// identify gave) may be TCP again: the configured address is all the node
+// dials. keepRelaysOnQUIC checks every relayQUICEvery and switches such a
+// connection to QUIC; after a try that leaves it on TCP (UDP blocked?),
+// the next waits twice as long, up to relayQUICMaxWait.
+var relayQUICEvery = 30 * time.Second // a variable for tests
+
+const relayQUICMaxWait = time.Hour
+
+func (w *wan) keepRelaysOnQUIC(ctx context.Context) {
+	n := w.n
+	type backoff struct {
+		next time.Time
+		wait time.Duration
+	}
+	every := relayQUICEvery
+	tries := map[peer.ID]*backoff{}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, r := range w.cfg.Relays {
+			if !slices.ContainsFunc(n.host.Network().ConnsToPeer(r.ID), func(c network.Conn) bool { return !isRelayed(c.RemoteMultiaddr()) }) {
+				continue // AutoRelay is reconnecting, or the relay is away
+			}
+			b := tries[r.ID]
+			if b == nil {
+				b = &backoff{wait: every}
+				tries[r.ID] = b
+			}
+			if time.Now().Before(b.next) {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, 2*connectTimeout)
+			tried, ok := w.switchToQUIC(cctx, r.ID, false)
+			cancel()
+			switch {
+			case !tried:
+			case ok:
+				n.log.Info("the relay connection ran over TCP, which gives hole punching nothing: made again over QUIC", "relay", r.ID)
+				b.wait = every
+			default:
+				b.wait = min(2*b.wait, relayQUICMaxWait)
+				b.next = time.Now().Add(b.wait)
+				n.log.Debug("could not switch the relay connection to QUIC", "relay", r.ID, "next", b.wait)
+			}
+		}
+	}
 }
 
 // identified waits until identify has run on a connection to p.

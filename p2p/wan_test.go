@@ -588,6 +588,29 @@ func TestRelayGivenByTCPIsReachedOverQUIC(t *testing.T) {
 			t.Fatalf("connections to the relay: %v; want a QUIC one", da.Node().Host().Network().ConnsToPeer(ri.ID))
 		}
 	})
+	t.Run("made again over TCP", func(t *testing.T) {
+		// The relay's QUIC addresses gone from the peerstore (as 15
+		// minutes after a disconnection), the connection is made again
+		// at the configured TCP address; the node switches it to QUIC.
+		defer func(d time.Duration) { relayQUICEvery = d }(relayQUICEvery)
+		relayQUICEvery = 200 * time.Millisecond
+		ri := relayInfo(t, startRelay(t))
+		da := startDaemon(t, newReplica(t), "", func(cfg *DaemonConfig) {
+			cfg.Listen, cfg.WAN = loopbackTCPQUIC, WANConfig{Relays: []peer.AddrInfo{tcpOnly(ri)}}
+		})
+		relayedInfo(t, da)
+		h := da.Node().Host()
+		h.Peerstore().ClearAddrs(ri.ID)
+		for _, c := range h.Network().ConnsToPeer(ri.ID) {
+			c.Close()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := h.Connect(ctx, tcpOnly(ri)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the relay connection over QUIC again", func() bool { return da.Node().wan.overQUIC(ri.ID) })
+	})
 	t.Run("relay without QUIC", func(t *testing.T) {
 		key, _, err := crypto.GenerateEd25519Key(nil)
 		if err != nil {
