@@ -3,6 +3,7 @@ package history
 import (
 	"encoding/binary"
 	"errors"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -26,13 +27,8 @@ func makeDelta(base, target []byte) []byte {
 	if len(base) < deltaWindow || len(target) < deltaWindow {
 		return appendLiteral(out, target)
 	}
-	index := make(map[uint64]int32, len(base)/deltaWindow+1)
-	for i := 0; i+deltaWindow <= len(base); i += deltaWindow {
-		h := windowHash(base[i : i+deltaWindow])
-		if _, ok := index[h]; !ok {
-			index[h] = int32(i)
-		}
-	}
+	index := newWindowIndex(base)
+	defer index.free()
 	lit := 0 // start of the pending literal run
 	j := 0
 	var h uint64
@@ -42,13 +38,13 @@ func makeDelta(base, target []byte) []byte {
 			h = windowHash(target[j : j+deltaWindow])
 			rolling = true
 		}
-		if off, ok := index[h]; ok && string(base[off:int(off)+deltaWindow]) == string(target[j:j+deltaWindow]) {
-			s, t := int(off), j
+		if off, ok := index.find(h, base, target[j:j+deltaWindow]); ok {
+			s, t := off, j
 			for s > 0 && t > lit && base[s-1] == target[t-1] {
 				s--
 				t--
 			}
-			e, f := int(off)+deltaWindow, j+deltaWindow
+			e, f := off+deltaWindow, j+deltaWindow
 			for e < len(base) && f < len(target) && base[e] == target[f] {
 				e++
 				f++
@@ -67,6 +63,69 @@ func makeDelta(base, target []byte) []byte {
 	}
 	return appendLiteral(out, target[lit:])
 }
+
+// windowIndex finds a window of base by its hash: a table of offsets
+// (plus one; zero is empty) addressed by the hash's top bits, at most a
+// quarter full, a window that finds its slot taken put in the next one
+// (or dropped: the delta then may miss a match, never makes a wrong one).
+// Every edit, and a bundle's import, makes a delta of each block: a Go map
+// made and filled for each cost more than finding the matches.
+type windowIndex struct {
+	slots []int32
+	shift uint
+	mask  uint64
+}
+
+// windowTables are windowIndex tables to reuse.
+var windowTables sync.Pool
+
+func newWindowIndex(base []byte) windowIndex {
+	bits := uint(6)
+	for 1<<bits < 4*(len(base)/deltaWindow+1) {
+		bits++
+	}
+	var slots []int32
+	if t, ok := windowTables.Get().(*[]int32); ok && cap(*t) >= 1<<bits {
+		slots = (*t)[:1<<bits]
+		clear(slots)
+	} else {
+		if ok {
+			windowTables.Put(t)
+		}
+		slots = make([]int32, 1<<bits)
+	}
+	x := windowIndex{slots: slots, shift: 64 - bits, mask: 1<<bits - 1}
+	for i := 0; i+deltaWindow <= len(base); i += deltaWindow {
+		k := x.slot(windowHash(base[i : i+deltaWindow]))
+		if x.slots[k] == 0 {
+			x.slots[k] = int32(i) + 1
+		} else if k1 := (k + 1) & x.mask; x.slots[k1] == 0 {
+			x.slots[k1] = int32(i) + 1
+		}
+	}
+	return x
+}
+
+func (x windowIndex) slot(h uint64) uint64 { return (h * 0x9e3779b97f4a7c15) >> x.shift }
+
+// find returns the offset of a window of base equal to w, whose hash is h.
+func (x windowIndex) find(h uint64, base, w []byte) (int, bool) {
+	k := x.slot(h)
+	for range 2 {
+		v := int(x.slots[k])
+		if v == 0 {
+			return 0, false
+		}
+		if string(base[v-1:v-1+deltaWindow]) == string(w) {
+			return v - 1, true
+		}
+		k = (k + 1) & x.mask
+	}
+	return 0, false
+}
+
+// free gives the table back for reuse.
+func (x windowIndex) free() { windowTables.Put(&x.slots) }
 
 func appendLiteral(out, lit []byte) []byte {
 	if len(lit) == 0 {
