@@ -148,23 +148,27 @@ func (g *gossip) close() {
 	g.topic.Close()
 }
 
-// validate runs for every message before it is delivered or forwarded,
-// ours included: strict decoding, size, the wiki id, each inline block
-// against its CID, and each inline revision's wiki and signature. CPU
-// only; anything missing is fetched later by a sync.
+// validate runs for every message before it is delivered or forwarded:
+// strict decoding, size, the wiki id, each inline block against its CID,
+// and each inline revision's wiki and signature. CPU only; anything
+// missing is fetched later by a sync. GossipSub validates our own
+// messages too, as we publish them: they are made of blocks our store
+// verified or we signed, and readLoop drops them, so they are passed as
+// they are (checking them cost an edit about 0.2 ms on its way out).
 func (g *gossip) validate(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	if from == g.n.host.ID() {
+		return pubsub.ValidationAccept
+	}
 	h, err := g.decode(m)
 	if err != nil {
-		if from != g.n.host.ID() {
-			g.n.log.Warn("rejected a gossip message", "from", from, "author", m.GetFrom(), "err", clip(err.Error()))
-			g.n.rejected.Add(1)
-			g.n.emit(Event{Kind: EventRejected, Peer: from, Err: err})
-			// The forwarder validated it before forwarding; an honest one never would.
-			go func() {
-				g.n.bans.ban(from, banTime)
-				_ = g.n.host.Network().ClosePeer(from)
-			}()
-		}
+		g.n.log.Warn("rejected a gossip message", "from", from, "author", m.GetFrom(), "err", clip(err.Error()))
+		g.n.rejected.Add(1)
+		g.n.emit(Event{Kind: EventRejected, Peer: from, Err: err})
+		// The forwarder validated it before forwarding; an honest one never would.
+		go func() {
+			g.n.bans.ban(from, banTime)
+			_ = g.n.host.Network().ClosePeer(from)
+		}()
 		return pubsub.ValidationReject
 	}
 	m.ValidatorData = h

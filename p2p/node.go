@@ -160,6 +160,7 @@ type Node struct {
 	subs    []chan Event
 	wake    chan struct{} // nudges the commit watcher
 	ownWAL  walState      // the write-ahead log as this node's last store left it (watch.go)
+	storing atomic.Int32  // stores of revisions from peers under way (watch.go)
 	closed  bool
 	// kept are the peers keepConnected dials; stored is closed (and
 	// replaced) whenever revisions from peers are stored.

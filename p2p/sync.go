@@ -65,7 +65,12 @@ func (n *Node) put(ctx context.Context, p peer.ID, blocks []history.Block, viaGo
 
 // putChecked is put for a batch whose CPU-only checks have passed.
 func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Checked, viaGossip bool) (*history.PutResult, error) {
+	n.storing.Add(1)
 	res, err := n.store.PutChecked(ctx, checked)
+	if err == nil && len(res.Revisions) > 0 {
+		n.recordOwnWAL()
+	}
+	n.storing.Add(-1)
 	if err != nil {
 		return nil, err
 	}

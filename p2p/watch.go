@@ -30,9 +30,9 @@ func (n *Node) watchCommits(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	wake := n.wake
+	walWake := make(chan struct{}, 1)
 	if n.cfg.RepoDir != "" {
-		n.inotify(n.cfg.RepoDir, n.walPath(), wake)
+		n.inotify(n.cfg.RepoDir, n.walPath(), walWake)
 	}
 	n.wg.Add(1)
 	go func() {
@@ -40,30 +40,48 @@ func (n *Node) watchCommits(ctx context.Context) error {
 		tick := time.NewTicker(n.cfg.PollInterval)
 		defer tick.Stop()
 		// A write to the WAL wakes us before the writer has published the
-		// commit (in shared memory, which inotify does not see), so after a
-		// wake that finds nothing new, look again a few times for a while:
-		// after 2 ms, then twice as long each time. (Every 2 ms, it was 75
-		// looks a wake, and a replica's own commits, checkpoints and log
-		// syncs wake it several times an edit: 4-8 ms of CPU an edit
-		// received, most of what a running node spent on one.)
+		// commit (in shared memory, which inotify does not see), and one
+		// commit writes it several times: a WAL event schedules a look 2
+		// ms later (unless one is scheduled), and a look that finds
+		// nothing new looks again after twice as long, while the last
+		// event is under 60 ms old. (Looking at every event, and every 2
+		// ms after, it was 75 looks an edit, and a replica's own commits,
+		// checkpoints and log syncs woke it several times an edit: 4-8 ms
+		// of CPU an edit received, most of what a running node spent on
+		// one.) A command's notice comes after its commit is visible: it
+		// ends the rechecks that the same commit's WAL writes started
+		// (about 1 ms of CPU an edit). A second writer's commit among them
+		// that sends no notice waits for the poll at most.
 		const recheckFirst, recheckFor = 2 * time.Millisecond, 60 * time.Millisecond
 		recheck := time.NewTimer(time.Hour)
 		defer recheck.Stop()
-		var wokeAt time.Time
-		recheckEvery := recheckFirst
+		var walAt time.Time
+		armed, recheckEvery := false, recheckFirst
 		for {
 			select {
 			case <-n.ctx.Done():
 				return
 			case <-tick.C:
 			case <-recheck.C:
+				armed = false
 				recheckEvery *= 2
-			case <-wake:
-				wokeAt, recheckEvery = time.Now(), recheckFirst
+			case <-walWake:
+				walAt = time.Now()
+				if !armed {
+					armed, recheckEvery = true, recheckFirst
+					recheck.Reset(recheckEvery)
+				}
+				continue
+			case <-n.wake:
+				// A notice: the commit whose WAL writes came before it is
+				// visible now, whether this look or an earlier one finds it.
+				armed, walAt = false, time.Time{}
+				recheck.Stop()
 			}
 			cc, err := n.store.CommitCount(n.ctx)
 			if err != nil || cc == last {
-				if time.Since(wokeAt) < recheckFor {
+				if !armed && time.Since(walAt) < recheckFor {
+					armed = true
 					recheck.Reset(recheckEvery)
 				}
 				continue
@@ -157,14 +175,16 @@ func (n *Node) announce(revs []history.NewRevision, inline bool) {
 // changes, unless this node's own store left it so (ownWAL): every commit
 // (in WAL mode) writes to it, and nothing else there needs a look (the
 // database file changes at checkpoints, the other files are this node's
-// own). Failing to set it up only makes the watcher rely on polling.
+// own, and a command closing the log as it exits wrote nothing: that
+// event woke the watcher for a round of looks after every edit). Failing
+// to set it up only makes the watcher rely on polling.
 func (n *Node) inotify(dir, walPath string, wake chan<- struct{}) {
 	wal := filepath.Base(walPath)
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		return
 	}
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MODIFY|unix.IN_CLOSE_WRITE|unix.IN_CREATE); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MODIFY|unix.IN_CREATE); err != nil {
 		unix.Close(fd)
 		return
 	}
@@ -183,7 +203,12 @@ func (n *Node) inotify(dir, walPath string, wake chan<- struct{}) {
 			if err != nil {
 				return
 			}
-			if !walEvent(buf[:k], wal) || n.ownWAL.unchanged(walPath) {
+			// A store of revisions from peers under way (or just done)
+			// wrote the log itself: its inotify events arrive before
+			// putChecked can record the log as it left it. A command's
+			// commit among them is not missed: commands next to a node
+			// send it a notice, and the watcher polls anyway.
+			if !walEvent(buf[:k], wal) || n.storing.Load() > 0 || n.ownWAL.unchanged(walPath) {
 				continue
 			}
 			select {
@@ -245,15 +270,19 @@ func (w *walState) unchanged(path string) bool {
 	return err == nil && w.recorded && w.path == path && st.Size() == w.size && st.ModTime().Equal(w.mtime)
 }
 
-// storedFromPeer follows a store of revisions from a peer: the log as it
-// now is is this node's doing, and the commit watcher needs a look for
-// what a sync brought (it announces them) and, while GossipSub's mesh
-// forms, for what gossip brought (it relays them, see watchCommits);
-// otherwise its next look skips them.
-func (n *Node) storedFromPeer(viaGossip bool) {
+// recordOwnWAL notes the log as a store of this node's left it (see
+// walState), while Node.storing still keeps its inotify events quiet.
+func (n *Node) recordOwnWAL() {
 	if n.cfg.RepoDir != "" {
 		n.ownWAL.record(n.walPath())
 	}
+}
+
+// storedFromPeer follows a store of revisions from a peer: the commit
+// watcher needs a look for what a sync brought (it announces them) and,
+// while GossipSub's mesh forms, for what gossip brought (it relays them,
+// see watchCommits); otherwise its next look skips them.
+func (n *Node) storedFromPeer(viaGossip bool) {
 	if viaGossip && n.gossip != nil && !n.gossip.meshForming() {
 		return
 	}
