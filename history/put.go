@@ -170,10 +170,19 @@ func (s *Store) beginWriteTx(ctx context.Context, lazy bool) (*sql.Conn, *connTx
 	if err != nil {
 		return nil, nil, fmt.Errorf("begin: %w", err)
 	}
+	tx, err := s.beginWriteOn(ctx, conn, lazy)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, tx, nil
+}
+
+// beginWriteOn is beginWriteTx on a connection the caller took.
+func (s *Store) beginWriteOn(ctx context.Context, conn *sql.Conn, lazy bool) (*connTx, error) {
 	if lazy {
 		if err := beginLazy(ctx, conn); err != nil {
-			conn.Close()
-			return nil, nil, fmt.Errorf("begin: %w", err)
+			return nil, fmt.Errorf("begin: %w", err)
 		}
 	}
 	tx, err := s.beginWriteTurn(ctx, conn)
@@ -186,10 +195,9 @@ func (s *Store) beginWriteTx(ctx context.Context, lazy bool) (*sql.Conn, *connTx
 		if lazy {
 			endLazy(conn) // the pool's connections wait for the disk
 		}
-		conn.Close()
-		return nil, nil, fmt.Errorf("begin: %w", err)
+		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return conn, tx, nil
+	return tx, nil
 }
 
 // newWriter returns a writer that stores c in the write transaction tx,
