@@ -65,6 +65,11 @@ func (s *Store) Check(blocks []Block) (*Checked, error) {
 // not hold yet: a revision against its first parent, its body against
 // that parent's body. A fresh replica's sync is almost all such pairs, and
 // encoding them (delta, then zstd) was a third of the single writer's time.
+// So are the raw blocks the writer stores without a base (compressed
+// whole): the body of a page's first revision, and blocks no revision of
+// the batch names (a body whose revision comes in the next batch, a large
+// body's chunks). A bundle carries them whole, where a sync carries them
+// compressed already.
 func preEncode(revs []pendingRev, others map[cid.Cid]Block, pre map[cid.Cid]encoded) {
 	if len(revs) < 64 {
 		return // not worth the goroutines
@@ -74,13 +79,24 @@ func preEncode(revs []pendingRev, others map[cid.Cid]Block, pre map[cid.Cid]enco
 		byCID[p.block.Cid] = p
 	}
 	type job struct {
-		block, base  cid.Cid
-		data, baseOf []byte
-		compressible bool
+		block, base           cid.Cid
+		data, baseOf          []byte
+		hasBase, compressible bool
 	}
 	var jobs []job
+	whole := func(c cid.Cid) { // a raw block of others, compressed whole
+		if _, done := pre[c]; done || c.Prefix().Codec != CodecRaw {
+			return
+		}
+		if b, ok := others[c]; ok {
+			jobs = append(jobs, job{block: c, data: b.Data, compressible: true})
+		}
+	}
+	named := make(map[cid.Cid]bool, len(revs))
 	for _, p := range revs {
+		named[p.rev.Body.Cid] = true
 		if len(p.rev.Parents) == 0 {
+			whole(p.rev.Body.Cid)
 			continue
 		}
 		parent, ok := byCID[p.rev.Parents[0].Cid]
@@ -88,7 +104,7 @@ func preEncode(revs []pendingRev, others map[cid.Cid]Block, pre map[cid.Cid]enco
 			continue
 		}
 		if _, done := pre[p.block.Cid]; !done {
-			jobs = append(jobs, job{p.block.Cid, parent.block.Cid, p.block.Data, parent.block.Data, false})
+			jobs = append(jobs, job{p.block.Cid, parent.block.Cid, p.block.Data, parent.block.Data, true, false})
 		}
 		body, base := p.rev.Body.Cid, parent.rev.Body.Cid
 		if body.Equals(base) || body.Prefix().Codec != CodecRaw {
@@ -100,12 +116,17 @@ func preEncode(revs []pendingRev, others map[cid.Cid]Block, pre map[cid.Cid]enco
 		b, okB := others[body]
 		pb, okP := others[base]
 		if okB && okP {
-			jobs = append(jobs, job{body, base, b.Data, pb.Data, true})
+			jobs = append(jobs, job{body, base, b.Data, pb.Data, true, true})
+		}
+	}
+	for c := range others {
+		if !named[c] {
+			whole(c)
 		}
 	}
 	out := make([]encoded, len(jobs))
 	parallelEach(len(jobs), func(i int) {
-		out[i].enc, out[i].data = encodeStoredWith(zencParallel(), jobs[i].data, jobs[i].baseOf, true, jobs[i].compressible)
+		out[i].enc, out[i].data = encodeStoredWith(zencParallel(), jobs[i].data, jobs[i].baseOf, jobs[i].hasBase, jobs[i].compressible)
 		if isDeltaEnc(out[i].enc) {
 			out[i].base = jobs[i].base
 		}
