@@ -136,11 +136,12 @@ func (r *Repo) ImportCAR(ctx context.Context, rd io.Reader) (CARImport, error) {
 // whole).
 func readCARBatches(ctx context.Context, cr *history.CARReader, out chan<- []history.Block, n *int) error {
 	var batch []history.Block
-	size := 0
+	// The first batches are small, so that the writer starts early.
+	size, limit := 0, min(carBatch, 256<<10)
 	send := func() error {
 		select {
 		case out <- batch:
-			batch, size = nil, 0
+			batch, size, limit = nil, 0, min(2*limit, carBatch)
 			return nil
 		case <-ctx.Done():
 			return ctx.Err() // or the stage that failed says why
@@ -158,7 +159,7 @@ func readCARBatches(ctx context.Context, cr *history.CARReader, out chan<- []his
 		}
 		*n++
 		batch = append(batch, b)
-		if size += len(b.Data); size >= carBatch {
+		if size += len(b.Data); size >= limit {
 			if err := send(); err != nil {
 				return err
 			}
