@@ -192,6 +192,8 @@ type Store struct {
 	lazy lazyWrites
 	// lastVacuum is when compact last gave free pages back (unix ns).
 	lastVacuum atomic.Int64
+	// lastFreeCheck is when compact last read the free list (unix ns).
+	lastFreeCheck atomic.Int64
 }
 
 // Open opens (creating if needed) the store at path for the given wiki.
