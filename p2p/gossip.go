@@ -278,7 +278,7 @@ func (g *gossip) workLoop() {
 			switch {
 			case err == nil:
 				g.n.log.Debug("stored from gossip", "from", h.from, "revisions", len(res.Revisions), "us", time.Now().UnixMicro())
-				missing, _ = g.n.store.Missing(ctx, h.heads)
+				missing = stillMissing(missing, res)
 			case errors.Is(err, history.ErrMissingParent) || errors.Is(err, history.ErrMissingBody):
 				// We are behind: a sync brings the rest.
 			case badData(err):
@@ -296,6 +296,24 @@ func (g *gossip) workLoop() {
 			}
 		}
 	}
+}
+
+// stillMissing is what of missing a store did not bring: a head it
+// deferred, or whose blocks the message lacked (or that a sync stored
+// meanwhile: the sync it then starts finds nothing). It was a second
+// read of the database for every edit received.
+func stillMissing(missing []cid.Cid, res *history.PutResult) []cid.Cid {
+	stored := make(map[cid.Cid]bool, len(res.Revisions))
+	for _, c := range res.Revisions {
+		stored[c] = true
+	}
+	var out []cid.Cid
+	for _, c := range missing {
+		if !stored[c] {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // announce publishes new revisions: their CIDs, and with inline their
