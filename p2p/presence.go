@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -138,6 +139,8 @@ type presence struct {
 	heard map[peer.ID][]PresenceEntry
 	// changed wakes the announcer when an editor registers or leaves.
 	changed chan struct{}
+	writeMu sync.Mutex
+	written []byte // what write last put in PresenceFile
 }
 
 // nudge has the local editors announced now rather than at the next look.
@@ -254,7 +257,18 @@ func (p *presence) write() {
 	p.mu.Unlock()
 	sort.Slice(all, func(i, j int) bool { return all[i].Page+all[i].PeerID < all[j].Page+all[j].PeerID })
 	b, _ := json.Marshal(all)
-	writeFileAtomic(filepath.Join(p.n.cfg.RepoDir, PresenceFile), b)
+	// Readers drop expired entries themselves: the file changes only when
+	// what it says does. (Rewritten every 300 ms, it was a file created
+	// and renamed in the repo three times a second by every node, each
+	// waking the node's watch of the directory.)
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	if p.written != nil && bytes.Equal(b, p.written) {
+		return
+	}
+	if writeFileAtomic(filepath.Join(p.n.cfg.RepoDir, PresenceFile), b) == nil {
+		p.written = b
+	}
 }
 
 // announceLoop publishes this replica's editors when they change and at
