@@ -194,6 +194,8 @@ type Store struct {
 	lastVacuum atomic.Int64
 	// lastFreeCheck is when compact last read the free list (unix ns).
 	lastFreeCheck atomic.Int64
+	// nodeCheckpoints: a node on the file checkpoints it (LeaveCheckpoints).
+	nodeCheckpoints atomic.Bool
 }
 
 // Open opens (creating if needed) the store at path for the given wiki.
@@ -438,11 +440,22 @@ func (s *Store) Close() error {
 		s.stopCheckpoints()
 	}
 	s.SyncReceived()
+	if s.nodeCheckpoints.Load() {
+		return s.db.Close()
+	}
 	if st, err := os.Stat(s.path + "-wal"); err == nil && st.Size() > walKeepBytes {
 		s.checkpointIdle()
 	}
 	return s.db.Close()
 }
+
+// LeaveCheckpoints makes Close leave the write-ahead log as it is, for a
+// process that runs next to a node on the same file: the node's
+// background checkpointer copies the log into the database once writing
+// pauses. (A command's own checkpoint at exit, a copy and two fsyncs
+// every few edits, ran while the node was sending the command's commit
+// to its peers.)
+func (s *Store) LeaveCheckpoints() { s.nodeCheckpoints.Store(true) }
 
 // checkpointIdle copies the log into the database and truncates it,
 // without waiting for other processes: if they hold the database, it copies

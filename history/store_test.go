@@ -176,8 +176,8 @@ func TestBackgroundCheckpoint(t *testing.T) {
 
 // Closing leaves a small write-ahead log as it is (the next process reads
 // it; copying it into the database at every close cost an edit 2 ms), and
-// copies a large one into the database and empties it. Commits are
-// durable on their own: synchronous=FULL.
+// copies a large one into the database and empties it, unless a node
+// runs on the file. Commits are durable on their own: synchronous=FULL.
 func TestCloseKeepsOnlyASmallLog(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "peerwiki.db")
@@ -220,6 +220,18 @@ func TestCloseKeepsOnlyASmallLog(t *testing.T) {
 	s.Close()
 	if n := walSize(); n != 0 {
 		t.Fatalf("log after 750 KB of commits: %d bytes, want it copied and emptied", n)
+	}
+	// Next to a node, which checkpoints in the background, a large log is
+	// left to it.
+	s = open()
+	s.LeaveCheckpoints()
+	b = historytest.NewBuilder(t, s)
+	for range 15 {
+		b.Put(page, "P", randomBody(rng, 1000), page)
+	}
+	s.Close()
+	if n := walSize(); n <= 512<<10 {
+		t.Fatalf("log after 750 KB of commits next to a node: %d bytes, want it left as it was", n)
 	}
 	s = open()
 	defer s.Close()

@@ -264,6 +264,11 @@ func OpenWith(dir string, o OpenOptions) (*Repo, error) {
 // Close closes the database.
 func (r *Repo) Close() error { return r.store.Close() }
 
+// NodeRunsHere tells the repo that a node runs on it (a command next to a
+// serve or the UI): the node keeps the database's write-ahead log in
+// check, and Close leaves it alone.
+func (r *Repo) NodeRunsHere() { r.store.LeaveCheckpoints() }
+
 // Key reads the wiki's 32-byte pre-shared key.
 func (r *Repo) Key() ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(r.Dir, KeyFile))

@@ -97,6 +97,7 @@ func (a *app) noteCommitBase(r *wiki.Repo) {
 	if _, err := p2p.DialNode(r.Dir); err != nil {
 		return
 	}
+	r.NodeRunsHere()
 	if n, err := r.ChangeCount(context.Background()); err == nil {
 		a.commitBase, a.watchCommits = n, true
 	}
