@@ -39,6 +39,10 @@ type Bulk struct {
 	// divergent says, for each page the stream gained revisions of,
 	// whether the last batch that touched it left it divergent.
 	divergent map[cid.Cid]bool
+	// prepared says the connection's settings are changed (prepare), and
+	// autoCheckpoint is the setting to restore.
+	prepared       bool
+	autoCheckpoint int
 }
 
 // BulkResult says what a Bulk stored.
@@ -61,22 +65,50 @@ func (s *Store) BeginBulk(ctx context.Context) (*Bulk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	// Statement journals in memory: each multi-row INSERT of a long
-	// transaction journals the pages it changes, and past 64 KiB SQLite
-	// writes that to a temporary file (40,000 writes of a page in an
-	// import of the benchmark wiki, more than the database itself got).
-	// A statement's journal is small; the pool's connections keep files.
-	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+	b := &Bulk{s: s, conn: conn, authorIDs: map[string]int64{}, divergent: map[cid.Cid]bool{}}
+	if err := b.prepare(ctx); err != nil {
+		b.restore()
 		conn.Close()
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	tx, err := s.beginWriteOn(ctx, conn, true)
-	if err != nil {
-		restoreTempStore(conn)
+	if b.tx, err = s.beginWriteOn(ctx, conn, true); err != nil {
+		b.restore()
 		conn.Close()
 		return nil, err
 	}
-	return &Bulk{s: s, conn: conn, tx: tx, authorIDs: map[string]int64{}, divergent: map[cid.Cid]bool{}}, nil
+	return b, nil
+}
+
+// prepare sets up the Bulk's connection for one long transaction; restore
+// undoes it before the connection goes back to the pool.
+//
+//   - Statement journals in memory: each multi-row INSERT of a long
+//     transaction journals the pages it changes, and past 64 KiB SQLite
+//     writes that to a temporary file (40,000 writes of a page in an
+//     import of the benchmark wiki, more than the database itself got).
+//     A statement's journal is small.
+//   - No checkpoint at commit: the log, which holds the whole stream, is
+//     copied into the database by the store's Close (or its background
+//     checkpoints, or the next commit), once, rather than at the commit
+//     and again for the writes that follow it (the search index's merge):
+//     about 60 ms of an import of the benchmark wiki.
+func (b *Bulk) prepare(ctx context.Context) error {
+	if err := b.conn.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&b.autoCheckpoint); err != nil {
+		return err
+	}
+	b.prepared = true
+	_, err := b.conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0`)
+	return err
+}
+
+func (b *Bulk) restore() {
+	if !b.prepared {
+		return
+	}
+	b.prepared = false
+	if _, err := b.conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA temp_store = DEFAULT; PRAGMA wal_autocheckpoint = %d`, b.autoCheckpoint)); err != nil {
+		b.conn.Raw(func(any) error { return driver.ErrBadConn }) // not back into the pool
+	}
 }
 
 // Put stores a batch that passed Check, with Put's verification; its
@@ -133,7 +165,7 @@ func (b *Bulk) Commit(ctx context.Context) (*BulkResult, error) {
 	s.lazy.pending.Store(true)
 	s.authors.addAll(b.authorIDs)
 	endLazy(b.conn)
-	restoreTempStore(b.conn)
+	b.restore()
 	b.conn.Close() // back to the pool, for compact
 	b.tx, b.conn = nil, nil
 	for _, p := range b.res.Pages {
@@ -154,15 +186,7 @@ func (b *Bulk) Rollback() {
 	}
 	b.tx.end()
 	endLazy(b.conn)
-	restoreTempStore(b.conn)
+	b.restore()
 	b.conn.Close()
 	b.tx, b.conn = nil, nil
-}
-
-// restoreTempStore gives conn back the temporary files BeginBulk took
-// away, before it goes back to the pool.
-func restoreTempStore(conn *sql.Conn) {
-	if _, err := conn.ExecContext(context.Background(), `PRAGMA temp_store = DEFAULT`); err != nil {
-		conn.Raw(func(any) error { return driver.ErrBadConn }) // not back into the pool
-	}
 }
