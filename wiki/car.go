@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/ipfs/go-cid"
@@ -47,7 +48,49 @@ func (r *Repo) ExportCAR(ctx context.Context, w io.Writer, since []cid.Cid) (his
 // wiki's policies to pages the import made divergent, as after a sync.
 // The bundle is stored in one transaction (history.Bulk): a bad block
 // anywhere refuses it whole, with nothing stored.
+//
+// Revisions by members that the bundle itself adds (their admission is in
+// the bundle's copy of the member list) are held back by the first pass,
+// which checks authors against the list as it stood: when the list
+// changed and revisions were held back, a bundle read from a file is
+// read again, in a second transaction, once the list is up to date.
 func (r *Repo) ImportCAR(ctx context.Context, rd io.Reader) (CARImport, error) {
+	before, err := r.Members(ctx)
+	if err != nil {
+		return CARImport{}, err
+	}
+	out, err := r.importCAROnce(ctx, rd)
+	if err != nil || out.Deferred == 0 {
+		return out, err
+	}
+	after, err := r.Members(ctx)
+	if err != nil || after == before {
+		return out, err
+	}
+	f, ok := rd.(io.Seeker)
+	if !ok {
+		return out, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return out, nil
+	}
+	again, err := r.importCAROnce(ctx, rd)
+	if err != nil {
+		return out, err
+	}
+	out.Stored += again.Stored
+	out.Revisions += again.Revisions
+	out.Deferred = again.Deferred
+	for _, c := range again.Conflicts {
+		if !slices.Contains(out.Conflicts, c) {
+			out.Conflicts = append(out.Conflicts, c)
+		}
+	}
+	return out, nil
+}
+
+// importCAROnce is one pass of ImportCAR, in one transaction.
+func (r *Repo) importCAROnce(ctx context.Context, rd io.Reader) (CARImport, error) {
 	out := CARImport{Conflicts: []string{}}
 	cr, err := history.NewCARReader(rd)
 	if err != nil {

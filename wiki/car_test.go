@@ -145,3 +145,72 @@ func withoutSection(file []byte, b history.Block) []byte {
 	}
 	return nil
 }
+
+// TestCARImportAdmitsMembersTheBundleAdds: Bob, who joined earlier, takes
+// a bundle from Ada holding the page of Carol, whom Ada added after Bob
+// last heard from her. The first pass holds Carol's revision back (the
+// member list, as Bob had it, does not name her); the bundle names her,
+// and a bundle in a file is read again once the list says so. From a
+// stream, the revision waits, as before, and says so.
+func TestCARImportAdmitsMembersTheBundleAdds(t *testing.T) {
+	ctx := context.Background()
+	a := newTestRepo(t, "ada")
+	if _, err := a.Create(ctx, "Home", "hello\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	replica := func(name string) *Repo {
+		r, err := InitReplica(filepath.Join(t.TempDir(), name), name, a.Config.Wiki, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		if err := a.AddMember(ctx, r.ID.ID, name, RoleMember); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	bundle := func(from *Repo) []byte {
+		var buf bytes.Buffer
+		if _, err := from.ExportCAR(ctx, &buf, nil); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	carry := func(to *Repo, rd io.Reader) CARImport {
+		t.Helper()
+		res, err := to.ImportCAR(ctx, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	bob, bob2 := replica("bob"), replica("bob2")
+	for _, b := range []*Repo{bob, bob2} {
+		file := bundle(a)
+		carry(b, bytes.NewReader(file))
+	}
+	carol := replica("carol")
+	file := bundle(a)
+	carry(carol, bytes.NewReader(file))
+	page, err := carol.Create(ctx, "Carol's page", "by carol\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = bundle(carol)
+	if res := carry(a, bytes.NewReader(file)); res.Deferred != 0 {
+		t.Fatalf("Ada, who added Carol, held back %d of her revisions", res.Deferred)
+	}
+
+	file = bundle(a)
+	res := carry(bob, bytes.NewReader(file))
+	if res.Deferred != 0 {
+		t.Fatalf("from a file: %d revisions held back, want none (%+v)", res.Deferred, res)
+	}
+	if _, err := bob.store.Heads(ctx, page); err != nil {
+		t.Fatalf("Carol's page at Bob: %v", err)
+	}
+	res = carry(bob2, struct{ io.Reader }{bytes.NewReader(file)})
+	if res.Deferred == 0 {
+		t.Fatalf("from a stream: nothing held back (%+v); the test no longer shows the limit", res)
+	}
+}

@@ -150,7 +150,7 @@ func (a *app) importCAR(cmd *cobra.Command, path string, asJSON bool) error {
 	fmt.Fprintf(a.stdout, "imported %s: %s (%s of %d)", path, pluralCount(res.Revisions, "new revision", "new revisions"),
 		pluralCount(res.Stored, "new block", "new blocks"), res.Blocks)
 	if res.Deferred > 0 {
-		fmt.Fprintf(a.stdout, ", %d waiting (dated ahead of this clock, or a page at its cap of heads)", res.Deferred)
+		fmt.Fprintf(a.stdout, ", %d waiting (dated ahead of this clock, a page at its cap of heads, or by an author not on the member list here)", res.Deferred)
 	}
 	if len(res.Conflicts) > 0 {
 		fmt.Fprintf(a.stdout, ", %s in conflict", pluralCount(len(res.Conflicts), "page", "pages"))
