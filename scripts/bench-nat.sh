@@ -9,7 +9,10 @@
 #       --pages 330 --revs 10 --seed 42) synced through the relay, and the
 #       latency of --edits edits going back and forth over it;
 #   (c) a member whose home network changes (his link moved to another
-#       router, or his router renumbered) is found again: time.
+#       router, given a fresh address first, or his router renumbered) is
+#       found again: time from the change until a page Ada wrote just after
+#       it is stored at Bob and Ada's node holds a connection to Bob made
+#       after it (not the old one, which lingers until a probe closes it).
 # Ada's wiki in (a) and (c) is gen.py --pages 100 --revs 10 --seed 42.
 # Members are arranged as users arrange them: Ada runs `serve --relay
 # RELAY-TCP-ADDR --public-net 10.213.0.0/24`; Bob runs only `join CODE` and
