@@ -67,6 +67,9 @@ type gossip struct {
 	peers    *pubsub.TopicEventHandler
 	work     chan heard
 	lastJoin atomic.Int64 // unix ns of the latest peer joining the topic
+	// lastPublish is unix ns of this node's latest announcement of its
+	// own commits.
+	lastPublish atomic.Int64
 }
 
 // meshWindow is how long after a peer joins the topic its mesh links may
@@ -229,7 +232,16 @@ func (g *gossip) peerLoop() {
 			return
 		}
 		if e.Type == pubsub.PeerJoin {
-			g.lastJoin.Store(time.Now().UnixNano())
+			now := time.Now()
+			g.lastJoin.Store(now.UnixNano())
+			// What this node published just before the peer joined the
+			// topic (an edit made as a connection came back, before the
+			// peer's subscription arrived) went to the peers it knew
+			// then: a sync with the newcomer carries it, where the next
+			// periodic announcement would, seconds later.
+			if now.Sub(time.Unix(0, g.lastPublish.Load())) < meshWindow {
+				g.n.Trigger(e.Peer)
+			}
 		}
 	}
 }
@@ -363,6 +375,7 @@ func (g *gossip) announce(ctx context.Context, revs []history.NewRevision, inlin
 	if err := g.topic.Publish(ctx, data); err != nil {
 		return fmt.Errorf("publish heads: %w", err)
 	}
+	g.lastPublish.Store(time.Now().UnixNano())
 	g.n.log.Debug("published", "revisions", len(revs), "bytes", len(data), "us", time.Now().UnixMicro())
 	return nil
 }

@@ -165,6 +165,7 @@ type Node struct {
 	// kept are the peers keepConnected dials; stored is closed (and
 	// replaced) whenever revisions from peers are stored.
 	kept   map[peer.ID]bool
+	redial chan struct{} // closed (and replaced) to cut redial waits short
 	stored chan struct{}
 
 	gossip *gossip
@@ -244,6 +245,15 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	h.SetStreamHandler(AckProtocol, n.handleAck)
 	h.SetStreamHandler(JoinProtocol, n.handleJoin)
 	n.watchMembers()
+	// A change of this node's own addresses (a relay reservation made
+	// again, a new network after a move) is when a peer that could not
+	// be reached may be reachable: the redials go at once instead of at
+	// the end of their backoff (up to maxRedialBackoff).
+	n.redial = make(chan struct{})
+	if err := n.onHostEvents([]any{new(event.EvtLocalAddressesUpdated)}, func(any) { n.redialNow() }); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if cfg.SyncOnConnect {
 		if err := n.watchConnections(); err != nil {
 			n.Close()
@@ -587,9 +597,30 @@ func (n *Node) keepConnected(info peer.AddrInfo) {
 			case <-n.ctx.Done():
 				return
 			case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff/4)))):
+			case <-n.redialSignal():
+				// Not sooner than a quarter second after the last try.
+				time.Sleep(redialSoonest)
 			}
 		}
 	}()
+}
+
+// redialSoonest is the least time between two redials of a peer.
+const redialSoonest = 250 * time.Millisecond
+
+// redialSignal is closed the next time redialNow is called.
+func (n *Node) redialSignal() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.redial
+}
+
+// redialNow cuts short the waits of the redials of peers not connected.
+func (n *Node) redialNow() {
+	n.mu.Lock()
+	close(n.redial)
+	n.redial = make(chan struct{})
+	n.mu.Unlock()
 }
 
 // limitedWait is how long Connect waits for a hole punch to turn a
