@@ -86,7 +86,7 @@ func (n *Node) handleAck(s network.Stream) {
 	wait := min(time.Duration(req.WaitMS)*time.Millisecond, maxAckWait)
 	deadline := time.Now().Add(wait)
 	for {
-		stored := n.storedSignal() // before looking: a store after the look wakes us
+		stored := n.stored.wait() // before looking: a store after the look wakes us
 		held := true
 		for _, c := range revs {
 			if ok, err := n.store.Has(n.ctx, c); err != nil || !ok {

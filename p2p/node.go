@@ -162,11 +162,11 @@ type Node struct {
 	ownWAL  walState      // the write-ahead log as this node's last store left it (watch.go)
 	storing atomic.Int32  // stores of revisions from peers under way (watch.go)
 	closed  bool
-	// kept are the peers keepConnected dials; stored is closed (and
-	// replaced) whenever revisions from peers are stored.
-	kept   map[peer.ID]bool
-	redial chan struct{} // closed (and replaced) to cut redial waits short
-	stored chan struct{}
+	// kept are the peers keepConnected dials; stored fires whenever
+	// revisions from peers are stored, redial when the redials' waits
+	// should be cut short.
+	kept           map[peer.ID]bool
+	stored, redial broadcast
 
 	gossip *gossip
 	// presence is the editors-on-pages channel (nil without gossip).
@@ -213,7 +213,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, store: cfg.Store, wiki: cfg.Store.Wiki(), log: cfg.Logger, bans: bans,
 		gate: newGate(cfg.Identity.ID, bans, cfg.Members), joins: newAttemptLimiter(joinAttempts, joinAttemptWindow),
 		locks: map[peer.ID]chan struct{}{}, inbound: map[peer.ID]*inboundSync{}, work: newWorkBudget(cfg.work), wanted: map[peer.ID]*syncTrigger{},
-		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1), kept: map[peer.ID]bool{}, stored: make(chan struct{})}
+		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1), kept: map[peer.ID]bool{}}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	var gater connmgr.ConnectionGater = n.gate
 	if cfg.dialWatch != nil {
@@ -249,8 +249,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	// again, a new network after a move) is when a peer that could not
 	// be reached may be reachable: the redials go at once instead of at
 	// the end of their backoff (up to maxRedialBackoff).
-	n.redial = make(chan struct{})
-	if err := n.onHostEvents([]any{new(event.EvtLocalAddressesUpdated)}, func(any) { n.redialNow() }); err != nil {
+	if err := n.onHostEvents([]any{new(event.EvtLocalAddressesUpdated)}, func(any) { n.redial.fire() }); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -395,21 +394,6 @@ func (n *Node) Notice(committed time.Time) {
 	case n.wake <- struct{}{}:
 	default:
 	}
-}
-
-// storedSignal is closed the next time revisions from a peer are stored.
-func (n *Node) storedSignal() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.stored
-}
-
-// signalStored wakes whoever waits on storedSignal.
-func (n *Node) signalStored() {
-	n.mu.Lock()
-	close(n.stored)
-	n.stored = make(chan struct{})
-	n.mu.Unlock()
 }
 
 // markFromNetwork remembers revisions that arrived from peers, so the
@@ -597,7 +581,7 @@ func (n *Node) keepConnected(info peer.AddrInfo) {
 			case <-n.ctx.Done():
 				return
 			case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff/4)))):
-			case <-n.redialSignal():
+			case <-n.redial.wait():
 				// Not sooner than a quarter second after the last try.
 				time.Sleep(redialSoonest)
 			}
@@ -608,19 +592,30 @@ func (n *Node) keepConnected(info peer.AddrInfo) {
 // redialSoonest is the least time between two redials of a peer.
 const redialSoonest = 250 * time.Millisecond
 
-// redialSignal is closed the next time redialNow is called.
-func (n *Node) redialSignal() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.redial
+// broadcast wakes everyone waiting on it at once: a channel closed, and
+// replaced, each time it fires.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
 }
 
-// redialNow cuts short the waits of the redials of peers not connected.
-func (n *Node) redialNow() {
-	n.mu.Lock()
-	close(n.redial)
-	n.redial = make(chan struct{})
-	n.mu.Unlock()
+// wait is closed the next time b fires.
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *broadcast) fire() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+	}
+	b.ch = make(chan struct{})
 }
 
 // limitedWait is how long Connect waits for a hole punch to turn a

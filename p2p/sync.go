@@ -81,7 +81,7 @@ func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Check
 		n.log.Debug("stored", "peer", p, "revisions", len(res.Revisions), "blocks", res.Blocks,
 			"last", res.Revisions[len(res.Revisions)-1], "us", time.Now().UnixMicro())
 		n.emit(Event{Kind: EventReceived, Peer: p, Revisions: res.Revisions, Gossip: viaGossip})
-		n.signalStored()
+		n.stored.fire()
 		n.storedFromPeer(viaGossip)
 	}
 	if len(res.Deferred) > 0 {

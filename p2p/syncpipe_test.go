@@ -21,7 +21,7 @@ import (
 func pipeNode(r *replica) *Node {
 	return &Node{cfg: Config{Store: r.Store, Identity: r.ID}, store: r.Store, wiki: r.Store.Wiki(),
 		log: slog.New(slog.DiscardHandler), work: newWorkBudget(defaultWorkShare),
-		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1), stored: make(chan struct{})}
+		fromNet: map[cid.Cid]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // pipeSync is what one sync over net.Pipe did on each side.
