@@ -128,7 +128,8 @@ func natWaitVia(t *testing.T, r *Repo, names map[string]string, connect, upgrade
 // natWaitFoundAgain waits, until deadline, for r's node to hold a
 // connection to the peer id made after change (a move or renumbering of
 // a home), and returns how that peer is connected and when, after
-// change, that connection was made. Reading "connected" or "via" alone
+// change, that connection was made. The tests judge "found again" by
+// edits crossing both ways; this says how. Reading "connected" or "via" alone
 // right after a change reads the old connection, dead or not, which
 // lingers until a liveness probe closes it; so the peer counts as found
 // again only when every connection it had is gone and a new one is up
@@ -216,21 +217,23 @@ func TestNAT(t *testing.T) {
 			// address changes and every mapping his old NAT held is gone.
 			rig.mustScript("move", "member2", "router4")
 			moved := time.Now()
+			// Found again: pages written on both sides just after the
+			// move cross it both ways. Neither can travel over a dead
+			// connection that lingers until a liveness probe closes it;
+			// a relayed one whose QUIC leg followed Bob may carry them,
+			// and then he was never lost.
 			ada.OK("new", "After the move", "--body", "Written while Bob moved.\n")
+			bob.OK("new", "From Bob's new home", "--body", "Hello from router4.\n")
 			took := natWaitPage(t, 45*time.Second, "After the move", moved, bob)
 			t.Logf("a page written at Ada just after Bob's move reached him %s after it", took.Round(time.Millisecond))
-			// That page may have gone over a connection made before the
-			// move (a relayed one whose QUIC leg followed Bob); found
-			// again means a connection made after it.
-			via, found, ok := natWaitFoundAgain(t, ada, adaServe, bobID, moved, moved.Add(45*time.Second))
-			if !ok {
-				t.Fatalf("45 s after Bob's move, Ada's node holds no connection to him made after it: %+v", natPeers(ada)[bobID])
+			took = natWaitPage(t, 45*time.Second, "From Bob's new home", moved, ada, carol)
+			t.Logf("a page written at Bob just after his move reached Ada and Carol %s after it", took.Round(time.Millisecond))
+			// How: a connection made after the move, or one that carried on.
+			if via, found, ok := natWaitFoundAgain(t, ada, adaServe, bobID, moved, moved.Add(30*time.Second)); ok {
+				t.Logf("Ada's node connected to Bob anew %s after his move; via %s", found.Round(time.Millisecond), via)
+			} else {
+				t.Logf("Ada's node made no new connection to Bob within 30 s of his move (one that carried on: %+v)", natPeers(ada)[bobID])
 			}
-			t.Logf("Ada's node connected to Bob anew %s after his move; via %s", found.Round(time.Millisecond), via)
-			start := time.Now()
-			bob.OK("new", "From Bob's new home", "--body", "Hello from router4.\n")
-			took = natWaitPage(t, 30*time.Second, "From Bob's new home", start, ada, carol)
-			t.Logf("Bob's page from his new home reached Ada and Carol in %s (%s after his move)", took.Round(time.Millisecond), time.Since(moved).Round(time.Millisecond))
 		})
 		if t.Failed() {
 			for name, s := range map[string]*Serve{"relay": relay, "ada": adaServe, "bob": bobServe, "carol": carolServe} {
@@ -665,11 +668,11 @@ func natBenchRelayed(t *testing.T, history natWiki, edits int) string {
 
 // natBenchMoves is (c): a member whose home network changes (his link moved
 // to another router, or his router given a new public address) is found
-// again. For each change: the time from it to a page Ada wrote just
-// after it being stored at Bob, and to Ada's node holding a connection to
-// Bob made after it (natWaitFoundAgain); he is found again when both
-// have happened. Then Bob edits a page, and the time to its store at Ada
-// checks that the new connection carries edits.
+// again. For each change: the time from it to an edit Ada made just after
+// it being stored at Bob, and to one Bob made just after it being stored
+// at Ada; he is found again when both have happened. How they are
+// connected then (natWaitFoundAgain: a new connection, or one that
+// carried on) is reported beside it.
 func natBenchMoves(t *testing.T, history natWiki, moves int) string {
 	var b strings.Builder
 	t.Run("moves", func(t *testing.T) {
@@ -718,44 +721,54 @@ func natBenchMoves(t *testing.T, history natWiki, moves int) string {
 				p.rig.mustScript("renumber", current, fmt.Sprintf("10.213.0.%d", 100+i))
 			}
 			deadline := start.Add(90 * time.Second)
-			rev := p.ada.OK("edit", pages[i%len(pages)].ID, "--body", fmt.Sprintf("Written after change %d.\n", i))
-			var got time.Duration
-			for got == 0 && time.Now().Before(deadline) {
+			// Both write just after the change; each edit crosses it
+			// only over a path that works (a dead connection that
+			// lingers until a probe closes it carries nothing).
+			revA := p.ada.OK("edit", pages[i%len(pages)].ID, "--body", fmt.Sprintf("Written after change %d.\n", i))
+			revB := p.bob.OK("edit", pages[(i+1)%len(pages)].ID, "--body", fmt.Sprintf("Bob's edit after change %d.\n", i))
+			var got, gotBack time.Duration
+			for (got == 0 || gotBack == 0) && time.Now().Before(deadline) {
 				p.bobEvents.poll()
-				if us, ok := p.bobEvents.at[rev]; ok {
+				p.adaEvents.poll()
+				if us, ok := p.bobEvents.at[revA]; ok && got == 0 {
 					got = time.UnixMicro(us).Sub(start)
+				}
+				if us, ok := p.adaEvents.at[revB]; ok && gotBack == 0 {
+					gotBack = time.UnixMicro(us).Sub(start)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			via, reconnected, ok := natWaitFoundAgain(t, p.ada, p.adaServe, p.bobID, start, deadline)
-			if got == 0 || !ok {
+			if got == 0 || gotBack == 0 {
 				lost[kind]++
 				vias[kind]["not found"]++
-				t.Logf("change %d (%s): not found again within 90 s (page at Bob: %v; new connection: %v)\nada:\n%s\nbob:\n%s",
-					i, kind, got != 0, ok, natInfoSince(p.adaServe.Log(), start), natInfoSince(p.bobServe.Log(), start))
+				t.Logf("change %d (%s): not found again within 90 s (Ada's edit at Bob: %v; Bob's at Ada: %v)\nada:\n%s\nbob:\n%s",
+					i, kind, got != 0, gotBack != 0, natInfoSince(p.adaServe.Log(), start), natInfoSince(p.bobServe.Log(), start))
 				continue
 			}
 			page[kind] = append(page[kind], got)
-			conn[kind] = append(conn[kind], reconnected)
-			found[kind] = append(found[kind], max(got, reconnected))
-			vias[kind][via]++
-			lag, ok := natEditLag(t, p.bob, p.bobEvents, p.adaEvents, pages[(i+1)%len(pages)].ID, fmt.Sprintf("Bob's edit after change %d.\n", i), 30*time.Second)
+			back[kind] = append(back[kind], gotBack)
+			found[kind] = append(found[kind], max(got, gotBack))
+			// How they reach each other now: a connection made after the
+			// change (within 30 s of it), or one that carried on.
+			via, reconnected, ok := natWaitFoundAgain(t, p.ada, p.adaServe, p.bobID, start, start.Add(30*time.Second))
 			if ok {
-				back[kind] = append(back[kind], lag)
+				conn[kind] = append(conn[kind], reconnected)
 			} else {
-				lost[kind]++
+				via = "no new connection, " + natPeers(p.ada)[p.bobID].Via
 			}
-			t.Logf("change %d (%s): page at Bob after %s; Ada's node connected to Bob anew after %s (%s); Bob's edit then at Ada after %s (%v); found: %s",
-				i, kind, got, reconnected, via, lag, ok, natSecsOf(found[kind]))
+			vias[kind][via]++
+			t.Logf("change %d (%s): Ada's edit at Bob after %s, Bob's at Ada after %s; Ada's node connected to Bob anew: %v after %s (%s); found: %s",
+				i, kind, got, gotBack, ok, reconnected, via, natSecsOf(found[kind]))
 			t.Logf("ada:\n%s\nbob:\n%s", natInfoSince(p.adaServe.Log(), start), natInfoSince(p.bobServe.Log(), start))
 		}
-		fmt.Fprintf(&b, "(c) A member whose home network changes address, found again (%d changes of each kind, alternating; Bob's home behind MASQUERADE, the same serve running throughout; each change made once Ada's node held a hole-punched connection to Bob again: %d and %d times, else after waiting a minute). Found again: Ada's page written just after the change stored at Bob, and Ada's node holding a connection to Bob made after the change (connected since after it, or a hole punch to him logged after it), whichever comes later.\n\n",
+		fmt.Fprintf(&b, "(c) A member whose home network changes address, found again (%d changes of each kind, alternating; Bob's home behind MASQUERADE, the same serve running throughout; each change made once Ada's node held a hole-punched connection to Bob again: %d and %d times, else after waiting a minute). Found again: an edit Ada made just after the change stored at Bob, and one Bob made just after it stored at Ada, whichever comes later (neither travels over a dead connection that lingers until a probe closes it). How they are connected then: a connection Ada's node made to Bob after the change (within 30 s of it: connected since after it, or a hole punch to him logged after it), or one that carried on.\n\n",
 			moves, steady[kinds[0]], steady[kinds[1]])
-		b.WriteString("| change | found again: each, s | median / max | Ada's page at Bob: median / max | Ada's new connection to Bob: median / max (via) | then Bob's edit at Ada: max | target | |\n|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("| change | found again: each, s | median / max | Ada's edit at Bob: median / max | Bob's edit at Ada: median / max | Ada's new connection to Bob: median / max (via) | target | |\n|---|---|---|---|---|---|---|---|\n")
 		for _, k := range kinds {
-			fmt.Fprintf(&b, "| %s (%d of %d found) | %s | %s / %s | %s / %s | %s / %s (%s) | %s | ≤ 30 s | %s |\n", k, len(found[k]), moves, natSecsOf(found[k]),
+			fmt.Fprintf(&b, "| %s (%d of %d found) | %s | %s / %s | %s / %s | %s / %s | %s / %s (%s) | ≤ 30 s | %s |\n", k, len(found[k]), moves, natSecsOf(found[k]),
 				natSecOf(found[k], msMedian), natSecOf(found[k], natMax), natSecOf(page[k], msMedian), natSecOf(page[k], natMax),
-				natSecOf(conn[k], msMedian), natSecOf(conn[k], natMax), natCounts(vias[k]), natSecOf(back[k], natMax),
+				natSecOf(back[k], msMedian), natSecOf(back[k], natMax),
+				natSecOf(conn[k], msMedian), natSecOf(conn[k], natMax), natCounts(vias[k]),
 				natMet(lost[k] == 0 && natMax(found[k]) <= 30*time.Second))
 		}
 		b.WriteString("\n")
