@@ -314,3 +314,44 @@ func mapsEqual(a, b map[string]bool) bool {
 	}
 	return true
 }
+
+// TestCAROfflineMemberRoundTrip: a laptop that never meets the others.
+// It joins without syncing (its invite cannot be redeemed: no admin is
+// reachable), takes the wiki from a bundle, and edits: the edit is kept
+// but does not count yet, and the command says so. Once Ada adds the
+// laptop by its id and brings it a bundle, its edit counts there, and a
+// bundle back brings it to Ada.
+func TestCAROfflineMemberRoundTrip(t *testing.T) {
+	a := InitRepo(t, "ada")
+	home := a.OK("new", "Home", "--body", "Ada's text.\n")
+	laptop := offlineReplica(t, a, "laptop")
+	stick := func(from, to *Repo) {
+		t.Helper()
+		file := filepath.Join(t.TempDir(), "stick.car")
+		from.OK("export", "--car", file)
+		to.OK("import", "--car", file)
+	}
+	stick(a, laptop)
+	res := laptop.Run("edit", home, "--body", "Written on the laptop.\n")
+	if res.Code != 0 || !strings.Contains(res.Stderr, "not on the wiki's member list yet") {
+		t.Fatalf("edit on an unlisted replica: exit %d, stderr %q; want 0 and a warning", res.Code, res.Stderr)
+	}
+	if got := laptop.Show(home).Body; got != "Ada's text.\n" {
+		t.Fatalf("the unlisted replica's edit counts already: %q", got)
+	}
+	id := strings.TrimSpace(laptop.OK("id"))
+	a.OK("member", "add", id, "--name", "laptop")
+	stick(a, laptop)
+	if got := laptop.Show(home).Body; got != "Written on the laptop.\n" {
+		t.Fatalf("after Ada added the laptop, its page reads %q", got)
+	}
+	if res := laptop.Run("edit", home, "--body", "Again, listed.\n"); res.Code != 0 || strings.Contains(res.Stderr, "warning") {
+		t.Fatalf("edit once listed: exit %d, stderr %q", res.Code, res.Stderr)
+	}
+	stick(laptop, a)
+	if got := a.Show(home).Body; got != "Again, listed.\n" {
+		t.Fatalf("Ada's page after the laptop's bundle reads %q", got)
+	}
+	a.OK("fsck")
+	laptop.OK("fsck")
+}

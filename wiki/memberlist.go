@@ -50,6 +50,18 @@ func (mc *memberCache) admit(r *history.Revision) error {
 	return m.admits(r)
 }
 
+// Unlisted reports whether the member list is known and does not name
+// this replica (a replica removed from it is refused writes instead):
+// what it writes is stored void until an admin adds it.
+func (r *Repo) Unlisted(ctx context.Context) bool {
+	m, err := r.Members(ctx)
+	if err != nil || m == nil || !m.Founded {
+		return false
+	}
+	_, listed := m.Get(r.ID.ID)
+	return !listed
+}
+
 // Changed returns a channel that receives (without blocking the sender)
 // each time the member list changes.
 func (r *Repo) MembersChanged() <-chan struct{} {

@@ -84,7 +84,7 @@ when anything is off.`,
 					among = append(among, pluralCount(t.Deleted, "deleted page", "deleted pages"))
 				}
 				if t.Void > 0 {
-					among = append(among, pluralCount(t.Void, "void revision", "void revisions")+" (by removed members)")
+					among = append(among, pluralCount(t.Void, "void revision", "void revisions")+" (by authors not on the member list)")
 				}
 				note := ""
 				if len(among) > 0 {

@@ -46,7 +46,7 @@ marked, and so are automatic merges.`,
 					s += " " + out.dim("[deleted]")
 				}
 				if e.Void {
-					s += " " + out.red("[void: by a removed member]")
+					s += " " + out.red("[void: its author is not a member]")
 				}
 				if e.Auto {
 					s += " " + out.cyan("[auto: "+termtext.Line(e.Policy)+"]")

@@ -119,6 +119,17 @@ func (a *app) noticeCommits() {
 	}
 }
 
+// warnUnlisted says, after a write, when this replica is not on the
+// wiki's member list (its invite not redeemed yet, or never given one):
+// the revision is kept, but every replica, this one included, counts it
+// (shows it) only once an admin adds this replica.
+func (a *app) warnUnlisted(r *wiki.Repo) {
+	if !r.Unlisted(context.Background()) {
+		return
+	}
+	fmt.Fprintf(a.stderr, "warning: this replica (%s) is not on the wiki's member list yet: what it writes is kept, but counts and shows only once an admin adds it (at its next sync with an admin's node, which redeems its invite; away from the network, an admin runs 'peerwiki member add %s' and brings a bundle back)\n", r.ID.ID, r.ID.ID)
+}
+
 // errNoReplica is the message of a command that needs a replica to talk
 // to and has none.
 var errNoReplica = errors.New("no replica reachable: none remembered and no node running on this repo (give --peer MULTIADDR, join a wiki, or start 'peerwiki serve')")
