@@ -60,11 +60,13 @@ func (r *Repo) ImportCAR(ctx context.Context, rd io.Reader) (CARImport, error) {
 		return CARImport{}, err
 	}
 	out, err := r.importCAROnce(ctx, rd)
-	if err != nil || out.Deferred == 0 {
+	if err != nil {
 		return out, err
 	}
+	// As after a sync, the list is read again (and revisions of members
+	// the bundle removed are marked) before anything else is done here.
 	after, err := r.Members(ctx)
-	if err != nil || after == before {
+	if err != nil || out.Deferred == 0 || after == before {
 		return out, err
 	}
 	f, ok := rd.(io.Seeker)
