@@ -50,12 +50,13 @@ func (mc *memberCache) admit(r *history.Revision) error {
 	return m.admits(r)
 }
 
-// Unlisted reports whether the member list is known and does not name
-// this replica (a replica removed from it is refused writes instead):
-// what it writes is stored void until an admin adds it.
-func (r *Repo) Unlisted(ctx context.Context) bool {
-	m, err := r.Members(ctx)
-	if err != nil || m == nil || !m.Founded {
+// Unlisted reports whether the member list, as this repo's writes are
+// judged by it (read at open and after every change), is known and does
+// not name this replica (a replica removed from it is refused writes
+// instead): what it writes is stored void until an admin adds it.
+func (r *Repo) Unlisted() bool {
+	m := r.members.get()
+	if m == nil || !m.Founded {
 		return false
 	}
 	_, listed := m.Get(r.ID.ID)

@@ -124,7 +124,7 @@ func (a *app) noticeCommits() {
 // the revision is kept, but every replica, this one included, counts it
 // (shows it) only once an admin adds this replica.
 func (a *app) warnUnlisted(r *wiki.Repo) {
-	if !r.Unlisted(context.Background()) {
+	if !r.Unlisted() {
 		return
 	}
 	fmt.Fprintf(a.stderr, "warning: this replica (%s) is not on the wiki's member list yet: what it writes is kept, but counts and shows only once an admin adds it (at its next sync with an admin's node, which redeems its invite; away from the network, an admin runs 'peerwiki member add %s' and brings a bundle back)\n", r.ID.ID, r.ID.ID)
