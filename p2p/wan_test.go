@@ -509,11 +509,10 @@ func TestBadRelaysAreOneLogLine(t *testing.T) {
 	}
 }
 
-// A relay that refuses every reservation (full) is one line in the log.
-func TestRefusingRelayIsOneLogLine(t *testing.T) {
-	publicLoopback(t)
-	defer func(d time.Duration) { reserveWait = d }(reserveWait)
-	reserveWait = 2 * time.Second
+// loopbackRelay is a bare Circuit Relay v2 on 127.0.0.1 (TCP only) with
+// the given resources, closed when the test ends.
+func loopbackRelay(t *testing.T, res relayv2.Resources) host.Host {
+	t.Helper()
 	key, _, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -522,14 +521,23 @@ func TestRefusingRelayIsOneLogLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rh.Close()
-	full := relayResources()
-	full.MaxReservations = 0
-	r, err := relayv2.New(rh, relayv2.WithResources(full))
+	t.Cleanup(func() { rh.Close() })
+	r, err := relayv2.New(rh, relayv2.WithResources(res))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(func() { r.Close() })
+	return rh
+}
+
+// A relay that refuses every reservation (full) is one line in the log.
+func TestRefusingRelayIsOneLogLine(t *testing.T) {
+	publicLoopback(t)
+	defer func(d time.Duration) { reserveWait = d }(reserveWait)
+	reserveWait = 2 * time.Second
+	full := relayResources()
+	full.MaxReservations = 0
+	rh := loopbackRelay(t, full)
 	var log lockedBuffer
 	startDaemon(t, newReplica(t), "", func(c *DaemonConfig) {
 		c.Node.Logger = slog.New(slog.NewTextHandler(&log, nil))
@@ -612,20 +620,7 @@ func TestRelayGivenByTCPIsReachedOverQUIC(t *testing.T) {
 		waitFor(t, 10*time.Second, "the relay connection over QUIC again", func() bool { return da.Node().wan.overQUIC(ri.ID) })
 	})
 	t.Run("relay without QUIC", func(t *testing.T) {
-		key, _, err := crypto.GenerateEd25519Key(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rh, err := newHost(hostConfig{key: key, listen: loopback})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rh.Close()
-		r, err := relayv2.New(rh, relayv2.WithResources(relayResources()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
+		rh := loopbackRelay(t, relayResources())
 		var log lockedBuffer
 		da := startDaemon(t, newReplica(t), "", func(c *DaemonConfig) {
 			c.Node.Logger = slog.New(slog.NewTextHandler(&log, nil))
