@@ -153,13 +153,8 @@ func (b *Bulk) Commit(ctx context.Context) (*BulkResult, error) {
 		return nil, errors.New("bulk already ended")
 	}
 	defer b.Rollback() // on the error paths
-	if b.res.Revisions > 0 || b.res.Blocks > 0 {
-		if _, err := b.tx.Exec(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits'`); err != nil {
-			return nil, err
-		}
-	}
-	if err := b.tx.commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+	if err := b.tx.commitCounting(b.res.Revisions > 0 || b.res.Blocks > 0); err != nil {
+		return nil, err
 	}
 	s := b.s
 	s.lazy.pending.Store(true)

@@ -140,13 +140,8 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	if len(res.Revisions) > 0 || res.Blocks > 0 {
-		if _, err := tx.Exec(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits'`); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+	if err := tx.commitCounting(len(res.Revisions) > 0 || res.Blocks > 0); err != nil {
+		return nil, err
 	}
 	if !c.local {
 		s.lazy.pending.Store(true)

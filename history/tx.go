@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 
 	"github.com/ipfs/go-cid"
 )
@@ -84,6 +85,20 @@ func (t *connTx) Query(query string, args ...any) (*sql.Rows, error) {
 
 func (t *connTx) Exec(query string, args ...any) (sql.Result, error) {
 	return t.conn.ExecContext(t.ctx, query, args...)
+}
+
+// commitCounting commits, first bumping the commit counter (which a
+// running node polls to notice other processes' commits) when changed.
+func (t *connTx) commitCounting(changed bool) error {
+	if changed {
+		if _, err := t.Exec(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits'`); err != nil {
+			return err
+		}
+	}
+	if err := t.commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // commit commits the transaction.

@@ -340,13 +340,8 @@ func (s *Store) RevoidFor(ctx context.Context, authors []string, basis string) (
 	} else if len(pages) == 0 {
 		return nil, nil // the deferred end rolls the (empty) transaction back
 	}
-	if len(pages) > 0 {
-		if _, err := tx.Exec(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits'`); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+	if err := tx.commitCounting(len(pages) > 0); err != nil {
+		return nil, err
 	}
 	conn.Close()
 	s.yieldToWaiters()
