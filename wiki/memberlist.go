@@ -50,18 +50,11 @@ func (mc *memberCache) admit(r *history.Revision) error {
 	return m.admits(r)
 }
 
-// Unlisted reports whether the member list, as this repo's writes are
-// judged by it (read at open and after every change), is known and does
-// not name this replica (a replica removed from it is refused writes
-// instead): what it writes is stored void until an admin adds it.
-func (r *Repo) Unlisted() bool {
-	m := r.members.get()
-	if m == nil || !m.Founded {
-		return false
-	}
-	_, listed := m.Get(r.ID.ID)
-	return !listed
-}
+// VoidWrites counts the writes of this process that were stored void: a
+// replica not on the member list (its invite not redeemed yet, or never
+// given one; a removed one is refused writes instead) keeps what it
+// writes, which counts once an admin adds it.
+func (r *Repo) VoidWrites() int64 { return r.voidWrites.Load() }
 
 // Changed returns a channel that receives (without blocking the sender)
 // each time the member list changes.

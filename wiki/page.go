@@ -117,6 +117,9 @@ func (r *Repo) commitOn(ctx context.Context, d Draft, parents []*history.Revisio
 	if err != nil {
 		return cid.Undef, err
 	}
+	if len(res.Void) > 0 {
+		r.voidWrites.Add(1)
+	}
 	if err := r.ApplyPolicies(ctx, res.Divergent); err != nil {
 		return blk.Cid, err
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -65,6 +66,8 @@ type Repo struct {
 	// for the confirmation default.
 	// members is the member list the store's hooks consult.
 	members *memberCache
+	// voidWrites counts this process's writes stored void (VoidWrites).
+	voidWrites atomic.Int64
 
 	settingsCache struct {
 		sync.Mutex

@@ -110,7 +110,6 @@ page's latest rename.`,
 				return err
 			}
 			a.noticeCommits()
-			a.warnUnlisted(r)
 			fmt.Fprintln(a.stdout, rev)
 			if e.Title != nil && wiki.NormTitle(oldTitle) != wiki.NormTitle(title) {
 				if err := a.linksAfterRename(cmd, r, p.ID, oldTitle, title, updateLinks); err != nil {

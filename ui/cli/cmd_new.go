@@ -54,7 +54,6 @@ second page with that title.`,
 				return err
 			}
 			a.noticeCommits()
-			a.warnUnlisted(r)
 			fmt.Fprintln(a.stdout, id)
 			return a.confirm(cmd, r, id, conf)
 		},

@@ -58,7 +58,6 @@ resolved content; fields not given come from the latest head (or REV).`,
 				return err
 			}
 			a.noticeCommits()
-			a.warnUnlisted(r)
 			fmt.Fprintln(a.stdout, rev)
 			return a.confirm(cmd, r, rev, conf)
 		},

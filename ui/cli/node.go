@@ -119,12 +119,13 @@ func (a *app) noticeCommits() {
 	}
 }
 
-// warnUnlisted says, after a write, when this replica is not on the
-// wiki's member list (its invite not redeemed yet, or never given one):
-// the revision is kept, but every replica, this one included, counts it
-// (shows it) only once an admin adds this replica.
+// warnUnlisted says, as a command ends, when what it wrote was stored
+// void: this replica is not on the wiki's member list (its invite not
+// redeemed yet, or never given one). The revisions are kept, but every
+// replica, this one included, counts them (shows them) only once an
+// admin adds this replica.
 func (a *app) warnUnlisted(r *wiki.Repo) {
-	if !r.Unlisted() {
+	if r.VoidWrites() == 0 {
 		return
 	}
 	fmt.Fprintf(a.stderr, "warning: this replica (%s) is not on the wiki's member list yet: what it writes is kept, but counts and shows only once an admin adds it (at its next sync with an admin's node, which redeems its invite; away from the network, an admin runs 'peerwiki member add %s' and brings a bundle back)\n", r.ID.ID, r.ID.ID)

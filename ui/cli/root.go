@@ -74,6 +74,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer func() {
 		if a.repo != nil {
 			a.noticeCommits()
+			a.warnUnlisted(a.repo)
 			a.repo.Close()
 		}
 	}()
