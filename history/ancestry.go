@@ -166,7 +166,9 @@ func mergeBase(q querier, a, b cid.Cid) (cid.Cid, error) {
 	if pa != pb {
 		return cid.Undef, fmt.Errorf("revisions %s and %s are of different pages", a, b)
 	}
-	dag, err := pageDAG(q, pa)
+	// A shallow page's merge bases are right from its one boundary up
+	// (shallow.go); with more, the history below may hold a higher one.
+	dag, err := mergeableDAG(q, pa)
 	if err != nil {
 		return cid.Undef, err
 	}
@@ -201,7 +203,19 @@ func (s *Store) PageDAG(ctx context.Context, page cid.Cid) (map[cid.Cid]*DAGNode
 	if err != nil {
 		return nil, err
 	}
-	return pageDAG(s.db, id)
+	return mergeableDAG(s.db, id)
+}
+
+// mergeableDAG is pageDAG for what merges: ErrShallow for a page with
+// more than one boundary revision (see shallow.go), whose merge bases
+// may lie in the history not here yet.
+func mergeableDAG(q querier, page int64) (map[cid.Cid]*DAGNode, error) {
+	if n, err := pageBoundaries(q, page); err != nil {
+		return nil, err
+	} else if n > 1 {
+		return nil, fmt.Errorf("page #%d: %w", page, ErrShallow)
+	}
+	return pageDAG(q, page)
 }
 
 // TopoOrder sorts a DAG newest first in a topological order (children

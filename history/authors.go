@@ -201,9 +201,9 @@ func (s *Store) RevisionAuthors(ctx context.Context, cs []cid.Cid) (map[cid.Cid]
 // the past.
 func (s *Store) EarliestAuthor(ctx context.Context) (string, error) {
 	var peer string
-	err := s.db.QueryRowContext(ctx, `SELECT a.peer FROM revisions r JOIN revisions g ON g.id = r.page
+	err := s.db.QueryRowContext(ctx, `SELECT a.peer FROM revisions r LEFT JOIN revisions g ON g.id = r.page
 		JOIN authors a ON a.id = r.author JOIN blocks b ON b.id = r.id
-		WHERE r.author != 0 AND g.auto = 0 ORDER BY r.time, b.cid LIMIT 1`).Scan(&peer)
+		WHERE r.author != 0 AND coalesce(g.auto, 0) = 0 ORDER BY r.time, b.cid LIMIT 1`).Scan(&peer)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("earliest author: %w", ErrNotFound)
 	}

@@ -37,6 +37,9 @@ type Checked struct {
 	// keepOthers leaves the non-revision blocks no revision of the batch
 	// used unstored: they belong to the rest of a split batch.
 	keepOthers bool
+	// shallow lets revisions whose parents are not here be stored, as a
+	// shallow page's boundary (see AllowShallow).
+	shallow bool
 }
 
 // encoded is a block's storage encoding: data is enc of the block, a

@@ -83,6 +83,13 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 			voidIDs[id] = true
 		}
 	}
+	// Shallow pages' anchors: genesis blocks without a revisions row.
+	anchorIDs := map[int64]bool{}
+	if rows, err := allIDs(tx, `SELECT DISTINCT r.page FROM revisions r WHERE NOT EXISTS(SELECT 1 FROM revisions g WHERE g.id = r.page)`); err == nil {
+		for _, id := range rows {
+			anchorIDs[id] = true
+		}
+	}
 	reader := txReader{tx}
 	for i, id := range ids {
 		if progress != nil && i%500 == 0 {
@@ -100,6 +107,18 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 		}
 		if err := (Block{c, data}).Verify(); err != nil {
 			add(c.String(), "%v", err)
+			continue
+		}
+		if anchorIDs[id] {
+			if g, err := DecodeRevision(data); err != nil {
+				add(c.String(), "shallow page's genesis: %v", err)
+			} else if g.Page != nil || g.Wiki != s.wiki {
+				add(c.String(), "named as a page, but is no genesis of this wiki")
+			} else if !g.IsAuto() {
+				if err := g.VerifySignature(); err != nil {
+					add(c.String(), "%v", err)
+				}
+			}
 			continue
 		}
 		if !revIDs[id] {
@@ -145,6 +164,7 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 		progress(total, total)
 	}
 	probs = append(probs, checkHeadsAndIndexes(tx, s.opts.Links)...)
+	probs = append(probs, checkShallow(tx)...)
 	tx.end()
 	// FTS4's own check is written as an INSERT: it takes the write lock
 	// for its moment, outside the read transaction.
@@ -210,6 +230,16 @@ func checkRevisionRows(q querier, id int64, c cid.Cid, rev *Revision) []Problem 
 		return probs
 	}
 	var got []string
+	// A shallow revision's parents that are not here yet.
+	missing, err := scanColumn[[]byte](q.Query(`SELECT parent FROM shallow WHERE child = ?`, id))
+	if err != nil {
+		add("shallow: %v", err)
+	}
+	for _, cb := range missing {
+		if pc, err := cid.Cast(cb); err == nil {
+			got = append(got, pc.String())
+		}
+	}
 	for _, pid := range parentIDs {
 		pc, err := blockCID(q, pid)
 		if err != nil {
@@ -396,4 +426,27 @@ func subset(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// checkShallow checks the shallow rows (a parent named there must not be
+// stored: it would have been linked when it came) and says, as a warning,
+// how much history is not here yet.
+func checkShallow(q querier) []Problem {
+	var probs []Problem
+	var linked int
+	if err := q.QueryRow(`SELECT count(*) FROM shallow s JOIN blocks b ON b.cid = s.parent JOIN revisions r ON r.id = b.id`).Scan(&linked); err != nil {
+		return []Problem{{Object: "shallow", What: err.Error()}}
+	}
+	if linked > 0 {
+		probs = append(probs, Problem{Object: "shallow", What: fmt.Sprintf("%d revisions are marked as lacking a parent that is stored", linked)})
+	}
+	var pages, revs int
+	if err := q.QueryRow(`SELECT count(DISTINCT r.page), count(DISTINCT s.child) FROM shallow s JOIN revisions r ON r.id = s.child`).Scan(&pages, &revs); err != nil {
+		return append(probs, Problem{Object: "shallow", What: err.Error()})
+	}
+	if revs > 0 {
+		probs = append(probs, Problem{Object: "history", Warning: true,
+			What: fmt.Sprintf("the history of %d pages is not here yet (a shallow replica; 'peerwiki sync --unshallow' fetches it)", pages)})
+	}
+	return probs
 }

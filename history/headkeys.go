@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -188,9 +189,8 @@ func (s *Store) PlanSyncPages(ctx context.Context, known map[int64][]int64, extr
 	ourByPage := make(map[int64][]int64, len(known))
 	for page, revs := range known {
 		theirByPage[page] = append(theirByPage[page], revs...)
-		var auto bool
-		err := s.db.QueryRowContext(ctx, `SELECT auto FROM revisions WHERE id = ?`, page).Scan(&auto)
-		if err == sql.ErrNoRows {
+		_, auto, err := genesisInfo(s.db, page)
+		if errors.Is(err, ErrNotFound) || errors.Is(err, sql.ErrNoRows) {
 			continue
 		} else if err != nil {
 			return nil, err

@@ -167,9 +167,8 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 	if len(hs) == 0 {
 		return nil, fmt.Errorf("page #%d has no heads", page)
 	}
-	var created int64
-	var genesisAuto bool
-	if err := q.QueryRow(`SELECT time, auto FROM revisions WHERE id = ?`, page).Scan(&created, &genesisAuto); err != nil {
+	created, genesisAuto, err := genesisInfo(q, page)
+	if err != nil {
 		return nil, err
 	}
 	p := &pageIndex{rev: hs[0].id, title: hs[0].rev.Title, deleted: hs[0].rev.Deleted,

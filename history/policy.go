@@ -74,9 +74,10 @@ func (r txReader) CarriedPolicy(c cid.Cid) (string, error) {
 }
 
 func (r txReader) PageDAG(page cid.Cid) (map[cid.Cid]*DAGNode, error) {
+	// The genesis's revision row, or a shallow page's anchor.
 	var id int64
-	if err := r.q.QueryRow(`SELECT r.id FROM revisions r JOIN blocks b ON b.id = r.id WHERE b.cid = ? AND r.id = r.page`, page.Bytes()).Scan(&id); err != nil {
+	if err := r.q.QueryRow(`SELECT b.id FROM blocks b WHERE b.cid = ? AND EXISTS(SELECT 1 FROM revisions r WHERE r.page = b.id)`, page.Bytes()).Scan(&id); err != nil {
 		return nil, fmt.Errorf("page %s: %w", page, ErrNotFound)
 	}
-	return pageDAG(r.q, id)
+	return mergeableDAG(r.q, id)
 }

@@ -141,6 +141,9 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := w.settleShallow(); err != nil {
+		return nil, err
+	}
 	if err := tx.commitCounting(len(res.Revisions) > 0 || res.Blocks > 0); err != nil {
 		return nil, err
 	}
@@ -202,7 +205,8 @@ func (s *Store) newWriter(tx *connTx, c *Checked, authorIDs map[string]int64) *w
 	overlay := &txOverlay{blocks: map[cid.Cid][]byte{}, revs: map[cid.Cid]*Revision{}}
 	return &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: c.others, dirty: map[int64]cid.Cid{},
 		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre,
-		now: s.now(), local: c.local, before: c.before, verified: c.verified, keepOthers: c.keepOthers, authorIDs: authorIDs}
+		now: s.now(), local: c.local, before: c.before, verified: c.verified, keepOthers: c.keepOthers, authorIDs: authorIDs,
+		shallow: c.shallow, hasShallow: hasShallowRows(tx)}
 }
 
 // warmBatch is the most revisions a batch may hold for its new bodies to
@@ -231,6 +235,9 @@ type writer struct {
 	verified   map[cid.Cid]bool    // from Checked.verified
 	keepOthers bool                // from Checked.keepOthers
 	warm       bool                // a batch of a few edits: its bodies go into the cache
+	shallow    bool                // from Checked.shallow: parents may be missing (shallow.go)
+	hasShallow bool                // the store holds shallow revisions (shallow.go)
+	shallowed  bool                // this batch added or removed shallow rows
 	// deferred are the batch's revisions not stored for now, with why.
 	deferred map[cid.Cid]error
 	// recount are the pages whose heads must be recomputed from scratch:
@@ -628,9 +635,24 @@ func (w *writer) revision(c cid.Cid) (revRow, error) {
 
 func (w *writer) putRevision(p pendingRev) error {
 	c, rev := p.block.Cid, p.rev
-	if _, err := w.blockID(c); err == nil {
-		return nil // already stored
+	anchorID := int64(0)
+	if id, err := w.blockID(c); err == nil {
+		// Stored already, unless as the anchor of a shallow page (its
+		// genesis block, without its body): then its history arrives.
+		if rev.Page != nil || !w.hasShallow {
+			return nil
+		}
+		if anchor, err := w.isAnchor(id); err != nil || !anchor {
+			return err
+		}
+		anchorID = id
 	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if anchorID == 0 && w.shallow && rev.Page == nil && !w.bodyAvailable(rev.Body.Cid) {
+		// A shallow sync sends a page's genesis without its body: the
+		// page's anchor, whose block id is the page's id.
+		_, err := w.insertBlock(p.block, 0, false)
 		return err
 	}
 	// Causal completeness: parents stored, all of the same page; height
@@ -656,17 +678,22 @@ func (w *writer) putRevision(p pendingRev) error {
 			}
 		}
 	}
+	var missing []cid.Cid // parents not here: a shallow revision's
 	for i, pl := range rev.Parents {
 		pr, err := w.revision(pl.Cid)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("revision %s: %w: %s", c, ErrMissingParent, pl.Cid)
+			if !w.shallow {
+				return fmt.Errorf("revision %s: %w: %s", c, ErrMissingParent, pl.Cid)
+			}
+			missing = append(missing, pl.Cid)
+			continue
 		} else if err != nil {
 			return err
 		}
 		if i == 0 {
 			firstParentBody, firstParent = pr.body, pr.id
 		}
-		if want, err := w.revision(rev.Page.Cid); err != nil || want.id != pr.page {
+		if want, err := w.blockID(rev.Page.Cid); err != nil || want != pr.page {
 			pageCID := w.blocks[pr.page].cid
 			if !pageCID.Defined() {
 				pageCID, _ = blockCID(w.q, pr.page)
@@ -679,7 +706,12 @@ func (w *writer) putRevision(p pendingRev) error {
 		maxTime = max(maxTime, pr.time)
 		parentIDs = append(parentIDs, pr.id)
 	}
-	if rev.Page != nil && rev.Height != maxHeight+1 {
+	if len(missing) > 0 {
+		var err error
+		if pageID, err = w.shallowPage(c, rev, len(parentIDs)); err != nil {
+			return err
+		}
+	} else if rev.Page != nil && rev.Height != maxHeight+1 {
 		return fmt.Errorf("%w: revision %s has height %d, want %d", ErrMalformed, c, rev.Height, maxHeight+1)
 	}
 	if !timeAllowed(rev, maxTime) {
@@ -710,9 +742,11 @@ func (w *writer) putRevision(p pendingRev) error {
 		}
 		return err
 	}
-	id, err := w.insertBlock(p.block, firstParent, firstParent != 0)
-	if err != nil {
-		return err
+	id := anchorID
+	if id == 0 {
+		if id, err = w.insertBlock(p.block, firstParent, firstParent != 0); err != nil {
+			return err
+		}
 	}
 	if rev.Page == nil {
 		pageID = id
@@ -746,6 +780,16 @@ func (w *writer) putRevision(p pendingRev) error {
 		w.rows.oldHeads = append(w.rows.oldHeads, pid)
 	}
 	w.rows.newHeads = append(w.rows.newHeads, [2]int64{id, pageID})
+	if err := w.markShallow(id, missing); err != nil {
+		return err
+	}
+	if w.hasShallow {
+		// A revision a shallow one names as its parent: its history
+		// arriving. The child is linked to it, and it is no head.
+		if err := w.linkShallowChildren(c, id, rev, pageID); err != nil {
+			return err
+		}
+	}
 	if _, ok := w.dirty[pageID]; !ok {
 		w.dirty[pageID] = rev.PageID(c)
 		w.order = append(w.order, pageID)

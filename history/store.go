@@ -323,8 +323,8 @@ func (s *Store) init() error {
 	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
 		return classifyOpenError(err)
 	}
-	if version > schemaVersion {
-		return fmt.Errorf("database schema %d is newer than this peerwiki (%d)", version, schemaVersion)
+	if version > shallowSchemaVersion {
+		return fmt.Errorf("database schema %d is newer than this peerwiki (%d)", version, shallowSchemaVersion)
 	}
 	if version == 0 {
 		tx, err := s.db.Begin()
@@ -332,7 +332,7 @@ func (s *Store) init() error {
 			return classifyOpenError(err)
 		}
 		defer tx.Rollback()
-		if _, err := tx.Exec(schema); err != nil {
+		if _, err := tx.Exec(schema + shallowSchema); err != nil {
 			return classifyOpenError(err)
 		}
 		// Merge search index segments as writes go, so updates do not pile up.
@@ -362,6 +362,11 @@ func (s *Store) init() error {
 	if version >= 1 && version <= 3 {
 		if err := s.migrateAuthors(); err != nil {
 			return fmt.Errorf("upgrade the database to schema 4: %w", err)
+		}
+	}
+	if version >= 1 && version <= schemaVersion {
+		if err := s.ensureShallowTable(); err != nil {
+			return classifyOpenError(err)
 		}
 	}
 	var wiki string

@@ -76,6 +76,10 @@ type SyncPlan struct {
 	Sends []cid.Cid
 	// Unknown are the peer's heads this store does not hold.
 	Unknown []cid.Cid
+	// Anchors counts the pages sent shallow (see PlanShallow): of revs,
+	// anchors are genesis blocks sent alone, without their bodies.
+	Anchors int
+	anchors map[int64]bool
 }
 
 // Revisions is how many revisions the plan sends.
@@ -94,8 +98,10 @@ func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, 
 	ours := map[string][2]int64{} // cid bytes -> (rev id, page id)
 	ourByPage := map[int64][]int64{}
 	var pages, systemPages []int64
-	rows, err := s.db.QueryContext(ctx, `SELECT h.rev, h.page, b.cid, g.auto FROM heads h JOIN blocks b ON b.id = h.rev
-		JOIN revisions g ON g.id = h.page ORDER BY h.page`)
+	// A shallow page's genesis is an anchor, with no revisions row (and
+	// never the wiki's own: those come whole).
+	rows, err := s.db.QueryContext(ctx, `SELECT h.rev, h.page, b.cid, coalesce(g.auto, 0) FROM heads h JOIN blocks b ON b.id = h.rev
+		LEFT JOIN revisions g ON g.id = h.page ORDER BY h.page`)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +167,7 @@ func (s *Store) planPages(ctx context.Context, plan *SyncPlan, order []int64, ou
 		if containsAll(theirs, ourByPage[page]) {
 			continue
 		}
-		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, ourByPage[page], theirs)
+		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, ourByPage[page], theirs, false)
 		if err != nil {
 			return fmt.Errorf("plan sync of page #%d: %w", page, err)
 		}
@@ -241,8 +247,9 @@ func containsAll(set, items []int64) bool {
 // heads or an ancestor of one, and neither one of known nor an ancestor of
 // one, ordered by height (parents first), as row ids and as CIDs. Every
 // revision is an ancestor of a head but a void one that no counting one
-// builds on: the walk from heads is needed only on pages that hold voids.
-func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, heads, known []int64) ([]int64, []cid.Cid, error) {
+// builds on: the walk from heads is needed only on pages that hold voids,
+// or when heads are not the page's heads (walk).
+func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, heads, known []int64, walk bool) ([]int64, []cid.Cid, error) {
 	type node struct {
 		id      int64
 		cid     cid.Cid
@@ -296,7 +303,7 @@ func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, heads, kn
 	below := map[int64]bool{}
 	MarkReachable(below, known, parents)
 	var reach map[int64]bool
-	if anyVoid {
+	if anyVoid || walk {
 		reach = map[int64]bool{}
 		MarkReachable(reach, heads, parents)
 	}
@@ -364,6 +371,16 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 			if err := rd.prefetch(ctx, plan.revs[i:min(i+planPrefetch, len(plan.revs))]); err != nil {
 				return err
 			}
+		}
+		if plan.anchors[rev] {
+			b, err := rd.read(ctx, rev)
+			if err != nil {
+				return err
+			}
+			if err := emit(b); err != nil {
+				return err
+			}
+			continue
 		}
 		var page, body int64
 		if r, ok := rd.revs[rev]; ok {

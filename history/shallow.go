@@ -1,0 +1,513 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Shallow history (issue 19). A replica that joins a large wiki first
+// fetches the current version of every page and only then, or later, the
+// history below it, so that the wiki is readable and writable long before
+// its whole history has arrived.
+//
+// What a shallow page holds: its anchor, the genesis revision's block
+// without the genesis's body and without a revisions row (the page's row
+// id is its genesis block's id, so the anchor gives the page its id), and
+// its boundary, a signed revision stored although its one parent is not
+// here, with a row in the shallow table naming that parent. Everything
+// else of the page is as always: the revisions above the boundary have
+// their parents stored, heads and indexes are kept as ever.
+//
+// Only a sync that asked for it may store a boundary (Checked.shallow):
+// a join's first sync (PlanShallow on the other side) and the deepening
+// that fetches the history later (PlanDeepen). The other side sends a
+// page shallow only when it has one head, signed, with one parent; a page
+// in conflict, or whose head is an automatic merge (which is verified by
+// recomputing it from its history) or a resolution (whose policy is read
+// from its parents), comes whole. So on every shallow page the stored
+// revisions are the boundary and its descendants: any two of them have
+// the boundary as a common ancestor, and their merge base, the highest
+// common ancestor, is the same as with the whole history. A page with
+// more than one boundary (only a misbehaving peer sends that) refuses
+// merge bases until its history is here (ErrShallow).
+//
+// When a revision arrives that a boundary names as its parent, the
+// boundary is linked to it (a parents row), checked against it (page,
+// height, time), and the shallow row goes; the anchor becomes a genesis
+// revision like any other when its body arrives with it. A store with no
+// shallow row left is whole again.
+//
+// Older binaries must not take a shallow store for a whole one: while it
+// holds a shallow row, the database's user_version is
+// shallowSchemaVersion, which they refuse to open, and it goes back to
+// schemaVersion when the history is complete.
+
+// ErrShallow marks an answer that needs history this replica has not
+// fetched yet (a shallow replica).
+var ErrShallow = errors.New("history not here yet")
+
+// shallowSchemaVersion is the user_version of a store holding shallow
+// revisions.
+const shallowSchemaVersion = 5
+
+const shallowSchema = `
+CREATE TABLE IF NOT EXISTS shallow(child INTEGER NOT NULL, parent BLOB NOT NULL, PRIMARY KEY(child, parent)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS shallow_parent ON shallow(parent);
+`
+
+// ensureShallowTable adds the shallow table to a store made before it.
+func (s *Store) ensureShallowTable() error {
+	var n int
+	if err := s.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'shallow'`).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	_, err := s.db.Exec(shallowSchema)
+	return err
+}
+
+// AllowShallow lets the batch store revisions whose parents are not here
+// as a shallow page's boundary, and a page's genesis without its body as
+// its anchor. Only for what a shallow sync or a deepening sends.
+func (c *Checked) AllowShallow() { c.shallow = true }
+
+// hasShallowRows says whether the store holds shallow revisions; on an
+// error it says yes, which only costs the writer a lookup a revision.
+func hasShallowRows(q querier) bool {
+	var n int
+	if err := q.QueryRow(`SELECT EXISTS(SELECT 1 FROM shallow)`).Scan(&n); err != nil {
+		return true
+	}
+	return n == 1
+}
+
+// isAnchor says whether the stored block with row id id, a genesis
+// revision's, is a shallow page's anchor (no revisions row).
+func (w *writer) isAnchor(id int64) (bool, error) {
+	var n int
+	err := w.q.QueryRow(`SELECT EXISTS(SELECT 1 FROM revisions WHERE id = ?)`, id).Scan(&n)
+	return n == 0, err
+}
+
+// bodyAvailable says whether a body block is in the batch or stored.
+func (w *writer) bodyAvailable(c cid.Cid) bool {
+	if _, ok := w.others[c]; ok {
+		return true
+	}
+	_, err := w.blockID(c)
+	return err == nil
+}
+
+// shallowPage checks a revision stored with its parents missing (present
+// of them are here) and returns its page's row id: the page's genesis or
+// anchor must be stored.
+func (w *writer) shallowPage(c cid.Cid, rev *Revision, present int) (int64, error) {
+	switch {
+	case rev.IsAuto():
+		return 0, fmt.Errorf("%w: automatic merge %s came without its parents (it is checked against its history)", ErrMissingParent, c)
+	case len(rev.Parents) != 1 || present != 0:
+		return 0, fmt.Errorf("%w: revision %s of %d parents came without them (only a one-parent revision can start a shallow history)", ErrMissingParent, c, len(rev.Parents))
+	case rev.Height < 2:
+		return 0, fmt.Errorf("%w: revision %s has height %d and a parent", ErrMalformed, c, rev.Height)
+	}
+	page, err := w.blockID(rev.Page.Cid)
+	if errors.Is(err, ErrNotFound) {
+		return 0, fmt.Errorf("%w: revision %s came without its parent or its page's genesis %s", ErrMissingParent, c, rev.Page.Cid)
+	} else if err != nil {
+		return 0, err
+	}
+	if ok, err := w.isGenesis(page, rev.Page.Cid); err != nil {
+		return 0, err
+	} else if !ok {
+		return 0, fmt.Errorf("%w: revision %s names page %s, which is no page's genesis", ErrMalformed, c, rev.Page.Cid)
+	}
+	return page, nil
+}
+
+// isGenesis says whether the block with row id id (CID c) is a genesis
+// revision of this wiki: a revision row that is its own page, or an anchor
+// that decodes as one.
+func (w *writer) isGenesis(id int64, c cid.Cid) (bool, error) {
+	if r, err := w.revision(c); err == nil {
+		return r.page == r.id, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	if c.Prefix().Codec != CodecDagCBOR {
+		return false, nil
+	}
+	data, err := getBlock(w.q, c)
+	if err != nil {
+		return false, err
+	}
+	g, err := DecodeRevision(data)
+	if err != nil {
+		return false, nil
+	}
+	return g.Page == nil && g.Wiki == w.s.wiki, nil
+}
+
+// markShallow records the parents of a stored revision that are not here.
+func (w *writer) markShallow(id int64, missing []cid.Cid) error {
+	for _, p := range missing {
+		if _, err := w.q.Exec(`INSERT OR IGNORE INTO shallow(child, parent) VALUES(?, ?)`, id, p.Bytes()); err != nil {
+			return fmt.Errorf("store shallow: %w", err)
+		}
+		w.shallowed, w.hasShallow = true, true
+	}
+	return nil
+}
+
+// linkShallowChildren joins the boundary revisions that name a newly
+// stored revision (c, row id id, of page) as their parent to it: their
+// parents row, a check that they fit it, and no shallow row any more. The
+// new revision is no head: they descend from it.
+func (w *writer) linkShallowChildren(c cid.Cid, id int64, rev *Revision, page int64) error {
+	var n int
+	if err := w.q.QueryRow(`SELECT count(*) FROM shallow WHERE parent = ?`, c.Bytes()).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	if err := w.flush(); err != nil { // a child stored earlier in this batch
+		return err
+	}
+	rows, err := w.q.Query(`SELECT s.child, b.cid, r.page, r.height, r.time, v.rev IS NOT NULL FROM shallow s
+		JOIN revisions r ON r.id = s.child JOIN blocks b ON b.id = s.child LEFT JOIN void v ON v.rev = s.child
+		WHERE s.parent = ?`, c.Bytes())
+	if err != nil {
+		return err
+	}
+	type child struct {
+		id, page, height, time int64
+		cid                    cid.Cid
+		void                   bool
+	}
+	var kids []child
+	for rows.Next() {
+		var k child
+		var cb []byte
+		if err := rows.Scan(&k.id, &cb, &k.page, &k.height, &k.time, &k.void); err != nil {
+			rows.Close()
+			return err
+		}
+		k.cid, _ = cid.Cast(cb)
+		kids = append(kids, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, k := range kids {
+		switch {
+		case k.page != page:
+			return fmt.Errorf("%w: revision %s, stored without its history, names %s of another page as its parent", ErrMalformed, k.cid, c)
+		case k.height != int64(rev.Height)+1:
+			return fmt.Errorf("%w: revision %s, stored without its history, has height %d, but its parent %s has %d", ErrMalformed, k.cid, k.height, c, rev.Height)
+		case k.time < leastChildTime(rev.Time):
+			return fmt.Errorf("%w: revision %s, stored without its history, is dated before its parent %s", ErrMalformed, k.cid, c)
+		}
+		w.rows.parents = append(w.rows.parents, []any{k.id, id})
+		w.rows.oldHeads = append(w.rows.oldHeads, id)
+		if _, err := w.q.Exec(`DELETE FROM shallow WHERE child = ? AND parent = ?`, k.id, c.Bytes()); err != nil {
+			return err
+		}
+		w.shallowed = true
+		if k.void {
+			w.recountPage(page)
+		}
+	}
+	return nil
+}
+
+// settleShallow sets the database's user_version for what the batch left:
+// shallowSchemaVersion while a shallow row remains, schemaVersion after.
+func (w *writer) settleShallow() error {
+	if !w.shallowed {
+		return nil
+	}
+	v := schemaVersion
+	if hasShallowRows(w.q) {
+		v = shallowSchemaVersion
+	}
+	_, err := w.q.Exec(fmt.Sprintf("PRAGMA user_version = %d", v))
+	return err
+}
+
+// genesisInfo returns a page's creation time and whether its genesis is
+// unsigned (the wiki's own page), from the genesis revision or, on a
+// shallow page, from its anchor.
+func genesisInfo(q querier, page int64) (created int64, auto bool, err error) {
+	err = q.QueryRow(`SELECT time, auto FROM revisions WHERE id = ?`, page).Scan(&created, &auto)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return created, auto, err
+	}
+	c, err := blockCID(q, page)
+	if err != nil {
+		return 0, false, err
+	}
+	data, err := getBlock(q, c)
+	if err != nil {
+		return 0, false, err
+	}
+	g, err := DecodeRevision(data)
+	if err != nil {
+		return 0, false, fmt.Errorf("anchor of page %s: %w", c, err)
+	}
+	return g.Time, g.IsAuto(), nil
+}
+
+// ShallowState is what a replica lacks of its history.
+type ShallowState struct {
+	// Pages are the pages whose history is not all here, Revisions the
+	// revisions stored without their parents (one a page, from an honest
+	// peer).
+	Pages     int `json:"pages"`
+	Revisions int `json:"revisions"`
+	// Keep: the replica was made to stay shallow (join --shallow); only
+	// an explicit 'sync --unshallow' fetches the history.
+	Keep bool `json:"keep"`
+}
+
+// Shallow says what of the history is not here yet.
+func (s *Store) Shallow(ctx context.Context) (ShallowState, error) {
+	var st ShallowState
+	err := s.db.QueryRowContext(ctx, `SELECT count(DISTINCT r.page), count(DISTINCT s.child) FROM shallow s JOIN revisions r ON r.id = s.child`).
+		Scan(&st.Pages, &st.Revisions)
+	if err != nil {
+		return st, err
+	}
+	var keep string
+	err = s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'shallow'`).Scan(&keep)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return st, err
+	}
+	st.Keep = keep == "keep"
+	return st, nil
+}
+
+// KeepShallow records whether the replica stays shallow until asked.
+func (s *Store) KeepShallow(ctx context.Context, keep bool) error {
+	var err error
+	if keep {
+		_, err = s.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta(key, value) VALUES('shallow', 'keep')`)
+	} else {
+		_, err = s.db.ExecContext(ctx, `DELETE FROM meta WHERE key = 'shallow'`)
+	}
+	return err
+}
+
+// PageShallow says whether a page's history is not all here.
+func (s *Store) PageShallow(ctx context.Context, page cid.Cid) (bool, error) {
+	id, err := blockID(s.db, page)
+	if err != nil {
+		return false, err
+	}
+	return pageShallow(s.db, id)
+}
+
+func pageShallow(q querier, page int64) (bool, error) {
+	var n int
+	err := q.QueryRow(`SELECT EXISTS(SELECT 1 FROM shallow s JOIN revisions r ON r.id = s.child WHERE r.page = ?)`, page).Scan(&n)
+	return n == 1, err
+}
+
+// pageBoundaries counts a page's revisions stored without their parents.
+func pageBoundaries(q querier, page int64) (int, error) {
+	var n int
+	err := q.QueryRow(`SELECT count(DISTINCT s.child) FROM shallow s JOIN revisions r ON r.id = s.child WHERE r.page = ?`, page).Scan(&n)
+	return n, err
+}
+
+// ShallowWants returns up to n parents the store's boundary revisions name
+// and lacks: what a deepening asks a peer for.
+func (s *Store) ShallowWants(ctx context.Context, n int) ([]cid.Cid, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT parent FROM shallow LIMIT ?`, n)
+	cbs, err := scanColumn[[]byte](rows, err)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cid.Cid, 0, len(cbs))
+	for _, cb := range cbs {
+		c, err := cid.Cast(cb)
+		if err != nil {
+			return nil, fmt.Errorf("shallow row: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// PlanShallow is PlanSync for a replica that asked for the current
+// version of every page first (a join): a page the peer knows nothing of,
+// with one signed head of one parent, goes as its anchor (the genesis
+// block alone) and that head; any other page goes as PlanSync sends it.
+// A page whose own history is not all here goes as its anchor and what is
+// here of it.
+func (s *Store) PlanShallow(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, error) {
+	plan, err := s.PlanSync(ctx, theirHeads)
+	if err != nil {
+		return nil, err
+	}
+	// Which pages the peer knows: those of their heads stored here.
+	known := map[int64]bool{}
+	rows, err := s.revisionRows(ctx, theirHeads)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		known[r[1]] = true
+	}
+	type pageInfo struct {
+		heads    int
+		head     int64
+		eligible bool // one signed head with one parent
+		anchor   bool // our genesis is an anchor
+	}
+	info := map[int64]*pageInfo{}
+	q, err := s.db.QueryContext(ctx, `SELECT h.page, h.rev, r.auto,
+		(SELECT count(*) FROM parents p WHERE p.child = h.rev) + (SELECT count(*) FROM shallow s WHERE s.child = h.rev),
+		NOT EXISTS(SELECT 1 FROM revisions g WHERE g.id = h.page)
+		FROM heads h JOIN revisions r ON r.id = h.rev`)
+	if err != nil {
+		return nil, err
+	}
+	for q.Next() {
+		var page, head int64
+		var auto, anchor bool
+		var parents int
+		if err := q.Scan(&page, &head, &auto, &parents, &anchor); err != nil {
+			q.Close()
+			return nil, err
+		}
+		pi := info[page]
+		if pi == nil {
+			pi = &pageInfo{}
+			info[page] = pi
+		}
+		pi.heads++
+		pi.head = head
+		pi.eligible = !auto && parents == 1
+		pi.anchor = anchor
+	}
+	q.Close()
+	if err := q.Err(); err != nil {
+		return nil, err
+	}
+	out := &SyncPlan{Unknown: plan.Unknown, anchors: map[int64]bool{}}
+	pages, err := s.revisionPages(ctx, plan.revs)
+	if err != nil {
+		return nil, err
+	}
+	done := map[int64]bool{}
+	for i, rev := range plan.revs {
+		page := pages[rev]
+		pi := info[page]
+		if pi == nil || known[page] {
+			out.revs = append(out.revs, rev)
+			out.Sends = append(out.Sends, plan.Sends[i])
+			continue
+		}
+		if done[page] {
+			if !pi.eligible || pi.heads != 1 || pi.anchor {
+				out.revs = append(out.revs, rev)
+				out.Sends = append(out.Sends, plan.Sends[i])
+			}
+			continue
+		}
+		done[page] = true
+		if pi.anchor || (pi.eligible && pi.heads == 1) {
+			pc, err := blockCID(s.db, page)
+			if err != nil {
+				return nil, err
+			}
+			out.revs = append(out.revs, page)
+			out.Sends = append(out.Sends, pc)
+			out.anchors[page] = true
+			out.Anchors++
+		}
+		switch {
+		case pi.anchor:
+			// What is here of it, from our own boundary up.
+			out.revs = append(out.revs, rev)
+			out.Sends = append(out.Sends, plan.Sends[i])
+		case pi.eligible && pi.heads == 1:
+			hc, err := blockCID(s.db, pi.head)
+			if err != nil {
+				return nil, err
+			}
+			out.revs = append(out.revs, pi.head)
+			out.Sends = append(out.Sends, hc)
+		default:
+			out.revs = append(out.revs, rev)
+			out.Sends = append(out.Sends, plan.Sends[i])
+		}
+	}
+	return out, nil
+}
+
+// revisionPages returns the page of each of the given revision row ids.
+func (s *Store) revisionPages(ctx context.Context, revs []int64) (map[int64]int64, error) {
+	out := make(map[int64]int64, len(revs))
+	const per = 20000
+	for from := 0; from < len(revs); from += per {
+		part := revs[from:min(from+per, len(revs))]
+		rows, err := s.db.QueryContext(ctx, `SELECT id, page FROM revisions WHERE id IN (SELECT value FROM json_each(?))`, idList(part))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, page int64
+			if err := rows.Scan(&id, &page); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = page
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// PlanDeepen plans the history a shallow replica asks for: every revision
+// here that is one of want or an ancestor of one, page by page, parents
+// first. want are the parents its boundary revisions lack; those not here
+// are left out (Unknown). A page whose genesis is here whole starts with
+// it (its anchor there becomes a revision); one of our own shallow pages
+// starts at our boundary.
+func (s *Store) PlanDeepen(ctx context.Context, want []cid.Cid) (*SyncPlan, error) {
+	plan := &SyncPlan{}
+	rows, err := s.revisionRows(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	byPage := map[int64][]int64{}
+	var order []int64
+	for _, c := range want {
+		r, ok := rows[string(c.Bytes())]
+		if !ok {
+			plan.Unknown = append(plan.Unknown, c)
+			continue
+		}
+		if _, seen := byPage[r[1]]; !seen {
+			order = append(order, r[1])
+		}
+		byPage[r[1]] = append(byPage[r[1]], r[0])
+	}
+	for _, page := range order {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, byPage[page], nil, true)
+		if err != nil {
+			return nil, fmt.Errorf("plan the history of page #%d: %w", page, err)
+		}
+		plan.revs = append(plan.revs, revs...)
+		plan.Sends = append(plan.Sends, cids...)
+	}
+	return plan, nil
+}

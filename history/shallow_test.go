@@ -1,0 +1,323 @@
+package history_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+	"peerwiki/history/historytest"
+)
+
+// transfer sends a plan from src into dst in batches of per blocks, as a
+// sync does, letting dst store a shallow history when shallow is set.
+func transfer(t *testing.T, src, dst *history.Store, plan *history.SyncPlan, shallow bool, per int) error {
+	t.Helper()
+	ctx := context.Background()
+	var blocks []history.Block
+	if err := src.SendPlan(ctx, plan, func(b history.Block) error {
+		blocks = append(blocks, b)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for from := 0; from < len(blocks); from += per {
+		c, err := dst.Check(blocks[from:min(from+per, len(blocks))])
+		if err != nil {
+			return err
+		}
+		if shallow {
+			c.AllowShallow()
+		}
+		if _, err := dst.PutChecked(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func problems(t *testing.T, s *history.Store) (bad, warnings []string) {
+	t.Helper()
+	found, err := s.Fsck(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range found {
+		if p.Warning {
+			warnings = append(warnings, p.String())
+		} else {
+			bad = append(bad, p.String())
+		}
+	}
+	return bad, warnings
+}
+
+func logCIDs(t *testing.T, s *history.Store, page cid.Cid) []string {
+	t.Helper()
+	entries, err := s.Log(context.Background(), page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Cid.String())
+	}
+	return out
+}
+
+func userVersion(t *testing.T, s *history.Store) int {
+	t.Helper()
+	var v int
+	if err := s.DB().QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// A replica joins with the current version of every page first: a page
+// with a line of history comes as its anchor and its head, a page of one
+// revision, a page in conflict and a page whose head is a resolution come
+// whole. It is readable and writable at once, syncs both ways with the
+// full replica, merges on the shallow page with the right base, and,
+// once its history has come, is a full replica like the other.
+func TestShallowJoinThenHistory(t *testing.T) {
+	ctx := context.Background()
+	src := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, src)
+	a0 := b.Put(cid.Undef, "A", "a0\n")
+	a1 := b.Put(a0, "A", "a1\n", a0)
+	a2 := b.Put(a0, "A", "a2\n", a1)
+	a3 := b.Put(a0, "A renamed", "a3\n", a2)
+	s0 := b.Put(cid.Undef, "S", "single\n")
+	c0 := b.Put(cid.Undef, "C", "c0\n")
+	c1 := b.Put(c0, "C", "left\n", c0)
+	c2 := b.Put(c0, "C", "right\n", c0)
+	m0 := b.Put(cid.Undef, "M", "m0\n")
+	m1 := b.Put(m0, "M", "m1\n", m0)
+	m2 := b.Put(m0, "M", "m2\n", m0)
+	m3 := b.Put(m0, "M", "m1 and m2\n", m1, m2)
+
+	plan, err := src.PlanShallow(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Anchors != 1 {
+		t.Fatalf("%d pages sent shallow, want 1 (A)", plan.Anchors)
+	}
+	for _, c := range []cid.Cid{a0, a3, s0, c0, c1, c2, m0, m1, m2, m3} {
+		if !slices.Contains(plan.Sends, c) {
+			t.Errorf("the shallow plan leaves out %s", c)
+		}
+	}
+	for _, c := range []cid.Cid{a1, a2} {
+		if slices.Contains(plan.Sends, c) {
+			t.Errorf("the shallow plan sends history %s", c)
+		}
+	}
+	dst := historytest.NewStore(t, history.Options{})
+	// Without leave, a revision whose parent is missing is refused.
+	if err := transfer(t, src, dst, plan, false, 1000); !errors.Is(err, history.ErrMissingParent) && !errors.Is(err, history.ErrMissingBody) {
+		t.Fatalf("a shallow plan stored without AllowShallow: %v", err)
+	}
+	dst = historytest.NewStore(t, history.Options{})
+	// One block a batch: the anchor, the body and the head apart.
+	if err := transfer(t, src, dst, plan, true, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []cid.Cid{a0, s0, c0, m0} {
+		want, _ := src.Heads(ctx, page)
+		got, err := dst.Heads(ctx, page)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("page %s: heads %v, want %v (%v)", page, got, want, err)
+		}
+	}
+	row, err := dst.Page(ctx, a0)
+	if err != nil || row.Title != "A renamed" {
+		t.Fatalf("shallow page: %+v, %v", row, err)
+	}
+	if shallow, _ := dst.PageShallow(ctx, a0); !shallow {
+		t.Fatal("page A is not marked shallow")
+	}
+	if shallow, _ := dst.PageShallow(ctx, c0); shallow {
+		t.Fatal("page C is marked shallow")
+	}
+	st, err := dst.Shallow(ctx)
+	if err != nil || st.Pages != 1 || st.Revisions != 1 {
+		t.Fatalf("shallow state %+v, %v", st, err)
+	}
+	if v := userVersion(t, dst); v != 5 {
+		t.Fatalf("a shallow store's user_version is %d, want 5 (older binaries refuse it)", v)
+	}
+	bad, warnings := problems(t, dst)
+	if len(bad) > 0 || len(warnings) != 1 {
+		t.Fatalf("fsck of the shallow replica: %v; warnings %v", bad, warnings)
+	}
+	if got := logCIDs(t, dst, a0); !slices.Equal(got, []string{a3.String()}) {
+		t.Fatalf("shallow log %v", got)
+	}
+
+	// Writable: an edit on the shallow replica, and one on the full one.
+	bd := historytest.NewBuilder(t, dst)
+	bd.Clock = b.Clock + 10
+	a4 := bd.Put(a0, "A renamed", "a4 from the shallow replica\n", a3)
+	a5 := b.Put(a0, "A renamed", "a5 from the full replica\n", a3)
+	srcHeads, _ := src.HeadSet(ctx)
+	up, err := dst.PlanSync(ctx, srcHeads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(up.Sends, a4) {
+		t.Fatalf("the shallow replica sends %v, want its edit", up.Sends)
+	}
+	if err := transfer(t, dst, src, up, false, 1000); err != nil {
+		t.Fatal(err)
+	}
+	dstHeads, _ := dst.HeadSet(ctx)
+	down, err := src.PlanSync(ctx, dstHeads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := transfer(t, src, dst, down, false, 1000); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*history.Store{src, dst} {
+		base, err := s.MergeBase(ctx, a4, a5)
+		if err != nil || !base.Equals(a3) {
+			t.Fatalf("merge base %s, %v; want %s", base, err, a3)
+		}
+	}
+
+	// The history follows.
+	wants, err := dst.ShallowWants(ctx, 100)
+	if err != nil || !slices.Equal(wants, []cid.Cid{a2}) {
+		t.Fatalf("wants %v, %v", wants, err)
+	}
+	deep, err := src.PlanDeepen(ctx, wants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(deep.Sends, []cid.Cid{a0, a1, a2}) {
+		t.Fatalf("deepening sends %v", deep.Sends)
+	}
+	if err := transfer(t, src, dst, deep, true, 2); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := dst.Shallow(ctx); st.Revisions != 0 {
+		t.Fatalf("still shallow: %+v", st)
+	}
+	if v := userVersion(t, dst); v != 4 {
+		t.Fatalf("a whole store's user_version is %d, want 4", v)
+	}
+	for _, s := range []*history.Store{src, dst} {
+		if bad, warnings := problems(t, s); len(bad)+len(warnings) > 0 {
+			t.Fatalf("fsck: %v %v", bad, warnings)
+		}
+	}
+	if got, want := logCIDs(t, dst, a0), logCIDs(t, src, a0); !slices.Equal(got, want) {
+		t.Fatalf("log after the history came: %v, want %v", got, want)
+	}
+	h1, _ := src.HeadSet(ctx)
+	h2, _ := dst.HeadSet(ctx)
+	if !slices.Equal(h1, h2) {
+		t.Fatalf("heads differ: %v and %v", h1, h2)
+	}
+}
+
+// What a peer may not pass off in a shallow sync: an automatic merge or
+// a revision of two parents without its history, a page named by a block
+// that is no genesis, and a boundary whose height its parent belies.
+func TestShallowRefusesWhatItCannotCheck(t *testing.T) {
+	ctx := context.Background()
+	src := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, src)
+	p0 := b.Put(cid.Undef, "P", "p0\n")
+	p1 := b.Put(p0, "P", "p1\n", p0)
+	p2 := b.Put(p0, "P", "p2\n", p0)
+	merged, mblocks := b.Batch(p0, "P", "both\n", p1, p2)
+
+	put := func(dst *history.Store, blocks []history.Block) error {
+		c, err := dst.Check(blocks)
+		if err != nil {
+			return err
+		}
+		c.AllowShallow()
+		_, err = dst.PutChecked(ctx, c)
+		return err
+	}
+	anchor, err := src.Get(ctx, p0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := historytest.NewStore(t, history.Options{})
+	if err := put(dst, []history.Block{{Cid: p0, Data: anchor}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(dst, mblocks); !errors.Is(err, history.ErrMissingParent) {
+		t.Fatalf("a two-parent revision without its parents: %v", err)
+	}
+	if has, _ := dst.Has(ctx, merged); has {
+		t.Fatal("stored")
+	}
+
+	// A child naming a body block as its page.
+	other := historytest.NewStore(t, history.Options{})
+	ob := historytest.NewBuilder(t, other)
+	q0 := ob.Put(cid.Undef, "Q", "q0\n")
+	q1 := ob.Put(q0, "Q", "q1\n", q0)
+	rev, err := other.Revision(ctx, q1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodyBlocks, _ := history.BodyBlocks("q0\n")
+	dst2 := historytest.NewStore(t, history.Options{})
+	if err := put(dst2, bodyBlocks); err != nil {
+		t.Fatal(err)
+	}
+	forged := *rev
+	forged.Page = &history.Link{Cid: bodyBlocks[0].Cid}
+	if err := forged.Sign(ob.ID.Key); err != nil {
+		t.Fatal(err)
+	}
+	fb, err := forged.Block()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q1Body, _ := history.BodyBlocks("q1\n")
+	if err := put(dst2, append(q1Body, fb)); err == nil {
+		t.Fatal("a revision naming a body block as its page was stored")
+	}
+
+	// A boundary with a height its parent belies: stored shallow (it
+	// cannot be checked yet), refused when the parent comes, and the
+	// page stays readable.
+	lie := *rev
+	lie.Height = 7
+	if err := lie.Sign(ob.ID.Key); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := lie.Block()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := other.Get(ctx, q0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst3 := historytest.NewStore(t, history.Options{})
+	if err := put(dst3, append([]history.Block{{Cid: q0, Data: g}}, append(q1Body, lb)...)); err != nil {
+		t.Fatal(err)
+	}
+	deep, err := other.PlanDeepen(ctx, []cid.Cid{q0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := transfer(t, other, dst3, deep, true, 100); !errors.Is(err, history.ErrMalformed) {
+		t.Fatalf("a boundary of the wrong height was linked: %v", err)
+	}
+	if row, err := dst3.Page(ctx, q0); err != nil || row.Title != "Q" {
+		t.Fatalf("page after the refused history: %+v %v", row, err)
+	}
+}
