@@ -228,8 +228,8 @@ func (c *Checked) splitAt() (first, rest *Checked, ok bool) {
 		if k == 0 {
 			continue
 		}
-		first = &Checked{revs: c.revs[:k], others: c.others, pre: c.pre, verified: c.verified, keepOthers: true}
-		rest = &Checked{revs: c.revs[k:], others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers}
+		first = &Checked{revs: c.revs[:k], others: c.others, pre: c.pre, verified: c.verified, keepOthers: true, shallow: c.shallow}
+		rest = &Checked{revs: c.revs[k:], others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers, shallow: c.shallow}
 		return first, rest, true
 	}
 	return nil, nil, false

@@ -511,3 +511,11 @@ func (s *Store) PlanDeepen(ctx context.Context, want []cid.Cid) (*SyncPlan, erro
 	}
 	return plan, nil
 }
+
+// HoldsPages says whether the store holds any page but the wiki's own
+// (settings, members): a replica that holds none asks for a shallow sync.
+func (s *Store) HoldsPages(ctx context.Context) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM pages WHERE system = 0)`).Scan(&n)
+	return n == 1, err
+}

@@ -159,6 +159,39 @@ func TestShallowJoinThenHistory(t *testing.T) {
 		t.Fatalf("shallow log %v", got)
 	}
 
+	// A shallow replica answers a shallow join with what it has: the
+	// anchor and its boundary. The history then comes from a full one.
+	third := historytest.NewStore(t, history.Options{})
+	fromShallow, err := dst.PlanShallow(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := transfer(t, dst, third, fromShallow, true, 3); err != nil {
+		t.Fatal(err)
+	}
+	h1, _ := dst.HeadSet(ctx)
+	h3, _ := third.HeadSet(ctx)
+	if !slices.Equal(h1, h3) {
+		t.Fatalf("joined from a shallow replica: heads %v, want %v", h3, h1)
+	}
+	if st, _ := third.Shallow(ctx); st.Pages != 1 {
+		t.Fatalf("joined from a shallow replica: %+v", st)
+	}
+	if deep, err := dst.PlanDeepen(ctx, []cid.Cid{a2}); err != nil || len(deep.Sends) != 0 {
+		t.Fatalf("a shallow replica offers history it lacks: %v %v", deep.Sends, err)
+	}
+	wants3, _ := third.ShallowWants(ctx, 10)
+	deep3, err := src.PlanDeepen(ctx, wants3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := transfer(t, src, third, deep3, true, 1); err != nil {
+		t.Fatal(err)
+	}
+	if bad, warnings := problems(t, third); len(bad)+len(warnings) > 0 {
+		t.Fatalf("fsck after the history came from another replica: %v %v", bad, warnings)
+	}
+
 	// Writable: an edit on the shallow replica, and one on the full one.
 	bd := historytest.NewBuilder(t, dst)
 	bd.Clock = b.Clock + 10
@@ -219,7 +252,7 @@ func TestShallowJoinThenHistory(t *testing.T) {
 	if got, want := logCIDs(t, dst, a0), logCIDs(t, src, a0); !slices.Equal(got, want) {
 		t.Fatalf("log after the history came: %v, want %v", got, want)
 	}
-	h1, _ := src.HeadSet(ctx)
+	h1, _ = src.HeadSet(ctx)
 	h2, _ := dst.HeadSet(ctx)
 	if !slices.Equal(h1, h2) {
 		t.Fatalf("heads differ: %v and %v", h1, h2)

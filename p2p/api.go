@@ -113,6 +113,9 @@ type PeerSync struct {
 	Reached  bool    `json:"reached"`
 	Sent     int     `json:"sent"`
 	Received int     `json:"received"`
+	// History counts revisions of history a shallow replica fetched
+	// after the sync.
+	History int `json:"history,omitempty"`
 	// Err says why it was not reached or why the sync failed; Waited is
 	// how long it was tried when the whole time passed (zero when it
 	// failed sooner); Busy marks a replica that cut the connection

@@ -87,6 +87,9 @@ type Config struct {
 	// WAN is the node's wide-area networking (wan.go): a DHT for
 	// rendezvous, relays, AutoNAT, hole punching and QUIC. Off when zero.
 	WAN WANConfig
+	// Shallow: while the store holds nothing, a sync asks for the
+	// current version of every page first (a join; see shallow.go).
+	Shallow bool
 
 	// progress is what a sync must move (default defaultProgress), and
 	// work what one peer may make the node compute (defaultWorkShare);
@@ -152,6 +155,7 @@ type Node struct {
 	headsMu sync.Mutex // serialises refreshes of heads
 	heads   headState
 	locks   map[peer.ID]chan struct{}
+	deep    deepening // shallow.go
 	inbound map[peer.ID]*inboundSync
 	work    *workBudget
 	wanted  map[peer.ID]*syncTrigger

@@ -341,7 +341,7 @@ func (n *Node) syncReport(ctx context.Context, targets []peer.AddrInfo, timeout 
 	rep := SyncReport{Peers: []PeerSync{}, Conflicts: []cid.Cid{}}
 	seen := map[cid.Cid]bool{}
 	for _, o := range outcomes {
-		ps := PeerSync{Peer: o.Peer, Name: n.peerName(o.Peer), Reached: o.Reached, Sent: o.Result.Sent, Received: o.Result.Received}
+		ps := PeerSync{Peer: o.Peer, Name: n.peerName(o.Peer), Reached: o.Reached, Sent: o.Result.Sent, Received: o.Result.Received, History: o.Result.History}
 		if ps.Name == "" {
 			ps.Name = names(o.Peer)
 		}

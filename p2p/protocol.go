@@ -138,7 +138,10 @@ const (
 // (JoinProtocol).
 // 6: set reconciliation instead of every head in the HELLO (RECON and
 // DIFF frames), and END carries only the heads the asker lacks.
-const protoVersion = 6
+// 7: shallow joins and deepening (shallow.go): a HELLO may ask for the
+// current version of every page first, or for the history below a list
+// of revisions.
+const protoVersion = 7
 
 // Frame types.
 const (
@@ -168,6 +171,11 @@ type helloMsg struct {
 	N     int      `cbor:"n,omitempty"`
 	Heads [][]byte `cbor:"heads,omitempty"`
 	R     []byte   `cbor:"r,omitempty"`
+	// Shallow (list mode, from a replica with nothing yet) asks for the
+	// current version of every page first (see shallow.go).
+	Shallow bool `cbor:"shallow,omitempty"`
+	// Deepen, alone, asks for the history below these revisions.
+	Deepen [][]byte `cbor:"deepen,omitempty"`
 }
 
 type endMsg struct {
@@ -274,6 +282,9 @@ type frameConn struct {
 	// held counts them, until release.
 	heads *headPool
 	held  int
+	// shallow: this side asked for a shallow sync or for history, so
+	// revisions may come without their parents (see shallow.go).
+	shallow bool
 }
 
 // headPool bounds the peers' heads that the syncs of a node hold at once

@@ -29,6 +29,9 @@ type SyncResult struct {
 	Deferred int
 	// Equal reports that both sides already had the same heads.
 	Equal bool
+	// History counts revisions of history this shallow replica fetched
+	// from the peer after the sync (see shallow.go).
+	History int
 	// Conflicts are pages that became divergent through what arrived.
 	Conflicts []cid.Cid
 	// Wire counts frames and bytes on the stream.
@@ -123,6 +126,9 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 			if err != nil {
 				failed.Store(&err)
 				continue
+			}
+			if fc.shallow {
+				c.AllowShallow()
 			}
 			checkedBatches <- c
 		}
@@ -233,7 +239,16 @@ func (n *Node) sendPlan(ctx context.Context, fc *frameConn, plan *history.SyncPl
 // SyncPeer runs one sync with a connected (or dialable) peer: it pulls
 // what the peer has and we lack, then pushes what we have and it lacks.
 // Only one sync per peer runs at a time; a second call waits its turn.
+// A shallow replica then fetches the history it lacks (maybeDeepen).
 func (n *Node) SyncPeer(ctx context.Context, p peer.ID) (SyncResult, error) {
+	res, err := n.syncPeerOnce(ctx, p)
+	if err == nil {
+		res.History = n.maybeDeepen(ctx, p)
+	}
+	return res, err
+}
+
+func (n *Node) syncPeerOnce(ctx context.Context, p peer.ID) (SyncResult, error) {
 	lock := n.peerLock(p)
 	select {
 	case lock <- struct{}{}:
@@ -308,8 +323,16 @@ func (n *Node) ask(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResul
 		return n.askReconcile(ctx, fc, p, res, ks)
 	}
 	hs := ks.heads()
+	// A replica with nothing yet asks for the current versions first.
+	if n.cfg.Shallow {
+		holds, err := n.store.HoldsPages(ctx)
+		if err != nil {
+			return err
+		}
+		fc.shallow = !holds
+	}
 	err = fc.writeHeadSet(hs.heads, func(total int, first [][]byte) error {
-		return fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: n.wiki, Sum: hs.sum[:], N: total, Heads: first})
+		return fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: n.wiki, Sum: hs.sum[:], N: total, Heads: first, Shallow: fc.shallow})
 	})
 	if err != nil {
 		return err
@@ -480,7 +503,16 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 	if hello.Wiki != n.wiki {
 		return refuse("this node replicates another wiki")
 	}
+	if len(hello.Deepen) > 0 {
+		if hello.R != nil || hello.N != 0 || len(hello.Heads) != 0 || len(hello.Sum) != 0 || hello.Shallow {
+			return protoErr("a HELLO asking for history and for more")
+		}
+		return n.answerDeepen(ctx, fc, p, res, hello.Deepen)
+	}
 	if hello.R != nil {
+		if hello.Shallow {
+			return protoErr("a shallow HELLO with a reconciliation")
+		}
 		if hello.N != 0 || len(hello.Heads) != 0 || len(hello.Sum) != 0 {
 			return protoErr("a HELLO with both a reconciliation and a head list")
 		}
@@ -509,6 +541,9 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 	}
 	hs := ks.heads()
 	plan, err := n.planFor(ctx, p, theirs, hs.heads)
+	if hello.Shallow {
+		plan, err = n.planShallowFor(ctx, p, theirs, hs.heads)
+	}
 	if err != nil {
 		return err
 	}

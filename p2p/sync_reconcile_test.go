@@ -286,8 +286,8 @@ func TestReconcileSlowPeerIsCutOffInTime(t *testing.T) {
 	}
 }
 
-// A peer of sync version 5 answers a version-6 HELLO (either mode) with
-// the one line it has always sent for another version; the asker reports
+// A peer of an older sync version (here 5) answers this version's HELLO
+// (either mode) with the one line it has always sent for another version; the asker reports
 // it and bans nobody. (A version-5 HELLO is refused by this side with the
 // same line: TestOtherSyncVersionOrWikiIsRefusedNotBanned.)
 func TestReconcileOldPeerSaysSo(t *testing.T) {
@@ -311,7 +311,7 @@ func TestReconcileOldPeerSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := na.SyncPeer(context.Background(), old.ID())
-	if err == nil || !strings.Contains(err.Error(), "unsupported sync version 6 (this node speaks 5)") {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("unsupported sync version %d (this node speaks 5)", protoVersion)) {
 		t.Fatalf("sync with a version-5 peer: %v", err)
 	}
 	if na.bans.banned(old.ID()) || na.Stats().Rejected != 0 {

@@ -48,6 +48,17 @@ func (a *app) exportBundle(cmd *cobra.Command, b bundleFlags, as []string) (done
 	if err != nil {
 		return true, err
 	}
+	// A bundle or a git history carries the history: a shallow replica's
+	// would pass a part off as the whole.
+	if st, err := r.ReplicationStore().Shallow(cmd.Context()); err != nil {
+		return true, err
+	} else if st.Pages > 0 {
+		what := "--car"
+		if b.git != "" {
+			what = "--git"
+		}
+		return true, fmt.Errorf("export %s: this replica is shallow: the history of %s is not here yet; 'peerwiki sync --unshallow' fetches it", what, pluralCount(st.Pages, "page", "pages"))
+	}
 	if b.git != "" {
 		res, err := r.ExportGit(cmd.Context(), b.git)
 		if errors.Is(err, wiki.ErrGitExportDir) {

@@ -8,6 +8,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
+	"peerwiki/history"
 	"peerwiki/merge"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
@@ -95,7 +96,11 @@ func diffPairs(ctx context.Context, r *wiki.Repo, page cid.Cid, revs []string) (
 	if len(rev.Parents) == 0 {
 		return [][2]cid.Cid{{cid.Undef, heads[0]}}, nil
 	}
-	return [][2]cid.Cid{{rev.Parents[0].Cid, heads[0]}}, nil
+	parent := rev.Parents[0].Cid
+	if has, err := r.ReplicationStore().Has(ctx, parent); err == nil && !has {
+		return nil, fmt.Errorf("%w: the revision before %s is not on this shallow replica; 'peerwiki sync --unshallow' fetches the history", history.ErrShallow, shortID(heads[0].String()))
+	}
+	return [][2]cid.Cid{{parent, heads[0]}}, nil
 }
 
 func printDiff(ctx context.Context, out *printer, r *wiki.Repo, from, to cid.Cid, context int) error {

@@ -19,18 +19,22 @@ import (
 
 func (a *app) joinCommand() *cobra.Command {
 	var name string
-	var noSync, asJSON bool
+	var noSync, asJSON, shallow bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "join CODE [--name NAME] [--no-sync]",
+		Use:   "join CODE [--name NAME] [--shallow] [--no-sync]",
 		Short: "Make a new replica of a wiki from a join code",
 		Long: `Make a new replica of the wiki a join code (from 'peerwiki invite') names,
 in the repo (which must not be initialised yet): this node's identity, the
 wiki id, and the peers in the code, remembered for later syncs. Then the
 invite is redeemed at the inviter's node (or another admin's), which adds
-this replica to the wiki's member list, and, it syncs once from there. With
---no-sync, join only makes the replica and keeps the invite: the first
-'peerwiki sync' or 'serve' redeems it, then syncs.
+this replica to the wiki's member list, and, it syncs once from there: the
+current version of every page first (the wiki is readable and writable from
+then on, by other commands too), then their history. With --shallow, join
+stops after the current versions: the replica syncs as any other, and its
+history comes only with 'peerwiki sync --unshallow'. With --no-sync, join
+only makes the replica and keeps the invite: the first 'peerwiki sync' or
+'serve' redeems it, then syncs.
 
 If the code is fine but no peer answers, the replica is still made and the
 invite kept: the next 'peerwiki sync' or 'peerwiki serve' redeems it. An
@@ -76,6 +80,11 @@ invite that was used up, expired or was revoked is refused with the reason.`,
 			if err := savePendingInvite(r, code.Token); err != nil {
 				return err
 			}
+			if shallow {
+				if err := r.ReplicationStore().KeepShallow(cmd.Context(), true); err != nil {
+					return err
+				}
+			}
 			if noSync {
 				fmt.Fprintf(a.stdout, "Made a replica of wiki %s in %s as %s; the next 'peerwiki sync' or 'serve' redeems the invite and syncs\n", r.Config.Wiki, r.Dir, r.ID.ID)
 				return nil
@@ -108,14 +117,22 @@ invite that was used up, expired or was revoked is refused with the reason.`,
 			}
 			received := 0
 			for _, p := range rep.Peers {
-				received += p.Received
+				received += p.Received + p.History
 			}
 			fmt.Fprintf(a.stdout, "Joined wiki %s in %s as %s, a %s; received %s\n", r.Config.Wiki, r.Dir, r.ID.ID, joined.Role, pluralCount(received, "revision", "revisions"))
+			if rep.HistoryMissing > 0 {
+				hint := "it follows with the next syncs"
+				if shallow {
+					hint = "'peerwiki sync --unshallow' fetches it"
+				}
+				fmt.Fprintf(a.stdout, "The history of %s is not here yet; %s\n", pluralCount(rep.HistoryMissing, "page", "pages"), hint)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "display name carried by your revisions")
 	cmd.Flags().BoolVar(&noSync, "no-sync", false, "only make the replica; the first sync or serve redeems the invite")
+	cmd.Flags().BoolVar(&shallow, "shallow", false, "fetch only the current version of every page; 'sync --unshallow' fetches the history")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to try to reach the peers")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the first sync's report as JSON")
 	return cmd

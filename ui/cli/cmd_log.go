@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"peerwiki/ui/graph"
@@ -31,6 +33,9 @@ marked, and so are automatic merges.`,
 				return err
 			}
 			if asJSON {
+				if shallow, err := r.ReplicationStore().PageShallow(cmd.Context(), p.ID); err == nil && shallow {
+					fmt.Fprintln(a.stderr, "peerwiki: older history of this page is not here yet (a shallow replica)")
+				}
 				return writeJSON(a.stdout, logToJSON(entries))
 			}
 			w, done := a.pager()
@@ -66,6 +71,9 @@ marked, and so are automatic merges.`,
 			}
 			for _, e := range entries {
 				out.Println(describe(e))
+			}
+			if shallow, err := r.ReplicationStore().PageShallow(cmd.Context(), p.ID); err == nil && shallow {
+				out.Println(out.dim("… older history not here yet (a shallow replica: 'peerwiki sync --unshallow' fetches it)"))
 			}
 			return nil
 		},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,7 +12,7 @@ import (
 func (a *app) syncCommand() *cobra.Command {
 	var peerAddrs []string
 	var timeout time.Duration
-	var asJSON, noMDNS bool
+	var asJSON, noMDNS, unshallow bool
 	cmd := &cobra.Command{
 		Use:   "sync [--peer MULTIADDR]... [--timeout DUR] [--json]",
 		Short: "Exchange revisions with peers once, then exit",
@@ -24,6 +25,11 @@ does the sync, over the connections it has (every replica connected to it,
 whichever side dialled, and the remembered ones it dials). Without a node,
 sync dials the remembered replicas, and looks for members on the LAN by mDNS
 (unless --no-mdns), with a host of its own.
+
+A replica made with 'join --shallow' holds the current version of every
+page and fetches their history only with --unshallow; any other replica that
+lacks history (a join still under way when it was cut short) fetches it after
+every sync.
 
 Exit status 0 once every peer reached has our heads and we have theirs; 1 when
 no peer could be reached within --timeout (a peer with another wiki's key
@@ -43,6 +49,11 @@ in conflict after the sync are listed.`,
 			if err != nil {
 				return err
 			}
+			if unshallow {
+				if err := r.ReplicationStore().KeepShallow(cmd.Context(), false); err != nil {
+					return err
+				}
+			}
 			rep, err := a.runSync(cmd.Context(), r, peers, timeout, !noMDNS, asJSON)
 			if err != nil {
 				return err
@@ -52,7 +63,20 @@ in conflict after the sync are listed.`,
 			}
 			out := newPrinter(a.stdout)
 			for _, p := range rep.Peers {
-				out.Printf("synced with %s: received %s, sent %d\n", peerLabel(p.Name, p.PeerID), pluralCount(p.Received, "revision", "revisions"), p.Sent)
+				history := ""
+				if p.History > 0 {
+					history = fmt.Sprintf(" and %s of history", pluralCount(p.History, "revision", "revisions"))
+				}
+				out.Printf("synced with %s: received %s%s, sent %d\n", peerLabel(p.Name, p.PeerID), pluralCount(p.Received, "revision", "revisions"), history, p.Sent)
+			}
+			if rep.HistoryMissing > 0 {
+				hint := "it follows with the next syncs"
+				if sh, err := r.ReplicationStore().Shallow(cmd.Context()); err == nil && sh.Keep {
+					hint = "'peerwiki sync --unshallow' fetches it"
+				}
+				out.Printf("history: that of %s is not here yet; %s\n", pluralCount(rep.HistoryMissing, "page", "pages"), hint)
+			} else if unshallow {
+				out.Printf("history: complete\n")
 			}
 			if len(rep.Conflicts) > 0 {
 				out.Printf("%s %s in conflict: see 'peerwiki conflicts'\n", out.red("conflicts:"), pluralCount(len(rep.Conflicts), "page", "pages"))
@@ -64,5 +88,6 @@ in conflict after the sync are listed.`,
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up on peers not reached within this time")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().BoolVar(&noMDNS, "no-mdns", false, "without --peer, do not look for peers on the LAN")
+	cmd.Flags().BoolVar(&unshallow, "unshallow", false, "fetch the history a replica made with 'join --shallow' lacks")
 	return cmd
 }

@@ -33,8 +33,10 @@ func nodeConfig(r *wiki.Repo) (p2p.Config, error) {
 	if _, err := r.UpgradeMembers(context.Background()); err != nil {
 		return p2p.Config{}, err
 	}
+	// A replica with nothing yet (a join) takes the current version of
+	// every page first, then their history.
 	cfg := p2p.Config{Store: r.ReplicationStore(), Identity: r.ID, Members: newMemberGate(r), RepoDir: r.Dir,
-		AfterReceive: r.ApplyPolicies, Name: r.Config.Name}
+		AfterReceive: r.ApplyPolicies, Name: r.Config.Name, Shallow: true}
 	// An invite not redeemed yet is redeemed by the node at the first
 	// peer it meets that takes it (found by mDNS, say).
 	pending := filepath.Join(r.Dir, pendingInviteFile)
@@ -50,6 +52,9 @@ type syncReport struct {
 	Peers      []syncPeer `json:"peers"`
 	Conflicts  []string   `json:"conflicts"`
 	DurationMS int64      `json:"duration_ms"`
+	// HistoryMissing counts the pages whose history is not here yet (a
+	// shallow replica), after the sync.
+	HistoryMissing int `json:"history_missing_pages,omitempty"`
 }
 
 type syncPeer struct {
@@ -57,6 +62,8 @@ type syncPeer struct {
 	Name     string `json:"name,omitempty"`
 	Sent     int    `json:"sent"`
 	Received int    `json:"received"`
+	// History: revisions of history a shallow replica fetched after.
+	History int `json:"history,omitempty"`
 }
 
 // runSync syncs both ways with peers (none: every replica known) and
@@ -103,10 +110,13 @@ func (a *app) runSync(ctx context.Context, r *wiki.Repo, peers []peer.AddrInfo, 
 			failures = append(failures, p.Err)
 			continue
 		}
-		out.Peers = append(out.Peers, syncPeer{PeerID: p.Peer.String(), Name: p.Name, Sent: p.Sent, Received: p.Received})
+		out.Peers = append(out.Peers, syncPeer{PeerID: p.Peer.String(), Name: p.Name, Sent: p.Sent, Received: p.Received, History: p.History})
 	}
 	for _, c := range rep.Conflicts {
 		out.Conflicts = append(out.Conflicts, c.String())
+	}
+	if sh, err := r.ReplicationStore().Shallow(ctx); err == nil {
+		out.HistoryMissing = sh.Pages
 	}
 	if len(rep.Reached()) == 0 {
 		return out, noReplicaReached(rep, node != nil, st, timeout)
