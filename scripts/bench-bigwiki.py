@@ -17,6 +17,8 @@ and prints a Markdown table; then (unless --no-sync) the sync protocol
 at that size, over 127.0.0.1 (see sync_bench):
 
   fresh replica   `join` of a second repo from a `serve` of the first
+  readable        `join --shallow` (every page's current version, no
+                  history), then `sync --unshallow` (the history)
   no-op sync      `sync --peer` from the replica: as a one-shot process
                   (it reads its heads from the store first) and through
                   the replica's own running serve (which keeps them)
@@ -38,7 +40,12 @@ and `fetch` after k commits of one edited file each. Usage:
     scripts/bench-bigwiki.py [--pages 100000] [--seed 42] [--pw BINARY]
                              [--batch 1000] [--runs 3] [--keep]
                              [--repo DIR] [--no-sync] [--no-git]
-                             [--sync-runs 5]
+                             [--sync-runs 5] [--revisions 1]
+                             [--no-shallow]
+
+--revisions R gives every page R revisions: the pages imported, then
+R-1 rounds of one `import` that revises every page (a paragraph of its
+own added), and git the same history as one commit a file a round.
 
 --repo DIR skips the import and the local measures and runs the sync
 section on DIR, a repo this script imported before (kept with --keep);
@@ -106,6 +113,41 @@ def pages_dir(pages, seed):
             f.write(page_text(seed, i))
     open(done, "w").close()
     return d
+
+
+def revised_text(seed, i, round_, page_id):
+    """Round round_ (1, 2, ...) of page i: the same title and text with a
+    paragraph of its own added, naming its page by id for `import`."""
+    text = page_text(seed, i)
+    body = text.split("\n---\n", 1)[1]
+    title = text.split("\n", 2)[1][len("title: "):]
+    rng = random.Random("%d-%d-r%d" % (seed, i, round_))
+    para = " ".join(rng.choices(WORDS, k=rng.randint(20, 40))).capitalize()
+    return "---\nid: %s\ntitle: %s\n---\n%s\n%s (round %d).\n" % (page_id, title, body, para, round_)
+
+
+def import_revisions(pw, repo, env, work, a):
+    """Rounds 1 .. a.revisions-1: every page revised once a round, one
+    `import` a round. Returns the seconds each took."""
+    listing = subprocess.run([pw, "--repo", repo, "list", "--json"], env=env, check=True, capture_output=True, text=True).stdout
+    ids = {}
+    for p in json.loads(listing):
+        ids[int(p["title"].rsplit(" ", 1)[1])] = p["id"]
+    took = []
+    for r in range(1, a.revisions):
+        d = os.path.join(work, "round%d" % r)
+        for i in range(a.pages):
+            sub = os.path.join(d, "%03d" % (i // 1000))
+            if i % 1000 == 0:
+                os.makedirs(sub, exist_ok=True)
+            with open(os.path.join(sub, "p%06d.md" % i), "w") as f:
+                f.write(revised_text(a.seed, i, r, ids[i]))
+        print("bench-bigwiki: importing round %d" % r, file=sys.stderr)
+        batch = ["--batch", str(a.batch)] if a.batch > 0 else []
+        secs, _ = run_measured([pw, "--repo", repo, "import", d] + batch, env)
+        took.append(secs)
+        shutil.rmtree(d)
+    return took
 
 
 def run_measured(cmd, env, stdout=subprocess.DEVNULL):
@@ -244,10 +286,11 @@ def edit_pages(pw, repo, env, work, ids, k, round_):
     shutil.rmtree(d)
 
 
-def git_origin(src, pages, seed):
-    """The pages as a git history of one commit a file, fast-imported once
-    and cached (bench-out/bigwiki/git-PAGES-seedSEED)."""
-    d = os.path.join(OUT, "git-%d-seed%d" % (pages, seed))
+def git_origin(src, pages, seed, revisions=1):
+    """The pages as a git history of one commit a file (and a commit a
+    file for each later round), fast-imported once and cached
+    (bench-out/bigwiki/git-PAGES-seedSEED[-rREVISIONS])."""
+    d = os.path.join(OUT, "git-%d-seed%d%s" % (pages, seed, "" if revisions == 1 else "-r%d" % revisions))
     done = os.path.join(d, ".complete")
     if os.path.exists(done):
         return d
@@ -262,6 +305,15 @@ def git_origin(src, pages, seed):
                b"data %d\n" % len(msg), msg, b"\n"]
         out += [b"M 100644 inline pages/%s\n" % rel.encode(), b"data %d\n" % len(data), data, b"\n"]
         fi.stdin.write(b"".join(out))
+    for r in range(1, revisions):
+        for i in range(pages):
+            rel = "%03d/p%06d.md" % (i // 1000, i)
+            data = revised_text(seed, i, r, "-").encode()
+            msg = b"page %d, round %d" % (i, r)
+            out = [b"commit refs/heads/main\n", b"committer bench <bench@example.org> %d +0000\n" % (1700000000 + r * pages + i),
+                   b"data %d\n" % len(msg), msg, b"\n"]
+            out += [b"M 100644 inline pages/%s\n" % rel.encode(), b"data %d\n" % len(data), data, b"\n"]
+            fi.stdin.write(b"".join(out))
     fi.stdin.close()
     if fi.wait() != 0:
         sys.exit("bench-bigwiki: git fast-import failed")
@@ -300,9 +352,23 @@ def sync_bench(a, pw, repo, work, env, src):
     try:
         code = subprocess.run([pw, "--repo", repo, "invite", "--uses", "50"], env=env, check=True,
                               capture_output=True, text=True).stdout.strip()
+        shallow = None
+        if a.shallow:
+            # Readable: `join --shallow` ends when every page's current
+            # version is here; `sync --unshallow` then fetches the rest.
+            bs = os.path.join(work, "replica-shallow")
+            print("bench-bigwiki: join --shallow", file=sys.stderr)
+            sh_s, sh_mb = run_measured([pw, "--repo", bs, "join", code, "--name", "shallow", "--shallow", "--timeout", "1800s"], env)
+            print("bench-bigwiki: sync --unshallow", file=sys.stderr)
+            un_s, un_mb = run_measured([pw, "--repo", bs, "sync", "--unshallow", "--peer", serve_a.addr, "--no-mdns",
+                                        "--timeout", "1800s"], env)
+            shallow = (sh_s, sh_mb, un_s, un_mb)
+            print("bench-bigwiki: join --shallow %.1f s, %.0f MB; sync --unshallow %.1f s, %.0f MB" % shallow, file=sys.stderr)
+            shutil.rmtree(bs)
         b = os.path.join(work, "replica")
         print("bench-bigwiki: join", file=sys.stderr)
         join_s, join_mb = run_measured([pw, "--repo", b, "join", code, "--name", "clone", "--timeout", "1800s"], env)
+        print("bench-bigwiki: join %.1f s, %.0f MB" % (join_s, join_mb), file=sys.stderr)
         peak_join = serve_a.peak_mb()
         ids = [p["id"] for p in json.loads(subprocess.run([pw, "--repo", repo, "list", "--json"], env=env, check=True,
                                                           capture_output=True, text=True).stdout)]
@@ -364,7 +430,7 @@ def sync_bench(a, pw, repo, work, env, src):
 
     if a.git and shutil.which("git"):
         print("bench-bigwiki: git", file=sys.stderr)
-        origin = git_origin(src, a.pages, a.seed)
+        origin = git_origin(src, a.pages, a.seed, a.revisions)
         # The edits go to a copy: the cached origin stays as built.
         gorigin = os.path.join(work, "git-origin")
         shutil.copytree(origin, gorigin)
@@ -395,6 +461,9 @@ def sync_bench(a, pw, repo, work, env, src):
 
     rows.append(("fresh replica (`join` / `clone --mirror`)", "%.1f s, %.0f MB resident" % (join_s, join_mb),
                  "%.1f s" % g["clone"] if "clone" in g else ""))
+    if shallow:
+        rows.append(("readable: `join --shallow` (every page's current version)", "%.1f s, %.0f MB resident" % shallow[:2], ""))
+        rows.append(("then its history: `sync --unshallow`", "%.1f s, %.0f MB resident" % shallow[2:], ""))
     rows.append(("no-op sync, one-shot `sync` (median of %d)" % a.sync_runs,
                  "%.3f s, %s B payload" % (median(noop_t), format(int(median(noop_p)), ",")), gcol("noop")))
     rows.append(("no-op sync through the replica's running serve (median of %d)" % a.sync_runs,
@@ -419,6 +488,7 @@ def local(a, pw, repo, work, env, src):
     print("bench-bigwiki: importing", file=sys.stderr)
     batch = ["--batch", str(a.batch)] if a.batch > 0 else []
     imp_s, imp_mb = run_measured([pw, "--repo", repo, "import", src] + batch, env)
+    rounds = import_revisions(pw, repo, env, work, a) if a.revisions > 1 else []
 
     def median(xs):
         xs = sorted(xs)
@@ -444,10 +514,13 @@ def local(a, pw, repo, work, env, src):
     size = du(repo)
     text = du(src)
 
-    print("| %s pages, one revision each (about 4 KB) | figure |" % format(a.pages, ","))
+    print("| %s pages, %s (about 4 KB) | figure |" % (format(a.pages, ","),
+          "one revision each" if a.revisions == 1 else "%d revisions each" % a.revisions))
     print("|---|---|")
     print("| `import%s` of the files (one command) | %.1f s, %.0f MB resident |"
           % (" --batch %d" % a.batch if a.batch > 0 else "", imp_s, imp_mb))
+    for r, secs in enumerate(rounds, 1):
+        print("| `import` of round %d (every page revised) | %.1f s |" % (r, secs))
     print("| `list --json` (median of %d) | %.2f s, %.0f MB resident |" % (a.runs, median(js), max(jm)))
     print("| `list` (median of %d) | %.2f s |" % (a.runs, median(ts)))
     print("| UI start, to the first screen with a title (median of %d) | %s |"
@@ -467,6 +540,8 @@ def main():
     ap.add_argument("--no-sync", dest="sync", action="store_false", help="skip the sync section")
     ap.add_argument("--no-git", dest="git", action="store_false", help="skip git in the sync section")
     ap.add_argument("--sync-runs", type=int, default=5, help="runs of each sync measure (the median is shown)")
+    ap.add_argument("--revisions", type=int, default=1, help="revisions a page (every page revised once a round)")
+    ap.add_argument("--no-shallow", dest="shallow", action="store_false", help="skip join --shallow")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     t = time.perf_counter()
