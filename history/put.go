@@ -682,11 +682,18 @@ func (w *writer) putRevision(p pendingRev) error {
 	for i, pl := range rev.Parents {
 		pr, err := w.revision(pl.Cid)
 		if errors.Is(err, sql.ErrNoRows) {
-			if !w.shallow {
-				return fmt.Errorf("revision %s: %w: %s", c, ErrMissingParent, pl.Cid)
+			if w.shallow {
+				missing = append(missing, pl.Cid)
+				continue
 			}
-			missing = append(missing, pl.Cid)
-			continue
+			if w.hasShallow {
+				// A branch from below a shallow page's boundary: it
+				// waits for the history (an honest peer sends it as
+				// the child of what we hold).
+				w.deferRev(c, fmt.Errorf("%w: revision %s builds on %s", ErrShallow, c, pl.Cid))
+				return nil
+			}
+			return fmt.Errorf("revision %s: %w: %s", c, ErrMissingParent, pl.Cid)
 		} else if err != nil {
 			return err
 		}

@@ -223,6 +223,14 @@ func TestShallowJoinThenHistory(t *testing.T) {
 		}
 	}
 
+	// A branch from below the boundary (a member offline for long edits
+	// an old revision) waits for the history instead of failing the sync.
+	branch, branchBlocks := b.Batch(a0, "A", "an old branch\n", a1)
+	res, err := dst.Put(ctx, branchBlocks)
+	if err != nil || len(res.Deferred) != 1 || !errors.Is(res.Deferred[0].Err, history.ErrShallow) {
+		t.Fatalf("a branch from below the boundary: %+v, %v", res, err)
+	}
+
 	// The history follows.
 	wants, err := dst.ShallowWants(ctx, 100)
 	if err != nil || !slices.Equal(wants, []cid.Cid{a2}) {
@@ -248,6 +256,12 @@ func TestShallowJoinThenHistory(t *testing.T) {
 		if bad, warnings := problems(t, s); len(bad)+len(warnings) > 0 {
 			t.Fatalf("fsck: %v %v", bad, warnings)
 		}
+	}
+	if res, err := dst.Put(ctx, branchBlocks); err != nil || len(res.Revisions) != 1 || !res.Revisions[0].Equals(branch) {
+		t.Fatalf("the branch once the history came: %+v, %v", res, err)
+	}
+	if _, err := src.Put(ctx, branchBlocks); err != nil {
+		t.Fatal(err)
 	}
 	if got, want := logCIDs(t, dst, a0), logCIDs(t, src, a0); !slices.Equal(got, want) {
 		t.Fatalf("log after the history came: %v, want %v", got, want)
