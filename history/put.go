@@ -693,6 +693,13 @@ func (w *writer) putRevision(p pendingRev) error {
 				w.deferRev(c, fmt.Errorf("%w: revision %s builds on %s", ErrShallow, c, pl.Cid))
 				return nil
 			}
+			if _, err := w.blockID(rev.Page.Cid); errors.Is(err, ErrNotFound) {
+				// A page we know nothing of, from a shallow replica
+				// that cannot tell we lack it: it waits for a replica
+				// that sends it whole.
+				w.deferRev(c, fmt.Errorf("%w: revision %s of a page not here came without its history", ErrShallow, c))
+				return nil
+			}
 			return fmt.Errorf("revision %s: %w: %s", c, ErrMissingParent, pl.Cid)
 		} else if err != nil {
 			return err

@@ -345,10 +345,14 @@ func (s *Store) ShallowWants(ctx context.Context, n int) ([]cid.Cid, error) {
 // block alone) and that head; any other page goes as PlanSync sends it.
 // A page whose own history is not all here goes as its anchor and what is
 // here of it.
-func (s *Store) PlanShallow(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, error) {
+//
+// A history of at most whole revisions (all that PlanSync would send)
+// goes whole: the shallow plan saves little there, and its history would
+// cost a second exchange.
+func (s *Store) PlanShallow(ctx context.Context, theirHeads []cid.Cid, whole int) (*SyncPlan, error) {
 	plan, err := s.PlanSync(ctx, theirHeads)
-	if err != nil {
-		return nil, err
+	if err != nil || plan.Revisions() <= whole {
+		return plan, err
 	}
 	// Which pages the peer knows: those of their heads stored here.
 	known := map[int64]bool{}

@@ -100,7 +100,11 @@ func TestShallowJoinThenHistory(t *testing.T) {
 	m2 := b.Put(m0, "M", "m2\n", m0)
 	m3 := b.Put(m0, "M", "m1 and m2\n", m1, m2)
 
-	plan, err := src.PlanShallow(ctx, nil)
+	// A small history goes whole when the asker lets it.
+	if small, err := src.PlanShallow(ctx, nil, 100); err != nil || small.Anchors != 0 || small.Revisions() != 12 {
+		t.Fatalf("a small history, shallow unless small: %d revisions, %d anchors, %v", small.Revisions(), small.Anchors, err)
+	}
+	plan, err := src.PlanShallow(ctx, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +166,7 @@ func TestShallowJoinThenHistory(t *testing.T) {
 	// A shallow replica answers a shallow join with what it has: the
 	// anchor and its boundary. The history then comes from a full one.
 	third := historytest.NewStore(t, history.Options{})
-	fromShallow, err := dst.PlanShallow(ctx, nil)
+	fromShallow, err := dst.PlanShallow(ctx, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,8 +61,27 @@ func TestMissingParentRefused(t *testing.T) {
 	other := historytest.NewStore(t, history.Options{})
 	ob := historytest.NewBuilder(t, other)
 	og := ob.Put(cid.Undef, "B", "b\n")
-	child, bodies := ob.Make(og, "B", "bb\n", og)
-	_, err := s.Put(ctx, append(bodies, child))
+	o1 := ob.Put(og, "B", "bb\n", og)
+	child, bodies := ob.Make(og, "B", "bbb\n", o1)
+	// Of a page not here: it waits (a shallow replica sends such pages,
+	// not knowing that we lack them; see shallow.go).
+	res, err := s.Put(ctx, append(bodies, child))
+	if err != nil || len(res.Deferred) != 1 || !errors.Is(res.Deferred[0].Err, history.ErrShallow) {
+		t.Fatalf("a revision of a page not here, without its parent: %+v, %v", res, err)
+	}
+	if ok, _ := s.Has(ctx, child.Cid); ok {
+		t.Fatal("child stored despite missing parent")
+	}
+	// Of a page here: refused.
+	gb, err := other.Get(ctx, og)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gbodies, _ := history.BodyBlocks("b\n")
+	if _, err := s.Put(ctx, append(gbodies, history.Block{Cid: og, Data: gb})); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Put(ctx, append(bodies, child))
 	if !errors.Is(err, history.ErrMissingParent) {
 		t.Fatalf("err = %v, want ErrMissingParent", err)
 	}

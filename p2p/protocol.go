@@ -172,8 +172,9 @@ type helloMsg struct {
 	Heads [][]byte `cbor:"heads,omitempty"`
 	R     []byte   `cbor:"r,omitempty"`
 	// Shallow (list mode, from a replica with nothing yet) asks for the
-	// current version of every page first (see shallow.go).
-	Shallow bool `cbor:"shallow,omitempty"`
+	// current version of every page first: shallowUnlessSmall or
+	// shallowAlways (see shallow.go).
+	Shallow int `cbor:"shallow,omitempty"`
 	// Deepen, alone, asks for the history below these revisions.
 	Deepen [][]byte `cbor:"deepen,omitempty"`
 }

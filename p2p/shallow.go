@@ -33,6 +33,31 @@ import (
 // itself sends what it has, never more than it holds, and the asker
 // stops when a round brings nothing.
 
+// Shallow modes of a HELLO: the current versions first unless the whole
+// history is small (a plain join: one round trip is then cheaper), or
+// whatever its size (join --shallow, which wants no history).
+const (
+	shallowUnlessSmall = 1
+	shallowAlways      = 2
+)
+
+// shallowMode is the mode this replica asks for: none once it holds a
+// page.
+func (n *Node) shallowMode(ctx context.Context) (int, error) {
+	holds, err := n.store.HoldsPages(ctx)
+	if err != nil || holds {
+		return 0, err
+	}
+	st, err := n.store.Shallow(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if st.Keep {
+		return shallowAlways, nil
+	}
+	return shallowUnlessSmall, nil
+}
+
 // deepenWants is how many missing parents one deepening round asks for:
 // 38 bytes each in its HELLO, about 620 KB.
 const deepenWants = 16384
@@ -40,6 +65,11 @@ const deepenWants = 16384
 // deepenRounds bounds the rounds of one deepening (each brings the
 // history of up to deepenWants pages).
 const deepenRounds = 1000
+
+// shallowWholeUpTo: a plain join of a wiki of at most this many
+// revisions gets the whole history at once (a 1,000-page wiki of 10
+// revisions a page clones in a second or two, shallow first or not).
+const shallowWholeUpTo = 20_000
 
 // deepenRetry is how long a peer that had none of the history asked for
 // is left alone before the next attempt.
@@ -196,11 +226,15 @@ func (n *Node) answerDeepen(ctx context.Context, fc *frameConn, p peer.ID, res *
 
 // planShallowFor is planFor for a HELLO that asked for the current
 // versions first.
-func (n *Node) planShallowFor(ctx context.Context, p peer.ID, theirs, ours []cid.Cid) (*history.SyncPlan, error) {
+func (n *Node) planShallowFor(ctx context.Context, p peer.ID, theirs, ours []cid.Cid, always bool) (*history.SyncPlan, error) {
 	if err := n.allowWork(p); err != nil {
 		return nil, err
 	}
-	plan, err := n.store.PlanShallow(ctx, theirs)
+	whole := shallowWholeUpTo
+	if always {
+		whole = 0
+	}
+	plan, err := n.store.PlanShallow(ctx, theirs, whole)
 	units := lookups(theirs, ours)
 	if err == nil {
 		units += plan.Revisions()

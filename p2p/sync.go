@@ -324,15 +324,15 @@ func (n *Node) ask(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResul
 	}
 	hs := ks.heads()
 	// A replica with nothing yet asks for the current versions first.
+	shallow := 0
 	if n.cfg.Shallow {
-		holds, err := n.store.HoldsPages(ctx)
-		if err != nil {
+		if shallow, err = n.shallowMode(ctx); err != nil {
 			return err
 		}
-		fc.shallow = !holds
+		fc.shallow = shallow > 0
 	}
 	err = fc.writeHeadSet(hs.heads, func(total int, first [][]byte) error {
-		return fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: n.wiki, Sum: hs.sum[:], N: total, Heads: first, Shallow: fc.shallow})
+		return fc.writeCBOR(frameHello, helloMsg{V: protoVersion, Wiki: n.wiki, Sum: hs.sum[:], N: total, Heads: first, Shallow: shallow})
 	})
 	if err != nil {
 		return err
@@ -504,13 +504,13 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 		return refuse("this node replicates another wiki")
 	}
 	if len(hello.Deepen) > 0 {
-		if hello.R != nil || hello.N != 0 || len(hello.Heads) != 0 || len(hello.Sum) != 0 || hello.Shallow {
+		if hello.R != nil || hello.N != 0 || len(hello.Heads) != 0 || len(hello.Sum) != 0 || hello.Shallow != 0 {
 			return protoErr("a HELLO asking for history and for more")
 		}
 		return n.answerDeepen(ctx, fc, p, res, hello.Deepen)
 	}
 	if hello.R != nil {
-		if hello.Shallow {
+		if hello.Shallow != 0 {
 			return protoErr("a shallow HELLO with a reconciliation")
 		}
 		if hello.N != 0 || len(hello.Heads) != 0 || len(hello.Sum) != 0 {
@@ -541,8 +541,12 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 	}
 	hs := ks.heads()
 	plan, err := n.planFor(ctx, p, theirs, hs.heads)
-	if hello.Shallow {
-		plan, err = n.planShallowFor(ctx, p, theirs, hs.heads)
+	switch hello.Shallow {
+	case 0:
+	case shallowUnlessSmall, shallowAlways:
+		plan, err = n.planShallowFor(ctx, p, theirs, hs.heads, hello.Shallow == shallowAlways)
+	default:
+		return protoErr("a HELLO asking for shallow mode %d", hello.Shallow)
 	}
 	if err != nil {
 		return err
