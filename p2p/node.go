@@ -96,6 +96,9 @@ type Config struct {
 	// tests shorten them.
 	progress progressRule
 	work     workShare
+	// shallowWhole is the most revisions a plain join gets whole
+	// (default shallowWholeUpTo; tests lower it).
+	shallowWhole int
 	// dialWatch, when set, is asked before every dial of a peer and may
 	// refuse it (tests: "never dials the public DHT").
 	dialWatch func(peer.ID) bool
@@ -200,6 +203,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.progress == (progressRule{}) {
 		cfg.progress = defaultProgress
+	}
+	if cfg.shallowWhole == 0 {
+		cfg.shallowWhole = shallowWholeUpTo
 	}
 	if cfg.work == (workShare{}) {
 		cfg.work = defaultWorkShare

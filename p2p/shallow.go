@@ -230,7 +230,7 @@ func (n *Node) planShallowFor(ctx context.Context, p peer.ID, theirs, ours []cid
 	if err := n.allowWork(p); err != nil {
 		return nil, err
 	}
-	whole := shallowWholeUpTo
+	whole := n.cfg.shallowWhole
 	if always {
 		whole = 0
 	}

@@ -1,0 +1,51 @@
+package p2p
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// A replica with nothing syncs with one of a wiki whose history is large:
+// the current versions first, then, in the same SyncPeer, the history in
+// deepening rounds; the two end with the same heads and revisions. With
+// the history under the threshold, it comes whole in one exchange.
+func TestShallowSyncThenDeepen(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		whole   int
+		history bool
+	}{{"shallow first", 10, true}, {"small enough to go whole", 1000, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			full, fresh := newReplica(t), newReplica(t)
+			full.addHistory(20, 4, "Page")
+			na := startNode(t, full, func(c *Config) { c.shallowWhole = tc.whole })
+			nb := startNode(t, fresh, func(c *Config) { c.Shallow = true })
+			if err := nb.Connect(ctx, info(na.Host())); err != nil {
+				t.Fatal(err)
+			}
+			res, err := nb.SyncPeer(ctx, full.ID.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.History > 0; got != tc.history {
+				t.Fatalf("received %d and %d of history", res.Received, res.History)
+			}
+			if st, _ := fresh.Store.Shallow(ctx); st.Revisions != 0 {
+				t.Fatalf("history still missing: %+v", st)
+			}
+			h1, _ := full.Store.HeadSet(ctx)
+			h2, _ := fresh.Store.HeadSet(ctx)
+			if !slices.Equal(h1, h2) {
+				t.Fatal("heads differ")
+			}
+			if a, b := full.blocks(), fresh.blocks(); a != b {
+				t.Fatalf("%d blocks there, %d here", a, b)
+			}
+			if probs, err := fresh.Store.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+				t.Fatalf("fsck: %v %v", probs, err)
+			}
+		})
+	}
+}
