@@ -287,6 +287,18 @@ func (s *Store) Shallow(ctx context.Context) (ShallowState, error) {
 	return st, nil
 }
 
+// WantsHistory says whether the store lacks history it should fetch: it
+// holds shallow revisions and was not made to keep shallow. Two quick
+// lookups, for every sync.
+func (s *Store) WantsHistory(ctx context.Context) (bool, error) {
+	if !hasShallowRows(s.db) {
+		return false, nil
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM meta WHERE key = 'shallow' AND value = 'keep'`).Scan(&n)
+	return n == 0, err
+}
+
 // KeepShallow records whether the replica stays shallow until asked.
 func (s *Store) KeepShallow(ctx context.Context, keep bool) error {
 	var err error

@@ -87,13 +87,10 @@ type deepening struct {
 }
 
 // wantsHistory says whether this replica should fetch missing history
-// now, and how much it lacks.
+// now.
 func (n *Node) wantsHistory(ctx context.Context) bool {
-	st, err := n.store.Shallow(ctx)
-	if err != nil || st.Revisions == 0 {
-		return false
-	}
-	return !st.Keep
+	want, err := n.store.WantsHistory(ctx)
+	return err == nil && want
 }
 
 // maybeDeepen fetches from p the history this replica lacks, when it
