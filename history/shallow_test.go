@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -365,10 +366,18 @@ func TestShallowRefusesWhatItCannotCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := transfer(t, other, dst3, deep, true, 100); !errors.Is(err, history.ErrMalformed) {
-		t.Fatalf("a boundary of the wrong height was linked: %v", err)
+	// The sender of the history is not to blame: it is stored, the lie
+	// stays unlinked, both are heads, fsck names the lie.
+	if err := transfer(t, other, dst3, deep, true, 100); err != nil {
+		t.Fatalf("the history below a false boundary: %v", err)
 	}
-	if row, err := dst3.Page(ctx, q0); err != nil || row.Title != "Q" {
-		t.Fatalf("page after the refused history: %+v %v", row, err)
+	if hs, _ := dst3.Heads(ctx, q0); len(hs) != 2 {
+		t.Fatalf("heads %v, want the false boundary and the true line", hs)
+	}
+	if bad, _ := problems(t, dst3); len(bad) != 1 || !strings.Contains(bad[0], "do not fit their parent") {
+		t.Fatalf("fsck: %v", bad)
+	}
+	if wants, _ := dst3.ShallowWants(ctx, 10); len(wants) != 0 {
+		t.Fatalf("still wants %v", wants)
 	}
 }

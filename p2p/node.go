@@ -158,7 +158,8 @@ type Node struct {
 	headsMu sync.Mutex // serialises refreshes of heads
 	heads   headState
 	locks   map[peer.ID]chan struct{}
-	deep    deepening // shallow.go
+	deep    deepening       // shallow.go
+	keySum  *history.KeySum // keysum.go: to record at Close
 	inbound map[peer.ID]*inboundSync
 	work    *workBudget
 	wanted  map[peer.ID]*syncTrigger
@@ -359,6 +360,7 @@ func (n *Node) Close() error {
 	}
 	err := n.host.Close()
 	n.wg.Wait()
+	n.saveKeySum()
 	return err
 }
 

@@ -489,6 +489,7 @@ func (n *Node) localKeys(ctx context.Context) (*keySet, error) {
 			}
 		}
 		next = newKeySet(ch, its)
+		n.noteKeySum(next, ch.State())
 	}
 	n.log.Debug("read the heads for reconciliation", "heads", next.Len(), "whole", ch.Full, "pages", len(ch.Pages),
 		"ms", float64(time.Since(start).Microseconds())/1000)

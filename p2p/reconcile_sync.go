@@ -142,13 +142,13 @@ func (n *Node) reconcileWith(fc *frameConn, side reconSide, ours int, msg []byte
 }
 
 // askReconcile is ask in the reconciliation mode, over our key set ks.
-func (n *Node) askReconcile(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResult, ks *keySet) error {
+func (n *Node) askReconcile(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResult, keys reconKeys) error {
 	var cfg reconcile.Config
 	if _, err := rand.Read(cfg.Salt[:]); err != nil {
 		return err
 	}
 	cfg.FrameSize = reconFrame
-	in, first, err := reconcile.NewInitiator(ks, cfg)
+	in, first, err := reconcile.NewInitiator(keys, cfg)
 	if err != nil {
 		return err
 	}
@@ -158,13 +158,17 @@ func (n *Node) askReconcile(ctx context.Context, fc *frameConn, p peer.ID, res *
 	if err := fc.flush(); err != nil {
 		return fmt.Errorf("sync with %s: %w", p, err)
 	}
-	have, needs, err := n.reconcileWith(fc, in, ks.Len(), nil)
+	have, needs, err := n.reconcileWith(fc, in, keys.Len(), nil)
 	if err != nil {
 		return fmt.Errorf("sync with %s: %w", p, err)
 	}
 	if len(have) == 0 && needs == 0 {
 		res.Equal = true
 		return fc.flush()
+	}
+	ks, err := keys.full()
+	if err != nil {
+		return err
 	}
 	mine := ks.entries(have)
 	err = fc.writeHeadSet(headsOf(mine), func(total int, first [][]byte) error {

@@ -315,6 +315,9 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 // then what p sends, then, when p lacks some of our heads, the push of
 // what it lacks.
 func (n *Node) ask(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResult) error {
+	if lz := n.cachedKeys(ctx); lz != nil && lz.Len() > listHeads {
+		return n.askReconcile(ctx, fc, p, res, lz)
+	}
 	ks, err := n.localKeys(ctx)
 	if err != nil {
 		return err

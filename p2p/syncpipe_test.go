@@ -35,8 +35,13 @@ type pipeSync struct {
 // stream.
 func runPipeSync(t *testing.T, asker, answerer *replica) pipeSync {
 	t.Helper()
+	return runPipeSyncOf(t, asker, answerer, pipeNode(asker), pipeNode(answerer))
+}
+
+// runPipeSyncOf is runPipeSync with the nodes given.
+func runPipeSyncOf(t *testing.T, asker, answerer *replica, askerNode, answerNode *Node) pipeSync {
+	t.Helper()
 	var s pipeSync
-	askerNode, answerNode := pipeNode(asker), pipeNode(answerer)
 	ca, cb := net.Pipe()
 	deadline := time.Now().Add(30 * time.Second)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)

@@ -1,0 +1,88 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// A one-shot sync of a large wiki with nothing new spent most of its time
+// reading every head to build its reconciliation keys, only to send their
+// count and the sum of their digests, which the other side found equal
+// (0.35 of 0.47 s at 100,000 pages). The last full read leaves that
+// summary in the store (meta 'keysum'), with what it was read from: the
+// next process that finds the heads unchanged since sends it as it is,
+// and reads the heads only if the other side finds a difference.
+
+// HeadsState identifies a state of the heads: the commit counter, the
+// last revision id and a summary of the heads table (how many rows, the
+// sums of their revision and page ids), as history.HeadsChange reads them.
+type HeadsState struct {
+	Commits, LastRev, Count, RevSum, PageSum int64
+}
+
+// KeySum is a key set's size and digest sum (reconcile.Sum's bytes) for
+// one state of the heads.
+type KeySum struct {
+	State HeadsState `json:"state"`
+	Keys  int        `json:"keys"`
+	Sum   string     `json:"sum"` // hex
+}
+
+// SumBytes returns the digest sum's bytes.
+func (k KeySum) SumBytes() ([]byte, error) { return hex.DecodeString(k.Sum) }
+
+// HeadsNow reads the current state of the heads in one read transaction:
+// a few aggregate queries (about 10 ms at 100,000 heads).
+func (s *Store) HeadsNow(ctx context.Context) (HeadsState, error) {
+	var st HeadsState
+	err := s.readTx(ctx, func(q querier) error {
+		if err := q.QueryRow(`SELECT CAST(value AS INTEGER) FROM meta WHERE key='commits'`).Scan(&st.Commits); err != nil {
+			return err
+		}
+		if err := q.QueryRow(`SELECT coalesce(max(id), 0) FROM revisions`).Scan(&st.LastRev); err != nil {
+			return err
+		}
+		return q.QueryRow(`SELECT count(*), coalesce(sum(rev), 0), coalesce(sum(page), 0) FROM heads`).Scan(&st.Count, &st.RevSum, &st.PageSum)
+	})
+	return st, err
+}
+
+// State is the state of the heads a HeadsChange was read in.
+func (ch *HeadsChange) State() HeadsState {
+	return HeadsState{Commits: ch.Commits, LastRev: ch.LastRev, Count: ch.Count, RevSum: ch.RevSum, PageSum: ch.PageSum}
+}
+
+// SaveKeySum records a key set's summary for the state it was read in.
+func (s *Store) SaveKeySum(ctx context.Context, k KeySum) error {
+	b, err := json.Marshal(k)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT OR REPLACE INTO meta(key, value) VALUES('keysum', ?)`, string(b))
+	return err
+}
+
+// CurrentKeySum returns the recorded key set summary when the heads are
+// still in the state it was read in.
+func (s *Store) CurrentKeySum(ctx context.Context) (KeySum, bool, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'keysum'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return KeySum{}, false, nil
+	} else if err != nil {
+		return KeySum{}, false, err
+	}
+	var k KeySum
+	if err := json.Unmarshal([]byte(v), &k); err != nil {
+		return KeySum{}, false, fmt.Errorf("keysum: %w", err)
+	}
+	now, err := s.HeadsNow(ctx)
+	if err != nil {
+		return KeySum{}, false, err
+	}
+	return k, now == k.State, nil
+}
