@@ -360,139 +360,126 @@ func (s *Store) ShallowWants(ctx context.Context, n int) ([]cid.Cid, error) {
 // PlanShallow is PlanSync for a replica that asked for the current
 // version of every page first (a join): a page the peer knows nothing of,
 // with one signed head of one parent, goes as its anchor (the genesis
-// block alone) and that head; any other page goes as PlanSync sends it.
-// A page whose own history is not all here goes as its anchor and what is
-// here of it.
+// block alone) and that head, without reading its history; any other page
+// goes as PlanSync sends it. A page whose own history is not all here
+// goes as its anchor and what is here of it.
 //
-// A history of at most whole revisions (all that PlanSync would send)
-// goes whole: the shallow plan saves little there, and its history would
-// cost a second exchange.
+// A store of at most whole revisions goes as PlanSync sends it: the
+// shallow plan saves little there, and its history would cost a second
+// exchange.
 func (s *Store) PlanShallow(ctx context.Context, theirHeads []cid.Cid, whole int) (*SyncPlan, error) {
-	plan, err := s.PlanSync(ctx, theirHeads)
-	if err != nil || plan.Revisions() <= whole {
-		return plan, err
-	}
-	// Which pages the peer knows: those of their heads stored here.
-	known := map[int64]bool{}
-	rows, err := s.revisionRows(ctx, theirHeads)
-	if err != nil {
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM revisions`).Scan(&total); err != nil {
 		return nil, err
 	}
-	for _, r := range rows {
-		known[r[1]] = true
+	if total <= whole {
+		return s.PlanSync(ctx, theirHeads)
 	}
+	// Every head, with what deciding needs: one query.
 	type pageInfo struct {
-		heads    int
-		head     int64
-		eligible bool // one signed head with one parent
-		anchor   bool // our genesis is an anchor
+		heads          []int64
+		head, pageCID  cid.Cid
+		system, anchor bool
+		eligible       bool // one signed head with one parent
 	}
 	info := map[int64]*pageInfo{}
-	q, err := s.db.QueryContext(ctx, `SELECT h.page, h.rev, r.auto,
-		(SELECT count(*) FROM parents p WHERE p.child = h.rev) + (SELECT count(*) FROM shallow s WHERE s.child = h.rev),
-		NOT EXISTS(SELECT 1 FROM revisions g WHERE g.id = h.page)
-		FROM heads h JOIN revisions r ON r.id = h.rev`)
+	var order, system []int64
+	ours := map[string][2]int64{} // head CID bytes -> (rev, page)
+	rows, err := s.db.QueryContext(ctx, `SELECT h.page, h.rev, hb.cid, pb.cid, r.auto, coalesce(g.auto, 0), g.id IS NULL,
+		(SELECT count(*) FROM parents p WHERE p.child = h.rev) + (SELECT count(*) FROM shallow s WHERE s.child = h.rev)
+		FROM heads h JOIN revisions r ON r.id = h.rev JOIN blocks hb ON hb.id = h.rev JOIN blocks pb ON pb.id = h.page
+		LEFT JOIN revisions g ON g.id = h.page ORDER BY h.page`)
 	if err != nil {
 		return nil, err
 	}
-	for q.Next() {
-		var page, head int64
-		var auto, anchor bool
+	for rows.Next() {
+		var page, rev int64
+		var hb, pb []byte
+		var auto, sys, anchor bool
 		var parents int
-		if err := q.Scan(&page, &head, &auto, &parents, &anchor); err != nil {
-			q.Close()
+		if err := rows.Scan(&page, &rev, &hb, &pb, &auto, &sys, &anchor, &parents); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		pi := info[page]
 		if pi == nil {
-			pi = &pageInfo{}
+			pi = &pageInfo{system: sys, anchor: anchor}
+			if pi.pageCID, err = cid.Cast(pb); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("page #%d: %w", page, err)
+			}
 			info[page] = pi
+			if sys {
+				system = append(system, page)
+			} else {
+				order = append(order, page)
+			}
 		}
-		pi.heads++
-		pi.head = head
-		pi.eligible = !auto && parents == 1
-		pi.anchor = anchor
+		if pi.head, err = cid.Cast(hb); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("revision #%d: %w", rev, err)
+		}
+		pi.heads = append(pi.heads, rev)
+		pi.eligible = !auto && parents == 1 && len(pi.heads) == 1
+		ours[string(hb)] = [2]int64{rev, page}
 	}
-	q.Close()
-	if err := q.Err(); err != nil {
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	out := &SyncPlan{Unknown: plan.Unknown, anchors: map[int64]bool{}}
-	pages, err := s.revisionPages(ctx, plan.revs)
+
+	plan := &SyncPlan{anchors: map[int64]bool{}}
+	theirByPage := map[int64][]int64{}
+	var notHeads []cid.Cid
+	for _, c := range theirHeads {
+		if h, ok := ours[string(c.Bytes())]; ok {
+			theirByPage[h[1]] = append(theirByPage[h[1]], h[0])
+		} else {
+			notHeads = append(notHeads, c)
+		}
+	}
+	known, err := s.revisionRows(ctx, notHeads)
 	if err != nil {
 		return nil, err
 	}
-	done := map[int64]bool{}
-	for i, rev := range plan.revs {
-		page := pages[rev]
-		pi := info[page]
-		if pi == nil || known[page] {
-			out.revs = append(out.revs, rev)
-			out.Sends = append(out.Sends, plan.Sends[i])
-			continue
-		}
-		if done[page] {
-			if !pi.eligible || pi.heads != 1 || pi.anchor {
-				out.revs = append(out.revs, rev)
-				out.Sends = append(out.Sends, plan.Sends[i])
-			}
-			continue
-		}
-		done[page] = true
-		if pi.anchor || (pi.eligible && pi.heads == 1) {
-			pc, err := blockCID(s.db, page)
-			if err != nil {
-				return nil, err
-			}
-			out.revs = append(out.revs, page)
-			out.Sends = append(out.Sends, pc)
-			out.anchors[page] = true
-			out.Anchors++
-		}
-		switch {
-		case pi.anchor:
-			// What is here of it, from our own boundary up.
-			out.revs = append(out.revs, rev)
-			out.Sends = append(out.Sends, plan.Sends[i])
-		case pi.eligible && pi.heads == 1:
-			hc, err := blockCID(s.db, pi.head)
-			if err != nil {
-				return nil, err
-			}
-			out.revs = append(out.revs, pi.head)
-			out.Sends = append(out.Sends, hc)
-		default:
-			out.revs = append(out.revs, rev)
-			out.Sends = append(out.Sends, plan.Sends[i])
+	for _, c := range notHeads {
+		if h, ok := known[string(c.Bytes())]; ok {
+			theirByPage[h[1]] = append(theirByPage[h[1]], h[0])
+		} else {
+			plan.Unknown = append(plan.Unknown, c)
 		}
 	}
-	return out, nil
-}
-
-// revisionPages returns the page of each of the given revision row ids.
-func (s *Store) revisionPages(ctx context.Context, revs []int64) (map[int64]int64, error) {
-	out := make(map[int64]int64, len(revs))
-	const per = 20000
-	for from := 0; from < len(revs); from += per {
-		part := revs[from:min(from+per, len(revs))]
-		rows, err := s.db.QueryContext(ctx, `SELECT id, page FROM revisions WHERE id IN (SELECT value FROM json_each(?))`, idList(part))
+	anchor := func(page int64, pi *pageInfo) {
+		plan.revs = append(plan.revs, page)
+		plan.Sends = append(plan.Sends, pi.pageCID)
+		plan.anchors[page] = true
+		plan.Anchors++
+	}
+	for _, page := range append(system, order...) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		pi, theirs := info[page], theirByPage[page]
+		if containsAll(theirs, pi.heads) {
+			continue
+		}
+		if len(theirs) == 0 && !pi.system && pi.eligible && !pi.anchor {
+			anchor(page, pi)
+			plan.revs = append(plan.revs, pi.heads[0])
+			plan.Sends = append(plan.Sends, pi.head)
+			continue
+		}
+		if len(theirs) == 0 && pi.anchor {
+			anchor(page, pi) // ours is shallow: the anchor, then what is here
+		}
+		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, pi.heads, theirs, false)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("plan sync of page #%d: %w", page, err)
 		}
-		for rows.Next() {
-			var id, page int64
-			if err := rows.Scan(&id, &page); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[id] = page
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		plan.revs = append(plan.revs, revs...)
+		plan.Sends = append(plan.Sends, cids...)
 	}
-	return out, nil
+	return plan, nil
 }
 
 // PlanDeepen plans the history a shallow replica asks for: every revision

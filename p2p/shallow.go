@@ -59,8 +59,9 @@ func (n *Node) shallowMode(ctx context.Context) (int, error) {
 }
 
 // deepenWants is how many missing parents one deepening round asks for:
-// 38 bytes each in its HELLO, about 620 KB.
-const deepenWants = 16384
+// 38 bytes each in its HELLO, about 160 KB; the answerer plans them in
+// well under the 5 s a sync may wait without progress.
+const deepenWants = 4096
 
 // deepenRounds bounds the rounds of one deepening (each brings the
 // history of up to deepenWants pages).
