@@ -429,25 +429,9 @@ func (s *Store) PlanShallow(ctx context.Context, theirHeads []cid.Cid, whole int
 	}
 
 	plan := &SyncPlan{anchors: map[int64]bool{}}
-	theirByPage := map[int64][]int64{}
-	var notHeads []cid.Cid
-	for _, c := range theirHeads {
-		if h, ok := ours[string(c.Bytes())]; ok {
-			theirByPage[h[1]] = append(theirByPage[h[1]], h[0])
-		} else {
-			notHeads = append(notHeads, c)
-		}
-	}
-	known, err := s.revisionRows(ctx, notHeads)
+	theirByPage, err := s.theirHeadsByPage(ctx, plan, theirHeads, ours)
 	if err != nil {
 		return nil, err
-	}
-	for _, c := range notHeads {
-		if h, ok := known[string(c.Bytes())]; ok {
-			theirByPage[h[1]] = append(theirByPage[h[1]], h[0])
-		} else {
-			plan.Unknown = append(plan.Unknown, c)
-		}
 	}
 	anchor := func(page int64, pi *pageInfo) {
 		plan.revs = append(plan.revs, page)

@@ -128,6 +128,21 @@ func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, 
 		return nil, err
 	}
 
+	theirByPage, err := s.theirHeadsByPage(ctx, plan, theirHeads, ours)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := s.planPages(ctx, plan, append(systemPages, pages...), ourByPage, theirByPage); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// theirHeadsByPage sorts the peer's heads by page (their revision row
+// ids), ours (head CID bytes -> revision and page row ids) first, then
+// the store's other revisions; those not stored go to plan.Unknown.
+func (s *Store) theirHeadsByPage(ctx context.Context, plan *SyncPlan, theirHeads []cid.Cid, ours map[string][2]int64) (map[int64][]int64, error) {
 	theirByPage := map[int64][]int64{}
 	var notHeads []cid.Cid // their heads that are not ours: older revisions, or unknown
 	for _, c := range theirHeads {
@@ -148,11 +163,7 @@ func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, 
 			plan.Unknown = append(plan.Unknown, c)
 		}
 	}
-
-	if err := s.planPages(ctx, plan, append(systemPages, pages...), ourByPage, theirByPage); err != nil {
-		return nil, err
-	}
-	return plan, nil
+	return theirByPage, nil
 }
 
 // planPages adds to plan, page by page in the order given, the revisions
