@@ -381,11 +381,18 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 	if err := w.flush(); err != nil {
 		return nil, err
 	}
+	fresh, err := w.freshPages()
+	if err != nil {
+		return nil, err
+	}
+	var newPages freshIndex
 	for _, page := range w.order {
 		var divergent bool
 		var err error
 		if w.recount[page] {
 			_, divergent, err = recountPage(w.q, page, nil, w.s.opts.Links)
+		} else if fp, ok := fresh[page]; ok {
+			divergent, err = newPages.add(w, page, fp)
 		} else {
 			divergent, err = refreshPage(w.q, page, w.s.opts.Links)
 		}
@@ -396,6 +403,9 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 		if divergent {
 			w.res.Divergent = append(w.res.Divergent, w.dirty[page])
 		}
+	}
+	if err := newPages.insert(w.q); err != nil {
+		return nil, err
 	}
 	return &w.res, nil
 }
