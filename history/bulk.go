@@ -43,6 +43,7 @@ type Bulk struct {
 	// autoCheckpoint is the setting to restore.
 	prepared       bool
 	autoCheckpoint int
+	cacheSize      int
 }
 
 // BulkResult says what a Bulk stored.
@@ -92,12 +93,16 @@ func (s *Store) BeginBulk(ctx context.Context) (*Bulk, error) {
 //     checkpoints, or the next commit), once, rather than at the commit
 //     and again for the writes that follow it (the search index's merge):
 //     about 60 ms of an import of the benchmark wiki.
+//   - The page cache of a large batch (growCache) for the whole stream.
 func (b *Bulk) prepare(ctx context.Context) error {
 	if err := b.conn.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&b.autoCheckpoint); err != nil {
 		return err
 	}
+	if err := b.conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&b.cacheSize); err != nil {
+		return err
+	}
 	b.prepared = true
-	_, err := b.conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0`)
+	_, err := b.conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -%d`, bigBatchCacheKiB))
 	return err
 }
 
@@ -106,7 +111,7 @@ func (b *Bulk) restore() {
 		return
 	}
 	b.prepared = false
-	if _, err := b.conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA temp_store = DEFAULT; PRAGMA wal_autocheckpoint = %d`, b.autoCheckpoint)); err != nil {
+	if _, err := b.conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA temp_store = DEFAULT; PRAGMA wal_autocheckpoint = %d; PRAGMA cache_size = %d`, b.autoCheckpoint, b.cacheSize)); err != nil {
 		b.conn.Raw(func(any) error { return driver.ErrBadConn }) // not back into the pool
 	}
 }
