@@ -543,9 +543,10 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 		}
 	}
 	hs := ks.heads()
-	plan, err := n.planFor(ctx, p, theirs, hs.heads)
+	var plan *history.SyncPlan
 	switch hello.Shallow {
 	case 0:
+		plan, err = n.planFor(ctx, p, theirs, hs.heads)
 	case shallowUnlessSmall, shallowAlways:
 		plan, err = n.planShallowFor(ctx, p, theirs, hs.heads, hello.Shallow == shallowAlways)
 	default:
