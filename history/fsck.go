@@ -429,8 +429,8 @@ func subset(a, b []string) bool {
 }
 
 // checkShallow checks the shallow rows (a parent named there must not be
-// stored: it would have been linked when it came) and says, as a warning,
-// how much history is not here yet.
+// stored: it would have been linked, or its child found not to fit it,
+// when it came) and says, as a warning, how much history is not here yet.
 func checkShallow(q querier) []Problem {
 	var probs []Problem
 	var linked int
@@ -438,7 +438,7 @@ func checkShallow(q querier) []Problem {
 		return []Problem{{Object: "shallow", What: err.Error()}}
 	}
 	if linked > 0 {
-		probs = append(probs, Problem{Object: "shallow", What: fmt.Sprintf("%d revisions stored without their history do not fit their parent, which came later (their page, height or time is false)", linked)})
+		probs = append(probs, Problem{Object: "shallow", What: fmt.Sprintf("%d revisions are marked as lacking a parent that is stored", linked)})
 	}
 	var pages, revs int
 	if err := q.QueryRow(`SELECT count(DISTINCT r.page), count(DISTINCT s.child) FROM shallow s JOIN revisions r ON r.id = s.child`).Scan(&pages, &revs); err != nil {

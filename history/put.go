@@ -238,6 +238,8 @@ type writer struct {
 	shallow    bool                // from Checked.shallow: parents may be missing (shallow.go)
 	hasShallow bool                // the store holds shallow revisions (shallow.go)
 	shallowed  bool                // this batch added or removed shallow rows
+	boundary   map[int64]int64     // a shallow page's lowest boundary height, 0: none (shallow.go)
+	settle     map[int64]bool      // pages whose last boundary this batch linked (shallow.go)
 	// deferred are the batch's revisions not stored for now, with why.
 	deferred map[cid.Cid]error
 	// recount are the pages whose heads must be recomputed from scratch:
@@ -394,6 +396,11 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 		var err error
 		if w.recount[page] {
 			_, divergent, err = recountPage(w.q, page, nil, w.s.opts.Links)
+		} else if w.settle[page] {
+			var changed bool
+			if changed, divergent, err = settlePage(w.q, page, w.s.opts.Links); err == nil && !changed {
+				continue // its whole history came: heads and index as they were
+			}
 		} else if fp, ok := fresh[page]; ok {
 			divergent, err = newPages.add(w, page, fp)
 		} else {
@@ -806,7 +813,16 @@ func (w *writer) putRevision(p pendingRev) error {
 		w.rows.parents = append(w.rows.parents, []any{id, pid})
 		w.rows.oldHeads = append(w.rows.oldHeads, pid)
 	}
-	w.rows.newHeads = append(w.rows.newHeads, [2]int64{id, pageID})
+	below := false
+	if w.hasShallow && len(missing) == 0 {
+		var err error
+		if below, err = w.belowBoundary(pageID, rev); err != nil {
+			return err
+		}
+	}
+	if !below {
+		w.rows.newHeads = append(w.rows.newHeads, [2]int64{id, pageID})
+	}
 	if err := w.markShallow(id, missing); err != nil {
 		return err
 	}
@@ -816,6 +832,12 @@ func (w *writer) putRevision(p pendingRev) error {
 		if err := w.linkShallowChildren(c, id, rev, pageID); err != nil {
 			return err
 		}
+	}
+	if below && !w.settle[pageID] && !w.recount[pageID] {
+		// History below the page's boundary changes neither its heads
+		// nor its index (see belowBoundary).
+		w.res.Revisions = append(w.res.Revisions, c)
+		return nil
 	}
 	if _, ok := w.dirty[pageID]; !ok {
 		w.dirty[pageID] = rev.PageID(c)

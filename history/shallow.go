@@ -200,25 +200,97 @@ func (w *writer) linkShallowChildren(c cid.Cid, id int64, rev *Revision, page in
 		return err
 	}
 	for _, k := range kids {
-		if k.page != page || k.height != int64(rev.Height)+1 || k.time < leastChildTime(rev.Time) {
-			// The boundary does not fit its parent (its page, height or
-			// time lied, unchecked when it came): whoever sends the
-			// parent now is not to blame. It stays unlinked, so the
-			// parent's line and the boundary are both heads, a conflict
-			// a person sees and resolves; fsck names the boundary.
-			continue
-		}
-		w.rows.parents = append(w.rows.parents, []any{k.id, id})
-		w.rows.oldHeads = append(w.rows.oldHeads, id)
 		if _, err := w.q.Exec(`DELETE FROM shallow WHERE child = ? AND parent = ?`, k.id, c.Bytes()); err != nil {
 			return err
 		}
 		w.shallowed = true
+		if k.page != page || k.height != int64(rev.Height)+1 || k.time < leastChildTime(rev.Time) {
+			// The boundary does not fit its parent (its page, height or
+			// time lied, unchecked when it came): whoever sends the
+			// parent now is not to blame. It stays unlinked, so the
+			// parent's line and the boundary are both heads (counted
+			// again), a conflict a person sees and resolves; fsck names
+			// the boundary, whose parents rows lack its parent.
+			w.recountPage(k.page)
+			delete(w.boundary, k.page)
+			continue
+		}
+		w.rows.parents = append(w.rows.parents, []any{k.id, id})
+		w.rows.oldHeads = append(w.rows.oldHeads, id)
 		if k.void {
 			w.recountPage(page)
 		}
+		delete(w.boundary, page) // read again
+		if h, err := w.boundaryHeight(page); err != nil {
+			return err
+		} else if h == 0 {
+			// Its history is whole: the heads the boundary kept from
+			// being counted are counted now (settlePage).
+			if w.settle == nil {
+				w.settle = map[int64]bool{}
+			}
+			w.settle[page] = true
+		}
 	}
 	return nil
+}
+
+// belowBoundary says whether a revision stored on a shallow page lies
+// below its boundary (lower than its lowest boundary revision): history
+// arriving, which is never a head while the page is shallow. Without
+// this, a page's history split over two batches of a sync showed its
+// first part's top as a second head in between: a conflict, and under an
+// automatic policy a merge of it. A branch from below the boundary that
+// comes while the page is shallow waits, uncounted, until the history is
+// whole (settlePage counts it then).
+func (w *writer) belowBoundary(page int64, rev *Revision) (bool, error) {
+	h, err := w.boundaryHeight(page)
+	return h > 0 && int64(rev.Height) < h, err
+}
+
+// boundaryHeight is the height of a page's lowest boundary revision, 0
+// when the page has none.
+func (w *writer) boundaryHeight(page int64) (int64, error) {
+	if h, ok := w.boundary[page]; ok {
+		return h, nil
+	}
+	var h int64
+	err := w.q.QueryRow(`SELECT coalesce(min(r.height), 0) FROM shallow s JOIN revisions r ON r.id = s.child WHERE r.page = ?`, page).Scan(&h)
+	if err != nil {
+		return 0, err
+	}
+	if w.boundary == nil {
+		w.boundary = map[int64]int64{}
+	}
+	w.boundary[page] = h
+	return h, nil
+}
+
+// settlePage counts a page's heads again once its history is whole, and
+// indexes it again if they changed (a branch from below the boundary that
+// came meanwhile); it reports whether they did and whether they differ.
+func settlePage(q querier, page int64, linksOf func(string) []string) (changed, divergent bool, err error) {
+	g, err := loadPageGraph(q, page)
+	if err != nil {
+		return false, false, err
+	}
+	want := map[int64]bool{}
+	for _, h := range g.countingHeads() {
+		want[h.id] = true
+	}
+	have, err := allIDs(q, `SELECT rev FROM heads WHERE page = ?`, page)
+	if err != nil {
+		return false, false, err
+	}
+	same := len(have) == len(want)
+	for _, id := range have {
+		same = same && want[id]
+	}
+	if same {
+		return false, false, nil
+	}
+	_, divergent, err = recountPage(q, page, g, linksOf)
+	return true, divergent, err
 }
 
 // settleShallow sets the database's user_version for what the batch left:
