@@ -28,8 +28,12 @@ type freshPage struct {
 // a revision or as a shallow page's anchor: every revision of such a page
 // is this batch's. A page's heads are its revisions that no other
 // revision of the batch names as a parent (a shallow revision's missing
-// parent is not stored, so it is no head either). Pages to be recounted
-// (void revisions) are left to refreshPage.
+// parent is not stored, so it is no head either). Left to refreshPage:
+// pages to be recounted (void revisions), and pages whose genesis is a
+// revision and which have a revision stored without a parent, where
+// history below the boundary is no head (belowBoundary). On an anchored
+// page nothing is below the boundary: what is below descends from the
+// genesis revision, which is not here.
 func (w *writer) freshPages() (map[int64]*freshPage, error) {
 	revs := map[int64][]cid.Cid{}
 	for c, r := range w.revs {
@@ -40,6 +44,8 @@ func (w *writer) freshPages() (map[int64]*freshPage, error) {
 	pages := make(map[int64]*freshPage, len(revs))
 pageLoop:
 	for page, cs := range revs {
+		g := w.blocks[page]
+		genesis := w.q.overlay.revs[g.cid]
 		named := make(map[cid.Cid]bool, len(cs))
 		for _, c := range cs {
 			rev := w.q.overlay.revs[c]
@@ -50,14 +56,19 @@ pageLoop:
 				named[p.Cid] = true
 			}
 		}
+		if genesis != nil {
+			for p := range named {
+				if r, ok := w.revs[p]; !ok || r.page != page {
+					continue pageLoop // a boundary: see above
+				}
+			}
+		}
 		f := &freshPage{}
 		for _, c := range cs {
 			if !named[c] {
 				f.heads = append(f.heads, headInfo{id: w.revs[c].id, cid: c, rev: w.q.overlay.revs[c]})
 			}
 		}
-		g := w.blocks[page]
-		genesis := w.q.overlay.revs[g.cid]
 		if genesis == nil { // an anchor
 			var err error
 			if genesis, err = DecodeRevision(g.data); err != nil {

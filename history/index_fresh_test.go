@@ -153,6 +153,30 @@ func TestFreshPagesIndexAsOnePageAtATime(t *testing.T) {
 			t.Fatalf("shallow, batches of %d blocks: only %d index rows", size, len(got))
 		}
 	}
+
+	// A page's genesis, a boundary (its parent left out) and a branch
+	// from below the boundary in one batch: the branch is history, no
+	// head (belowBoundary), which the fresh path must not count.
+	g, gb := m.make(cid.Undef, "Below", "genesis", false, "")
+	p, _ := m.make(g, "Below", "parent", false, "", g)
+	_, bb := m.make(g, "Below", "boundary", false, "", p)
+	_, xb := m.make(g, "Below", "a branch", false, "", g)
+	s := historytest.NewStore(t, opts)
+	c, err := s.Check(slices.Concat(gb, bb, xb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.AllowShallow()
+	if _, err := s.PutChecked(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got := want(s)
+	if err := history.Reindex(s); err != nil {
+		t.Fatal(err)
+	}
+	if again := want(s); !slices.Equal(got, again) {
+		t.Fatalf("a branch below a boundary:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(again, "\n"))
+	}
 }
 
 // revMaker makes signed revisions with the fields historytest's Builder
