@@ -40,6 +40,10 @@ type Checked struct {
 	// shallow lets revisions whose parents are not here be stored, as a
 	// shallow page's boundary (see AllowShallow).
 	shallow bool
+	// wait lets a revision whose parent is not here wait rather than fail
+	// the batch, where a shallow replica may have sent it (see
+	// WaitForHistory).
+	wait bool
 }
 
 // encoded is a block's storage encoding: data is enc of the block, a
@@ -228,8 +232,8 @@ func (c *Checked) splitAt() (first, rest *Checked, ok bool) {
 		if k == 0 {
 			continue
 		}
-		first = &Checked{revs: c.revs[:k], others: c.others, pre: c.pre, verified: c.verified, keepOthers: true, shallow: c.shallow}
-		rest = &Checked{revs: c.revs[k:], others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers, shallow: c.shallow}
+		first = &Checked{revs: c.revs[:k], others: c.others, pre: c.pre, verified: c.verified, keepOthers: true, shallow: c.shallow, wait: c.wait}
+		rest = &Checked{revs: c.revs[k:], others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers, shallow: c.shallow, wait: c.wait}
 		return first, rest, true
 	}
 	return nil, nil, false

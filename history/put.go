@@ -206,7 +206,7 @@ func (s *Store) newWriter(tx *connTx, c *Checked, authorIDs map[string]int64) *w
 	return &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: c.others, dirty: map[int64]cid.Cid{},
 		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre,
 		now: s.now(), local: c.local, before: c.before, verified: c.verified, keepOthers: c.keepOthers, authorIDs: authorIDs,
-		shallow: c.shallow, hasShallow: hasShallowRows(tx)}
+		shallow: c.shallow, wait: c.wait, hasShallow: hasShallowRows(tx)}
 }
 
 // warmBatch is the most revisions a batch may hold for its new bodies to
@@ -236,6 +236,7 @@ type writer struct {
 	keepOthers bool                // from Checked.keepOthers
 	warm       bool                // a batch of a few edits: its bodies go into the cache
 	shallow    bool                // from Checked.shallow: parents may be missing (shallow.go)
+	wait       bool                // from Checked.wait: a revision lacking its parent may wait (shallow.go)
 	hasShallow bool                // the store holds shallow revisions (shallow.go)
 	shallowed  bool                // this batch added or removed shallow rows
 	boundary   map[int64]int64     // a shallow page's lowest boundary height, 0: none (shallow.go)
@@ -706,14 +707,14 @@ func (w *writer) putRevision(p pendingRev) error {
 				missing = append(missing, pl.Cid)
 				continue
 			}
-			if w.hasShallow {
+			if w.wait && w.hasShallow {
 				// A branch from below a shallow page's boundary: it
 				// waits for the history (an honest peer sends it as
 				// the child of what we hold).
 				w.deferRev(c, fmt.Errorf("%w: revision %s builds on %s", ErrShallow, c, pl.Cid))
 				return nil
 			}
-			if _, err := w.blockID(rev.Page.Cid); errors.Is(err, ErrNotFound) {
+			if _, err := w.blockID(rev.Page.Cid); w.wait && errors.Is(err, ErrNotFound) {
 				// A page we know nothing of, from a shallow replica
 				// that cannot tell we lack it: it waits for a replica
 				// that sends it whole.

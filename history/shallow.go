@@ -74,6 +74,14 @@ func (s *Store) ensureShallowTable() error {
 // its anchor. Only for what a shallow sync or a deepening sends.
 func (c *Checked) AllowShallow() { c.shallow = true }
 
+// WaitForHistory lets a revision of the batch whose parent is not here
+// wait (deferred, ErrShallow) instead of failing the batch, when a shallow
+// replica may have sent it: a branch from below one of our shallow pages'
+// boundaries, or a page we know nothing of from a replica that holds it
+// shallow and could not tell we lack it. For syncs; a bundle or a local
+// write missing a parent is refused as ever.
+func (c *Checked) WaitForHistory() { c.wait = true }
+
 // hasShallowRows says whether the store holds shallow revisions; on an
 // error it says yes, which only costs the writer a lookup a revision.
 func hasShallowRows(q querier) bool {

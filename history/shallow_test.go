@@ -41,6 +41,17 @@ func transfer(t *testing.T, src, dst *history.Store, plan *history.SyncPlan, sha
 	return nil
 }
 
+// putWaiting stores blocks as a sync does: a revision lacking its parent
+// may wait.
+func putWaiting(ctx context.Context, s *history.Store, blocks []history.Block) (*history.PutResult, error) {
+	c, err := s.Check(blocks)
+	if err != nil {
+		return nil, err
+	}
+	c.WaitForHistory()
+	return s.PutChecked(ctx, c)
+}
+
 func problems(t *testing.T, s *history.Store) (bad, warnings []string) {
 	t.Helper()
 	found, err := s.Fsck(context.Background(), nil)
@@ -232,7 +243,10 @@ func TestShallowJoinThenHistory(t *testing.T) {
 	// A branch from below the boundary (a member offline for long edits
 	// an old revision) waits for the history instead of failing the sync.
 	branch, branchBlocks := b.Batch(a0, "A", "an old branch\n", a1)
-	res, err := dst.Put(ctx, branchBlocks)
+	if _, err := dst.Put(ctx, branchBlocks); !errors.Is(err, history.ErrMissingParent) {
+		t.Fatalf("a branch from below the boundary, not from a sync: %v", err)
+	}
+	res, err := putWaiting(ctx, dst, branchBlocks)
 	if err != nil || len(res.Deferred) != 1 || !errors.Is(res.Deferred[0].Err, history.ErrShallow) {
 		t.Fatalf("a branch from below the boundary: %+v, %v", res, err)
 	}

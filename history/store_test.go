@@ -63,11 +63,20 @@ func TestMissingParentRefused(t *testing.T) {
 	og := ob.Put(cid.Undef, "B", "b\n")
 	o1 := ob.Put(og, "B", "bb\n", og)
 	child, bodies := ob.Make(og, "B", "bbb\n", o1)
-	// Of a page not here: it waits (a shallow replica sends such pages,
-	// not knowing that we lack them; see shallow.go).
-	res, err := s.Put(ctx, append(bodies, child))
+	// Of a page not here: refused, but from a sync it waits (a shallow
+	// replica sends such pages, not knowing that we lack them; see
+	// shallow.go).
+	if _, err := s.Put(ctx, append(bodies, child)); !errors.Is(err, history.ErrMissingParent) {
+		t.Fatalf("err = %v, want ErrMissingParent", err)
+	}
+	c, err := s.Check(append(bodies, child))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WaitForHistory()
+	res, err := s.PutChecked(ctx, c)
 	if err != nil || len(res.Deferred) != 1 || !errors.Is(res.Deferred[0].Err, history.ErrShallow) {
-		t.Fatalf("a revision of a page not here, without its parent: %+v, %v", res, err)
+		t.Fatalf("a revision of a page not here, without its parent, from a sync: %+v, %v", res, err)
 	}
 	if ok, _ := s.Has(ctx, child.Cid); ok {
 		t.Fatal("child stored despite missing parent")
@@ -81,7 +90,12 @@ func TestMissingParentRefused(t *testing.T) {
 	if _, err := s.Put(ctx, append(gbodies, history.Block{Cid: og, Data: gb})); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Put(ctx, append(bodies, child))
+	c, err = s.Check(append(bodies, child))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WaitForHistory()
+	_, err = s.PutChecked(ctx, c)
 	if !errors.Is(err, history.ErrMissingParent) {
 		t.Fatalf("err = %v, want ErrMissingParent", err)
 	}

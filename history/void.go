@@ -436,7 +436,7 @@ func (s *Store) splitSystem(ctx context.Context, c *Checked) (first, rest *Check
 	if len(sys) == 0 || len(other) == 0 {
 		return nil, nil, false, nil
 	}
-	first = &Checked{revs: sys, others: c.others, pre: c.pre, verified: c.verified, keepOthers: true, shallow: c.shallow}
-	rest = &Checked{revs: other, others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers, shallow: c.shallow}
+	first = &Checked{revs: sys, others: c.others, pre: c.pre, verified: c.verified, keepOthers: true, shallow: c.shallow, wait: c.wait}
+	rest = &Checked{revs: other, others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers, shallow: c.shallow, wait: c.wait}
 	return first, rest, true, nil
 }

@@ -127,6 +127,7 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 				failed.Store(&err)
 				continue
 			}
+			c.WaitForHistory()
 			if fc.shallow {
 				c.AllowShallow()
 			}
