@@ -28,9 +28,10 @@ func (a *app) joinCommand() *cobra.Command {
 in the repo (which must not be initialised yet): this node's identity, the
 wiki id, and the peers in the code, remembered for later syncs. Then the
 invite is redeemed at the inviter's node (or another admin's), which adds
-this replica to the wiki's member list, and, it syncs once from there: the
-current version of every page first (the wiki is readable and writable from
-then on, by other commands too), then their history. With --shallow, join
+this replica to the wiki's member list, and it syncs from there: the current
+version of every page first (the wiki is readable and writable from then on,
+by other commands too), then their history (a wiki of at most 20,000
+revisions comes whole, in one exchange). With --shallow, join
 stops after the current versions: the replica syncs as any other, and its
 history comes only with 'peerwiki sync --unshallow'. With --no-sync, join
 only makes the replica and keeps the invite: the first 'peerwiki sync' or

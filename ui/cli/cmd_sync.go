@@ -14,7 +14,7 @@ func (a *app) syncCommand() *cobra.Command {
 	var timeout time.Duration
 	var asJSON, noMDNS, unshallow bool
 	cmd := &cobra.Command{
-		Use:   "sync [--peer MULTIADDR]... [--timeout DUR] [--json]",
+		Use:   "sync [--peer MULTIADDR]... [--timeout DUR] [--unshallow] [--json]",
 		Short: "Exchange revisions with peers once, then exit",
 		Long: `Sync once, both ways: with the --peer addresses (each ending in /p2p/PEERID),
 or, without --peer, every replica known: pull what they have and this replica
