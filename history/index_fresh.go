@@ -2,6 +2,7 @@ package history
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/ipfs/go-cid"
 )
@@ -114,6 +115,14 @@ func (f *freshIndex) add(w *writer, page int64, fp *freshPage) (bool, error) {
 // pages of text cost the join more (statement journal, larger merges)
 // than the statements it saved.
 func (f *freshIndex) insert(q querier) error {
+	// FTS4 flushes the terms it holds whenever a docid is lower than the
+	// last one: a shallow batch's pages need not come in row id order.
+	byID := func(rows [][]any) {
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i][0].(int64) < rows[j][0].(int64) })
+	}
+	byID(f.pages)
+	byID(f.search)
+	byID(f.links)
 	for _, t := range []struct {
 		rows  [][]any
 		table string
