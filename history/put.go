@@ -824,7 +824,7 @@ func (w *writer) putRevision(p pendingRev) error {
 	if !below {
 		w.rows.newHeads = append(w.rows.newHeads, [2]int64{id, pageID})
 	}
-	if err := w.markShallow(id, missing); err != nil {
+	if err := w.markShallow(id, pageID, rev.Height, missing); err != nil {
 		return err
 	}
 	if w.hasShallow {

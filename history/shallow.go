@@ -158,8 +158,21 @@ func (w *writer) isGenesis(id int64, c cid.Cid) (bool, error) {
 	return g.Page == nil && g.Wiki == w.s.wiki, nil
 }
 
-// markShallow records the parents of a stored revision that are not here.
-func (w *writer) markShallow(id int64, missing []cid.Cid) error {
+// markShallow records the parents of a stored revision (row id id, of
+// page at height) that are not here.
+func (w *writer) markShallow(id, page int64, height uint64, missing []cid.Cid) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	// The page's lowest boundary: its revisions row is still queued, so
+	// what the table says is merged with this one here.
+	h, err := w.boundaryHeight(page)
+	if err != nil {
+		return err
+	}
+	if h == 0 || int64(height) < h {
+		w.boundary[page] = int64(height)
+	}
 	for _, p := range missing {
 		if _, err := w.q.Exec(`INSERT OR IGNORE INTO shallow(child, parent) VALUES(?, ?)`, id, p.Bytes()); err != nil {
 			return fmt.Errorf("store shallow: %w", err)
