@@ -93,7 +93,7 @@ func (s *Store) BeginBulk(ctx context.Context) (*Bulk, error) {
 //     checkpoints, or the next commit), once, rather than at the commit
 //     and again for the writes that follow it (the search index's merge):
 //     about 60 ms of an import of the benchmark wiki.
-//   - The page cache of a large batch (growCache) for the whole stream.
+//   - A page cache of bigBatchCacheKiB for the whole stream.
 func (b *Bulk) prepare(ctx context.Context) error {
 	if err := b.conn.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&b.autoCheckpoint); err != nil {
 		return err

@@ -356,9 +356,6 @@ func inChunks(rows [][]any, f func([][]any) error) error {
 
 func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 	w.warm = len(revs) <= warmBatch
-	if len(revs) >= bigBatchRevisions {
-		defer growCache(w.q, bigBatchCacheKiB)()
-	}
 	if err := w.lookUpBatch(revs); err != nil {
 		return nil, err
 	}

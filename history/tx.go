@@ -123,29 +123,12 @@ func (t *connTx) end() {
 	t.conn = nil
 }
 
-// bigBatchRevisions is the size from which a batch is stored with a page
-// cache of bigBatchCacheKiB: a fresh replica's batches (hundreds to
-// thousands of new pages) touch far more than SQLite's default 2 MB of
-// pages (the blocks' CID index, the title index, the search index's
-// segments), which then go to the log and are read back from it over and
-// over within the transaction. At 100,000 pages, 32 MB cut the join's
-// reads from 5.1 GB to 2.4 GB and its writer's CPU by a fifth; 64 MB did
-// no better.
-const (
-	bigBatchRevisions = 100
-	bigBatchCacheKiB  = 32 << 10
-)
-
-// growCache sets the page cache of the connection q runs on to kib KiB,
-// unless it is that large already; the returned func sets it back. Only
-// speed and memory depend on it, so a failure leaves things as they are.
-func growCache(q querier, kib int) (restore func()) {
-	var was int
-	if err := q.QueryRow(`PRAGMA cache_size`).Scan(&was); err != nil || was <= -kib {
-		return func() {}
-	}
-	if _, err := q.Exec(fmt.Sprintf(`PRAGMA cache_size = -%d`, kib)); err != nil {
-		return func() {}
-	}
-	return func() { q.Exec(fmt.Sprintf(`PRAGMA cache_size = %d`, was)) }
-}
+// bigBatchCacheKiB is the page cache of a Bulk import: its stream
+// touches far more than SQLite's default 2 MB of pages (the blocks' CID
+// index, the title index, the search index's segments), which then go to
+// the log and are read back from it over and over within the
+// transaction. A sync's batches keep the default: at 100,000 pages, 32 MB
+// there made a join no faster on a quiet machine (34.4 and 36.4 s
+// without, 35.5 and 32.6 s with) and 45-50 MB larger (139-142 MB
+// against 183-192: over the issue's 150).
+const bigBatchCacheKiB = 32 << 10
