@@ -2,6 +2,8 @@ package test
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +70,17 @@ func TestShallowJoinReadsAndWritesBeforeTheHistory(t *testing.T) {
 	}
 	if n := shallowWarnings(carol); n != 1 {
 		t.Fatalf("fsck of the shallow replica: %d history warnings", n)
+	}
+	// In a browser, what the last revision changed says why it cannot.
+	web := carol.StartWeb()
+	resp, err := http.Get(web.URL + "page/" + ids[7] + "/diff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(html), `id="history-missing"`) {
+		t.Fatalf("web diff of a shallow page: %d\n%s", resp.StatusCode, html)
 	}
 
 	// Writable, and it syncs with the inviter, both ways.

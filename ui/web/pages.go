@@ -277,6 +277,9 @@ type diffData struct {
 	DeletedChanged   bool
 	Lines            []diffLine
 	NoBodyDifference bool
+	// HistoryMissing: the revision before B is not on this (shallow)
+	// replica yet.
+	HistoryMissing bool
 }
 
 type diffLine struct {
@@ -324,6 +327,10 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 		}
 		if len(rev.Parents) > 0 {
 			ca = rev.Parents[0].Cid
+			if has, err := s.repo.ReplicationStore().Has(ctx, ca); err == nil && !has {
+				s.render(w, "diff", http.StatusOK, diffData{base: s.base("Diff of "+p.Title, false), Page: p, B: b, HistoryMissing: true})
+				return
+			}
 		}
 	}
 	if ca.Defined() {
