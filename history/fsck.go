@@ -440,8 +440,8 @@ func checkShallow(q querier) []Problem {
 	if linked > 0 {
 		probs = append(probs, Problem{Object: "shallow", What: fmt.Sprintf("%d revisions are marked as lacking a parent that is stored", linked)})
 	}
-	var pages, revs int
-	if err := q.QueryRow(`SELECT count(DISTINCT r.page), count(DISTINCT s.child) FROM shallow s JOIN revisions r ON r.id = s.child`).Scan(&pages, &revs); err != nil {
+	pages, revs, err := shallowCounts(q)
+	if err != nil {
 		return append(probs, Problem{Object: "shallow", What: err.Error()})
 	}
 	if revs > 0 {

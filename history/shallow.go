@@ -139,10 +139,17 @@ func (w *writer) shallowPage(c cid.Cid, rev *Revision, present int) (int64, erro
 // revision of this wiki: a revision row that is its own page, or an anchor
 // that decodes as one.
 func (w *writer) isGenesis(id int64, c cid.Cid) (bool, error) {
-	if r, err := w.revision(c); err == nil {
+	// A block this batch stored is a revision if the batch stored it as
+	// one (w.revs); no need to ask the table.
+	if r, ok := w.revs[c]; ok {
 		return r.page == r.id, nil
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return false, err
+	}
+	if _, stored := w.ids[c]; !stored {
+		if r, err := w.revision(c); err == nil {
+			return r.page == r.id, nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return false, err
+		}
 	}
 	if c.Prefix().Codec != CodecDagCBOR {
 		return false, nil
@@ -366,9 +373,8 @@ type ShallowState struct {
 // Shallow says what of the history is not here yet.
 func (s *Store) Shallow(ctx context.Context) (ShallowState, error) {
 	var st ShallowState
-	err := s.db.QueryRowContext(ctx, `SELECT count(DISTINCT r.page), count(DISTINCT s.child) FROM shallow s JOIN revisions r ON r.id = s.child`).
-		Scan(&st.Pages, &st.Revisions)
-	if err != nil {
+	var err error
+	if st.Pages, st.Revisions, err = shallowCounts(s.db); err != nil {
 		return st, err
 	}
 	var keep string
@@ -407,19 +413,22 @@ func (s *Store) KeepShallow(ctx context.Context, keep bool) error {
 	return err
 }
 
+// shallowCounts counts the pages whose history is not all here and their
+// revisions stored without their parents.
+func shallowCounts(q querier) (pages, revisions int, err error) {
+	err = q.QueryRow(`SELECT count(DISTINCT r.page), count(DISTINCT s.child) FROM shallow s JOIN revisions r ON r.id = s.child`).
+		Scan(&pages, &revisions)
+	return pages, revisions, err
+}
+
 // PageShallow says whether a page's history is not all here.
 func (s *Store) PageShallow(ctx context.Context, page cid.Cid) (bool, error) {
 	id, err := blockID(s.db, page)
 	if err != nil {
 		return false, err
 	}
-	return pageShallow(s.db, id)
-}
-
-func pageShallow(q querier, page int64) (bool, error) {
-	var n int
-	err := q.QueryRow(`SELECT EXISTS(SELECT 1 FROM shallow s JOIN revisions r ON r.id = s.child WHERE r.page = ?)`, page).Scan(&n)
-	return n == 1, err
+	n, err := pageBoundaries(s.db, id)
+	return n > 0, err
 }
 
 // pageBoundaries counts a page's revisions stored without their parents.

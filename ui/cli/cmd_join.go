@@ -121,12 +121,8 @@ invite that was used up, expired or was revoked is refused with the reason.`,
 				received += p.Received + p.History
 			}
 			fmt.Fprintf(a.stdout, "Joined wiki %s in %s as %s, a %s; received %s\n", r.Config.Wiki, r.Dir, r.ID.ID, joined.Role, pluralCount(received, "revision", "revisions"))
-			if rep.HistoryMissing > 0 {
-				hint := "it follows with the next syncs"
-				if shallow {
-					hint = "'peerwiki sync --unshallow' fetches it"
-				}
-				fmt.Fprintf(a.stdout, "The history of %s is not here yet; %s\n", pluralCount(rep.HistoryMissing, "page", "pages"), hint)
+			if note := rep.historyNote(); note != "" {
+				fmt.Fprintln(a.stdout, note)
 			}
 			return nil
 		},

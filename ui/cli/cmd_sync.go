@@ -69,12 +69,8 @@ in conflict after the sync are listed.`,
 				}
 				out.Printf("synced with %s: received %s%s, sent %d\n", peerLabel(p.Name, p.PeerID), pluralCount(p.Received, "revision", "revisions"), history, p.Sent)
 			}
-			if rep.HistoryMissing > 0 {
-				hint := "it follows with the next syncs"
-				if sh, err := r.ReplicationStore().Shallow(cmd.Context()); err == nil && sh.Keep {
-					hint = "'peerwiki sync --unshallow' fetches it"
-				}
-				out.Printf("history: that of %s is not here yet; %s\n", pluralCount(rep.HistoryMissing, "page", "pages"), hint)
+			if note := rep.historyNote(); note != "" {
+				out.Printf("%s\n", note)
 			} else if unshallow {
 				out.Printf("history: complete\n")
 			}

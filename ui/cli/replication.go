@@ -55,6 +55,21 @@ type syncReport struct {
 	// HistoryMissing counts the pages whose history is not here yet (a
 	// shallow replica), after the sync.
 	HistoryMissing int `json:"history_missing_pages,omitempty"`
+	// historyKept: the replica keeps shallow (join --shallow).
+	historyKept bool
+}
+
+// historyNote says, when history is missing after a sync, how much and
+// what brings it ("" when nothing is missing).
+func (r *syncReport) historyNote() string {
+	if r.HistoryMissing == 0 {
+		return ""
+	}
+	hint := "it follows with the next syncs"
+	if r.historyKept {
+		hint = "'peerwiki sync --unshallow' fetches it"
+	}
+	return fmt.Sprintf("The history of %s is not here yet; %s", pluralCount(r.HistoryMissing, "page", "pages"), hint)
 }
 
 type syncPeer struct {
@@ -116,7 +131,7 @@ func (a *app) runSync(ctx context.Context, r *wiki.Repo, peers []peer.AddrInfo, 
 		out.Conflicts = append(out.Conflicts, c.String())
 	}
 	if sh, err := r.ReplicationStore().Shallow(ctx); err == nil {
-		out.HistoryMissing = sh.Pages
+		out.HistoryMissing, out.historyKept = sh.Pages, sh.Keep
 	}
 	if len(rep.Reached()) == 0 {
 		return out, noReplicaReached(rep, node != nil, st, timeout)
