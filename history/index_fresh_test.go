@@ -133,12 +133,7 @@ func TestFreshPagesIndexAsOnePageAtATime(t *testing.T) {
 	for _, size := range []int{len(sent), 5, 1} {
 		s := historytest.NewStore(t, opts)
 		for i := 0; i < len(sent); i += size {
-			c, err := s.Check(sent[i:min(i+size, len(sent))])
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.AllowShallow()
-			if _, err := s.PutChecked(ctx, c); err != nil {
+			if _, err := putWith(ctx, s, sent[i:min(i+size, len(sent))], (*history.Checked).AllowShallow); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -162,12 +157,7 @@ func TestFreshPagesIndexAsOnePageAtATime(t *testing.T) {
 	_, bb := m.make(g, "Below", "boundary", false, "", p)
 	_, xb := m.make(g, "Below", "a branch", false, "", g)
 	s := historytest.NewStore(t, opts)
-	c, err := s.Check(slices.Concat(gb, bb, xb))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.AllowShallow()
-	if _, err := s.PutChecked(ctx, c); err != nil {
+	if _, err := putWith(ctx, s, slices.Concat(gb, bb, xb), (*history.Checked).AllowShallow); err != nil {
 		t.Fatal(err)
 	}
 	got := want(s)

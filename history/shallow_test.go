@@ -26,30 +26,34 @@ func transfer(t *testing.T, src, dst *history.Store, plan *history.SyncPlan, sha
 	}); err != nil {
 		t.Fatal(err)
 	}
+	leave := func(*history.Checked) {}
+	if shallow {
+		leave = (*history.Checked).AllowShallow
+	}
 	for from := 0; from < len(blocks); from += per {
-		c, err := dst.Check(blocks[from:min(from+per, len(blocks))])
-		if err != nil {
-			return err
-		}
-		if shallow {
-			c.AllowShallow()
-		}
-		if _, err := dst.PutChecked(ctx, c); err != nil {
+		if _, err := putWith(ctx, dst, blocks[from:min(from+per, len(blocks))], leave); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// putWaiting stores blocks as a sync does: a revision lacking its parent
-// may wait.
-func putWaiting(ctx context.Context, s *history.Store, blocks []history.Block) (*history.PutResult, error) {
+// putWith checks and stores blocks as one batch with the leave given
+// ((*history.Checked).AllowShallow, as a shallow sync; WaitForHistory,
+// as any sync).
+func putWith(ctx context.Context, s *history.Store, blocks []history.Block, leave func(*history.Checked)) (*history.PutResult, error) {
 	c, err := s.Check(blocks)
 	if err != nil {
 		return nil, err
 	}
-	c.WaitForHistory()
+	leave(c)
 	return s.PutChecked(ctx, c)
+}
+
+// putWaiting stores blocks as a sync does: a revision lacking its parent
+// may wait.
+func putWaiting(ctx context.Context, s *history.Store, blocks []history.Block) (*history.PutResult, error) {
+	return putWith(ctx, s, blocks, (*history.Checked).WaitForHistory)
 }
 
 func problems(t *testing.T, s *history.Store) (bad, warnings []string) {
@@ -306,12 +310,7 @@ func TestShallowRefusesWhatItCannotCheck(t *testing.T) {
 	merged, mblocks := b.Batch(p0, "P", "both\n", p1, p2)
 
 	put := func(dst *history.Store, blocks []history.Block) error {
-		c, err := dst.Check(blocks)
-		if err != nil {
-			return err
-		}
-		c.AllowShallow()
-		_, err = dst.PutChecked(ctx, c)
+		_, err := putWith(ctx, dst, blocks, (*history.Checked).AllowShallow)
 		return err
 	}
 	anchor, err := src.Get(ctx, p0)
@@ -426,12 +425,7 @@ func TestHistoryInPartsMakesNoHeads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, blk := range blocks {
-		c, err := dst.Check([]history.Block{blk})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.AllowShallow()
-		res, err := dst.PutChecked(ctx, c)
+		res, err := putWith(ctx, dst, []history.Block{blk}, (*history.Checked).AllowShallow)
 		if err != nil {
 			t.Fatal(err)
 		}

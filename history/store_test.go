@@ -69,12 +69,7 @@ func TestMissingParentRefused(t *testing.T) {
 	if _, err := s.Put(ctx, append(bodies, child)); !errors.Is(err, history.ErrMissingParent) {
 		t.Fatalf("err = %v, want ErrMissingParent", err)
 	}
-	c, err := s.Check(append(bodies, child))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.WaitForHistory()
-	res, err := s.PutChecked(ctx, c)
+	res, err := putWaiting(ctx, s, append(bodies, child))
 	if err != nil || len(res.Deferred) != 1 || !errors.Is(res.Deferred[0].Err, history.ErrShallow) {
 		t.Fatalf("a revision of a page not here, without its parent, from a sync: %+v, %v", res, err)
 	}
@@ -90,12 +85,7 @@ func TestMissingParentRefused(t *testing.T) {
 	if _, err := s.Put(ctx, append(gbodies, history.Block{Cid: og, Data: gb})); err != nil {
 		t.Fatal(err)
 	}
-	c, err = s.Check(append(bodies, child))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.WaitForHistory()
-	_, err = s.PutChecked(ctx, c)
+	_, err = putWaiting(ctx, s, append(bodies, child))
 	if !errors.Is(err, history.ErrMissingParent) {
 		t.Fatalf("err = %v, want ErrMissingParent", err)
 	}
