@@ -286,6 +286,8 @@ type frameConn struct {
 	// shallow: this side asked for a shallow sync or for history, so
 	// revisions may come without their parents (see shallow.go).
 	shallow bool
+	// head is writeBlock's buffer for a frame's type and CIDs.
+	head []byte
 }
 
 // headPool bounds the peers' heads that the syncs of a node hold at once
@@ -431,30 +433,44 @@ func (f *frameConn) writeCBOR(t byte, v any) error {
 	return f.write(t, b)
 }
 
+// writeBlock queues a BLOCK frame (a PACKED one when b is encoded). The
+// frame goes into the buffered writer in pieces, its length first, as
+// msgio frames it: a copy of every block into a frame of its own, and
+// msgio's copy of that, were a third of a large send's allocations.
 func (f *frameConn) writeBlock(b history.Packed) error {
 	cb := b.Cid.Bytes()
-	buf := make([]byte, 0, 2+3*binary.MaxVarintLen64+2*len(cb)+len(b.Data))
+	// The frame's length goes before the header, in the room left at
+	// the front of head.
+	const room = binary.MaxVarintLen64
+	h := append(f.head[:0], make([]byte, room)...)
 	if b.Enc == 0 {
-		buf = append(buf, frameBlock)
-		buf = binary.AppendUvarint(buf, uint64(len(cb)))
-		buf = append(buf, cb...)
+		h = append(h, frameBlock)
+		h = binary.AppendUvarint(h, uint64(len(cb)))
+		h = append(h, cb...)
 	} else {
 		f.stats.PackedOut++
-		buf = append(buf, framePacked)
-		buf = binary.AppendUvarint(buf, uint64(len(cb)))
-		buf = append(buf, cb...)
-		buf = append(buf, b.Enc)
+		h = append(h, framePacked)
+		h = binary.AppendUvarint(h, uint64(len(cb)))
+		h = append(h, cb...)
+		h = append(h, b.Enc)
 		var base []byte
 		if b.Base.Defined() {
 			base = b.Base.Bytes()
 		}
-		buf = binary.AppendUvarint(buf, uint64(len(base)))
-		buf = append(buf, base...)
+		h = binary.AppendUvarint(h, uint64(len(base)))
+		h = append(h, base...)
 	}
-	buf = append(buf, b.Data...)
+	f.head = h
+	n := len(h) - room + len(b.Data)
+	k := varintLen(n)
+	binary.PutUvarint(h[room-k:], uint64(n))
 	f.stats.FramesOut++
-	f.stats.BlockBytesOut += int64(len(buf)) + int64(varintLen(len(buf)))
-	return f.w.WriteMsg(buf)
+	f.stats.BlockBytesOut += int64(n + k)
+	if _, err := f.bw.Write(h[room-k:]); err != nil {
+		return err
+	}
+	_, err := f.bw.Write(b.Data)
+	return err
 }
 
 // ErrPeerBusy marks a peer's refusal for want of room (every sync slot
