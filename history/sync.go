@@ -356,6 +356,19 @@ const planReadTx = 2000
 // queries a revision, whose fixed cost was most of a sender's work.
 const planPrefetch = 500
 
+// planPrefetchBytes bounds the stored bytes a prefetch keeps (bodies of
+// up to MaxBlockSize would otherwise make 500 MB); rows past it are read
+// when they are sent. planCacheBytes bounds the decoded blocks kept of
+// one page (a long history of large bodies): past it the cache starts
+// again, and a delta's base is read again when it is needed.
+const (
+	planPrefetchBytes = 8 << 20
+	planCacheBytes    = 16 << 20
+)
+
+// watchSend, when set (by tests), sees the reader after each block sent.
+var watchSend func(*planReader)
+
 func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit func(Packed) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -367,7 +380,15 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 		rd.window = newPackWindow(false)
 	}
 	defer rd.end()
-	sent := map[int64]bool{}
+	if watchSend != nil {
+		inner := emit
+		emit = func(b Packed) error {
+			err := inner(b)
+			watchSend(rd)
+			return err
+		}
+	}
+	var sent idSet
 	var lastPage int64 = -1
 	for i, rev := range plan.revs {
 		if err := ctx.Err(); err != nil {
@@ -401,10 +422,11 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 		}
 		if page != lastPage {
 			clear(rd.cache)
+			rd.cacheBytes = 0
 			lastPage = page
 		}
-		if !sent[body] {
-			sent[body] = true
+		if !sent.has(body) {
+			sent.add(body)
 			// A chunked body's chunks go before its chunk list: a receiver
 			// stores a batch's blocks that no revision names as they are,
 			// and a list cut off by the end of a batch from chunks still
@@ -428,10 +450,10 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 					if err := rd.byCID.QueryRowContext(ctx, ch.Bytes()).Scan(&id); err != nil {
 						return fmt.Errorf("chunk %s: %w", ch.Cid, err)
 					}
-					if sent[id] {
+					if sent.has(id) {
 						continue
 					}
-					sent[id] = true
+					sent.add(id)
 					cb, err := rd.read(ctx, id)
 					if err != nil {
 						return err
@@ -468,13 +490,19 @@ type planReader struct {
 	rev, block, byCID *sql.Stmt
 	// cache holds decoded blocks of the current page, so that a page's
 	// history is decoded once when it must be.
-	cache map[int64][]byte
-	cids  map[int64]cid.Cid // CIDs of the blocks read, by row id
+	cache      map[int64][]byte
+	cacheBytes int
+	// cids maps row ids to CIDs (packing only): a delta's base goes by
+	// its CID, and only a base in the window can be named. Entries out of
+	// the window are dropped now and then, so that a send of the whole
+	// wiki keeps no more than about two windows' worth.
+	cids map[int64]cid.Cid
 	// window is the receiver's window of recent blocks (packing only).
 	window *packWindow
 	// Rows read ahead by prefetch: revision id -> (page, body), and blocks.
 	revs map[int64][2]int64
-	rows map[int64]storedRow
+	rows      map[int64]storedRow
+	rowsBytes int
 }
 
 // prefetch reads the rows of a run of the plan's revisions, and of their
@@ -482,6 +510,7 @@ type planReader struct {
 func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
 	clear(p.revs)
 	clear(p.rows)
+	p.rowsBytes = 0
 	if p.revs == nil {
 		p.revs, p.rows = map[int64][2]int64{}, map[int64]storedRow{}
 	}
@@ -518,6 +547,10 @@ func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
 		if r.cid, err = cid.Cast(cb); err != nil {
 			return fmt.Errorf("block #%d: %w", id, err)
 		}
+		if p.rowsBytes+len(r.data) > planPrefetchBytes {
+			continue // read again when it is sent
+		}
+		p.rowsBytes += len(r.data)
 		p.rows[id] = r
 	}
 	return rows.Err()
@@ -570,7 +603,7 @@ type storedRow struct {
 
 func (p *planReader) row(ctx context.Context, id int64) (storedRow, error) {
 	if r, ok := p.rows[id]; ok {
-		p.cids[id] = r.cid
+		p.remember(id, r.cid)
 		return r, nil
 	}
 	var r storedRow
@@ -583,8 +616,25 @@ func (p *planReader) row(ctx context.Context, id int64) (storedRow, error) {
 		return r, fmt.Errorf("block #%d: %w", id, err)
 	}
 	r.cid = c
-	p.cids[id] = c
+	p.remember(id, c)
 	return r, nil
+}
+
+// remember notes block id's CID for a later delta against it, and drops
+// the CIDs of blocks that have left the window once there are twice as
+// many as it holds.
+func (p *planReader) remember(id int64, c cid.Cid) {
+	if p.window == nil {
+		return
+	}
+	p.cids[id] = c
+	if len(p.cids) > 2*PackWindowBlocks {
+		for k, kc := range p.cids {
+			if k != id && !p.window.has(kc) {
+				delete(p.cids, k)
+			}
+		}
+	}
 }
 
 // read returns the block with row id id as the stream carries it: in its
@@ -650,7 +700,12 @@ func (p *planReader) decode(ctx context.Context, id int64, r storedRow) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("block %s: %w", r.cid, err)
 	}
+	if p.cacheBytes+len(out) > planCacheBytes {
+		clear(p.cache)
+		p.cacheBytes = 0
+	}
 	p.cache[id] = out
+	p.cacheBytes += len(out)
 	return out, nil
 }
 

@@ -1,0 +1,22 @@
+package history
+
+import "context"
+
+// SendHeld is the most a packed send held at once, block by block: the
+// CIDs its reader kept for deltas, the stored bytes it read ahead and the
+// decoded bytes of one page it kept; and how many blocks went out.
+type SendHeld struct{ Blocks, CIDs, PrefetchBytes, CacheBytes int }
+
+// SendPlanHeld sends plan packed to nowhere and reports what it held.
+func SendPlanHeld(s *Store, plan *SyncPlan) (SendHeld, error) {
+	var h SendHeld
+	watchSend = func(r *planReader) {
+		h.Blocks++
+		h.CIDs = max(h.CIDs, len(r.cids))
+		h.PrefetchBytes = max(h.PrefetchBytes, r.rowsBytes)
+		h.CacheBytes = max(h.CacheBytes, r.cacheBytes)
+	}
+	defer func() { watchSend = nil }()
+	err := s.SendPlanPacked(context.Background(), plan, func(Packed) error { return nil })
+	return h, err
+}
