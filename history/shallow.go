@@ -477,93 +477,44 @@ func (s *Store) PlanShallow(ctx context.Context, theirHeads []cid.Cid, whole int
 	if total <= whole {
 		return s.PlanSync(ctx, theirHeads)
 	}
+	plan := &SyncPlan{}
+	theirByPage, err := s.theirHeadsByPage(ctx, plan, theirHeads)
+	if err != nil {
+		return nil, err
+	}
 	// Every head, with what deciding needs: one query.
-	type pageInfo struct {
-		heads          []int64
-		head, pageCID  cid.Cid
-		system, anchor bool
-		eligible       bool // one signed head with one parent
-	}
-	info := map[int64]*pageInfo{}
-	var order, system []int64
-	ours := map[string][2]int64{} // head CID bytes -> (rev, page)
-	rows, err := s.db.QueryContext(ctx, `SELECT h.page, h.rev, hb.cid, pb.cid, r.auto, coalesce(g.auto, 0), g.id IS NULL,
+	hs, err := s.readPageHeads(ctx, `SELECT h.page, h.rev, coalesce(g.auto, 0), g.id IS NULL, r.auto,
 		(SELECT count(*) FROM parents p WHERE p.child = h.rev) + (SELECT count(*) FROM shallow s WHERE s.child = h.rev)
-		FROM heads h JOIN revisions r ON r.id = h.rev JOIN blocks hb ON hb.id = h.rev JOIN blocks pb ON pb.id = h.page
-		LEFT JOIN revisions g ON g.id = h.page ORDER BY h.page`)
+		FROM heads h JOIN revisions r ON r.id = h.rev LEFT JOIN revisions g ON g.id = h.page ORDER BY h.page, h.rev`)
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var page, rev int64
-		var hb, pb []byte
-		var auto, sys, anchor bool
-		var parents int
-		if err := rows.Scan(&page, &rev, &hb, &pb, &auto, &sys, &anchor, &parents); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		pi := info[page]
-		if pi == nil {
-			pi = &pageInfo{system: sys, anchor: anchor}
-			if pi.pageCID, err = cid.Cast(pb); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("page #%d: %w", page, err)
+	for _, system := range []bool{true, false} {
+		for _, ph := range hs.pages {
+			if ph.system != system {
+				continue
 			}
-			info[page] = pi
-			if sys {
-				system = append(system, page)
-			} else {
-				order = append(order, page)
+			if err := ctx.Err(); err != nil {
+				return nil, err
 			}
+			heads, theirs := hs.heads(ph), theirByPage[ph.page]
+			if containsAll(theirs, heads) {
+				continue
+			}
+			if len(theirs) == 0 && !ph.system && ph.eligible && !ph.anchor {
+				plan.anchor(ph.page)
+				plan.revs = append(plan.revs, heads[0])
+				continue
+			}
+			if len(theirs) == 0 && ph.anchor {
+				plan.anchor(ph.page) // ours is shallow: the anchor, then what is here
+			}
+			revs, err := s.pageRevisionsNotBelow(ctx, ph.page, heads, theirs, false)
+			if err != nil {
+				return nil, fmt.Errorf("plan sync of page #%d: %w", ph.page, err)
+			}
+			plan.revs = append(plan.revs, revs...)
 		}
-		if pi.head, err = cid.Cast(hb); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("revision #%d: %w", rev, err)
-		}
-		pi.heads = append(pi.heads, rev)
-		pi.eligible = !auto && parents == 1 && len(pi.heads) == 1
-		ours[string(hb)] = [2]int64{rev, page}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-
-	plan := &SyncPlan{anchors: map[int64]bool{}}
-	theirByPage, err := s.theirHeadsByPage(ctx, plan, theirHeads, ours)
-	if err != nil {
-		return nil, err
-	}
-	anchor := func(page int64, pi *pageInfo) {
-		plan.revs = append(plan.revs, page)
-		plan.Sends = append(plan.Sends, pi.pageCID)
-		plan.anchors[page] = true
-		plan.Anchors++
-	}
-	for _, page := range append(system, order...) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		pi, theirs := info[page], theirByPage[page]
-		if containsAll(theirs, pi.heads) {
-			continue
-		}
-		if len(theirs) == 0 && !pi.system && pi.eligible && !pi.anchor {
-			anchor(page, pi)
-			plan.revs = append(plan.revs, pi.heads[0])
-			plan.Sends = append(plan.Sends, pi.head)
-			continue
-		}
-		if len(theirs) == 0 && pi.anchor {
-			anchor(page, pi) // ours is shallow: the anchor, then what is here
-		}
-		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, pi.heads, theirs, false)
-		if err != nil {
-			return nil, fmt.Errorf("plan sync of page #%d: %w", page, err)
-		}
-		plan.revs = append(plan.revs, revs...)
-		plan.Sends = append(plan.Sends, cids...)
 	}
 	return plan, nil
 }
@@ -597,12 +548,11 @@ func (s *Store) PlanDeepen(ctx context.Context, want []cid.Cid) (*SyncPlan, erro
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, byPage[page], nil, true)
+		revs, err := s.pageRevisionsNotBelow(ctx, page, byPage[page], nil, true)
 		if err != nil {
 			return nil, fmt.Errorf("plan the history of page #%d: %w", page, err)
 		}
 		plan.revs = append(plan.revs, revs...)
-		plan.Sends = append(plan.Sends, cids...)
 	}
 	return plan, nil
 }

@@ -68,22 +68,70 @@ func (s *Store) Missing(ctx context.Context, cs []cid.Cid) ([]cid.Cid, error) {
 
 // SyncPlan is what one side of a sync sends the other: the revisions
 // reachable from our heads and not from the peer's heads we know, grouped
-// by page and parents first, plus the peer's heads we lack.
+// by page and parents first, plus the peer's heads we lack. It holds row
+// ids only, 8 bytes a revision: their CIDs (PlanCIDs) took eight times as
+// much, 13 MB for the whole of a 100,000-page wiki, for as long as the
+// send lasted.
 type SyncPlan struct {
-	revs []int64 // revision row ids, in send order
-	// Sends are the revisions to send, in send order (by page, parents
-	// first): the plan as a value, for tests and for what a sync reports.
-	Sends []cid.Cid
+	revs []int64 // revision row ids (and anchors' genesis blocks), in send order
 	// Unknown are the peer's heads this store does not hold.
 	Unknown []cid.Cid
 	// Anchors counts the pages sent shallow (see PlanShallow): of revs,
 	// anchors are genesis blocks sent alone, without their bodies.
 	Anchors int
-	anchors map[int64]bool
+	anchors idSet
 }
 
 // Revisions is how many revisions the plan sends.
 func (p *SyncPlan) Revisions() int { return len(p.revs) }
+
+// anchor adds page's genesis block to the plan, alone (see PlanShallow).
+func (p *SyncPlan) anchor(page int64) {
+	p.revs = append(p.revs, page)
+	p.anchors.add(page)
+	p.Anchors++
+}
+
+// PlanCIDs returns the CIDs of what plan sends, in send order (anchors
+// included): the plan as a value, for tests and reports.
+func (s *Store) PlanCIDs(ctx context.Context, plan *SyncPlan) ([]cid.Cid, error) {
+	byID := make(map[int64]cid.Cid, len(plan.revs))
+	const per = 10_000
+	for from := 0; from < len(plan.revs); from += per {
+		rows, err := s.db.QueryContext(ctx, `SELECT id, cid FROM blocks WHERE id IN (SELECT value FROM json_each(?))`,
+			idList(plan.revs[from:min(from+per, len(plan.revs))]))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var cb []byte
+			if err := rows.Scan(&id, &cb); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			c, err := cid.Cast(cb)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("block #%d: %w", id, err)
+			}
+			byID[id] = c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]cid.Cid, len(plan.revs))
+	for i, id := range plan.revs {
+		c, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("block #%d: %w", id, ErrNotFound)
+		}
+		out[i] = c
+	}
+	return out, nil
+}
 
 // PlanSync computes, from the peer's head set, which revisions to send it:
 // per page, every revision reachable from our heads that is not an
@@ -95,68 +143,89 @@ func (p *SyncPlan) Revisions() int { return len(p.revs) }
 // holds the member list before the revisions it governs.
 func (s *Store) PlanSync(ctx context.Context, theirHeads []cid.Cid) (*SyncPlan, error) {
 	plan := &SyncPlan{}
-	ours := map[string][2]int64{} // cid bytes -> (rev id, page id)
-	ourByPage := map[int64][]int64{}
-	var pages, systemPages []int64
+	theirByPage, err := s.theirHeadsByPage(ctx, plan, theirHeads)
+	if err != nil {
+		return nil, err
+	}
 	// A shallow page's genesis is an anchor, with no revisions row (and
 	// never the wiki's own: those come whole).
-	rows, err := s.db.QueryContext(ctx, `SELECT h.rev, h.page, b.cid, coalesce(g.auto, 0) FROM heads h JOIN blocks b ON b.id = h.rev
-		LEFT JOIN revisions g ON g.id = h.page ORDER BY h.page`)
+	hs, err := s.readPageHeads(ctx, `SELECT h.page, h.rev, coalesce(g.auto, 0), 0, 0, 0 FROM heads h
+		LEFT JOIN revisions g ON g.id = h.page ORDER BY h.page, h.rev`)
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var rev, page int64
-		var cb []byte
-		var system bool
-		if err := rows.Scan(&rev, &page, &cb, &system); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ours[string(cb)] = [2]int64{rev, page}
-		if _, ok := ourByPage[page]; !ok {
-			if system {
-				systemPages = append(systemPages, page)
-			} else {
-				pages = append(pages, page)
+	for _, system := range []bool{true, false} {
+		for _, ph := range hs.pages {
+			if ph.system != system {
+				continue
+			}
+			if err := s.planPage(ctx, plan, ph.page, hs.heads(ph), theirByPage[ph.page]); err != nil {
+				return nil, err
 			}
 		}
-		ourByPage[page] = append(ourByPage[page], rev)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-
-	theirByPage, err := s.theirHeadsByPage(ctx, plan, theirHeads, ours)
-	if err != nil {
-		return nil, err
-	}
-
-	if err := s.planPages(ctx, plan, append(systemPages, pages...), ourByPage, theirByPage); err != nil {
-		return nil, err
 	}
 	return plan, nil
 }
 
-// theirHeadsByPage sorts the peer's heads by page (their revision row
-// ids), ours (head CID bytes -> revision and page row ids) first, then
-// the store's other revisions; those not stored go to plan.Unknown.
-func (s *Store) theirHeadsByPage(ctx context.Context, plan *SyncPlan, theirHeads []cid.Cid, ours map[string][2]int64) (map[int64][]int64, error) {
-	theirByPage := map[int64][]int64{}
-	var notHeads []cid.Cid // their heads that are not ours: older revisions, or unknown
-	for _, c := range theirHeads {
-		if h, ok := ours[string(c.Bytes())]; ok {
-			theirByPage[h[1]] = append(theirByPage[h[1]], h[0])
-			continue
-		}
-		notHeads = append(notHeads, c)
-	}
-	known, err := s.revisionRows(ctx, notHeads)
+// pageHeadsRead is every page's heads, as a plan reads them: pages in
+// page order, their heads side by side in one slice.
+type pageHeadsRead struct {
+	pages []pageHeads
+	revs  []int64
+}
+
+// pageHeads is one page of a pageHeadsRead.
+type pageHeads struct {
+	page           int64
+	lo, hi         int // its heads: revs[lo:hi]
+	system, anchor bool
+	// eligible: one signed head with one parent (see PlanShallow).
+	eligible bool
+}
+
+func (r *pageHeadsRead) heads(ph pageHeads) []int64 { return r.revs[ph.lo:ph.hi] }
+
+// readPageHeads reads query's rows (page, head, system, anchor, and for
+// PlanShallow whether the head is automatic and how many parents it
+// names), ordered by page, a row a head: about 40 bytes a page, where
+// maps of each page's heads and of every head's CID took several times
+// as much.
+func (s *Store) readPageHeads(ctx context.Context, query string) (*pageHeadsRead, error) {
+	rows, err := s.db.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range notHeads {
+	defer rows.Close()
+	out := &pageHeadsRead{}
+	for rows.Next() {
+		var page, rev int64
+		var system, anchor, auto bool
+		var parents int
+		if err := rows.Scan(&page, &rev, &system, &anchor, &auto, &parents); err != nil {
+			return nil, err
+		}
+		n := len(out.pages)
+		if n == 0 || out.pages[n-1].page != page {
+			out.pages = append(out.pages, pageHeads{page: page, lo: len(out.revs), system: system, anchor: anchor})
+			n++
+		}
+		ph := &out.pages[n-1]
+		out.revs = append(out.revs, rev)
+		ph.hi = len(out.revs)
+		ph.eligible = !auto && parents == 1 && ph.hi-ph.lo == 1
+	}
+	return out, rows.Err()
+}
+
+// theirHeadsByPage sorts the peer's heads by page (their revision row
+// ids); those not stored go to plan.Unknown.
+func (s *Store) theirHeadsByPage(ctx context.Context, plan *SyncPlan, theirHeads []cid.Cid) (map[int64][]int64, error) {
+	known, err := s.revisionRows(ctx, theirHeads)
+	if err != nil {
+		return nil, err
+	}
+	theirByPage := map[int64][]int64{}
+	for _, c := range theirHeads {
 		if h, ok := known[string(c.Bytes())]; ok {
 			theirByPage[h[1]] = append(theirByPage[h[1]], h[0])
 		} else {
@@ -171,20 +240,27 @@ func (s *Store) theirHeadsByPage(ctx context.Context, plan *SyncPlan, theirHeads
 // peer lacks one of our heads (ourByPage).
 func (s *Store) planPages(ctx context.Context, plan *SyncPlan, order []int64, ourByPage, theirByPage map[int64][]int64) error {
 	for _, page := range order {
-		if err := ctx.Err(); err != nil {
+		if err := s.planPage(ctx, plan, page, ourByPage[page], theirByPage[page]); err != nil {
 			return err
 		}
-		theirs := theirByPage[page]
-		if containsAll(theirs, ourByPage[page]) {
-			continue
-		}
-		revs, cids, err := s.pageRevisionsNotBelow(ctx, page, ourByPage[page], theirs, false)
-		if err != nil {
-			return fmt.Errorf("plan sync of page #%d: %w", page, err)
-		}
-		plan.revs = append(plan.revs, revs...)
-		plan.Sends = append(plan.Sends, cids...)
 	}
+	return nil
+}
+
+// planPage adds to plan the revisions of page not below theirs, unless
+// theirs holds all of ours (the page's heads).
+func (s *Store) planPage(ctx context.Context, plan *SyncPlan, page int64, ours, theirs []int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if containsAll(theirs, ours) {
+		return nil
+	}
+	revs, err := s.pageRevisionsNotBelow(ctx, page, ours, theirs, false)
+	if err != nil {
+		return fmt.Errorf("plan sync of page #%d: %w", page, err)
+	}
+	plan.revs = append(plan.revs, revs...)
 	return nil
 }
 
@@ -256,44 +332,36 @@ func containsAll(set, items []int64) bool {
 
 // pageRevisionsNotBelow returns the page's revisions that are one of
 // heads or an ancestor of one, and neither one of known nor an ancestor of
-// one, ordered by height (parents first), as row ids and as CIDs. Every
-// revision is an ancestor of a head but a void one that no counting one
-// builds on: the walk from heads is needed only on pages that hold voids,
-// or when heads are not the page's heads (walk).
-func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, heads, known []int64, walk bool) ([]int64, []cid.Cid, error) {
+// one, ordered by height (parents first), as row ids. Every revision is
+// an ancestor of a head but a void one that no counting one builds on:
+// the walk from heads is needed only on pages that hold voids, or when
+// heads are not the page's heads (walk).
+func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, heads, known []int64, walk bool) ([]int64, error) {
 	type node struct {
 		id      int64
-		cid     cid.Cid
-		height  int64
 		parents []int64
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, b.cid, r.height, v.rev IS NOT NULL, p.parent FROM revisions r
-		JOIN blocks b ON b.id = r.id LEFT JOIN void v ON v.rev = r.id
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, v.rev IS NOT NULL, p.parent FROM revisions r
+		LEFT JOIN void v ON v.rev = r.id
 		LEFT JOIN parents p ON p.child = r.id WHERE r.page = ? ORDER BY r.height, r.id`, page)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var order []*node
 	byID := map[int64]*node{}
 	anyVoid := false
 	for rows.Next() {
-		var id, height int64
-		var cb []byte
+		var id int64
 		var void bool
 		var parent sql.NullInt64
-		if err := rows.Scan(&id, &cb, &height, &void, &parent); err != nil {
+		if err := rows.Scan(&id, &void, &parent); err != nil {
 			rows.Close()
-			return nil, nil, err
+			return nil, err
 		}
 		anyVoid = anyVoid || void
 		n := byID[id]
 		if n == nil {
-			c, err := cid.Cast(cb)
-			if err != nil {
-				rows.Close()
-				return nil, nil, fmt.Errorf("revision #%d: %w", id, err)
-			}
-			n = &node{id: id, cid: c, height: height}
+			n = &node{id: id}
 			byID[id] = n
 			order = append(order, n)
 		}
@@ -303,7 +371,7 @@ func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, heads, kn
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	parents := func(id int64) []int64 {
 		if n := byID[id]; n != nil {
@@ -319,14 +387,12 @@ func (s *Store) pageRevisionsNotBelow(ctx context.Context, page int64, heads, kn
 		MarkReachable(reach, heads, parents)
 	}
 	var ids []int64
-	var cids []cid.Cid
 	for _, n := range order {
 		if !below[n.id] && (reach == nil || reach[n.id]) {
 			ids = append(ids, n.id)
-			cids = append(cids, n.cid)
 		}
 	}
-	return ids, cids, nil
+	return ids, nil
 }
 
 // SendPlan reads the plan's blocks and hands them to emit, whole, in send
@@ -404,7 +470,7 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 				return err
 			}
 		}
-		if plan.anchors[rev] {
+		if plan.anchors.has(rev) {
 			b, err := rd.read(ctx, rev)
 			if err != nil {
 				return err

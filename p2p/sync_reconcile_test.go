@@ -488,12 +488,20 @@ func TestPlanFromTheDifferenceIsPlanSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sameHeads(diff.Sends, whole.Sends) {
-		t.Fatalf("from the difference: sends %v\nfrom the whole set: %v", diff.Sends, whole.Sends)
+	diffSends, err := a.Store.PlanCIDs(ctx, diff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wholeSends, err := a.Store.PlanCIDs(ctx, whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameHeads(diffSends, wholeSends) {
+		t.Fatalf("from the difference: sends %v\nfrom the whole set: %v", diffSends, wholeSends)
 	}
 	history.SortCIDs(diff.Unknown)
 	history.SortCIDs(whole.Unknown)
-	if !sameHeads(diff.Unknown, whole.Unknown) || len(whole.Sends) == 0 || len(whole.Unknown) == 0 {
+	if !sameHeads(diff.Unknown, whole.Unknown) || len(wholeSends) == 0 || len(whole.Unknown) == 0 {
 		t.Fatalf("unknown: %v from the difference, %v from the whole set", diff.Unknown, whole.Unknown)
 	}
 }
