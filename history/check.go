@@ -44,6 +44,9 @@ type Checked struct {
 	// the batch, where a shallow replica may have sent it (see
 	// WaitForHistory).
 	wait bool
+	// whole holds bodies compressed whole, for the writer to use if it
+	// stores them without a delta base (see AllowShallow).
+	whole map[cid.Cid]encoded
 }
 
 // encoded is a block's storage encoding: data is enc of the block, a
@@ -232,8 +235,8 @@ func (c *Checked) splitAt() (first, rest *Checked, ok bool) {
 		if k == 0 {
 			continue
 		}
-		first = &Checked{revs: c.revs[:k], others: c.others, pre: c.pre, verified: c.verified, keepOthers: true, shallow: c.shallow, wait: c.wait}
-		rest = &Checked{revs: c.revs[k:], others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers, shallow: c.shallow, wait: c.wait}
+		first = &Checked{revs: c.revs[:k], others: c.others, pre: c.pre, verified: c.verified, keepOthers: true, shallow: c.shallow, wait: c.wait, whole: c.whole}
+		rest = &Checked{revs: c.revs[k:], others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers, shallow: c.shallow, wait: c.wait, whole: c.whole}
 		return first, rest, true
 	}
 	return nil, nil, false

@@ -1,7 +1,6 @@
 package history
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -200,10 +199,6 @@ func pageIndexOf(q querier, hs []headInfo, total int, created int64, genesisAuto
 		versions[version{h.rev.Title, h.rev.Body.Cid, h.rev.Deleted}] = true
 	}
 	p.versions = len(versions)
-	seenBody := map[cid.Cid]bool{}
-	seenTitle := map[string]bool{}
-	links := map[string]bool{}
-	var text, titles bytes.Buffer
 	for _, h := range hs {
 		p.headCIDs = append(p.headCIDs, h.cid)
 		if hp, err := carriedPolicy(q, h.cid, memo); err != nil {
@@ -211,47 +206,66 @@ func pageIndexOf(q querier, hs []headInfo, total int, created int64, genesisAuto
 		} else if hp != p.policy {
 			p.policy = ""
 		}
+	}
+	links := map[string]bool{}
+	if p.titles, p.text, p.textCut, err = headsText(q, hs, p.versions, func(body string) {
+		if linksOf != nil {
+			for _, l := range linksOf(body) {
+				links[l] = true
+			}
+		}
+	}); err != nil {
+		return nil, err
+	}
+	for l := range links {
+		p.links = append(p.links, l)
+	}
+	sort.Strings(p.links)
+	return p, nil
+}
+
+// headsText is what the search index holds of a page whose heads are hs
+// (of versions distinct versions): the heads' titles, and their bodies up
+// to maxSearchText (cut reports that something was left out); each body
+// read is handed to body as well (for its links).
+func headsText(q querier, hs []headInfo, versions int, body func(string)) (titles, text string, cut bool, err error) {
+	seenBody := map[cid.Cid]bool{}
+	seenTitle := map[string]bool{}
+	// Parts joined at the end: most pages have one head, whose title and
+	// body are then the text as they are, without a copy.
+	var tis, parts []string
+	size := 0
+	for _, h := range hs {
 		if !seenTitle[h.rev.Title] {
 			seenTitle[h.rev.Title] = true
-			if titles.Len() > 0 {
-				titles.WriteByte('\n')
-			}
-			titles.WriteString(h.rev.Title)
+			tis = append(tis, h.rev.Title)
 		}
-		if h.rev.Deleted && p.versions == 1 {
+		if h.rev.Deleted && versions == 1 {
 			continue
 		}
 		if seenBody[h.rev.Body.Cid] {
 			continue
 		}
 		seenBody[h.rev.Body.Cid] = true
-		body, bodyCut, err := getBodyPrefix(q, h.rev.Body.Cid, maxSearchText)
+		b, bodyCut, err := getBodyPrefix(q, h.rev.Body.Cid, maxSearchText)
 		if err != nil {
-			return nil, err
+			return "", "", false, err
 		}
-		p.textCut = p.textCut || bodyCut
-		if room := maxSearchText - text.Len(); room > 0 {
-			if text.Len() > 0 {
-				text.WriteByte('\n')
+		cut = cut || bodyCut
+		if room := maxSearchText - size; room > 0 {
+			if len(parts) > 0 {
+				size++ // the newline before it
 			}
-			cut := prefixUTF8(body, room)
-			text.WriteString(cut)
-			p.textCut = p.textCut || len(cut) < len(body)
+			part := prefixUTF8(b, room)
+			parts = append(parts, part)
+			size += len(part)
+			cut = cut || len(part) < len(b)
 		} else {
-			p.textCut = true
+			cut = true
 		}
-		if linksOf != nil {
-			for _, l := range linksOf(body) {
-				links[l] = true
-			}
-		}
+		body(b)
 	}
-	p.text, p.titles = text.String(), titles.String()
-	for l := range links {
-		p.links = append(p.links, l)
-	}
-	sort.Strings(p.links)
-	return p, nil
+	return strings.Join(tis, "\n"), strings.Join(parts, "\n"), cut, nil
 }
 
 // maxSearchText bounds what the index reads of a page: the first MiB of

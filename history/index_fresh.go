@@ -83,8 +83,11 @@ pageLoop:
 }
 
 // freshIndex queues the page index rows of fresh pages (see freshPages).
+// With deferSearch, their search rows are left for IndexPending
+// (searchlater.go): the pages are listed in unindexed instead.
 type freshIndex struct {
-	pages, search, links [][]any
+	pages, search, links, unindexed [][]any
+	deferSearch                     bool
 }
 
 // add computes the index of a fresh page and queues its rows; it reports
@@ -99,7 +102,11 @@ func (f *freshIndex) add(w *writer, page int64, fp *freshPage) (bool, error) {
 		return false, err
 	}
 	f.pages = append(f.pages, []any{page, p.rev, p.title, p.deleted, p.policy, p.heads, p.versions, p.system, p.created, p.updated})
-	if p.searchable() {
+	switch {
+	case !p.searchable():
+	case f.deferSearch:
+		f.unindexed = append(f.unindexed, []any{page})
+	default:
 		f.search = append(f.search, []any{page, p.titles, p.text})
 	}
 	for _, l := range p.links {
@@ -123,6 +130,7 @@ func (f *freshIndex) insert(q querier) error {
 	byID(f.pages)
 	byID(f.search)
 	byID(f.links)
+	byID(f.unindexed)
 	for _, t := range []struct {
 		rows  [][]any
 		table string
@@ -130,6 +138,7 @@ func (f *freshIndex) insert(q querier) error {
 	}{
 		{f.pages, "pages", "id, rev, title, deleted, policy, heads, versions, system, created, updated"},
 		{f.links, "links", "src, target"},
+		{f.unindexed, "unindexed", "page"},
 	} {
 		if err := insertRows(q, t.table, t.cols, t.rows); err != nil {
 			return fmt.Errorf("index new pages: %s: %w", t.table, err)

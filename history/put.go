@@ -96,13 +96,13 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 		if err != nil {
 			return r1, err
 		}
-		return r1.then(r2), nil
+		return r1.Then(r2), nil
 	}
 	return s.putChecked(ctx, c)
 }
 
-// then is the result of storing r and then next.
-func (r *PutResult) then(next *PutResult) *PutResult {
+// Then is the result of storing r and then next.
+func (r *PutResult) Then(next *PutResult) *PutResult {
 	out := &PutResult{Blocks: r.Blocks + next.Blocks, Deferred: append(r.Deferred, next.Deferred...)}
 	out.Revisions = append(append(out.Revisions, r.Revisions...), next.Revisions...)
 	out.Void = append(append(out.Void, r.Void...), next.Void...)
@@ -206,7 +206,7 @@ func (s *Store) newWriter(tx *connTx, c *Checked, authorIDs map[string]int64) *w
 	return &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: c.others, dirty: map[int64]cid.Cid{},
 		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre,
 		now: s.now(), local: c.local, before: c.before, verified: c.verified, keepOthers: c.keepOthers, authorIDs: authorIDs,
-		shallow: c.shallow, wait: c.wait, hasShallow: hasShallowRows(tx)}
+		shallow: c.shallow, wait: c.wait, hasShallow: hasShallowRows(tx), whole: c.whole}
 }
 
 // warmBatch is the most revisions a batch may hold for its new bodies to
@@ -241,6 +241,14 @@ type writer struct {
 	shallowed  bool                // this batch added or removed shallow rows
 	boundary   map[int64]int64     // a shallow page's lowest boundary height, 0: none (shallow.go)
 	settle     map[int64]bool      // pages whose last boundary this batch linked (shallow.go)
+	anchors    map[cid.Cid]bool    // shallow pages' anchors this writer stored (shallow.go)
+	// shallowNamed are the batch's revisions that a shallow row stored
+	// before this writer names as its missing parent, and newShallow the
+	// missing parents of the rows this writer added; shallowLooked says
+	// lookUpBatch found shallowNamed (otherwise linkShallowChildren asks).
+	shallowNamed, newShallow map[cid.Cid]bool
+	shallowLooked            bool
+	whole                    map[cid.Cid]encoded // from Checked.whole
 	// deferred are the batch's revisions not stored for now, with why.
 	deferred map[cid.Cid]error
 	// recount are the pages whose heads must be recomputed from scratch:
@@ -259,6 +267,7 @@ type writer struct {
 // pendingRows are the rows a writer has yet to insert.
 type pendingRows struct {
 	blocks, revisions, parents, void [][]any
+	shallow                          [][]any // (child, missing parent CID)
 	oldHeads                         []int64    // revisions that stopped being heads
 	newHeads                         [][2]int64 // (revision, page) that became heads
 }
@@ -309,6 +318,9 @@ func (w *writer) flush() error {
 	if err := insertRows(w.q, "heads", "rev, page", add); err != nil {
 		return fmt.Errorf("store heads: %w", err)
 	}
+	if err := w.flushShallow(); err != nil {
+		return err
+	}
 	*r = pendingRows{}
 	return nil
 }
@@ -319,13 +331,18 @@ var rowChunks = []int{64, 8, 1}
 
 // insertRows inserts rows into table in multi-row statements.
 func insertRows(q querier, table, cols string, rows [][]any) error {
+	return insertRowsVerb(q, "INSERT", table, cols, rows)
+}
+
+// insertRowsVerb is insertRows with another verb ("INSERT OR IGNORE").
+func insertRowsVerb(q querier, verb, table, cols string, rows [][]any) error {
 	return inChunks(rows, func(part [][]any) error {
 		one := "(?" + strings.Repeat(", ?", len(part[0])-1) + ")"
 		args := make([]any, 0, len(part)*len(part[0]))
 		for _, row := range part {
 			args = append(args, row...)
 		}
-		_, err := q.Exec("INSERT INTO "+table+"("+cols+") VALUES "+one+strings.Repeat(", "+one, len(part)-1), args...)
+		_, err := q.Exec(verb+" INTO "+table+"("+cols+") VALUES "+one+strings.Repeat(", "+one, len(part)-1), args...)
 		return err
 	})
 }
@@ -388,7 +405,7 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	var newPages freshIndex
+	newPages := freshIndex{deferSearch: len(fresh) >= deferSearchAt}
 	for _, page := range w.order {
 		var divergent bool
 		var err error
@@ -415,6 +432,9 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 	if err := newPages.insert(w.q); err != nil {
 		return nil, err
 	}
+	if len(newPages.unindexed) > 0 {
+		w.s.search.pending.Store(true)
+	}
 	return &w.res, nil
 }
 
@@ -426,11 +446,26 @@ func (w *writer) lookUpBatch(revs []pendingRev) error {
 		return nil
 	}
 	all := make([]cid.Cid, 0, len(revs)+len(w.others))
+	inBatch := make(map[cid.Cid]bool, len(revs))
 	for _, p := range revs {
 		all = append(all, p.block.Cid)
+		inBatch[p.block.Cid] = true
 	}
 	for c := range w.others {
 		all = append(all, c)
+	}
+	// The parents and bodies the batch names but does not carry: a
+	// shallow batch's boundaries lack their parents and its anchors their
+	// bodies, and asking for each one alone cost a query a page.
+	for _, p := range revs {
+		for _, pl := range p.rev.Parents {
+			if !inBatch[pl.Cid] {
+				all = append(all, pl.Cid)
+			}
+		}
+		if _, ok := w.others[p.rev.Body.Cid]; !ok {
+			all = append(all, p.rev.Body.Cid)
+		}
 	}
 	w.known = make(map[cid.Cid]int64)
 	// Always the same number of parameters (a short list repeats its last
@@ -469,7 +504,7 @@ func (w *writer) lookUpBatch(revs []pendingRev) error {
 			w.looked[c] = true
 		}
 	}
-	return nil
+	return w.lookUpShallowNamed(revs, inBatch)
 }
 
 // blockID is blockID for the writer: what this transaction stored, and
@@ -616,6 +651,9 @@ func (w *writer) encode(b Block, deltaBase int64, useBase bool) (enc int, stored
 			useBase = false
 		}
 	}
+	if e, ok := w.whole[b.Cid]; ok && !useBase {
+		return e.enc, e.data, 0, 0 // compressed whole by AllowShallow
+	}
 	enc, stored = encodeStored(b.Data, baseData, useBase, b.Cid.Prefix().Codec == CodecRaw)
 	if !isDeltaEnc(enc) {
 		return enc, stored, 0, 0
@@ -640,6 +678,12 @@ type storedBlock struct {
 func (w *writer) revision(c cid.Cid) (revRow, error) {
 	if r, ok := w.revs[c]; ok {
 		return r, nil
+	}
+	if w.looked[c] {
+		_, stored := w.ids[c]
+		if _, known := w.known[c]; !stored && !known {
+			return revRow{}, sql.ErrNoRows // not stored: lookUpBatch asked
+		}
 	}
 	var r revRow
 	err := w.q.QueryRow(`SELECT r.id, r.page, r.height, r.time, r.body, v.rev IS NOT NULL FROM revisions r
@@ -670,8 +714,14 @@ func (w *writer) putRevision(p pendingRev) error {
 	if anchorID == 0 && w.shallow && rev.Page == nil && !w.bodyAvailable(rev.Body.Cid) {
 		// A shallow sync sends a page's genesis without its body: the
 		// page's anchor, whose block id is the page's id.
-		_, err := w.insertBlock(p.block, 0, false)
-		return err
+		if _, err := w.insertBlock(p.block, 0, false); err != nil {
+			return err
+		}
+		if w.anchors == nil {
+			w.anchors = map[cid.Cid]bool{}
+		}
+		w.anchors[c] = true
+		return nil
 	}
 	// Causal completeness: parents stored, all of the same page; height
 	// and clock consistent with them.

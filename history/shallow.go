@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 )
@@ -59,20 +60,58 @@ CREATE TABLE IF NOT EXISTS shallow(child INTEGER NOT NULL, parent BLOB NOT NULL,
 CREATE INDEX IF NOT EXISTS shallow_parent ON shallow(parent);
 `
 
-// ensureShallowTable adds the shallow table to a store made before it.
-func (s *Store) ensureShallowTable() error {
+// ensureLaterTables adds the tables added since schema 4 (shallow, and
+// unindexed of searchlater.go) to a store made before them.
+func (s *Store) ensureLaterTables() error {
 	var n int
-	if err := s.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'shallow'`).Scan(&n); err != nil || n > 0 {
+	if err := s.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('shallow', 'unindexed')`).Scan(&n); err != nil || n == 2 {
 		return err
 	}
-	_, err := s.db.Exec(shallowSchema)
+	_, err := s.db.Exec(shallowSchema + unindexedSchema)
 	return err
 }
 
 // AllowShallow lets the batch store revisions whose parents are not here
 // as a shallow page's boundary, and a page's genesis without its body as
 // its anchor. Only for what a shallow sync or a deepening sends.
-func (c *Checked) AllowShallow() { c.shallow = true }
+//
+// It also compresses, in parallel, the bodies of the batch's revisions
+// whose parents the batch does not carry, for the writer to store whole
+// should it find no parent to store them against (a boundary's body):
+// the single writer compressing every page's current version was a
+// tenth of a shallow join's time.
+func (c *Checked) AllowShallow() {
+	c.shallow = true
+	if len(c.revs) < 64 {
+		return
+	}
+	inBatch := make(map[cid.Cid]bool, len(c.revs))
+	for _, p := range c.revs {
+		inBatch[p.block.Cid] = true
+	}
+	var jobs []Block
+	for _, p := range c.revs {
+		if len(p.rev.Parents) == 0 || inBatch[p.rev.Parents[0].Cid] || p.rev.Body.Prefix().Codec != CodecRaw {
+			continue
+		}
+		if _, done := c.pre[p.rev.Body.Cid]; done {
+			continue
+		}
+		if b, ok := c.others[p.rev.Body.Cid]; ok {
+			jobs = append(jobs, b)
+		}
+	}
+	out := make([]encoded, len(jobs))
+	parallelEach(len(jobs), func(i int) {
+		out[i].enc, out[i].data = encodeStoredWith(zencParallel(), jobs[i].Data, nil, false, true)
+	})
+	if c.whole == nil {
+		c.whole = make(map[cid.Cid]encoded, len(jobs))
+	}
+	for i, b := range jobs {
+		c.whole[b.Cid] = out[i]
+	}
+}
 
 // WaitForHistory lets a revision of the batch whose parent is not here
 // wait (deferred, ErrShallow) instead of failing the batch, when a shallow
@@ -140,9 +179,13 @@ func (w *writer) shallowPage(c cid.Cid, rev *Revision, present int) (int64, erro
 // that decodes as one.
 func (w *writer) isGenesis(id int64, c cid.Cid) (bool, error) {
 	// A block this batch stored is a revision if the batch stored it as
-	// one (w.revs); no need to ask the table.
+	// one (w.revs), or an anchor (checked as a genesis of this wiki); no
+	// need to ask the table.
 	if r, ok := w.revs[c]; ok {
 		return r.page == r.id, nil
+	}
+	if w.anchors[c] {
+		return true, nil
 	}
 	if _, stored := w.ids[c]; !stored {
 		if r, err := w.revision(c); err == nil {
@@ -180,11 +223,73 @@ func (w *writer) markShallow(id, page int64, height uint64, missing []cid.Cid) e
 	if h == 0 || int64(height) < h {
 		w.boundary[page] = int64(height)
 	}
+	if w.newShallow == nil {
+		w.newShallow = map[cid.Cid]bool{}
+	}
 	for _, p := range missing {
-		if _, err := w.q.Exec(`INSERT OR IGNORE INTO shallow(child, parent) VALUES(?, ?)`, id, p.Bytes()); err != nil {
-			return fmt.Errorf("store shallow: %w", err)
-		}
+		w.rows.shallow = append(w.rows.shallow, []any{id, p.Bytes()})
+		w.newShallow[p] = true
 		w.shallowed, w.hasShallow = true, true
+	}
+	return nil
+}
+
+// flushShallow inserts the shallow rows markShallow queued: before any
+// query of the shallow table, and with the writer's other rows.
+func (w *writer) flushShallow() error {
+	if err := insertRowsVerb(w.q, "INSERT OR IGNORE", "shallow", "child, parent", w.rows.shallow); err != nil {
+		return fmt.Errorf("store shallow: %w", err)
+	}
+	w.rows.shallow = nil
+	return nil
+}
+
+// lookUpShallowNamed finds, for lookUpBatch, which of the batch's
+// revisions a stored shallow row names as its missing parent (history
+// arriving: linkShallowChildren), in a few queries rather than one a
+// revision.
+func (w *writer) lookUpShallowNamed(revs []pendingRev, inBatch map[cid.Cid]bool) error {
+	w.shallowLooked = true
+	w.shallowNamed = map[cid.Cid]bool{}
+	if !w.hasShallow {
+		return nil // none stored
+	}
+	// A revision of a page new here (its genesis or anchor in the batch,
+	// not stored before) has no shallow row naming it: its page had none.
+	var ask []pendingRev
+	for _, p := range revs {
+		page := p.rev.PageID(p.block.Cid)
+		if _, stored := w.known[page]; stored || !inBatch[page] {
+			ask = append(ask, p)
+		}
+	}
+	revs = ask
+	const per = 256
+	query := `SELECT DISTINCT parent FROM shallow WHERE parent IN (?` + strings.Repeat(",?", per-1) + `)`
+	for from := 0; from < len(revs); from += per {
+		part := revs[from:min(from+per, len(revs))]
+		args := make([]any, per)
+		for i := range args {
+			args[i] = part[min(i, len(part)-1)].block.Cid.Bytes()
+		}
+		rows, err := w.q.Query(query, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var cb []byte
+			if err := rows.Scan(&cb); err != nil {
+				rows.Close()
+				return err
+			}
+			if c, err := cid.Cast(cb); err == nil {
+				w.shallowNamed[c] = true
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -194,6 +299,12 @@ func (w *writer) markShallow(id, page int64, height uint64, missing []cid.Cid) e
 // parents row, a check that they fit it, and no shallow row any more. The
 // new revision is no head: they descend from it.
 func (w *writer) linkShallowChildren(c cid.Cid, id int64, rev *Revision, page int64) error {
+	if w.shallowLooked && !w.shallowNamed[c] && !w.newShallow[c] {
+		return nil // no shallow row names it (lookUpBatch, markShallow)
+	}
+	if err := w.flushShallow(); err != nil {
+		return err
+	}
 	var n int
 	if err := w.q.QueryRow(`SELECT count(*) FROM shallow WHERE parent = ?`, c.Bytes()).Scan(&n); err != nil || n == 0 {
 		return err
@@ -282,6 +393,18 @@ func (w *writer) boundaryHeight(page int64) (int64, error) {
 	if h, ok := w.boundary[page]; ok {
 		return h, nil
 	}
+	if w.boundary == nil {
+		w.boundary = map[int64]int64{}
+	}
+	if _, fresh := w.blocks[page]; fresh {
+		// The page's genesis or anchor is this writer's: no boundary of
+		// it was stored before, and markShallow notes this writer's.
+		w.boundary[page] = 0
+		return 0, nil
+	}
+	if err := w.flushShallow(); err != nil {
+		return 0, err
+	}
 	var h int64
 	err := w.q.QueryRow(`SELECT coalesce(min(r.height), 0) FROM shallow s JOIN revisions r ON r.id = s.child WHERE r.page = ?`, page).Scan(&h)
 	if err != nil {
@@ -327,11 +450,17 @@ func (w *writer) settleShallow() error {
 	if !w.shallowed {
 		return nil
 	}
+	return settleShallowVersion(w.q)
+}
+
+// settleShallowVersion sets user_version for the shallow rows the
+// transaction q leaves.
+func settleShallowVersion(q querier) error {
 	v := schemaVersion
-	if hasShallowRows(w.q) {
+	if hasShallowRows(q) {
 		v = shallowSchemaVersion
 	}
-	_, err := w.q.Exec(fmt.Sprintf("PRAGMA user_version = %d", v))
+	_, err := q.Exec(fmt.Sprintf("PRAGMA user_version = %d", v))
 	return err
 }
 

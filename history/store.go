@@ -196,6 +196,9 @@ type Store struct {
 	lastFreeCheck atomic.Int64
 	// nodeCheckpoints: a node on the file checkpoints it (LeaveCheckpoints).
 	nodeCheckpoints atomic.Bool
+	// search is what the store knows of search rows left for later
+	// (searchlater.go).
+	search searchState
 }
 
 // Open opens (creating if needed) the store at path for the given wiki.
@@ -332,7 +335,7 @@ func (s *Store) init() error {
 			return classifyOpenError(err)
 		}
 		defer tx.Rollback()
-		if _, err := tx.Exec(schema + shallowSchema); err != nil {
+		if _, err := tx.Exec(schema + shallowSchema + unindexedSchema); err != nil {
 			return classifyOpenError(err)
 		}
 		// Merge search index segments as writes go, so updates do not pile up.
@@ -364,8 +367,8 @@ func (s *Store) init() error {
 			return fmt.Errorf("upgrade the database to schema 4: %w", err)
 		}
 	}
-	if version >= 1 && version <= schemaVersion {
-		if err := s.ensureShallowTable(); err != nil {
+	if version >= 1 {
+		if err := s.ensureLaterTables(); err != nil {
 			return classifyOpenError(err)
 		}
 	}

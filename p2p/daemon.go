@@ -108,6 +108,17 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		return nil, err
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
+	// Pages a sync left out of the search index (a `join --shallow`, or a
+	// sync cut short) are indexed in the background.
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if done, err := cfg.Node.Store.IndexPending(d.ctx, nil); err != nil && d.ctx.Err() == nil {
+			d.log.Warn("indexing pages for search failed (the next search does it)", "err", err)
+		} else if done > 0 {
+			d.log.Info("indexed pages for search", "pages", done)
+		}
+	}()
 	d.shared = IsShared(dir)
 	if cfg.Share || d.shared {
 		if err := d.startNode(ctx); err != nil {

@@ -90,6 +90,11 @@ type Config struct {
 	// Shallow: while the store holds nothing, a sync asks for the
 	// current version of every page first (a join; see shallow.go).
 	Shallow bool
+	// LeaveSearchIndex: a sync does not write the search rows that a
+	// large batch left for later (history.IndexPending); a later search,
+	// sync or node does. For `join --shallow`, which returns as soon as
+	// every page is readable.
+	LeaveSearchIndex bool
 
 	// progress is what a sync must move (default defaultProgress), and
 	// work what one peer may make the node compute (defaultWorkShare);
@@ -159,6 +164,8 @@ type Node struct {
 	heads   headState
 	locks   map[peer.ID]chan struct{}
 	deep    deepening       // shallow.go
+	// indexing serialises indexSearch.
+	indexing sync.Mutex
 	keySum  *history.KeySum // keysum.go: to record at Close
 	inbound map[peer.ID]*inboundSync
 	work    *workBudget

@@ -244,9 +244,31 @@ func (n *Node) sendPlan(ctx context.Context, fc *frameConn, plan *history.SyncPl
 func (n *Node) SyncPeer(ctx context.Context, p peer.ID) (SyncResult, error) {
 	res, err := n.syncPeerOnce(ctx, p)
 	if err == nil {
+		if res.Received > 0 {
+			n.indexSearch(ctx)
+		}
 		res.History = n.maybeDeepen(ctx, p)
 	}
 	return res, err
+}
+
+// indexSearch writes the search rows that large batches left for later
+// (history.IndexPending): after a sync that brought pages, before any
+// history it fetches, so that the pages are found by search as soon as
+// can be. One at a time; a second call waits and then finds little left.
+func (n *Node) indexSearch(ctx context.Context) {
+	if n.cfg.LeaveSearchIndex {
+		return
+	}
+	n.indexing.Lock()
+	defer n.indexing.Unlock()
+	start := time.Now()
+	done, err := n.store.IndexPending(ctx, nil)
+	if err != nil {
+		n.log.Warn("indexing pages for search failed (the next search does it)", "indexed", done, "err", err)
+	} else if done > 0 {
+		n.log.Info("indexed pages for search", "pages", done, "ms", time.Since(start).Milliseconds())
+	}
 }
 
 func (n *Node) syncPeerOnce(ctx context.Context, p peer.ID) (SyncResult, error) {
@@ -467,6 +489,19 @@ func (n *Node) handleSync(s network.Stream) {
 	s.Close()
 	res.Wire = *fc.stats
 	res.Duration = time.Since(start)
+	if res.Received > 0 {
+		// What the peer pushed may have left pages for later: indexed
+		// once this sync has let go of the peer's turn.
+		n.mu.Lock()
+		if !n.closed {
+			n.wg.Add(1) // under mu: Close sets closed under mu before it waits
+			go func() {
+				defer n.wg.Done()
+				n.indexSearch(n.ctx)
+			}()
+		}
+		n.mu.Unlock()
+	}
 	n.emit(Event{Kind: EventServed, Peer: p, Sync: &res})
 	if res.Received > 0 || res.Sent > 0 {
 		n.log.Info("sync served", "peer", p, "sent", res.Sent, "received", res.Received)

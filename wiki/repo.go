@@ -358,8 +358,19 @@ func (r *Repo) IsAncestor(ctx context.Context, a, b cid.Cid) (bool, error) {
 }
 
 // Search finds pages by their text (a full-text query), the most recently
-// changed first, at most limit of them.
+// changed first, at most limit of them. Pages a sync left out of the
+// search index for later (history.IndexPending) are indexed first, so
+// that no search misses one: progress, if not nil, hears how that goes.
 func (r *Repo) Search(ctx context.Context, query string, limit int) ([]history.SearchHit, error) {
+	return r.SearchWithProgress(ctx, query, limit, nil)
+}
+
+// SearchWithProgress is Search, with progress called as pages left for
+// later are indexed (done, total).
+func (r *Repo) SearchWithProgress(ctx context.Context, query string, limit int, progress func(done, total int)) ([]history.SearchHit, error) {
+	if _, err := r.store.IndexPending(ctx, progress); err != nil {
+		return nil, err
+	}
 	return r.store.Search(ctx, query, limit)
 }
 

@@ -30,10 +30,12 @@ wiki id, and the peers in the code, remembered for later syncs. Then the
 invite is redeemed at the inviter's node (or another admin's), which adds
 this replica to the wiki's member list, and it syncs from there: the current
 version of every page first (the wiki is readable and writable from then on,
-by other commands too), then their history (a wiki of at most 20,000
-revisions comes whole, in one exchange). With --shallow, join
-stops after the current versions: the replica syncs as any other, and its
-history comes only with 'peerwiki sync --unshallow'. With --no-sync, join
+by other commands too), then the search index of a large wiki's pages,
+then their history (a wiki of at most 20,000 revisions comes whole, in one
+exchange). With --shallow, join stops after the current versions, as soon
+as every page can be read: the first search (or sync, or serve) builds the
+search index, the replica syncs as any other, and its history comes only
+with 'peerwiki sync --unshallow'. With --no-sync, join
 only makes the replica and keeps the invite: the first 'peerwiki sync' or
 'serve' redeems it, then syncs.
 
@@ -85,6 +87,9 @@ invite that was used up, expired or was revoked is refused with the reason.`,
 				if err := r.ReplicationStore().KeepShallow(cmd.Context(), true); err != nil {
 					return err
 				}
+				// Readable is the point: the search index follows with
+				// the first search, sync or serve.
+				a.leaveSearch = true
 			}
 			if noSync {
 				fmt.Fprintf(a.stdout, "Made a replica of wiki %s in %s as %s; the next 'peerwiki sync' or 'serve' redeems the invite and syncs\n", r.Config.Wiki, r.Dir, r.ID.ID)

@@ -41,7 +41,15 @@ output says when there were more.`,
 				return usagef("--limit must be at least 1")
 			}
 			// One more than asked, to know whether the limit cut the list.
-			hits, err := r.Search(cmd.Context(), query, limit+1)
+			// Pages a large sync left for later are indexed first.
+			var progress func(done, total int)
+			if stderrIsTerminal(a.stderr) {
+				progress = func(done, total int) { fmt.Fprintf(a.stderr, "\rindexing pages for search %d/%d", done, total) }
+			}
+			hits, err := r.SearchWithProgress(cmd.Context(), query, limit+1, progress)
+			if progress != nil {
+				fmt.Fprint(a.stderr, "\r\x1b[K")
+			}
 			if err != nil {
 				return err
 			}

@@ -102,6 +102,7 @@ func (a *app) runSync(ctx context.Context, r *wiki.Repo, peers []peer.AddrInfo, 
 		if err != nil {
 			return nil, err
 		}
+		cfg.LeaveSearchIndex = a.leaveSearch
 		if !quiet && stderrIsTerminal(a.stderr) {
 			last := time.Now()
 			cfg.Progress = func(p peer.ID, revs int) {

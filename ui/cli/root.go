@@ -56,6 +56,9 @@ type app struct {
 	// the UI): the collector runs as usual and the repo is opened for a
 	// long-lived process.
 	longLived bool
+	// leaveSearch: the command's sync leaves the search rows of a large
+	// batch for later (join --shallow; p2p.Config.LeaveSearchIndex).
+	leaveSearch bool
 	// commitBase is the commit counter at opening, kept while a node
 	// runs on the repo, to tell it of this command's commits (node.go).
 	commitBase   int64

@@ -1,0 +1,172 @@
+package history
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+)
+
+// Search rows written later (issue 19). A fresh replica's sync stores
+// thousands of new pages a batch, and SQLite's full-text index of their
+// text was most of the single writer's time (its tokenizer over every
+// body, and the segments it flushes and merges at every commit): the
+// pages were not readable until the search index had them all. A batch
+// that indexes at least deferSearchAt new pages now writes their pages
+// and links rows as ever, and lists them in the unindexed table instead
+// of giving their text to the search index; IndexPending writes their
+// search rows later, in transactions of indexChunk pages, in row id order
+// (FTS4's cheapest).
+//
+// Who runs IndexPending: a sync that stored such a batch, at its end
+// (before any history it fetches), except a shallow join, which returns
+// once every page is readable; a node (serve, the UI) when it starts; and
+// wiki.Repo.Search before it searches, so that no search ever misses a
+// page. Doing a page twice is harmless: its search row is computed again
+// from its heads, which is what an edit of it does too. An older binary
+// leaves the list alone (its searches miss those pages until a newer one
+// runs).
+
+const unindexedSchema = `
+CREATE TABLE IF NOT EXISTS unindexed(page INTEGER PRIMARY KEY);
+`
+
+// deferSearchAt is the fewest new pages a batch must index for their
+// search rows to be left for IndexPending: a live edit or a small sync
+// keeps its page searchable as it commits.
+const deferSearchAt = 100
+
+// indexChunk is how many pages IndexPending indexes a transaction: a
+// local edit waits for at most one chunk (about a tenth of a second here).
+const indexChunk = 2000
+
+// searchState says what the store knows of pending search rows.
+type searchState struct {
+	// known is set once pending says what the table holds.
+	known, pending atomic.Bool
+}
+
+// SearchPending counts the pages whose search rows are not written yet.
+func (s *Store) SearchPending(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM unindexed`).Scan(&n)
+	if err == nil {
+		s.search.pending.Store(n > 0)
+		s.search.known.Store(true)
+	}
+	return n, err
+}
+
+// mayHaveSearchPending says whether IndexPending may have work: false only
+// once this process saw the table empty and stored nothing into it since
+// (another process adding rows meanwhile is seen at the next open).
+func (s *Store) mayHaveSearchPending(ctx context.Context) bool {
+	if s.search.known.Load() {
+		return s.search.pending.Load()
+	}
+	n, err := s.SearchPending(ctx)
+	return err != nil || n > 0
+}
+
+// IndexPending writes the search rows of the pages left for later (see
+// above), calling progress (if not nil) after each transaction with the
+// pages done and how many there were; it returns how many it indexed.
+func (s *Store) IndexPending(ctx context.Context, progress func(done, total int)) (int, error) {
+	if !s.mayHaveSearchPending(ctx) {
+		return 0, nil
+	}
+	total, err := s.SearchPending(ctx)
+	if err != nil || total == 0 {
+		return 0, err
+	}
+	done := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		n, err := s.indexSome(ctx)
+		if err != nil {
+			return done, fmt.Errorf("search index: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		done += n
+		if progress != nil {
+			progress(done, max(total, done))
+		}
+	}
+	s.search.pending.Store(false)
+	s.search.known.Store(true)
+	if done >= deferSearchAt {
+		s.MergeSearchIndex(ctx)
+	}
+	return done, nil
+}
+
+// indexSome indexes up to indexChunk pending pages in one transaction.
+func (s *Store) indexSome(ctx context.Context) (int, error) {
+	conn, tx, err := s.beginWriteTx(ctx, true)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	defer endLazy(conn)
+	defer tx.end()
+	type pending struct {
+		page            int64
+		indexed         bool // it has a pages row
+		system, deleted bool
+		versions        int
+	}
+	rows, err := tx.Query(`SELECT u.page, p.id IS NOT NULL, coalesce(p.system, 0), coalesce(p.deleted, 0), coalesce(p.versions, 0)
+		FROM unindexed u LEFT JOIN pages p ON p.id = u.page ORDER BY u.page LIMIT ?`, indexChunk)
+	if err != nil {
+		return 0, err
+	}
+	var todo []pending
+	for rows.Next() {
+		var p pending
+		if err := rows.Scan(&p.page, &p.indexed, &p.system, &p.deleted, &p.versions); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		todo = append(todo, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(todo) == 0 {
+		return 0, err
+	}
+	done := make([][]any, 0, len(todo))
+	for _, p := range todo {
+		if _, err := tx.Exec(`DELETE FROM search WHERE docid = ?`, p.page); err != nil {
+			return 0, err
+		}
+		done = append(done, []any{p.page})
+		ix := pageIndex{system: p.system, deleted: p.deleted, versions: p.versions}
+		if !p.indexed || !ix.searchable() {
+			continue // void since, or not for search
+		}
+		hs, err := latestHeads(tx, p.page)
+		if err != nil {
+			return 0, err
+		}
+		if len(hs) == 0 {
+			continue
+		}
+		titles, text, _, err := headsText(tx, hs, p.versions, func(string) {})
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.Exec(`INSERT INTO search(docid, title, body) VALUES(?, ?, ?)`, p.page, titles, text); err != nil {
+			return 0, err
+		}
+	}
+	if err := deleteRows(tx, "unindexed", "page", done); err != nil {
+		return 0, err
+	}
+	if err := tx.commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	s.lazy.pending.Store(true)
+	return len(todo), nil
+}

@@ -1,0 +1,130 @@
+package history_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+	"peerwiki/history/historytest"
+)
+
+// A batch of many new pages (a fresh replica's sync) leaves their search
+// rows for IndexPending: the pages are readable at once, searches find
+// them once IndexPending ran, and the tables then hold what a page at a
+// time would have written, whatever happened to the pages in between.
+func TestSearchRowsWrittenLater(t *testing.T) {
+	ctx := context.Background()
+	src := historytest.NewStore(t, history.Options{})
+	m := &revMaker{t: t, wiki: src.Wiki(), id: historytest.NewBuilder(t, src).ID, clock: 1_700_000_000_000, made: map[cid.Cid]*history.Revision{}}
+	var all []history.Block
+	add := func(page cid.Cid, title, body string, deleted bool, parents ...cid.Cid) cid.Cid {
+		c, blocks := m.make(page, title, body, deleted, "", parents...)
+		all = append(all, blocks...)
+		return c
+	}
+	const pages = 150
+	genesis := make([]cid.Cid, pages)
+	heads := make([]cid.Cid, pages)
+	for i := range pages {
+		g := add(cid.Undef, fmt.Sprintf("Page %d", i), fmt.Sprintf("zebra text of page %d", i), false)
+		genesis[i], heads[i] = g, g
+		switch i % 4 {
+		case 1: // a history
+			heads[i] = add(g, fmt.Sprintf("Page %d", i), fmt.Sprintf("zebra second text %d", i), false, g)
+		case 2: // a conflict
+			add(g, "Left", "zebra left", false, g)
+			heads[i] = add(g, "Right", "zebra right", false, g)
+		case 3: // deleted
+			heads[i] = add(g, fmt.Sprintf("Page %d", i), "", true, g)
+		}
+	}
+	// What one revision a Put writes: every page searchable at once.
+	one := historytest.NewStore(t, history.Options{})
+	for i := 0; i < len(all); {
+		j := i + 1
+		for j <= len(all) && all[j-1].Cid.Prefix().Codec != history.CodecDagCBOR {
+			j++
+		}
+		if _, err := one.Put(ctx, all[i:j]); err != nil {
+			t.Fatal(err)
+		}
+		i = j
+	}
+	if n, err := one.SearchPending(ctx); err != nil || n != 0 {
+		t.Fatalf("one page at a time left %d pages for later (%v)", n, err)
+	}
+
+	s := historytest.NewStore(t, history.Options{})
+	if _, err := s.Put(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	searchable := pages - pages/4 // the deleted ones are not searched
+	if n, err := s.SearchPending(ctx); err != nil || n != searchable {
+		t.Fatalf("%d pages left for later, want %d (%v)", n, searchable, err)
+	}
+	if hits, err := s.Search(ctx, "zebra", 500); err != nil || len(hits) != 0 {
+		t.Fatalf("before IndexPending: %d hits (%v)", len(hits), err)
+	}
+	if list, err := s.Pages(ctx); err != nil || len(list) != pages {
+		t.Fatalf("the pages are not readable at once: %d listed (%v)", len(list), err)
+	}
+	bad, warnings := problems(t, s)
+	if len(bad) > 0 || !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "not in the search index yet") }) {
+		t.Fatalf("fsck with pages left for later: problems %q, warnings %q", bad, warnings)
+	}
+
+	// Meanwhile a page is edited (its row written by the edit) and
+	// another deleted (no row at all).
+	edit := add(genesis[0], "Page 0", "zebra edited", false, heads[0])
+	del := add(genesis[4], "Page 4", "", true, heads[4])
+	for _, c := range []cid.Cid{edit, del} {
+		var batch []history.Block
+		for _, b := range all {
+			if b.Cid == c || b.Cid == m.made[c].Body.Cid {
+				batch = append(batch, b)
+			}
+		}
+		for _, st := range []*history.Store{s, one} {
+			if _, err := st.Put(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	var calls, last int
+	done, err := s.IndexPending(ctx, func(d, total int) { calls++; last = d })
+	if err != nil || done != searchable || calls == 0 || last != done {
+		t.Fatalf("IndexPending: %d done (%v), %d progress calls, last %d", done, err, calls, last)
+	}
+	if n, err := s.SearchPending(ctx); err != nil || n != 0 {
+		t.Fatalf("%d pages still pending (%v)", n, err)
+	}
+	got, err := history.IndexTables(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := history.IndexTables(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("indexed later:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if hits, err := s.Search(ctx, "zebra", 500); err != nil || len(hits) != searchable-1 {
+		t.Fatalf("after IndexPending: %d hits, want %d (%v)", len(hits), searchable-1, err)
+	}
+	if bad, warnings := problems(t, s); len(bad)+len(warnings) > 0 {
+		t.Fatalf("fsck after IndexPending: problems %q, warnings %q", bad, warnings)
+	}
+	// Nothing left: a second call is free.
+	if done, err := s.IndexPending(ctx, nil); err != nil || done != 0 {
+		t.Fatalf("again: %d (%v)", done, err)
+	}
+}
