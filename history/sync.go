@@ -566,7 +566,7 @@ type planReader struct {
 	// window is the receiver's window of recent blocks (packing only).
 	window *packWindow
 	// Rows read ahead by prefetch: revision id -> (page, body), and blocks.
-	revs map[int64][2]int64
+	revs      map[int64][2]int64
 	rows      map[int64]storedRow
 	rowsBytes int
 }
