@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -88,6 +89,16 @@ func BenchmarkStorePackedHistory(b *testing.B) {
 // benchSource opens the repo PEERWIKI_BENCH_REPO names and plans a full
 // sync of it.
 func benchSource(b *testing.B) (*history.Store, string, *history.SyncPlan) {
+	from, wiki := benchRepo(b)
+	plan, err := from.PlanSync(context.Background(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return from, wiki, plan
+}
+
+// benchRepo opens the repo PEERWIKI_BENCH_REPO names.
+func benchRepo(b *testing.B) (*history.Store, string) {
 	src := os.Getenv("PEERWIKI_BENCH_REPO")
 	if src == "" {
 		b.Skip("PEERWIKI_BENCH_REPO is not set")
@@ -105,9 +116,78 @@ func benchSource(b *testing.B) (*history.Store, string, *history.SyncPlan) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { from.Close() })
-	plan, err := from.PlanSync(context.Background(), nil)
+	return from, cfg.Wiki
+}
+
+// BenchmarkStoreShallowPacked is the single writer's share of a shallow
+// join (the current version of every page, with its anchor): the batches
+// of a packed PlanShallow stream, sized as p2p's receiver sizes them,
+// checked first and then stored (PEERWIKI_BENCH_REPO as above).
+func BenchmarkStoreShallowPacked(b *testing.B) {
+	from, wiki := benchRepo(b)
+	ctx := context.Background()
+	plan, err := from.PlanShallow(ctx, nil, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return from, cfg.Wiki, plan
+	var packed []history.Packed
+	if err := from.SendPlanPacked(ctx, plan, func(p history.Packed) error { packed = append(packed, p); return nil }); err != nil {
+		b.Fatal(err)
+	}
+	accept := func(history.Reader, cid.Cid, *history.Revision) error { return nil }
+	for b.Loop() {
+		b.StopTimer()
+		to, err := history.Open(filepath.Join(b.TempDir(), "peerwiki.db"), wiki, history.Options{VerifyAuto: accept})
+		if err != nil {
+			b.Fatal(err)
+		}
+		u := history.NewUnpacker()
+		var batches []*history.Checked
+		most := 2000
+		if v, err := strconv.Atoi(os.Getenv("PEERWIKI_BENCH_BATCH")); err == nil && v > 0 {
+			most = v // a transaction's size, to try others
+		}
+		for i, n := 0, 250; i < len(packed); i, n = i+n, min(2*n, most) {
+			c, err := to.CheckPacked(u, packed[i:min(i+n, len(packed))])
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.AllowShallow()
+			c.WaitForHistory()
+			batches = append(batches, c)
+		}
+		group, _ := strconv.Atoi(os.Getenv("PEERWIKI_BENCH_GROUP")) // blocks a Bulk transaction, to try
+		b.StartTimer()
+		if group > 0 {
+			var bulk *history.Bulk
+			inBulk := 0
+			for i, c := range batches {
+				if bulk == nil {
+					if bulk, err = to.BeginBulk(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				r, err := bulk.Put(c)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if inBulk += r.Blocks; inBulk >= group || i == len(batches)-1 {
+					if _, err := bulk.Commit(ctx); err != nil {
+						b.Fatal(err)
+					}
+					bulk, inBulk = nil, 0
+				}
+			}
+		} else {
+			for _, c := range batches {
+				if _, err := to.PutChecked(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.StopTimer()
+		to.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(packed)), "blocks")
 }

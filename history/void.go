@@ -396,6 +396,18 @@ func (s *Store) splitSystem(ctx context.Context, c *Checked) (first, rest *Check
 	if c.local || (s.opts.Counts == nil && s.opts.Admit == nil) || len(c.revs) < 2 {
 		return nil, nil, false, nil
 	}
+	sys, other, err := s.systemRevs(ctx, c)
+	if err != nil || len(sys) == 0 || len(other) == 0 {
+		return nil, nil, false, err
+	}
+	first = &Checked{revs: sys, others: c.others, pre: c.pre, verified: c.verified, keepOthers: true, shallow: c.shallow, wait: c.wait, whole: c.whole}
+	rest = &Checked{revs: other, others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers, shallow: c.shallow, wait: c.wait, whole: c.whole}
+	return first, rest, true, nil
+}
+
+// systemRevs splits a batch's revisions into those of system pages and
+// the others.
+func (s *Store) systemRevs(ctx context.Context, c *Checked) (sys, other []pendingRev, err error) {
 	system := map[cid.Cid]bool{} // page -> its genesis is unsigned
 	for _, p := range c.revs {
 		if p.rev.Page == nil {
@@ -423,9 +435,8 @@ func (s *Store) splitSystem(ctx context.Context, c *Checked) (first, rest *Check
 			return err
 		})
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, err
 	}
-	var sys, other []pendingRev
 	for _, p := range c.revs {
 		if system[p.rev.PageID(p.block.Cid)] {
 			sys = append(sys, p)
@@ -433,10 +444,5 @@ func (s *Store) splitSystem(ctx context.Context, c *Checked) (first, rest *Check
 			other = append(other, p)
 		}
 	}
-	if len(sys) == 0 || len(other) == 0 {
-		return nil, nil, false, nil
-	}
-	first = &Checked{revs: sys, others: c.others, pre: c.pre, verified: c.verified, keepOthers: true, shallow: c.shallow, wait: c.wait}
-	rest = &Checked{revs: other, others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers, shallow: c.shallow, wait: c.wait}
-	return first, rest, true, nil
+	return sys, other, nil
 }

@@ -77,6 +77,12 @@ func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Check
 	if err != nil {
 		return nil, err
 	}
+	n.afterStore(ctx, p, res, viaGossip)
+	return res, nil
+}
+
+// afterStore is what follows a commit of what came from p.
+func (n *Node) afterStore(ctx context.Context, p peer.ID, res *history.PutResult, viaGossip bool) {
 	// The member list may have changed with what arrived: a removal
 	// takes effect before anything more is exchanged.
 	n.observe(ctx, res)
@@ -97,7 +103,89 @@ func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Check
 			n.log.Warn("applying conflict policy failed", "pages", len(res.Divergent), "err", err)
 		}
 	}
-	return res, nil
+}
+
+// batchGroup stores a sync's run of batches in fewer transactions
+// (history.BeginGroup): a batch that history.Groupable allows joins the
+// open group, which commits once it holds history.GroupBlocks blocks, or
+// when no next batch is waiting, or before a batch that must be stored
+// alone. Its results hold once it commits: only then is the node told.
+// The price: a bad block fails its whole group, up to GroupBlocks good
+// ones of the same sync with it (they come again with the next sync).
+type batchGroup struct {
+	n      *Node
+	p      peer.ID
+	bulk   *history.Bulk
+	res    *history.PutResult
+	blocks int
+}
+
+// put stores c, in the group when it may; more says whether another batch
+// is waiting already (if not, the group commits now: the sync may be
+// small, or the network slower than the store).
+func (g *batchGroup) put(ctx context.Context, c *history.Checked, more bool) (*history.PutResult, error) {
+	n := g.n
+	ok, err := n.store.Groupable(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if err := g.commit(ctx); err != nil {
+			return nil, err
+		}
+		return n.putChecked(ctx, g.p, c, false)
+	}
+	if g.bulk == nil {
+		n.storing.Add(1)
+		if g.bulk, err = n.store.BeginGroup(ctx); err != nil {
+			n.storing.Add(-1)
+			return nil, err
+		}
+		g.res, g.blocks = &history.PutResult{}, 0
+	}
+	r, err := g.bulk.Put(c)
+	if err != nil {
+		g.rollback()
+		return nil, err
+	}
+	g.res = g.res.Then(r)
+	g.blocks += r.Blocks
+	if g.blocks >= history.GroupBlocks || !more {
+		if err := g.commit(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// commit commits the open group, if any, and tells the node.
+func (g *batchGroup) commit(ctx context.Context) error {
+	if g.bulk == nil {
+		return nil
+	}
+	n := g.n
+	br, err := g.bulk.Commit(ctx)
+	if err == nil && br.Revisions > 0 {
+		n.recordOwnWAL()
+	}
+	n.storing.Add(-1)
+	g.bulk = nil
+	if err != nil {
+		return err
+	}
+	res := g.res
+	res.Divergent = br.Divergent // as the group left them
+	n.afterStore(ctx, g.p, res, false)
+	return nil
+}
+
+// rollback ends the open group storing nothing of it.
+func (g *batchGroup) rollback() {
+	if g.bulk != nil {
+		g.bulk.Rollback()
+		g.n.storing.Add(-1)
+		g.bulk = nil
+	}
 }
 
 // receiveBlocks reads BLOCK frames until END; a second goroutine checks
@@ -136,11 +224,19 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 	}()
 	go func() {
 		defer wg.Done()
+		g := &batchGroup{n: n, p: p}
+		defer func() {
+			if failed.Load() != nil {
+				g.rollback()
+			} else if err := g.commit(ctx); err != nil {
+				failed.Store(&err)
+			}
+		}()
 		for c := range checkedBatches {
 			if failed.Load() != nil {
 				continue
 			}
-			r, err := n.putChecked(ctx, p, c, false)
+			r, err := g.put(ctx, c, len(checkedBatches) > 0)
 			if err != nil {
 				failed.Store(&err)
 				continue
