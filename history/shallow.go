@@ -570,9 +570,12 @@ func pageBoundaries(q querier, page int64) (int, error) {
 // ShallowWants returns up to n parents the store's boundary revisions name
 // and lacks: what a deepening asks a peer for.
 func (s *Store) ShallowWants(ctx context.Context, n int) ([]cid.Cid, error) {
-	// A parent that is stored is no want: its child did not fit it.
+	// A parent stored as a revision is no want: its child did not fit it.
+	// One stored as its page's anchor is (a page of two revisions: the
+	// boundary's parent is the genesis, whose block is here without its
+	// body or its revisions row).
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT s.parent FROM shallow s
-		WHERE NOT EXISTS(SELECT 1 FROM blocks b WHERE b.cid = s.parent) LIMIT ?`, n)
+		WHERE NOT EXISTS(SELECT 1 FROM blocks b JOIN revisions r ON r.id = b.id WHERE b.cid = s.parent) LIMIT ?`, n)
 	cbs, err := scanColumn[[]byte](rows, err)
 	if err != nil {
 		return nil, err
