@@ -586,17 +586,10 @@ func (n *Node) handleSync(s network.Stream) {
 	res.Wire = *fc.stats
 	res.Duration = time.Since(start)
 	if res.Received > 0 {
-		// What the peer pushed may have left pages for later: indexed
-		// once this sync has let go of the peer's turn.
-		n.mu.Lock()
-		if !n.closed {
-			n.wg.Add(1) // under mu: Close sets closed under mu before it waits
-			go func() {
-				defer n.wg.Done()
-				n.indexSearch(n.ctx)
-			}()
-		}
-		n.mu.Unlock()
+		// What the peer pushed may have left pages for later; the
+		// peer's turn is over (its next sync is not kept waiting).
+		n.leaveInbound(p, in)
+		n.indexSearch(n.ctx)
 	}
 	n.emit(Event{Kind: EventServed, Peer: p, Sync: &res})
 	if res.Received > 0 || res.Sent > 0 {
