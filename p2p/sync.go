@@ -340,9 +340,7 @@ func (n *Node) sendPlan(ctx context.Context, fc *frameConn, plan *history.SyncPl
 func (n *Node) SyncPeer(ctx context.Context, p peer.ID) (SyncResult, error) {
 	res, err := n.syncPeerOnce(ctx, p)
 	if err == nil {
-		if res.Received > 0 {
-			n.indexSearch(ctx)
-		}
+		n.indexSearch(ctx) // free when nothing waits
 		res.History = n.maybeDeepen(ctx, p)
 	}
 	return res, err
