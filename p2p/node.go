@@ -419,8 +419,8 @@ func (n *Node) Notice(committed time.Time) {
 // commit watcher does not announce them as local commits, and whether
 // they came by gossip (which forwards them itself) or by a sync.
 func (n *Node) markFromNetwork(c cid.Cid, viaGossip bool) {
-	if c.Prefix().Codec != history.CodecDagCBOR {
-		return
+	if c.Prefix().Codec != history.CodecDagCBOR || !n.cfg.WatchCommits {
+		return // no watcher to tell (a one-shot sync or join)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

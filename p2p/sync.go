@@ -193,7 +193,7 @@ func (g *batchGroup) rollback() {
 // the CPU checks and the database overlap. A bad block fails its whole
 // batch (nothing of it is stored) and the sync.
 func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, first byte, firstPayload []byte, res *SyncResult) (endMsg, error) {
-	batches := make(chan []history.Packed, 2)
+	batches := make(chan []history.Packed, 1)
 	checkedBatches := make(chan *history.Checked, 1)
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
