@@ -227,6 +227,7 @@ type writer struct {
 	blocks     map[int64]storedBlock
 	ids        map[cid.Cid]int64   // row ids of the blocks stored, by CID
 	known      map[cid.Cid]int64   // row ids of the batch's blocks stored before
+	depths     map[cid.Cid]int     // and their delta depths
 	looked     map[cid.Cid]bool    // the batch's blocks lookUpBatch asked about
 	pre        map[cid.Cid]encoded // from Checked.pre
 	now        time.Time           // the receiver's clock, for MaxClockDrift
@@ -248,6 +249,12 @@ type writer struct {
 	// lookUpBatch found shallowNamed (otherwise linkShallowChildren asks).
 	shallowNamed, newShallow map[cid.Cid]bool
 	shallowLooked            bool
+	// shallowKids are the boundaries (stored before) that name each
+	// revision of shallowNamed; pageBoundaries counts their pages'
+	// boundaries; newShallowPage are the pages markShallow added to.
+	shallowKids    map[cid.Cid][]shallowKid
+	pageBoundaries map[int64]int
+	newShallowPage map[int64]bool
 	whole                    map[cid.Cid]encoded // from Checked.whole
 	// deferred are the batch's revisions not stored for now, with why.
 	deferred map[cid.Cid]error
@@ -467,11 +474,18 @@ func (w *writer) lookUpBatch(revs []pendingRev) error {
 			all = append(all, p.rev.Body.Cid)
 		}
 	}
+	// The delta bases of blocks sent packed (reuse), stored before.
+	for _, e := range w.pre {
+		if isDeltaEnc(e.enc) {
+			all = append(all, e.base)
+		}
+	}
 	w.known = make(map[cid.Cid]int64)
 	// Always the same number of parameters (a short list repeats its last
 	// CID), so that the statement is prepared once.
 	const per = 256
-	query := `SELECT id, cid FROM blocks WHERE cid IN (?` + strings.Repeat(",?", per-1) + `)`
+	query := `SELECT id, cid, depth FROM blocks WHERE cid IN (?` + strings.Repeat(",?", per-1) + `)`
+	w.depths = make(map[cid.Cid]int)
 	for from := 0; from < len(all); from += per {
 		part := all[from:min(from+per, len(all))]
 		args := make([]any, per)
@@ -485,7 +499,8 @@ func (w *writer) lookUpBatch(revs []pendingRev) error {
 		for rows.Next() {
 			var id int64
 			var cb []byte
-			if err := rows.Scan(&id, &cb); err != nil {
+			var depth int
+			if err := rows.Scan(&id, &cb, &depth); err != nil {
 				rows.Close()
 				return err
 			}
@@ -495,6 +510,7 @@ func (w *writer) lookUpBatch(revs []pendingRev) error {
 				return fmt.Errorf("block #%d: %w", id, err)
 			}
 			w.known[c] = id
+			w.depths[c] = depth
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -622,6 +638,10 @@ func (w *writer) reuse(c cid.Cid) (enc int, stored []byte, base int64, depth int
 	id, found := w.ids[e.base]
 	if found {
 		depth = w.blocks[id].depth
+	} else if id, found = w.known[e.base]; found {
+		depth = w.depths[e.base] // lookUpBatch read it
+	} else if w.looked[e.base] {
+		return 0, nil, 0, 0, false, nil // not stored
 	} else {
 		err = w.q.QueryRow(`SELECT id, depth FROM blocks WHERE cid = ?`, e.base.Bytes()).Scan(&id, &depth)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -225,7 +225,9 @@ func (w *writer) markShallow(id, page int64, height uint64, missing []cid.Cid) e
 	}
 	if w.newShallow == nil {
 		w.newShallow = map[cid.Cid]bool{}
+		w.newShallowPage = map[int64]bool{}
 	}
+	w.newShallowPage[page] = true
 	for _, p := range missing {
 		w.rows.shallow = append(w.rows.shallow, []any{id, p.Bytes()})
 		w.newShallow[p] = true
@@ -264,8 +266,21 @@ func (w *writer) lookUpShallowNamed(revs []pendingRev, inBatch map[cid.Cid]bool)
 		}
 	}
 	revs = ask
+	// The rows themselves come along (the boundaries to link), and how
+	// many boundaries each of their pages has: linkShallowChildren then
+	// needs no query for what was stored before this writer.
+	w.shallowKids = map[cid.Cid][]shallowKid{}
+	w.pageBoundaries = map[int64]int{}
 	const per = 256
-	query := `SELECT DISTINCT parent FROM shallow WHERE parent IN (?` + strings.Repeat(",?", per-1) + `)`
+	query := `SELECT s.parent, s.child, b.cid, r.page, r.height, r.time, v.rev IS NOT NULL FROM shallow s
+		JOIN revisions r ON r.id = s.child JOIN blocks b ON b.id = s.child LEFT JOIN void v ON v.rev = s.child
+		WHERE s.parent IN (?` + strings.Repeat(",?", per-1) + `)`
+	type shallowRow struct {
+		child  int64
+		parent string
+	}
+	seen := map[shallowRow]bool{} // a short last part repeats its last CID
+	var pages []int64
 	for from := 0; from < len(revs); from += per {
 		part := revs[from:min(from+per, len(revs))]
 		args := make([]any, per)
@@ -277,14 +292,54 @@ func (w *writer) lookUpShallowNamed(revs []pendingRev, inBatch map[cid.Cid]bool)
 			return err
 		}
 		for rows.Next() {
-			var cb []byte
-			if err := rows.Scan(&cb); err != nil {
+			var pb, cb []byte
+			var k shallowKid
+			if err := rows.Scan(&pb, &k.id, &cb, &k.page, &k.height, &k.time, &k.void); err != nil {
 				rows.Close()
 				return err
 			}
-			if c, err := cid.Cast(cb); err == nil {
-				w.shallowNamed[c] = true
+			parent, err := cid.Cast(pb)
+			if err != nil {
+				continue
 			}
+			k.cid, _ = cid.Cast(cb)
+			key := shallowRow{k.id, string(pb)}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			w.shallowNamed[parent] = true
+			w.shallowKids[parent] = append(w.shallowKids[parent], k)
+			if _, ok := w.pageBoundaries[k.page]; !ok {
+				w.pageBoundaries[k.page] = 0
+				pages = append(pages, k.page)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	// How many boundaries each of those pages has in all.
+	for from := 0; from < len(pages); from += per {
+		part := pages[from:min(from+per, len(pages))]
+		args := make([]any, per)
+		for i := range args {
+			args[i] = part[min(i, len(part)-1)]
+		}
+		rows, err := w.q.Query(`SELECT r.page, count(*) FROM shallow s JOIN revisions r ON r.id = s.child
+			WHERE r.page IN (?`+strings.Repeat(",?", per-1)+`) GROUP BY r.page`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var page int64
+			var n int
+			if err := rows.Scan(&page, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			w.pageBoundaries[page] = n
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -294,6 +349,14 @@ func (w *writer) lookUpShallowNamed(revs []pendingRev, inBatch map[cid.Cid]bool)
 	return nil
 }
 
+// shallowKid is a boundary revision stored before this writer, which
+// names a revision of the batch as its missing parent.
+type shallowKid struct {
+	id, page, height, time int64
+	cid                    cid.Cid
+	void                   bool
+}
+
 // linkShallowChildren joins the boundary revisions that name a newly
 // stored revision (c, row id id, of page) as their parent to it: their
 // parents row, a check that they fit it, and no shallow row any more. The
@@ -301,6 +364,9 @@ func (w *writer) lookUpShallowNamed(revs []pendingRev, inBatch map[cid.Cid]bool)
 func (w *writer) linkShallowChildren(c cid.Cid, id int64, rev *Revision, page int64) error {
 	if w.shallowLooked && !w.shallowNamed[c] && !w.newShallow[c] {
 		return nil // no shallow row names it (lookUpBatch, markShallow)
+	}
+	if w.shallowLooked && !w.newShallow[c] && !w.newShallowPage[page] {
+		return w.linkKids(c, id, rev, page, w.shallowKids[c])
 	}
 	if err := w.flushShallow(); err != nil {
 		return err
@@ -370,6 +436,44 @@ func (w *writer) linkShallowChildren(c cid.Cid, id int64, rev *Revision, page in
 			}
 			w.settle[page] = true
 		}
+	}
+	return nil
+}
+
+// linkKids is linkShallowChildren for boundaries lookUpShallowNamed
+// read (stored before this writer, of pages this writer added no
+// boundary to): the same links and checks, their rows deleted and the
+// page's boundaries counted down without a query.
+func (w *writer) linkKids(c cid.Cid, id int64, rev *Revision, page int64, kids []shallowKid) error {
+	for _, k := range kids {
+		if _, err := w.q.Exec(`DELETE FROM shallow WHERE child = ? AND parent = ?`, k.id, c.Bytes()); err != nil {
+			return err
+		}
+		w.shallowed = true
+		w.pageBoundaries[k.page]--
+		if k.page != page || k.height != int64(rev.Height)+1 || k.time < leastChildTime(rev.Time) {
+			// As in linkShallowChildren: it stays unlinked.
+			w.recountPage(k.page)
+			delete(w.boundary, k.page)
+			continue
+		}
+		w.rows.parents = append(w.rows.parents, []any{k.id, id})
+		w.rows.oldHeads = append(w.rows.oldHeads, id)
+		if k.void {
+			w.recountPage(page)
+		}
+		delete(w.boundary, page) // read again
+		if w.pageBoundaries[page] > 0 {
+			continue // another boundary of the page (only a misbehaving peer sends two)
+		}
+		if w.boundary == nil {
+			w.boundary = map[int64]int64{}
+		}
+		w.boundary[page] = 0
+		if w.settle == nil {
+			w.settle = map[int64]bool{}
+		}
+		w.settle[page] = true
 	}
 	return nil
 }

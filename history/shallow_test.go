@@ -372,27 +372,40 @@ func TestShallowRefusesWhatItCannotCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst3 := historytest.NewStore(t, history.Options{})
-	if err := put(dst3, append([]history.Block{{Cid: q0, Data: g}}, append(q1Body, lb)...)); err != nil {
-		t.Fatal(err)
-	}
 	deep, err := other.PlanDeepen(ctx, []cid.Cid{q0})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The sender of the history is not to blame: it is stored, the lie
-	// stays unlinked, both are heads, fsck names the lie.
-	if err := transfer(t, other, dst3, deep, true, 100); err != nil {
-		t.Fatalf("the history below a false boundary: %v", err)
+	history3 := sendPlanned(t, other, deep)
+	// Alone, and in a batch large enough (with blocks of no revision)
+	// for the writer to read the boundaries it links with the batch.
+	var filler []history.Block
+	for i := range 20 {
+		bs, err := history.BodyBlocks(fmt.Sprintf("filler %d\n", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		filler = append(filler, bs...)
 	}
-	if hs, _ := dst3.Heads(ctx, q0); len(hs) != 2 {
-		t.Fatalf("heads %v, want the false boundary and the true line", hs)
-	}
-	if bad, _ := problems(t, dst3); len(bad) != 1 || !strings.Contains(bad[0], lb.Cid.String()+": parents rows") {
-		t.Fatalf("fsck: %v", bad)
-	}
-	if wants, _ := dst3.ShallowWants(ctx, 10); len(wants) != 0 {
-		t.Fatalf("still wants %v", wants)
+	for _, batch := range [][]history.Block{history3, append(filler, history3...)} {
+		dst3 := historytest.NewStore(t, history.Options{})
+		if err := put(dst3, append([]history.Block{{Cid: q0, Data: g}}, append(q1Body, lb)...)); err != nil {
+			t.Fatal(err)
+		}
+		// The sender of the history is not to blame: it is stored, the
+		// lie stays unlinked, both are heads, fsck names the lie.
+		if _, err := putWith(ctx, dst3, batch, (*history.Checked).AllowShallow); err != nil {
+			t.Fatalf("the history below a false boundary (%d blocks): %v", len(batch), err)
+		}
+		if hs, _ := dst3.Heads(ctx, q0); len(hs) != 2 {
+			t.Fatalf("%d blocks: heads %v, want the false boundary and the true line", len(batch), hs)
+		}
+		if bad, _ := problems(t, dst3); len(bad) != 1 || !strings.Contains(bad[0], lb.Cid.String()+": parents rows") {
+			t.Fatalf("%d blocks: fsck: %v", len(batch), bad)
+		}
+		if wants, _ := dst3.ShallowWants(ctx, 10); len(wants) != 0 {
+			t.Fatalf("%d blocks: still wants %v", len(batch), wants)
+		}
 	}
 }
 
