@@ -3,6 +3,8 @@ package history
 import (
 	"context"
 	"fmt"
+
+	"github.com/ipfs/go-cid"
 	"sync/atomic"
 )
 
@@ -116,17 +118,23 @@ func (s *Store) indexSome(ctx context.Context) (int, error) {
 		page            int64
 		indexed         bool // it has a pages row
 		system, deleted bool
-		versions        int
+		versions, heads int
+		// Of a page of one head: its title, and its body's row id and CID.
+		title  string
+		body   int64
+		bodyCB []byte
 	}
-	rows, err := tx.Query(`SELECT u.page, p.id IS NOT NULL, coalesce(p.system, 0), coalesce(p.deleted, 0), coalesce(p.versions, 0)
-		FROM unindexed u LEFT JOIN pages p ON p.id = u.page ORDER BY u.page LIMIT ?`, indexChunk)
+	rows, err := tx.Query(`SELECT u.page, p.id IS NOT NULL, coalesce(p.system, 0), coalesce(p.deleted, 0), coalesce(p.versions, 0),
+		coalesce(p.heads, 0), coalesce(p.title, ''), coalesce(r.body, 0), bb.cid
+		FROM unindexed u LEFT JOIN pages p ON p.id = u.page LEFT JOIN revisions r ON r.id = p.rev LEFT JOIN blocks bb ON bb.id = r.body
+		ORDER BY u.page LIMIT ?`, indexChunk)
 	if err != nil {
 		return 0, err
 	}
 	var todo []pending
 	for rows.Next() {
 		var p pending
-		if err := rows.Scan(&p.page, &p.indexed, &p.system, &p.deleted, &p.versions); err != nil {
+		if err := rows.Scan(&p.page, &p.indexed, &p.system, &p.deleted, &p.versions, &p.heads, &p.title, &p.body, &p.bodyCB); err != nil {
 			rows.Close()
 			return 0, err
 		}
@@ -146,16 +154,26 @@ func (s *Store) indexSome(ctx context.Context) (int, error) {
 		if !p.indexed || !ix.searchable() {
 			continue // void since, or not for search
 		}
-		hs, err := latestHeads(tx, p.page)
-		if err != nil {
-			return 0, err
-		}
-		if len(hs) == 0 {
-			continue
-		}
-		titles, text, _, err := headsText(tx, hs, p.versions, func(string) {})
-		if err != nil {
-			return 0, err
+		var titles, text string
+		if body, err := cid.Cast(p.bodyCB); err == nil && p.heads == 1 && body.Prefix().Codec == CodecRaw {
+			// One head, the page row's (most pages): what headsText
+			// makes of it, read by row id.
+			data, err := readBlockByID(tx, p.body)
+			if err != nil {
+				return 0, fmt.Errorf("page #%d: body: %w", p.page, err)
+			}
+			titles, text = p.title, prefixUTF8(string(data), maxSearchText)
+		} else {
+			hs, err := latestHeads(tx, p.page)
+			if err != nil {
+				return 0, err
+			}
+			if len(hs) == 0 {
+				continue
+			}
+			if titles, text, _, err = headsText(tx, hs, p.versions, func(string) {}); err != nil {
+				return 0, err
+			}
 		}
 		if _, err := tx.Exec(`INSERT INTO search(docid, title, body) VALUES(?, ?, ?)`, p.page, titles, text); err != nil {
 			return 0, err
