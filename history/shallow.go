@@ -366,7 +366,11 @@ func (w *writer) linkShallowChildren(c cid.Cid, id int64, rev *Revision, page in
 		return nil // no shallow row names it (lookUpBatch, markShallow)
 	}
 	if w.shallowLooked && !w.newShallow[c] && !w.newShallowPage[page] {
-		return w.linkKids(c, id, rev, page, w.shallowKids[c])
+		// Read with the batch (lookUpShallowNamed), the page's
+		// boundaries counted.
+		return w.linkKids(c, id, rev, page, w.shallowKids[c], func(page int64) (bool, error) {
+			return w.pageBoundaries[page] <= 0, nil
+		})
 	}
 	if err := w.flushShallow(); err != nil {
 		return err
@@ -384,14 +388,9 @@ func (w *writer) linkShallowChildren(c cid.Cid, id int64, rev *Revision, page in
 	if err != nil {
 		return err
 	}
-	type child struct {
-		id, page, height, time int64
-		cid                    cid.Cid
-		void                   bool
-	}
-	var kids []child
+	var kids []shallowKid
 	for rows.Next() {
-		var k child
+		var k shallowKid
 		var cb []byte
 		if err := rows.Scan(&k.id, &cb, &k.page, &k.height, &k.time, &k.void); err != nil {
 			rows.Close()
@@ -404,11 +403,26 @@ func (w *writer) linkShallowChildren(c cid.Cid, id int64, rev *Revision, page in
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	return w.linkKids(c, id, rev, page, kids, func(page int64) (bool, error) {
+		delete(w.boundary, page) // read again
+		h, err := w.boundaryHeight(page)
+		return h == 0, err
+	})
+}
+
+// linkKids links the boundaries kids, which name c (row id id, of page)
+// as their missing parent: a parents row each, a check that they fit it,
+// and no shallow row any more. last says whether the page has no
+// boundary left once one is linked.
+func (w *writer) linkKids(c cid.Cid, id int64, rev *Revision, page int64, kids []shallowKid, last func(page int64) (bool, error)) error {
 	for _, k := range kids {
 		if _, err := w.q.Exec(`DELETE FROM shallow WHERE child = ? AND parent = ?`, k.id, c.Bytes()); err != nil {
 			return err
 		}
 		w.shallowed = true
+		if w.pageBoundaries != nil {
+			w.pageBoundaries[k.page]--
+		}
 		if k.page != page || k.height != int64(rev.Height)+1 || k.time < leastChildTime(rev.Time) {
 			// The boundary does not fit its parent (its page, height or
 			// time lied, unchecked when it came): whoever sends the
@@ -425,47 +439,14 @@ func (w *writer) linkShallowChildren(c cid.Cid, id int64, rev *Revision, page in
 		if k.void {
 			w.recountPage(page)
 		}
-		delete(w.boundary, page) // read again
-		if h, err := w.boundaryHeight(page); err != nil {
+		if done, err := last(page); err != nil {
 			return err
-		} else if h == 0 {
-			// Its history is whole: the heads the boundary kept from
-			// being counted are counted now (settlePage).
-			if w.settle == nil {
-				w.settle = map[int64]bool{}
-			}
-			w.settle[page] = true
-		}
-	}
-	return nil
-}
-
-// linkKids is linkShallowChildren for boundaries lookUpShallowNamed
-// read (stored before this writer, of pages this writer added no
-// boundary to): the same links and checks, their rows deleted and the
-// page's boundaries counted down without a query.
-func (w *writer) linkKids(c cid.Cid, id int64, rev *Revision, page int64, kids []shallowKid) error {
-	for _, k := range kids {
-		if _, err := w.q.Exec(`DELETE FROM shallow WHERE child = ? AND parent = ?`, k.id, c.Bytes()); err != nil {
-			return err
-		}
-		w.shallowed = true
-		w.pageBoundaries[k.page]--
-		if k.page != page || k.height != int64(rev.Height)+1 || k.time < leastChildTime(rev.Time) {
-			// As in linkShallowChildren: it stays unlinked.
-			w.recountPage(k.page)
-			delete(w.boundary, k.page)
-			continue
-		}
-		w.rows.parents = append(w.rows.parents, []any{k.id, id})
-		w.rows.oldHeads = append(w.rows.oldHeads, id)
-		if k.void {
-			w.recountPage(page)
-		}
-		delete(w.boundary, page) // read again
-		if w.pageBoundaries[page] > 0 {
+		} else if !done {
+			delete(w.boundary, page) // read again when asked
 			continue // another boundary of the page (only a misbehaving peer sends two)
 		}
+		// Its history is whole: the heads the boundary kept from being
+		// counted are counted now (settlePage).
 		if w.boundary == nil {
 			w.boundary = map[int64]int64{}
 		}
