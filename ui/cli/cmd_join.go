@@ -44,7 +44,7 @@ invite kept: the next 'peerwiki sync' or 'peerwiki serve' redeems it. An
 invite that was used up, expired or was revoked is refused with the reason.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			a.keepRunning() // a transfer can be long
+			a.transferGC() // a transfer can be long
 			if len(name) > 128 || !utf8.ValidString(name) {
 				return usagef("--name: at most 128 bytes of UTF-8")
 			}

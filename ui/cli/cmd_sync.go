@@ -37,7 +37,7 @@ looks the same as an unreachable one), or when a sync failed. Pages that are
 in conflict after the sync are listed.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a.keepRunning() // a transfer can be long
+			a.transferGC() // a transfer can be long
 			peers, err := p2p.ParsePeerAddrs(peerAddrs)
 			if err != nil {
 				return usagef("%v", err)

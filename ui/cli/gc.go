@@ -31,6 +31,20 @@ func (a *app) keepRunning() {
 	debug.SetMemoryLimit(math.MaxInt64)
 }
 
+// transferGC is keepRunning for a command that runs to the end of a
+// transfer (join, sync): the collector runs at GOGC 50, so that what the
+// transfer streams through doesn't pile up twice over. A sync --unshallow
+// of the 100,000-page wiki peaked at 162 MB resident with the default
+// (its live heap about 34 MB, the rest SQLite's), 144 MB with it, and took
+// no longer (57.6 against 58 s). A GOGC or GOMEMLIMIT the user set wins.
+func (a *app) transferGC() {
+	a.keepRunning()
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(50)
+}
+
 // streamingGC is for a command whose work grows with the wiki (list,
 // import): the default collector, so that what it streams is collected
 // as it goes instead of piling up to shortLivedGC's limit (list --json of
