@@ -255,7 +255,7 @@ type writer struct {
 	shallowKids    map[cid.Cid][]shallowKid
 	pageBoundaries map[int64]int
 	newShallowPage map[int64]bool
-	whole                    map[cid.Cid]encoded // from Checked.whole
+	whole          map[cid.Cid]encoded // from Checked.whole
 	// deferred are the batch's revisions not stored for now, with why.
 	deferred map[cid.Cid]error
 	// recount are the pages whose heads must be recomputed from scratch:
@@ -274,7 +274,7 @@ type writer struct {
 // pendingRows are the rows a writer has yet to insert.
 type pendingRows struct {
 	blocks, revisions, parents, void [][]any
-	shallow                          [][]any // (child, missing parent CID)
+	shallow                          [][]any    // (child, missing parent CID)
 	oldHeads                         []int64    // revisions that stopped being heads
 	newHeads                         [][2]int64 // (revision, page) that became heads
 }

@@ -53,17 +53,10 @@ func BenchmarkPutSyncedHistory(b *testing.B) {
 func BenchmarkStorePackedHistory(b *testing.B) {
 	from, wiki, plan := benchSource(b)
 	ctx := context.Background()
-	var packed []history.Packed
-	if err := from.SendPlanPacked(ctx, plan, func(p history.Packed) error { packed = append(packed, p); return nil }); err != nil {
-		b.Fatal(err)
-	}
-	accept := func(history.Reader, cid.Cid, *history.Revision) error { return nil }
+	packed := sendPacked(b, from, plan)
 	for b.Loop() {
 		b.StopTimer()
-		to, err := history.Open(filepath.Join(b.TempDir(), "peerwiki.db"), wiki, history.Options{VerifyAuto: accept})
-		if err != nil {
-			b.Fatal(err)
-		}
+		to := openEmpty(b, wiki)
 		u := history.NewUnpacker()
 		var batches []*history.Checked
 		for i := 0; i < len(packed); i += 500 {
@@ -130,17 +123,10 @@ func BenchmarkStoreShallowPacked(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var packed []history.Packed
-	if err := from.SendPlanPacked(ctx, plan, func(p history.Packed) error { packed = append(packed, p); return nil }); err != nil {
-		b.Fatal(err)
-	}
-	accept := func(history.Reader, cid.Cid, *history.Revision) error { return nil }
+	packed := sendPacked(b, from, plan)
 	for b.Loop() {
 		b.StopTimer()
-		to, err := history.Open(filepath.Join(b.TempDir(), "peerwiki.db"), wiki, history.Options{VerifyAuto: accept})
-		if err != nil {
-			b.Fatal(err)
-		}
+		to := openEmpty(b, wiki)
 		u := history.NewUnpacker()
 		var batches []*history.Checked
 		most := 2000
@@ -190,4 +176,24 @@ func BenchmarkStoreShallowPacked(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(len(packed)), "blocks")
+}
+
+// sendPacked is the packed stream of plan.
+func sendPacked(b *testing.B, from *history.Store, plan *history.SyncPlan) []history.Packed {
+	var packed []history.Packed
+	if err := from.SendPlanPacked(context.Background(), plan, func(p history.Packed) error { packed = append(packed, p); return nil }); err != nil {
+		b.Fatal(err)
+	}
+	return packed
+}
+
+// openEmpty opens an empty store of wiki that takes every automatic
+// merge (the settings page's genesis is one; wiki/ verifies them).
+func openEmpty(b *testing.B, wiki string) *history.Store {
+	accept := func(history.Reader, cid.Cid, *history.Revision) error { return nil }
+	to, err := history.Open(filepath.Join(b.TempDir(), "peerwiki.db"), wiki, history.Options{VerifyAuto: accept})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return to
 }

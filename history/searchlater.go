@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/ipfs/go-cid"
 	"sync/atomic"
+
+	"github.com/ipfs/go-cid"
 )
 
 // Search rows written later (issue 19). A fresh replica's sync stores

@@ -104,19 +104,7 @@ func TestSearchRowsWrittenLater(t *testing.T) {
 	if n, err := s.SearchPending(ctx); err != nil || n != 0 {
 		t.Fatalf("%d pages still pending (%v)", n, err)
 	}
-	got, err := history.IndexTables(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := history.IndexTables(one)
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Fatalf("indexed later:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameIndex(t, "indexed later", s, one)
 	if hits, err := s.Search(ctx, "zebra", 500); err != nil || len(hits) != searchable-1 {
 		t.Fatalf("after IndexPending: %d hits, want %d (%v)", len(hits), searchable-1, err)
 	}
@@ -126,5 +114,24 @@ func TestSearchRowsWrittenLater(t *testing.T) {
 	// Nothing left: a second call is free.
 	if done, err := s.IndexPending(ctx, nil); err != nil || done != 0 {
 		t.Fatalf("again: %d (%v)", done, err)
+	}
+}
+
+// sameIndex fails the test unless got holds the page index (the pages,
+// search and links tables) that want holds.
+func sameIndex(t *testing.T, what string, got, want *history.Store) {
+	t.Helper()
+	g, err := history.IndexTables(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := history.IndexTables(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(g)
+	slices.Sort(w)
+	if !slices.Equal(g, w) {
+		t.Fatalf("%s:\n%s\nwant\n%s", what, strings.Join(g, "\n"), strings.Join(w, "\n"))
 	}
 }

@@ -443,7 +443,7 @@ func (w *writer) linkKids(c cid.Cid, id int64, rev *Revision, page int64, kids [
 			return err
 		} else if !done {
 			delete(w.boundary, page) // read again when asked
-			continue // another boundary of the page (only a misbehaving peer sends two)
+			continue                 // another boundary of the page (only a misbehaving peer sends two)
 		}
 		// Its history is whole: the heads the boundary kept from being
 		// counted are counted now (settlePage).

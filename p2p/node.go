@@ -163,20 +163,20 @@ type Node struct {
 	headsMu sync.Mutex // serialises refreshes of heads
 	heads   headState
 	locks   map[peer.ID]chan struct{}
-	deep    deepening       // shallow.go
+	deep    deepening // shallow.go
 	// indexing serialises indexSearch.
 	indexing sync.Mutex
-	keySum  *history.KeySum // keysum.go: to record at Close
-	inbound map[peer.ID]*inboundSync
-	work    *workBudget
-	wanted  map[peer.ID]*syncTrigger
-	fromNet map[cid.Cid]bool // revisions from peers: true if by gossip
-	found   map[peer.ID]bool
-	subs    []chan Event
-	wake    chan struct{} // nudges the commit watcher
-	ownWAL  walState      // the write-ahead log as this node's last store left it (watch.go)
-	storing atomic.Int32  // stores of revisions from peers under way (watch.go)
-	closed  bool
+	keySum   *history.KeySum // keysum.go: to record at Close
+	inbound  map[peer.ID]*inboundSync
+	work     *workBudget
+	wanted   map[peer.ID]*syncTrigger
+	fromNet  map[cid.Cid]bool // revisions from peers: true if by gossip
+	found    map[peer.ID]bool
+	subs     []chan Event
+	wake     chan struct{} // nudges the commit watcher
+	ownWAL   walState      // the write-ahead log as this node's last store left it (watch.go)
+	storing  atomic.Int32  // stores of revisions from peers under way (watch.go)
+	closed   bool
 	// kept are the peers keepConnected dials; stored fires whenever
 	// revisions from peers are stored, redial when the redials' waits
 	// should be cut short.
