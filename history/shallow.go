@@ -612,7 +612,10 @@ func (s *Store) WantsHistory(ctx context.Context) (bool, error) {
 	if err != nil || keep > 0 {
 		return false, err
 	}
-	err = s.db.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM shallow s WHERE NOT EXISTS(SELECT 1 FROM blocks b WHERE b.cid = s.parent))`).Scan(&want)
+	// A want as ShallowWants has it: a parent not stored as a revision
+	// (the page's anchor is one).
+	err = s.db.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM shallow s
+		WHERE NOT EXISTS(SELECT 1 FROM blocks b JOIN revisions r ON r.id = b.id WHERE b.cid = s.parent))`).Scan(&want)
 	return want == 1, err
 }
 

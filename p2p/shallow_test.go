@@ -49,3 +49,47 @@ func TestShallowSyncThenDeepen(t *testing.T) {
 		})
 	}
 }
+
+// A replica joining a wiki of many pages of two revisions (their
+// boundaries' missing parents are the pages' anchors) gets every page,
+// then its history, and the search index: at the sync's end, or, for
+// join --shallow (LeaveSearchIndex), with the first search.
+func TestJoinOfManyPagesIndexesAndCompletes(t *testing.T) {
+	ctx := context.Background()
+	full := newReplica(t)
+	full.addHistory(400, 2, "Page")
+	na := startNode(t, full, func(c *Config) { c.shallowWhole = 10 })
+	for _, leave := range []bool{false, true} {
+		fresh := newReplica(t)
+		nb := startNode(t, fresh, func(c *Config) { c.Shallow, c.LeaveSearchIndex = true, leave })
+		if err := nb.Connect(ctx, info(na.Host())); err != nil {
+			t.Fatal(err)
+		}
+		res, err := nb.SyncPeer(ctx, full.ID.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.History == 0 {
+			st, _ := fresh.Store.Shallow(ctx)
+			t.Fatalf("leave %v: no history fetched (%d received; %+v)", leave, res.Received, st)
+		}
+		if st, _ := fresh.Store.Shallow(ctx); st.Revisions != 0 {
+			t.Fatalf("leave %v: history still missing: %+v", leave, st)
+		}
+		pending, err := fresh.Store.SearchPending(ctx)
+		if err != nil || (pending > 0) != leave {
+			t.Fatalf("leave %v: %d pages wait for the search index (%v)", leave, pending, err)
+		}
+		if leave {
+			if _, err := fresh.Store.IndexPending(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if hits, err := fresh.Store.Search(ctx, "Revision", 500); err != nil || len(hits) != 400 {
+			t.Fatalf("leave %v: %d hits (%v)", leave, len(hits), err)
+		}
+		if probs, err := fresh.Store.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+			t.Fatalf("leave %v: fsck: %v %v", leave, probs, err)
+		}
+	}
+}
