@@ -48,6 +48,9 @@ type Bulk struct {
 	// added or removed shallow rows (the schema version is set at Commit).
 	cacheKiB  int
 	shallowed bool
+	// leftSearch says a batch left search rows for later (counted at
+	// Commit: see searchState).
+	leftSearch bool
 }
 
 // BulkResult says what a Bulk stored.
@@ -163,6 +166,7 @@ func (b *Bulk) Put(c *Checked) (*PutResult, error) {
 		return nil, err
 	}
 	b.shallowed = b.shallowed || w.shallowed
+	b.leftSearch = b.leftSearch || w.leftSearch
 	b.res.Blocks += res.Blocks
 	b.res.Revisions += len(res.Revisions)
 	b.res.Deferred += len(res.Deferred)
@@ -199,6 +203,9 @@ func (b *Bulk) Commit(ctx context.Context) (*BulkResult, error) {
 		return nil, err
 	}
 	s := b.s
+	if b.leftSearch {
+		s.search.marks.Add(1)
+	}
 	s.lazy.pending.Store(true)
 	s.authors.addAll(b.authorIDs)
 	endLazy(b.conn)

@@ -147,6 +147,9 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	if err := tx.commitCounting(len(res.Revisions) > 0 || res.Blocks > 0); err != nil {
 		return nil, err
 	}
+	if w.leftSearch {
+		s.search.marks.Add(1) // once committed: see searchState
+	}
 	if !c.local {
 		s.lazy.pending.Store(true)
 	}
@@ -240,6 +243,7 @@ type writer struct {
 	wait       bool                // from Checked.wait: a revision lacking its parent may wait (shallow.go)
 	hasShallow bool                // the store holds shallow revisions (shallow.go)
 	shallowed  bool                // this batch added or removed shallow rows
+	leftSearch bool                // this batch left search rows for later (searchlater.go)
 	boundary   map[int64]int64     // a shallow page's lowest boundary height, 0: none (shallow.go)
 	settle     map[int64]bool      // pages whose last boundary this batch linked (shallow.go)
 	anchors    map[cid.Cid]bool    // shallow pages' anchors this writer stored (shallow.go)
@@ -439,9 +443,7 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 	if err := newPages.insert(w.q); err != nil {
 		return nil, err
 	}
-	if len(newPages.unindexed) > 0 {
-		w.s.search.pending.Store(true)
-	}
+	w.leftSearch = w.leftSearch || len(newPages.unindexed) > 0
 	return &w.res, nil
 }
 

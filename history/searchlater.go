@@ -42,39 +42,38 @@ const deferSearchAt = 100
 // local edit waits for at most one chunk (about a tenth of a second here).
 const indexChunk = 2000
 
-// searchState says what the store knows of pending search rows.
+// searchState says what this process knows of pending search rows:
+// marks counts the commits of this process that left rows for later (each
+// counted once it is committed), and clean is marks+1 as it was when the
+// table was last seen empty (0: not seen yet). Rows are pending unless
+// clean-1 == marks; a commit of another process is seen at the next open.
 type searchState struct {
-	// known is set once pending says what the table holds.
-	known, pending atomic.Bool
+	marks, clean atomic.Int64
+}
+
+// noSearchPending says that nothing is pending as far as this process
+// knows, without a query.
+func (s *Store) noSearchPending() bool {
+	c := s.search.clean.Load()
+	return c != 0 && c-1 == s.search.marks.Load()
 }
 
 // SearchPending counts the pages whose search rows are not written yet.
 func (s *Store) SearchPending(ctx context.Context) (int, error) {
+	m := s.search.marks.Load() // before the query: a later mark is newer
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM unindexed`).Scan(&n)
-	if err == nil {
-		s.search.pending.Store(n > 0)
-		s.search.known.Store(true)
+	if err == nil && n == 0 {
+		s.search.clean.Store(m + 1)
 	}
 	return n, err
-}
-
-// mayHaveSearchPending says whether IndexPending may have work: false only
-// once this process saw the table empty and stored nothing into it since
-// (another process adding rows meanwhile is seen at the next open).
-func (s *Store) mayHaveSearchPending(ctx context.Context) bool {
-	if s.search.known.Load() {
-		return s.search.pending.Load()
-	}
-	n, err := s.SearchPending(ctx)
-	return err != nil || n > 0
 }
 
 // IndexPending writes the search rows of the pages left for later (see
 // above), calling progress (if not nil) after each transaction with the
 // pages done and how many there were; it returns how many it indexed.
 func (s *Store) IndexPending(ctx context.Context, progress func(done, total int)) (int, error) {
-	if !s.mayHaveSearchPending(ctx) {
+	if s.noSearchPending() {
 		return 0, nil
 	}
 	total, err := s.SearchPending(ctx)
@@ -86,11 +85,13 @@ func (s *Store) IndexPending(ctx context.Context, progress func(done, total int)
 		if err := ctx.Err(); err != nil {
 			return done, err
 		}
+		m := s.search.marks.Load() // before indexSome looks
 		n, err := s.indexSome(ctx)
 		if err != nil {
 			return done, fmt.Errorf("search index: %w", err)
 		}
 		if n == 0 {
+			s.search.clean.Store(m + 1)
 			break
 		}
 		done += n
@@ -98,8 +99,6 @@ func (s *Store) IndexPending(ctx context.Context, progress func(done, total int)
 			progress(done, max(total, done))
 		}
 	}
-	s.search.pending.Store(false)
-	s.search.known.Store(true)
 	if done >= deferSearchAt {
 		s.MergeSearchIndex(ctx)
 	}
