@@ -463,23 +463,26 @@ func (w *writer) lookUpBatch(revs []pendingRev) error {
 	for c := range w.others {
 		all = append(all, c)
 	}
-	// The parents and bodies the batch names but does not carry: a
+	// The parents and bodies the batch names but does not carry (a
 	// shallow batch's boundaries lack their parents and its anchors their
-	// bodies, and asking for each one alone cost a query a page.
-	for _, p := range revs {
-		for _, pl := range p.rev.Parents {
-			if !inBatch[pl.Cid] {
-				all = append(all, pl.Cid)
-			}
-		}
-		if _, ok := w.others[p.rev.Body.Cid]; !ok {
-			all = append(all, p.rev.Body.Cid)
+	// bodies, and asking for each one alone cost a query a page), and the
+	// delta bases of blocks sent packed (reuse): each asked for once.
+	more := map[cid.Cid]bool{}
+	ask := func(c cid.Cid) {
+		if _, carried := w.others[c]; !carried && !inBatch[c] && !more[c] {
+			more[c] = true
+			all = append(all, c)
 		}
 	}
-	// The delta bases of blocks sent packed (reuse), stored before.
+	for _, p := range revs {
+		for _, pl := range p.rev.Parents {
+			ask(pl.Cid)
+		}
+		ask(p.rev.Body.Cid)
+	}
 	for _, e := range w.pre {
 		if isDeltaEnc(e.enc) {
-			all = append(all, e.base)
+			ask(e.base)
 		}
 	}
 	w.known = make(map[cid.Cid]int64)

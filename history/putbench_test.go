@@ -57,15 +57,7 @@ func BenchmarkStorePackedHistory(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		to := openEmpty(b, wiki)
-		u := history.NewUnpacker()
-		var batches []*history.Checked
-		for i := 0; i < len(packed); i += 500 {
-			c, err := to.CheckPacked(u, packed[i:min(i+500, len(packed))])
-			if err != nil {
-				b.Fatal(err)
-			}
-			batches = append(batches, c)
-		}
+		batches := checkPacked(b, to, packed, 500, 500, nil)
 		b.StartTimer()
 		for _, c := range batches {
 			if _, err := to.PutChecked(ctx, c); err != nil {
@@ -127,21 +119,14 @@ func BenchmarkStoreShallowPacked(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		to := openEmpty(b, wiki)
-		u := history.NewUnpacker()
-		var batches []*history.Checked
 		most := 2000
 		if v, err := strconv.Atoi(os.Getenv("PEERWIKI_BENCH_BATCH")); err == nil && v > 0 {
 			most = v // a transaction's size, to try others
 		}
-		for i, n := 0, 250; i < len(packed); i, n = i+n, min(2*n, most) {
-			c, err := to.CheckPacked(u, packed[i:min(i+n, len(packed))])
-			if err != nil {
-				b.Fatal(err)
-			}
+		batches := checkPacked(b, to, packed, 250, most, func(c *history.Checked) {
 			c.AllowShallow()
 			c.WaitForHistory()
-			batches = append(batches, c)
-		}
+		})
 		group, _ := strconv.Atoi(os.Getenv("PEERWIKI_BENCH_GROUP")) // blocks a Bulk transaction, to try
 		b.StartTimer()
 		if group > 0 {
@@ -196,4 +181,23 @@ func openEmpty(b *testing.B, wiki string) *history.Store {
 		b.Fatal(err)
 	}
 	return to
+}
+
+// checkPacked checks a packed stream in batches of first blocks, doubling
+// up to most, as a sync's receiver does, and lets leave (if not nil) mark
+// each batch.
+func checkPacked(b *testing.B, to *history.Store, packed []history.Packed, first, most int, leave func(*history.Checked)) []*history.Checked {
+	u := history.NewUnpacker()
+	var batches []*history.Checked
+	for i, n := 0, first; i < len(packed); i, n = i+n, min(2*n, most) {
+		c, err := to.CheckPacked(u, packed[i:min(i+n, len(packed))])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if leave != nil {
+			leave(c)
+		}
+		batches = append(batches, c)
+	}
+	return batches
 }

@@ -275,11 +275,6 @@ func (w *writer) lookUpShallowNamed(revs []pendingRev, inBatch map[cid.Cid]bool)
 	query := `SELECT s.parent, s.child, b.cid, r.page, r.height, r.time, v.rev IS NOT NULL FROM shallow s
 		JOIN revisions r ON r.id = s.child JOIN blocks b ON b.id = s.child LEFT JOIN void v ON v.rev = s.child
 		WHERE s.parent IN (?` + strings.Repeat(",?", per-1) + `)`
-	type shallowRow struct {
-		child  int64
-		parent string
-	}
-	seen := map[shallowRow]bool{} // a short last part repeats its last CID
 	var pages []int64
 	for from := 0; from < len(revs); from += per {
 		part := revs[from:min(from+per, len(revs))]
@@ -303,11 +298,6 @@ func (w *writer) lookUpShallowNamed(revs []pendingRev, inBatch map[cid.Cid]bool)
 				continue
 			}
 			k.cid, _ = cid.Cast(cb)
-			key := shallowRow{k.id, string(pb)}
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
 			w.shallowNamed[parent] = true
 			w.shallowKids[parent] = append(w.shallowKids[parent], k)
 			if _, ok := w.pageBoundaries[k.page]; !ok {
