@@ -602,10 +602,7 @@ func (s *Store) WantsHistory(ctx context.Context) (bool, error) {
 	if err != nil || keep > 0 {
 		return false, err
 	}
-	// A want as ShallowWants has it: a parent not stored as a revision
-	// (the page's anchor is one).
-	err = s.db.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM shallow s
-		WHERE NOT EXISTS(SELECT 1 FROM blocks b JOIN revisions r ON r.id = b.id WHERE b.cid = s.parent))`).Scan(&want)
+	err = s.db.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM shallow s WHERE `+parentWanted+`)`).Scan(&want)
 	return want == 1, err
 }
 
@@ -645,15 +642,17 @@ func pageBoundaries(q querier, page int64) (int, error) {
 	return n, err
 }
 
+// parentWanted is the condition on a shallow row s whose parent is to
+// be fetched: one not stored as a revision. A parent stored as one is no
+// want (its child did not fit it); one stored as its page's anchor is (a
+// page of two revisions: the boundary's parent is the genesis, whose
+// block is here without its body or its revisions row).
+const parentWanted = `NOT EXISTS(SELECT 1 FROM blocks b JOIN revisions r ON r.id = b.id WHERE b.cid = s.parent)`
+
 // ShallowWants returns up to n parents the store's boundary revisions name
 // and lacks: what a deepening asks a peer for.
 func (s *Store) ShallowWants(ctx context.Context, n int) ([]cid.Cid, error) {
-	// A parent stored as a revision is no want: its child did not fit it.
-	// One stored as its page's anchor is (a page of two revisions: the
-	// boundary's parent is the genesis, whose block is here without its
-	// body or its revisions row).
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT s.parent FROM shallow s
-		WHERE NOT EXISTS(SELECT 1 FROM blocks b JOIN revisions r ON r.id = b.id WHERE b.cid = s.parent) LIMIT ?`, n)
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT s.parent FROM shallow s WHERE `+parentWanted+` LIMIT ?`, n)
 	cbs, err := scanColumn[[]byte](rows, err)
 	if err != nil {
 		return nil, err
