@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"peerwiki/history"
@@ -157,21 +156,17 @@ func (n *Node) deepen(ctx context.Context, p peer.ID) (int, error) {
 
 // deepenOnce asks p for the history below wants and stores it.
 func (n *Node) deepenOnce(ctx context.Context, p peer.ID, wants []cid.Cid) (int, error) {
-	lock := n.peerLock(p)
-	select {
-	case lock <- struct{}{}:
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	done, err := n.peerTurn(ctx, p)
+	if err != nil {
+		return 0, err
 	}
-	defer func() { <-lock }()
+	defer done()
 	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
 	defer cancel()
-	s, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "sync"), p, SyncProtocol)
+	s, fc, err := n.openSync(ctx, p)
 	if err != nil {
-		return 0, fmt.Errorf("open sync stream to %s: %w", p, err)
+		return 0, err
 	}
-	dl, _ := ctx.Deadline()
-	fc := newFrameConn(s, dl, newProgressMeter(n.cfg.progress))
 	fc.shallow = true
 	defer fc.release()
 	var res SyncResult

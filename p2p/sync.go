@@ -366,18 +366,39 @@ func (n *Node) indexSearch(ctx context.Context) {
 }
 
 func (n *Node) syncPeerOnce(ctx context.Context, p peer.ID) (SyncResult, error) {
-	lock := n.peerLock(p)
-	select {
-	case lock <- struct{}{}:
-	case <-ctx.Done():
-		return SyncResult{Peer: p}, ctx.Err()
+	done, err := n.peerTurn(ctx, p)
+	if err != nil {
+		return SyncResult{Peer: p}, err
 	}
-	defer func() { <-lock }()
+	defer done()
 	res, err := n.syncOnce(ctx, p)
 	if err != nil {
 		n.punish(p, err)
 	}
 	return res, err
+}
+
+// peerTurn waits for p's turn (one sync or deepening with a peer at a
+// time) and returns what ends it.
+func (n *Node) peerTurn(ctx context.Context, p peer.ID) (done func(), err error) {
+	lock := n.peerLock(p)
+	select {
+	case lock <- struct{}{}:
+		return func() { <-lock }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// openSync opens a sync stream to p, whose frames are bound by ctx's
+// deadline and the node's progress rule.
+func (n *Node) openSync(ctx context.Context, p peer.ID) (network.Stream, *frameConn, error) {
+	s, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "sync"), p, SyncProtocol)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open sync stream to %s: %w", p, err)
+	}
+	dl, _ := ctx.Deadline()
+	return s, newFrameConn(s, dl, newProgressMeter(n.cfg.progress)), nil
 }
 
 func (n *Node) peerLock(p peer.ID) chan struct{} {
@@ -400,12 +421,10 @@ func (n *Node) syncOnce(ctx context.Context, p peer.ID) (res SyncResult, err err
 	n.syncsRun.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
 	defer cancel()
-	s, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "sync"), p, SyncProtocol)
+	s, fc, err := n.openSync(ctx, p)
 	if err != nil {
-		return res, fmt.Errorf("open sync stream to %s: %w", p, err)
+		return res, err
 	}
-	dl, _ := ctx.Deadline()
-	fc := newFrameConn(s, dl, newProgressMeter(n.cfg.progress))
 	fc.heads = &n.peerHeads
 	defer func() {
 		fc.release()
