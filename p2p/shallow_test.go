@@ -4,6 +4,9 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // A replica with nothing syncs with one of a wiki whose history is large:
@@ -91,5 +94,51 @@ func TestJoinOfManyPagesIndexesAndCompletes(t *testing.T) {
 		if probs, err := fresh.Store.Fsck(ctx, nil); err != nil || len(probs) != 0 {
 			t.Fatalf("leave %v: fsck: %v %v", leave, probs, err)
 		}
+	}
+}
+
+// A replica's first one-shot sync (a plain join) leaves the search rows
+// of the pages it brings for later and still returns with the whole
+// history; the first search finds every page. A later one-shot sync of
+// the same replica writes what it leaves, as any sync does.
+func TestJoinLeavesTheSearchIndexForTheFirstSearch(t *testing.T) {
+	ctx := context.Background()
+	full := newReplica(t)
+	ids := full.addHistory(300, 2, "Page")
+	na := startNode(t, full, func(c *Config) { c.shallowWhole = 10 })
+	fresh := newReplica(t)
+	req := SyncRequest{Peers: []peer.AddrInfo{info(na.Host())}, Timeout: 10 * time.Second}
+	cfg := Config{Store: fresh.Store, Identity: fresh.ID, Shallow: true}
+	rep, err := SyncOnce(ctx, cfg, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Peers) != 1 || rep.Peers[0].Err != "" || rep.Peers[0].History == 0 {
+		t.Fatalf("join: %+v", rep.Peers)
+	}
+	if st, _ := fresh.Store.Shallow(ctx); st.Revisions != 0 {
+		t.Fatalf("history still missing: %+v", st)
+	}
+	// (A first batch of fewer than 100 new pages is indexed as it is
+	// stored.)
+	if pending, err := fresh.Store.SearchPending(ctx); err != nil || pending < 100 {
+		t.Fatalf("%d pages wait for the search index after the join (%v)", pending, err)
+	}
+	if _, err := fresh.Store.IndexPending(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if hits, err := fresh.Store.Search(ctx, "Revision", 500); err != nil || len(hits) != 300 {
+		t.Fatalf("the first search finds %d of 300 pages (%v)", len(hits), err)
+	}
+	// A later sync brings a page's edit and indexes it at its end.
+	full.edit(ids[0], "# Page 0\n\nAn edit about zeppelins.")
+	if _, err := SyncOnce(ctx, cfg, req); err != nil {
+		t.Fatal(err)
+	}
+	if hits, err := fresh.Store.Search(ctx, "zeppelins", 10); err != nil || len(hits) != 1 {
+		t.Fatalf("after a later sync a search finds %d pages (%v)", len(hits), err)
+	}
+	if probs, err := fresh.Store.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+		t.Fatalf("fsck: %v %v", probs, err)
 	}
 }
