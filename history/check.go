@@ -47,6 +47,9 @@ type Checked struct {
 	// whole holds bodies compressed whole, for the writer to use if it
 	// stores them without a delta base (see AllowShallow).
 	whole map[cid.Cid]encoded
+	// searchLater leaves the search rows of the pages the batch changes
+	// for IndexPending (see LeaveSearch).
+	searchLater bool
 }
 
 // encoded is a block's storage encoding: data is enc of the block, a

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 
@@ -46,28 +47,39 @@ func init() {
 // CID: content addressing means a cached entry can never go stale, even
 // across a rolled-back transaction.
 func readBlockByID(q querier, id int64) ([]byte, error) {
+	b, _, err := readBlockUnder(q, id, math.MaxInt)
+	return b, err
+}
+
+// readBlockUnder is readBlockByID that also returns the block's delta
+// depth, and only the depth (no bytes) when it is depth or more: a writer
+// choosing a delta base asked for the depth and then for the block.
+func readBlockUnder(q querier, id int64, limit int) ([]byte, int, error) {
 	var cb []byte
 	var enc, depth int
 	var base sql.NullInt64
 	var data []byte
 	if err := q.QueryRow(`SELECT cid, enc, base, depth, data FROM blocks WHERE id = ?`, id).Scan(&cb, &enc, &base, &depth, &data); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("block #%d: %w", id, ErrNotFound)
+			return nil, 0, fmt.Errorf("block #%d: %w", id, ErrNotFound)
 		}
-		return nil, err
+		return nil, 0, err
+	}
+	if depth >= limit {
+		return nil, depth, nil
 	}
 	cache := cacheOf(q)
 	if enc == encPlain {
-		return data, nil
+		return data, depth, nil
 	}
 	if b, ok := cache.get(string(cb)); ok {
-		return b, nil
+		return b, depth, nil
 	}
 	b, err := decodeStored(q, enc, base, depth, data)
 	if err == nil {
 		cache.put(string(cb), b)
 	}
-	return b, err
+	return b, depth, err
 }
 
 func decodeStored(q querier, enc int, base sql.NullInt64, depth int, data []byte) ([]byte, error) {

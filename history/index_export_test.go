@@ -64,7 +64,7 @@ func Reindex(s *Store) error {
 	}
 	rows.Close()
 	for _, p := range pages {
-		if _, err := refreshPage(tx, p, s.opts.Links); err != nil {
+		if _, err := refreshPage(tx, p, s.opts.Links, false); err != nil {
 			return err
 		}
 	}

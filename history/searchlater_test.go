@@ -135,3 +135,62 @@ func sameIndex(t *testing.T, what string, got, want *history.Store) {
 		t.Fatalf("%s:\n%s\nwant\n%s", what, strings.Join(g, "\n"), strings.Join(w, "\n"))
 	}
 }
+
+// A live edit from a peer (Checked.LeaveSearch) is stored with its page
+// listed for IndexPending instead of its search row: until then a search
+// finds the page as it was; after, the index is the one an immediate
+// store writes, through an edit, a rename (the title's own row) and a
+// deletion.
+func TestLiveEditsSearchLater(t *testing.T) {
+	ctx := context.Background()
+	src := historytest.NewStore(t, history.Options{})
+	m := &revMaker{t: t, wiki: src.Wiki(), id: historytest.NewBuilder(t, src).ID, clock: 1_700_000_000_000, made: map[cid.Cid]*history.Revision{}}
+	later := historytest.NewStore(t, history.Options{})
+	now := historytest.NewStore(t, history.Options{})
+	store := func(blocks []history.Block, live bool) {
+		t.Helper()
+		for _, st := range []*history.Store{later, now} {
+			checked, err := st.Check(blocks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if live && st == later {
+				checked.LeaveSearch()
+			}
+			if res, err := st.PutChecked(ctx, checked); err != nil || len(res.Revisions) != 1 {
+				t.Fatalf("store: %v (%v)", res, err)
+			}
+		}
+	}
+	g, b := m.make(cid.Undef, "Zoo", "the old yak text", false, "")
+	store(b, false)
+	steps := []struct {
+		title, body string
+		deleted     bool
+	}{
+		{"Zoo", "the new zebra text", false},
+		{"Zoo Two", "the new zebra text", false},
+		{"Zoo Two", "", true},
+	}
+	head := g
+	for i, st := range steps {
+		c, blocks := m.make(g, st.title, st.body, st.deleted, "", head)
+		head = c
+		store(blocks, true)
+		if n, err := later.SearchPending(ctx); err != nil || n != 1 {
+			t.Fatalf("step %d: %d pages pending, want 1 (%v)", i, n, err)
+		}
+		if i == 0 {
+			if hits, err := later.Search(ctx, "yak", 10); err != nil || len(hits) != 1 {
+				t.Fatalf("before IndexPending the page is found as it was: %d hits (%v)", len(hits), err)
+			}
+		}
+		if done, err := later.IndexPending(ctx, nil); err != nil || done != 1 {
+			t.Fatalf("step %d: IndexPending did %d (%v)", i, done, err)
+		}
+		sameIndex(t, fmt.Sprintf("step %d", i), later, now)
+		if bad, warnings := problems(t, later); len(bad)+len(warnings) > 0 {
+			t.Fatalf("step %d: fsck: problems %q, warnings %q", i, bad, warnings)
+		}
+	}
+}

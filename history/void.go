@@ -191,7 +191,7 @@ func recountPage(q querier, page int64, g *pageGraph, linksOf func(string) []str
 		}
 		return false, false, nil
 	}
-	divergent, err = refreshPage(q, page, linksOf)
+	divergent, err = refreshPage(q, page, linksOf, false)
 	return true, divergent, err
 }
 

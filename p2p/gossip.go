@@ -70,6 +70,10 @@ type gossip struct {
 	// lastPublish is unix ns of this node's latest announcement of its
 	// own commits.
 	lastPublish atomic.Int64
+	// lastLive is unix ns of the latest store of a live edit (putLive);
+	// index wakes indexLoop.
+	lastLive atomic.Int64
+	index    chan struct{}
 }
 
 // meshWindow is how long after a peer joins the topic its mesh links may
@@ -116,7 +120,7 @@ func startGossip(n *Node) (*gossip, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start gossip: %w", err)
 	}
-	g := &gossip{n: n, ps: ps, work: make(chan heard, 256)}
+	g := &gossip{n: n, ps: ps, work: make(chan heard, 256), index: make(chan struct{}, 1)}
 	name := HeadsTopic(n.wiki)
 	if err := ps.RegisterTopicValidator(name, g.validate); err != nil {
 		return nil, fmt.Errorf("start gossip: %w", err)
@@ -130,10 +134,11 @@ func startGossip(n *Node) (*gossip, error) {
 	if g.peers, err = g.topic.EventHandler(); err != nil {
 		return nil, fmt.Errorf("start gossip: %w", err)
 	}
-	n.wg.Add(4)
+	n.wg.Add(5)
 	go g.peerLoop()
 	go g.readLoop()
 	go g.workLoop()
+	go g.indexLoop()
 	go g.reannounceLoop()
 	return g, nil
 }
@@ -286,7 +291,7 @@ func (g *gossip) workLoop() {
 			continue
 		}
 		if len(missing) > 0 && len(h.blocks) > 0 {
-			res, err := g.n.put(ctx, h.from, h.blocks, true)
+			res, err := g.putLive(ctx, h.from, h.blocks)
 			switch {
 			case err == nil:
 				g.n.log.Debug("stored from gossip", "from", h.from, "revisions", len(res.Revisions), "us", time.Now().UnixMicro())
@@ -306,6 +311,73 @@ func (g *gossip) workLoop() {
 			if hs, err := g.n.localHeads(ctx); err == nil && string(hs.sum[:]) != string(h.sum) {
 				g.n.Trigger(h.from)
 			}
+		}
+	}
+}
+
+// putLive stores the blocks of an announcement: a live edit, whose
+// search row is written a moment later (indexLoop), off its way to the
+// reader.
+func (g *gossip) putLive(ctx context.Context, from peer.ID, blocks []history.Block) (*history.PutResult, error) {
+	for _, b := range blocks {
+		g.n.markFromNetwork(b.Cid, true)
+	}
+	checked, err := g.n.store.Check(blocks)
+	if err != nil {
+		return nil, err
+	}
+	checked.LeaveSearch()
+	res, err := g.n.putChecked(ctx, from, checked, true)
+	if err == nil && len(res.Pages) > 0 {
+		g.lastLive.Store(time.Now().UnixNano())
+		select {
+		case g.index <- struct{}{}:
+		default:
+		}
+	}
+	return res, err
+}
+
+// Search rows of live edits: written once no edit came for indexQuiet
+// (a burst of them in one transaction, and none while the next is being
+// stored), and at most indexMaxWait after the first.
+const (
+	indexQuiet   = 150 * time.Millisecond
+	indexMaxWait = 2 * time.Second
+)
+
+// indexLoop writes the search rows that putLive left for later.
+func (g *gossip) indexLoop() {
+	defer g.n.wg.Done()
+	for {
+		select {
+		case <-g.n.ctx.Done():
+			return
+		case <-g.index:
+		}
+		first := time.Now()
+		for {
+			quiet := time.Since(time.Unix(0, g.lastLive.Load()))
+			if quiet >= indexQuiet || time.Since(first) >= indexMaxWait {
+				break
+			}
+			select {
+			case <-g.n.ctx.Done():
+				return
+			case <-time.After(indexQuiet - quiet):
+			}
+		}
+		n := g.n
+		n.indexing.Lock()
+		n.storing.Add(1) // its log writes are no commit to announce
+		done, err := n.store.IndexPending(n.ctx, nil)
+		n.recordOwnWAL()
+		n.storing.Add(-1)
+		n.indexing.Unlock()
+		if err != nil && n.ctx.Err() == nil {
+			n.log.Warn("indexing live edits for search failed (the next search does it)", "err", err)
+		} else if done > 0 {
+			n.log.Debug("indexed live edits for search", "pages", done)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -228,6 +229,17 @@ func TestGossipCarriesEditsInOneHop(t *testing.T) {
 		}
 		if viaGossip != 5 {
 			t.Fatalf("peer %d received %d of the 5 edits inline in gossip", i+1, viaGossip)
+		}
+	}
+	// Their search rows were left for a moment later (off the edit's
+	// way): the node writes them by itself, nobody searching.
+	for i, r := range rs[1:] {
+		waitFor(t, 5*time.Second, fmt.Sprintf("peer %d to index the edits for search", i+1), func() bool {
+			n, err := r.Store.SearchPending(context.Background())
+			return err == nil && n == 0
+		})
+		if hits, err := r.Store.Search(context.Background(), "gossiped", 10); err != nil || len(hits) != 5 {
+			t.Fatalf("peer %d: a search finds %d of the 5 edited pages (%v)", i+1, len(hits), err)
 		}
 	}
 }
