@@ -70,10 +70,66 @@ func NoticeCommit(dir string, committed time.Time) {
 	if err != nil {
 		return
 	}
+	writeNotice(conn, committed)
+}
+
+// writeNotice writes a commit notice on conn and closes it.
+func writeNotice(conn net.Conn, committed time.Time) {
 	defer conn.Close()
 	body, _ := json.Marshal(commitNotice{At: committed.UnixMicro()})
 	conn.SetWriteDeadline(time.Now().Add(time.Second))
 	fmt.Fprintf(conn, "POST /v1/commit HTTP/1.1\r\nHost: peerwiki\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+}
+
+// PendingNotice is a commit notice's connection, dialed while the
+// command commits: the notice then costs a write, and the node has
+// accepted the connection and waits for it (dialing after the commit was
+// a tenth to a half of a millisecond of an edit's trip to a replica).
+type PendingNotice struct {
+	dir  string
+	at   time.Time
+	done chan struct{}
+	conn net.Conn // nil: dialing failed
+}
+
+// noticeFresh is how long a prepared connection is used: the node gives
+// up on a connection that sends no request within 5 s
+// (ReadHeaderTimeout).
+const noticeFresh = 3 * time.Second
+
+// PrepareNotice dials the node on dir in the background, for Send.
+func PrepareNotice(dir string) *PendingNotice {
+	p := &PendingNotice{dir: dir, at: time.Now(), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		p.conn, _ = dialControl(ctx, dir)
+	}()
+	return p
+}
+
+// Send is NoticeCommit on the prepared connection, or on a new one if it
+// is older than noticeFresh. It is used once.
+func (p *PendingNotice) Send(committed time.Time) {
+	<-p.done
+	if p.conn == nil || time.Since(p.at) > noticeFresh {
+		p.Close()
+		NoticeCommit(p.dir, committed)
+		return
+	}
+	conn := p.conn
+	p.conn = nil
+	writeNotice(conn, committed)
+}
+
+// Close closes the prepared connection unless Send used it.
+func (p *PendingNotice) Close() {
+	<-p.done
+	if p.conn != nil {
+		p.conn.Close()
+		p.conn = nil
+	}
 }
 
 // do sends one request and decodes its answer into out (when not nil).

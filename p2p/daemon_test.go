@@ -264,3 +264,34 @@ func TestCommitNoticeReachesTheNode(t *testing.T) {
 		return log.count(`msg="commit notice" committed_us=1700000000123456`) == 1
 	})
 }
+
+// A notice's connection dialed ahead of the commit carries it, and one
+// the command held past noticeFresh (the node may have dropped it) gives
+// way to a new connection; one never used is closed.
+func TestPreparedCommitNotice(t *testing.T) {
+	var log syncLog
+	r := newReplica(t)
+	dir := t.TempDir()
+	startDaemon(t, r, dir, func(c *DaemonConfig) {
+		c.Node.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	p := PrepareNotice(dir)
+	p.Send(time.UnixMicro(1_700_000_000_000_001))
+	waitFor(t, 2*time.Second, "the prepared notice in the node's log", func() bool {
+		return log.count(`msg="commit notice" committed_us=1700000000000001`) == 1
+	})
+	stale := PrepareNotice(dir)
+	stale.at = stale.at.Add(-2 * noticeFresh)
+	stale.Send(time.UnixMicro(1_700_000_000_000_002))
+	waitFor(t, 2*time.Second, "the notice of a stale connection in the node's log", func() bool {
+		return log.count(`msg="commit notice" committed_us=1700000000000002`) == 1
+	})
+	unused := PrepareNotice(dir)
+	unused.Close()
+	if unused.conn != nil {
+		t.Fatal("an unused prepared connection is left open")
+	}
+	// Without a node, preparing and sending do nothing (and do not hang).
+	none := PrepareNotice(t.TempDir())
+	none.Send(time.Now())
+}

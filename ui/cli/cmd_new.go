@@ -49,6 +49,7 @@ second page with that title.`,
 					return err
 				}
 			}
+			a.prepareNotice()
 			id, err := r.Create(cmd.Context(), as[0], body, msg)
 			if err != nil {
 				return err

@@ -113,10 +113,29 @@ func (a *app) noticeCommits() {
 		return
 	}
 	at := time.Now()
+	pending := a.notice
+	a.notice = nil
 	if n, err := a.repo.ChangeCount(context.Background()); err == nil && n != a.commitBase {
 		a.commitBase = n
+		if pending != nil {
+			pending.Send(at)
+			return
+		}
 		p2p.NoticeCommit(a.repo.Dir, at)
 	}
+	if pending != nil {
+		pending.Close()
+	}
+}
+
+// prepareNotice has the connection of noticeCommits dialed while the
+// command commits; the writing commands call it just before their
+// commit, when a node runs on the repo.
+func (a *app) prepareNotice() {
+	if a.repo == nil || !a.watchCommits || a.longLived || a.notice != nil {
+		return
+	}
+	a.notice = p2p.PrepareNotice(a.repo.Dir)
 }
 
 // warnUnlisted says, as a command ends, when what it wrote was stored

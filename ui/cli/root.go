@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/history"
+	"peerwiki/p2p"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
@@ -63,6 +64,8 @@ type app struct {
 	// runs on the repo, to tell it of this command's commits (node.go).
 	commitBase   int64
 	watchCommits bool
+	// notice is noticeCommits' connection, dialed by prepareNotice.
+	notice *p2p.PendingNotice
 }
 
 // Main runs peerwiki with args (without the program name) and returns the
