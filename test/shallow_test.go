@@ -82,6 +82,16 @@ func TestShallowJoinReadsAndWritesBeforeTheHistory(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(html), `id="history-missing"`) {
 		t.Fatalf("web diff of a shallow page: %d\n%s", resp.StatusCode, html)
 	}
+	// And its history says that older revisions are still to come.
+	resp, err = http.Get(web.URL + "page/" + ids[7] + "/history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(html), `id="history-missing"`) {
+		t.Fatalf("web history of a shallow page: %d\n%s", resp.StatusCode, html)
+	}
 
 	// Writable, and it syncs with the inviter, both ways.
 	carol.OK("edit", ids[3], "--body", "carol wrote this on a shallow replica\n")

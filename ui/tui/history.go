@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/ipfs/go-cid"
 
+	"peerwiki/history"
 	"peerwiki/merge"
 	"peerwiki/ui/graph"
 	"peerwiki/ui/termtext"
@@ -26,6 +28,8 @@ type historyScreen struct {
 	graph   []string // drawn lines
 	lineOf  []int    // the graph line of each entry
 	heads   int
+	// shallow: older revisions of the page are not here yet.
+	shallow bool
 
 	cursor  int  // selected entry
 	diff    bool // preview shows a diff instead of the content
@@ -68,6 +72,10 @@ func (h *historyScreen) reload(m *Model) {
 	cmpKeep := cid.Undef
 	if h.compare >= 0 && h.compare < len(h.entries) {
 		cmpKeep = h.entries[h.compare].Rev
+	}
+	h.shallow = false
+	if shallow, err := m.repo.ReplicationStore().PageShallow(m.ctx, h.page); err == nil {
+		h.shallow = shallow
 	}
 	h.title, h.entries, h.err = row.Title, entries, nil
 	h.heads = 0
@@ -120,7 +128,13 @@ func (h *historyScreen) draw(m *Model) {
 	for len(h.lineOf) < len(h.entries) {
 		h.lineOf = append(h.lineOf, len(h.graph)-1)
 	}
+	if h.shallow {
+		h.graph = append(h.graph, shallowNote)
+	}
 }
+
+// shallowNote ends the graph of a page whose older history is not here.
+const shallowNote = "… older history not here yet (a shallow replica: 'peerwiki sync --unshallow' fetches it)"
 
 func (h *historyScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 	km, ok := msg.(tea.KeyMsg)
@@ -309,6 +323,9 @@ func (h *historyScreen) previewContent(m *Model, w int) (string, string) {
 		other, _, err = m.repo.RevisionVersion(m.ctx, p)
 	default:
 		otherName = "nothing (the page's first revision)"
+	}
+	if err != nil && h.shallow && errors.Is(err, history.ErrNotFound) {
+		return "diff of " + shortRev(e.Rev), "The revision before this one is not on this replica yet: it is shallow, and 'peerwiki sync --unshallow' fetches the history."
 	}
 	if err != nil {
 		return "error", oneLine(err.Error())

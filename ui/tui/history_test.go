@@ -2,12 +2,14 @@ package tui
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"peerwiki/history"
 	"peerwiki/ui/graph"
 	"peerwiki/wiki"
 )
@@ -153,5 +155,55 @@ func TestHistoryRuleFitsTheWidth(t *testing.T) {
 			}
 			press(t, m, "enter")
 		}
+	}
+}
+
+// On a shallow replica (joined with --shallow) the history of a page says
+// that its older revisions are not here yet, and the diff of its oldest
+// revision here says why it cannot be shown, instead of an error.
+func TestHistoryOfAShallowPage(t *testing.T) {
+	ctx := context.Background()
+	a := newRepo(t)
+	page := mustCreate(t, a, "Notes", "one\n")
+	for _, body := range []string{"two\n", "three\n"} {
+		mustEdit(t, a, page, wiki.Edit{Body: &body})
+	}
+	b, err := wiki.InitReplica(filepath.Join(t.TempDir(), "bob"), "bob", a.Config.Wiki, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := a.AddMember(ctx, b.ID.ID, "bob", wiki.RoleMember); err != nil {
+		t.Fatal(err)
+	}
+	src, dst := a.ReplicationStore(), b.ReplicationStore()
+	plan, err := src.PlanShallow(ctx, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []history.Block
+	if err := src.SendPlan(ctx, plan, func(bl history.Block) error { blocks = append(blocks, bl); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	checked, err := dst.Check(blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked.AllowShallow()
+	if _, err := dst.PutChecked(ctx, checked); err != nil {
+		t.Fatal(err)
+	}
+	if shallow, err := dst.PageShallow(ctx, page); err != nil || !shallow {
+		t.Fatalf("the page is not shallow on the replica (%v)", err)
+	}
+	withStandInGraph(t)
+	m := newModel(t, b)
+	m.push(newHistory(m, page))
+	requireContains(t, snapshot(m), "older history not here yet", "content of")
+	press(t, m, "enter")
+	view := snapshot(m)
+	requireContains(t, view, "not on this replica yet")
+	if strings.Contains(view, "error") {
+		t.Fatalf("the diff of a shallow page shows an error:\n%s", view)
 	}
 }

@@ -230,6 +230,9 @@ type historyData struct {
 	base
 	Page history.PageRow
 	Rows []graphRow
+	// HistoryMissing: older revisions of the page are not on this
+	// (shallow) replica yet.
+	HistoryMissing bool
 }
 
 // graphRow is one line of the drawing: the graph's characters, and the
@@ -253,6 +256,9 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	b.Title = "History of " + p.Title
 	d := historyData{base: b, Page: p}
+	if shallow, err := s.repo.ReplicationStore().PageShallow(r.Context(), p.ID); err == nil && shallow {
+		d.HistoryMissing = true
+	}
 	// The describe function marks where each revision's line is: Lines
 	// draws one such line per entry, in their order. The revision itself
 	// is shown by the template, escaped.
