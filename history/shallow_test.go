@@ -456,3 +456,66 @@ func TestHistoryInPartsMakesNoHeads(t *testing.T) {
 		t.Fatalf("fsck: %v %v", bad, warnings)
 	}
 }
+
+// A deepening of more pages than PlanDeepen plans at a time is planned
+// as it goes out: what is sent is the whole plan (PlanCIDs plans it all
+// beforehand), each page parents first, and it completes the history.
+func TestDeepenIsPlannedAsItIsSent(t *testing.T) {
+	ctx := context.Background()
+	src := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, src)
+	const pages = 600
+	for i := range pages {
+		g := b.Put(cid.Undef, fmt.Sprintf("Page %d", i), fmt.Sprintf("first %d\n", i))
+		r := b.Put(g, fmt.Sprintf("Page %d", i), fmt.Sprintf("second %d\n", i), g)
+		b.Put(g, fmt.Sprintf("Page %d", i), fmt.Sprintf("third %d\n", i), r)
+	}
+	dst := historytest.NewStore(t, history.Options{})
+	shallow, err := src.PlanShallow(ctx, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := transfer(t, src, dst, shallow, true, 500); err != nil {
+		t.Fatal(err)
+	}
+	wants, err := dst.ShallowWants(ctx, 2*pages)
+	if err != nil || len(wants) != pages {
+		t.Fatalf("%d wants, %v", len(wants), err)
+	}
+	whole, err := src.PlanDeepen(ctx, wants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := planCIDs(t, src, whole)
+	if len(want) != 2*pages {
+		t.Fatalf("the plan holds %d revisions, want %d", len(want), 2*pages)
+	}
+	deep, err := src.PlanDeepen(ctx, wants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deep.Revisions() >= 2*pages {
+		t.Fatalf("all %d revisions planned before the first went out", deep.Revisions())
+	}
+	var sent []cid.Cid
+	for _, blk := range sendPlanned(t, src, deep) {
+		if _, err := history.DecodeRevision(blk.Data); err == nil && blk.Cid.Prefix().Codec == history.CodecDagCBOR {
+			sent = append(sent, blk.Cid)
+		}
+	}
+	if !slices.Equal(sent, want) || deep.Revisions() != 2*pages {
+		t.Fatalf("sent %d revisions (%d counted), the plan holds %d; same order: %v", len(sent), deep.Revisions(), len(want), slices.Equal(sent, want))
+	}
+	if err := transfer(t, src, dst, whole, true, 500); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := dst.Shallow(ctx); st.Revisions != 0 {
+		t.Fatalf("still shallow: %+v", st)
+	}
+	if _, err := dst.IndexPending(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if bad, warnings := problems(t, dst); len(bad)+len(warnings) > 0 {
+		t.Fatalf("fsck: %v %v", bad, warnings)
+	}
+}

@@ -80,10 +80,45 @@ type SyncPlan struct {
 	// anchors are genesis blocks sent alone, without their bodies.
 	Anchors int
 	anchors idSet
+	// rest, while set, plans the next part of the plan onto revs and
+	// says whether that was the last: a long plan goes out as it is
+	// planned (PlanDeepen), its first blocks not kept waiting for its
+	// last pages' planning.
+	rest func(ctx context.Context) (last bool, err error)
 }
 
-// Revisions is how many revisions the plan sends.
+// Revisions is how many revisions the plan sends: of one planned as it
+// goes out (PlanDeepen), those planned so far, all once it is sent.
 func (p *SyncPlan) Revisions() int { return len(p.revs) }
+
+// more plans the next part of a plan planned as it goes out, and says
+// whether it brought any revision; false once the plan is whole.
+func (p *SyncPlan) more(ctx context.Context) (bool, error) {
+	for p.rest != nil {
+		had := len(p.revs)
+		last, err := p.rest(ctx)
+		if err != nil {
+			return false, err
+		}
+		if last {
+			p.rest = nil
+		}
+		if len(p.revs) > had {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// planAll plans whatever of plan is not planned yet.
+func (p *SyncPlan) planAll(ctx context.Context) error {
+	for p.rest != nil {
+		if _, err := p.more(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // anchor adds page's genesis block to the plan, alone (see PlanShallow).
 func (p *SyncPlan) anchor(page int64) {
@@ -95,6 +130,9 @@ func (p *SyncPlan) anchor(page int64) {
 // PlanCIDs returns the CIDs of what plan sends, in send order (anchors
 // included): the plan as a value, for tests and reports.
 func (s *Store) PlanCIDs(ctx context.Context, plan *SyncPlan) ([]cid.Cid, error) {
+	if err := plan.planAll(ctx); err != nil {
+		return nil, err
+	}
 	byID := make(map[int64]cid.Cid, len(plan.revs))
 	const per = 10_000
 	for from := 0; from < len(plan.revs); from += per {
@@ -456,7 +494,16 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 	}
 	var sent idSet
 	var lastPage int64 = -1
-	for i, rev := range plan.revs {
+	prefetched := 0 // plan.revs[:prefetched] were read ahead
+	for i := 0; ; i++ {
+		if i == len(plan.revs) {
+			if more, err := plan.more(ctx); err != nil {
+				return err
+			} else if !more {
+				break
+			}
+		}
+		rev := plan.revs[i]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -465,8 +512,9 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 				return err
 			}
 		}
-		if i%planPrefetch == 0 {
-			if err := rd.prefetch(ctx, plan.revs[i:min(i+planPrefetch, len(plan.revs))]); err != nil {
+		if i == prefetched {
+			prefetched = min(i+planPrefetch, len(plan.revs))
+			if err := rd.prefetch(ctx, plan.revs[i:prefetched]); err != nil {
 				return err
 			}
 		}

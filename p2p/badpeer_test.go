@@ -256,6 +256,13 @@ func TestRejectsGarbageAndBadPushFromAsker(t *testing.T) {
 			w.WriteMsg(blockFrame(randomHead, []byte("wrong bytes")))
 			w.WriteMsg(cborFrame(frameEnd, endMsg{}))
 		},
+		"a deepening of too many revisions": func(w msgio.Writer) {
+			want := make([][]byte, maxDeepenWants+1)
+			for i := range want {
+				want[i] = history.NewBlock(history.CodecDagCBOR, fmt.Appendf(nil, "wanted %d", i)).Cid.Bytes()
+			}
+			w.WriteMsg(cborFrame(frameHello, helloMsg{V: protoVersion, Wiki: historyWiki(), Deepen: want}))
+		},
 	}
 	for name, send := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -57,10 +57,22 @@ func (n *Node) shallowMode(ctx context.Context) (int, error) {
 	return shallowUnlessSmall, nil
 }
 
-// deepenWants is how many missing parents one deepening round asks for:
-// 38 bytes each in its HELLO, about 160 KB; the answerer plans them in
-// well under the 5 s a sync may wait without progress.
-const deepenWants = 4096
+// deepenWants is how many missing parents a deepening's first round asks
+// for: 38 bytes each in its HELLO, about 160 KB. A round whose first
+// block came within deepenQuick asks for twice as many the next time, up
+// to maxDeepenWants: an answerer that plans as it sends (PlanDeepen)
+// answers a round of any size at once, and every round costs the asker
+// a round trip with its writer idle; one that plans a round before its
+// first block (an older build) stays well under the 5 s a sync may wait
+// without progress.
+const (
+	deepenWants = 4096
+	deepenQuick = 500 * time.Millisecond
+)
+
+// maxDeepenWants bounds the revisions one deepening HELLO may ask for
+// (600 KB of it); more is a protocol violation.
+const maxDeepenWants = 16384
 
 // deepenRounds bounds the rounds of one deepening (each brings the
 // history of up to deepenWants pages).
@@ -136,13 +148,13 @@ func (n *Node) maybeDeepen(ctx context.Context, p peer.ID) int {
 // deepen runs deepening rounds with p until no history is missing, p has
 // none of it, or deepenRounds.
 func (n *Node) deepen(ctx context.Context, p peer.ID) (int, error) {
-	total := 0
+	total, size := 0, deepenWants
 	for range deepenRounds {
-		wants, err := n.store.ShallowWants(ctx, deepenWants)
+		wants, err := n.store.ShallowWants(ctx, size)
 		if err != nil || len(wants) == 0 {
 			return total, err
 		}
-		got, err := n.deepenOnce(ctx, p, wants)
+		got, first, err := n.deepenOnce(ctx, p, wants)
 		total += got
 		if err != nil {
 			return total, err
@@ -150,22 +162,26 @@ func (n *Node) deepen(ctx context.Context, p peer.ID) (int, error) {
 		if got == 0 {
 			return total, errNoHistory
 		}
+		if first < deepenQuick {
+			size = min(2*size, maxDeepenWants)
+		}
 	}
 	return total, nil
 }
 
-// deepenOnce asks p for the history below wants and stores it.
-func (n *Node) deepenOnce(ctx context.Context, p peer.ID, wants []cid.Cid) (int, error) {
+// deepenOnce asks p for the history below wants and stores it; first is
+// how long its first frame took.
+func (n *Node) deepenOnce(ctx context.Context, p peer.ID, wants []cid.Cid) (got int, first time.Duration, err error) {
 	done, err := n.peerTurn(ctx, p)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer done()
 	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
 	defer cancel()
 	s, fc, err := n.openSync(ctx, p)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	fc.shallow = true
 	defer fc.release()
@@ -177,19 +193,21 @@ func (n *Node) deepenOnce(ctx context.Context, p peer.ID, wants []cid.Cid) (int,
 		if err := fc.flush(); err != nil {
 			return err
 		}
+		asked := time.Now()
 		t, payload, err := fc.read()
 		if err != nil {
 			return err
 		}
+		first = time.Since(asked)
 		_, err = n.receiveBlocks(ctx, fc, p, t, payload, &res)
 		return err
 	}()
 	if err != nil {
 		s.Reset()
-		return res.Received, fmt.Errorf("fetch history from %s: %w", p, err)
+		return res.Received, first, fmt.Errorf("fetch history from %s: %w", p, err)
 	}
 	s.Close()
-	return res.Received, nil
+	return res.Received, first, nil
 }
 
 // answerDeepen answers a deepening request: the history below want.
@@ -197,20 +215,23 @@ func (n *Node) answerDeepen(ctx context.Context, fc *frameConn, p peer.ID, res *
 	if err := n.allowWork(p); err != nil {
 		return err
 	}
+	if len(want) > maxDeepenWants {
+		return protoErr("a deepening request for %d revisions, more than %d", len(want), maxDeepenWants)
+	}
 	cs, err := decodeCIDs(want)
 	if err != nil {
 		return protoErr("bad deepening request: %v", err)
 	}
 	plan, err := n.store.PlanDeepen(ctx, cs)
-	units := len(cs)
-	if err == nil {
-		units += plan.Revisions()
-	}
-	n.work.charge(p, units, time.Now())
 	if err != nil {
+		n.work.charge(p, len(cs), time.Now())
 		return err
 	}
-	if err := n.sendPlan(ctx, fc, plan, endMsg{}, nil); err != nil {
+	// The history is planned as it goes out: charged once sent (or cut
+	// short), for what was planned.
+	err = n.sendPlan(ctx, fc, plan, endMsg{}, nil)
+	n.work.charge(p, len(cs)+plan.Revisions(), time.Now())
+	if err != nil {
 		return err
 	}
 	res.Sent = plan.Revisions()

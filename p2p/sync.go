@@ -311,7 +311,6 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 // sendPlan streams the blocks of a plan and the END frame, with heads
 // (our head set, when end.Want > 0) after it as a head set goes.
 func (n *Node) sendPlan(ctx context.Context, fc *frameConn, plan *history.SyncPlan, end endMsg, heads []cid.Cid) error {
-	end.Revs = plan.Revisions()
 	err := n.store.SendPlanPacked(ctx, plan, func(b history.Packed) error {
 		end.Blocks++
 		return fc.writeBlock(b)
@@ -319,6 +318,7 @@ func (n *Node) sendPlan(ctx context.Context, fc *frameConn, plan *history.SyncPl
 	if err != nil {
 		return err
 	}
+	end.Revs = plan.Revisions() // a deepening's plan is whole once sent
 	if end.Want == 0 {
 		err = fc.writeCBOR(frameEnd, end)
 	} else {
