@@ -119,9 +119,11 @@ func (a *app) noticeCommits() {
 		a.commitBase = n
 		if pending != nil {
 			pending.Send(at)
-			return
+		} else {
+			p2p.NoticeCommit(a.repo.Dir, at)
 		}
-		p2p.NoticeCommit(a.repo.Dir, at)
+		makeWay()
+		return
 	}
 	if pending != nil {
 		pending.Close()
