@@ -71,21 +71,26 @@ func (w *writer) capHeads(revs []pendingRev) error {
 	}
 	for _, pg := range order {
 		b := pages[pg]
-		if len(b.revs) == 0 {
+		// The heads the batch adds: its revisions of the page that none
+		// of it builds on, but for history arriving below a boundary.
+		added := 0
+		for _, p := range b.revs {
+			if !named[p.block.Cid] && !w.joinsBoundary(p.block.Cid, p.rev, pg) {
+				added++
+			}
+		}
+		if added == 0 {
+			// It keeps at most the heads it has: no need to read them (a
+			// query a page of a deepening, a tenth of its writer's time).
 			continue
 		}
 		current, err := w.pageHeads(pg)
 		if err != nil {
 			return err
 		}
-		after := 0
+		after := added
 		for _, h := range current {
 			if !named[h] {
-				after++
-			}
-		}
-		for _, p := range b.revs {
-			if !named[p.block.Cid] {
 				after++
 			}
 		}

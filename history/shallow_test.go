@@ -519,3 +519,58 @@ func TestDeepenIsPlannedAsItIsSent(t *testing.T) {
 		t.Fatalf("fsck: %v %v", bad, warnings)
 	}
 }
+
+// A branch from below a page's boundary stored while the page is shallow
+// (its parent, the genesis, came first) is no head until the history is
+// whole; then the page counts it: two heads, as on a whole replica.
+func TestABranchFromBelowTheBoundaryCountsOnceTheHistoryCame(t *testing.T) {
+	ctx := context.Background()
+	src := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, src)
+	g := b.Put(cid.Undef, "A", "genesis\n")
+	p := b.Put(g, "A", "parent\n", g)
+	b.Put(g, "A", "boundary\n", p)
+	dst := historytest.NewStore(t, history.Options{})
+	plan, err := src.PlanShallow(ctx, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := transfer(t, src, dst, plan, true, 100); err != nil {
+		t.Fatal(err)
+	}
+	blocksOf := func(c cid.Cid) []history.Block {
+		t.Helper()
+		bs, err := src.RevisionBlocks(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bs
+	}
+	allow := func(c *history.Checked) { c.WaitForHistory(); c.AllowShallow() }
+	if _, err := putWith(ctx, dst, blocksOf(g), allow); err != nil {
+		t.Fatal(err)
+	}
+	branch, branchBlocks := b.Batch(g, "A", "a branch from the genesis\n", g)
+	if res, err := putWith(ctx, dst, branchBlocks, allow); err != nil || len(res.Revisions) != 1 {
+		t.Fatalf("the branch: %+v, %v", res, err)
+	}
+	if hs, _ := dst.Heads(ctx, g); len(hs) != 1 {
+		t.Fatalf("while the page is shallow it has %d heads, want its boundary", len(hs))
+	}
+	if _, err := putWith(ctx, dst, blocksOf(p), allow); err != nil {
+		t.Fatal(err)
+	}
+	if shallow, err := dst.PageShallow(ctx, g); err != nil || shallow {
+		t.Fatalf("the page is still shallow (%v)", err)
+	}
+	hs, err := dst.Heads(ctx, g)
+	if err != nil || len(hs) != 2 || !slices.Contains(hs, branch) {
+		t.Fatalf("heads once the history came: %v, %v; want the boundary and the branch", hs, err)
+	}
+	if _, err := dst.IndexPending(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if bad, warnings := problems(t, dst); len(bad)+len(warnings) > 0 {
+		t.Fatalf("fsck: %v %v", bad, warnings)
+	}
+}
