@@ -815,15 +815,8 @@ func (s *Store) PlanDeepen(ctx context.Context, want []cid.Cid) (*SyncPlan, erro
 	plan.rest = func(ctx context.Context) (bool, error) {
 		part := order[:min(deepenPlanPages, len(order))]
 		order = order[len(part):]
-		for _, page := range part {
-			if err := ctx.Err(); err != nil {
-				return false, err
-			}
-			revs, err := s.pageRevisionsNotBelow(ctx, page, byPage[page], nil, true)
-			if err != nil {
-				return false, fmt.Errorf("plan the history of page #%d: %w", page, err)
-			}
-			plan.revs = append(plan.revs, revs...)
+		if err := s.planHistoryOf(ctx, plan, part, byPage); err != nil {
+			return false, err
 		}
 		return len(order) == 0, nil
 	}
@@ -833,9 +826,75 @@ func (s *Store) PlanDeepen(ctx context.Context, want []cid.Cid) (*SyncPlan, erro
 	return plan, nil
 }
 
-// deepenPlanPages is how many pages' history PlanDeepen plans at a time:
-// about 15 ms of queries here, a few hundred KB to send.
+// deepenPlanPages is how many pages' history PlanDeepen plans at a time,
+// in one query: a few hundred KB to send.
 const deepenPlanPages = 256
+
+// planHistoryOf adds to plan the history of pages (at most
+// deepenPlanPages), in their order, below want[page] on each: the
+// revisions that are one of them or an ancestor, parents first, as
+// pageRevisionsNotBelow finds them walking from heads, in one query for
+// all the pages rather than one a page (half an answerer's planning).
+func (s *Store) planHistoryOf(ctx context.Context, plan *SyncPlan, pages []int64, want map[int64][]int64) error {
+	if len(pages) == 0 {
+		return nil
+	}
+	// Always deepenPlanPages parameters (a short list repeats its last),
+	// so that the statement is prepared once.
+	args := make([]any, deepenPlanPages)
+	for i := range args {
+		args[i] = pages[min(i, len(pages)-1)]
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT r.page, r.id, p.parent FROM revisions r LEFT JOIN parents p ON p.child = r.id
+		WHERE r.page IN (?`+strings.Repeat(",?", deepenPlanPages-1)+`) ORDER BY r.page, r.height, r.id`, args...)
+	if err != nil {
+		return err
+	}
+	// Each page's revisions by height, and their parents.
+	type pageRevs struct {
+		order   []int64
+		parents map[int64][]int64
+	}
+	byPage := make(map[int64]*pageRevs, len(pages))
+	for rows.Next() {
+		var page, id int64
+		var parent sql.NullInt64
+		if err := rows.Scan(&page, &id, &parent); err != nil {
+			rows.Close()
+			return err
+		}
+		pr := byPage[page]
+		if pr == nil {
+			pr = &pageRevs{parents: map[int64][]int64{}}
+			byPage[page] = pr
+		}
+		if _, seen := pr.parents[id]; !seen {
+			pr.order = append(pr.order, id)
+			pr.parents[id] = nil
+		}
+		if parent.Valid {
+			pr.parents[id] = append(pr.parents[id], parent.Int64)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("plan the history of %d pages: %w", len(pages), err)
+	}
+	for _, page := range pages {
+		pr := byPage[page]
+		if pr == nil {
+			continue
+		}
+		reach := map[int64]bool{}
+		MarkReachable(reach, want[page], func(id int64) []int64 { return pr.parents[id] })
+		for _, id := range pr.order {
+			if reach[id] {
+				plan.revs = append(plan.revs, id)
+			}
+		}
+	}
+	return nil
+}
 
 // HoldsPages says whether the store holds any page but the wiki's own
 // (settings, members): a replica that holds none asks for a shallow sync.
