@@ -881,57 +881,50 @@ func (s *Store) RevisionsAfter(ctx context.Context, after int64, limit int) ([]N
 // peers, and a sync's reader (SendPlan: statements prepared for a long
 // plan) made it 0.2-0.3 ms of each announcement.
 func (s *Store) RevisionBlocks(ctx context.Context, rev cid.Cid) ([]Block, error) {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	tx, err := beginRead(ctx, conn)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.end()
-	q := cachedQuerier{querier: tx, cache: s.cache}
-	var id, body int64
-	var bodyCB []byte
-	err = q.QueryRow(`SELECT r.id, r.body, bb.cid FROM revisions r JOIN blocks b ON b.id = r.id JOIN blocks bb ON bb.id = r.body
-		WHERE b.cid = ?`, rev.Bytes()).Scan(&id, &body, &bodyCB)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("revision %s: %w", rev, ErrNotFound)
-	} else if err != nil {
-		return nil, err
-	}
-	bodyCID, err := cid.Cast(bodyCB)
-	if err != nil {
-		return nil, fmt.Errorf("revision %s: body: %w", rev, err)
-	}
-	bodyData, err := readBlockByID(q, body)
-	if err != nil {
-		return nil, err
-	}
 	var out []Block
-	if bodyCID.Prefix().Codec == CodecDagCBOR {
-		l, err := decodeChunkList(bodyData)
+	err := s.readTx(ctx, func(q querier) error {
+		var id, body int64
+		var bodyCB []byte
+		err := q.QueryRow(`SELECT r.id, r.body, bb.cid FROM revisions r JOIN blocks b ON b.id = r.id JOIN blocks bb ON bb.id = r.body
+			WHERE b.cid = ?`, rev.Bytes()).Scan(&id, &body, &bodyCB)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("revision %s: %w", rev, ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		bodyCID, err := cid.Cast(bodyCB)
 		if err != nil {
-			return nil, fmt.Errorf("body %s: %w", bodyCID, err)
+			return fmt.Errorf("revision %s: body: %w", rev, err)
 		}
-		seen := make(map[cid.Cid]bool, len(l.Chunks))
-		for _, ch := range l.Chunks {
-			if seen[ch.Cid] {
-				continue
-			}
-			seen[ch.Cid] = true
-			data, err := getBlock(q, ch.Cid)
+		bodyData, err := readBlockByID(q, body)
+		if err != nil {
+			return err
+		}
+		if bodyCID.Prefix().Codec == CodecDagCBOR {
+			l, err := decodeChunkList(bodyData)
 			if err != nil {
-				return nil, fmt.Errorf("chunk %s: %w", ch.Cid, err)
+				return fmt.Errorf("body %s: %w", bodyCID, err)
 			}
-			out = append(out, Block{Cid: ch.Cid, Data: data})
+			seen := make(map[cid.Cid]bool, len(l.Chunks))
+			for _, ch := range l.Chunks {
+				if seen[ch.Cid] {
+					continue
+				}
+				seen[ch.Cid] = true
+				data, err := getBlock(q, ch.Cid)
+				if err != nil {
+					return fmt.Errorf("chunk %s: %w", ch.Cid, err)
+				}
+				out = append(out, Block{Cid: ch.Cid, Data: data})
+			}
 		}
-	}
-	out = append(out, Block{Cid: bodyCID, Data: bodyData})
-	revData, err := readBlockByID(q, id)
-	if err != nil {
-		return nil, err
-	}
-	return append(out, Block{Cid: rev, Data: revData}), nil
+		out = append(out, Block{Cid: bodyCID, Data: bodyData})
+		revData, err := readBlockByID(q, id)
+		if err != nil {
+			return err
+		}
+		out = append(out, Block{Cid: rev, Data: revData})
+		return nil
+	})
+	return out, err
 }
