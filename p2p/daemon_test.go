@@ -252,12 +252,7 @@ func TestDialableAddresses(t *testing.T) {
 // A command's commit notice is a one-way message: the node gets it
 // although the command does not wait for the answer.
 func TestCommitNoticeReachesTheNode(t *testing.T) {
-	var log syncLog
-	r := newReplica(t)
-	dir := t.TempDir()
-	startDaemon(t, r, dir, func(c *DaemonConfig) {
-		c.Node.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	})
+	dir, log := daemonLogging(t)
 	at := time.UnixMicro(1_700_000_000_123_456)
 	NoticeCommit(dir, at)
 	waitFor(t, 2*time.Second, "the notice in the node's log", func() bool {
@@ -269,12 +264,7 @@ func TestCommitNoticeReachesTheNode(t *testing.T) {
 // the command held past noticeFresh (the node may have dropped it) gives
 // way to a new connection; one never used is closed.
 func TestPreparedCommitNotice(t *testing.T) {
-	var log syncLog
-	r := newReplica(t)
-	dir := t.TempDir()
-	startDaemon(t, r, dir, func(c *DaemonConfig) {
-		c.Node.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	})
+	dir, log := daemonLogging(t)
 	p := PrepareNotice(dir)
 	p.Send(time.UnixMicro(1_700_000_000_000_001))
 	waitFor(t, 2*time.Second, "the prepared notice in the node's log", func() bool {
@@ -294,4 +284,15 @@ func TestPreparedCommitNotice(t *testing.T) {
 	// Without a node, preparing and sending do nothing (and do not hang).
 	none := PrepareNotice(t.TempDir())
 	none.Send(time.Now())
+}
+
+// daemonLogging starts a daemon on a new replica whose node logs at debug
+// level into the log returned, and returns its repo directory.
+func daemonLogging(t *testing.T) (string, *syncLog) {
+	log := &syncLog{}
+	dir := t.TempDir()
+	startDaemon(t, newReplica(t), dir, func(c *DaemonConfig) {
+		c.Node.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	return dir, log
 }
