@@ -29,6 +29,15 @@ func (c *confirmFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&c.timeout, "confirm-timeout", 10*time.Second, "how long to wait for confirmations")
 }
 
+// wanted is how many confirmations a write asks for: --confirm, else the
+// wiki's default (fromWiki).
+func (c *confirmFlags) wanted(cmd *cobra.Command, r *wiki.Repo) (n int, fromWiki bool) {
+	if cmd.Flags().Changed("confirm") {
+		return c.n, false
+	}
+	return r.ConfirmDefault(cmd.Context()), true
+}
+
 // confirm waits, after a local commit, until the asked number of other
 // replicas acknowledge holding rev with a signed statement. Multi-leader:
 // nothing is rolled back when they do not; the command then exits with
@@ -37,13 +46,12 @@ func (c *confirmFlags) register(cmd *cobra.Command) {
 // asks over the connections it has.
 func (a *app) confirm(cmd *cobra.Command, r *wiki.Repo, rev cid.Cid, c confirmFlags) error {
 	ctx := cmd.Context()
-	n := c.n
-	fromWiki := !cmd.Flags().Changed("confirm")
-	if fromWiki {
-		n = r.ConfirmDefault(ctx)
-	}
+	n, fromWiki := c.wanted(cmd, r)
 	if n <= 0 {
 		return nil
+	}
+	if a.keepPriority {
+		defer makeWay() // the confirmations were what the command waited on
 	}
 	if c.timeout <= 0 {
 		return usagef("--confirm-timeout must be positive")

@@ -19,7 +19,9 @@ const makeWayNice = 10
 // 14: an edit's trip to a replica, from the commit, had a median of 4.3-
 // 5.5 ms and a p99 of 11-17 ms with the command at its normal priority;
 // 3.4-3.5 and 8-9 ms with it out of the way). The command itself ends a
-// moment later only when the machine is busy. Linux keeps a nice value a
+// moment later only when the machine is busy. A write that waits for
+// confirmations makes way once it has them: until then the command's
+// requests to the node are on the confirmation's way. Linux keeps a nice value a
 // thread, so every thread of the process is set; threads started later
 // inherit it. Failing changes nothing but the timing.
 func makeWay() {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/spf13/cobra"
 
 	"peerwiki/p2p"
 	"peerwiki/wiki"
@@ -122,7 +123,9 @@ func (a *app) noticeCommits() {
 		} else {
 			p2p.NoticeCommit(a.repo.Dir, at)
 		}
-		makeWay()
+		if !a.keepPriority {
+			makeWay()
+		}
 		return
 	}
 	if pending != nil {
@@ -132,11 +135,14 @@ func (a *app) noticeCommits() {
 
 // prepareNotice has the connection of noticeCommits dialed while the
 // command commits; the writing commands call it just before their
-// commit, when a node runs on the repo.
-func (a *app) prepareNotice() {
+// commit, when a node runs on the repo. A write that waits for
+// confirmations keeps its priority until it has them (see makeWay).
+func (a *app) prepareNotice(cmd *cobra.Command, r *wiki.Repo, c confirmFlags) {
 	if a.repo == nil || !a.watchCommits || a.longLived || a.notice != nil {
 		return
 	}
+	n, _ := c.wanted(cmd, r)
+	a.keepPriority = n > 0
 	a.notice = p2p.PrepareNotice(a.repo.Dir)
 }
 

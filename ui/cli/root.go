@@ -66,6 +66,9 @@ type app struct {
 	watchCommits bool
 	// notice is noticeCommits' connection, dialed by prepareNotice.
 	notice *p2p.PendingNotice
+	// keepPriority: the write waits for confirmations, so it makes way
+	// for the node only once it has them (makeWay).
+	keepPriority bool
 }
 
 // Main runs peerwiki with args (without the program name) and returns the
