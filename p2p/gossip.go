@@ -340,10 +340,13 @@ func (g *gossip) putLive(ctx context.Context, from peer.ID, blocks []history.Blo
 
 // Search rows of live edits: written once no edit came for indexQuiet
 // (a burst of them in one transaction, and none while the next is being
-// stored), and at most indexMaxWait after the first.
+// stored), and at most indexMaxWait after the first. With 150 ms and
+// edits 145 ms apart, each edit had a transaction of its own for its
+// search row, which often held the write lock as the next edit arrived:
+// more CPU an edit than writing the row with it, and a longer tail.
 const (
-	indexQuiet   = 150 * time.Millisecond
-	indexMaxWait = 2 * time.Second
+	indexQuiet   = time.Second
+	indexMaxWait = 10 * time.Second
 )
 
 // indexLoop writes the search rows that putLive left for later.
