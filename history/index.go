@@ -343,7 +343,7 @@ func writePageIndex(q querier, page int64, p *pageIndex, searchLater bool) error
 		page, p.rev, p.title, p.deleted, p.policy, p.heads, p.versions, p.system, p.created, p.updated); err != nil {
 		return err
 	}
-	if _, err := q.Exec(`UPDATE pages SET title = ? WHERE id = ? AND title IS NOT ?`, p.title, page, p.title); err != nil {
+	if _, err := q.Exec(`UPDATE pages SET title = ? WHERE id = ? AND title IS NOT ? COLLATE BINARY`, p.title, page, p.title); err != nil {
 		return err
 	}
 	if searchLater {

@@ -194,3 +194,20 @@ func TestLiveEditsSearchLater(t *testing.T) {
 		}
 	}
 }
+
+// The title is written apart from the rest of a page's row, and only when
+// it changed: a change of case alone is a change.
+func TestTitleChangeOfCaseIsStored(t *testing.T) {
+	ctx := context.Background()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	g := b.Put(cid.Undef, "zoo notes", "text\n")
+	head := g
+	for _, title := range []string{"Zoo Notes", "Zoo Notes", "ZOO NOTES"} {
+		head = b.Put(g, title, "text of "+title+"\n", head)
+		row, err := s.Page(ctx, g)
+		if err != nil || row.Title != title {
+			t.Fatalf("after a rename to %q the page's title is %q (%v)", title, row.Title, err)
+		}
+	}
+}
