@@ -272,8 +272,8 @@ func (w *writer) lookUpShallowNamed(revs []pendingRev, inBatch map[cid.Cid]bool)
 	w.shallowKids = map[cid.Cid][]shallowKid{}
 	w.pageBoundaries = map[int64]int{}
 	const per = 256
-	query := `SELECT s.parent, s.child, b.cid, r.page, r.height, r.time, v.rev IS NOT NULL FROM shallow s
-		JOIN revisions r ON r.id = s.child JOIN blocks b ON b.id = s.child LEFT JOIN void v ON v.rev = s.child
+	query := `SELECT s.parent, s.child, r.page, r.height, r.time, v.rev IS NOT NULL FROM shallow s
+		JOIN revisions r ON r.id = s.child LEFT JOIN void v ON v.rev = s.child
 		WHERE s.parent IN (?` + strings.Repeat(",?", per-1) + `)`
 	var pages []int64
 	for from := 0; from < len(revs); from += per {
@@ -287,9 +287,9 @@ func (w *writer) lookUpShallowNamed(revs []pendingRev, inBatch map[cid.Cid]bool)
 			return err
 		}
 		for rows.Next() {
-			var pb, cb []byte
+			var pb []byte
 			var k shallowKid
-			if err := rows.Scan(&pb, &k.id, &cb, &k.page, &k.height, &k.time, &k.void); err != nil {
+			if err := rows.Scan(&pb, &k.id, &k.page, &k.height, &k.time, &k.void); err != nil {
 				rows.Close()
 				return err
 			}
@@ -297,7 +297,6 @@ func (w *writer) lookUpShallowNamed(revs []pendingRev, inBatch map[cid.Cid]bool)
 			if err != nil {
 				continue
 			}
-			k.cid, _ = cid.Cast(cb)
 			w.shallowNamed[parent] = true
 			w.shallowKids[parent] = append(w.shallowKids[parent], k)
 			if _, ok := w.pageBoundaries[k.page]; !ok {
@@ -351,7 +350,6 @@ func (w *writer) lookUpShallowNamed(revs []pendingRev, inBatch map[cid.Cid]bool)
 // names a revision of the batch as its missing parent.
 type shallowKid struct {
 	id, page, height, time int64
-	cid                    cid.Cid
 	void                   bool
 }
 
@@ -380,8 +378,8 @@ func (w *writer) linkShallowChildren(c cid.Cid, id int64, rev *Revision, page in
 	if err := w.flush(); err != nil { // a child stored earlier in this batch
 		return err
 	}
-	rows, err := w.q.Query(`SELECT s.child, b.cid, r.page, r.height, r.time, v.rev IS NOT NULL FROM shallow s
-		JOIN revisions r ON r.id = s.child JOIN blocks b ON b.id = s.child LEFT JOIN void v ON v.rev = s.child
+	rows, err := w.q.Query(`SELECT s.child, r.page, r.height, r.time, v.rev IS NOT NULL FROM shallow s
+		JOIN revisions r ON r.id = s.child LEFT JOIN void v ON v.rev = s.child
 		WHERE s.parent = ?`, c.Bytes())
 	if err != nil {
 		return err
@@ -389,12 +387,10 @@ func (w *writer) linkShallowChildren(c cid.Cid, id int64, rev *Revision, page in
 	var kids []shallowKid
 	for rows.Next() {
 		var k shallowKid
-		var cb []byte
-		if err := rows.Scan(&k.id, &cb, &k.page, &k.height, &k.time, &k.void); err != nil {
+		if err := rows.Scan(&k.id, &k.page, &k.height, &k.time, &k.void); err != nil {
 			rows.Close()
 			return err
 		}
-		k.cid, _ = cid.Cast(cb)
 		kids = append(kids, k)
 	}
 	rows.Close()
