@@ -209,7 +209,7 @@ func (s *Store) newWriter(tx *connTx, c *Checked, authorIDs map[string]int64) *w
 	return &writer{s: s, q: cachedQuerier{querier: tx, cache: s.cache, overlay: overlay}, others: c.others, dirty: map[int64]cid.Cid{},
 		revs: map[cid.Cid]revRow{}, blocks: map[int64]storedBlock{}, ids: map[cid.Cid]int64{}, looked: map[cid.Cid]bool{}, pre: c.pre,
 		now: s.now(), local: c.local, before: c.before, verified: c.verified, keepOthers: c.keepOthers, authorIDs: authorIDs,
-		shallow: c.shallow, wait: c.wait, hasShallow: hasShallowRows(tx), whole: c.whole, searchLater: c.searchLater}
+		shallow: c.shallow, wait: c.wait, hasShallow: hasShallowRows(tx), whole: c.whole, live: c.live}
 }
 
 // warmBatch is the most revisions a batch may hold for its new bodies to
@@ -226,28 +226,28 @@ type writer struct {
 	order  []int64
 	// What this transaction stored, so that a batch of a long history
 	// (parents, then children) does not query back what it just wrote.
-	revs        map[cid.Cid]revRow
-	blocks      map[int64]storedBlock
-	ids         map[cid.Cid]int64   // row ids of the blocks stored, by CID
-	known       map[cid.Cid]int64   // row ids of the batch's blocks stored before
-	depths      map[cid.Cid]int     // and their delta depths
-	looked      map[cid.Cid]bool    // the batch's blocks lookUpBatch asked about
-	pre         map[cid.Cid]encoded // from Checked.pre
-	now         time.Time           // the receiver's clock, for MaxClockDrift
-	local       bool                // from Checked.local
-	before      bool                // from Checked.before
-	verified    map[cid.Cid]bool    // from Checked.verified
-	keepOthers  bool                // from Checked.keepOthers
-	warm        bool                // a batch of a few edits: its bodies go into the cache
-	shallow     bool                // from Checked.shallow: parents may be missing (shallow.go)
-	wait        bool                // from Checked.wait: a revision lacking its parent may wait (shallow.go)
-	hasShallow  bool                // the store holds shallow revisions (shallow.go)
-	shallowed   bool                // this batch added or removed shallow rows
-	leftSearch  bool                // this batch left search rows for later (searchlater.go)
-	searchLater bool                // Checked.LeaveSearch
-	boundary    map[int64]int64     // a shallow page's lowest boundary height, 0: none (shallow.go)
-	settle      map[int64]bool      // pages whose last boundary this batch linked (shallow.go)
-	anchors     map[cid.Cid]bool    // shallow pages' anchors this writer stored (shallow.go)
+	revs       map[cid.Cid]revRow
+	blocks     map[int64]storedBlock
+	ids        map[cid.Cid]int64   // row ids of the blocks stored, by CID
+	known      map[cid.Cid]int64   // row ids of the batch's blocks stored before
+	depths     map[cid.Cid]int     // and their delta depths
+	looked     map[cid.Cid]bool    // the batch's blocks lookUpBatch asked about
+	pre        map[cid.Cid]encoded // from Checked.pre
+	now        time.Time           // the receiver's clock, for MaxClockDrift
+	local      bool                // from Checked.local
+	before     bool                // from Checked.before
+	verified   map[cid.Cid]bool    // from Checked.verified
+	keepOthers bool                // from Checked.keepOthers
+	warm       bool                // a batch of a few edits: its bodies go into the cache
+	shallow    bool                // from Checked.shallow: parents may be missing (shallow.go)
+	wait       bool                // from Checked.wait: a revision lacking its parent may wait (shallow.go)
+	hasShallow bool                // the store holds shallow revisions (shallow.go)
+	shallowed  bool                // this batch added or removed shallow rows
+	leftSearch bool                // this batch left search rows for later (searchlater.go)
+	live       bool                // from Checked.live: a live edit (Checked.Live)
+	boundary   map[int64]int64     // a shallow page's lowest boundary height, 0: none (shallow.go)
+	settle     map[int64]bool      // pages whose last boundary this batch linked (shallow.go)
+	anchors    map[cid.Cid]bool    // shallow pages' anchors this writer stored (shallow.go)
 	// shallowNamed are the batch's revisions that a shallow row stored
 	// before this writer names as its missing parent, and newShallow the
 	// missing parents of the rows this writer added; shallowLooked says
@@ -417,7 +417,7 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	newPages := freshIndex{deferSearch: len(fresh) >= deferSearchAt || w.searchLater}
+	newPages := freshIndex{deferSearch: len(fresh) >= deferSearchAt || w.live}
 	for _, page := range w.order {
 		var divergent bool
 		var err error
@@ -431,8 +431,8 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 		} else if fp, ok := fresh[page]; ok {
 			divergent, err = newPages.add(w, page, fp)
 		} else {
-			divergent, err = refreshPage(w.q, page, w.s.opts.Links, w.searchLater)
-			w.leftSearch = w.leftSearch || w.searchLater
+			divergent, err = refreshPage(w.q, page, w.s.opts.Links, w.live)
+			w.leftSearch = w.leftSearch || w.live
 		}
 		if err != nil {
 			return nil, fmt.Errorf("index page %s: %w", w.dirty[page], err)
@@ -681,13 +681,17 @@ func (w *writer) reuse(c cid.Cid) (enc int, stored []byte, base int64, depth int
 func (w *writer) encode(b Block, deltaBase int64, useBase bool) (enc int, stored []byte, base int64, depth int) {
 	var baseData []byte
 	if useBase {
+		limit := deltaMaxDepth
+		if w.live {
+			limit = liveDeltaDepth
+		}
 		var err error
 		if sb, ok := w.blocks[deltaBase]; ok {
 			depth, baseData = sb.depth, sb.data
 		} else {
-			baseData, depth, err = readBlockUnder(w.q, deltaBase, deltaMaxDepth)
+			baseData, depth, err = readBlockUnder(w.q, deltaBase, limit)
 		}
-		if err != nil || depth >= deltaMaxDepth {
+		if err != nil || depth >= limit {
 			useBase = false
 		}
 	}

@@ -38,14 +38,6 @@ CREATE TABLE IF NOT EXISTS unindexed(page INTEGER PRIMARY KEY);
 // keeps its page searchable as it commits.
 const deferSearchAt = 100
 
-// LeaveSearch has the batch list the pages it changes in unindexed
-// rather than write their search rows: an edit arriving live from a peer
-// is stored (and reaches its reader) sooner, its store about a quarter
-// cheaper, and the pages of the live edits of a few moments are indexed
-// together. The caller runs IndexPending soon after; a search runs it
-// first in any case.
-func (c *Checked) LeaveSearch() { c.searchLater = true }
-
 // indexChunk is how many pages IndexPending indexes a transaction: a
 // local edit waits for at most one chunk (about a tenth of a second here).
 const indexChunk = 2000

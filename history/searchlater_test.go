@@ -136,7 +136,7 @@ func sameIndex(t *testing.T, what string, got, want *history.Store) {
 	}
 }
 
-// A live edit from a peer (Checked.LeaveSearch) is stored with its page
+// A live edit from a peer (Checked.Live) is stored with its page
 // listed for IndexPending instead of its search row: until then a search
 // finds the page as it was; after, the index is the one an immediate
 // store writes, through an edit, a rename (the title's own row) and a
@@ -155,7 +155,7 @@ func TestLiveEditsSearchLater(t *testing.T) {
 				t.Fatal(err)
 			}
 			if live && st == later {
-				checked.LeaveSearch()
+				checked.Live()
 			}
 			if res, err := st.PutChecked(ctx, checked); err != nil || len(res.Revisions) != 1 {
 				t.Fatalf("store: %v (%v)", res, err)
@@ -208,6 +208,71 @@ func TestTitleChangeOfCaseIsStored(t *testing.T) {
 		row, err := s.Page(ctx, g)
 		if err != nil || row.Title != title {
 			t.Fatalf("after a rename to %q the page's title is %q (%v)", title, row.Title, err)
+		}
+	}
+}
+
+// A live edit's body is a delta of its parent's while the parent's delta
+// chain is short, and whole (compressed) past liveDeltaDepth, where making
+// the delta would rebuild the parent from its chain; another write keeps
+// the long chain. Either way the text reads back the same.
+func TestLiveEditsKeepDeltaChainsShort(t *testing.T) {
+	ctx := context.Background()
+	src := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, src)
+	live := historytest.NewStore(t, history.Options{})
+	other := historytest.NewStore(t, history.Options{})
+	body := strings.Repeat("a line of the page that stays as it was\n", 40)
+	g, gb := b.Batch(cid.Undef, "Notes", body)
+	var batches [][]history.Block
+	batches = append(batches, gb)
+	head := g
+	for i := range 12 {
+		c, blocks := b.Batch(g, "Notes", body+fmt.Sprintf("edit %d\n", i), head)
+		batches = append(batches, blocks)
+		head = c
+	}
+	var wholeAt []int
+	for i, blocks := range batches {
+		for _, st := range []*history.Store{live, other} {
+			checked, err := st.Check(blocks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st == live {
+				checked.Live()
+			}
+			if _, err := st.PutChecked(ctx, checked); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bodyCID := blocks[0].Cid // the body comes first
+		if base, err := history.StoredBase(live, bodyCID); err != nil {
+			t.Fatal(err)
+		} else if !base.Defined() {
+			wholeAt = append(wholeAt, i)
+		}
+		if base, err := history.StoredBase(other, bodyCID); err != nil || (i > 0 && !base.Defined()) {
+			t.Fatalf("revision %d: another write stored its body whole (%v)", i, err)
+		}
+	}
+	// The genesis, then once the chain reached liveDeltaDepth (8 deltas).
+	if !slices.Equal(wholeAt, []int{0, 9}) {
+		t.Fatalf("live edits stored whole at %v, want [0 9]", wholeAt)
+	}
+	for _, st := range []*history.Store{live, other} {
+		v, err := st.Page(ctx, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Rev != head {
+			t.Fatalf("head %s, want %s", v.Rev, head)
+		}
+		for i, blocks := range batches {
+			text, err := st.Body(ctx, blocks[0].Cid)
+			if err != nil || text != string(blocks[0].Data) {
+				t.Fatalf("revision %d's body reads back as %q (%v)", i, text, err)
+			}
 		}
 	}
 }

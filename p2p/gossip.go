@@ -326,7 +326,7 @@ func (g *gossip) putLive(ctx context.Context, from peer.ID, blocks []history.Blo
 	if err != nil {
 		return nil, err
 	}
-	checked.LeaveSearch()
+	checked.Live()
 	res, err := g.n.putChecked(ctx, from, checked, true)
 	if err == nil && len(res.Pages) > 0 {
 		g.lastLive.Store(time.Now().UnixNano())

@@ -14,7 +14,7 @@ import (
 // BenchmarkReceiveOneRevision is the receiving end of an edit's trip to a
 // running replica (issue 14): one new revision of a 3 KB page, checked
 // and stored as gossip's inline blocks are, the replica long-lived as a
-// node's is. "live" is how a node stores it (history.Checked.LeaveSearch:
+// node's is. "live" is how a node stores it (history.Checked.Live:
 // its search row a moment later, not timed here).
 func BenchmarkReceiveOneRevision(b *testing.B) {
 	b.Run("now", func(b *testing.B) { benchReceive(b, false) })
@@ -73,7 +73,7 @@ func benchReceive(b *testing.B, live bool) {
 			b.Fatal(err)
 		}
 		if live {
-			checked.LeaveSearch()
+			checked.Live()
 		}
 		res, err := dst.PutChecked(ctx, checked)
 		if err != nil || len(res.Revisions) != 1 {
