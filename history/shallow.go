@@ -468,17 +468,62 @@ func (w *writer) linkKids(c cid.Cid, id int64, rev *Revision, page int64, kids [
 			continue                 // another boundary of the page (only a misbehaving peer sends two)
 		}
 		// Its history is whole: the heads the boundary kept from being
-		// counted are counted now (settlePage).
+		// counted are counted now (settlePage), unless there are none.
 		if w.boundary == nil {
 			w.boundary = map[int64]int64{}
 		}
 		w.boundary[page] = 0
+		if w.lineBelow(c, rev, page) {
+			continue // its heads and index as they were
+		}
 		if w.settle == nil {
 			w.settle = map[int64]bool{}
 		}
 		w.settle[page] = true
 	}
 	return nil
+}
+
+// lineBelow says whether the history that came below a page's boundary,
+// up to c (rev, just stored, the boundary's parent), is one line that
+// this writer stored whole, and all it stored of the page: the genesis
+// became a revision in this batch (so nothing of the page below the
+// boundary was stored before it), each revision down from c has one
+// parent, one lower, and the batch holds no other revision of the page,
+// none of them void. Then no head was kept from being counted, and the
+// page needs no settling: so every page of an honest deepening whose
+// history one batch carries, where settling was a query a page.
+func (w *writer) lineBelow(c cid.Cid, rev *Revision, page int64) bool {
+	if w.recount[page] {
+		return false
+	}
+	// What this writer stored is in the overlay (w.revs also caches
+	// revisions read).
+	stored := w.q.overlay.revs
+	n, pg := 0, rev.PageID(c)
+	for x, pr := range stored {
+		if pr.PageID(x) == pg {
+			n++
+		}
+	}
+	if n != int(rev.Height) {
+		return false
+	}
+	x, h := c, int64(rev.Height)
+	for {
+		r, ok := w.revs[x]
+		pr := stored[x]
+		if !ok || pr == nil || r.page != page || r.void || r.height != h {
+			return false
+		}
+		if h == 1 {
+			return r.id == page // the page's genesis
+		}
+		if len(pr.Parents) != 1 {
+			return false
+		}
+		x, h = pr.Parents[0].Cid, h-1
+	}
 }
 
 // belowBoundary says whether a revision stored on a shallow page lies

@@ -522,55 +522,70 @@ func TestDeepenIsPlannedAsItIsSent(t *testing.T) {
 
 // A branch from below a page's boundary stored while the page is shallow
 // (its parent, the genesis, came first) is no head until the history is
-// whole; then the page counts it: two heads, as on a whole replica.
+// whole; then the page counts it: two heads, as on a whole replica. So
+// too when the branch comes in the batch that completes the history; a
+// history of one line there leaves the boundary the one head.
 func TestABranchFromBelowTheBoundaryCountsOnceTheHistoryCame(t *testing.T) {
-	ctx := context.Background()
-	src := historytest.NewStore(t, history.Options{})
-	b := historytest.NewBuilder(t, src)
-	g := b.Put(cid.Undef, "A", "genesis\n")
-	p := b.Put(g, "A", "parent\n", g)
-	b.Put(g, "A", "boundary\n", p)
-	dst := historytest.NewStore(t, history.Options{})
-	plan, err := src.PlanShallow(ctx, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := transfer(t, src, dst, plan, true, 100); err != nil {
-		t.Fatal(err)
-	}
-	blocksOf := func(c cid.Cid) []history.Block {
-		t.Helper()
-		bs, err := src.RevisionBlocks(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return bs
-	}
-	allow := func(c *history.Checked) { c.WaitForHistory(); c.AllowShallow() }
-	if _, err := putWith(ctx, dst, blocksOf(g), allow); err != nil {
-		t.Fatal(err)
-	}
-	branch, branchBlocks := b.Batch(g, "A", "a branch from the genesis\n", g)
-	if res, err := putWith(ctx, dst, branchBlocks, allow); err != nil || len(res.Revisions) != 1 {
-		t.Fatalf("the branch: %+v, %v", res, err)
-	}
-	if hs, _ := dst.Heads(ctx, g); len(hs) != 1 {
-		t.Fatalf("while the page is shallow it has %d heads, want its boundary", len(hs))
-	}
-	if _, err := putWith(ctx, dst, blocksOf(p), allow); err != nil {
-		t.Fatal(err)
-	}
-	if shallow, err := dst.PageShallow(ctx, g); err != nil || shallow {
-		t.Fatalf("the page is still shallow (%v)", err)
-	}
-	hs, err := dst.Heads(ctx, g)
-	if err != nil || len(hs) != 2 || !slices.Contains(hs, branch) {
-		t.Fatalf("heads once the history came: %v, %v; want the boundary and the branch", hs, err)
-	}
-	if _, err := dst.IndexPending(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	if bad, warnings := problems(t, dst); len(bad)+len(warnings) > 0 {
-		t.Fatalf("fsck: %v %v", bad, warnings)
+	for _, tc := range []struct {
+		name    string
+		batches [][]string // "g", "p1", "branch", "p": what each batch carries
+	}{
+		{"each alone", [][]string{{"g"}, {"p1"}, {"branch"}, {"p"}}},
+		// Stored by height: the branch (2) before the boundary's parent (3).
+		{"in one batch", [][]string{{"g", "p1", "branch", "p"}}},
+		{"one line in one batch", [][]string{{"g", "p1", "p"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			src := historytest.NewStore(t, history.Options{})
+			b := historytest.NewBuilder(t, src)
+			g := b.Put(cid.Undef, "A", "genesis\n")
+			p1 := b.Put(g, "A", "first\n", g)
+			p := b.Put(g, "A", "parent\n", p1)
+			b.Put(g, "A", "boundary\n", p)
+			dst := historytest.NewStore(t, history.Options{})
+			plan, err := src.PlanShallow(ctx, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := transfer(t, src, dst, plan, true, 100); err != nil {
+				t.Fatal(err)
+			}
+			blocksOf := func(c cid.Cid) []history.Block {
+				t.Helper()
+				bs, err := src.RevisionBlocks(ctx, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return bs
+			}
+			branch, branchBlocks := b.Batch(g, "A", "a branch from the genesis\n", g)
+			parts := map[string][]history.Block{"g": blocksOf(g), "p1": blocksOf(p1), "p": blocksOf(p), "branch": branchBlocks}
+			allow := func(c *history.Checked) { c.WaitForHistory(); c.AllowShallow() }
+			withBranch := false
+			for _, names := range tc.batches {
+				var batch []history.Block
+				for _, n := range names {
+					batch = append(batch, parts[n]...)
+					withBranch = withBranch || n == "branch"
+				}
+				if _, err := putWith(ctx, dst, batch, allow); err != nil {
+					t.Fatalf("%v: %v", names, err)
+				}
+			}
+			if shallow, err := dst.PageShallow(ctx, g); err != nil || shallow {
+				t.Fatalf("the page is still shallow (%v)", err)
+			}
+			hs, err := dst.Heads(ctx, g)
+			if want := map[bool]int{true: 2, false: 1}[withBranch]; err != nil || len(hs) != want || (withBranch && !slices.Contains(hs, branch)) {
+				t.Fatalf("heads once the history came: %v, %v; want %d", hs, err, want)
+			}
+			if _, err := dst.IndexPending(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			if bad, warnings := problems(t, dst); len(bad)+len(warnings) > 0 {
+				t.Fatalf("fsck: %v %v", bad, warnings)
+			}
+		})
 	}
 }
