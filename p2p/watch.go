@@ -58,6 +58,7 @@ func (n *Node) watchCommits(ctx context.Context) error {
 		var walAt time.Time
 		armed, recheckEvery := false, recheckFirst
 		for {
+			noticed := false
 			select {
 			case <-n.ctx.Done():
 				return
@@ -77,16 +78,22 @@ func (n *Node) watchCommits(ctx context.Context) error {
 				// visible now, whether this look or an earlier one finds it.
 				armed, walAt = false, time.Time{}
 				recheck.Stop()
+				noticed = true
 			}
-			cc, err := n.store.CommitCount(n.ctx)
-			if err != nil || cc == last {
-				if !armed && time.Since(walAt) < recheckFor {
-					armed = true
-					recheck.Reset(recheckEvery)
+			// After a notice there is a commit to look for: the counter
+			// would only say so (a query on the edit's way to its peers);
+			// the next look without a notice brings it up to date.
+			if !noticed {
+				cc, err := n.store.CommitCount(n.ctx)
+				if err != nil || cc == last {
+					if !armed && time.Since(walAt) < recheckFor {
+						armed = true
+						recheck.Reset(recheckEvery)
+					}
+					continue
 				}
-				continue
+				last = cc
 			}
-			last = cc
 			for {
 				revs, next, err := n.store.RevisionsAfter(n.ctx, mark, maxAnnouncedHeads)
 				if err != nil || len(revs) == 0 {
