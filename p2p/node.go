@@ -92,8 +92,9 @@ type Config struct {
 	Shallow bool
 	// LeaveSearchIndex: a sync does not write the search rows that a
 	// large batch left for later (history.IndexPending); a later search,
-	// sync or node does. For `join --shallow`, which returns as soon as
-	// every page is readable.
+	// sync or node does. For a replica's first sync (a join, plain or
+	// shallow: SyncOnce sets it), which returns once the pages (and,
+	// unless shallow, their history) are here.
 	LeaveSearchIndex bool
 
 	// progress is what a sync must move (default defaultProgress), and

@@ -30,12 +30,12 @@ wiki id, and the peers in the code, remembered for later syncs. Then the
 invite is redeemed at the inviter's node (or another admin's), which adds
 this replica to the wiki's member list, and it syncs from there: the current
 version of every page first (the wiki is readable and writable from then on,
-by other commands too), then the search index of a large wiki's pages,
-then their history (a wiki of at most 20,000 revisions comes whole, in one
-exchange). With --shallow, join stops after the current versions, as soon
-as every page can be read: the first search (or sync, or serve) builds the
-search index, the replica syncs as any other, and its history comes only
-with 'peerwiki sync --unshallow'. With --no-sync, join
+by other commands too), then their history (a wiki of at most 20,000
+revisions comes whole, in one exchange). The search index of what a join
+brings is built by the first search (with progress), sync or serve: no
+search misses a page. With --shallow, join stops after the current
+versions, as soon as every page can be read: the replica syncs as any
+other, and its history comes only with 'peerwiki sync --unshallow'. With --no-sync, join
 only makes the replica and keeps the invite: the first 'peerwiki sync' or
 'serve' redeems it, then syncs.
 
