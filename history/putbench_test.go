@@ -52,16 +52,48 @@ func BenchmarkPutSyncedHistory(b *testing.B) {
 // their checks (PEERWIKI_BENCH_REPO as above).
 func BenchmarkStorePackedHistory(b *testing.B) {
 	from, wiki, plan := benchSource(b)
-	ctx := context.Background()
 	packed := sendPacked(b, from, plan)
+	benchStore(b, wiki, packed, 0, func(to *history.Store) []*history.Checked {
+		return checkPacked(b, to, packed, 500, 500, nil)
+	})
+}
+
+// benchStore times storing the batches check makes of packed in an empty
+// store, each batch a transaction, or with group > 0 in Bulk transactions
+// of about group blocks.
+func benchStore(b *testing.B, wiki string, packed []history.Packed, group int, check func(*history.Store) []*history.Checked) {
+	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
 		to := openEmpty(b, wiki)
-		batches := checkPacked(b, to, packed, 500, 500, nil)
+		batches := check(to)
 		b.StartTimer()
-		for _, c := range batches {
-			if _, err := to.PutChecked(ctx, c); err != nil {
-				b.Fatal(err)
+		if group > 0 {
+			var bulk *history.Bulk
+			var err error
+			inBulk := 0
+			for i, c := range batches {
+				if bulk == nil {
+					if bulk, err = to.BeginBulk(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				r, err := bulk.Put(c)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if inBulk += r.Blocks; inBulk >= group || i == len(batches)-1 {
+					if _, err := bulk.Commit(ctx); err != nil {
+						b.Fatal(err)
+					}
+					bulk, inBulk = nil, 0
+				}
+			}
+		} else {
+			for _, c := range batches {
+				if _, err := to.PutChecked(ctx, c); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 		b.StopTimer()
@@ -116,51 +148,17 @@ func BenchmarkStoreShallowPacked(b *testing.B) {
 		b.Fatal(err)
 	}
 	packed := sendPacked(b, from, plan)
-	for b.Loop() {
-		b.StopTimer()
-		to := openEmpty(b, wiki)
-		most := 2000
-		if v, err := strconv.Atoi(os.Getenv("PEERWIKI_BENCH_BATCH")); err == nil && v > 0 {
-			most = v // a transaction's size, to try others
-		}
-		batches := checkPacked(b, to, packed, 250, most, func(c *history.Checked) {
+	most := 2000
+	if v, err := strconv.Atoi(os.Getenv("PEERWIKI_BENCH_BATCH")); err == nil && v > 0 {
+		most = v // a transaction's size, to try others
+	}
+	group, _ := strconv.Atoi(os.Getenv("PEERWIKI_BENCH_GROUP")) // blocks a Bulk transaction, to try
+	benchStore(b, wiki, packed, group, func(to *history.Store) []*history.Checked {
+		return checkPacked(b, to, packed, 250, most, func(c *history.Checked) {
 			c.AllowShallow()
 			c.WaitForHistory()
 		})
-		group, _ := strconv.Atoi(os.Getenv("PEERWIKI_BENCH_GROUP")) // blocks a Bulk transaction, to try
-		b.StartTimer()
-		if group > 0 {
-			var bulk *history.Bulk
-			inBulk := 0
-			for i, c := range batches {
-				if bulk == nil {
-					if bulk, err = to.BeginBulk(ctx); err != nil {
-						b.Fatal(err)
-					}
-				}
-				r, err := bulk.Put(c)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if inBulk += r.Blocks; inBulk >= group || i == len(batches)-1 {
-					if _, err := bulk.Commit(ctx); err != nil {
-						b.Fatal(err)
-					}
-					bulk, inBulk = nil, 0
-				}
-			}
-		} else {
-			for _, c := range batches {
-				if _, err := to.PutChecked(ctx, c); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		b.StopTimer()
-		to.Close()
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(len(packed)), "blocks")
+	})
 }
 
 // sendPacked is the packed stream of plan.

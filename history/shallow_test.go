@@ -38,6 +38,19 @@ func transfer(t *testing.T, src, dst *history.Store, plan *history.SyncPlan, sha
 	return nil
 }
 
+// shallowCopy stores in dst what a shallow join from src brings (the
+// current version of every page, PlanShallow), in batches of per blocks.
+func shallowCopy(t *testing.T, src, dst *history.Store, per int) {
+	t.Helper()
+	plan, err := src.PlanShallow(context.Background(), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := transfer(t, src, dst, plan, true, per); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // putWith checks and stores blocks as one batch with the leave given
 // ((*history.Checked).AllowShallow, as a shallow sync; WaitForHistory,
 // as any sync).
@@ -183,13 +196,7 @@ func TestShallowJoinThenHistory(t *testing.T) {
 	// A shallow replica answers a shallow join with what it has: the
 	// anchor and its boundary. The history then comes from a full one.
 	third := historytest.NewStore(t, history.Options{})
-	fromShallow, err := dst.PlanShallow(ctx, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := transfer(t, dst, third, fromShallow, true, 3); err != nil {
-		t.Fatal(err)
-	}
+	shallowCopy(t, dst, third, 3)
 	h1, _ := dst.HeadSet(ctx)
 	h3, _ := third.HeadSet(ctx)
 	if !slices.Equal(h1, h3) {
@@ -421,13 +428,7 @@ func TestHistoryInPartsMakesNoHeads(t *testing.T) {
 		p = append(p, b.Put(p[0], "P", fmt.Sprintf("p%d\n", i), p[i-1]))
 	}
 	dst := historytest.NewStore(t, history.Options{})
-	plan, err := src.PlanShallow(ctx, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := transfer(t, src, dst, plan, true, 100); err != nil {
-		t.Fatal(err)
-	}
+	shallowCopy(t, src, dst, 100)
 	wants, _ := dst.ShallowWants(ctx, 10)
 	deep, err := src.PlanDeepen(ctx, wants)
 	if err != nil {
@@ -471,13 +472,7 @@ func TestDeepenIsPlannedAsItIsSent(t *testing.T) {
 		b.Put(g, fmt.Sprintf("Page %d", i), fmt.Sprintf("third %d\n", i), r)
 	}
 	dst := historytest.NewStore(t, history.Options{})
-	shallow, err := src.PlanShallow(ctx, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := transfer(t, src, dst, shallow, true, 500); err != nil {
-		t.Fatal(err)
-	}
+	shallowCopy(t, src, dst, 500)
 	wants, err := dst.ShallowWants(ctx, 2*pages)
 	if err != nil || len(wants) != pages {
 		t.Fatalf("%d wants, %v", len(wants), err)
@@ -544,13 +539,7 @@ func TestABranchFromBelowTheBoundaryCountsOnceTheHistoryCame(t *testing.T) {
 			p := b.Put(g, "A", "parent\n", p1)
 			b.Put(g, "A", "boundary\n", p)
 			dst := historytest.NewStore(t, history.Options{})
-			plan, err := src.PlanShallow(ctx, nil, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := transfer(t, src, dst, plan, true, 100); err != nil {
-				t.Fatal(err)
-			}
+			shallowCopy(t, src, dst, 100)
 			blocksOf := func(c cid.Cid) []history.Block {
 				t.Helper()
 				bs, err := src.RevisionBlocks(ctx, c)
