@@ -70,7 +70,7 @@ type gossip struct {
 	// lastPublish is unix ns of this node's latest announcement of its
 	// own commits.
 	lastPublish atomic.Int64
-	// lastLive is unix ns of the latest store of a live edit (putLive);
+	// lastLive is unix ns of the latest store of a live edit (indexSoon);
 	// index wakes indexLoop.
 	lastLive atomic.Int64
 	index    chan struct{}
@@ -291,9 +291,10 @@ func (g *gossip) workLoop() {
 			continue
 		}
 		if len(missing) > 0 && len(h.blocks) > 0 {
-			res, err := g.putLive(ctx, h.from, h.blocks)
+			res, err := g.n.put(ctx, h.from, h.blocks, true)
 			switch {
 			case err == nil:
+				g.indexSoon(res)
 				g.n.log.Debug("stored from gossip", "from", h.from, "revisions", len(res.Revisions), "us", time.Now().UnixMicro())
 				missing = stillMissing(missing, res)
 			case errors.Is(err, history.ErrMissingParent) || errors.Is(err, history.ErrMissingBody):
@@ -315,27 +316,17 @@ func (g *gossip) workLoop() {
 	}
 }
 
-// putLive stores the blocks of an announcement: a live edit, whose
-// search row is written a moment later (indexLoop), off its way to the
-// reader.
-func (g *gossip) putLive(ctx context.Context, from peer.ID, blocks []history.Block) (*history.PutResult, error) {
-	for _, b := range blocks {
-		g.n.markFromNetwork(b.Cid, true)
+// indexSoon has indexLoop write the search rows that a live edit's store
+// left for later (history.Checked.Live), off the edit's way to its reader.
+func (g *gossip) indexSoon(res *history.PutResult) {
+	if len(res.Pages) == 0 {
+		return
 	}
-	checked, err := g.n.store.Check(blocks)
-	if err != nil {
-		return nil, err
+	g.lastLive.Store(time.Now().UnixNano())
+	select {
+	case g.index <- struct{}{}:
+	default:
 	}
-	checked.Live()
-	res, err := g.n.putChecked(ctx, from, checked, true)
-	if err == nil && len(res.Pages) > 0 {
-		g.lastLive.Store(time.Now().UnixNano())
-		select {
-		case g.index <- struct{}{}:
-		default:
-		}
-	}
-	return res, err
 }
 
 // Search rows of live edits: written once no edit came for indexQuiet
@@ -349,7 +340,7 @@ const (
 	indexMaxWait = 10 * time.Second
 )
 
-// indexLoop writes the search rows that putLive left for later.
+// indexLoop writes the search rows that live edits left for later.
 func (g *gossip) indexLoop() {
 	defer g.n.wg.Done()
 	for {
@@ -371,13 +362,7 @@ func (g *gossip) indexLoop() {
 			}
 		}
 		n := g.n
-		n.indexing.Lock()
-		n.storing.Add(1) // its log writes are no commit to announce
-		done, err := n.store.IndexPending(n.ctx, nil)
-		n.recordOwnWAL()
-		n.storing.Add(-1)
-		n.indexing.Unlock()
-		if err != nil && n.ctx.Err() == nil {
+		if done, err := n.indexPending(n.ctx); err != nil && n.ctx.Err() == nil {
 			n.log.Warn("indexing live edits for search failed (the next search does it)", "err", err)
 		} else if done > 0 {
 			n.log.Debug("indexed live edits for search", "pages", done)

@@ -165,7 +165,7 @@ type Node struct {
 	heads   headState
 	locks   map[peer.ID]chan struct{}
 	deep    deepening // shallow.go
-	// indexing serialises indexSearch.
+	// indexing serialises indexPending.
 	indexing sync.Mutex
 	keySum   *history.KeySum // keysum.go: to record at Close
 	inbound  map[peer.ID]*inboundSync

@@ -54,7 +54,9 @@ func badData(err error) bool {
 }
 
 // put stores blocks that came from p in one transaction and applies the
-// wiki's policies to pages that became divergent.
+// wiki's policies to pages that became divergent. Blocks that came by
+// gossip are a live edit, stored as soon as can be (history.Checked.Live;
+// the gossip worker then has their search rows written).
 func (n *Node) put(ctx context.Context, p peer.ID, blocks []history.Block, viaGossip bool) (*history.PutResult, error) {
 	for _, b := range blocks {
 		n.markFromNetwork(b.Cid, viaGossip)
@@ -62,6 +64,9 @@ func (n *Node) put(ctx context.Context, p peer.ID, blocks []history.Block, viaGo
 	checked, err := n.store.Check(blocks)
 	if err != nil {
 		return nil, err
+	}
+	if viaGossip {
+		checked.Live()
 	}
 	return n.putChecked(ctx, p, checked, viaGossip)
 }
@@ -354,15 +359,26 @@ func (n *Node) indexSearch(ctx context.Context) {
 	if n.cfg.LeaveSearchIndex {
 		return
 	}
-	n.indexing.Lock()
-	defer n.indexing.Unlock()
 	start := time.Now()
-	done, err := n.store.IndexPending(ctx, nil)
+	done, err := n.indexPending(ctx)
 	if err != nil {
 		n.log.Warn("indexing pages for search failed (the next search does it)", "indexed", done, "err", err)
 	} else if done > 0 {
 		n.log.Info("indexed pages for search", "pages", done, "ms", time.Since(start).Milliseconds())
 	}
+}
+
+// indexPending writes the search rows left for later
+// (history.IndexPending), one call at a time; its writes to the log are
+// no commit for the watcher to look for.
+func (n *Node) indexPending(ctx context.Context) (int, error) {
+	n.indexing.Lock()
+	defer n.indexing.Unlock()
+	n.storing.Add(1)
+	defer n.storing.Add(-1)
+	done, err := n.store.IndexPending(ctx, nil)
+	n.recordOwnWAL()
+	return done, err
 }
 
 func (n *Node) syncPeerOnce(ctx context.Context, p peer.ID) (SyncResult, error) {
