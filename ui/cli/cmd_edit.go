@@ -105,7 +105,7 @@ page's latest rename.`,
 					oldTitle = v.Title
 				}
 			}
-			a.prepareNotice(cmd, r, conf)
+			a.prepareNotice(cmd, r, &conf)
 			rev, err := r.Edit(cmd.Context(), p.ID, e)
 			if err != nil {
 				return err

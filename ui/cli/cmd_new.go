@@ -49,7 +49,7 @@ second page with that title.`,
 					return err
 				}
 			}
-			a.prepareNotice(cmd, r, conf)
+			a.prepareNotice(cmd, r, &conf)
 			id, err := r.Create(cmd.Context(), as[0], body, msg)
 			if err != nil {
 				return err

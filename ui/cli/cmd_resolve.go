@@ -53,7 +53,7 @@ resolved content; fields not given come from the latest head (or REV).`,
 			if given {
 				res.Body = &body
 			}
-			a.prepareNotice(cmd, r, conf)
+			a.prepareNotice(cmd, r, &conf)
 			rev, err := r.Resolve(cmd.Context(), p.ID, res)
 			if err != nil {
 				return err

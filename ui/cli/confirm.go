@@ -22,6 +22,11 @@ const ExitUnconfirmed = 3
 type confirmFlags struct {
 	n       int
 	timeout time.Duration
+	// What wanted worked out, once: the wiki's default is a read of its
+	// settings, asked before the commit (prepareNotice) and after.
+	resolved         bool
+	want             int
+	wantFromSettings bool
 }
 
 func (c *confirmFlags) register(cmd *cobra.Command) {
@@ -32,10 +37,15 @@ func (c *confirmFlags) register(cmd *cobra.Command) {
 // wanted is how many confirmations a write asks for: --confirm, else the
 // wiki's default (fromWiki).
 func (c *confirmFlags) wanted(cmd *cobra.Command, r *wiki.Repo) (n int, fromWiki bool) {
-	if cmd.Flags().Changed("confirm") {
-		return c.n, false
+	if !c.resolved {
+		c.resolved = true
+		if cmd.Flags().Changed("confirm") {
+			c.want = c.n
+		} else {
+			c.want, c.wantFromSettings = r.ConfirmDefault(cmd.Context()), true
+		}
 	}
-	return r.ConfirmDefault(cmd.Context()), true
+	return c.want, c.wantFromSettings
 }
 
 // confirm waits, after a local commit, until the asked number of other
