@@ -232,6 +232,16 @@ func (s *Store) verifyAutoOutside(c *Checked) error {
 // outside the write transaction instead of inside it.
 const costlyMergeText = 1 << 20
 
+// part is a batch of some of c's revisions, stored as c says (shallow,
+// waiting, live ...); with keepOthers it leaves the non-revision blocks
+// its revisions do not use to another part. Every way a batch is split
+// goes through it, so that none of what c says is lost on the way.
+func (c *Checked) part(revs []pendingRev, keepOthers bool) *Checked {
+	p := *c
+	p.revs, p.keepOthers = revs, keepOthers
+	return &p
+}
+
 // splitAt splits a batch before its first automatic merge that must be
 // verified inside the transaction (a parent in the batch), when the batch
 // brings enough text for that to be costly: first holds every revision
@@ -256,8 +266,7 @@ func (c *Checked) splitAt() (first, rest *Checked, ok bool) {
 		if k == 0 {
 			continue
 		}
-		first = &Checked{revs: c.revs[:k], others: c.others, pre: c.pre, verified: c.verified, keepOthers: true, shallow: c.shallow, wait: c.wait, whole: c.whole}
-		rest = &Checked{revs: c.revs[k:], others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers, shallow: c.shallow, wait: c.wait, whole: c.whole}
+		first, rest = c.part(c.revs[:k], true), c.part(c.revs[k:], c.keepOthers)
 		return first, rest, true
 	}
 	return nil, nil, false

@@ -400,9 +400,7 @@ func (s *Store) splitSystem(ctx context.Context, c *Checked) (first, rest *Check
 	if err != nil || len(sys) == 0 || len(other) == 0 {
 		return nil, nil, false, err
 	}
-	first = &Checked{revs: sys, others: c.others, pre: c.pre, verified: c.verified, keepOthers: true, shallow: c.shallow, wait: c.wait, whole: c.whole}
-	rest = &Checked{revs: other, others: c.others, pre: c.pre, verified: c.verified, keepOthers: c.keepOthers, shallow: c.shallow, wait: c.wait, whole: c.whole}
-	return first, rest, true, nil
+	return c.part(sys, true), c.part(other, c.keepOthers), true, nil
 }
 
 // systemRevs splits a batch's revisions into those of system pages and
