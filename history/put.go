@@ -231,6 +231,7 @@ type writer struct {
 	ids        map[cid.Cid]int64   // row ids of the blocks stored, by CID
 	known      map[cid.Cid]int64   // row ids of the batch's blocks stored before
 	depths     map[cid.Cid]int     // and their delta depths
+	found      map[cid.Cid]int64   // row ids blockID found stored, by CID
 	looked     map[cid.Cid]bool    // the batch's blocks lookUpBatch asked about
 	pre        map[cid.Cid]encoded // from Checked.pre
 	now        time.Time           // the receiver's clock, for MaxClockDrift
@@ -539,19 +540,23 @@ func (w *writer) blockID(c cid.Cid) (int64, error) {
 	if id, ok := w.known[c]; ok {
 		return id, nil
 	}
+	if id, ok := w.found[c]; ok {
+		return id, nil
+	}
 	if w.looked[c] {
 		return 0, ErrNotFound // the common case of a sync: not worth formatting
 	}
 	// Remembered for the transaction (it holds the write lock; what it
 	// stores itself goes to ids): a live edit asked for its revision and
-	// body twice each, and for its parent.
+	// body twice each, and for its parent. Apart from known, whose
+	// entries have their depths (reuse relies on them).
 	id, err := blockID(w.q, c)
 	switch {
 	case err == nil:
-		if w.known == nil {
-			w.known = map[cid.Cid]int64{}
+		if w.found == nil {
+			w.found = map[cid.Cid]int64{}
 		}
-		w.known[c] = id
+		w.found[c] = id
 	case errors.Is(err, ErrNotFound):
 		w.looked[c] = true
 	}
