@@ -937,6 +937,13 @@ func (s *Store) planHistoryOf(ctx context.Context, plan *SyncPlan, pages []int64
 	return nil
 }
 
+// HoldsHeads says whether the store holds any revision at all.
+func (s *Store) HoldsHeads(ctx context.Context) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM heads)`).Scan(&n)
+	return n == 1, err
+}
+
 // HoldsPages says whether the store holds any page but the wiki's own
 // (settings, members): a replica that holds none asks for a shallow sync.
 func (s *Store) HoldsPages(ctx context.Context) (bool, error) {

@@ -254,3 +254,30 @@ func forgedMerge(t *testing.T, r *replica) cid.Cid {
 	}
 	return mb.Cid
 }
+
+// A new replica (no heads) is answered without our heads as keys: they
+// are compared with nothing, and reading them whole kept a node that had
+// just started from sending a join its first block for seconds. Its next
+// sync, which lists heads, reads them.
+func TestEmptyAskerIsAnsweredWithoutKeys(t *testing.T) {
+	asker, answerer := newReplica(t), newReplica(t)
+	answerer.addHistory(3, 2, "Theirs")
+	node := pipeNode(answerer)
+	s := runPipeSyncOf(t, asker, answerer, pipeNode(asker), node)
+	if s.askErr != nil || s.answerErr != nil {
+		t.Fatalf("sync: asker %v, answerer %v", s.askErr, s.answerErr)
+	}
+	if s.asked.Received != 6 || s.answered.Equal {
+		t.Fatalf("asker received %d revisions (equal %v), want 6", s.asked.Received, s.answered.Equal)
+	}
+	if node.heads.keys != nil {
+		t.Fatal("the answerer read its heads as keys for an asker that has none")
+	}
+	s = runPipeSyncOf(t, asker, answerer, pipeNode(asker), node)
+	if s.askErr != nil || s.answerErr != nil || !s.answered.Equal {
+		t.Fatalf("second sync: asker %v, answerer %v, equal %v", s.askErr, s.answerErr, s.answered.Equal)
+	}
+	if node.heads.keys == nil {
+		t.Fatal("the answerer compared heads without reading its own")
+	}
+}
