@@ -578,3 +578,48 @@ func TestABranchFromBelowTheBoundaryCountsOnceTheHistoryCame(t *testing.T) {
 		})
 	}
 }
+
+// A shallow plan of more pages than it plans at a time is planned as it
+// goes out, in parts: the wiki's own pages still go first (a receiver
+// checks every other page's author against them), every other page goes
+// once, as its anchor and its head, and the peer's heads are left out.
+func TestShallowPlanInParts(t *testing.T) {
+	ctx := context.Background()
+	src := historytest.NewStore(t, history.Options{VerifyAuto: acceptAuto})
+	b := historytest.NewBuilder(t, src)
+	const pages = 2500 // parts of 1,024 pages
+	var known cid.Cid
+	heads := map[cid.Cid]bool{}
+	for i := range pages {
+		title := fmt.Sprintf("P%d", i)
+		g := b.Put(cid.Undef, title, "one\n")
+		h := b.Put(g, title, "two\n", g)
+		heads[h] = true
+		if i == pages/2 {
+			known = h
+		}
+	}
+	sys := systemPage(t, src, "settings") // after every other page
+	plan, err := src.PlanShallow(ctx, []cid.Cid{known}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Revisions() >= 2*pages {
+		t.Fatalf("the plan was whole before it went out (%d blocks)", plan.Revisions())
+	}
+	got := planCIDs(t, src, plan)
+	if len(got) == 0 || got[0] != sys {
+		t.Fatalf("the wiki's own page does not go first")
+	}
+	seen := map[cid.Cid]bool{}
+	for _, c := range got {
+		if seen[c] {
+			t.Fatalf("%s goes twice", c)
+		}
+		seen[c] = true
+		delete(heads, c)
+	}
+	if len(got) != 1+2*(pages-1) || plan.Anchors != pages-1 || len(heads) != 1 || !heads[known] {
+		t.Fatalf("%d blocks, %d anchors, %d heads left out; want %d, %d and the peer's one", len(got), plan.Anchors, len(heads), 1+2*(pages-1), pages-1)
+	}
+}

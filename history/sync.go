@@ -77,18 +77,20 @@ type SyncPlan struct {
 	// Unknown are the peer's heads this store does not hold.
 	Unknown []cid.Cid
 	// Anchors counts the pages sent shallow (see PlanShallow): of revs,
-	// anchors are genesis blocks sent alone, without their bodies.
+	// anchors are genesis blocks sent alone, without their bodies. Of a
+	// plan planned as it goes out, those planned so far.
 	Anchors int
 	anchors idSet
 	// rest, while set, plans the next part of the plan onto revs and
 	// says whether that was the last: a long plan goes out as it is
-	// planned (PlanDeepen), its first blocks not kept waiting for its
-	// last pages' planning.
+	// planned (PlanDeepen, PlanShallow), its first blocks not kept
+	// waiting for its last pages' planning.
 	rest func(ctx context.Context) (last bool, err error)
 }
 
 // Revisions is how many revisions the plan sends: of one planned as it
-// goes out (PlanDeepen), those planned so far, all once it is sent.
+// goes out (PlanDeepen, PlanShallow), those planned so far, all once it
+// is sent.
 func (p *SyncPlan) Revisions() int { return len(p.revs) }
 
 // more plans the next part of a plan planned as it goes out, and says
@@ -228,8 +230,8 @@ func (r *pageHeadsRead) heads(ph pageHeads) []int64 { return r.revs[ph.lo:ph.hi]
 // names), ordered by page, a row a head: about 40 bytes a page, where
 // maps of each page's heads and of every head's CID took several times
 // as much.
-func (s *Store) readPageHeads(ctx context.Context, query string) (*pageHeadsRead, error) {
-	rows, err := s.db.QueryContext(ctx, query)
+func (s *Store) readPageHeads(ctx context.Context, query string, args ...any) (*pageHeadsRead, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -760,7 +760,14 @@ func (n *Node) headsToCompare(ctx context.Context, theirs []cid.Cid, sum []byte)
 // answerPlan sends the asker what plan says it lacks and END (with our
 // heads mine when end.Want > 0), then, when it wants, takes its push.
 func (n *Node) answerPlan(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResult, plan *history.SyncPlan, end endMsg, mine []cid.Cid) error {
-	if err := n.sendPlan(ctx, fc, plan, end, mine); err != nil {
+	planned := plan.Revisions()
+	err := n.sendPlan(ctx, fc, plan, end, mine)
+	// A plan planned as it goes out (PlanShallow) was charged for its
+	// first part: the rest is charged once sent, or cut short.
+	if more := plan.Revisions() - planned; more > 0 {
+		n.work.charge(p, more, time.Now())
+	}
+	if err != nil {
 		return err
 	}
 	res.Sent = plan.Revisions()
