@@ -125,6 +125,9 @@ func (n *Node) maybeDeepen(ctx context.Context, p peer.ID) int {
 		d.running = false
 		d.mu.Unlock()
 	}()
+	if len(n.cfg.Listen) == 0 {
+		n.dropKeys()
+	}
 	start := time.Now()
 	got, err := n.deepen(ctx, p)
 	if errors.Is(err, errNoHistory) {
