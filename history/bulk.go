@@ -147,6 +147,7 @@ func (b *Bulk) restore() {
 	if _, err := b.conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA temp_store = DEFAULT; PRAGMA wal_autocheckpoint = %d; PRAGMA cache_size = %d`, b.autoCheckpoint, b.cacheSize)); err != nil {
 		b.conn.Raw(func(any) error { return driver.ErrBadConn }) // not back into the pool
 	}
+	releaseFreed() // the page cache it had
 }
 
 // Put stores a batch that passed Check, with Put's verification; its
