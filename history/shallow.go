@@ -974,11 +974,11 @@ func (s *Store) planHistoryOf(ctx context.Context, plan *SyncPlan, pages []int64
 	return nil
 }
 
-// HoldsHeads says whether the store holds any revision at all.
-func (s *Store) HoldsHeads(ctx context.Context) (bool, error) {
+// HeadCount returns how many heads the store holds, of every page.
+func (s *Store) HeadCount(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM heads)`).Scan(&n)
-	return n == 1, err
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM heads`).Scan(&n)
+	return n, err
 }
 
 // HoldsPages says whether the store holds any page but the wiki's own

@@ -716,6 +716,13 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 	if end.Want > 0 {
 		// The heads it lacks, and the positions of its list that are
 		// not heads here: the asker's plan needs our heads.
+		if hs.heads == nil {
+			ks, err := n.localKeys(ctx)
+			if err != nil {
+				return err
+			}
+			hs = ks.heads()
+		}
 		listed := make(map[string]int, len(theirs))
 		for i, c := range theirs {
 			listed[c.KeyString()] = i
@@ -737,18 +744,17 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 	return n.answerPlan(ctx, fc, p, res, plan, end, mine)
 }
 
-// headsToCompare returns our heads for an answer to a HELLO listing
-// theirs (with their sum), and whether the two sets are equal. A new
-// replica lists no heads: nothing of ours is compared with them, nor
-// sent back (it lacks every head, and we lack none of its), so unless we
-// hold none either its answer does not wait for our heads as keys, which
-// a node reads whole once after it starts (1-3 s for 100,000 heads, all
-// of it before a join's first block), and sorts.
+// headsToCompare says whether our heads are the HELLO's list theirs
+// (with their sum), and returns them when it had to read them. The list
+// of a new replica (a join lists its wiki's two system pages, or none)
+// is much shorter than our head set: told by counting our heads, its
+// answer does not wait for our heads as keys, which a node reads whole
+// once after it starts (1-3 s for 100,000 heads, all of it before a
+// join's first block) and sorts. The answer reads them later only if
+// the asker lists heads we lack (see answer).
 func (n *Node) headsToCompare(ctx context.Context, theirs []cid.Cid, sum []byte) (headList, bool, error) {
-	if len(theirs) == 0 {
-		if holds, err := n.store.HoldsHeads(ctx); err != nil || holds {
-			return headList{}, false, err
-		}
+	if count, err := n.store.HeadCount(ctx); err != nil || count != len(theirs) {
+		return headList{}, false, err
 	}
 	ks, err := n.localKeys(ctx)
 	if err != nil {

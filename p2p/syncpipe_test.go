@@ -255,29 +255,44 @@ func forgedMerge(t *testing.T, r *replica) cid.Cid {
 	return mb.Cid
 }
 
-// A new replica (no heads) is answered without our heads as keys: they
-// are compared with nothing, and reading them whole kept a node that had
-// just started from sending a join its first block for seconds. Its next
-// sync, which lists heads, reads them.
-func TestEmptyAskerIsAnsweredWithoutKeys(t *testing.T) {
+// A new replica is answered without our heads as keys: it lists a few
+// heads (a join lists its wiki's system pages, which we hold older
+// revisions of), none of which we lack, so nothing of ours is compared
+// with them nor sent back, and reading them whole kept a node that had
+// just started from sending a join its first block for seconds. A sync
+// whose list could equal our heads, or names a head we lack, reads them.
+func TestNewReplicaIsAnsweredWithoutKeys(t *testing.T) {
 	asker, answerer := newReplica(t), newReplica(t)
+	shared := answerer.addHistory(1, 1, "Shared")
+	synced(t, asker, answerer) // the asker holds the page's first revision
+	answerer.edit(shared[0], "a later version\n")
 	answerer.addHistory(3, 2, "Theirs")
 	node := pipeNode(answerer)
 	s := runPipeSyncOf(t, asker, answerer, pipeNode(asker), node)
 	if s.askErr != nil || s.answerErr != nil {
 		t.Fatalf("sync: asker %v, answerer %v", s.askErr, s.answerErr)
 	}
-	if s.asked.Received != 6 || s.answered.Equal {
-		t.Fatalf("asker received %d revisions (equal %v), want 6", s.asked.Received, s.answered.Equal)
+	if s.asked.Received != 7 || s.answered.Equal {
+		t.Fatalf("asker received %d revisions (equal %v), want 7", s.asked.Received, s.answered.Equal)
 	}
 	if node.heads.keys != nil {
-		t.Fatal("the answerer read its heads as keys for an asker that has none")
+		t.Fatal("the answerer read its heads as keys for a list that could not equal them")
 	}
 	s = runPipeSyncOf(t, asker, answerer, pipeNode(asker), node)
 	if s.askErr != nil || s.answerErr != nil || !s.answered.Equal {
 		t.Fatalf("second sync: asker %v, answerer %v, equal %v", s.askErr, s.answerErr, s.answered.Equal)
 	}
 	if node.heads.keys == nil {
-		t.Fatal("the answerer compared heads without reading its own")
+		t.Fatal("the answerer told equal heads without reading its own")
+	}
+	// A head the answerer lacks: its heads go back in END.
+	asker.addHistory(1, 1, "Ours")
+	node = pipeNode(answerer)
+	s = runPipeSyncOf(t, asker, answerer, pipeNode(asker), node)
+	if s.askErr != nil || s.answerErr != nil || s.answered.Received != 1 || s.asked.Received != 0 {
+		t.Fatalf("third sync: asker %v, answerer %v; answerer received %d, asker %d", s.askErr, s.answerErr, s.answered.Received, s.asked.Received)
+	}
+	if !sameHeads(asker.heads(), answerer.heads()) {
+		t.Fatal("heads differ after the third sync")
 	}
 }

@@ -96,7 +96,8 @@ func (w *workBudget) charge(p peer.ID, units int, now time.Time) {
 
 // lookups is how many of theirs planning a sync must look up in the
 // database: those not among ours. Both are sorted by bytes, as head sets
-// are; a peer whose heads are not pays for them all.
+// are; a peer whose heads are not pays for them all, and so does one
+// answered without our heads read (ours nil: see headsToCompare).
 func lookups(theirs, ours []cid.Cid) int {
 	n, j := 0, 0
 	for _, c := range theirs {
