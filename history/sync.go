@@ -648,28 +648,59 @@ func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows, err = p.tx.Query(`SELECT id, cid, enc, base, depth, size, data FROM blocks WHERE id IN (SELECT value FROM json_each(?))`, idList(ids))
+	// The blocks, then the delta bases they name that are not among
+	// them, a level a query: a page's current version is mostly a delta
+	// of its parent's body, itself one of the genesis's, and reading the
+	// bases a row a query was a quarter of a shallow join's answer.
+	for depth := 0; len(ids) > 0 && depth <= deltaMaxDepth; depth++ {
+		if ids, err = p.prefetchBlocks(ids); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prefetchBlocks reads the rows of blocks ids into p.rows (up to
+// planPrefetchBytes) and returns the delta bases they name that are not
+// there yet.
+func (p *planReader) prefetchBlocks(ids []int64) ([]int64, error) {
+	rows, err := p.tx.Query(`SELECT id, cid, enc, base, depth, size, data FROM blocks WHERE id IN (SELECT value FROM json_each(?))`, idList(ids))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	var bases []int64
 	for rows.Next() {
 		var r storedRow
 		var id int64
 		var cb []byte
 		if err := rows.Scan(&id, &cb, &r.enc, &r.base, &r.depth, &r.size, &r.data); err != nil {
-			return err
+			return nil, err
 		}
 		if r.cid, err = cid.Cast(cb); err != nil {
-			return fmt.Errorf("block #%d: %w", id, err)
+			return nil, fmt.Errorf("block #%d: %w", id, err)
 		}
 		if p.rowsBytes+len(r.data) > planPrefetchBytes {
 			continue // read again when it is sent
 		}
 		p.rowsBytes += len(r.data)
 		p.rows[id] = r
+		if isDeltaEnc(r.enc) && r.base.Valid {
+			bases = append(bases, r.base.Int64)
+		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := bases[:0]
+	seen := make(map[int64]bool, len(bases))
+	for _, b := range bases {
+		if _, ok := p.rows[b]; !ok && !seen[b] {
+			seen[b] = true
+			out = append(out, b)
+		}
+	}
+	return out, nil
 }
 
 func (p *planReader) begin(ctx context.Context) error {
