@@ -20,3 +20,17 @@ func SendPlanHeld(s *Store, plan *SyncPlan) (SendHeld, error) {
 	err := s.SendPlanPacked(context.Background(), plan, func(Packed) error { return nil })
 	return h, err
 }
+
+// SendPlanDuring sends plan packed, running during once the block
+// numbered at has gone out, and returns the CIDs sent.
+func SendPlanDuring(s *Store, plan *SyncPlan, at int, during func()) ([]Packed, error) {
+	var sent []Packed
+	err := s.SendPlanPacked(context.Background(), plan, func(p Packed) error {
+		sent = append(sent, p)
+		if len(sent) == at {
+			during()
+		}
+		return nil
+	})
+	return sent, err
+}

@@ -623,3 +623,43 @@ func TestShallowPlanInParts(t *testing.T) {
 		t.Fatalf("%d blocks, %d anchors, %d heads left out; want %d, %d and the peer's one", len(got), plan.Anchors, len(heads), 1+2*(pages-1), pages-1)
 	}
 }
+
+// A page edited while a shallow plan goes out, in a part planned after
+// the edit, goes out with its new head: the part is read in a read
+// transaction begun after it was planned (one begun before could not
+// find the new head, and the whole send failed).
+func TestShallowPlanInPartsWhileEdited(t *testing.T) {
+	ctx := context.Background()
+	src := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, src)
+	const pages = 1200
+	var late, lateHead cid.Cid
+	for i := range pages {
+		title := fmt.Sprintf("P%d", i)
+		g := b.Put(cid.Undef, title, "one\n")
+		h := b.Put(g, title, "two\n", g)
+		if i == pages-10 {
+			late, lateHead = g, h
+		}
+	}
+	plan, err := src.PlanShallow(ctx, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var edit cid.Cid
+	// Block 2,010: past the read transaction begun at 2,000 blocks,
+	// before the second part (from block 2,048) is planned.
+	sent, err := history.SendPlanDuring(src, plan, 2010, func() {
+		edit = b.Put(late, "P late", "three\n", lateHead)
+	})
+	if err != nil {
+		t.Fatalf("the send failed: %v", err)
+	}
+	found := false
+	for _, p := range sent {
+		found = found || p.Cid == edit
+	}
+	if !found {
+		t.Fatal("the page edited during the send went out without its new head")
+	}
+}

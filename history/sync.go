@@ -498,18 +498,23 @@ func (s *Store) sendPlan(ctx context.Context, plan *SyncPlan, pack bool, emit fu
 	var lastPage int64 = -1
 	prefetched := 0 // plan.revs[:prefetched] were read ahead
 	for i := 0; ; i++ {
+		// A part planned now may name revisions committed since the
+		// read transaction began (a shallow plan's heads): it is read in
+		// a new one.
+		fresh := false
 		if i == len(plan.revs) {
 			if more, err := plan.more(ctx); err != nil {
 				return err
 			} else if !more {
 				break
 			}
+			fresh = true
 		}
 		rev := plan.revs[i]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if i%planReadTx == 0 {
+		if i%planReadTx == 0 || fresh {
 			if err := rd.begin(ctx); err != nil {
 				return err
 			}
