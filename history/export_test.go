@@ -29,3 +29,11 @@ func PutAsBefore(s *Store, blocks []Block) (*PutResult, error) {
 
 // ReceivedPending reports whether received batches wait for an fsync.
 func ReceivedPending(s *Store) bool { return s.lazy.pending.Load() }
+
+// SetGroupLogBytes sets the log size a sync's groups checkpoint past, and
+// returns what puts it back.
+func SetGroupLogBytes(n int64) func() {
+	old := groupLogBytes
+	groupLogBytes = n
+	return func() { groupLogBytes = old }
+}
