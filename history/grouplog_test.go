@@ -31,14 +31,7 @@ func TestGroupsBoundTheLog(t *testing.T) {
 		}
 		b.Put(cid.Undef, fmt.Sprintf("P%d", i), string(body)+"\n")
 	}
-	plan, err := src.PlanSync(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var packed []history.Packed
-	if err := src.SendPlanPacked(ctx, plan, func(p history.Packed) error { packed = append(packed, p); return nil }); err != nil {
-		t.Fatal(err)
-	}
+	packed := wholePacked(t, src)
 	dst := historytest.NewStore(t, history.Options{})
 	u := history.NewUnpacker()
 	largest := int64(0)

@@ -20,14 +20,7 @@ import (
 func packedCopy(t *testing.T, src *history.Store) (*history.Store, []history.Packed) {
 	t.Helper()
 	ctx := context.Background()
-	plan, err := src.PlanSync(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sent []history.Packed
-	if err := src.SendPlanPacked(ctx, plan, func(p history.Packed) error { sent = append(sent, p); return nil }); err != nil {
-		t.Fatal(err)
-	}
+	sent := wholePacked(t, src)
 	dst := historytest.NewStore(t, history.Options{})
 	u := history.NewUnpacker()
 	for i := 0; i < len(sent); i += 300 {

@@ -162,12 +162,23 @@ func BenchmarkStoreShallowPacked(b *testing.B) {
 }
 
 // sendPacked is the packed stream of plan.
-func sendPacked(b *testing.B, from *history.Store, plan *history.SyncPlan) []history.Packed {
+func sendPacked(tb testing.TB, from *history.Store, plan *history.SyncPlan) []history.Packed {
+	tb.Helper()
 	var packed []history.Packed
 	if err := from.SendPlanPacked(context.Background(), plan, func(p history.Packed) error { packed = append(packed, p); return nil }); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return packed
+}
+
+// wholePacked is the packed stream of all of from, as a full sync sends it.
+func wholePacked(tb testing.TB, from *history.Store) []history.Packed {
+	tb.Helper()
+	plan, err := from.PlanSync(context.Background(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sendPacked(tb, from, plan)
 }
 
 // openEmpty opens an empty store of wiki that takes every automatic
