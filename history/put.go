@@ -246,6 +246,7 @@ type writer struct {
 	shallowed  bool                // this batch added or removed shallow rows
 	leftSearch bool                // this batch left search rows for later (searchlater.go)
 	live       bool                // from Checked.live: a live edit (Checked.Live)
+	pageRevs   map[int64]int       // revisions this writer stored, by page row id
 	boundary   map[int64]int64     // a shallow page's lowest boundary height, 0: none (shallow.go)
 	settle     map[int64]bool      // pages whose last boundary this batch linked (shallow.go)
 	anchors    map[cid.Cid]bool    // shallow pages' anchors this writer stored (shallow.go)
@@ -906,6 +907,10 @@ func (w *writer) putRevision(p pendingRev) error {
 	w.rows.revisions = append(w.rows.revisions, []any{id, pageID, rev.Height, rev.Time, bodyID, rev.IsAuto(), author})
 	w.revs[c] = revRow{id: id, page: pageID, height: int64(rev.Height), time: rev.Time, body: bodyID, void: void}
 	w.q.overlay.revs[c] = rev
+	if w.pageRevs == nil {
+		w.pageRevs = map[int64]int{}
+	}
+	w.pageRevs[pageID]++
 	for _, pid := range parentIDs {
 		w.rows.parents = append(w.rows.parents, []any{id, pid})
 		w.rows.oldHeads = append(w.rows.oldHeads, pid)

@@ -498,15 +498,10 @@ func (w *writer) lineBelow(c cid.Cid, rev *Revision, page int64) bool {
 		return false
 	}
 	// What this writer stored is in the overlay (w.revs also caches
-	// revisions read).
+	// revisions read); pageRevs counts it by page, where counting the
+	// overlay cost a pass over the batch for each page linked.
 	stored := w.q.overlay.revs
-	n, pg := 0, rev.PageID(c)
-	for x, pr := range stored {
-		if pr.PageID(x) == pg {
-			n++
-		}
-	}
-	if n != int(rev.Height) {
+	if w.pageRevs[page] != int(rev.Height) {
 		return false
 	}
 	x, h := c, int64(rev.Height)
