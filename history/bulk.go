@@ -52,6 +52,8 @@ type Bulk struct {
 	// leftSearch says a batch left search rows for later (counted at
 	// Commit: see searchState).
 	leftSearch bool
+	// group: one of a sync's groups (BeginGroup), which bound the log.
+	group bool
 }
 
 // BulkResult says what a Bulk stored.
@@ -80,7 +82,11 @@ func (s *Store) BeginBulk(ctx context.Context) (*Bulk, error) {
 // what it wrote (6 GB for a 300 MB shallow replica of 100,000 pages). A
 // group of groupBlocks blocks writes them once for sixteen batches.
 func (s *Store) BeginGroup(ctx context.Context) (*Bulk, error) {
-	return s.beginBulk(ctx, groupCacheKiB)
+	b, err := s.beginBulk(ctx, groupCacheKiB)
+	if b != nil {
+		b.group = true
+	}
+	return b, err
 }
 
 // GroupBlocks is about how many blocks a group (BeginGroup) should take
@@ -212,7 +218,7 @@ func (b *Bulk) Commit(ctx context.Context) (*BulkResult, error) {
 	s.authors.addAll(b.authorIDs)
 	endLazy(b.conn)
 	b.restore()
-	if b.cacheKiB == groupCacheKiB {
+	if b.group {
 		b.boundLog(ctx)
 	}
 	b.conn.Close() // back to the pool, for compact
