@@ -35,9 +35,9 @@ revisions comes whole, in one exchange). The search index of what a join
 brings is built by the first search (with progress), sync or serve: no
 search misses a page. With --shallow, join stops after the current
 versions, as soon as every page can be read: the replica syncs as any
-other, and its history comes only with 'peerwiki sync --unshallow'. With --no-sync, join
-only makes the replica and keeps the invite: the first 'peerwiki sync' or
-'serve' redeems it, then syncs.
+other, and its history comes only with 'peerwiki sync --unshallow'. With
+--no-sync, join only makes the replica and keeps the invite: the first
+'peerwiki sync' or 'serve' redeems it, then syncs.
 
 If the code is fine but no peer answers, the replica is still made and the
 invite kept: the next 'peerwiki sync' or 'peerwiki serve' redeems it. An

@@ -21,9 +21,9 @@ const makeWayNice = 10
 // 3.4-3.5 and 8-9 ms with it out of the way). The command itself ends a
 // moment later only when the machine is busy. A write that waits for
 // confirmations makes way once it has them: until then the command's
-// requests to the node are on the confirmation's way. Linux keeps a nice value a
-// thread, so every thread of the process is set; threads started later
-// inherit it. Failing changes nothing but the timing.
+// requests to the node are on the confirmation's way. Linux keeps a nice
+// value a thread, so every thread of the process is set; threads started
+// later inherit it. Failing changes nothing but the timing.
 func makeWay() {
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
