@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -208,26 +207,20 @@ func streamPagesJSON(w io.Writer, each func(func(wiki.PageInfo) error) error, ed
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
-		var elem bytes.Buffer
-		enc := json.NewEncoder(&elem)
-		enc.SetIndent("  ", "  ")
-		enc.SetEscapeHTML(false)
+		var elem []byte
 		for batch := range batches {
 			for _, p := range batch {
 				if writeErr != nil {
 					break
 				}
-				elem.Reset()
-				if writeErr = enc.Encode(pageToJSON(p, editing[p.ID.String()])); writeErr == nil {
-					sep := ",\n  "
-					if n == 0 {
-						sep = "[\n  "
-					}
-					n++
-					bw.WriteString(sep)
-					_, writeErr = bw.Write(bytes.TrimSuffix(elem.Bytes(), []byte("\n")))
+				pj := pageToJSON(p, editing[p.ID.String()])
+				sep := ",\n  "
+				if n == 0 {
+					sep = "[\n  "
 				}
-				if writeErr != nil {
+				n++
+				elem = appendPageElem(append(elem[:0], sep...), &pj)
+				if _, writeErr = bw.Write(elem); writeErr != nil {
 					close(failed)
 				}
 			}
