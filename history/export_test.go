@@ -37,3 +37,11 @@ func SetGroupLogBytes(n int64) func() {
 	groupLogBytes = n
 	return func() { groupLogBytes = old }
 }
+
+// SetSplitPagesAt changes how many pages EachPage reads in halves, for
+// tests; the returned func restores it.
+func SetSplitPagesAt(n int64) func() {
+	old := splitPagesAt
+	splitPagesAt = n
+	return func() { splitPagesAt = old }
+}

@@ -65,24 +65,16 @@ func (s *Store) Pages(ctx context.Context) ([]PageRow, error) {
 // sorts (spilling to a temporary file when it must), so a list of any
 // length costs the same memory. Only pages with several heads cost a
 // query of their own. An error from fn stops the walk and is returned.
+//
+// A long list is read in two halves of the page ids, each sorted by its
+// own connection on its own goroutine, and merged: SQLite's sort, its key
+// function and the rows' block look-ups are nearly all of the walk's time
+// (0.8 s of CPU at 100,000 pages, before the first page when sorted as
+// one), and two cores do it in about half. The halves are read in two
+// read transactions, a moment apart: a page's row is as one of them saw
+// it, as a page's heads already were (read on demand, after its row).
 func (s *Store) EachPage(ctx context.Context, fn func(p PageRow, heads []cid.Cid) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+pageCols+` ORDER BY pw_title_key(p.title), p.title, pb.cid`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p PageRow
-		var pid, rid []byte
-		if err := rows.Scan(&pid, &rid, &p.Title, &p.Deleted, &p.Policy, &p.Heads, &p.Versions, &p.Created, &p.Updated); err != nil {
-			return err
-		}
-		if p.ID, err = cid.Cast(pid); err != nil {
-			return err
-		}
-		if p.Rev, err = cid.Cast(rid); err != nil {
-			return err
-		}
+	emit := func(p PageRow, pid []byte) error {
 		// The page row's rev is its latest head: a page of one head needs
 		// no more.
 		heads := []cid.Cid{p.Rev}
@@ -93,7 +85,149 @@ func (s *Store) EachPage(ctx context.Context, fn func(p PageRow, heads []cid.Cid
 			}
 			heads = m[p.ID]
 		}
-		if err := fn(p, heads); err != nil {
+		return fn(p, heads)
+	}
+	mid, err := s.pageSplit(ctx)
+	if err != nil {
+		return err
+	}
+	if mid == 0 {
+		return s.eachPageSorted(ctx, "", nil, func(r sortedPage) error { return emit(r.row, r.row.ID.Bytes()) })
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	halves := [2]chan []sortedPage{make(chan []sortedPage, 2), make(chan []sortedPage, 2)}
+	errs := make(chan error, 2)
+	for i, where := range []string{` AND p.id < ?`, ` AND p.id >= ?`} {
+		go func() {
+			defer close(halves[i])
+			const batch = 256
+			var b []sortedPage
+			err := s.eachPageSorted(ctx, where, []any{mid}, func(r sortedPage) error {
+				r.key = TitleOrderKey(r.row.Title)
+				if b = append(b, r); len(b) == batch {
+					select {
+					case halves[i] <- b:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+					b = make([]sortedPage, 0, batch)
+				}
+				return nil
+			})
+			if err == nil && len(b) > 0 {
+				select {
+				case halves[i] <- b:
+				case <-ctx.Done():
+					err = ctx.Err()
+				}
+			}
+			errs <- err
+		}()
+	}
+	// The merge: the next page of each half, by (title key, title, id).
+	var next [2][]sortedPage
+	more := func(i int) {
+		if len(next[i]) == 0 {
+			next[i] = <-halves[i] // nil once the half is done
+		}
+	}
+	walk := func() error {
+		for {
+			more(0)
+			more(1)
+			var i int
+			switch {
+			case len(next[0]) == 0 && len(next[1]) == 0:
+				return nil
+			case len(next[0]) == 0:
+				i = 1
+			case len(next[1]) == 0:
+				i = 0
+			case next[1][0].before(&next[0][0]):
+				i = 1
+			}
+			r := next[i][0]
+			next[i] = next[i][1:]
+			if err := emit(r.row, r.row.ID.Bytes()); err != nil {
+				return err
+			}
+		}
+	}
+	err = walk()
+	cancel() // the halves stop, if fn stopped the walk
+	for range halves {
+		if e := <-errs; err == nil && e != nil {
+			err = e
+		}
+	}
+	for _, h := range halves {
+		for range h { // drained, so that no half waits to send
+		}
+	}
+	return err
+}
+
+// splitPagesAt is how many pages a list must have to be read in halves.
+var splitPagesAt int64 = 20000
+
+// pageSplit returns the page id at which EachPage splits the list, or 0
+// to read it whole.
+func (s *Store) pageSplit(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM pages`).Scan(&n); err != nil {
+		return 0, err
+	}
+	if n < splitPagesAt {
+		return 0, nil
+	}
+	var mid int64
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM pages ORDER BY id LIMIT 1 OFFSET ?`, n/2).Scan(&mid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil // fewer pages than counted a moment ago
+	}
+	return mid, err
+}
+
+// sortedPage is a page row in EachPage's order, with its title's key.
+type sortedPage struct {
+	row PageRow
+	key []byte
+}
+
+// before orders pages as EachPage lists them.
+func (a *sortedPage) before(b *sortedPage) bool {
+	if c := bytes.Compare(a.key, b.key); c != 0 {
+		return c < 0
+	}
+	if a.row.Title != b.row.Title {
+		return a.row.Title < b.row.Title
+	}
+	return bytes.Compare(a.row.ID.Bytes(), b.row.ID.Bytes()) < 0
+}
+
+// eachPageSorted calls fn for the pages the condition where (on p, with
+// args) selects, in EachPage's order, without their keys.
+func (s *Store) eachPageSorted(ctx context.Context, where string, args []any, fn func(sortedPage) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+pageCols+where+` ORDER BY pw_title_key(p.title), p.title, pb.cid`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r sortedPage
+		p := &r.row
+		var pid, rid []byte
+		if err := rows.Scan(&pid, &rid, &p.Title, &p.Deleted, &p.Policy, &p.Heads, &p.Versions, &p.Created, &p.Updated); err != nil {
+			return err
+		}
+		if p.ID, err = cid.Cast(pid); err != nil {
+			return err
+		}
+		if p.Rev, err = cid.Cast(rid); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
 			return err
 		}
 	}

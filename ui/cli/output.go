@@ -184,8 +184,13 @@ func cidStrings(cs []cid.Cid) []string {
 }
 
 func pageToJSON(p wiki.PageInfo, editing []editor) pageJSON {
-	out := pageJSON{ID: p.ID.String(), Title: p.Title, Rev: p.Rev.String(), Heads: cidStrings(p.Heads),
-		Conflict: p.Conflict, Deleted: p.Deleted, Policy: p.Policy, Updated: stamp(p.Updated), Created: stamp(p.Created)}
+	out := pageJSON{ID: p.ID.String(), Title: p.Title, Rev: p.Rev.String(), Conflict: p.Conflict, Deleted: p.Deleted,
+		Policy: p.Policy, Updated: stamp(p.Updated), Created: stamp(p.Created)}
+	if len(p.Heads) == 1 && p.Heads[0].Equals(p.Rev) {
+		out.Heads = []string{out.Rev} // most pages: not encoded twice
+	} else {
+		out.Heads = cidStrings(p.Heads)
+	}
 	for _, e := range editing {
 		out.Editing = append(out.Editing, editorJSON{PeerID: e.PeerID, Name: e.Name, Since: stamp(e.Since)})
 	}
