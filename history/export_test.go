@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/ipfs/go-cid"
 )
@@ -44,4 +45,12 @@ func SetSplitPagesAt(n int64) func() {
 	old := splitPagesAt
 	splitPagesAt = n
 	return func() { splitPagesAt = old }
+}
+
+// SetIndexChunkTime changes how long IndexPending spends on a chunk, for
+// tests; the returned func restores it.
+func SetIndexChunkTime(d time.Duration) func() {
+	old := indexChunkTime
+	indexChunkTime = d
+	return func() { indexChunkTime = old }
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -274,5 +275,57 @@ func TestLiveEditsKeepDeltaChainsShort(t *testing.T) {
 				t.Fatalf("revision %d's body reads back as %q (%v)", i, text, err)
 			}
 		}
+	}
+}
+
+// Indexing a long backlog (a serve that starts after a large import)
+// lets a writer that waits its turn in between two chunks: a member's
+// edit, or the redemption of a joiner's invite, does not wait for the
+// whole backlog (it waited past the joiner's deadline), nor fail as busy.
+func TestIndexPendingLetsWritersIn(t *testing.T) {
+	ctx := context.Background()
+	defer history.SetIndexChunkTime(time.Millisecond)()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	var all []history.Block
+	for i := range 2000 {
+		_, blocks := b.Batch(cid.Undef, fmt.Sprintf("Backlog %d", i), strings.Repeat(fmt.Sprintf("words of page %d ", i), 40))
+		all = append(all, blocks...)
+	}
+	if _, err := s.Put(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	edited := make(chan error, 1)
+	indexed := make(chan error, 1)
+	go func() {
+		first := true
+		_, err := s.IndexPending(ctx, func(done, total int) {
+			if first { // one chunk done: a writer comes along
+				first = false
+				go func() {
+					_, blocks := b.Batch(cid.Undef, "Written meanwhile", "text")
+					_, err := s.Put(ctx, blocks)
+					edited <- err
+				}()
+			}
+		})
+		indexed <- err
+	}()
+	select {
+	case err := <-edited:
+		if err != nil {
+			t.Fatalf("a write during the indexing: %v", err)
+		}
+	case err := <-indexed:
+		t.Fatalf("the indexing ended (%v) before the write waiting for its turn was let in", err)
+	}
+	if n, err := s.SearchPending(ctx); err != nil || n == 0 {
+		t.Fatalf("the write waited for the whole backlog: %d pages pending after it (%v)", n, err)
+	}
+	if err := <-indexed; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.SearchPending(ctx); err != nil || n != 0 {
+		t.Fatalf("%d pages left unindexed (%v)", n, err)
 	}
 }
