@@ -2,11 +2,15 @@ package history
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/ipfs/go-cid"
 )
 
 // A one-shot sync of a large wiki with nothing new spent most of its time
@@ -85,4 +89,59 @@ func (s *Store) CurrentKeySum(ctx context.Context) (KeySum, bool, error) {
 		return KeySum{}, false, err
 	}
 	return k, now == k.State, nil
+}
+
+// Instance returns the store's instance id: random, made by the first
+// call with create set, and kept in meta. It tells a file saved beside
+// one database (p2p's saved key set) from one another database left
+// there; a copy of the file shares it, as it shares the rows it was
+// copied with.
+func (s *Store) Instance(ctx context.Context, create bool) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'instance'`).Scan(&v)
+	if err == nil || !errors.Is(err, sql.ErrNoRows) || !create {
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+		return v, err
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO meta(key, value) VALUES('instance', ?)`, hex.EncodeToString(b[:])); err != nil {
+		return "", err
+	}
+	return s.Instance(ctx, false)
+}
+
+// BlockCIDs returns the CIDs of the blocks with the given row ids (those
+// that exist), in one query.
+func (s *Store) BlockCIDs(ctx context.Context, ids []int64) (map[int64]cid.Cid, error) {
+	out := make(map[int64]cid.Cid, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, cid FROM blocks WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			return nil, err
+		}
+		c, err := cid.Cast(b)
+		if err != nil {
+			return nil, fmt.Errorf("block #%d: %w", id, err)
+		}
+		out[id] = c
+	}
+	return out, rows.Err()
 }

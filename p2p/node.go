@@ -168,16 +168,27 @@ type Node struct {
 	// indexing serialises indexPending.
 	indexing sync.Mutex
 	keySum   *history.KeySum // keysum.go: to record at Close
-	inbound  map[peer.ID]*inboundSync
-	work     *workBudget
-	wanted   map[peer.ID]*syncTrigger
-	fromNet  map[cid.Cid]bool // revisions from peers: true if by gossip
-	found    map[peer.ID]bool
-	subs     []chan Event
-	wake     chan struct{} // nudges the commit watcher
-	ownWAL   walState      // the write-ahead log as this node's last store left it (watch.go)
-	storing  atomic.Int32  // stores of revisions from peers under way (watch.go)
-	closed   bool
+	// keysTried: the saved key set was looked for (keyfile.go), and
+	// keysSaved is the state the file holds, as far as this node knows.
+	// Both under headsMu (or at Close).
+	keysTried bool
+	keysSaved history.HeadsState
+	// keysGen: how many times the key set was carried on since it was
+	// last read whole, at keysWhole (keyfile.go).
+	keysGen   int
+	keysWhole time.Time
+	// fullKeyReads counts the times localKeys read every head.
+	fullKeyReads int
+	inbound      map[peer.ID]*inboundSync
+	work         *workBudget
+	wanted       map[peer.ID]*syncTrigger
+	fromNet      map[cid.Cid]bool // revisions from peers: true if by gossip
+	found        map[peer.ID]bool
+	subs         []chan Event
+	wake         chan struct{} // nudges the commit watcher
+	ownWAL       walState      // the write-ahead log as this node's last store left it (watch.go)
+	storing      atomic.Int32  // stores of revisions from peers under way (watch.go)
+	closed       bool
 	// kept are the peers keepConnected dials; stored fires whenever
 	// revisions from peers are stored, redial when the redials' waits
 	// should be cut short.
@@ -368,6 +379,7 @@ func (n *Node) Close() error {
 	}
 	err := n.host.Close()
 	n.wg.Wait()
+	n.saveKeys()
 	n.saveKeySum()
 	return err
 }

@@ -327,6 +327,11 @@ func (ks *keySet) summarise() {
 	}
 }
 
+// state is the state of the heads the set was read in.
+func (ks *keySet) state() history.HeadsState {
+	return history.HeadsState{Commits: ks.commits, LastRev: ks.lastRev, Count: ks.count, RevSum: ks.revSum, PageSum: ks.pageSum}
+}
+
 func (ks *keySet) matches(ch *history.HeadsChange) bool {
 	return ks.count == ch.Count && ks.revSum == ch.RevSum && ks.pageSum == ch.PageSum
 }
@@ -467,6 +472,14 @@ func (n *Node) localKeys(ctx context.Context) (*keySet, error) {
 	if ks != nil && ks.commits == cc {
 		return ks, nil
 	}
+	if ks == nil && !n.keysTried {
+		// The set a node left (keyfile.go): checked below against the
+		// heads as they are, like a set of this process.
+		n.keysTried = true
+		if ks, n.keysGen, n.keysWhole = n.loadKeys(ctx); ks != nil {
+			n.keysSaved = ks.state()
+		}
+	}
 	start := time.Now()
 	after := int64(-1)
 	if ks != nil {
@@ -489,6 +502,8 @@ func (n *Node) localKeys(ctx context.Context) (*keySet, error) {
 			}
 		}
 		next = newKeySet(ch, its)
+		n.fullKeyReads++
+		n.keysGen, n.keysWhole = 0, time.Now()
 		n.noteKeySum(next, ch.State())
 	}
 	n.log.Debug("read the heads for reconciliation", "heads", next.Len(), "whole", ch.Full, "pages", len(ch.Pages),
