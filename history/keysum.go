@@ -145,3 +145,11 @@ func (s *Store) BlockCIDs(ctx context.Context, ids []int64) (map[int64]cid.Cid, 
 	}
 	return out, rows.Err()
 }
+
+// RevisionsSince counts the revisions stored after the one with row id
+// after, up to limit (a bounded query, whatever the count).
+func (s *Store) RevisionsSince(ctx context.Context, after int64, limit int) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM revisions WHERE id > ? LIMIT ?)`, after, limit).Scan(&n)
+	return n, err
+}

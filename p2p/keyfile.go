@@ -225,22 +225,41 @@ func (n *Node) loadKeys(ctx context.Context) (*keySet, int, time.Time) {
 	return ks, sk.gen + 1, sk.whole
 }
 
+// saveChangedPages is the most revisions stored since the node read its
+// keys that saveKeys brings the set up to date with as the node closes
+// (their pages' heads: a few milliseconds); after more (a join, a large
+// sync) it saves nothing, and the next process that needs the keys reads
+// them.
+var saveChangedPages = 2000 // a variable for tests
+
 // saveKeys leaves the node's key set in the file as it closes, brought up
-// to date with the store first (a few pages' heads: what this process
+// to date with the store first (the heads of the pages this process
 // stored since it read them), unless the file holds that state already.
 // Only a node that read its keys has any.
 func (n *Node) saveKeys() {
+	n.headsMu.Lock()
+	defer n.headsMu.Unlock()
 	n.mu.Lock()
-	had := n.heads.keys
+	ks := n.heads.keys
 	n.mu.Unlock()
-	if had == nil {
+	if ks == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	ks, err := n.localKeys(ctx)
-	if err != nil {
+	if cc, err := n.store.CommitCount(ctx); err != nil {
 		return
+	} else if cc != ks.commits {
+		if k, err := n.store.RevisionsSince(ctx, ks.lastRev, saveChangedPages+1); err != nil || k > saveChangedPages {
+			return // at least as many pages may have changed: not worth it here
+		}
+		ch, its, err := n.readItemsUpTo(ctx, ks.lastRev, saveChangedPages)
+		if err != nil || ch.Full {
+			return
+		}
+		if ks = ks.updated(ch, its); !ks.matches(ch) {
+			return
+		}
 	}
 	st := ks.state()
 	n.noteKeySum(ks, st) // for the next no-op sync's summary (saveKeySum)

@@ -186,3 +186,51 @@ func (n *Node) saveKeysOf(t *testing.T) error {
 	}
 	return nil
 }
+
+// A node that stored many revisions since it read its keys (a join, a
+// large sync) saves none as it closes: bringing them up to date would be
+// a full read of the heads, at the end of the very command that made it
+// needless; the next process that needs them reads them.
+func TestNoKeySetSavedAfterALargeChange(t *testing.T) {
+	ctx := context.Background()
+	defer func(old int) { saveChangedPages = old }(saveChangedPages)
+	saveChangedPages = 5
+	a, b, _ := sharedReplicas(t, 30)
+	nb := pipeNode(b)
+	if _, err := nb.localKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.addHistory(10, 1, "More")
+	if s := runPipeSyncOf(t, b, a, nb, pipeNode(a)); s.askErr != nil || s.answerErr != nil || s.asked.Received != 10 {
+		t.Fatalf("%+v", s)
+	}
+	reads := nb.fullKeyReads
+	nb.saveKeys()
+	if _, err := os.Stat(nb.keysPath()); !os.IsNotExist(err) {
+		t.Fatalf("a key set was saved after 10 new revisions (bound 5): %v", err)
+	}
+	if nb.fullKeyReads != reads {
+		t.Fatal("closing read the heads whole")
+	}
+	// A few: saved, up to date.
+	a.addHistory(3, 1, "Few")
+	if s := runPipeSyncOf(t, b, a, nb, pipeNode(a)); s.askErr != nil || s.answerErr != nil || s.asked.Received != 3 {
+		t.Fatalf("%+v", s)
+	}
+	nb.saveKeys()
+	data, err := os.ReadFile(nb.keysPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := decodeSavedKeys(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := b.Store.HeadsNow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sk.ks.state() != now {
+		t.Fatalf("saved %+v, the heads are %+v", sk.ks.state(), now)
+	}
+}

@@ -120,6 +120,12 @@ func items(rows []history.HeadRow) []item {
 // while the store reads on: at 100,000 heads the read and the hashing
 // take about as long each.
 func (n *Node) readItems(ctx context.Context, after int64) (*history.HeadsChange, []item, error) {
+	return n.readItemsUpTo(ctx, after, maxChangedPages)
+}
+
+// readItemsUpTo is readItems reading every head once more than maxPages
+// pages changed.
+func (n *Node) readItemsUpTo(ctx context.Context, after int64, maxPages int) (*history.HeadsChange, []item, error) {
 	parts := make(chan []history.HeadRow, 4)
 	var mu sync.Mutex
 	var done [][]item
@@ -136,7 +142,7 @@ func (n *Node) readItems(ctx context.Context, after int64) (*history.HeadsChange
 			}
 		}()
 	}
-	ch, err := n.store.HeadsSinceEach(ctx, after, maxChangedPages, func(rows []history.HeadRow) { parts <- rows })
+	ch, err := n.store.HeadsSinceEach(ctx, after, maxPages, func(rows []history.HeadRow) { parts <- rows })
 	close(parts)
 	wg.Wait()
 	if err != nil {
