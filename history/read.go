@@ -38,20 +38,27 @@ func scanPages(rows *sql.Rows, err error) ([]PageRow, error) {
 	defer rows.Close()
 	var out []PageRow
 	for rows.Next() {
-		var p PageRow
-		var pid, rid []byte
-		if err := rows.Scan(&pid, &rid, &p.Title, &p.Deleted, &p.Policy, &p.Heads, &p.Versions, &p.Created, &p.Updated); err != nil {
-			return nil, err
-		}
-		if p.ID, err = cid.Cast(pid); err != nil {
-			return nil, err
-		}
-		if p.Rev, err = cid.Cast(rid); err != nil {
+		p, err := scanPageRow(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// scanPageRow reads a row of pageCols.
+func scanPageRow(rows *sql.Rows) (PageRow, error) {
+	var p PageRow
+	var pid, rid []byte
+	err := rows.Scan(&pid, &rid, &p.Title, &p.Deleted, &p.Policy, &p.Heads, &p.Versions, &p.Created, &p.Updated)
+	if err == nil {
+		p.ID, err = cid.Cast(pid)
+	}
+	if err == nil {
+		p.Rev, err = cid.Cast(rid)
+	}
+	return p, err
 }
 
 // Pages lists every page, deleted ones included, by title.
@@ -215,19 +222,11 @@ func (s *Store) eachPageSorted(ctx context.Context, where string, args []any, fn
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var r sortedPage
-		p := &r.row
-		var pid, rid []byte
-		if err := rows.Scan(&pid, &rid, &p.Title, &p.Deleted, &p.Policy, &p.Heads, &p.Versions, &p.Created, &p.Updated); err != nil {
+		p, err := scanPageRow(rows)
+		if err != nil {
 			return err
 		}
-		if p.ID, err = cid.Cast(pid); err != nil {
-			return err
-		}
-		if p.Rev, err = cid.Cast(rid); err != nil {
-			return err
-		}
-		if err := fn(r); err != nil {
+		if err := fn(sortedPage{row: p}); err != nil {
 			return err
 		}
 	}
