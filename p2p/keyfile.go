@@ -237,7 +237,9 @@ var saveChangedPages = 2000 // a variable for tests
 // stored since it read them), unless the file holds that state already.
 // Only a node that read its keys has any.
 func (n *Node) saveKeys() {
-	n.headsMu.Lock()
+	if !n.headsMu.TryLock() {
+		return // a read of the keys still under way: no wait at exit
+	}
 	defer n.headsMu.Unlock()
 	n.mu.Lock()
 	ks := n.heads.keys

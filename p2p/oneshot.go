@@ -39,8 +39,14 @@ func (n *Node) SyncAll(ctx context.Context, peers []peer.AddrInfo, reach, discov
 // syncAll is SyncAll, looking on the LAN too only when lan is set.
 func (n *Node) syncAll(ctx context.Context, peers []peer.AddrInfo, reach, discover time.Duration, lan bool) ([]PeerOutcome, error) {
 	start := time.Now()
-	// Read our head set while the dials are under way.
-	go n.localKeys(ctx)
+	// Read our head set while the dials are under way, unless the
+	// recorded summary stands in for it (keysum.go): a sync with
+	// nothing new then needs none of it.
+	go func() {
+		if n.cachedKeys(ctx) == nil {
+			n.localKeys(ctx)
+		}
+	}()
 	var mu sync.Mutex
 	pending := 0
 	var out []PeerOutcome
