@@ -26,8 +26,9 @@ import (
 // running node does, and reads every head only when that fails.
 //
 // The file is a cache: written whole to a temporary file and renamed,
-// checksummed, and never trusted beyond what the summary confirms. A
-// missing, damaged or stale one costs the full read it saves.
+// checksummed, bound to its store (savedKeys), and never trusted beyond
+// what those checks and the summary confirm. A missing, damaged, foreign
+// or stale one costs the full read it saves.
 
 // keysMagic opens the file; the version is in it.
 const keysMagic = "peerwiki keys 1\n"
@@ -36,11 +37,12 @@ const keysMagic = "peerwiki keys 1\n"
 func (n *Node) keysPath() string { return n.store.Path() + "-keys" }
 
 // savedKeys is a key set as the file holds it, with what binds it to
-// one store: the store's instance id (history.Store.Instance), the CID of
-// the last revision when it was read (revision row ids are allocated in
-// order and never reused, so a store that holds it at that id holds every
-// row the set was read from), and how many processes have carried the
-// set on since it was last read whole.
+// one store: the store's instance id (history.Store.Instance), and the
+// CID of the last revision when it was read (block row ids are allocated
+// in order and no block is ever deleted, so a store that holds it at that
+// id holds every row the set was read from); and how many times it was
+// carried on (updated and saved again) since it was last read whole, and
+// when that was.
 type savedKeys struct {
 	ks       *keySet
 	instance string
@@ -65,9 +67,9 @@ const keySample = 64
 // encode is the file: the magic; the instance id and the last revision's
 // CID, each with its length; the generation; the state the set was read
 // in (commits, last revision, count and sums of the heads), when it was
-// last read whole (Unix seconds), and the number
-// of keys; each key with its revision and page row ids and its head's
-// CID; and a SHA-256 of all that.
+// last read whole (Unix seconds) and the number of keys; each key with
+// its revision and page row ids and its head's CID; and a SHA-256 of all
+// that.
 func (sk *savedKeys) encode() []byte {
 	ks := sk.ks
 	b := make([]byte, 0, len(keysMagic)+128+ks.Len()*(32+8+8+40)+32)
