@@ -112,6 +112,11 @@ func ParseMarkdown(name string, data []byte) (MarkdownFile, error) {
 	if f.Title == "" {
 		f.Title = fileTitle(name)
 	}
+	// The title, id and rev are cut out of the file's text: copied, or
+	// whatever keeps one (an import's result lists each file's page id)
+	// keeps the whole file. An import of 24,000 edited pages held all
+	// their text to its end, 357 MB resident with --batch 1000.
+	f.Title, f.ID, f.Rev = strings.Clone(f.Title), strings.Clone(f.ID), strings.Clone(f.Rev)
 	return f, nil
 }
 
