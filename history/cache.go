@@ -99,3 +99,27 @@ func cacheOf(q querier) *blockCache {
 	}
 	return nil
 }
+
+// limit lowers the cache's bound to maxBytes, dropping what no longer
+// fits.
+func (c *blockCache) limit(maxBytes int) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.max = maxBytes
+	for c.size > c.max && c.order.Len() > 0 {
+		e := c.order.Back()
+		ce := e.Value.(*cacheEntry)
+		c.order.Remove(e)
+		delete(c.byKey, ce.key)
+		c.size -= len(ce.data) + len(ce.key)
+	}
+}
+
+// LimitBlockCache bounds the store's cache of decoded blocks to maxBytes
+// for the rest of its life: for a process that reads each block once
+// (a batched import reads every page's current version once), whom the
+// cache's usual 32 MB only cost memory.
+func (s *Store) LimitBlockCache(maxBytes int) { s.cache.limit(maxBytes) }

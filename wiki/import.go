@@ -83,6 +83,10 @@ func (r *Repo) ImportBatched(ctx context.Context, dir string, batch int) (Import
 		batch = len(files)
 	} else if err := r.checkImport(ctx, dir, files); err != nil {
 		return failed, err
+	} else {
+		// Every page's current version is read once: caching them only
+		// held 32 MB more of a bounded import's memory.
+		r.store.LimitBlockCache(4 << 20)
 	}
 	touched := map[cid.Cid]string{}
 	committed := 0

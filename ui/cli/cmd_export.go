@@ -120,7 +120,7 @@ replica must exist: 'peerwiki join CODE --no-sync' makes one offline.`,
 				return usagef("--batch must be 0 (one transaction) or more")
 			}
 			if batch > 0 {
-				streamingGC()
+				importGC()
 			}
 			res, err := r.ImportBatched(cmd.Context(), as[0], batch)
 			for _, s := range res.Skipped {
