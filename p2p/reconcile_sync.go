@@ -88,17 +88,21 @@ func (n *Node) reconcileWith(fc *frameConn, side reconSide, ours int, msg []byte
 		fc.deadline = d
 	}
 	defer func() { fc.deadline = saved }()
+	// late says so of an i/o error past reconTime, reading or writing (a
+	// peer that does not read its side fills the pipe): slow, perhaps on
+	// purpose, but a slow link looks the same: cut off, not banned.
+	late := func(err error) error {
+		if time.Since(start) >= reconTime {
+			return fmt.Errorf("the reconciliation did not end within %s: %w", reconTime, err)
+		}
+		return err
+	}
 	var bytes int64
 	for {
 		if msg == nil {
 			t, payload, err := fc.read()
 			if err != nil {
-				if time.Since(start) >= reconTime {
-					// Slow, perhaps on purpose, but a slow link looks the
-					// same: cut off, not banned.
-					return nil, 0, fmt.Errorf("the reconciliation did not end within %s: %w", reconTime, err)
-				}
-				return nil, 0, err
+				return nil, 0, late(err)
 			}
 			switch t {
 			case frameRecon:
@@ -124,7 +128,7 @@ func (n *Node) reconcileWith(fc *frameConn, side reconSide, ours int, msg []byte
 		if st.Msg != nil {
 			bytes += int64(len(st.Msg))
 			if err := fc.write(frameRecon, st.Msg); err != nil {
-				return nil, 0, err
+				return nil, 0, late(err)
 			}
 		}
 		if bytes > reconBudget(ours, side.PeerSize()) {
@@ -135,7 +139,7 @@ func (n *Node) reconcileWith(fc *frameConn, side reconSide, ours int, msg []byte
 			return have, needs, nil
 		}
 		if err := fc.flush(); err != nil {
-			return nil, 0, err
+			return nil, 0, late(err)
 		}
 		msg = nil
 	}
