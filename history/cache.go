@@ -51,13 +51,7 @@ func (c *blockCache) put(key string, data []byte) {
 	}
 	c.byKey[key] = c.order.PushFront(&cacheEntry{key, data})
 	c.size += len(data) + len(key)
-	for c.size > c.max {
-		e := c.order.Back()
-		ce := e.Value.(*cacheEntry)
-		c.order.Remove(e)
-		delete(c.byKey, ce.key)
-		c.size -= len(ce.data) + len(ce.key)
-	}
+	c.evict()
 }
 
 // cachedQuerier is a querier whose block reads go through a cache, and,
@@ -109,6 +103,12 @@ func (c *blockCache) limit(maxBytes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.max = maxBytes
+	c.evict()
+}
+
+// evict drops the least recently used entries while the cache holds
+// more than its bound; the caller holds mu.
+func (c *blockCache) evict() {
 	for c.size > c.max && c.order.Len() > 0 {
 		e := c.order.Back()
 		ce := e.Value.(*cacheEntry)
