@@ -52,7 +52,7 @@ func (a *app) transferGC() {
 }
 
 // streamingGC is for a command whose work grows with the wiki (list,
-// import): the default collector, so that what it streams is collected
+// import, search, fsck): the default collector, so that what it streams is collected
 // as it goes instead of piling up to shortLivedGC's limit (list --json of
 // 100,000 pages: 214 MB resident without it, 40 MB with it, and no
 // slower). A GOGC or GOMEMLIMIT the user set wins.
