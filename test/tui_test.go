@@ -40,7 +40,9 @@ func startTUI(t *testing.T, r *Repo, args ...string) *tmuxUI {
 	for _, a := range argv {
 		quoted = append(quoted, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
 	}
-	env := []string{"env", "NO_COLOR=1", "PEERWIKI_REPO=", "EDITOR=false", "VISUAL=", "TERM=xterm-256color"}
+	// TMPDIR of the test's own: a command killed with its terminal (as
+	// some tests end an edit) leaves its editor's draft folder there.
+	env := []string{"env", "NO_COLOR=1", "PEERWIKI_REPO=", "EDITOR=false", "VISUAL=", "TERM=xterm-256color", "TMPDIR=" + t.TempDir()}
 	for _, e := range r.Env {
 		env = append(env, "'"+strings.ReplaceAll(e, "'", `'\''`)+"'")
 	}
