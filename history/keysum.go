@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/ipfs/go-cid"
 )
@@ -119,14 +118,7 @@ func (s *Store) Instance(ctx context.Context, create bool) (string, error) {
 // that exist), in one query.
 func (s *Store) BlockCIDs(ctx context.Context, ids []int64) (map[int64]cid.Cid, error) {
 	out := make(map[int64]cid.Cid, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, cid FROM blocks WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, cid FROM blocks WHERE id IN (SELECT value FROM json_each(?))`, idList(ids))
 	if err != nil {
 		return nil, err
 	}
