@@ -81,12 +81,12 @@ func (s *Store) Pages(ctx context.Context) ([]PageRow, error) {
 // read transactions, a moment apart: a page's row is as one of them saw
 // it, as a page's heads already were (read on demand, after its row).
 func (s *Store) EachPage(ctx context.Context, fn func(p PageRow, heads []cid.Cid) error) error {
-	emit := func(p PageRow, pid []byte) error {
+	emit := func(p PageRow) error {
 		// The page row's rev is its latest head: a page of one head needs
 		// no more.
 		heads := []cid.Cid{p.Rev}
 		if p.Heads != 1 {
-			m, err := s.headsWhere(ctx, `WHERE h.page = (SELECT id FROM blocks WHERE cid = ?)`, -1, pid)
+			m, err := s.headsWhere(ctx, `WHERE h.page = (SELECT id FROM blocks WHERE cid = ?)`, -1, p.ID.Bytes())
 			if err != nil {
 				return err
 			}
@@ -99,7 +99,7 @@ func (s *Store) EachPage(ctx context.Context, fn func(p PageRow, heads []cid.Cid
 		return err
 	}
 	if mid == 0 {
-		return s.eachPageSorted(ctx, "", nil, func(r sortedPage) error { return emit(r.row, r.row.ID.Bytes()) })
+		return s.eachPageSorted(ctx, "", nil, func(r sortedPage) error { return emit(r.row) })
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -156,7 +156,7 @@ func (s *Store) EachPage(ctx context.Context, fn func(p PageRow, heads []cid.Cid
 			}
 			r := next[i][0]
 			next[i] = next[i][1:]
-			if err := emit(r.row, r.row.ID.Bytes()); err != nil {
+			if err := emit(r.row); err != nil {
 				return err
 			}
 		}
