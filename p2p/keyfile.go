@@ -257,11 +257,7 @@ func (n *Node) saveKeys() {
 		if k, err := n.store.RevisionsSince(ctx, ks.lastRev, saveChangedPages+1); err != nil || k > saveChangedPages {
 			return // at least as many pages may have changed: not worth it here
 		}
-		ch, its, err := n.readItemsUpTo(ctx, ks.lastRev, saveChangedPages)
-		if err != nil || ch.Full {
-			return
-		}
-		if ks = ks.updated(ch, its); !ks.matches(ch) {
+		if ks, _, _, err = n.updateKeys(ctx, ks, saveChangedPages); err != nil || ks == nil {
 			return
 		}
 	}

@@ -487,19 +487,9 @@ func (n *Node) localKeys(ctx context.Context) (*keySet, error) {
 		}
 	}
 	start := time.Now()
-	after := int64(-1)
-	if ks != nil {
-		after = ks.lastRev
-	}
-	ch, its, err := n.readItems(ctx, after)
+	next, ch, its, err := n.updateKeys(ctx, ks, maxChangedPages)
 	if err != nil {
 		return nil, err
-	}
-	var next *keySet
-	if !ch.Full {
-		if next = ks.updated(ch, its); !next.matches(ch) {
-			next = nil
-		}
 	}
 	if next == nil {
 		if !ch.Full {
@@ -518,6 +508,24 @@ func (n *Node) localKeys(ctx context.Context) (*keySet, error) {
 	n.heads = headState{keys: next}
 	n.mu.Unlock()
 	return next, nil
+}
+
+// updateKeys brings ks (nil: none) up to date from the heads of the
+// pages with revisions since it was read, when at most maxPages changed
+// and the result matches the heads table's summary; else next is nil,
+// and ch and its are what was read (every head, when ch.Full).
+func (n *Node) updateKeys(ctx context.Context, ks *keySet, maxPages int) (next *keySet, ch *history.HeadsChange, its []item, err error) {
+	after := int64(-1)
+	if ks != nil {
+		after = ks.lastRev
+	}
+	if ch, its, err = n.readItemsUpTo(ctx, after, maxPages); err != nil || ch.Full {
+		return nil, ch, its, err
+	}
+	if next = ks.updated(ch, its); !next.matches(ch) {
+		next = nil
+	}
+	return next, ch, its, nil
 }
 
 // dropKeys forgets the node's heads as keys, for a dial-only node (a
