@@ -168,6 +168,9 @@ type Node struct {
 	// indexing serialises indexPending.
 	indexing sync.Mutex
 	keySum   *history.KeySum // keysum.go: to record at Close
+	// keySumSeen: the recorded summary, as cachedKeys last found it to
+	// hold (keysum.go).
+	keySumSeen *seenKeySum
 	// keysTried: the saved key set was looked for (keyfile.go), and
 	// keysSaved is the state the file holds, as far as this node knows.
 	// Both under headsMu (or at Close).
