@@ -136,6 +136,10 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 		defer endLazy(conn) // on the error paths; a no-op after the Close below
 	}
 	defer tx.end()
+	var keep map[cid.Cid]Block // the writer takes blocks out of c.others
+	if c.local {
+		keep = c.keepForRecord()
+	}
 	w := s.newWriter(tx, c, map[string]int64{})
 	res, err := w.put(c.revs)
 	if err != nil {
@@ -156,6 +160,8 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	s.authors.addAll(w.authorIDs)
 	if !c.local {
 		endLazy(conn)
+	} else {
+		s.recordLocal(c, keep, res)
 	}
 	conn.Close() // back to the pool, for compact (the deferred Close is then a no-op)
 	s.compact(ctx, len(res.Pages))

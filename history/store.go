@@ -190,6 +190,8 @@ type Store struct {
 	authors authorRows
 	// lazy tracks received batches committed without an fsync (durable.go).
 	lazy lazyWrites
+	// recent holds the local commits TakeLocalCommits returns.
+	recent recentLocal
 	// lastVacuum is when compact last gave free pages back (unix ns).
 	lastVacuum atomic.Int64
 	// lastFreeCheck is when compact last read the free list (unix ns).

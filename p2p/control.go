@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
 )
 
 // The control socket speaks HTTP/1.1 (the convention of docker's and
@@ -51,6 +53,76 @@ var errBadRequest = errors.New("bad request")
 type commitNotice struct {
 	// At is when the commit was made, in unix µs.
 	At int64 `json:"at"`
+	// Revisions are what was committed, with the blocks a heads
+	// announcement inlines, when the command could tell them all
+	// (history.TakeLocalCommits); the node then announces them without
+	// reading them back. Without them it looks in the database.
+	Revisions []noticedRevision `json:"revisions,omitempty"`
+}
+
+// noticedRevision is a history.LocalCommit on the control socket.
+type noticedRevision struct {
+	Cid    []byte         `json:"cid"`
+	Page   []byte         `json:"page"`
+	Head   bool           `json:"head,omitempty"`
+	Blocks []noticedBlock `json:"blocks"`
+}
+
+type noticedBlock struct {
+	Cid  []byte `json:"c"`
+	Data []byte `json:"d"`
+}
+
+func noticedRevisions(commits []history.LocalCommit) []noticedRevision {
+	out := make([]noticedRevision, 0, len(commits))
+	for _, c := range commits {
+		nr := noticedRevision{Cid: c.Rev.Cid.Bytes(), Page: c.Rev.Page.Bytes(), Head: c.Rev.Head}
+		for _, b := range c.Blocks {
+			nr.Blocks = append(nr.Blocks, noticedBlock{Cid: b.Cid.Bytes(), Data: b.Data})
+		}
+		out = append(out, nr)
+	}
+	return out
+}
+
+// localCommits is the inverse of noticedRevisions: every CID well
+// formed, every block matching its CID, the revision's own block among
+// them (the control socket is this user's own, but a bad notice must not
+// put anything wrong on the wire).
+func (n commitNotice) localCommits() ([]history.LocalCommit, error) {
+	if len(n.Revisions) > maxAnnouncedHeads {
+		return nil, fmt.Errorf("%w: %d revisions in a notice", errBadRequest, len(n.Revisions))
+	}
+	out := make([]history.LocalCommit, 0, len(n.Revisions))
+	for _, nr := range n.Revisions {
+		var lc history.LocalCommit
+		var err error
+		if lc.Rev.Cid, err = cid.Cast(nr.Cid); err != nil {
+			return nil, fmt.Errorf("%w: revision: %v", errBadRequest, err)
+		}
+		if lc.Rev.Page, err = cid.Cast(nr.Page); err != nil {
+			return nil, fmt.Errorf("%w: page: %v", errBadRequest, err)
+		}
+		lc.Rev.Head = nr.Head
+		own := false
+		for _, nb := range nr.Blocks {
+			c, err := cid.Cast(nb.Cid)
+			if err != nil {
+				return nil, fmt.Errorf("%w: block: %v", errBadRequest, err)
+			}
+			b := history.Block{Cid: c, Data: nb.Data}
+			if err := b.Verify(); err != nil {
+				return nil, fmt.Errorf("%w: block: %v", errBadRequest, err)
+			}
+			own = own || c.Equals(lc.Rev.Cid)
+			lc.Blocks = append(lc.Blocks, b)
+		}
+		if !own {
+			return nil, fmt.Errorf("%w: revision %s without its block", errBadRequest, lc.Rev.Cid)
+		}
+		out = append(out, lc)
+	}
+	return out, nil
 }
 
 type editingRequest struct {
@@ -96,7 +168,12 @@ func (d *Daemon) serveControl(l net.Listener) {
 	mux.HandleFunc("POST /v1/commit", func(w http.ResponseWriter, r *http.Request) {
 		var n commitNotice
 		if decode(w, r, &n) {
-			d.CommitNotice(r.Context(), time.UnixMicro(n.At))
+			commits, err := n.localCommits()
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			d.noticeCommits(time.UnixMicro(n.At), commits)
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})

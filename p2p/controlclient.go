@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
 )
 
 // ErrNoNode is returned when no node runs on a repo: no control socket,
@@ -63,20 +65,23 @@ func (c *NodeClient) Socket() string { return c.socket }
 // answer: it costs a command a connection and a write, not a round trip
 // (a node that missed it notices the commit anyway, by watching the
 // database). Without a node it does nothing.
-func NoticeCommit(dir string, committed time.Time) {
+//
+// commits, when not nil, are the revisions committed with their blocks
+// (history.Store.TakeLocalCommits): the node announces them as they are.
+func NoticeCommit(dir string, committed time.Time, commits []history.LocalCommit) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	conn, err := dialControl(ctx, dir)
 	if err != nil {
 		return
 	}
-	writeNotice(conn, committed)
+	writeNotice(conn, committed, commits)
 }
 
 // writeNotice writes a commit notice on conn and closes it.
-func writeNotice(conn net.Conn, committed time.Time) {
+func writeNotice(conn net.Conn, committed time.Time, commits []history.LocalCommit) {
 	defer conn.Close()
-	body, _ := json.Marshal(commitNotice{At: committed.UnixMicro()})
+	body, _ := json.Marshal(commitNotice{At: committed.UnixMicro(), Revisions: noticedRevisions(commits)})
 	conn.SetWriteDeadline(time.Now().Add(time.Second))
 	fmt.Fprintf(conn, "POST /v1/commit HTTP/1.1\r\nHost: peerwiki\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 }
@@ -111,16 +116,16 @@ func PrepareNotice(dir string) *PendingNotice {
 
 // Send is NoticeCommit on the prepared connection, or on a new one if it
 // is older than noticeFresh. It is used once.
-func (p *PendingNotice) Send(committed time.Time) {
+func (p *PendingNotice) Send(committed time.Time, commits []history.LocalCommit) {
 	<-p.done
 	if p.conn == nil || time.Since(p.at) > noticeFresh {
 		p.Close()
-		NoticeCommit(p.dir, committed)
+		NoticeCommit(p.dir, committed, commits)
 		return
 	}
 	conn := p.conn
 	p.conn = nil
-	writeNotice(conn, committed)
+	writeNotice(conn, committed, commits)
 }
 
 // Close closes the prepared connection unless Send used it.

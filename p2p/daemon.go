@@ -15,6 +15,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"peerwiki/history"
 )
 
 // DefaultPort is a node's TCP port when no listen address is given. A
@@ -369,16 +371,24 @@ func (d *Daemon) Confirm(ctx context.Context, req ConfirmRequest) (ConfirmReport
 	if len(req.Revs) == 0 || req.Wait <= 0 {
 		return ConfirmReport{}, fmt.Errorf("%w: nothing to confirm, or no time to wait", errBadRequest)
 	}
-	node.Notice(time.Now())
+	if !node.announcedAll(req.Revs) {
+		node.Notice(time.Now()) // announced before the replicas are asked
+	}
 	return node.confirmWith(ctx, d.replicas(node), req, rememberedNames(d.dir)), nil
 }
 
 // CommitNotice implements NodeAPI.
 func (d *Daemon) CommitNotice(_ context.Context, committed time.Time) error {
-	if node, _ := d.current(); node != nil {
-		node.Notice(committed)
-	}
+	d.noticeCommits(committed, nil)
 	return nil
+}
+
+// noticeCommits is CommitNotice with what was committed, when the
+// command could say (see Node.NoticeCommits).
+func (d *Daemon) noticeCommits(committed time.Time, commits []history.LocalCommit) {
+	if node, _ := d.current(); node != nil {
+		node.NoticeCommits(committed, commits)
+	}
 }
 
 // Editing implements NodeAPI.

@@ -254,7 +254,7 @@ func TestDialableAddresses(t *testing.T) {
 func TestCommitNoticeReachesTheNode(t *testing.T) {
 	dir, log := daemonLogging(t)
 	at := time.UnixMicro(1_700_000_000_123_456)
-	NoticeCommit(dir, at)
+	NoticeCommit(dir, at, nil)
 	waitFor(t, 2*time.Second, "the notice in the node's log", func() bool {
 		return log.count(`msg="commit notice" committed_us=1700000000123456`) == 1
 	})
@@ -266,13 +266,13 @@ func TestCommitNoticeReachesTheNode(t *testing.T) {
 func TestPreparedCommitNotice(t *testing.T) {
 	dir, log := daemonLogging(t)
 	p := PrepareNotice(dir)
-	p.Send(time.UnixMicro(1_700_000_000_000_001))
+	p.Send(time.UnixMicro(1_700_000_000_000_001), nil)
 	waitFor(t, 2*time.Second, "the prepared notice in the node's log", func() bool {
 		return log.count(`msg="commit notice" committed_us=1700000000000001`) == 1
 	})
 	stale := PrepareNotice(dir)
 	stale.at = stale.at.Add(-2 * noticeFresh)
-	stale.Send(time.UnixMicro(1_700_000_000_000_002))
+	stale.Send(time.UnixMicro(1_700_000_000_000_002), nil)
 	waitFor(t, 2*time.Second, "the notice of a stale connection in the node's log", func() bool {
 		return log.count(`msg="commit notice" committed_us=1700000000000002`) == 1
 	})
@@ -283,7 +283,7 @@ func TestPreparedCommitNotice(t *testing.T) {
 	}
 	// Without a node, preparing and sending do nothing (and do not hang).
 	none := PrepareNotice(t.TempDir())
-	none.Send(time.Now())
+	none.Send(time.Now(), nil)
 }
 
 // daemonLogging starts a daemon on a new replica whose node logs at debug

@@ -391,7 +391,7 @@ func stillMissing(missing []cid.Cid, res *history.PutResult) []cid.Cid {
 // announce publishes new revisions: their CIDs, and with inline their
 // blocks (bodies first, parents first) while the message stays under
 // MaxAnnouncement.
-func (g *gossip) announce(ctx context.Context, revs []history.NewRevision, inline bool) error {
+func (g *gossip) announce(ctx context.Context, revs []history.NewRevision, inline bool, have map[cid.Cid][]history.Block) error {
 	// No head-set hash here: reading the whole head set would delay every
 	// edit's announcement, and only periodic ones need it.
 	a := announcement{Wiki: g.n.wiki}
@@ -407,9 +407,12 @@ func (g *gossip) announce(ctx context.Context, revs []history.NewRevision, inlin
 		if !inline {
 			continue
 		}
-		blocks, err := g.n.store.RevisionBlocks(ctx, r.Cid)
-		if err != nil {
-			return err
+		blocks, ok := have[r.Cid]
+		if !ok {
+			var err error
+			if blocks, err = g.n.store.RevisionBlocks(ctx, r.Cid); err != nil {
+				return err
+			}
 		}
 		add := 0
 		for _, b := range blocks {

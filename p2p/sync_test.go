@@ -149,7 +149,7 @@ func TestSyncOnConnectAndLateJoiner(t *testing.T) {
 // gossipNodes starts n replicas with gossip, sync on connect and a fast
 // commit watcher, connected as the pairs in links say, and waits until
 // they hold the same history and everyone has its topic peers.
-func gossipNodes(t *testing.T, n int, links [][2]int) ([]*replica, []*Node, []cid.Cid) {
+func gossipNodes(t *testing.T, n int, links [][2]int, change ...func(*Config)) ([]*replica, []*Node, []cid.Cid) {
 	t.Helper()
 	var rs []*replica
 	var nodes []*Node
@@ -159,6 +159,9 @@ func gossipNodes(t *testing.T, n int, links [][2]int) ([]*replica, []*Node, []ci
 		nodes = append(nodes, startNode(t, r, func(cfg *Config) {
 			cfg.Gossip, cfg.SyncOnConnect, cfg.WatchCommits = true, true, true
 			cfg.PollInterval = 20 * time.Millisecond
+			for _, f := range change {
+				f(cfg)
+			}
 		}))
 	}
 	pages := rs[0].addHistory(5, 1, "Gossip")

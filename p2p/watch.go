@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ipfs/go-cid"
 	"golang.org/x/sys/unix"
 
 	"peerwiki/history"
@@ -79,6 +80,13 @@ func (n *Node) watchCommits(ctx context.Context) error {
 				armed, walAt = false, time.Time{}
 				recheck.Stop()
 				noticed = true
+			case <-n.wakeLater:
+				// A notice that announced its commits: the look that
+				// records them waits until they are on their way.
+				walAt = time.Time{}
+				armed, recheckEvery = true, noticedLook
+				recheck.Reset(recheckEvery)
+				continue
 			}
 			// After a notice there is a commit to look for: the counter
 			// would only say so (a query on the edit's way to its peers);
@@ -100,6 +108,13 @@ func (n *Node) watchCommits(ctx context.Context) error {
 					break
 				}
 				mark = next
+				full := len(revs) == maxAnnouncedHeads
+				if revs = n.claimAnnounce(revs); len(revs) == 0 {
+					if full {
+						continue
+					}
+					break
+				}
 				n.observeLocal(revs)
 				relay := n.allFromNetwork(revs)
 				// Revisions that came by gossip: GossipSub's mesh forwarded
@@ -134,6 +149,11 @@ func (n *Node) watchCommits(ctx context.Context) error {
 	return nil
 }
 
+// noticedLook is how long after a notice that announced its commits the
+// watcher looks at them (to record them as seen, and for any other
+// commit among them).
+const noticedLook = 20 * time.Millisecond
+
 // relayDelay holds back announcing revisions that came from peers.
 const relayDelay = 25 * time.Millisecond
 
@@ -152,6 +172,12 @@ func (n *Node) allFromNetwork(revs []history.NewRevision) bool {
 // to yet. Relays name CIDs only: a peer that lacks them syncs, and peers
 // that have them spend next to nothing on the message.
 func (n *Node) announce(revs []history.NewRevision, inline bool) {
+	n.announceWith(revs, inline, nil)
+}
+
+// announceWith is announce with the inline blocks of some revisions at
+// hand (the rest are read from the store).
+func (n *Node) announceWith(revs []history.NewRevision, inline bool, blocks map[cid.Cid][]history.Block) {
 	var local []history.NewRevision
 	for _, r := range revs {
 		if !n.isFromNetwork(r.Cid) {
@@ -162,7 +188,7 @@ func (n *Node) announce(revs []history.NewRevision, inline bool) {
 		n.log.Debug("local commit", "revisions", len(local), "last", local[len(local)-1].Cid, "us", time.Now().UnixMicro())
 	}
 	if n.gossip != nil {
-		if err := n.gossip.announce(n.ctx, revs, inline); err != nil {
+		if err := n.gossip.announce(n.ctx, revs, inline, blocks); err != nil {
 			n.log.Warn("announce failed", "err", err)
 			return
 		}

@@ -118,10 +118,13 @@ func (a *app) noticeCommits() {
 	a.notice = nil
 	if n, err := a.repo.ChangeCount(context.Background()); err == nil && n != a.commitBase {
 		a.commitBase = n
+		// What this process committed, to announce as it is; nil when
+		// it cannot tell it all (the node then reads the database).
+		commits, _ := a.repo.ReplicationStore().TakeLocalCommits()
 		if pending != nil {
-			pending.Send(at)
+			pending.Send(at, commits)
 		} else {
-			p2p.NoticeCommit(a.repo.Dir, at)
+			p2p.NoticeCommit(a.repo.Dir, at, commits)
 		}
 		if !a.keepPriority {
 			makeWay()

@@ -1,0 +1,104 @@
+package p2p
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+)
+
+// A notice that carries its commits (what the CLI sends next to a
+// running node) is announced before the notice returns, without the
+// commit watcher, whose later look finds it announced and does not
+// announce it again; a commit noticed without them is still announced,
+// by the watcher.
+func TestNoticedCommitsAreAnnouncedAsTheyAre(t *testing.T) {
+	rs, nodes, pages := gossipNodes(t, 2, [][2]int{{0, 1}}, func(cfg *Config) { cfg.PollInterval = time.Hour })
+	waitFor(t, 3*meshWindow, "gossip meshes to form", func() bool {
+		return !nodes[0].gossip.meshForming() && !nodes[1].gossip.meshForming()
+	})
+	ctx := context.Background()
+	events := nodes[0].Subscribe()
+	announced := func(c cid.Cid) int {
+		n := 0
+		for {
+			select {
+			case e := <-events:
+				if e.Kind == EventAnnounced && slices.Contains(e.Revisions, c) {
+					n++
+				}
+			default:
+				return n
+			}
+		}
+	}
+	commit := func(body string) history.LocalCommit {
+		t.Helper()
+		heads, err := rs[0].Store.Heads(ctx, pages[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, blocks := rs[0].Batch(pages[0], "Gossip page", body, heads[0])
+		if _, err := rs[0].Store.PutSignedHere(ctx, blocks); err != nil {
+			t.Fatal(err)
+		}
+		commits, ok := rs[0].Store.TakeLocalCommits()
+		if !ok || len(commits) != 1 {
+			t.Fatalf("the commit told back: %d, ok %v", len(commits), ok)
+		}
+		return commits[0]
+	}
+	has := func(lc history.LocalCommit) func() bool {
+		return func() bool { ok, _ := rs[1].Store.Has(ctx, lc.Rev.Cid); return ok }
+	}
+
+	lc := commit("noticed with its blocks\n")
+	nodes[0].NoticeCommits(time.Now(), []history.LocalCommit{lc})
+	if n := announced(lc.Rev.Cid); n != 1 {
+		t.Fatalf("announced %d times as the notice returned, want once", n)
+	}
+	waitFor(t, 5*time.Second, "the peer to have the noticed edit", has(lc))
+	time.Sleep(10 * noticedLook) // the watcher's look, and then some
+	if n := announced(lc.Rev.Cid); n != 0 {
+		t.Fatalf("announced %d more times after the notice", n)
+	}
+
+	lc = commit("noticed without them\n")
+	nodes[0].NoticeCommits(time.Now(), nil)
+	waitFor(t, 5*time.Second, "the peer to have the edit the watcher found", has(lc))
+	if n := announced(lc.Rev.Cid); n != 1 {
+		t.Fatalf("the watcher announced it %d times, want once", n)
+	}
+}
+
+// A notice whose block does not match its CID, or that names a revision
+// without its block, is refused as a bad request, and nothing of it is
+// announced.
+func TestBadCommitNoticeIsRefused(t *testing.T) {
+	dir, log := daemonLogging(t)
+	c, err := DialNode(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := history.NewBlock(history.CodecRaw, []byte("a body\n"))
+	other := history.NewBlock(history.CodecRaw, []byte("another body\n"))
+	for name, rev := range map[string]noticedRevision{
+		"block not matching its CID": {Cid: good.Cid.Bytes(), Page: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: []byte("tampered\n")}}},
+		"revision without its block": {Cid: good.Cid.Bytes(), Page: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: other.Cid.Bytes(), Data: other.Data}}},
+		"malformed CID":              {Cid: []byte{1, 2, 3}, Page: good.Cid.Bytes()},
+	} {
+		err := c.do(context.Background(), http.MethodPost, "/v1/commit", commitNotice{At: 1, Revisions: []noticedRevision{rev}}, nil)
+		if err == nil || !strings.Contains(err.Error(), "bad request") {
+			t.Fatalf("%s: %v, want a bad request", name, err)
+		}
+	}
+	if n := log.count(`msg="commit notice"`); n != 0 {
+		t.Fatalf("%d bad notices reached the node", n)
+	}
+}
