@@ -139,6 +139,7 @@ func (n *Node) syncAll(ctx context.Context, peers []peer.AddrInfo, reach, discov
 			defer mu.Unlock()
 			for _, o := range out {
 				if o.Reached {
+					n.passOn(ctx, reachCtx, out)
 					return out, nil
 				}
 			}
@@ -149,6 +150,46 @@ func (n *Node) syncAll(ctx context.Context, peers []peer.AddrInfo, reach, discov
 			}
 		}
 	}
+}
+
+// passOn syncs once more with every peer whose sync ended before another
+// one brought something new: the syncs run side by side, so what Carol
+// sent reached Bob only at the next sync, or never while only Ada knows
+// both (the inviter whom everyone else joined, syncing from a script). A
+// second sync with a peer that lacks nothing ends at the first round
+// trip of the reconciliation. Once is enough for what the first round
+// brought; what arrives during the second waits for the next sync.
+func (n *Node) passOn(ctx, patience context.Context, out []PeerOutcome) {
+	brought := 0
+	for _, o := range out {
+		if o.Err == nil {
+			brought += o.Result.Received
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range out {
+		o := &out[i]
+		if o.Err != nil || !o.Reached || brought == o.Result.Received {
+			continue // nothing it was not the source of
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := n.syncWhenFree(ctx, patience, o.Peer)
+			if err != nil {
+				n.log.Info("passing on what other peers sent failed", "peer", o.Peer, "err", clip(err.Error()))
+				return
+			}
+			o.Result.Sent += res.Sent
+			o.Result.Received += res.Received
+			o.Result.Blocks += res.Blocks
+			o.Result.Deferred += res.Deferred
+			o.Result.Conflicts = append(o.Result.Conflicts, res.Conflicts...)
+			o.Result.Equal = o.Result.Equal && res.Equal
+			o.Result.Duration += res.Duration
+		}()
+	}
+	wg.Wait()
 }
 
 // syncWhenFree syncs with p, and again while p answers busy, until

@@ -303,3 +303,30 @@ func TestSyncedRevisionsReachGossipPeers(t *testing.T) {
 		return ok
 	})
 }
+
+// A one-shot sync with two peers that do not know each other (the
+// inviter, whom both joined, syncing from a script) leaves both with
+// what the other had: the syncs run side by side, and what one brought
+// is passed on to the other before the command ends.
+func TestOneShotSyncPassesOnWhatEachPeerSent(t *testing.T) {
+	ada, bob, carol := newReplica(t), newReplica(t), newReplica(t)
+	bob.addHistory(1, 2, "Bob")
+	carol.addHistory(1, 3, "Carol")
+	nb, nc := startNode(t, bob, nil), startNode(t, carol, nil)
+	na := startNode(t, ada, nil)
+	outcomes, err := na.SyncAll(context.Background(), []peer.AddrInfo{info(nb.Host()), info(nc.Host())}, 5*time.Second, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*replica{ada, bob, carol} {
+		if r.revisions() != 5 || !sameHeads(r.heads(), ada.heads()) {
+			t.Fatalf("after one sync: %d revisions (want 5), heads the same as Ada's: %v", r.revisions(), sameHeads(r.heads(), ada.heads()))
+		}
+	}
+	for _, o := range outcomes {
+		want := map[peer.ID][2]int{nb.ID(): {3, 2}, nc.ID(): {2, 3}}[o.Peer] // sent, received
+		if o.Err != nil || o.Result.Sent != want[0] || o.Result.Received != want[1] {
+			t.Fatalf("with %s: sent %d, received %d, err %v; want %v", o.Peer, o.Result.Sent, o.Result.Received, o.Err, want)
+		}
+	}
+}
