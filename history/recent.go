@@ -37,6 +37,17 @@ type recentLocal struct {
 	size int
 	// over marks that something was committed that the list lacks.
 	over bool
+	hook func() // OnLocalCommit's
+}
+
+// OnLocalCommit has f called after every commit this Store makes of its
+// own revisions (once TakeLocalCommits can tell them), in the committing
+// goroutine: it must not block. A long-lived process that writes next to
+// a node (the terminal UI) tells the node with it.
+func (s *Store) OnLocalCommit(f func()) {
+	s.recent.mu.Lock()
+	defer s.recent.mu.Unlock()
+	s.recent.hook = f
 }
 
 // TakeLocalCommits returns the revisions this Store committed since it
@@ -82,7 +93,17 @@ func (s *Store) recordLocal(c *Checked, others map[cid.Cid]Block, res *PutResult
 	}
 	r := &s.recent
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	hook := r.hook
+	s.recordLocked(c, others, res)
+	r.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+}
+
+// recordLocked is recordLocal under s.recent.mu.
+func (s *Store) recordLocked(c *Checked, others map[cid.Cid]Block, res *PutResult) {
+	r := &s.recent
 	if r.over {
 		return
 	}

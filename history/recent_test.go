@@ -95,3 +95,32 @@ func TestTakeLocalCommits(t *testing.T) {
 		t.Fatalf("the take after it: %d commits, ok %v", len(got), ok)
 	}
 }
+
+// OnLocalCommit's function runs once per commit of the store's own
+// revisions, after it is told by TakeLocalCommits, and never for a
+// peer's.
+func TestOnLocalCommit(t *testing.T) {
+	ctx := context.Background()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	var told [][]history.LocalCommit
+	s.OnLocalCommit(func() {
+		got, ok := s.TakeLocalCommits()
+		if !ok {
+			t.Error("the commit could not be told")
+		}
+		told = append(told, got)
+	})
+	page, blocks := b.Batch(cid.Undef, "Notes", "first\n")
+	if _, err := s.PutSignedHere(ctx, blocks); err != nil {
+		t.Fatal(err)
+	}
+	peer := historytest.NewBuilder(t, s)
+	_, blocks = peer.Batch(page, "Notes", "from a peer\n", page)
+	if _, err := s.Put(ctx, blocks); err != nil {
+		t.Fatal(err)
+	}
+	if len(told) != 1 || len(told[0]) != 1 || told[0][0].Rev.Cid != page {
+		t.Fatalf("told %v, want the genesis once", told)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"peerwiki/history"
 )
 
 // NodeAPI is what the one node running on a repo does for the repo's
@@ -32,8 +34,10 @@ type NodeAPI interface {
 	Confirm(ctx context.Context, req ConfirmRequest) (ConfirmReport, error)
 	// CommitNotice tells the node that this repo committed revisions at
 	// committed, so that it announces them now rather than when it
-	// notices the database changed.
-	CommitNotice(ctx context.Context, committed time.Time) error
+	// notices the database changed; commits, when not nil, are those
+	// revisions with their blocks (history.Store.TakeLocalCommits), which
+	// it then announces as they are.
+	CommitNotice(ctx context.Context, committed time.Time, commits []history.LocalCommit) error
 	// Editing tells the other replicas that page is open in an editor
 	// here, until done is called (or the caller's process ends).
 	Editing(ctx context.Context, page cid.Cid) (done func(), err error)

@@ -220,8 +220,8 @@ func (c *NodeClient) Confirm(ctx context.Context, req ConfirmRequest) (rep Confi
 }
 
 // CommitNotice implements NodeAPI.
-func (c *NodeClient) CommitNotice(ctx context.Context, committed time.Time) error {
-	return c.do(ctx, http.MethodPost, "/v1/commit", commitNotice{At: committed.UnixMicro()}, nil)
+func (c *NodeClient) CommitNotice(ctx context.Context, committed time.Time, commits []history.LocalCommit) error {
+	return c.do(ctx, http.MethodPost, "/v1/commit", commitNotice{At: committed.UnixMicro(), Revisions: noticedRevisions(commits)}, nil)
 }
 
 // Editing implements NodeAPI: the request stays open until done is

@@ -378,8 +378,8 @@ func (d *Daemon) Confirm(ctx context.Context, req ConfirmRequest) (ConfirmReport
 }
 
 // CommitNotice implements NodeAPI.
-func (d *Daemon) CommitNotice(_ context.Context, committed time.Time) error {
-	d.noticeCommits(committed, nil)
+func (d *Daemon) CommitNotice(_ context.Context, committed time.Time, commits []history.LocalCommit) error {
+	d.noticeCommits(committed, commits)
 	return nil
 }
 

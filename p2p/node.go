@@ -448,7 +448,7 @@ func (n *Node) NoticeCommits(committed time.Time, commits []history.LocalCommit)
 		n.Notice(committed)
 		return
 	}
-	n.log.Debug("commit notice", "committed_us", committed.UnixMicro(), "us", time.Now().UnixMicro())
+	n.log.Debug("commit notice", "committed_us", committed.UnixMicro(), "revisions", len(commits), "us", time.Now().UnixMicro())
 	revs := make([]history.NewRevision, 0, len(commits))
 	blocks := make(map[cid.Cid][]history.Block, len(commits))
 	for _, c := range commits {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -363,5 +364,34 @@ func TestUITakesOverWhenTheServeStops(t *testing.T) {
 	}
 	if addrs := a.idAddrs(); len(addrs) == 0 {
 		t.Fatal("no node answers on the control socket after the takeover")
+	}
+}
+
+// What Ada writes in the UI next to her running serve reaches Bob as a
+// command's edit does: the UI tells the serve what it committed, and
+// the serve announces it as it is, without reading it back.
+func TestUIEditsNextToAServeAreNoticed(t *testing.T) {
+	ada := InitRepo(t, "ada")
+	ada.OK("new", "Note", "--body", "x\n")
+	ada.Env = append(ada.Env, "PEERWIKI_LOG=debug")
+	sa := ada.StartServe()
+	repos, _ := inviteAndServe(t, ada, "bob")
+	bob := repos[0]
+	u := startTUI(t, ada)
+	u.waitFor(10*time.Second, "via peerwiki serve")
+	u.keys("n")
+	u.waitFor(2*time.Second, "Title of the new page:")
+	u.text("Written in the UI")
+	u.keys("Enter")
+	u.waitFor(2*time.Second, "new page", "ctrl+s save")
+	u.text("hello from the UI")
+	u.keys("C-s")
+	u.waitFor(3*time.Second, `created "Written in the UI"`)
+	Eventually(t, 5*time.Second, "bob to have the page", func() bool {
+		res := bob.Run("show", "Written in the UI")
+		return res.Code == 0 && strings.Contains(res.Stdout, "hello from the UI")
+	})
+	if !strings.Contains(sa.Log(), `msg="commit notice"`) || !regexp.MustCompile(`msg="commit notice" committed_us=\d+ revisions=1 `).MatchString(sa.Log()) {
+		t.Fatalf("the serve had no notice with the UI's revision:\n%s", sa.Log())
 	}
 }

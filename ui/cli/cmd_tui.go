@@ -76,6 +76,7 @@ func (a *app) runTUIWith(cmd *cobra.Command, offline bool, f nodeFlags) error {
 			opts.Network = staticNetwork{tui.NetStatus{Mode: "offline (node: " + firstLineOf(err) + ")"}}
 		default:
 			defer api.close()
+			api.noticeCommits(r)
 			opts.Network = nodeNetwork{api: api}
 			opts.Editing = editingVia(api, r)
 			opts.Invite = func() (string, error) {

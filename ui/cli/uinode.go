@@ -7,6 +7,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"peerwiki/history"
 	"peerwiki/p2p"
 	"peerwiki/wiki"
 )
@@ -90,9 +91,32 @@ func (u *uiNodeAPI) Confirm(ctx context.Context, req p2p.ConfirmRequest) (p2p.Co
 	return api.Confirm(ctx, req)
 }
 
-func (u *uiNodeAPI) CommitNotice(ctx context.Context, committed time.Time) error {
+func (u *uiNodeAPI) CommitNotice(ctx context.Context, committed time.Time, commits []history.LocalCommit) error {
 	api, _ := u.current(ctx)
-	return api.CommitNotice(ctx, committed)
+	return api.CommitNotice(ctx, committed, commits)
+}
+
+// noticeCommits has the node announce what the UI commits as soon as it
+// is committed (history.Store.OnLocalCommit), as a command's notice does:
+// without it, a UI next to a serve waited for the serve to see the
+// database change, and its own node read each edit back.
+func (u *uiNodeAPI) noticeCommits(r *wiki.Repo) {
+	store := r.ReplicationStore()
+	var mu sync.Mutex // one notice at a time, in commit order
+	store.OnLocalCommit(func() {
+		at := time.Now()
+		go func() {
+			mu.Lock()
+			defer mu.Unlock()
+			commits, ok := store.TakeLocalCommits()
+			if !ok {
+				commits = nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			u.CommitNotice(ctx, at, commits)
+		}()
+	})
 }
 
 func (u *uiNodeAPI) Editing(ctx context.Context, page cid.Cid) (func(), error) {
