@@ -122,7 +122,10 @@ func startGossip(n *Node) (*gossip, error) {
 	}
 	g := &gossip{n: n, ps: ps, work: make(chan heard, 256), index: make(chan struct{}, 1)}
 	name := HeadsTopic(n.wiki)
-	if err := ps.RegisterTopicValidator(name, g.validate); err != nil {
+	// Inline: the validator is CPU only and bounded by the message size,
+	// so it runs in GossipSub's validation worker rather than in a
+	// goroutine of its own for every message received.
+	if err := ps.RegisterTopicValidator(name, g.validate, pubsub.WithValidatorInline(true)); err != nil {
 		return nil, fmt.Errorf("start gossip: %w", err)
 	}
 	if g.topic, err = ps.Join(name); err != nil {
