@@ -34,3 +34,29 @@ func SendPlanDuring(s *Store, plan *SyncPlan, at int, during func()) ([]Packed, 
 	})
 	return sent, err
 }
+
+// SendPlanPackedBothWays sends plan packed twice, with the bodies of
+// each run decoded ahead in parallel and without, and returns both, and
+// the most bodies one run had decoded ahead.
+func SendPlanPackedBothWays(s *Store, plan func() *SyncPlan, pack bool) (ahead, serial []Packed, most int, err error) {
+	watchSend = func(r *planReader) { most = max(most, len(r.decoded)) }
+	defer func() { watchSend = nil }()
+	for _, off := range []bool{false, true} {
+		predecodeOff = off
+		var sent []Packed
+		err = s.sendPlan(context.Background(), plan(), pack, func(p Packed) error {
+			sent = append(sent, p)
+			return nil
+		})
+		predecodeOff = false
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		if off {
+			serial = sent
+		} else {
+			ahead = sent
+		}
+	}
+	return ahead, serial, most, nil
+}

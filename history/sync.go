@@ -624,6 +624,9 @@ type planReader struct {
 	revs      map[int64][2]int64
 	rows      map[int64]storedRow
 	rowsBytes int
+	// decoded holds bodies of the prefetched run decoded ahead, in
+	// parallel (predecode).
+	decoded map[int64][]byte
 }
 
 // prefetch reads the rows of a run of the plan's revisions, and of their
@@ -661,6 +664,94 @@ func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
 		if ids, err = p.prefetchBlocks(ids); err != nil {
 			return err
 		}
+	}
+	p.predecode(revs)
+	return nil
+}
+
+// predecodeOff turns predecode off (tests compare the two).
+var predecodeOff bool
+
+// predecode undoes, in parallel, the storage encoding of those bodies of
+// the run just read (revs) that cannot go out as they are stored: a delta
+// whose base the receiver will not hold (a shallow plan's current
+// versions, whose parents are not sent), or any encoding when the send is
+// not packed. sendPlan's loop then only sends them: decoding a shallow
+// join's 100,000 bodies one after the other, on the one goroutine that
+// also reads and sends, was most of the answering serve's time, and the
+// joiner waited for it.
+func (p *planReader) predecode(revs []int64) {
+	if p.decoded == nil {
+		p.decoded = map[int64][]byte{}
+	}
+	clear(p.decoded)
+	if predecodeOff {
+		return
+	}
+	bodies := make(map[int64]bool, len(revs))
+	for _, rev := range revs {
+		bodies[p.revs[rev][1]] = true
+	}
+	queued := make(map[int64]bool, len(revs))
+	var jobs []int64
+	size := 0
+	for _, rev := range revs {
+		id := p.revs[rev][1]
+		r, read := p.rows[id]
+		if !read || queued[id] || r.enc == encPlain || size+r.size > planCacheBytes {
+			continue
+		}
+		if p.window != nil {
+			if !isDeltaEnc(r.enc) || !r.base.Valid {
+				continue // goes as it is stored
+			}
+			if bc, known := p.cids[r.base.Int64]; bodies[r.base.Int64] || known && p.window.has(bc) {
+				continue // its base goes before it, or went: sent as a delta
+			}
+		}
+		queued[id] = true
+		size += r.size
+		jobs = append(jobs, id)
+	}
+	if len(jobs) < 2 {
+		return // decode does one as well
+	}
+	out := make([][]byte, len(jobs))
+	parallelEach(len(jobs), func(i int) { out[i] = p.decodeAhead(jobs[i], 0) })
+	for i, id := range jobs {
+		if out[i] != nil {
+			p.decoded[id] = out[i]
+		}
+	}
+}
+
+// decodeAhead is decode for predecode: from prefetched rows only (nil
+// when one is missing or anything fails: decode then does it, and says
+// why), reading nothing else, safe to run in parallel.
+func (p *planReader) decodeAhead(id int64, depth int) []byte {
+	r, ok := p.rows[id]
+	if !ok || depth > deltaMaxDepth {
+		return nil
+	}
+	switch {
+	case r.enc == encPlain:
+		return r.data
+	case r.enc == encZstd:
+		out, err := zdec.DecodeAll(r.data, nil)
+		if err != nil {
+			return nil
+		}
+		return out
+	case isDeltaEnc(r.enc) && r.base.Valid && r.depth <= deltaMaxDepth:
+		base := p.decodeAhead(r.base.Int64, depth+1)
+		if base == nil {
+			return nil
+		}
+		out, err := undelta(zdec, r.enc, base, r.data)
+		if err != nil {
+			return nil
+		}
+		return out
 	}
 	return nil
 }
@@ -823,6 +914,9 @@ func (p *planReader) read(ctx context.Context, id int64) (Packed, error) {
 // page's cache (and keeping what it decodes there).
 func (p *planReader) decode(ctx context.Context, id int64, r storedRow) ([]byte, error) {
 	if b, ok := p.cache[id]; ok {
+		return b, nil
+	}
+	if b, ok := p.decoded[id]; ok {
 		return b, nil
 	}
 	var out []byte
