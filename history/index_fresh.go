@@ -71,6 +71,9 @@ pageLoop:
 			}
 		}
 		if genesis == nil { // an anchor
+			genesis = w.anchorRevs[g.cid] // decoded as the batch was checked
+		}
+		if genesis == nil { // an anchor stored before
 			var err error
 			if genesis, err = DecodeRevision(g.data); err != nil {
 				return nil, fmt.Errorf("anchor of page %s: %w", g.cid, err)

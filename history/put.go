@@ -256,6 +256,8 @@ type writer struct {
 	boundary   map[int64]int64     // a shallow page's lowest boundary height, 0: none (shallow.go)
 	settle     map[int64]bool      // pages whose last boundary this batch linked (shallow.go)
 	anchors    map[cid.Cid]bool    // shallow pages' anchors this writer stored (shallow.go)
+	// anchorRevs are those anchors decoded (by Check), for the page index.
+	anchorRevs map[cid.Cid]*Revision
 	// shallowNamed are the batch's revisions that a shallow row stored
 	// before this writer names as its missing parent, and newShallow the
 	// missing parents of the rows this writer added; shallowLooked says
@@ -774,9 +776,10 @@ func (w *writer) putRevision(p pendingRev) error {
 			return err
 		}
 		if w.anchors == nil {
-			w.anchors = map[cid.Cid]bool{}
+			w.anchors, w.anchorRevs = map[cid.Cid]bool{}, map[cid.Cid]*Revision{}
 		}
 		w.anchors[c] = true
+		w.anchorRevs[c] = rev
 		return nil
 	}
 	// Causal completeness: parents stored, all of the same page; height
