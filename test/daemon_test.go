@@ -379,14 +379,7 @@ func TestUIEditsNextToAServeAreNoticed(t *testing.T) {
 	bob := repos[0]
 	u := startTUI(t, ada)
 	u.waitFor(10*time.Second, "via peerwiki serve")
-	u.keys("n")
-	u.waitFor(2*time.Second, "Title of the new page:")
-	u.text("Written in the UI")
-	u.keys("Enter")
-	u.waitFor(2*time.Second, "new page", "ctrl+s save")
-	u.text("hello from the UI")
-	u.keys("C-s")
-	u.waitFor(3*time.Second, `created "Written in the UI"`)
+	u.createPage("Written in the UI", "hello from the UI")
 	Eventually(t, 5*time.Second, "bob to have the page", func() bool {
 		res := bob.Run("show", "Written in the UI")
 		return res.Code == 0 && strings.Contains(res.Stdout, "hello from the UI")

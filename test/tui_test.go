@@ -106,6 +106,25 @@ func (u *tmuxUI) waitFor(d time.Duration, wants ...string) string {
 	return ""
 }
 
+// createPage makes a page from the page list ('n'), typing its body a
+// line at a time, and waits until the UI says it was created.
+func (u *tmuxUI) createPage(title, body string) {
+	u.t.Helper()
+	u.keys("n")
+	u.waitFor(2*time.Second, "Title of the new page:")
+	u.text(title)
+	u.keys("Enter")
+	u.waitFor(2*time.Second, "new page", "ctrl+s save")
+	for i, line := range strings.Split(body, "\n") {
+		if i > 0 {
+			u.keys("Enter")
+		}
+		u.text(line)
+	}
+	u.keys("C-s")
+	u.waitFor(3*time.Second, fmt.Sprintf("created %q", title))
+}
+
 func TestTUICreateAndEditPage(t *testing.T) {
 	r := InitRepo(t, "alice")
 	u := startTUI(t, r, "tui", "--offline")
@@ -113,16 +132,7 @@ func TestTUICreateAndEditPage(t *testing.T) {
 	if raw := u.tmux("capture-pane", "-p", "-e", "-t", "0"); colourRE.MatchString(raw) {
 		t.Fatalf("colour under NO_COLOR: %q", colourRE.FindString(raw))
 	}
-	u.keys("n")
-	u.waitFor(2*time.Second, "Title of the new page:")
-	u.text("Shopping list")
-	u.keys("Enter")
-	u.waitFor(2*time.Second, "new page", "ctrl+s save")
-	u.text("milk")
-	u.keys("Enter")
-	u.text("eggs")
-	u.keys("C-s")
-	u.waitFor(3*time.Second, `created "Shopping list"`)
+	u.createPage("Shopping list", "milk\neggs")
 	if p := r.Show("Shopping list"); p.Body != "milk\neggs" {
 		t.Fatalf("created body %q", p.Body)
 	}
