@@ -9,6 +9,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
+	"peerwiki/history"
 	"peerwiki/p2p"
 	"peerwiki/wiki"
 )
@@ -116,11 +117,7 @@ func (a *app) noticeCommits() {
 	at := time.Now()
 	pending := a.notice
 	a.notice = nil
-	if n, err := a.repo.ChangeCount(context.Background()); err == nil && n != a.commitBase {
-		a.commitBase = n
-		// What this process committed, to announce as it is; nil when
-		// it cannot tell it all (the node then reads the database).
-		commits, _ := a.repo.ReplicationStore().TakeLocalCommits()
+	send := func(commits []history.LocalCommit) {
 		if pending != nil {
 			pending.Send(at, commits)
 		} else {
@@ -129,6 +126,24 @@ func (a *app) noticeCommits() {
 		if !a.keepPriority {
 			makeWay()
 		}
+	}
+	// What this process committed, to announce as it is: then the notice
+	// goes first, and the commit counter is read after it (a query on
+	// the edit's way to its peers).
+	commits, whole := a.repo.ReplicationStore().TakeLocalCommits()
+	if whole && len(commits) > 0 {
+		send(commits)
+		if n, err := a.repo.ChangeCount(context.Background()); err == nil {
+			a.commitBase = n
+		}
+		return
+	}
+	// Commits it cannot tell (too large, or not its own revisions: a
+	// policy's merge), or none: the counter says, and the node reads the
+	// database.
+	if n, err := a.repo.ChangeCount(context.Background()); err == nil && n != a.commitBase {
+		a.commitBase = n
+		send(nil)
 		return
 	}
 	if pending != nil {
