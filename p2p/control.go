@@ -173,7 +173,10 @@ func (d *Daemon) serveControl(l net.Listener) {
 				writeError(w, err)
 				return
 			}
-			d.noticeCommits(time.UnixMicro(n.At), commits)
+			if err := d.noticeCommits(time.UnixMicro(n.At), commits); err != nil {
+				writeError(w, err)
+				return
+			}
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})

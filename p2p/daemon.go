@@ -379,16 +379,16 @@ func (d *Daemon) Confirm(ctx context.Context, req ConfirmRequest) (ConfirmReport
 
 // CommitNotice implements NodeAPI.
 func (d *Daemon) CommitNotice(_ context.Context, committed time.Time, commits []history.LocalCommit) error {
-	d.noticeCommits(committed, commits)
-	return nil
+	return d.noticeCommits(committed, commits)
 }
 
 // noticeCommits is CommitNotice with what was committed, when the
 // command could say (see Node.NoticeCommits).
-func (d *Daemon) noticeCommits(committed time.Time, commits []history.LocalCommit) {
+func (d *Daemon) noticeCommits(committed time.Time, commits []history.LocalCommit) error {
 	if node, _ := d.current(); node != nil {
-		node.NoticeCommits(committed, commits)
+		return node.NoticeCommits(committed, commits)
 	}
+	return nil
 }
 
 // Editing implements NodeAPI.

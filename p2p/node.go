@@ -442,19 +442,24 @@ func (n *Node) Notice(committed time.Time) {
 // are announced at once, as they are, and the watcher only does its
 // bookkeeping a little later (reading them back cost an edit's trip to
 // its peers half a millisecond, and up to 3 ms at the 99th percentile).
-// The member list hears of them first, as from the watcher.
-func (n *Node) NoticeCommits(committed time.Time, commits []history.LocalCommit) {
+// The member list hears of them first, as from the watcher. A revision
+// that is none, or another wiki's, refuses the notice (errBadRequest).
+func (n *Node) NoticeCommits(committed time.Time, commits []history.LocalCommit) error {
 	if len(commits) == 0 || !n.cfg.WatchCommits {
 		n.Notice(committed)
-		return
+		return nil
 	}
-	n.log.Debug("commit notice", "committed_us", committed.UnixMicro(), "revisions", len(commits), "us", time.Now().UnixMicro())
 	revs := make([]history.NewRevision, 0, len(commits))
 	blocks := make(map[cid.Cid][]history.Block, len(commits))
 	for _, c := range commits {
-		revs = append(revs, c.Rev)
+		rev, err := n.noticedRevision(c)
+		if err != nil {
+			return err // refused; a commit there was, the watcher finds
+		}
+		revs = append(revs, rev)
 		blocks[c.Rev.Cid] = c.Blocks
 	}
+	n.log.Debug("commit notice", "committed_us", committed.UnixMicro(), "revisions", len(commits), "us", time.Now().UnixMicro())
 	if revs = n.claimAnnounce(revs); len(revs) > 0 {
 		n.observeLocal(revs)
 		n.announceWith(revs, true, blocks)
@@ -463,6 +468,31 @@ func (n *Node) NoticeCommits(committed time.Time, commits []history.LocalCommit)
 	case n.wakeLater <- struct{}{}:
 	default:
 	}
+	return nil
+}
+
+// noticedRevision is c's revision as its own block says (a revision of
+// this wiki; its page from the block, not from the notice: the member
+// list rereads itself by page), the notice's head flag kept.
+func (n *Node) noticedRevision(c history.LocalCommit) (history.NewRevision, error) {
+	for _, b := range c.Blocks {
+		if !b.Cid.Equals(c.Rev.Cid) {
+			continue
+		}
+		r, err := history.DecodeRevision(b.Data)
+		if err != nil {
+			return history.NewRevision{}, fmt.Errorf("%w: revision %s: %v", errBadRequest, c.Rev.Cid, err)
+		}
+		if r.Wiki != n.wiki {
+			return history.NewRevision{}, fmt.Errorf("%w: revision %s: %w", errBadRequest, c.Rev.Cid, history.ErrWrongWiki)
+		}
+		page := c.Rev.Cid
+		if r.Page != nil {
+			page = r.Page.Cid
+		}
+		return history.NewRevision{Cid: c.Rev.Cid, Page: page, Head: c.Rev.Head}, nil
+	}
+	return history.NewRevision{}, fmt.Errorf("%w: revision %s without its block", errBadRequest, c.Rev.Cid)
 }
 
 // claimAnnounce returns those of revs that neither a notice nor the

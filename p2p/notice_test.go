@@ -77,9 +77,9 @@ func TestNoticedCommitsAreAnnouncedAsTheyAre(t *testing.T) {
 	}
 }
 
-// A notice whose block does not match its CID, or that names a revision
-// without its block, is refused as a bad request, and nothing of it is
-// announced.
+// A notice whose block does not match its CID, that names a revision
+// without its block, or whose "revision" is none or another wiki's, is
+// refused as a bad request, and nothing of it is announced.
 func TestBadCommitNoticeIsRefused(t *testing.T) {
 	dir, log := daemonLogging(t)
 	c, err := DialNode(dir)
@@ -88,10 +88,16 @@ func TestBadCommitNoticeIsRefused(t *testing.T) {
 	}
 	good := history.NewBlock(history.CodecRaw, []byte("a body\n"))
 	other := history.NewBlock(history.CodecRaw, []byte("another body\n"))
+	foreign, err := (&history.Revision{Wiki: "another wiki", Title: "Note", Body: history.Link{Cid: good.Cid}, Time: 1, Height: 1}).Block()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, rev := range map[string]noticedRevision{
 		"block not matching its CID": {Cid: good.Cid.Bytes(), Page: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: []byte("tampered\n")}}},
 		"revision without its block": {Cid: good.Cid.Bytes(), Page: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: other.Cid.Bytes(), Data: other.Data}}},
 		"malformed CID":              {Cid: []byte{1, 2, 3}, Page: good.Cid.Bytes()},
+		"block that is no revision":  {Cid: good.Cid.Bytes(), Page: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: good.Data}}},
+		"revision of another wiki":   {Cid: foreign.Cid.Bytes(), Page: foreign.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: good.Data}, {Cid: foreign.Cid.Bytes(), Data: foreign.Data}}},
 	} {
 		err := c.do(context.Background(), http.MethodPost, "/v1/commit", commitNotice{At: 1, Revisions: []noticedRevision{rev}}, nil)
 		if err == nil || !strings.Contains(err.Error(), "bad request") {
