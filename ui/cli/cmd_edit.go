@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -24,6 +25,12 @@ func (a *app) editCommand() *cobra.Command {
 		Long: `Make a new revision of PAGE with a new title (--title: that is how pages are
 renamed) and/or body (--body, --file, or "-" for standard input). On a
 terminal with neither, $EDITOR opens on the body. Prints the new revision.
+
+An edit made in $EDITOR builds on the revision the editor opened: when
+another edit of the page arrives meanwhile (from a peer, or another
+command), the page then has both as heads, for its policy or for
+'peerwiki merge', and edit says so. When the editor fails, or what it
+wrote cannot be saved, the text is kept and the error says where.
 
 A page with several heads (a conflict) is not edited until they are resolved
 ('peerwiki merge' or 'peerwiki resolve'), unless --parent picks the revision
@@ -82,21 +89,29 @@ page's latest rename.`,
 			if given {
 				e.Body = &body
 			}
+			var d *draft
 			if !given && e.Title == nil {
-				current, err := a.bodyToEdit(cmd, r, p.ID, e.Parent)
+				current, base, err := a.bodyToEdit(cmd, r, p.ID, e.Parent)
 				if err != nil {
 					return err
 				}
+				// The edit builds on the revision the editor opened: one a
+				// peer made meanwhile (a serve receives them) becomes a
+				// second head beside it, for the page's policy or a person
+				// to merge, instead of being overwritten by text that never
+				// saw it.
+				e.Parent = base
 				// Presence: advisory, never a lock.
 				for _, other := range editorsByPage(r)[p.ID.String()] {
 					fmt.Fprintf(a.stderr, "peerwiki: note: %s has been editing this page since %s; your edits may conflict\n", termtext.Line(other.Name), clock(other.Since))
 				}
 				done := editingVia(nodeAPI(r), r)(p.ID)
-				edited, err := editText(current, p.Title)
+				edited, dr, err := editText(current, p.Title)
 				done()
 				if err != nil {
 					return err
 				}
+				d = dr
 				e.Body = &edited
 			}
 			oldTitle := p.Title
@@ -107,11 +122,20 @@ page's latest rename.`,
 			}
 			a.prepareNotice(cmd, r, &conf)
 			rev, err := r.Edit(cmd.Context(), p.ID, e)
+			if err != nil && d != nil && !errors.Is(err, wiki.ErrNoChange) {
+				return d.kept(err, "'peerwiki edit "+p.ID.String()+" --file "+d.path+"' tries again")
+			}
+			d.discard()
 			if err != nil {
 				return err
 			}
 			a.noticeCommits()
 			fmt.Fprintln(a.stdout, rev)
+			if d != nil {
+				if row, err := r.Page(cmd.Context(), p.ID); err == nil && row.Versions > 1 {
+					fmt.Fprintf(a.stderr, "peerwiki: note: the page changed while you edited: it has %d heads now (see 'peerwiki merge %s')\n", row.Heads, p.ID)
+				}
+			}
 			if e.Title != nil && wiki.NormTitle(oldTitle) != wiki.NormTitle(title) {
 				if err := a.linksAfterRename(cmd, r, p.ID, oldTitle, title, updateLinks); err != nil {
 					return err
@@ -129,17 +153,18 @@ page's latest rename.`,
 	return cmd
 }
 
-// bodyToEdit is the text $EDITOR starts from: the parent's body.
-func (a *app) bodyToEdit(cmd *cobra.Command, r *wiki.Repo, page, parent cid.Cid) (string, error) {
+// bodyToEdit is the text $EDITOR starts from, the parent's body, and
+// that parent (the page's head when none is given).
+func (a *app) bodyToEdit(cmd *cobra.Command, r *wiki.Repo, page, parent cid.Cid) (string, cid.Cid, error) {
 	if !parent.Defined() {
 		heads, err := r.CurrentHeads(cmd.Context(), page)
 		if err != nil {
-			return "", err
+			return "", cid.Undef, err
 		}
 		parent = heads[0]
 	}
 	v, _, err := r.RevisionVersion(cmd.Context(), parent)
-	return v.Body, err
+	return v.Body, parent, err
 }
 
 func (a *app) rmCommand() *cobra.Command {

@@ -44,16 +44,20 @@ second page with that title.`,
 					return err
 				}
 			}
+			var d *draft
 			if !given && interactive(a.stdin, a.stdout) {
-				if body, err = editText("", as[0]); err != nil {
+				if body, d, err = editText("", as[0]); err != nil {
 					return err
 				}
 			}
 			a.prepareNotice(cmd, r, &conf)
 			id, err := r.Create(cmd.Context(), as[0], body, msg)
-			if err != nil {
+			if err != nil && d != nil {
+				return d.kept(err, "'peerwiki new TITLE --file "+d.path+"' tries again")
+			} else if err != nil {
 				return err
 			}
+			d.discard()
 			a.noticeCommits()
 			fmt.Fprintln(a.stdout, id)
 			return a.confirm(cmd, r, id, conf)

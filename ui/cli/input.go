@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -93,7 +95,7 @@ func interactive(stdin io.Reader, stdout io.Writer) bool {
 }
 
 // editText opens $VISUAL or $EDITOR (else vi) on text and returns the result.
-func editText(text, name string) (string, error) {
+func editText(text, name string) (string, *draft, error) {
 	editor := os.Getenv("VISUAL")
 	if editor == "" {
 		editor = os.Getenv("EDITOR")
@@ -103,25 +105,80 @@ func editText(text, name string) (string, error) {
 	}
 	dir, err := os.MkdirTemp("", "peerwiki-edit-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, wiki.Slug(name)+".md")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		return "", err
+	d := &draft{dir: dir, path: filepath.Join(dir, wiki.Slug(name)+".md"), start: text}
+	if err := os.WriteFile(d.path, []byte(text), 0o600); err != nil {
+		d.discard()
+		return "", nil, err
 	}
+	// Ctrl-C and Ctrl-\ are the editor's while it runs (git does the
+	// same): this process going away under it would leave the editor
+	// on the terminal and the text in a folder nobody names.
+	signal.Ignore(os.Interrupt, syscall.SIGQUIT)
+	defer signal.Reset(os.Interrupt, syscall.SIGQUIT)
+	// A hangup or a kill ends this process: it says where the text is.
+	stop, edited := make(chan os.Signal, 1), make(chan struct{})
+	signal.Notify(stop, syscall.SIGHUP, syscall.SIGTERM)
+	defer func() { signal.Stop(stop); close(edited) }()
+	go func() {
+		select {
+		case sig := <-stop:
+			fmt.Fprintf(os.Stderr, "peerwiki: %v while editing; your text is kept in %s\n", sig, d.path)
+			os.Exit(exitSignal(sig))
+		case <-edited:
+		}
+	}()
 	// The editor setting may carry arguments ("code --wait"); let the shell split it.
-	c := exec.Command("sh", "-c", editor+` "$1"`, "sh", path)
+	c := exec.Command("sh", "-c", editor+` "$1"`, "sh", d.path)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := c.Run(); err != nil {
-		return "", fmt.Errorf("editor %q failed: %w", editor, err)
+		return "", nil, d.kept(fmt.Errorf("editor %q failed: %w", editor, err), "")
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(d.path)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if err := checkText("the edited text", data); err != nil {
-		return "", err
+		return "", nil, d.kept(err, "")
 	}
-	return strings.Clone(string(data)), nil
+	return strings.Clone(string(data)), d, nil
+}
+
+// draft is the file $EDITOR wrote: it is kept until what it holds is
+// saved, so that nothing typed is lost when the editor fails, the text is
+// refused or the commit fails; the error then says where it is.
+type draft struct {
+	dir, path string
+	start     string // the text the editor opened on
+}
+
+// discard removes the draft: its text is saved (or it was never edited).
+func (d *draft) discard() {
+	if d != nil {
+		os.RemoveAll(d.dir)
+	}
+}
+
+// kept is err, saying where the draft is kept and, when retry is given,
+// how to try again with it; a draft left as the editor opened it is
+// discarded and err returned as it is.
+func (d *draft) kept(err error, retry string) error {
+	if b, rerr := os.ReadFile(d.path); rerr != nil || string(b) == d.start {
+		d.discard()
+		return err
+	}
+	if retry != "" {
+		return fmt.Errorf("%w; your text is kept in %s (%s)", err, d.path, retry)
+	}
+	return fmt.Errorf("%w; your text is kept in %s", err, d.path)
+}
+
+// exitSignal is the exit status of a process ended by sig, as shells
+// report it.
+func exitSignal(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
 }

@@ -1,0 +1,112 @@
+package test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitingEditor is an $EDITOR that waits for the file go (at most 30 s),
+// then writes text over the file it was given and exits with status.
+func waitingEditor(t *testing.T, text string, status int) (editor, goAhead string) {
+	t.Helper()
+	dir := t.TempDir()
+	goAhead = filepath.Join(dir, "go")
+	body := filepath.Join(dir, "text")
+	os.WriteFile(body, []byte(text), 0o600)
+	editor = filepath.Join(dir, "editor")
+	script := "#!/bin/sh\nfor i in $(seq 300); do [ -e '" + goAhead + "' ] && break; sleep 0.1; done\ncat '" + body + "' > \"$1\"\nexit " + map[bool]string{true: "0", false: "1"}[status == 0] + "\n"
+	os.WriteFile(editor, []byte(script), 0o755)
+	return editor, goAhead
+}
+
+// Ada edits a page in $EDITOR next to her running serve; Bob's edit of
+// the same page reaches her serve while her editor is open. Her edit
+// builds on the revision her editor opened, so the page has both as
+// heads (the wiki's policy is manual): Bob's text is not overwritten by
+// a text that never saw it, and the command says the page changed.
+func TestEditorEditKeepsAConcurrentEdit(t *testing.T) {
+	ada := InitRepo(t, "ada")
+	page := ada.OK("new", "Plan", "--body", "first\n")
+	ada.StartServe()
+	repos, _ := inviteAndServe(t, ada, "bob")
+	bob := repos[0]
+	Eventually(t, 10*time.Second, "bob to have the page", func() bool { return bob.Run("show", page).Code == 0 })
+
+	editor, goAhead := waitingEditor(t, "ada's plan\n", 0)
+	ada.Env = append(ada.Env, "EDITOR="+editor, "VISUAL=")
+	u := startTUI(t, ada, "edit", page)
+	Eventually(t, 5*time.Second, "ada's editor to be open", func() bool { return len(bob.Show(page).Editing) == 1 })
+
+	bob.OK("edit", page, "--body", "bob's plan\n")
+	Eventually(t, 5*time.Second, "bob's edit to reach ada", func() bool { return ada.Show(page).Body == "bob's plan\n" })
+	os.WriteFile(goAhead, nil, 0o600)
+	scr := u.waitFor(10*time.Second, "[exited 0]")
+	if !strings.Contains(scr, "the page changed while you edited: it has 2 heads now") {
+		t.Fatalf("edit did not say the page changed:\n%s", scr)
+	}
+	p := ada.Show(page)
+	if len(p.Heads) != 2 {
+		t.Fatalf("heads after the two edits: %v (bob's edit overwritten?)", p.Heads)
+	}
+	var bodies []string
+	for _, v := range p.Versions {
+		bodies = append(bodies, v.Body)
+	}
+	if !strings.Contains(strings.Join(bodies, "|"), "bob's plan") || !strings.Contains(strings.Join(bodies, "|"), "ada's plan") {
+		t.Fatalf("the two versions: %q", bodies)
+	}
+}
+
+// What the editor wrote is kept when the editor fails or the text is
+// refused, and the error says where; an editor that changed nothing
+// leaves nothing behind.
+func TestEditorTextIsKeptWhenItCannotBeSaved(t *testing.T) {
+	ada := InitRepo(t, "ada")
+	page := ada.OK("new", "Plan", "--body", "first\n")
+	kept := regexp.MustCompile(`yourtextiskeptin(/\S+?\.md)`) // the screen's words run together
+	for _, tc := range []struct {
+		name, text string
+		status     int
+		want       string
+	}{
+		{"editor fails", "typed before the editor failed\n", 1, "editor"},
+		{"text refused", "not UTF-8: \xff\xfe\n", 0, "the edited text"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			editor, goAhead := waitingEditor(t, tc.text, tc.status)
+			os.WriteFile(goAhead, nil, 0o600)
+			r := *ada
+			r.Env = append(ada.Env[:len(ada.Env):len(ada.Env)], "EDITOR="+editor, "VISUAL=")
+			u := startTUI(t, &r, "edit", page)
+			scr := u.waitFor(10*time.Second, "[exited 1]")
+			m := kept.FindStringSubmatch(strings.Join(strings.Fields(scr), ""))
+			if m == nil || !strings.Contains(scr, tc.want) {
+				t.Fatalf("no word of the kept text:\n%s", scr)
+			}
+			if b, err := os.ReadFile(m[1]); err != nil || string(b) != tc.text {
+				t.Fatalf("kept %q (%v), want %q", b, err, tc.text)
+			}
+		})
+	}
+	if p := ada.Show(page); p.Body != "first\n" || len(p.Heads) != 1 {
+		t.Fatalf("the page after failed edits: %+v", p)
+	}
+
+	// An editor that fails without changing the text: nothing is kept.
+	t.Run("untouched", func(t *testing.T) {
+		tmp := t.TempDir()
+		r := *ada
+		r.Env = append(ada.Env[:len(ada.Env):len(ada.Env)], "EDITOR=false", "VISUAL=", "TMPDIR="+tmp)
+		u := startTUI(t, &r, "edit", page)
+		if scr := u.waitFor(10*time.Second, "[exited 1]"); strings.Contains(scr, "kept") {
+			t.Fatalf("an untouched draft was kept:\n%s", scr)
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Fatalf("left in TMPDIR: %v", left)
+		}
+	})
+}
