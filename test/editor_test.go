@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -96,6 +98,31 @@ func TestEditorTextIsKeptWhenItCannotBeSaved(t *testing.T) {
 		t.Fatalf("the page after failed edits: %+v", p)
 	}
 
+	// The command ended while the editor runs (TERM, as a shutdown
+	// sends): it says where the text is as it goes.
+	t.Run("terminated", func(t *testing.T) {
+		dir := t.TempDir()
+		editor := filepath.Join(dir, "editor")
+		os.WriteFile(editor, []byte("#!/bin/sh\nprintf 'typed, then the machine shut down\\n' > \"$1\"\nsleep 30\n"), 0o755)
+		r := *ada
+		r.Env = append(ada.Env[:len(ada.Env):len(ada.Env)], "EDITOR="+editor, "VISUAL=")
+		u := startTUI(t, &r, "edit", page)
+		var pw int
+		Eventually(t, 5*time.Second, "the edit command and its editor", func() bool {
+			pw = childNamed(strings.TrimSpace(u.tmux("list-panes", "-F", "#{pane_pid}")), "peerwiki")
+			return pw != 0 && childNamed(strconv.Itoa(pw), "") != 0
+		})
+		syscall.Kill(pw, syscall.SIGTERM) // the edit command this test started
+		scr := u.waitFor(10*time.Second, "[exited 143]")
+		m := kept.FindStringSubmatch(strings.Join(strings.Fields(scr), ""))
+		if m == nil || !strings.Contains(scr, "terminated while editing") {
+			t.Fatalf("no word of the kept text:\n%s", scr)
+		}
+		if b, err := os.ReadFile(m[1]); err != nil || string(b) != "typed, then the machine shut down\n" {
+			t.Fatalf("kept %q (%v)", b, err)
+		}
+	})
+
 	// An editor that fails without changing the text: nothing is kept.
 	t.Run("untouched", func(t *testing.T) {
 		tmp := t.TempDir()
@@ -109,4 +136,24 @@ func TestEditorTextIsKeptWhenItCannotBeSaved(t *testing.T) {
 			t.Fatalf("left in TMPDIR: %v", left)
 		}
 	})
+}
+
+// childNamed is the pid of a child of process pid (decimal) whose command
+// is name (any child when name is empty), or 0. A child is listed under
+// the thread that started it: every thread is looked at.
+func childNamed(pid, name string) int {
+	tasks, _ := filepath.Glob("/proc/" + pid + "/task/*/children")
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, c := range strings.Fields(string(b)) {
+			if comm, err := os.ReadFile("/proc/" + c + "/comm"); err == nil && (name == "" || strings.TrimSpace(string(comm)) == name) {
+				n, _ := strconv.Atoi(c)
+				return n
+			}
+		}
+	}
+	return 0
 }
