@@ -157,3 +157,32 @@ func childNamed(pid, name string) int {
 	}
 	return 0
 }
+
+// A page of the same title made while `new` has its editor open (here by
+// another command; a peer's arrives the same way) is not duplicated
+// silently: `new` refuses as it would have before the editor, and keeps
+// the text.
+func TestEditorNewRechecksTheTitle(t *testing.T) {
+	ada := InitRepo(t, "ada")
+	editor, goAhead := waitingEditor(t, "my plan\n", 0)
+	r := *ada
+	r.Env = append(ada.Env[:len(ada.Env):len(ada.Env)], "EDITOR="+editor, "VISUAL=")
+	u := startTUI(t, &r, "new", "Plan")
+	Eventually(t, 5*time.Second, "the editor to open", func() bool {
+		pw := childNamed(strings.TrimSpace(u.tmux("list-panes", "-F", "#{pane_pid}")), "peerwiki")
+		return pw != 0 && childNamed(strconv.Itoa(pw), "") != 0
+	})
+	ada.OK("new", "Plan", "--body", "the other plan\n")
+	os.WriteFile(goAhead, nil, 0o600)
+	scr := u.waitFor(10*time.Second, "[exited 1]")
+	m := regexp.MustCompile(`yourtextiskeptin(/\S+?\.md)`).FindStringSubmatch(strings.Join(strings.Fields(scr), ""))
+	if m == nil || !strings.Contains(scr, `a page titled "Plan" exists`) {
+		t.Fatalf("new did not refuse and keep the text:\n%s", scr)
+	}
+	if b, err := os.ReadFile(m[1]); err != nil || string(b) != "my plan\n" {
+		t.Fatalf("kept %q (%v)", b, err)
+	}
+	if out := ada.OK("list"); strings.Count(out, "Plan") != 1 {
+		t.Fatalf("pages after the refused new:\n%s", out)
+	}
+}

@@ -49,6 +49,13 @@ second page with that title.`,
 				if body, d, err = editText("", as[0]); err != nil {
 					return err
 				}
+				// A page of that title may have arrived from a peer while
+				// the editor was open.
+				if !duplicate {
+					if err := refuseTakenTitle(cmd, r, as[0]); err != nil {
+						return d.kept(err, "'peerwiki edit' that page with --file "+d.path+", or give --duplicate")
+					}
+				}
 			}
 			a.prepareNotice(cmd, r, &conf)
 			id, err := r.Create(cmd.Context(), as[0], body, msg)
