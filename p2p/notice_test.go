@@ -108,3 +108,45 @@ func TestBadCommitNoticeIsRefused(t *testing.T) {
 		t.Fatalf("%d bad notices reached the node", n)
 	}
 }
+
+// A noticed revision among more than a page of the watcher's finds
+// (maxAnnouncedHeads) does not end its look early: every other revision
+// committed with it is announced by the same look.
+func TestNoticedCommitAmongManyOthers(t *testing.T) {
+	rs, nodes, pages := gossipNodes(t, 2, [][2]int{{0, 1}}, func(cfg *Config) { cfg.PollInterval = time.Hour })
+	ctx := context.Background()
+	events := nodes[0].Subscribe()
+	heads, err := rs[0].Store.Heads(ctx, pages[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, blocks := rs[0].Batch(pages[0], "Gossip page", "noticed\n", heads[0])
+	if _, err := rs[0].Store.PutSignedHere(ctx, blocks); err != nil {
+		t.Fatal(err)
+	}
+	lc, ok := rs[0].Store.TakeLocalCommits()
+	if !ok || len(lc) != 1 {
+		t.Fatalf("the commit told back: %d, ok %v", len(lc), ok)
+	}
+	others := rs[0].addHistory(maxAnnouncedHeads+100, 1, "Other") // committed by no notice
+	if err := nodes[0].NoticeCommits(time.Now(), lc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[cid.Cid]bool{}
+	for _, p := range others {
+		want[p] = true
+	}
+	deadline := time.After(5 * time.Second)
+	for len(want) > 0 {
+		select {
+		case e := <-events:
+			if e.Kind == EventAnnounced {
+				for _, c := range e.Revisions {
+					delete(want, c)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("%d of the %d other revisions not announced", len(want), len(others))
+		}
+	}
+}

@@ -109,44 +109,44 @@ func (n *Node) watchCommits(ctx context.Context) error {
 				}
 				mark = next
 				full := len(revs) == maxAnnouncedHeads
-				if revs = n.claimAnnounce(revs); len(revs) == 0 {
-					if full {
-						continue
-					}
-					break
+				if revs = n.claimAnnounce(revs); len(revs) > 0 && !n.announceFound(revs) {
+					return
 				}
-				n.observeLocal(revs)
-				relay := n.allFromNetwork(revs)
-				// Revisions that came by gossip: GossipSub's mesh forwarded
-				// them already, unless it is still forming. Those a sync
-				// brought (a one-shot `sync` or `join` pushing to this
-				// node, a peer met again) reach the other peers only if
-				// this node tells them: CIDs, which a peer that lacks them
-				// syncs.
-				byGossip := relay && n.allByGossip(revs)
-				if byGossip && (n.gossip == nil || !n.gossip.meshForming()) {
-					if len(revs) < maxAnnouncedHeads {
-						break
-					}
-					continue
-				}
-				if byGossip {
-					// Let the original publisher's own message reach its
-					// direct peers first.
-					select {
-					case <-time.After(relayDelay):
-					case <-n.ctx.Done():
-						return
-					}
-				}
-				n.announce(revs, !relay)
-				if len(revs) < maxAnnouncedHeads {
+				if !full {
 					break
 				}
 			}
 		}
 	}()
 	return nil
+}
+
+// announceFound tells the member list of revisions the watcher found,
+// and announces them unless GossipSub carried them already; false when
+// the node stops meanwhile.
+func (n *Node) announceFound(revs []history.NewRevision) bool {
+	n.observeLocal(revs)
+	relay := n.allFromNetwork(revs)
+	// Revisions that came by gossip: GossipSub's mesh forwarded them
+	// already, unless it is still forming. Those a sync brought (a
+	// one-shot `sync` or `join` pushing to this node, a peer met again)
+	// reach the other peers only if this node tells them: CIDs, which a
+	// peer that lacks them syncs.
+	byGossip := relay && n.allByGossip(revs)
+	if byGossip && (n.gossip == nil || !n.gossip.meshForming()) {
+		return true
+	}
+	if byGossip {
+		// Let the original publisher's own message reach its direct
+		// peers first.
+		select {
+		case <-time.After(relayDelay):
+		case <-n.ctx.Done():
+			return false
+		}
+	}
+	n.announce(revs, !relay)
+	return true
 }
 
 // noticedLook is how long after a notice that announced its commits the
