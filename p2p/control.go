@@ -60,10 +60,10 @@ type commitNotice struct {
 	Revisions []noticedRevision `json:"revisions,omitempty"`
 }
 
-// noticedRevision is a history.LocalCommit on the control socket.
+// noticedRevision is a history.LocalCommit on the control socket (its
+// page goes by the revision's own block: Node.NoticeCommits).
 type noticedRevision struct {
 	Cid    []byte         `json:"cid"`
-	Page   []byte         `json:"page"`
 	Head   bool           `json:"head,omitempty"`
 	Blocks []noticedBlock `json:"blocks"`
 }
@@ -76,7 +76,7 @@ type noticedBlock struct {
 func noticedRevisions(commits []history.LocalCommit) []noticedRevision {
 	out := make([]noticedRevision, 0, len(commits))
 	for _, c := range commits {
-		nr := noticedRevision{Cid: c.Rev.Cid.Bytes(), Page: c.Rev.Page.Bytes(), Head: c.Rev.Head}
+		nr := noticedRevision{Cid: c.Rev.Cid.Bytes(), Head: c.Rev.Head}
 		for _, b := range c.Blocks {
 			nr.Blocks = append(nr.Blocks, noticedBlock{Cid: b.Cid.Bytes(), Data: b.Data})
 		}
@@ -86,9 +86,9 @@ func noticedRevisions(commits []history.LocalCommit) []noticedRevision {
 }
 
 // localCommits is the inverse of noticedRevisions: every CID well
-// formed, every block matching its CID, the revision's own block among
-// them (the control socket is this user's own, but a bad notice must not
-// put anything wrong on the wire).
+// formed, every block matching its CID (the control socket is this
+// user's own, but a bad notice must not put anything wrong on the wire;
+// the node checks the revisions themselves).
 func (n commitNotice) localCommits() ([]history.LocalCommit, error) {
 	if len(n.Revisions) > maxAnnouncedHeads {
 		return nil, fmt.Errorf("%w: %d revisions in a notice", errBadRequest, len(n.Revisions))
@@ -100,11 +100,7 @@ func (n commitNotice) localCommits() ([]history.LocalCommit, error) {
 		if lc.Rev.Cid, err = cid.Cast(nr.Cid); err != nil {
 			return nil, fmt.Errorf("%w: revision: %v", errBadRequest, err)
 		}
-		if lc.Rev.Page, err = cid.Cast(nr.Page); err != nil {
-			return nil, fmt.Errorf("%w: page: %v", errBadRequest, err)
-		}
 		lc.Rev.Head = nr.Head
-		own := false
 		for _, nb := range nr.Blocks {
 			c, err := cid.Cast(nb.Cid)
 			if err != nil {
@@ -114,11 +110,7 @@ func (n commitNotice) localCommits() ([]history.LocalCommit, error) {
 			if err := b.Verify(); err != nil {
 				return nil, fmt.Errorf("%w: block: %v", errBadRequest, err)
 			}
-			own = own || c.Equals(lc.Rev.Cid)
 			lc.Blocks = append(lc.Blocks, b)
-		}
-		if !own {
-			return nil, fmt.Errorf("%w: revision %s without its block", errBadRequest, lc.Rev.Cid)
 		}
 		out = append(out, lc)
 	}

@@ -93,11 +93,11 @@ func TestBadCommitNoticeIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, rev := range map[string]noticedRevision{
-		"block not matching its CID": {Cid: good.Cid.Bytes(), Page: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: []byte("tampered\n")}}},
-		"revision without its block": {Cid: good.Cid.Bytes(), Page: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: other.Cid.Bytes(), Data: other.Data}}},
-		"malformed CID":              {Cid: []byte{1, 2, 3}, Page: good.Cid.Bytes()},
-		"block that is no revision":  {Cid: good.Cid.Bytes(), Page: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: good.Data}}},
-		"revision of another wiki":   {Cid: foreign.Cid.Bytes(), Page: foreign.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: good.Data}, {Cid: foreign.Cid.Bytes(), Data: foreign.Data}}},
+		"block not matching its CID": {Cid: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: []byte("tampered\n")}}},
+		"revision without its block": {Cid: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: other.Cid.Bytes(), Data: other.Data}}},
+		"malformed CID":              {Cid: []byte{1, 2, 3}},
+		"block that is no revision":  {Cid: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: good.Data}}},
+		"revision of another wiki":   {Cid: foreign.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: good.Data}, {Cid: foreign.Cid.Bytes(), Data: foreign.Data}}},
 	} {
 		err := c.do(context.Background(), http.MethodPost, "/v1/commit", commitNotice{At: 1, Revisions: []noticedRevision{rev}}, nil)
 		if err == nil || !strings.Contains(err.Error(), "bad request") {
