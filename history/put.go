@@ -138,7 +138,7 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	defer tx.end()
 	var keep map[cid.Cid]Block // the writer takes blocks out of c.others
 	if c.local {
-		keep = c.keepForRecord()
+		keep = s.keepForRecord(c)
 	}
 	w := s.newWriter(tx, c, map[string]int64{})
 	res, err := w.put(c.revs)

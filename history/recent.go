@@ -70,8 +70,15 @@ func (s *Store) TakeLocalCommits() (commits []LocalCommit, ok bool) {
 
 // keepForRecord is a copy of c's other blocks for recordLocal, taken
 // before the writer consumes them; nil when the batch is too large to
-// be recorded.
-func (c *Checked) keepForRecord() map[cid.Cid]Block {
+// be recorded, or nothing more is until the next take (a process that
+// never takes, a serve, copies no more than its first commits).
+func (s *Store) keepForRecord(c *Checked) map[cid.Cid]Block {
+	s.recent.mu.Lock()
+	over := s.recent.over
+	s.recent.mu.Unlock()
+	if over {
+		return nil
+	}
 	size := 0
 	for _, p := range c.revs {
 		size += len(p.block.Data)
