@@ -110,8 +110,12 @@ func (b *Builder) Batch(page cid.Cid, title, body string, parents ...cid.Cid) (c
 func (b *Builder) Put(page cid.Cid, title, body string, parents ...cid.Cid) cid.Cid {
 	b.T.Helper()
 	c, blocks := b.Batch(page, title, body, parents...)
-	if _, err := b.Store.Put(context.Background(), blocks); err != nil {
+	res, err := b.Store.Put(context.Background(), blocks)
+	if err != nil {
 		b.T.Fatal(err)
+	}
+	for _, d := range res.Deferred {
+		b.T.Fatalf("revision %s deferred: %v", d.Rev, d.Err)
 	}
 	return c
 }
