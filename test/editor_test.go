@@ -126,6 +126,8 @@ func TestEditorTextIsKeptWhenItCannotBeSaved(t *testing.T) {
 	// An editor that fails without changing the text: nothing is kept.
 	t.Run("untouched", func(t *testing.T) {
 		tmp := t.TempDir()
+		ada := InitRepo(t, "ada") // the drafts kept above are not this one's
+		page := ada.OK("new", "Plan", "--body", "first\n")
 		r := *ada
 		r.Env = append(ada.Env[:len(ada.Env):len(ada.Env)], "EDITOR=false", "VISUAL=", "TMPDIR="+tmp)
 		u := startTUI(t, &r, "edit", page)
@@ -135,7 +137,98 @@ func TestEditorTextIsKeptWhenItCannotBeSaved(t *testing.T) {
 		if left, _ := os.ReadDir(tmp); len(left) != 0 {
 			t.Fatalf("left in TMPDIR: %v", left)
 		}
+		if left, _ := os.ReadDir(filepath.Join(ada.Dir, "drafts")); len(left) != 0 {
+			t.Fatalf("left in the repo's drafts: %v", left)
+		}
 	})
+}
+
+// The edit command is killed (SIGKILL: nothing of it runs to say where
+// the text is) while its editor is open, after the editor wrote. The
+// next command that opens an editor names the text and how to save it;
+// saving it that way removes the draft. A draft the editor never changed
+// is removed without a word, and the draft of an edit still running is
+// not named.
+func TestEditorTextOfAKilledEditIsNamedNextTime(t *testing.T) {
+	ada := InitRepo(t, "ada")
+	page := ada.OK("new", "Plan", "--body", "first\n")
+	drafts := filepath.Join(ada.Dir, "drafts")
+	pidOf := func(u *tmuxUI) (int, int) {
+		var pw, ed int
+		Eventually(t, 5*time.Second, "the edit command and its editor", func() bool {
+			pw = childNamed(strings.TrimSpace(u.tmux("list-panes", "-F", "#{pane_pid}")), "peerwiki")
+			if pw != 0 {
+				ed = childNamed(strconv.Itoa(pw), "")
+			}
+			return pw != 0 && ed != 0
+		})
+		return pw, ed
+	}
+	editorThatWrites := func(text string) string {
+		dir := t.TempDir()
+		editor := filepath.Join(dir, "editor")
+		os.WriteFile(editor, []byte("#!/bin/sh\nprintf '"+text+"' > \"$1\"\nsleep 30\n"), 0o755)
+		return editor
+	}
+
+	// An edit whose editor wrote, killed; and one whose editor did not
+	// write, killed.
+	for _, text := range []string{"typed, then the edit was killed\\n", ""} {
+		r := *ada
+		editor := editorThatWrites(text)
+		if text == "" {
+			editor = filepath.Join(t.TempDir(), "editor")
+			os.WriteFile(editor, []byte("#!/bin/sh\nsleep 30\n"), 0o755)
+		}
+		r.Env = append(ada.Env[:len(ada.Env):len(ada.Env)], "EDITOR="+editor, "VISUAL=")
+		u := startTUI(t, &r, "edit", page)
+		pw, ed := pidOf(u)
+		time.Sleep(300 * time.Millisecond) // the editor writes
+		syscall.Kill(pw, syscall.SIGKILL)  // the edit command this test started
+		syscall.Kill(ed, syscall.SIGKILL)  // and its editor (the shell), both ours
+		u.waitFor(10*time.Second, "[exited 137]")
+	}
+	if left, _ := os.ReadDir(drafts); len(left) != 2 {
+		t.Fatalf("drafts after two killed edits: %v", left)
+	}
+
+	// An edit now running: its draft is not another's to name.
+	running := *ada
+	running.Env = append(ada.Env[:len(ada.Env):len(ada.Env)], "EDITOR="+editorThatWrites("still being typed\\n"), "VISUAL=")
+	u := startTUI(t, &running, "edit", page)
+	pidOf(u)
+
+	// The next edit in an editor names the killed edit's text, once.
+	r := *ada
+	r.Env = append(ada.Env[:len(ada.Env):len(ada.Env)], "EDITOR=true", "VISUAL=")
+	next := func() string {
+		scr := startTUI(t, &r, "edit", page).waitFor(10*time.Second, "[exited")
+		return strings.Join(strings.Fields(scr), "") // the screen's words run together
+	}
+	scr := next()
+	named := regexp.MustCompile(`iskeptin(/\S+?\.md):'peerwikiedit(\S+?)--file(/\S+?\.md)'savesit`).FindAllStringSubmatch(scr, -1)
+	if len(named) != 1 || named[0][2] != page || named[0][3] != named[0][1] || !strings.Contains(scr, `unsavedtextof"Plan"`) {
+		t.Fatalf("the next edit's words (want one draft named):\n%s", scr)
+	}
+	kept := named[0][1]
+	if b, err := os.ReadFile(kept); err != nil || string(b) != "typed, then the edit was killed\n" {
+		t.Fatalf("the named draft holds %q (%v)", b, err)
+	}
+	if left, _ := os.ReadDir(drafts); len(left) != 2 {
+		t.Fatalf("drafts after the next edit (the killed edit's and the running one's): %v", left)
+	}
+
+	// Saving it as the note says takes it in and removes it.
+	rev := ada.OK("edit", page, "--file", kept)
+	if p := ada.Show(page); p.Body != "typed, then the edit was killed\n" || p.Rev != strings.TrimSpace(rev) {
+		t.Fatalf("the page after saving the draft: %+v", p)
+	}
+	if _, err := os.Stat(filepath.Dir(kept)); !os.IsNotExist(err) {
+		t.Fatalf("the saved draft's folder is still there (%v)", err)
+	}
+	if scr := next(); strings.Contains(scr, "unsavedtext") {
+		t.Fatalf("a saved draft is named again:\n%s", scr)
+	}
 }
 
 // childNamed is the pid of a child of process pid (decimal) whose command

@@ -106,7 +106,7 @@ page's latest rename.`,
 					fmt.Fprintf(a.stderr, "peerwiki: note: %s has been editing this page since %s; your edits may conflict\n", termtext.Line(other.Name), clock(other.Since))
 				}
 				done := editingVia(nodeAPI(r), r)(p.ID)
-				edited, dr, err := editText(current, p.Title)
+				edited, dr, err := editText(a.stderr, r, p.ID.String(), current, p.Title)
 				done()
 				if err != nil {
 					return err
@@ -129,6 +129,7 @@ page's latest rename.`,
 			if err != nil {
 				return err
 			}
+			dropSavedDraft(r, src.file)
 			a.noticeCommits()
 			fmt.Fprintln(a.stdout, rev)
 			if d != nil {

@@ -46,7 +46,7 @@ second page with that title.`,
 			}
 			var d *draft
 			if !given && interactive(a.stdin, a.stdout) {
-				if body, d, err = editText("", as[0]); err != nil {
+				if body, d, err = editText(a.stderr, r, "", "", as[0]); err != nil {
 					return err
 				}
 				// A page of that title may have arrived from a peer while
@@ -65,6 +65,7 @@ second page with that title.`,
 				return err
 			}
 			d.discard()
+			dropSavedDraft(r, src.file)
 			a.noticeCommits()
 			fmt.Fprintln(a.stdout, id)
 			return a.confirm(cmd, r, id, conf)

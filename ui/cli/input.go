@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -94,8 +93,11 @@ func interactive(stdin io.Reader, stdout io.Writer) bool {
 	return ok1 && ok2 && isatty.IsTerminal(in.Fd()) && isatty.IsTerminal(out.Fd())
 }
 
-// editText opens $VISUAL or $EDITOR (else vi) on text and returns the result.
-func editText(text, name string) (string, *draft, error) {
+// editText opens $VISUAL or $EDITOR (else vi) on text, in a draft of the
+// repo's (see drafts.go), and returns the result. page is the page's id
+// (empty for a new page), title its title. The drafts that edits which
+// did not finish left are named first.
+func editText(stderr io.Writer, r *wiki.Repo, page, text, title string) (string, *draft, error) {
 	editor := os.Getenv("VISUAL")
 	if editor == "" {
 		editor = os.Getenv("EDITOR")
@@ -103,14 +105,10 @@ func editText(text, name string) (string, *draft, error) {
 	if editor == "" {
 		editor = "vi"
 	}
-	dir, err := os.MkdirTemp("", "peerwiki-edit-")
+	reportLeftDrafts(stderr, r)
+	d, err := newDraft(draftsDir(r), page, title, text)
 	if err != nil {
-		return "", nil, err
-	}
-	d := &draft{dir: dir, path: filepath.Join(dir, wiki.Slug(name)+".md"), start: text}
-	if err := os.WriteFile(d.path, []byte(text), 0o600); err != nil {
-		d.discard()
-		return "", nil, err
+		return "", nil, fmt.Errorf("make a draft for the editor: %w", err)
 	}
 	// Ctrl-C and Ctrl-\ are the editor's while it runs (git does the
 	// same): this process going away under it would leave the editor
@@ -147,16 +145,19 @@ func editText(text, name string) (string, *draft, error) {
 
 // draft is the file $EDITOR wrote: it is kept until what it holds is
 // saved, so that nothing typed is lost when the editor fails, the text is
-// refused or the commit fails; the error then says where it is.
+// refused or the commit fails; the error then says where it is. lock is
+// held while the command runs (drafts.go).
 type draft struct {
 	dir, path string
 	start     string // the text the editor opened on
+	lock      *os.File
 }
 
 // discard removes the draft: its text is saved (or it was never edited).
 func (d *draft) discard() {
 	if d != nil {
 		os.RemoveAll(d.dir)
+		d.lock.Close()
 	}
 }
 
