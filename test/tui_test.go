@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -171,6 +172,47 @@ func TestTUIExternalEditor(t *testing.T) {
 	u.waitFor(3*time.Second, "saved")
 	if p := r.Show("Draft"); p.Body != "from the start\nwritten in the editor\n" {
 		t.Fatalf("body after $EDITOR: %q", p.Body)
+	}
+	if left, _ := os.ReadDir(filepath.Join(r.Dir, "drafts")); len(left) != 0 {
+		t.Fatalf("drafts left after the save: %v", left)
+	}
+}
+
+// What $EDITOR wrote for the UI is kept until it is saved: the UI killed
+// before ctrl+s (SIGKILL: nothing of it runs) loses nothing, and the
+// next edit names the text and how to save it.
+func TestTUIExternalEditorTextOutlivesAKilledUI(t *testing.T) {
+	r := InitRepo(t, "alice")
+	page := r.OK("new", "Draft", "--body", "from the start\n")
+	script := filepath.Join(t.TempDir(), "editor.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\nprintf 'written in the editor\\n' >> \"$1\"\n"), 0o755)
+	ui := *r
+	ui.Env = append(r.Env[:len(r.Env):len(r.Env)], "EDITOR="+script, "VISUAL=")
+	u := startTUI(t, &ui, "tui", "--offline")
+	u.waitFor(5*time.Second, "Draft")
+	u.keys("e")
+	u.waitFor(2*time.Second, "editing Draft", "ctrl+o $EDITOR")
+	u.keys("C-o")
+	u.waitFor(5*time.Second, "written in the editor", "ctrl+s save")
+	pw := childNamed(strings.TrimSpace(u.tmux("list-panes", "-F", "#{pane_pid}")), "peerwiki")
+	if pw == 0 {
+		t.Fatal("no UI process")
+	}
+	syscall.Kill(pw, syscall.SIGKILL) // the UI this test started
+	u.waitFor(5*time.Second, "[exited 137]")
+	if p := r.Show(page); p.Body != "from the start\n" {
+		t.Fatalf("the page after the killed UI: %q", p.Body)
+	}
+
+	next := *r
+	next.Env = append(r.Env[:len(r.Env):len(r.Env)], "EDITOR=true", "VISUAL=")
+	scr := strings.Join(strings.Fields(startTUI(t, &next, "edit", page).waitFor(10*time.Second, "[exited")), "")
+	m := regexp.MustCompile(`iskeptin(/\S+?\.md):'peerwikiedit(\S+?)--file`).FindStringSubmatch(scr)
+	if m == nil || m[2] != page {
+		t.Fatalf("the next edit did not name the UI's text:\n%s", scr)
+	}
+	if b, err := os.ReadFile(m[1]); err != nil || string(b) != "from the start\nwritten in the editor\n" {
+		t.Fatalf("the kept text: %q (%v)", b, err)
 	}
 }
 

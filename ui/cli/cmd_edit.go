@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"peerwiki/history"
+	"peerwiki/ui/drafts"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
@@ -123,13 +124,13 @@ page's latest rename.`,
 			a.prepareNotice(cmd, r, &conf)
 			rev, err := r.Edit(cmd.Context(), p.ID, e)
 			if err != nil && d != nil && !errors.Is(err, wiki.ErrNoChange) {
-				return d.kept(err, "'peerwiki edit "+p.ID.String()+" --file "+d.path+"' tries again")
+				return d.kept(err, "'peerwiki edit "+p.ID.String()+" --file "+d.Path+"' tries again")
 			}
 			d.discard()
 			if err != nil {
 				return err
 			}
-			dropSavedDraft(r, src.file)
+			drafts.DropSaved(r.Dir, src.file)
 			a.noticeCommits()
 			fmt.Fprintln(a.stdout, rev)
 			if d != nil {

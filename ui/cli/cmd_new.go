@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"peerwiki/ui/drafts"
 	"peerwiki/wiki"
 )
 
@@ -53,19 +54,19 @@ second page with that title.`,
 				// the editor was open.
 				if !duplicate {
 					if err := refuseTakenTitle(cmd, r, as[0]); err != nil {
-						return d.kept(err, "'peerwiki edit' that page with --file "+d.path+", or give --duplicate")
+						return d.kept(err, "'peerwiki edit' that page with --file "+d.Path+", or give --duplicate")
 					}
 				}
 			}
 			a.prepareNotice(cmd, r, &conf)
 			id, err := r.Create(cmd.Context(), as[0], body, msg)
 			if err != nil && d != nil {
-				return d.kept(err, "'peerwiki new TITLE --file "+d.path+"' tries again")
+				return d.kept(err, "'peerwiki new TITLE --file "+d.Path+"' tries again")
 			} else if err != nil {
 				return err
 			}
 			d.discard()
-			dropSavedDraft(r, src.file)
+			drafts.DropSaved(r.Dir, src.file)
 			a.noticeCommits()
 			fmt.Fprintln(a.stdout, id)
 			return a.confirm(cmd, r, id, conf)

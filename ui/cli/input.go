@@ -13,6 +13,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"peerwiki/ui/drafts"
 	"peerwiki/wiki"
 )
 
@@ -106,10 +107,11 @@ func editText(stderr io.Writer, r *wiki.Repo, page, text, title string) (string,
 		editor = "vi"
 	}
 	reportLeftDrafts(stderr, r)
-	d, err := newDraft(draftsDir(r), page, title, text)
+	dd, err := drafts.New(r.Dir, page, title, text)
 	if err != nil {
 		return "", nil, fmt.Errorf("make a draft for the editor: %w", err)
 	}
+	d := &draft{dd}
 	// Ctrl-C and Ctrl-\ are the editor's while it runs (git does the
 	// same): this process going away under it would leave the editor
 	// on the terminal and the text in a folder nobody names.
@@ -122,18 +124,18 @@ func editText(stderr io.Writer, r *wiki.Repo, page, text, title string) (string,
 	go func() {
 		select {
 		case sig := <-stop:
-			fmt.Fprintf(os.Stderr, "peerwiki: %v while editing; your text is kept in %s\n", sig, d.path)
+			fmt.Fprintf(os.Stderr, "peerwiki: %v while editing; your text is kept in %s\n", sig, d.Path)
 			os.Exit(exitSignal(sig))
 		case <-edited:
 		}
 	}()
 	// The editor setting may carry arguments ("code --wait"); let the shell split it.
-	c := exec.Command("sh", "-c", editor+` "$1"`, "sh", d.path)
+	c := exec.Command("sh", "-c", editor+` "$1"`, "sh", d.Path)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := c.Run(); err != nil {
 		return "", nil, d.kept(fmt.Errorf("editor %q failed: %w", editor, err), "")
 	}
-	data, err := os.ReadFile(d.path)
+	data, err := os.ReadFile(d.Path)
 	if err != nil {
 		return "", nil, err
 	}
@@ -143,21 +145,16 @@ func editText(stderr io.Writer, r *wiki.Repo, page, text, title string) (string,
 	return strings.Clone(string(data)), d, nil
 }
 
-// draft is the file $EDITOR wrote: it is kept until what it holds is
-// saved, so that nothing typed is lost when the editor fails, the text is
-// refused or the commit fails; the error then says where it is. lock is
-// held while the command runs (drafts.go).
-type draft struct {
-	dir, path string
-	start     string // the text the editor opened on
-	lock      *os.File
-}
+// draft is the file $EDITOR wrote (a drafts.Draft): it is kept until
+// what it holds is saved, so that nothing typed is lost when the editor
+// fails, the text is refused or the commit fails; the error then says
+// where it is.
+type draft struct{ *drafts.Draft }
 
 // discard removes the draft: its text is saved (or it was never edited).
 func (d *draft) discard() {
 	if d != nil {
-		os.RemoveAll(d.dir)
-		d.lock.Close()
+		d.Discard()
 	}
 }
 
@@ -165,14 +162,14 @@ func (d *draft) discard() {
 // how to try again with it; a draft left as the editor opened it is
 // discarded and err returned as it is.
 func (d *draft) kept(err error, retry string) error {
-	if b, rerr := os.ReadFile(d.path); rerr != nil || string(b) == d.start {
+	if !d.Changed() {
 		d.discard()
 		return err
 	}
 	if retry != "" {
-		return fmt.Errorf("%w; your text is kept in %s (%s)", err, d.path, retry)
+		return fmt.Errorf("%w; your text is kept in %s (%s)", err, d.Path, retry)
 	}
-	return fmt.Errorf("%w; your text is kept in %s", err, d.path)
+	return fmt.Errorf("%w; your text is kept in %s", err, d.Path)
 }
 
 // exitSignal is the exit status of a process ended by sig, as shells

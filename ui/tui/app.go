@@ -207,9 +207,13 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			// away an edit or merge choices; a second ctrl+c is the yes.
 			if m.unsaved() && !m.quitAsked {
 				m.quitAsked = true
-				m.ask("You have unsaved changes. Quit anyway? (ctrl+c again also quits)", func(m *Model) tea.Cmd { return tea.Quit })
+				m.ask("You have unsaved changes. Quit anyway? (ctrl+c again also quits)", func(m *Model) tea.Cmd {
+					m.dropDrafts()
+					return tea.Quit
+				})
 				return m, nil
 			}
+			m.dropDrafts()
 			return m, tea.Quit
 		}
 		m.quitAsked = false
@@ -309,8 +313,8 @@ func (m *Model) push(s screen) { m.stack = append(m.stack, s) }
 // pop leaves the screen on top; leaving the last one quits.
 func (m *Model) pop() tea.Cmd {
 	if len(m.stack) > 0 {
-		if e, ok := m.stack[len(m.stack)-1].(*editor); ok && e.doneEditing != nil {
-			e.doneEditing() // no longer editing: presence stops announcing it
+		if e, ok := m.stack[len(m.stack)-1].(*editor); ok {
+			e.leave()
 		}
 		m.stack = m.stack[:len(m.stack)-1]
 	}
@@ -320,11 +324,22 @@ func (m *Model) pop() tea.Cmd {
 	return nil
 }
 
+// dropDrafts discards the $EDITOR drafts of the editors open: the user
+// chose to quit without saving them.
+func (m *Model) dropDrafts() {
+	for _, s := range m.stack {
+		if e, ok := s.(*editor); ok {
+			e.draft.Discard()
+			e.draft = nil
+		}
+	}
+}
+
 // replace swaps the screen on top for s.
 func (m *Model) replace(s screen) {
 	if len(m.stack) > 0 {
-		if e, ok := m.stack[len(m.stack)-1].(*editor); ok && e.doneEditing != nil {
-			e.doneEditing()
+		if e, ok := m.stack[len(m.stack)-1].(*editor); ok {
+			e.leave()
 		}
 		m.stack = m.stack[:len(m.stack)-1]
 	}

@@ -13,6 +13,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/ipfs/go-cid"
 
+	"peerwiki/ui/drafts"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
@@ -51,12 +52,27 @@ type editor struct {
 	external    bool
 	externalTxt string
 	externalWhy string
+	// draft holds what $EDITOR last wrote until the editor is left
+	// (saved or given up): if the UI is killed first, the next edit
+	// names it (package drafts).
+	draft *drafts.Draft
 }
 
 // editorDoneMsg is the end of an $EDITOR session.
 type editorDoneMsg struct {
-	body string
-	err  error
+	body  string
+	err   error
+	draft *drafts.Draft
+}
+
+// leave is the editor leaving the screen (saved, or given up): presence
+// stops announcing it, and its draft goes.
+func (e *editor) leave() {
+	if e.doneEditing != nil {
+		e.doneEditing()
+	}
+	e.draft.Discard()
+	e.draft = nil
 }
 
 func newEditor(m *Model, page, parent cid.Cid, title, body string) *editor {
@@ -159,6 +175,8 @@ func (e *editor) update(m *Model, msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		e.setBody(msg.body)
+		e.draft.Discard()
+		e.draft = msg.draft
 		if e.external {
 			m.setFlash("this body is edited in $EDITOR only; ctrl+s saves it", false)
 		}
@@ -205,35 +223,39 @@ func (e *editor) update(m *Model, msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
-// openExternal writes the body to a temporary file and runs the editor on
-// it with the terminal handed over (tea.ExecProcess); the file is read
-// back when the editor exits.
+// openExternal writes the body to a draft in the repo (package drafts)
+// and runs the editor on it with the terminal handed over
+// (tea.ExecProcess); the text is read back when the editor exits. When
+// the editor fails after changing the text, the draft is kept and the
+// error says where; the draft of a good session stays until the editor
+// is left (editor.draft), so that when this process is killed before the
+// text is saved, the next edit names it.
 func (e *editor) openExternal(m *Model) tea.Cmd {
-	f, err := os.CreateTemp("", "peerwiki-*.md")
+	page := ""
+	if e.page.Defined() {
+		page = e.page.String()
+	}
+	d, err := drafts.New(m.repo.Dir, page, e.titleText(), e.bodyText())
 	if err != nil {
-		m.fail(err)
+		m.fail(fmt.Errorf("make a draft for the editor: %w", err))
 		return nil
 	}
-	path := f.Name()
-	if _, err := f.WriteString(e.bodyText()); err != nil {
-		f.Close()
-		os.Remove(path)
-		m.fail(err)
-		return nil
-	}
-	f.Close()
-	argv := append(append([]string{}, m.editorCommand()...), path)
+	argv := append(append([]string{}, m.editorCommand()...), d.Path)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	return tea.ExecProcess(cmd, func(err error) tea.Msg {
-		defer os.Remove(path)
 		if err != nil {
+			if d.Changed() {
+				return editorDoneMsg{err: fmt.Errorf("%s: %w (the text in the editor is unchanged; what the editor wrote is kept in %s)", argv[0], err, d.Path)}
+			}
+			d.Discard()
 			return editorDoneMsg{err: fmt.Errorf("%s: %w (the text in the editor is unchanged)", argv[0], err)}
 		}
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(d.Path)
 		if err != nil {
+			d.Discard()
 			return editorDoneMsg{err: err}
 		}
-		return editorDoneMsg{body: string(b)}
+		return editorDoneMsg{body: string(b), draft: d}
 	})
 }
 
