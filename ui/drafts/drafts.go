@@ -137,6 +137,10 @@ func LeftBehind(repoDir string) []Left {
 	}
 	var out []Left
 	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "new-") {
+			dropUnfinished(filepath.Join(dir, e.Name()), e)
+			continue
+		}
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), "edit-") {
 			continue
 		}
@@ -172,6 +176,20 @@ func checkLeft(folder string) (Left, bool) {
 		return Left{}, false
 	}
 	return Left{Path: texts[0], Page: in.Page, Title: in.Title, Began: in.Began}, true
+}
+
+// dropUnfinished removes a folder New began and never finished (its
+// process ended while setting it up: it holds no text yet), once it is a
+// minute old and nobody holds its lock.
+func dropUnfinished(folder string, e os.DirEntry) {
+	st, err := e.Info()
+	if err != nil || time.Since(st.ModTime()) < time.Minute {
+		return
+	}
+	if lock, ok := take(folder); ok {
+		os.RemoveAll(folder)
+		lock.Close()
+	}
 }
 
 // take takes the lock of a draft folder made by New, when no running

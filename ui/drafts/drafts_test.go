@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestLeftBehind(t *testing.T) {
@@ -29,13 +30,19 @@ func TestLeftBehind(t *testing.T) {
 	os.Remove(filepath.Join(broken.dir, infoName))
 	let(broken)
 	os.Mkdir(filepath.Join(Dir(repo), "new-123"), 0o700)
+	// And one whose process ended while setting it up, long ago.
+	stale := filepath.Join(Dir(repo), "new-456")
+	os.Mkdir(stale, 0o700)
+	os.WriteFile(filepath.Join(stale, lockName), nil, 0o600)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(stale, old, old)
 	os.Mkdir(filepath.Join(Dir(repo), "edit-not-ours"), 0o700)
 
 	l := LeftBehind(repo)
 	if len(l) != 1 || l[0].Path != held.Path || l[0].Page != "bafypage" || l[0].Title != "Plan" || l[0].Began.IsZero() {
 		t.Fatalf("left behind: %+v", l)
 	}
-	for _, gone := range []string{same.dir, broken.dir} {
+	for _, gone := range []string{same.dir, broken.dir, stale} {
 		if _, err := os.Stat(gone); !os.IsNotExist(err) {
 			t.Fatalf("%s is still there (%v)", gone, err)
 		}
