@@ -31,7 +31,11 @@ An edit made in $EDITOR builds on the revision the editor opened: when
 another edit of the page arrives meanwhile (from a peer, or another
 command), the page then has both as heads, for its policy or for
 'peerwiki merge', and edit says so. When the editor fails, or what it
-wrote cannot be saved, the text is kept and the error says where.
+wrote cannot be saved, the text is kept and the error says where. The
+editor's text lives in the repo's drafts/ until it is saved: if the command
+is killed or the machine goes down meanwhile, the next edit or new in
+$EDITOR says where the text is and how to save it ('edit PAGE --file
+PATH', which then removes the draft).
 
 A page with several heads (a conflict) is not edited until they are resolved
 ('peerwiki merge' or 'peerwiki resolve'), unless --parent picks the revision
