@@ -7,13 +7,12 @@ import (
 
 	"peerwiki/ui/drafts"
 	"peerwiki/ui/termtext"
-	"peerwiki/wiki"
 )
 
 // reportLeftDrafts tells w of the drafts that edits which ended without
-// saving left in the repo (see package drafts), and how to save each.
-func reportLeftDrafts(w io.Writer, r *wiki.Repo) {
-	for _, l := range drafts.LeftBehind(r.Dir) {
+// saving left in the repo (drafts.LeftBehind), and how to save each.
+func reportLeftDrafts(w io.Writer, left []drafts.Left) {
+	for _, l := range left {
 		how := "'peerwiki new " + shellQuote(l.Title) + " --file " + shellQuote(l.Path) + "' saves it"
 		if l.Page != "" {
 			how = "'peerwiki edit " + shellQuote(l.Page) + " --file " + shellQuote(l.Path) + "' saves it"

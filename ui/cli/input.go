@@ -95,9 +95,9 @@ func interactive(stdin io.Reader, stdout io.Writer) bool {
 }
 
 // editText opens $VISUAL or $EDITOR (else vi) on text, in a draft of the
-// repo's (see drafts.go), and returns the result. page is the page's id
+// repo's (package drafts), and returns the result. page is the page's id
 // (empty for a new page), title its title. The drafts that edits which
-// did not finish left are named first.
+// did not finish left are named as the editor closes.
 func editText(stderr io.Writer, r *wiki.Repo, page, text, title string) (string, *draft, error) {
 	editor := os.Getenv("VISUAL")
 	if editor == "" {
@@ -106,7 +106,10 @@ func editText(stderr io.Writer, r *wiki.Repo, page, text, title string) (string,
 	if editor == "" {
 		editor = "vi"
 	}
-	reportLeftDrafts(stderr, r)
+	// Said once the editor is closed, where it is read, not before it
+	// takes the screen.
+	left := drafts.LeftBehind(r.Dir)
+	defer reportLeftDrafts(stderr, left)
 	dd, err := drafts.New(r.Dir, page, title, text)
 	if err != nil {
 		return "", nil, fmt.Errorf("make a draft for the editor: %w", err)
