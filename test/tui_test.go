@@ -204,6 +204,12 @@ func TestTUIExternalEditorTextOutlivesAKilledUI(t *testing.T) {
 		t.Fatalf("the page after the killed UI: %q", p.Body)
 	}
 
+	// The UI opened again says so on its first screen.
+	again := startTUI(t, &ui, "tui", "--offline")
+	again.waitFor(5*time.Second, "Draft", "unsaved text of")
+	again.keys("C-c")
+	again.waitFor(5*time.Second, "[exited 0]")
+
 	next := *r
 	next.Env = append(r.Env[:len(r.Env):len(r.Env)], "EDITOR=true", "VISUAL=")
 	scr := strings.Join(strings.Fields(startTUI(t, &next, "edit", page).waitFor(10*time.Second, "[exited")), "")

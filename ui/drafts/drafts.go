@@ -17,6 +17,7 @@ package drafts
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,6 +124,27 @@ type Left struct {
 	// was to be made), Title its title, Began when the edit began.
 	Path, Page, Title string
 	Began             time.Time
+}
+
+// Note says where l's text is and how to save it, in a line.
+func (l Left) Note() string {
+	how := "'peerwiki new " + shellQuote(l.Title) + " --file " + shellQuote(l.Path) + "' saves it"
+	if l.Page != "" {
+		how = "'peerwiki edit " + shellQuote(l.Page) + " --file " + shellQuote(l.Path) + "' saves it"
+	}
+	return fmt.Sprintf("unsaved text of %q from an edit begun %s is kept in %s: %s; delete the file to drop it",
+		l.Title, l.Began.Local().Format("2006-01-02 15:04"), l.Path, how)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(c rune) bool {
+		return !(c == '/' || c == '.' || c == '-' || c == '_' || c == ':' || c == '+' || c == '=' ||
+			c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // LeftBehind returns the drafts of the repo in repoDir whose edits have

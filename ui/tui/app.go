@@ -17,6 +17,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/muesli/termenv"
 
+	"peerwiki/ui/drafts"
 	"peerwiki/ui/termtext"
 	"peerwiki/wiki"
 )
@@ -170,6 +171,15 @@ func New(ctx context.Context, opts Options) *Model {
 		m.push(newMergeScreen(m, opts.MergePage))
 	} else {
 		m.push(newBrowser(m))
+	}
+	// Text an editor wrote that was never saved (this UI or an edit
+	// killed before it could save): said at once, on the first screen.
+	if left := drafts.LeftBehind(m.repo.Dir); len(left) > 0 {
+		more := ""
+		if len(left) > 1 {
+			more = fmt.Sprintf(" (and %d more: 'peerwiki edit' in $EDITOR lists them)", len(left)-1)
+		}
+		m.setFlash(left[0].Note()+more, true)
 	}
 	return m
 }
