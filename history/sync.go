@@ -733,27 +733,19 @@ func (p *planReader) decodeAhead(id int64, depth int) []byte {
 	if !ok || depth > deltaMaxDepth {
 		return nil
 	}
-	switch {
-	case r.enc == encPlain:
-		return r.data
-	case r.enc == encZstd:
-		out, err := zdec.DecodeAll(r.data, nil)
-		if err != nil {
-			return nil
+	var out []byte
+	var err error
+	if !isDeltaEnc(r.enc) {
+		out, err = decodeStored(nil, r.enc, r.base, r.depth, r.data) // whole: no read
+	} else if r.base.Valid && r.depth <= deltaMaxDepth {
+		if base := p.decodeAhead(r.base.Int64, depth+1); base != nil {
+			out, err = undelta(zdec, r.enc, base, r.data)
 		}
-		return out
-	case isDeltaEnc(r.enc) && r.base.Valid && r.depth <= deltaMaxDepth:
-		base := p.decodeAhead(r.base.Int64, depth+1)
-		if base == nil {
-			return nil
-		}
-		out, err := undelta(zdec, r.enc, base, r.data)
-		if err != nil {
-			return nil
-		}
-		return out
 	}
-	return nil
+	if err != nil {
+		return nil
+	}
+	return out
 }
 
 // prefetchBlocks reads the rows of blocks ids into p.rows (up to
