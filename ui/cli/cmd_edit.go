@@ -94,7 +94,7 @@ page's latest rename.`,
 			if given {
 				e.Body = &body
 			}
-			var d *draft
+			var d *drafts.Draft
 			if !given && e.Title == nil {
 				current, base, err := a.bodyToEdit(cmd, r, p.ID, e.Parent)
 				if err != nil {
@@ -128,9 +128,9 @@ page's latest rename.`,
 			a.prepareNotice(cmd, r, &conf)
 			rev, err := r.Edit(cmd.Context(), p.ID, e)
 			if err != nil && d != nil && !errors.Is(err, wiki.ErrNoChange) {
-				return d.kept(err, "'peerwiki edit "+p.ID.String()+" --file "+d.Path+"' tries again")
+				return d.Keep(err, "'peerwiki edit "+p.ID.String()+" --file "+d.Path+"' tries again")
 			}
-			d.discard()
+			d.Discard()
 			if err != nil {
 				return err
 			}

@@ -45,7 +45,7 @@ second page with that title.`,
 					return err
 				}
 			}
-			var d *draft
+			var d *drafts.Draft
 			if !given && interactive(a.stdin, a.stdout) {
 				if body, d, err = editText(a.stderr, r, "", "", as[0]); err != nil {
 					return err
@@ -54,18 +54,18 @@ second page with that title.`,
 				// the editor was open.
 				if !duplicate {
 					if err := refuseTakenTitle(cmd, r, as[0]); err != nil {
-						return d.kept(err, "'peerwiki edit' that page with --file "+d.Path+", or give --duplicate")
+						return d.Keep(err, "'peerwiki edit' that page with --file "+d.Path+", or give --duplicate")
 					}
 				}
 			}
 			a.prepareNotice(cmd, r, &conf)
 			id, err := r.Create(cmd.Context(), as[0], body, msg)
 			if err != nil && d != nil {
-				return d.kept(err, "'peerwiki new TITLE --file "+d.Path+"' tries again")
+				return d.Keep(err, "'peerwiki new TITLE --file "+d.Path+"' tries again")
 			} else if err != nil {
 				return err
 			}
-			d.discard()
+			d.Discard()
 			drafts.DropSaved(r.Dir, src.file)
 			a.noticeCommits()
 			fmt.Fprintln(a.stdout, id)

@@ -98,7 +98,7 @@ func interactive(stdin io.Reader, stdout io.Writer) bool {
 // repo's (package drafts), and returns the result. page is the page's id
 // (empty for a new page), title its title. The drafts that edits which
 // did not finish left are named as the editor closes.
-func editText(stderr io.Writer, r *wiki.Repo, page, text, title string) (string, *draft, error) {
+func editText(stderr io.Writer, r *wiki.Repo, page, text, title string) (string, *drafts.Draft, error) {
 	editor := os.Getenv("VISUAL")
 	if editor == "" {
 		editor = os.Getenv("EDITOR")
@@ -110,11 +110,13 @@ func editText(stderr io.Writer, r *wiki.Repo, page, text, title string) (string,
 	// takes the screen.
 	left := drafts.LeftBehind(r.Dir)
 	defer reportLeftDrafts(stderr, left)
-	dd, err := drafts.New(r.Dir, page, title, text)
+	// Kept until what it holds is saved, so that nothing typed is lost
+	// when the editor fails, the text is refused or the commit fails: the
+	// error then says where it is (Draft.Keep).
+	d, err := drafts.New(r.Dir, page, title, text)
 	if err != nil {
 		return "", nil, fmt.Errorf("make a draft for the editor: %w", err)
 	}
-	d := &draft{dd}
 	// Ctrl-C and Ctrl-\ are the editor's while it runs (git does the
 	// same): this process going away under it would leave the editor
 	// on the terminal and the text in a folder nobody names.
@@ -136,43 +138,16 @@ func editText(stderr io.Writer, r *wiki.Repo, page, text, title string) (string,
 	c := exec.Command("sh", "-c", editor+` "$1"`, "sh", d.Path)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := c.Run(); err != nil {
-		return "", nil, d.kept(fmt.Errorf("editor %q failed: %w", editor, err), "")
+		return "", nil, d.Keep(fmt.Errorf("editor %q failed: %w", editor, err), "")
 	}
 	data, err := os.ReadFile(d.Path)
 	if err != nil {
 		return "", nil, err
 	}
 	if err := checkText("the edited text", data); err != nil {
-		return "", nil, d.kept(err, "")
+		return "", nil, d.Keep(err, "")
 	}
 	return strings.Clone(string(data)), d, nil
-}
-
-// draft is the file $EDITOR wrote (a drafts.Draft): it is kept until
-// what it holds is saved, so that nothing typed is lost when the editor
-// fails, the text is refused or the commit fails; the error then says
-// where it is.
-type draft struct{ *drafts.Draft }
-
-// discard removes the draft: its text is saved (or it was never edited).
-func (d *draft) discard() {
-	if d != nil {
-		d.Discard()
-	}
-}
-
-// kept is err, saying where the draft is kept and, when retry is given,
-// how to try again with it; a draft left as the editor opened it is
-// discarded and err returned as it is.
-func (d *draft) kept(err error, retry string) error {
-	if !d.Changed() {
-		d.discard()
-		return err
-	}
-	if retry != "" {
-		return fmt.Errorf("%w; your text is kept in %s (%s)", err, d.Path, retry)
-	}
-	return fmt.Errorf("%w; your text is kept in %s", err, d.Path)
 }
 
 // exitSignal is the exit status of a process ended by sig, as shells

@@ -109,6 +109,20 @@ func (d *Draft) Changed() bool {
 	return err == nil && string(b) != d.start
 }
 
+// Keep is err, saying where the draft is kept and, when retry is given,
+// how to try again with it: the text could not be saved. A draft the
+// editor left as it was made is discarded, and err returned as it is.
+func (d *Draft) Keep(err error, retry string) error {
+	if !d.Changed() {
+		d.Discard()
+		return err
+	}
+	if retry != "" {
+		return fmt.Errorf("%w; your text is kept in %s (%s)", err, d.Path, retry)
+	}
+	return fmt.Errorf("%w; your text is kept in %s", err, d.Path)
+}
+
 // Discard removes the draft: its text is saved, or was never changed. A
 // nil Draft is discarded as well.
 func (d *Draft) Discard() {

@@ -339,8 +339,7 @@ func (m *Model) pop() tea.Cmd {
 func (m *Model) dropDrafts() {
 	for _, s := range m.stack {
 		if e, ok := s.(*editor); ok {
-			e.draft.Discard()
-			e.draft = nil
+			e.dropDraft()
 		}
 	}
 }

@@ -71,6 +71,11 @@ func (e *editor) leave() {
 	if e.doneEditing != nil {
 		e.doneEditing()
 	}
+	e.dropDraft()
+}
+
+// dropDraft discards the editor's draft, if it holds one.
+func (e *editor) dropDraft() {
 	e.draft.Discard()
 	e.draft = nil
 }
@@ -175,7 +180,7 @@ func (e *editor) update(m *Model, msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		e.setBody(msg.body)
-		e.draft.Discard()
+		e.dropDraft()
 		e.draft = msg.draft
 		if e.external {
 			m.setFlash("this body is edited in $EDITOR only; ctrl+s saves it", false)
