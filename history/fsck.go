@@ -165,7 +165,17 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 	}
 	probs = append(probs, checkHeadsAndIndexes(tx, s.opts.Links)...)
 	probs = append(probs, checkShallow(tx)...)
+	copyProbs, badCopies, err := checkWholeCopies(tx)
+	if err != nil {
+		add("whole copies", "%v", err)
+	}
+	probs = append(probs, copyProbs...)
 	tx.end()
+	if len(badCopies) > 0 {
+		if err := s.wholeCopyWrite(ctx, func(tx *connTx) error { return deleteRows(tx, "wholecopy", "id", badCopies) }); err != nil {
+			add("whole copies", "removing the damaged ones: %v", err)
+		}
+	}
 	// FTS4's own check is written as an INSERT: it takes the write lock
 	// for its moment, outside the read transaction.
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO search(search) VALUES('integrity-check')`); err != nil {

@@ -60,14 +60,15 @@ CREATE TABLE IF NOT EXISTS shallow(child INTEGER NOT NULL, parent BLOB NOT NULL,
 CREATE INDEX IF NOT EXISTS shallow_parent ON shallow(parent);
 `
 
-// ensureLaterTables adds the tables added since schema 4 (shallow, and
-// unindexed of searchlater.go) to a store made before them.
+// ensureLaterTables adds the tables added since schema 4 (shallow,
+// unindexed of searchlater.go and wholecopy of wholecopy.go) to a store
+// made before them. An older binary leaves them alone.
 func (s *Store) ensureLaterTables() error {
 	var n int
-	if err := s.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('shallow', 'unindexed')`).Scan(&n); err != nil || n == 2 {
+	if err := s.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('shallow', 'unindexed', 'wholecopy')`).Scan(&n); err != nil || n == 3 {
 		return err
 	}
-	_, err := s.db.Exec(shallowSchema + unindexedSchema)
+	_, err := s.db.Exec(shallowSchema + unindexedSchema + wholeCopySchema)
 	return err
 }
 

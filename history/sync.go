@@ -627,6 +627,10 @@ type planReader struct {
 	// decoded holds bodies of the prefetched run decoded ahead, in
 	// parallel (predecode).
 	decoded map[int64][]byte
+	// copies holds the whole copies (wholecopy.go) of the prefetched
+	// run's bodies stored as deltas (packing only): such a body goes as
+	// its copy rather than rebuilt.
+	copies map[int64][]byte
 }
 
 // prefetch reads the rows of a run of the plan's revisions, and of their
@@ -665,8 +669,34 @@ func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
 			return err
 		}
 	}
+	if err := p.prefetchCopies(revs); err != nil {
+		return err
+	}
 	p.predecode(revs)
 	return nil
+}
+
+// prefetchCopies reads the whole copies of the run's bodies stored as
+// deltas, when packing.
+func (p *planReader) prefetchCopies(revs []int64) error {
+	if p.copies == nil {
+		p.copies = map[int64][]byte{}
+	}
+	clear(p.copies)
+	if p.window == nil {
+		return nil
+	}
+	var deltas []int64
+	for _, rev := range revs {
+		id := p.revs[rev][1]
+		if r, ok := p.rows[id]; ok && isDeltaEnc(r.enc) {
+			deltas = append(deltas, id)
+		}
+	}
+	if len(deltas) == 0 {
+		return nil
+	}
+	return readWholeCopies(p.tx, deltas, p.rows, p.copies)
 }
 
 // predecodeOff turns predecode off (tests compare the two).
@@ -707,6 +737,9 @@ func (p *planReader) predecode(revs []int64) {
 			}
 			if bc, known := p.cids[r.base.Int64]; bodies[r.base.Int64] || known && p.window.has(bc) {
 				continue // its base goes before it, or went: sent as a delta
+			}
+			if _, ok := p.copies[id]; ok {
+				continue // sent as its whole copy
 			}
 		}
 		queued[id] = true
@@ -889,6 +922,10 @@ func (p *planReader) read(ctx context.Context, id int64) (Packed, error) {
 			if bc, ok := p.cids[r.base.Int64]; ok && p.window.has(bc) {
 				p.window.add(r.cid, r.size, nil)
 				return Packed{Cid: r.cid, Enc: uint8(r.enc), Base: bc, Data: r.data}, nil
+			}
+			if whole, ok := p.copies[id]; ok {
+				p.window.add(r.cid, r.size, nil)
+				return Packed{Cid: r.cid, Enc: encZstd, Data: whole}, nil
 			}
 		}
 	}

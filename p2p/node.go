@@ -105,6 +105,9 @@ type Config struct {
 	// shallowWhole is the most revisions a plain join gets whole
 	// (default shallowWholeUpTo; tests lower it).
 	shallowWhole int
+	// wholeCopyFirst and wholeCopyEvery time the passes that keep the
+	// whole copies of current versions (wholecopy.go; defaults there).
+	wholeCopyFirst, wholeCopyEvery time.Duration
 	// dialWatch, when set, is asked before every dial of a peer and may
 	// refuse it (tests: "never dials the public DHT").
 	dialWatch func(peer.ID) bool
@@ -236,6 +239,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.shallowWhole == 0 {
 		cfg.shallowWhole = shallowWholeUpTo
 	}
+	if cfg.wholeCopyFirst == 0 {
+		cfg.wholeCopyFirst, cfg.wholeCopyEvery = wholeCopyFirst, wholeCopyEvery
+	}
 	if cfg.work == (workShare{}) {
 		cfg.work = defaultWorkShare
 	}
@@ -313,6 +319,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			n.Close()
 			return nil, err
 		}
+		n.keepWholeCopies()
 	}
 	for _, p := range cfg.Peers {
 		n.keepConnected(p)

@@ -1,0 +1,174 @@
+package history_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+
+	"peerwiki/history"
+	"peerwiki/history/historytest"
+)
+
+// encZstd is the storage encoding of a block sent whole as a zstd frame.
+const encZstd = 1
+
+// sendShallow sends a shallow plan of the whole store packed, and
+// returns what went out and the blocks the receiver rebuilds from it.
+func sendShallow(t *testing.T, s *history.Store) ([]history.Packed, []history.Block) {
+	t.Helper()
+	ctx := context.Background()
+	plan, err := s.PlanShallow(ctx, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent []history.Packed
+	if err := s.SendPlanPacked(ctx, plan, func(p history.Packed) error {
+		sent = append(sent, p)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u := history.NewUnpacker()
+	blocks := make([]history.Block, len(sent))
+	for i, p := range sent {
+		b, err := u.Unpack(p)
+		if err != nil {
+			t.Fatalf("block %d: %v", i, err)
+		}
+		if err := b.Verify(); err != nil {
+			t.Fatalf("block %d: %v", i, err)
+		}
+		blocks[i] = b
+	}
+	return sent, blocks
+}
+
+func countZstd(sent []history.Packed) int {
+	n := 0
+	for _, p := range sent {
+		if p.Enc == encZstd {
+			n++
+		}
+	}
+	return n
+}
+
+// A store of pages whose current versions are deltas of their parents'
+// bodies keeps a whole copy of each once asked, sends a shallow plan with
+// the copies (the same blocks, now as zstd frames the receiver stores as
+// they come), follows the current versions as they change, drops every
+// copy when the store is small enough to be sent whole, and ignores a
+// copy that names another block.
+func TestWholeCopies(t *testing.T) {
+	ctx := context.Background()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	base := strings.Repeat("a line of text that stays the same across versions\n", 40)
+	const pages = 700 // over one read-ahead run of the send
+	firsts := make([]cid.Cid, pages)
+	heads := make([]cid.Cid, pages)
+	for i := range pages {
+		page := b.Put(cid.Undef, fmt.Sprintf("Page %d", i), base+fmt.Sprintf("genesis %d\n", i))
+		head := page
+		for v := range 2 {
+			head = b.Put(page, fmt.Sprintf("Page %d", i), base+fmt.Sprintf("version %d of page %d\n", v, i), head)
+		}
+		firsts[i], heads[i] = page, head
+	}
+	before, beforeBlocks := sendShallow(t, s)
+
+	res, err := s.KeepWholeCopies(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != pages || res.Dropped != 0 || res.Kept != 0 {
+		t.Fatalf("first pass: %+v, want %d added", res, pages)
+	}
+	if res, err := s.KeepWholeCopies(ctx, 0); err != nil || res != (history.WholeCopies{Kept: pages}) {
+		t.Fatalf("second pass: %+v, %v; want all kept", res, err)
+	}
+	after, afterBlocks := sendShallow(t, s)
+	if len(after) != len(before) {
+		t.Fatalf("%d blocks sent with copies, %d without", len(after), len(before))
+	}
+	for i := range afterBlocks {
+		if afterBlocks[i].Cid != beforeBlocks[i].Cid || !bytes.Equal(afterBlocks[i].Data, beforeBlocks[i].Data) {
+			t.Fatalf("block %d differs: %s against %s", i, afterBlocks[i].Cid, beforeBlocks[i].Cid)
+		}
+	}
+	if got, was := countZstd(after), countZstd(before); got != was+pages {
+		t.Fatalf("%d blocks sent as zstd with copies, %d without: want %d more", got, was, pages)
+	}
+	if probs, err := s.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+		t.Fatalf("fsck with copies: %v %v", probs, err)
+	}
+
+	// An edit: the page's new current version gets a copy, the old one's
+	// goes.
+	heads[0] = b.Put(firsts[0], "Page 0", base+"version 3 of page 0\n", heads[0])
+	if res, err := s.KeepWholeCopies(ctx, 0); err != nil || res != (history.WholeCopies{Added: 1, Dropped: 1, Kept: pages - 1}) {
+		t.Fatalf("after an edit: %+v, %v", res, err)
+	}
+
+	// A copy that names another block's CID is not sent; one whose bytes
+	// are wrong is found by fsck and removed.
+	db := s.DB()
+	if _, err := db.Exec(`UPDATE wholecopy SET cid = (SELECT cid FROM blocks WHERE id = 1) WHERE id = (SELECT max(id) FROM wholecopy)`); err != nil {
+		t.Fatal(err)
+	}
+	mixed, _ := sendShallow(t, s)
+	if got, was := countZstd(mixed), countZstd(before); got != was+pages-1 {
+		t.Fatalf("%d blocks sent as zstd with a copy naming another block: want %d", got, was+pages-1)
+	}
+	if _, err := db.Exec(`UPDATE wholecopy SET data = (SELECT data FROM wholecopy WHERE id = (SELECT max(id) FROM wholecopy)) WHERE id = (SELECT min(id) FROM wholecopy)`); err != nil {
+		t.Fatal(err)
+	}
+	probs, err := s.Fsck(ctx, nil)
+	if err != nil || len(probs) != 2 {
+		t.Fatalf("fsck with two bad copies: %v %v", probs, err)
+	}
+	for _, p := range probs {
+		if !strings.Contains(p.What, "whole copy") || p.Warning {
+			t.Fatalf("fsck: %s", p)
+		}
+	}
+	if probs, err := s.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+		t.Fatalf("fsck after removing them: %v %v", probs, err)
+	}
+	if res, err := s.KeepWholeCopies(ctx, 0); err != nil || res.Added != 2 || res.Kept != pages-2 {
+		t.Fatalf("the pass after fsck: %+v, %v", res, err)
+	}
+
+	// A store a join is sent whole keeps no copies.
+	if res, err := s.KeepWholeCopies(ctx, 10*pages); err != nil || res != (history.WholeCopies{Dropped: pages}) {
+		t.Fatalf("a small store: %+v, %v", res, err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM wholecopy`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d copies left, %v", n, err)
+	}
+}
+
+// A pass cut short leaves what it wrote, and the next one goes on.
+func TestWholeCopiesCutShort(t *testing.T) {
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	base := strings.Repeat("the same line again and again, with a number: ", 60)
+	for i := range 600 {
+		page := b.Put(cid.Undef, fmt.Sprintf("Page %d", i), base+"0")
+		b.Put(page, fmt.Sprintf("Page %d", i), base+fmt.Sprint(i+1), page)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.KeepWholeCopies(ctx, 0); err == nil {
+		t.Fatal("a cancelled pass did not say so")
+	}
+	res, err := s.KeepWholeCopies(context.Background(), 0)
+	if err != nil || res.Added+res.Kept != 600 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+}
