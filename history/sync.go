@@ -629,8 +629,9 @@ type planReader struct {
 	decoded map[int64][]byte
 	// copies holds the whole copies (wholecopy.go) of the prefetched
 	// run's bodies stored as deltas (packing only): such a body goes as
-	// its copy rather than rebuilt.
-	copies map[int64][]byte
+	// its copy rather than rebuilt. A copy whose CID is not its row's is
+	// dropped as the row is read.
+	copies map[int64]wholeCopy
 }
 
 // prefetch reads the rows of a run of the plan's revisions, and of their
@@ -660,43 +661,32 @@ func (p *planReader) prefetch(ctx context.Context, revs []int64) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	// The blocks, then the delta bases they name that are not among
-	// them, a level a query: a page's current version is mostly a delta
-	// of its parent's body, itself one of the genesis's, and reading the
-	// bases a row a query was a quarter of a shallow join's answer.
+	// The whole copies of the bodies (packing only), then the blocks,
+	// then the delta bases they name that are not among them, a level a
+	// query: a page's current version is mostly a delta of its parent's
+	// body, itself one of the genesis's, and reading the bases a row a
+	// query was a quarter of a shallow join's answer. A body with a copy
+	// needs no base.
+	if p.copies == nil {
+		p.copies = map[int64]wholeCopy{}
+	}
+	clear(p.copies)
+	if p.window != nil {
+		bodies := make([]int64, 0, len(p.revs))
+		for _, r := range p.revs {
+			bodies = append(bodies, r[1])
+		}
+		if err := readWholeCopies(p.tx, bodies, p.copies); err != nil {
+			return err
+		}
+	}
 	for depth := 0; len(ids) > 0 && depth <= deltaMaxDepth; depth++ {
 		if ids, err = p.prefetchBlocks(ids); err != nil {
 			return err
 		}
 	}
-	if err := p.prefetchCopies(revs); err != nil {
-		return err
-	}
 	p.predecode(revs)
 	return nil
-}
-
-// prefetchCopies reads the whole copies of the run's bodies stored as
-// deltas, when packing.
-func (p *planReader) prefetchCopies(revs []int64) error {
-	if p.copies == nil {
-		p.copies = map[int64][]byte{}
-	}
-	clear(p.copies)
-	if p.window == nil {
-		return nil
-	}
-	var deltas []int64
-	for _, rev := range revs {
-		id := p.revs[rev][1]
-		if r, ok := p.rows[id]; ok && isDeltaEnc(r.enc) {
-			deltas = append(deltas, id)
-		}
-	}
-	if len(deltas) == 0 {
-		return nil
-	}
-	return readWholeCopies(p.tx, deltas, p.rows, p.copies)
 }
 
 // predecodeOff turns predecode off (tests compare the two).
@@ -801,12 +791,18 @@ func (p *planReader) prefetchBlocks(ids []int64) ([]int64, error) {
 		if r.cid, err = cid.Cast(cb); err != nil {
 			return nil, fmt.Errorf("block #%d: %w", id, err)
 		}
+		copied := false
+		if c, ok := p.copies[id]; ok {
+			if copied = isDeltaEnc(r.enc) && bytes.Equal(c.cid, cb); !copied {
+				delete(p.copies, id)
+			}
+		}
 		if p.rowsBytes+len(r.data) > planPrefetchBytes {
 			continue // read again when it is sent
 		}
 		p.rowsBytes += len(r.data)
 		p.rows[id] = r
-		if isDeltaEnc(r.enc) && r.base.Valid {
+		if isDeltaEnc(r.enc) && r.base.Valid && !copied {
 			bases = append(bases, r.base.Int64)
 		}
 	}
@@ -923,9 +919,9 @@ func (p *planReader) read(ctx context.Context, id int64) (Packed, error) {
 				p.window.add(r.cid, r.size, nil)
 				return Packed{Cid: r.cid, Enc: uint8(r.enc), Base: bc, Data: r.data}, nil
 			}
-			if whole, ok := p.copies[id]; ok {
+			if whole, ok := p.copies[id]; ok && bytes.Equal(whole.cid, r.cid.Bytes()) {
 				p.window.add(r.cid, r.size, nil)
-				return Packed{Cid: r.cid, Enc: encZstd, Data: whole}, nil
+				return Packed{Cid: r.cid, Enc: encZstd, Data: whole.data}, nil
 			}
 		}
 	}

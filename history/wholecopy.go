@@ -236,9 +236,14 @@ func (s *Store) wholeCopyWrite(ctx context.Context, f func(tx *connTx) error) er
 	return nil
 }
 
-// readWholeCopies reads the copies of those of ids that have one whose
-// CID is the one rows records, into out.
-func readWholeCopies(q querier, ids []int64, rows map[int64]storedRow, out map[int64][]byte) error {
+// wholeCopy is a copy as a send reads it.
+type wholeCopy struct {
+	cid, data []byte
+}
+
+// readWholeCopies reads the copies of those of ids that have one into
+// out; the caller compares each one's CID with its block's.
+func readWholeCopies(q querier, ids []int64, out map[int64]wholeCopy) error {
 	res, err := q.Query(`SELECT id, cid, data FROM wholecopy WHERE id IN (SELECT value FROM json_each(?))`, idList(ids))
 	if err != nil {
 		return fmt.Errorf("whole copies: %w", err)
@@ -246,13 +251,11 @@ func readWholeCopies(q querier, ids []int64, rows map[int64]storedRow, out map[i
 	defer res.Close()
 	for res.Next() {
 		var id int64
-		var c, data []byte
-		if err := res.Scan(&id, &c, &data); err != nil {
+		var c wholeCopy
+		if err := res.Scan(&id, &c.cid, &c.data); err != nil {
 			return err
 		}
-		if r, ok := rows[id]; ok && bytes.Equal(r.cid.Bytes(), c) {
-			out[id] = data
-		}
+		out[id] = c
 	}
 	return res.Err()
 }

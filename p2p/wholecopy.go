@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"log/slog"
 	"time"
 )
 
@@ -45,10 +46,12 @@ func (n *Node) keepWholeCopies() {
 					n.log.Warn("keeping whole copies of current versions failed (the next pass goes on)", "err", err)
 				case err == nil:
 					last = cc
+					level := slog.LevelDebug
 					if res.Added+res.Dropped > 0 {
-						n.log.Info("whole copies of current versions", "added", res.Added, "dropped", res.Dropped, "kept", res.Kept,
-							"ms", time.Since(start).Milliseconds())
+						level = slog.LevelInfo
 					}
+					n.log.Log(n.ctx, level, "whole copies of current versions", "added", res.Added, "dropped", res.Dropped, "kept", res.Kept,
+						"ms", time.Since(start).Milliseconds())
 				}
 			}
 			timer.Reset(n.cfg.wholeCopyEvery)

@@ -367,6 +367,14 @@ def sync_bench(a, pw, repo, work, env, src):
     serve_b = None
     git = []
     try:
+        # A wiki's serve has long kept its whole copies of the current
+        # versions (what a shallow join is sent) when a member joins: wait
+        # for its first pass (two minutes at most; builds before the
+        # copies have none).
+        print("bench-bigwiki: waiting for the serve's whole copies", file=sys.stderr)
+        t = time.perf_counter()
+        if serve_a.lines("whole copies of current versions", 0, wait=120.0):
+            print("bench-bigwiki: whole copies made in %.1f s" % (time.perf_counter() - t), file=sys.stderr)
         code = subprocess.run([pw, "--repo", repo, "invite", "--uses", "50"], env=env, check=True,
                               capture_output=True, text=True).stdout.strip()
         shallow = None
