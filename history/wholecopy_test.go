@@ -81,14 +81,15 @@ func TestWholeCopies(t *testing.T) {
 	}
 	before, beforeBlocks := sendShallow(t, s)
 
-	res, err := s.KeepWholeCopies(ctx, 0)
+	res, err := s.KeepWholeCopies(ctx, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Added != pages || res.Dropped != 0 || res.Kept != 0 {
 		t.Fatalf("first pass: %+v, want %d added", res, pages)
 	}
-	if res, err := s.KeepWholeCopies(ctx, 0); err != nil || res != (history.WholeCopies{Kept: pages}) {
+	through := res.Through
+	if res, err := s.KeepWholeCopies(ctx, 0, 0); err != nil || res != (history.WholeCopies{Kept: pages, Through: through}) {
 		t.Fatalf("second pass: %+v, %v; want all kept", res, err)
 	}
 	after, afterBlocks := sendShallow(t, s)
@@ -109,9 +110,19 @@ func TestWholeCopies(t *testing.T) {
 
 	// An edit: the page's new current version gets a copy, the old one's
 	// goes.
+	// A pass that looks only at what came since the last one does the
+	// same as a whole pass, which then finds nothing to do.
 	heads[0] = b.Put(firsts[0], "Page 0", base+"version 3 of page 0\n", heads[0])
-	if res, err := s.KeepWholeCopies(ctx, 0); err != nil || res != (history.WholeCopies{Added: 1, Dropped: 1, Kept: pages - 1}) {
-		t.Fatalf("after an edit: %+v, %v", res, err)
+	res, err = s.KeepWholeCopies(ctx, 0, through)
+	if err != nil || res.Added != 1 || res.Dropped != 1 || res.Kept != pages-1 || res.Through <= through {
+		t.Fatalf("after an edit, since the last pass: %+v, %v", res, err)
+	}
+	if res, err := s.KeepWholeCopies(ctx, 0, 0); err != nil || res.Added+res.Dropped != 0 || res.Kept != pages {
+		t.Fatalf("a whole pass after it: %+v, %v", res, err)
+	}
+	heads[1] = b.Put(firsts[1], "Page 1", base+"version 3 of page 1\n", heads[1])
+	if res, err := s.KeepWholeCopies(ctx, 0, 0); err != nil || res.Added != 1 || res.Dropped != 1 || res.Kept != pages-1 {
+		t.Fatalf("after an edit, a whole pass: %+v, %v", res, err)
 	}
 
 	// A copy that names another block's CID is not sent; one whose bytes
@@ -139,12 +150,12 @@ func TestWholeCopies(t *testing.T) {
 	if probs, err := s.Fsck(ctx, nil); err != nil || len(probs) != 0 {
 		t.Fatalf("fsck after removing them: %v %v", probs, err)
 	}
-	if res, err := s.KeepWholeCopies(ctx, 0); err != nil || res.Added != 2 || res.Kept != pages-2 {
+	if res, err := s.KeepWholeCopies(ctx, 0, 0); err != nil || res.Added != 2 || res.Kept != pages-2 {
 		t.Fatalf("the pass after fsck: %+v, %v", res, err)
 	}
 
 	// A store a join is sent whole keeps no copies.
-	if res, err := s.KeepWholeCopies(ctx, 10*pages); err != nil || res != (history.WholeCopies{Dropped: pages}) {
+	if res, err := s.KeepWholeCopies(ctx, 10*pages, 0); err != nil || res.Dropped != pages || res.Added+res.Kept != 0 {
 		t.Fatalf("a small store: %+v, %v", res, err)
 	}
 	var n int
@@ -164,10 +175,10 @@ func TestWholeCopiesCutShort(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.KeepWholeCopies(ctx, 0); err == nil {
+	if _, err := s.KeepWholeCopies(ctx, 0, 0); err == nil {
 		t.Fatal("a cancelled pass did not say so")
 	}
-	res, err := s.KeepWholeCopies(context.Background(), 0)
+	res, err := s.KeepWholeCopies(context.Background(), 0, 0)
 	if err != nil || res.Added+res.Kept != 600 {
 		t.Fatalf("%+v, %v", res, err)
 	}

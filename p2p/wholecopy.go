@@ -17,6 +17,12 @@ const (
 	wholeCopyEvery = 30 * time.Second
 )
 
+// wholeCopyWhole is how often a pass looks at every current version
+// rather than at the revisions stored since the last one: the first pass
+// does, and one an hour, for what the others do not see (a body current
+// on two pages, heads recounted after the member list changed).
+const wholeCopyWhole = time.Hour
+
 // keepWholeCopies runs the passes for as long as the node, in the
 // background: a wiki of more revisions than a join gets whole is then
 // ready to be sent shallow without rebuilding its pages (the copies), and
@@ -29,6 +35,8 @@ func (n *Node) keepWholeCopies() {
 		timer := time.NewTimer(n.cfg.wholeCopyFirst)
 		defer timer.Stop()
 		last := int64(-1)
+		var through int64 // of the last pass; 0: the next looks at everything
+		var whole time.Time
 		for {
 			select {
 			case <-n.ctx.Done():
@@ -38,20 +46,23 @@ func (n *Node) keepWholeCopies() {
 			if cc, err := n.store.CommitCount(n.ctx); err == nil && cc != last {
 				start := time.Now()
 				n.storing.Add(1)
-				res, err := n.store.KeepWholeCopies(n.ctx, n.cfg.shallowWhole)
+				if time.Since(whole) > wholeCopyWhole {
+					through, whole = 0, time.Now()
+				}
+				res, err := n.store.KeepWholeCopies(n.ctx, n.cfg.shallowWhole, through)
 				n.recordOwnWAL()
 				n.storing.Add(-1)
 				switch {
 				case err != nil && n.ctx.Err() == nil:
 					n.log.Warn("keeping whole copies of current versions failed (the next pass goes on)", "err", err)
 				case err == nil:
-					last = cc
+					last, through = cc, res.Through
 					level := slog.LevelDebug
 					if res.Added+res.Dropped > 0 {
 						level = slog.LevelInfo
 					}
 					n.log.Log(n.ctx, level, "whole copies of current versions", "added", res.Added, "dropped", res.Dropped, "kept", res.Kept,
-						"ms", time.Since(start).Milliseconds())
+						"through", res.Through, "ms", time.Since(start).Milliseconds())
 				}
 			}
 			timer.Reset(n.cfg.wholeCopyEvery)
