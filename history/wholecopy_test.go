@@ -114,7 +114,7 @@ func TestWholeCopies(t *testing.T) {
 	// same as a whole pass, which then finds nothing to do.
 	heads[0] = b.Put(firsts[0], "Page 0", base+"version 3 of page 0\n", heads[0])
 	res, err = s.KeepWholeCopies(ctx, 0, through)
-	if err != nil || res.Added != 1 || res.Dropped != 1 || res.Kept != pages-1 || res.Through <= through {
+	if err != nil || res.Added != 1 || res.Dropped != 1 || res.Through <= through {
 		t.Fatalf("after an edit, since the last pass: %+v, %v", res, err)
 	}
 	if res, err := s.KeepWholeCopies(ctx, 0, 0); err != nil || res.Added+res.Dropped != 0 || res.Kept != pages {

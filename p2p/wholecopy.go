@@ -49,6 +49,7 @@ func (n *Node) keepWholeCopies() {
 				if time.Since(whole) > wholeCopyWhole {
 					through, whole = 0, time.Now()
 				}
+				wholePass := through == 0
 				res, err := n.store.KeepWholeCopies(n.ctx, n.cfg.shallowWhole, through)
 				n.recordOwnWAL()
 				n.storing.Add(-1)
@@ -61,8 +62,8 @@ func (n *Node) keepWholeCopies() {
 					if res.Added+res.Dropped > 0 {
 						level = slog.LevelInfo
 					}
-					n.log.Log(n.ctx, level, "whole copies of current versions", "added", res.Added, "dropped", res.Dropped, "kept", res.Kept,
-						"through", res.Through, "ms", time.Since(start).Milliseconds())
+					n.log.Log(n.ctx, level, "whole copies of current versions", "added", res.Added, "dropped", res.Dropped,
+						"kept", res.Kept, "whole", wholePass, "through", res.Through, "ms", time.Since(start).Milliseconds())
 				}
 			}
 			timer.Reset(n.cfg.wholeCopyEvery)
