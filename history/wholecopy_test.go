@@ -16,6 +16,19 @@ import (
 // encZstd is the storage encoding of a block sent whole as a zstd frame.
 const encZstd = 1
 
+// sendPlan sends plan packed and returns what went out.
+func sendPlan(t *testing.T, s *history.Store, plan *history.SyncPlan) []history.Packed {
+	t.Helper()
+	var sent []history.Packed
+	if err := s.SendPlanPacked(context.Background(), plan, func(p history.Packed) error {
+		sent = append(sent, p)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return sent
+}
+
 // sendShallow sends a shallow plan of the whole store packed, and
 // returns what went out and the blocks the receiver rebuilds from it.
 func sendShallow(t *testing.T, s *history.Store) ([]history.Packed, []history.Block) {
@@ -25,13 +38,7 @@ func sendShallow(t *testing.T, s *history.Store) ([]history.Packed, []history.Bl
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sent []history.Packed
-	if err := s.SendPlanPacked(ctx, plan, func(p history.Packed) error {
-		sent = append(sent, p)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	sent := sendPlan(t, s, plan)
 	u := history.NewUnpacker()
 	blocks := make([]history.Block, len(sent))
 	for i, p := range sent {
@@ -71,14 +78,26 @@ func TestWholeCopies(t *testing.T) {
 	const pages = 700 // over one read-ahead run of the send
 	firsts := make([]cid.Cid, pages)
 	heads := make([]cid.Cid, pages)
+	var middles []cid.Cid // what a replica one version behind holds
 	for i := range pages {
 		page := b.Put(cid.Undef, fmt.Sprintf("Page %d", i), base+fmt.Sprintf("genesis %d\n", i))
 		head := page
 		for v := range 2 {
 			head = b.Put(page, fmt.Sprintf("Page %d", i), base+fmt.Sprintf("version %d of page %d\n", v, i), head)
+			if v == 0 {
+				middles = append(middles, head)
+			}
 		}
 		firsts[i], heads[i] = page, head
 	}
+	behind := func() []history.Packed {
+		plan, err := s.PlanSync(ctx, middles)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sendPlan(t, s, plan)
+	}
+	behindBefore := behind()
 	before, beforeBlocks := sendShallow(t, s)
 
 	res, err := s.KeepWholeCopies(ctx, 0, 0)
@@ -106,6 +125,22 @@ func TestWholeCopies(t *testing.T) {
 	}
 	if probs, err := s.Fsck(ctx, nil); err != nil || len(probs) != 0 {
 		t.Fatalf("fsck with copies: %v %v", probs, err)
+	}
+	// A sync to a replica one version behind: the current versions'
+	// bases (the versions it holds) are not in the stream, so they went
+	// rebuilt, and go as their copies now; the same blocks arrive.
+	behindAfter := behind()
+	if len(behindAfter) != len(behindBefore) || countZstd(behindAfter) != countZstd(behindBefore)+pages {
+		t.Fatalf("one version behind: %d blocks (%d zstd) with copies, %d (%d) without",
+			len(behindAfter), countZstd(behindAfter), len(behindBefore), countZstd(behindBefore))
+	}
+	ua, ub := history.NewUnpacker(), history.NewUnpacker()
+	for i := range behindAfter {
+		x, errA := ua.Unpack(behindAfter[i])
+		y, errB := ub.Unpack(behindBefore[i])
+		if errA != nil || errB != nil || x.Cid != y.Cid || !bytes.Equal(x.Data, y.Data) || x.Verify() != nil {
+			t.Fatalf("one version behind, block %d: %v %v", i, errA, errB)
+		}
 	}
 
 	// An edit: the page's new current version gets a copy, the old one's
