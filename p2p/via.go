@@ -18,7 +18,9 @@ const (
 	// ViaDirect: a direct connection to a public address.
 	ViaDirect = "direct"
 	// ViaHolePunched: a direct connection that DCUtR hole punching made,
-	// starting from a relayed one.
+	// starting from a relayed one, or any direct connection to a public
+	// address of a peer since it was reached through a relay (see
+	// connKinds.relayed).
 	ViaHolePunched = "hole-punched"
 	// ViaRelayed: a connection through a Circuit Relay v2 relay.
 	ViaRelayed = "relayed"
@@ -41,10 +43,30 @@ type connKinds struct {
 	// started; a direct connection opened from then on is its.
 	punched map[peer.ID]time.Time
 	started map[peer.ID]time.Time
+	// relayed is when this node was first connected to a peer through a
+	// relay. A direct connection opened since crossed the NATs that made
+	// the relay needed, whichever way it came about: DCUtR's punch, its
+	// direct dial first (which skips the punch when it works, as through
+	// a NAT mapping an earlier punch left open), or a redial meeting the
+	// other side's dial. Only the punch is traced, and a connection one
+	// of the others made across two NATs was said to be "direct".
+	relayed map[peer.ID]time.Time
 }
 
 func newConnKinds() *connKinds {
-	return &connKinds{punched: map[peer.ID]time.Time{}, started: map[peer.ID]time.Time{}}
+	return &connKinds{punched: map[peer.ID]time.Time{}, started: map[peer.ID]time.Time{}, relayed: map[peer.ID]time.Time{}}
+}
+
+// sawRelayed notes a relayed connection to p, opened at.
+func (k *connKinds) sawRelayed(p peer.ID, at time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.relayed) > 4096 {
+		clear(k.relayed)
+	}
+	if first, ok := k.relayed[p]; !ok || at.Before(first) {
+		k.relayed[p] = at
+	}
 }
 
 var _ holepunch.EventTracer = (*connKinds)(nil)
@@ -92,10 +114,15 @@ func (k *connKinds) via(c network.Conn) string {
 	if k != nil {
 		k.mu.Lock()
 		start, ok := k.punched[c.RemotePeer()]
+		relayed, wasRelayed := k.relayed[c.RemotePeer()]
 		k.mu.Unlock()
 		// The hole punch's dial opens the connection after its start;
 		// a second's slack covers the clocks of the event and the conn.
-		if ok && !c.Stat().Opened.Before(start.Add(-time.Second)) {
+		opened := c.Stat().Opened
+		if ok && !opened.Before(start.Add(-time.Second)) {
+			return ViaHolePunched
+		}
+		if wasRelayed && !opened.Before(relayed) && manet.IsPublicAddr(c.RemoteMultiaddr()) {
 			return ViaHolePunched
 		}
 	}

@@ -193,7 +193,11 @@ func (w *wan) start() error {
 	if err := w.startRelays(); err != nil {
 		return err
 	}
-	n.host.Network().Notify(&network.NotifyBundle{DisconnectedF: func(_ network.Network, c network.Conn) {
+	n.host.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		if isRelayed(c.RemoteMultiaddr()) {
+			w.kinds.sawRelayed(c.RemotePeer(), c.Stat().Opened)
+		}
+	}, DisconnectedF: func(_ network.Network, c network.Conn) {
 		if !isRelayed(c.RemoteMultiaddr()) && n.isMember(c.RemotePeer()) {
 			w.mu.Lock()
 			w.directLost[c.RemotePeer()] = time.Now()
