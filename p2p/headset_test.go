@@ -242,3 +242,47 @@ func TestHeadPool(t *testing.T) {
 		t.Fatalf("pool holds %d after both released, want %d", got, maxSyncHeads-15)
 	}
 }
+
+// An answerer whose END wants more of the asker's heads than it lacks
+// (it planned its answer, then a sync of its own stored what it wanted
+// before it read its heads: seen in TestMultisite, where the inviter
+// banned a new member's serve for it) is taken at its list, pushed to,
+// and not punished.
+func TestEndWantingMoreThanItLacksIsNoViolation(t *testing.T) {
+	honest := newReplica(t)
+	honest.addHistory(3, 1, "Honest")
+	nh := startNode(t, honest, nil)
+	answerer := newHostile(t)
+	pushed := make(chan int, 1)
+	answerer.SetStreamHandler(SyncProtocol, func(s network.Stream) {
+		defer s.Close()
+		fc := newFrameConn(s, time.Now().Add(15*time.Second), nil)
+		_, payload, err := fc.read()
+		var hello helloMsg
+		if err != nil || wireDec.Unmarshal(payload, &hello) != nil || hello.R != nil || len(hello.Heads) == 0 {
+			s.Reset()
+			return
+		}
+		// It lacks none of the asker's heads, holds one more of its own,
+		// and wants two.
+		heads := append(append([][]byte(nil), hello.Heads...), syntheticHeads(1)[0].Bytes())
+		if err := fc.writeCBOR(frameEnd, endMsg{Want: 2, N: len(heads), Heads: heads}); err != nil || fc.flush() != nil {
+			return
+		}
+		end := readBlocksTillEnd(t, fc)
+		pushed <- end.Revs
+		fc.writeCBOR(frameDone, doneMsg{Revs: end.Revs})
+		fc.flush()
+	})
+	if err := nh.Connect(context.Background(), info(answerer)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := nh.SyncPeer(context.Background(), answerer.ID())
+	if err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if res.Sent != 0 || <-pushed != 0 {
+		t.Fatalf("pushed %d revisions to a peer that has them all", res.Sent)
+	}
+	notPunished(t, nh, answerer.ID())
+}

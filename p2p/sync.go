@@ -519,9 +519,12 @@ func (n *Node) ask(ctx context.Context, fc *frameConn, p peer.ID, res *SyncResul
 		}
 		lacks[x] = true
 	}
-	if end.Want > len(end.Lack) {
-		return protoErr("the peer wants %d heads of ours where it lacks %d", end.Want, len(end.Lack))
-	}
+	// An END that wants more of our heads than it lacks is no violation:
+	// the answerer planned from its store, then read its heads after a
+	// sync of its own (with us, as a new member's serve does) stored what
+	// it wanted, and we banned an honest peer for its timing (older
+	// answerers send it so). What we push is planned from its heads
+	// either way.
 	theirs, err := fc.readHeadSet(end.N, end.Heads)
 	if err != nil {
 		return fmt.Errorf("sync with %s: %w", p, err)
@@ -739,6 +742,12 @@ func (n *Node) answer(ctx context.Context, fc *frameConn, p peer.ID, res *SyncRe
 			if !ok {
 				end.Lack = append(end.Lack, i)
 			}
+		}
+		// Our heads may have moved on since the plan (a sync of our own
+		// stored what it lacked): we want no more than we lack now.
+		end.Want = min(end.Want, len(end.Lack))
+		if end.Want == 0 {
+			end.Lack, mine = nil, nil
 		}
 	}
 	return n.answerPlan(ctx, fc, p, res, plan, end, mine)
