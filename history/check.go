@@ -310,7 +310,7 @@ func (s *Store) checkBlocks(blocks []Block, signedHere bool) ([]pendingRev, map[
 					out[i].err = fmt.Errorf("revision %s: %w", b.Cid, ErrUnsigned)
 					return
 				}
-			} else if out[i].sig, err = r.sigCheck(); err != nil {
+			} else if out[i].sig, err = r.sigCheckOf(b.Data); err != nil {
 				out[i].err = fmt.Errorf("revision %s: %w", b.Cid, err)
 				return
 			} else {

@@ -54,3 +54,6 @@ func SetIndexChunkTime(d time.Duration) func() {
 	indexChunkTime = d
 	return func() { indexChunkTime = old }
 }
+
+// SignedPart is signedPart, for the fuzz test.
+func SignedPart(data []byte) ([]byte, bool) { return signedPart(data) }

@@ -17,6 +17,13 @@ func FuzzDecodeRevision(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte{})
 	f.Add([]byte{0xa0})
+	if id, err := history.NewIdentity(); err == nil {
+		signed := fixedRevision()
+		if signed.Sign(id.Key) == nil {
+			data, _ := signed.Encode()
+			f.Add(data)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rev, err := history.DecodeRevision(data)
 		if err != nil {
@@ -30,5 +37,15 @@ func FuzzDecodeRevision(f *testing.F) {
 			t.Fatalf("accepted non-canonical bytes %x (canonical %x)", data, again)
 		}
 		_ = rev.VerifySignature() // must not panic on any accepted input
+		// What a sync checks the signature against, cut from the bytes,
+		// is the encoding of the revision without its signature.
+		if len(rev.Sig) > 0 {
+			unsigned := *rev
+			unsigned.Sig = nil
+			want, _ := unsigned.Encode()
+			if got, ok := history.SignedPart(data); !ok || !bytes.Equal(got, want) {
+				t.Fatalf("signed part of %x: %x (%v), want %x", data, got, ok, want)
+			}
+		}
 	})
 }

@@ -227,31 +227,132 @@ type sigCheck struct{ pub, msg, sig []byte }
 
 // sigCheck returns what VerifySignature checks, or why it cannot.
 func (r *Revision) sigCheck() (sigCheck, error) {
+	return r.sigCheckWith(nil)
+}
+
+// sigCheckOf is sigCheck for a revision DecodeRevision made of data (so
+// data is its canonical encoding): the signed message is cut out of data
+// (signedPart) rather than encoded again. Encoding every revision a
+// second time, and reading its author's key out of the peer ID, were a
+// seventh of checking a fresh replica's sync.
+func (r *Revision) sigCheckOf(data []byte) (sigCheck, error) {
+	return r.sigCheckWith(data)
+}
+
+func (r *Revision) sigCheckWith(data []byte) (sigCheck, error) {
 	if len(r.Author) == 0 || len(r.Sig) == 0 {
 		return sigCheck{}, ErrUnsigned
 	}
-	id, err := peer.IDFromBytes(r.Author)
-	if err != nil {
-		return sigCheck{}, fmt.Errorf("%w: author: %v", ErrBadSignature, err)
-	}
-	pub, err := id.ExtractPublicKey()
-	if err != nil {
-		return sigCheck{}, fmt.Errorf("%w: author key: %v", ErrBadSignature, err)
-	}
-	if pub.Type() != crypto.Ed25519 {
-		return sigCheck{}, fmt.Errorf("%w: author key is not Ed25519", ErrBadSignature)
-	}
-	unsigned := *r
-	unsigned.Sig = nil
-	msg, err := unsigned.Encode()
+	raw, err := authorKey(r.Author)
 	if err != nil {
 		return sigCheck{}, err
 	}
-	raw, err := pub.Raw()
-	if err != nil || len(raw) != voi.PublicKeySize {
-		return sigCheck{}, fmt.Errorf("%w: author key: %v", ErrBadSignature, err)
+	msg, ok := signedPart(data)
+	if !ok {
+		unsigned := *r
+		unsigned.Sig = nil
+		if msg, err = unsigned.Encode(); err != nil {
+			return sigCheck{}, err
+		}
 	}
 	return sigCheck{raw, msg, r.Sig}, nil
+}
+
+// authorKey returns the raw Ed25519 key inside an author's peer ID,
+// remembering the keys of up to maxExpandedKeys authors.
+func authorKey(author []byte) ([]byte, error) {
+	authorKeysMu.Lock()
+	raw, ok := authorKeys[string(author)]
+	authorKeysMu.Unlock()
+	if ok {
+		return raw, nil
+	}
+	id, err := peer.IDFromBytes(author)
+	if err != nil {
+		return nil, fmt.Errorf("%w: author: %v", ErrBadSignature, err)
+	}
+	pub, err := id.ExtractPublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("%w: author key: %v", ErrBadSignature, err)
+	}
+	if pub.Type() != crypto.Ed25519 {
+		return nil, fmt.Errorf("%w: author key is not Ed25519", ErrBadSignature)
+	}
+	if raw, err = pub.Raw(); err != nil || len(raw) != voi.PublicKeySize {
+		return nil, fmt.Errorf("%w: author key: %v", ErrBadSignature, err)
+	}
+	authorKeysMu.Lock()
+	if len(authorKeys) < maxExpandedKeys {
+		authorKeys[string(author)] = raw
+	}
+	authorKeysMu.Unlock()
+	return raw, nil
+}
+
+var (
+	authorKeysMu sync.Mutex
+	authorKeys   = map[string][]byte{}
+)
+
+// signedPart returns a revision's canonical encoding without its "sig"
+// entry: the bytes its author signed, which are the encoding of the
+// revision with Sig unset. Canonical CBOR sorts a map's keys by the
+// length of their encoding, then bytewise, so the only key that can come
+// before "sig" is "msg" (the others are longer): the entry is cut out
+// after the map's head and "msg"'s entry, if any, and the head counts one
+// entry less. ok is false for anything not shaped so (nil data, no "sig"
+// where it must be): the caller then encodes the message.
+func signedPart(data []byte) (msg []byte, ok bool) {
+	if len(data) == 0 || data[0] < 0xa1 || data[0] > 0xb7 { // a map of 1 to 23 entries
+		return nil, false
+	}
+	i := 1
+	if bytes.HasPrefix(data[i:], []byte("\x63msg")) {
+		i += 4
+		n, head, ok := cborLength(data[i:], 3) // its text
+		if !ok {
+			return nil, false
+		}
+		i += head + n
+	}
+	if !bytes.HasPrefix(data[i:], []byte("\x63sig")) {
+		return nil, false
+	}
+	j := i + 4
+	n, head, ok := cborLength(data[j:], 2) // its bytes
+	if !ok {
+		return nil, false
+	}
+	j += head + n
+	out := make([]byte, 0, len(data)-(j-i))
+	out = append(out, data[0]-1)
+	out = append(out, data[1:i]...)
+	return append(out, data[j:]...), true
+}
+
+// cborLength reads the head of a CBOR string of major type major at the
+// start of b: the string's length and the head's, ok only when the head
+// is well formed and the whole string is in b.
+func cborLength(b []byte, major byte) (n, head int, ok bool) {
+	if len(b) == 0 || b[0]>>5 != major {
+		return 0, 0, false
+	}
+	switch info := b[0] & 0x1f; {
+	case info < 24:
+		n, head = int(info), 1
+	case info == 24 && len(b) >= 2:
+		n, head = int(b[1]), 2
+	case info == 25 && len(b) >= 3:
+		n, head = int(binary.BigEndian.Uint16(b[1:])), 3
+	case info == 26 && len(b) >= 5:
+		n, head = int(binary.BigEndian.Uint32(b[1:])), 5
+	default:
+		return 0, 0, false
+	}
+	if n > len(b)-head {
+		return 0, 0, false
+	}
+	return n, head, true
 }
 
 // Signatures are verified with curve25519-voi under the rules of ZIP-215
