@@ -207,10 +207,12 @@ func (b *Bulk) Commit(ctx context.Context) (*BulkResult, error) {
 			return nil, err
 		}
 	}
-	if err := b.tx.commitCounting(b.res.Revisions > 0 || b.res.Blocks > 0); err != nil {
+	counter, err := b.tx.commitCounting(b.res.Revisions > 0 || b.res.Blocks > 0)
+	if err != nil {
 		return nil, err
 	}
 	s := b.s
+	s.filter.committed(counter)
 	if b.leftSearch {
 		s.search.marks.Add(1)
 	}

@@ -148,9 +148,11 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	if err := w.settleShallow(); err != nil {
 		return nil, err
 	}
-	if err := tx.commitCounting(len(res.Revisions) > 0 || res.Blocks > 0); err != nil {
+	counter, err := tx.commitCounting(len(res.Revisions) > 0 || res.Blocks > 0)
+	if err != nil {
 		return nil, err
 	}
+	s.filter.committed(counter)
 	if w.leftSearch {
 		s.search.marks.Add(1) // once committed: see searchState
 	}
@@ -310,6 +312,9 @@ func (w *writer) flush() error {
 		{r.void, "void", "rev"},
 	} {
 		if err := insertRows(w.q, t.table, t.cols, t.rows); err != nil {
+			if t.table == "blocks" {
+				w.s.filter.insertFailed(err)
+			}
 			return fmt.Errorf("store %s: %w", t.table, err)
 		}
 	}
@@ -498,6 +503,19 @@ func (w *writer) lookUpBatch(revs []pendingRev) error {
 		}
 	}
 	w.known = make(map[cid.Cid]int64)
+	// What the store surely does not hold needs no query (blockfilter.go).
+	if w.s.filter.use(w.q) {
+		absent := w.s.filter.holdsNot(all)
+		kept := all[:0]
+		for _, c := range all {
+			if absent[c] {
+				w.looked[c] = true
+			} else {
+				kept = append(kept, c)
+			}
+		}
+		all = kept
+	}
 	// Always the same number of parameters (a short list repeats its last
 	// CID), so that the statement is prepared once.
 	const per = 256
@@ -628,6 +646,7 @@ func (w *writer) insertBlock(b Block, deltaBase int64, useBase bool) (int64, err
 		return 0, err
 	}
 	w.rows.blocks = append(w.rows.blocks, []any{id, b.Cid.Bytes(), enc, baseArg, depth, len(b.Data), stored})
+	w.s.filter.add(b.Cid)
 	w.res.Blocks++
 	w.blocks[id] = storedBlock{cid: b.Cid, depth: depth, data: b.Data}
 	w.ids[b.Cid] = id

@@ -201,6 +201,9 @@ type Store struct {
 	// search is what the store knows of search rows left for later
 	// (searchlater.go).
 	search searchState
+	// filter answers "is this block stored" for a sync's writer while
+	// this process's commits are the only ones (blockfilter.go).
+	filter blockFilter
 }
 
 // Open opens (creating if needed) the store at path for the given wiki.

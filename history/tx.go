@@ -88,17 +88,19 @@ func (t *connTx) Exec(query string, args ...any) (sql.Result, error) {
 }
 
 // commitCounting commits, first bumping the commit counter (which a
-// running node polls to notice other processes' commits) when changed.
-func (t *connTx) commitCounting(changed bool) error {
+// running node polls to notice other processes' commits) when changed;
+// it returns the counter as the commit left it (-1 when not changed).
+func (t *connTx) commitCounting(changed bool) (int64, error) {
+	counter := int64(-1)
 	if changed {
-		if _, err := t.Exec(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits'`); err != nil {
-			return err
+		if err := t.QueryRow(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits' RETURNING CAST(value AS INTEGER)`).Scan(&counter); err != nil {
+			return -1, err
 		}
 	}
 	if err := t.commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return -1, fmt.Errorf("commit: %w", err)
 	}
-	return nil
+	return counter, nil
 }
 
 // commit commits the transaction.

@@ -340,9 +340,11 @@ func (s *Store) RevoidFor(ctx context.Context, authors []string, basis string) (
 	} else if len(pages) == 0 {
 		return nil, nil // the deferred end rolls the (empty) transaction back
 	}
-	if err := tx.commitCounting(len(pages) > 0); err != nil {
+	counter, err := tx.commitCounting(len(pages) > 0)
+	if err != nil {
 		return nil, err
 	}
+	s.filter.committed(counter)
 	conn.Close()
 	s.yieldToWaiters()
 	SortCIDs(pages)
