@@ -148,14 +148,21 @@ func (f *blockFilter) holdsNot(cs []cid.Cid) map[cid.Cid]bool {
 }
 
 // committed notes a commit of this process that left the commit counter
-// at counter (-1: one that did not count).
+// at counter (-1: one that did not count). Unless the counter was where
+// this process's last commit left it, another process committed in
+// between (a transaction that did not ask the filter does not look), and
+// the filter turns off.
 func (f *blockFilter) committed(counter int64) {
 	if counter < 0 {
 		return
 	}
 	f.mu.Lock()
 	if f.state == filterOn {
-		f.validAt = counter
+		if counter == f.validAt+1 {
+			f.validAt = counter
+		} else {
+			f.turnOff()
+		}
 	}
 	f.mu.Unlock()
 }

@@ -71,3 +71,38 @@ func TestBlockFilterStoresEachBlockOnce(t *testing.T) {
 		t.Fatalf("fsck: %v %v", probs, err)
 	}
 }
+
+// A small write of this process between another process's commit and
+// its next large batch (a live edit, which does not ask the filter) does
+// not make the filter valid again.
+func TestBlockFilterSeesACommitBeforeASmallWrite(t *testing.T) {
+	ctx := context.Background()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	batch := func(prefix string, n int) []history.Block {
+		var all []history.Block
+		for i := range n {
+			_, blocks := b.Batch(cid.Undef, fmt.Sprintf("%s %d", prefix, i), fmt.Sprintf("text of %s %d\n", prefix, i))
+			all = append(all, blocks...)
+		}
+		return all
+	}
+	if _, err := s.Put(ctx, batch("First", 50)); err != nil {
+		t.Fatal(err)
+	}
+	other, err := history.Open(s.Path(), historytest.WikiID, history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := batch("Theirs", 50)
+	if _, err := other.Put(ctx, theirs); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	if _, err := s.Put(ctx, batch("Small", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, append(append([]history.Block(nil), theirs...), batch("Last", 50)...)); err != nil {
+		t.Fatalf("a batch repeating what another process stored: %v", err)
+	}
+}
