@@ -11,6 +11,18 @@ import (
 	"peerwiki/history/historytest"
 )
 
+// newPages makes batches of n new pages of one revision each.
+func newPages(b *historytest.Builder) func(prefix string, n int) []history.Block {
+	return func(prefix string, n int) []history.Block {
+		var all []history.Block
+		for i := range n {
+			_, blocks := b.Batch(cid.Undef, fmt.Sprintf("%s %d", prefix, i), fmt.Sprintf("text of %s %d\n", prefix, i))
+			all = append(all, blocks...)
+		}
+		return all
+	}
+}
+
 // A fresh store's writer answers "is this block stored" from its filter
 // while its own commits are the only ones: batches that repeat blocks
 // already stored (by this process, or by another since) store each block
@@ -20,15 +32,7 @@ import (
 func TestBlockFilterStoresEachBlockOnce(t *testing.T) {
 	ctx := context.Background()
 	s := historytest.NewStore(t, history.Options{})
-	b := historytest.NewBuilder(t, s)
-	batch := func(prefix string, n int) []history.Block {
-		var all []history.Block
-		for i := range n {
-			_, blocks := b.Batch(cid.Undef, fmt.Sprintf("%s %d", prefix, i), fmt.Sprintf("text of %s %d\n", prefix, i))
-			all = append(all, blocks...)
-		}
-		return all
-	}
+	batch := newPages(historytest.NewBuilder(t, s))
 	count := func() (n int) {
 		if err := s.DB().QueryRow(`SELECT count(*) FROM blocks`).Scan(&n); err != nil {
 			t.Fatal(err)
@@ -78,15 +82,7 @@ func TestBlockFilterStoresEachBlockOnce(t *testing.T) {
 func TestBlockFilterSeesACommitBeforeASmallWrite(t *testing.T) {
 	ctx := context.Background()
 	s := historytest.NewStore(t, history.Options{})
-	b := historytest.NewBuilder(t, s)
-	batch := func(prefix string, n int) []history.Block {
-		var all []history.Block
-		for i := range n {
-			_, blocks := b.Batch(cid.Undef, fmt.Sprintf("%s %d", prefix, i), fmt.Sprintf("text of %s %d\n", prefix, i))
-			all = append(all, blocks...)
-		}
-		return all
-	}
+	batch := newPages(historytest.NewBuilder(t, s))
 	if _, err := s.Put(ctx, batch("First", 50)); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"peerwiki/history"
@@ -139,31 +140,14 @@ func TestSyncHeadSetLargerThanAFrame(t *testing.T) {
 	})
 
 	t.Run("answerer", func(t *testing.T) {
-		answerer := newHostile(t)
-		pushed := make(chan int, 1)
-		answerer.SetStreamHandler(SyncProtocol, func(s network.Stream) {
-			defer s.Close()
-			fc := newFrameConn(s, time.Now().Add(15*time.Second), nil)
-			_, payload, err := fc.read()
-			var hello helloMsg
-			if err != nil || wireDec.Unmarshal(payload, &hello) != nil || hello.R != nil {
-				s.Reset()
-				return
-			}
+		answerer, pushed := listAnswerer(t, func(fc *frameConn, hello helloMsg) error {
 			lack := make([]int, len(hello.Heads))
 			for i := range lack {
 				lack[i] = i
 			}
-			err = fc.writeHeadSet(big, func(total int, first [][]byte) error {
+			return fc.writeHeadSet(big, func(total int, first [][]byte) error {
 				return fc.writeCBOR(frameEnd, endMsg{Want: 3, Lack: lack, N: total, Heads: first})
 			})
-			if err != nil || fc.flush() != nil {
-				return
-			}
-			end := readBlocksTillEnd(t, fc)
-			pushed <- end.Revs
-			fc.writeCBOR(frameDone, doneMsg{Revs: end.Revs})
-			fc.flush()
 		})
 		if err := nh.Connect(context.Background(), info(answerer)); err != nil {
 			t.Fatal(err)
@@ -177,6 +161,31 @@ func TestSyncHeadSetLargerThanAFrame(t *testing.T) {
 		}
 		notPunished(t, nh, answerer.ID())
 	})
+}
+
+// listAnswerer is a peer that answers a list-mode HELLO with the END that
+// end writes, then takes the asker's push and says DONE; the push's
+// revision count goes to pushed.
+func listAnswerer(t *testing.T, end func(fc *frameConn, hello helloMsg) error) (answerer host.Host, pushed chan int) {
+	answerer, pushed = newHostile(t), make(chan int, 1)
+	answerer.SetStreamHandler(SyncProtocol, func(s network.Stream) {
+		defer s.Close()
+		fc := newFrameConn(s, time.Now().Add(15*time.Second), nil)
+		_, payload, err := fc.read()
+		var hello helloMsg
+		if err != nil || wireDec.Unmarshal(payload, &hello) != nil || hello.R != nil {
+			s.Reset()
+			return
+		}
+		if err := end(fc, hello); err != nil || fc.flush() != nil {
+			return
+		}
+		pushedEnd := readBlocksTillEnd(t, fc)
+		pushed <- pushedEnd.Revs
+		fc.writeCBOR(frameDone, doneMsg{Revs: pushedEnd.Revs})
+		fc.flush()
+	})
+	return answerer, pushed
 }
 
 // A set over reconcile.MaxItems is refused in one line before anything
@@ -252,27 +261,11 @@ func TestEndWantingMoreThanItLacksIsNoViolation(t *testing.T) {
 	honest := newReplica(t)
 	honest.addHistory(3, 1, "Honest")
 	nh := startNode(t, honest, nil)
-	answerer := newHostile(t)
-	pushed := make(chan int, 1)
-	answerer.SetStreamHandler(SyncProtocol, func(s network.Stream) {
-		defer s.Close()
-		fc := newFrameConn(s, time.Now().Add(15*time.Second), nil)
-		_, payload, err := fc.read()
-		var hello helloMsg
-		if err != nil || wireDec.Unmarshal(payload, &hello) != nil || hello.R != nil || len(hello.Heads) == 0 {
-			s.Reset()
-			return
-		}
+	answerer, pushed := listAnswerer(t, func(fc *frameConn, hello helloMsg) error {
 		// It lacks none of the asker's heads, holds one more of its own,
 		// and wants two.
 		heads := append(append([][]byte(nil), hello.Heads...), syntheticHeads(1)[0].Bytes())
-		if err := fc.writeCBOR(frameEnd, endMsg{Want: 2, N: len(heads), Heads: heads}); err != nil || fc.flush() != nil {
-			return
-		}
-		end := readBlocksTillEnd(t, fc)
-		pushed <- end.Revs
-		fc.writeCBOR(frameDone, doneMsg{Revs: end.Revs})
-		fc.flush()
+		return fc.writeCBOR(frameEnd, endMsg{Want: 2, N: len(heads), Heads: heads})
 	})
 	if err := nh.Connect(context.Background(), info(answerer)); err != nil {
 		t.Fatal(err)
