@@ -115,7 +115,7 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 			} else if g.Page != nil || g.Wiki != s.wiki {
 				add(c.String(), "named as a page, but is no genesis of this wiki")
 			} else if !g.IsAuto() {
-				if err := g.VerifySignature(); err != nil {
+				if err := g.VerifySignatureOf(data); err != nil {
 					add(c.String(), "%v", err)
 				}
 			}
@@ -143,7 +143,7 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 			} else if err := s.opts.VerifyAuto(reader, c, rev); err != nil {
 				add(c.String(), "automatic merge does not recompute: %v", err)
 			}
-		} else if err := rev.VerifySignature(); err != nil {
+		} else if err := rev.VerifySignatureOf(data); err != nil {
 			add(c.String(), "%v", err)
 		} else if s.opts.Counts != nil {
 			// Void exactly when the member list does not count it (an

@@ -36,7 +36,11 @@ func FuzzDecodeRevision(f *testing.F) {
 		if !bytes.Equal(again, data) {
 			t.Fatalf("accepted non-canonical bytes %x (canonical %x)", data, again)
 		}
-		_ = rev.VerifySignature() // must not panic on any accepted input
+		// Must not panic on any accepted input, and the check against the
+		// bytes must say what the check against the encoding says.
+		if a, b := rev.VerifySignature(), rev.VerifySignatureOf(data); (a == nil) != (b == nil) {
+			t.Fatalf("signature of %x: %v against the encoding, %v against the bytes", data, a, b)
+		}
 		// What a sync checks the signature against, cut from the bytes,
 		// is the encoding of the revision without its signature.
 		if len(rev.Sig) > 0 {

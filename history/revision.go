@@ -211,7 +211,18 @@ func signMessage(key crypto.PrivKey, msg []byte) ([]byte, error) {
 
 // VerifySignature checks Sig against the public key inside Author.
 func (r *Revision) VerifySignature() error {
-	c, err := r.sigCheck()
+	return r.verifyWith(nil)
+}
+
+// VerifySignatureOf is VerifySignature for a revision DecodeRevision made
+// of data: the signed message is cut out of data rather than encoded
+// again (see sigCheckOf).
+func (r *Revision) VerifySignatureOf(data []byte) error {
+	return r.verifyWith(data)
+}
+
+func (r *Revision) verifyWith(data []byte) error {
+	c, err := r.sigCheckWith(data)
 	if err != nil {
 		return err
 	}

@@ -220,7 +220,7 @@ func (g *gossip) decode(m *pubsub.Message) (heard, error) {
 					return h, fmt.Errorf("inline revision %s: %w", c, history.ErrWrongWiki)
 				}
 				if !r.IsAuto() {
-					if err := r.VerifySignature(); err != nil {
+					if err := r.VerifySignatureOf(b.Data); err != nil {
 						return h, fmt.Errorf("inline revision %s: %w", c, err)
 					}
 				}
