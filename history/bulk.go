@@ -207,12 +207,10 @@ func (b *Bulk) Commit(ctx context.Context) (*BulkResult, error) {
 			return nil, err
 		}
 	}
-	counter, err := b.tx.commitCounting(b.res.Revisions > 0 || b.res.Blocks > 0)
-	if err != nil {
+	s := b.s
+	if err := s.commitCounting(b.tx, b.res.Revisions > 0 || b.res.Blocks > 0); err != nil {
 		return nil, err
 	}
-	s := b.s
-	s.filter.committed(counter)
 	if b.leftSearch {
 		s.search.marks.Add(1)
 	}

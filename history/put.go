@@ -148,11 +148,9 @@ func (s *Store) putChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 	if err := w.settleShallow(); err != nil {
 		return nil, err
 	}
-	counter, err := tx.commitCounting(len(res.Revisions) > 0 || res.Blocks > 0)
-	if err != nil {
+	if err := s.commitCounting(tx, len(res.Revisions) > 0 || res.Blocks > 0); err != nil {
 		return nil, err
 	}
-	s.filter.committed(counter)
 	if w.leftSearch {
 		s.search.marks.Add(1) // once committed: see searchState
 	}

@@ -270,40 +270,60 @@ func (r *Revision) sigCheckWith(data []byte) (sigCheck, error) {
 }
 
 // authorKey returns the raw Ed25519 key inside an author's peer ID,
-// remembering the keys of up to maxExpandedKeys authors.
+// remembered for up to maxExpandedKeys authors.
 func authorKey(author []byte) ([]byte, error) {
-	authorKeysMu.Lock()
-	raw, ok := authorKeys[string(author)]
-	authorKeysMu.Unlock()
-	if ok {
+	return authorKeys.get(author, func() ([]byte, error) {
+		id, err := peer.IDFromBytes(author)
+		if err != nil {
+			return nil, fmt.Errorf("%w: author: %v", ErrBadSignature, err)
+		}
+		pub, err := id.ExtractPublicKey()
+		if err != nil {
+			return nil, fmt.Errorf("%w: author key: %v", ErrBadSignature, err)
+		}
+		if pub.Type() != crypto.Ed25519 {
+			return nil, fmt.Errorf("%w: author key is not Ed25519", ErrBadSignature)
+		}
+		raw, err := pub.Raw()
+		if err != nil || len(raw) != voi.PublicKeySize {
+			return nil, fmt.Errorf("%w: author key: %v", ErrBadSignature, err)
+		}
 		return raw, nil
-	}
-	id, err := peer.IDFromBytes(author)
-	if err != nil {
-		return nil, fmt.Errorf("%w: author: %v", ErrBadSignature, err)
-	}
-	pub, err := id.ExtractPublicKey()
-	if err != nil {
-		return nil, fmt.Errorf("%w: author key: %v", ErrBadSignature, err)
-	}
-	if pub.Type() != crypto.Ed25519 {
-		return nil, fmt.Errorf("%w: author key is not Ed25519", ErrBadSignature)
-	}
-	if raw, err = pub.Raw(); err != nil || len(raw) != voi.PublicKeySize {
-		return nil, fmt.Errorf("%w: author key: %v", ErrBadSignature, err)
-	}
-	authorKeysMu.Lock()
-	if len(authorKeys) < maxExpandedKeys {
-		authorKeys[string(author)] = raw
-	}
-	authorKeysMu.Unlock()
-	return raw, nil
+	})
 }
 
-var (
-	authorKeysMu sync.Mutex
-	authorKeys   = map[string][]byte{}
-)
+var authorKeys = newKeyCache[[]byte]()
+
+// keyCache remembers what is worked out of a key, for up to
+// maxExpandedKeys keys: past that (a peer that signs with a new key each
+// time), values are worked out for one use.
+type keyCache[V any] struct {
+	mu sync.Mutex
+	m  map[string]V
+}
+
+func newKeyCache[V any]() *keyCache[V] { return &keyCache[V]{m: map[string]V{}} }
+
+// get returns the value for key, from make the first time (a failure is
+// not remembered).
+func (c *keyCache[V]) get(key []byte, make func() (V, error)) (V, error) {
+	c.mu.Lock()
+	v, ok := c.m[string(key)]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := make()
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if len(c.m) < maxExpandedKeys {
+		c.m[string(key)] = v
+	}
+	c.mu.Unlock()
+	return v, nil
+}
 
 // signedPart returns a revision's canonical encoding without its "sig"
 // entry: the bytes its author signed, which are the encoding of the
@@ -376,32 +396,19 @@ func cborLength(b []byte, major byte) (n, head int, ok bool) {
 // with small-order components, never made by signing. Each author's key
 // is expanded once: a wiki has few authors and many revisions.
 var (
-	voiZIP215 = &voi.Options{Verify: voi.VerifyOptionsZIP_215}
-	keysMu    sync.Mutex
-	keys      = map[string]*voi.ExpandedPublicKey{}
+	voiZIP215    = &voi.Options{Verify: voi.VerifyOptionsZIP_215}
+	expandedKeys = newKeyCache[*voi.ExpandedPublicKey]()
 )
 
-// maxExpandedKeys bounds the cache, against a peer that signs with a new
-// key each time; past it keys are expanded for one use.
+// maxExpandedKeys bounds the key caches, against a peer that signs with a
+// new key each time.
 const maxExpandedKeys = 4096
 
 func expandedKey(pub []byte) (*voi.ExpandedPublicKey, bool) {
-	keysMu.Lock()
-	k, ok := keys[string(pub)]
-	keysMu.Unlock()
-	if ok {
-		return k, true
-	}
-	k, err := voi.NewExpandedPublicKey(voi.PublicKey(pub))
-	if err != nil {
-		return nil, false
-	}
-	keysMu.Lock()
-	if len(keys) < maxExpandedKeys {
-		keys[string(pub)] = k
-	}
-	keysMu.Unlock()
-	return k, true
+	k, err := expandedKeys.get(pub, func() (*voi.ExpandedPublicKey, error) {
+		return voi.NewExpandedPublicKey(voi.PublicKey(pub))
+	})
+	return k, err == nil
 }
 
 func verifyEd25519(pub, msg, sig []byte) bool {

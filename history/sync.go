@@ -919,7 +919,7 @@ func (p *planReader) read(ctx context.Context, id int64) (Packed, error) {
 				p.window.add(r.cid, r.size, nil)
 				return Packed{Cid: r.cid, Enc: uint8(r.enc), Base: bc, Data: r.data}, nil
 			}
-			if whole, ok := p.copies[id]; ok && bytes.Equal(whole.cid, r.cid.Bytes()) {
+			if whole, ok := p.copies[id]; ok { // its CID checked by prefetchBlocks
 				p.window.add(r.cid, r.size, nil)
 				return Packed{Cid: r.cid, Enc: encZstd, Data: whole.data}, nil
 			}

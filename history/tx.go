@@ -88,19 +88,20 @@ func (t *connTx) Exec(query string, args ...any) (sql.Result, error) {
 }
 
 // commitCounting commits, first bumping the commit counter (which a
-// running node polls to notice other processes' commits) when changed;
-// it returns the counter as the commit left it (-1 when not changed).
-func (t *connTx) commitCounting(changed bool) (int64, error) {
+// running node polls to notice other processes' commits) when changed,
+// and tells the store's block filter where the counter is.
+func (s *Store) commitCounting(t *connTx, changed bool) error {
 	counter := int64(-1)
 	if changed {
 		if err := t.QueryRow(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits' RETURNING CAST(value AS INTEGER)`).Scan(&counter); err != nil {
-			return -1, err
+			return err
 		}
 	}
 	if err := t.commit(); err != nil {
-		return -1, fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", err)
 	}
-	return counter, nil
+	s.filter.committed(counter)
+	return nil
 }
 
 // commit commits the transaction.

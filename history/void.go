@@ -340,11 +340,9 @@ func (s *Store) RevoidFor(ctx context.Context, authors []string, basis string) (
 	} else if len(pages) == 0 {
 		return nil, nil // the deferred end rolls the (empty) transaction back
 	}
-	counter, err := tx.commitCounting(len(pages) > 0)
-	if err != nil {
+	if err := s.commitCounting(tx, len(pages) > 0); err != nil {
 		return nil, err
 	}
-	s.filter.committed(counter)
 	conn.Close()
 	s.yieldToWaiters()
 	SortCIDs(pages)

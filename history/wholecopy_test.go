@@ -16,19 +16,6 @@ import (
 // encZstd is the storage encoding of a block sent whole as a zstd frame.
 const encZstd = 1
 
-// sendPlan sends plan packed and returns what went out.
-func sendPlan(t *testing.T, s *history.Store, plan *history.SyncPlan) []history.Packed {
-	t.Helper()
-	var sent []history.Packed
-	if err := s.SendPlanPacked(context.Background(), plan, func(p history.Packed) error {
-		sent = append(sent, p)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return sent
-}
-
 // sendShallow sends a shallow plan of the whole store packed, and
 // returns what went out and the blocks the receiver rebuilds from it.
 func sendShallow(t *testing.T, s *history.Store) ([]history.Packed, []history.Block) {
@@ -38,7 +25,7 @@ func sendShallow(t *testing.T, s *history.Store) ([]history.Packed, []history.Bl
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent := sendPlan(t, s, plan)
+	sent := sendPacked(t, s, plan)
 	u := history.NewUnpacker()
 	blocks := make([]history.Block, len(sent))
 	for i, p := range sent {
@@ -95,7 +82,7 @@ func TestWholeCopies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return sendPlan(t, s, plan)
+		return sendPacked(t, s, plan)
 	}
 	behindBefore := behind()
 	before, beforeBlocks := sendShallow(t, s)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,21 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sameReplicas fails t unless a and b hold the same heads and as many
+// blocks.
+func sameReplicas(t *testing.T, a, b *replica) {
+	t.Helper()
+	ctx := context.Background()
+	h1, _ := a.Store.HeadSet(ctx)
+	h2, _ := b.Store.HeadSet(ctx)
+	if !slices.Equal(h1, h2) {
+		t.Fatal("heads differ")
+	}
+	if x, y := a.blocks(), b.blocks(); x != y {
+		t.Fatalf("%d blocks there, %d here", x, y)
 	}
 }
 

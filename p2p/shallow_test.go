@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -38,14 +37,7 @@ func TestShallowSyncThenDeepen(t *testing.T) {
 			if st, _ := fresh.Store.Shallow(ctx); st.Revisions != 0 {
 				t.Fatalf("history still missing: %+v", st)
 			}
-			h1, _ := full.Store.HeadSet(ctx)
-			h2, _ := fresh.Store.HeadSet(ctx)
-			if !slices.Equal(h1, h2) {
-				t.Fatal("heads differ")
-			}
-			if a, b := full.blocks(), fresh.blocks(); a != b {
-				t.Fatalf("%d blocks there, %d here", a, b)
-			}
+			sameReplicas(t, full, fresh)
 			if probs, err := fresh.Store.Fsck(ctx, nil); err != nil || len(probs) != 0 {
 				t.Fatalf("fsck: %v %v", probs, err)
 			}

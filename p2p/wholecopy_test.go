@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,14 +52,7 @@ func TestNodeKeepsWholeCopiesAndAJoinUsesThem(t *testing.T) {
 	if _, err := nb.SyncPeer(ctx, full.ID.ID); err != nil {
 		t.Fatal(err)
 	}
-	h1, _ := full.Store.HeadSet(ctx)
-	h2, _ := fresh.Store.HeadSet(ctx)
-	if !slices.Equal(h1, h2) {
-		t.Fatal("heads differ")
-	}
-	if a, b := full.blocks(), fresh.blocks(); a != b {
-		t.Fatalf("%d blocks there, %d here", a, b)
-	}
+	sameReplicas(t, full, fresh)
 	for name, r := range map[string]*replica{"answering": full, "joined": fresh} {
 		probs, err := r.Store.Fsck(ctx, nil)
 		if err != nil {
