@@ -102,26 +102,41 @@ func (s *Store) PutChecked(ctx context.Context, c *Checked) (*PutResult, error) 
 }
 
 // Then is the result of storing r and then next.
-func (r *PutResult) Then(next *PutResult) *PutResult {
-	out := &PutResult{Blocks: r.Blocks + next.Blocks, Deferred: append(r.Deferred, next.Deferred...)}
-	out.Revisions = append(append(out.Revisions, r.Revisions...), next.Revisions...)
-	out.Void = append(append(out.Void, r.Void...), next.Void...)
+func (r *PutResult) Then(next *PutResult) *PutResult { return InTurn(r, next) }
+
+// InTurn is the result of storing batches whose results are rs, in
+// turn: a page counts where it last gained revisions, and is divergent
+// as the last of them that touched it left it. Folding Then over a long
+// run copies it again at every step.
+func InTurn(rs ...*PutResult) *PutResult {
+	out := &PutResult{}
 	later := map[cid.Cid]bool{}
-	for _, p := range next.Pages {
-		later[p] = true
-	}
-	for _, p := range r.Pages {
-		if !later[p] {
-			out.Pages = append(out.Pages, p)
+	pages := make([][]cid.Cid, len(rs))
+	divergent := make([][]cid.Cid, len(rs))
+	for i := len(rs) - 1; i >= 0; i-- {
+		r := rs[i]
+		for _, p := range r.Divergent {
+			if !later[p] {
+				divergent[i] = append(divergent[i], p)
+			}
+		}
+		for _, p := range r.Pages {
+			if !later[p] {
+				pages[i] = append(pages[i], p)
+			}
+		}
+		for _, p := range r.Pages {
+			later[p] = true
 		}
 	}
-	out.Pages = append(out.Pages, next.Pages...)
-	for _, p := range r.Divergent {
-		if !later[p] {
-			out.Divergent = append(out.Divergent, p)
-		}
+	for i, r := range rs {
+		out.Blocks += r.Blocks
+		out.Deferred = append(out.Deferred, r.Deferred...)
+		out.Revisions = append(out.Revisions, r.Revisions...)
+		out.Void = append(out.Void, r.Void...)
+		out.Pages = append(out.Pages, pages[i]...)
+		out.Divergent = append(out.Divergent, divergent[i]...)
 	}
-	out.Divergent = append(out.Divergent, next.Divergent...)
 	return out
 }
 

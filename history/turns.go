@@ -70,6 +70,16 @@ func (s *Store) enterWaitingRoom() func() {
 	return func() { os.Remove(name) }
 }
 
+// WritersWaiting reports whether a writer of a live process, this one
+// included, waits for its turn at the database: one holding the write
+// lock across several batches (a sync's group) should commit and let it
+// in. A directory read; the room is absent while nobody waits.
+func (s *Store) WritersWaiting() bool {
+	room := s.waitingRoom()
+	entries, err := os.ReadDir(room)
+	return err == nil && liveWaiters(room, entries)
+}
+
 // maxYield bounds how long a writer lets others go first after a commit.
 const maxYield = 250 * time.Millisecond
 
