@@ -474,7 +474,11 @@ func (w *writer) put(revs []pendingRev) (*PutResult, error) {
 		return nil, err
 	}
 	w.leftSearch = w.leftSearch || len(newPages.unindexed) > 0
-	return &w.res, nil
+	// A copy: a pointer into w would keep the whole writer (the batch's
+	// blocks and bodies) alive for as long as the result is held, as a
+	// sync's group holds its batches' results until it commits.
+	res := w.res
+	return &res, nil
 }
 
 // lookUpBatch finds which of the batch's blocks are stored already, in a
