@@ -33,18 +33,25 @@ func feedBlocks(t *testing.T, c net.Conn, packed []history.Packed, run int, betw
 	}
 }
 
-// receiveOverPipe runs the asker's side of a block stream (receiveBlocks)
-// on nd over c, and returns what it stored once END came.
-func receiveOverPipe(t *testing.T, nd *Node, c net.Conn) (SyncResult, error) {
-	fc := frameOn(c, "", time.Now().Add(60*time.Second), nil)
-	defer fc.release()
-	var res SyncResult
-	first, payload, err := fc.read()
-	if err != nil {
-		return res, err
-	}
-	_, err = nd.receiveBlocks(context.Background(), fc, "", first, payload, &res)
-	return res, err
+// receiving runs the asker's side of a block stream (receiveBlocks) on a
+// pipe node of r, and returns the node, the pipe's sending end, and the
+// stream's error once END came (or the pipe failed).
+func receiving(t *testing.T, r *replica) (*Node, net.Conn, <-chan error) {
+	nd := pipeNode(r)
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	got := make(chan error, 1)
+	go func() {
+		fc := frameOn(a, "", time.Now().Add(60*time.Second), nil)
+		defer fc.release()
+		first, payload, err := fc.read()
+		if err == nil {
+			var res SyncResult
+			_, err = nd.receiveBlocks(context.Background(), fc, "", first, payload, &res)
+		}
+		got <- err
+	}()
+	return nd, b, got
 }
 
 // A sync's group of batches holds the write lock, and before this stop
@@ -58,16 +65,8 @@ func TestSyncGroupCommitsWhenTheStreamStalls(t *testing.T) {
 	pages := from.addHistory(700, 1, "Stalled")
 	packed := wholePackedOf(t, from)
 	asker := newReplica(t)
-	nd := pipeNode(asker)
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
+	_, b, got := receiving(t, asker)
 	resumed := make(chan struct{})
-	got := make(chan error, 1)
-	go func() {
-		_, err := receiveOverPipe(t, nd, a)
-		got <- err
-	}()
 	// Batches of 250 and 500 blocks reach the store, then the stall.
 	const half = 800
 	go feedBlocks(t, b, packed, 50, func(i int) {
@@ -119,18 +118,10 @@ func TestSyncGroupLetsAWaitingWriterIn(t *testing.T) {
 	from.addHistory(6000, 1, "Flowing")
 	packed := wholePackedOf(t, from)
 	asker := newReplica(t)
-	nd := pipeNode(asker)
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
+	nd, b, got := receiving(t, asker)
 	var editedAt atomic.Int64 // blocks sent when the edit was in; 0 before
 	var sent atomic.Int64
 	started := make(chan struct{})
-	got := make(chan error, 1)
-	go func() {
-		_, err := receiveOverPipe(t, nd, a)
-		got <- err
-	}()
 	go feedBlocks(t, b, packed, 100, func(i int) {
 		sent.Store(int64(i))
 		if i == 2000 {
