@@ -198,6 +198,7 @@ func (s *Store) indexSome(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	s.lazy.pending.Store(true)
+	s.uncounted.Add(1)
 	endLazy(conn)
 	conn.Close() // back to the pool before waiting (the deferred ones are no-ops now)
 	s.yieldToWaiters()

@@ -198,6 +198,10 @@ type Store struct {
 	lastFreeCheck atomic.Int64
 	// nodeCheckpoints: a node on the file checkpoints it (LeaveCheckpoints).
 	nodeCheckpoints atomic.Bool
+	// uncounted counts this process's commits that wrote the log without
+	// moving the commit counter (search rows, whole copies: nothing
+	// replicated changed), for the background checkpointer.
+	uncounted atomic.Int64
 	// search is what the store knows of search rows left for later
 	// (searchlater.go).
 	search searchState
@@ -283,6 +287,7 @@ func (s *Store) startCheckpointer() {
 		tick := time.NewTicker(checkpointPoll)
 		defer tick.Stop()
 		seen, _ := s.CommitCount(ctx)
+		seenUncounted := s.uncounted.Load()
 		dirty, since := true, time.Now() // the WAL may hold others' commits
 		lazySince := time.Now()          // when received batches last were all on disk
 		for {
@@ -301,11 +306,16 @@ func (s *Store) startCheckpointer() {
 			if err != nil {
 				continue
 			}
-			if cc != seen {
+			// Writes that count no commit are writes too: a serve's first
+			// pass of whole copies and the search rows of a fresh import
+			// (300 MB at 100,000 pages) stayed in the log until the next
+			// counted commit, a joiner's redemption, and were then copied
+			// into the database while the serve answered the join.
+			if uc := s.uncounted.Load(); cc != seen || uc != seenUncounted {
 				if !dirty {
 					dirty, since = true, time.Now()
 				}
-				seen = cc
+				seen, seenUncounted = cc, uc
 				if time.Since(since) < checkpointMaxDelay {
 					continue // still writing
 				}

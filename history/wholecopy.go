@@ -256,6 +256,7 @@ func (s *Store) wholeCopyWrite(ctx context.Context, f func(tx *connTx) error) er
 		return fmt.Errorf("commit: %w", err)
 	}
 	s.lazy.pending.Store(true)
+	s.uncounted.Add(1)
 	endLazy(conn)
 	conn.Close()
 	s.yieldToWaiters()
