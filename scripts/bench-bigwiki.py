@@ -252,6 +252,29 @@ class Serve:
     def offset(self):
         return os.path.getsize(self.log)
 
+    def settle(self, wait=120.0):
+        """Waits (wait seconds at most) until the serve has used under 5%
+        of a core for a whole second: what it does once after it starts on
+        a freshly imported repo (the search index, the whole copies, the
+        checkpoints of what they wrote) is then done. Returns the seconds
+        waited."""
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def cpu():
+            with open("/proc/%d/stat" % self.p.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick
+
+        t0 = time.perf_counter()
+        last = cpu()
+        while time.perf_counter() - t0 < wait:
+            time.sleep(1.0)
+            now = cpu()
+            if now - last < 0.05:
+                break
+            last = now
+        return time.perf_counter() - t0
+
     def lines(self, msg, since, want=1, wait=10.0):
         """The log's lines of msg after byte offset since, as dicts, once
         there are want of them (or wait seconds have passed)."""
@@ -370,11 +393,16 @@ def sync_bench(a, pw, repo, work, env, src):
         # A wiki's serve has long kept its whole copies of the current
         # versions (what a shallow join is sent) when a member joins: wait
         # for its first pass (two minutes at most; builds before the
-        # copies have none).
+        # copies have none)...
         print("bench-bigwiki: waiting for the serve's whole copies", file=sys.stderr)
         t = time.perf_counter()
         if serve_a.lines("whole copies of current versions", 0, wait=120.0):
             print("bench-bigwiki: whole copies made in %.1f s" % (time.perf_counter() - t), file=sys.stderr)
+        # ... and settled: a serve started on a freshly imported repo
+        # indexes it for search, makes the copies and checkpoints what
+        # they wrote, once; a join in the middle of that shares the cores
+        # with it.
+        print("bench-bigwiki: the serve settled after %.1f s more" % serve_a.settle(), file=sys.stderr)
         code = subprocess.run([pw, "--repo", repo, "invite", "--uses", "50"], env=env, check=True,
                               capture_output=True, text=True).stdout.strip()
         shallow = None
