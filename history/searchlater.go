@@ -200,6 +200,7 @@ func (s *Store) indexSome(ctx context.Context) (int, error) {
 	s.lazy.pending.Store(true)
 	s.uncounted.Add(1)
 	endLazy(conn)
+	s.boundLog(ctx, conn)
 	conn.Close() // back to the pool before waiting (the deferred ones are no-ops now)
 	s.yieldToWaiters()
 	return len(done), nil

@@ -258,6 +258,7 @@ func (s *Store) wholeCopyWrite(ctx context.Context, f func(tx *connTx) error) er
 	s.lazy.pending.Store(true)
 	s.uncounted.Add(1)
 	endLazy(conn)
+	s.boundLog(ctx, conn)
 	conn.Close()
 	s.yieldToWaiters()
 	return nil

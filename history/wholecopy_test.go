@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -252,4 +253,46 @@ func TestBackgroundCheckpointAfterUncountedWrites(t *testing.T) {
 		t.Fatal("the pass wrote nothing to the log")
 	}
 	waitCopied("the whole copies")
+}
+
+// A run of whole-copy transactions checkpoints the log as it goes once
+// the log passes its bound, as a sync's groups do: a serve's first pass
+// over a freshly imported 100,000 x 3 wiki (after the search index's)
+// left a 1.3 GB log behind for a 955 MB database. Here the bound is 256
+// KiB and the pass writes over 2 MiB; SQLite's own checkpoint (every
+// thousand pages, 4 MB) does not come into it.
+func TestWholeCopiesBoundTheLog(t *testing.T) {
+	defer history.SetGroupLogBytes(256 << 10)()
+	ctx := context.Background()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	rng := rand.New(rand.NewPCG(19, 7))
+	words := strings.Fields("replica peer sync merge page note wiki graph node edge hash commit revision history branch conflict offline")
+	for i := range 600 {
+		var text strings.Builder
+		for text.Len() < 16000 {
+			text.WriteString(words[rng.IntN(len(words))])
+			text.WriteByte(' ')
+		}
+		page := b.Put(cid.Undef, fmt.Sprintf("Page %d", i), text.String())
+		b.Put(page, fmt.Sprintf("Page %d", i), text.String()+fmt.Sprintf("\nversion %d\n", i), page)
+	}
+	if _, err := s.DB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.KeepWholeCopies(ctx, 0, 0)
+	if err != nil || res.Added != 600 {
+		t.Fatalf("whole copies: %+v, %v", res, err)
+	}
+	var bytes int64
+	if err := s.DB().QueryRow(`SELECT sum(length(data)) FROM wholecopy`).Scan(&bytes); err != nil || bytes < 2<<20 {
+		t.Fatalf("%d bytes of copies (%v): the test wants over 2 MiB", bytes, err)
+	}
+	st, err := os.Stat(s.Path() + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > 3<<19 {
+		t.Fatalf("the log is %d bytes after %d bytes of copies: not bounded", st.Size(), bytes)
+	}
 }
