@@ -192,8 +192,10 @@ type Store struct {
 	lazy lazyWrites
 	// recent holds the local commits TakeLocalCommits returns.
 	recent recentLocal
-	// lastVacuum is when compact last gave free pages back (unix ns).
-	lastVacuum atomic.Int64
+	// nextVacuum is when compact may give free pages back next (unix
+	// ns), and vacuuming says it is part way through the free list.
+	nextVacuum atomic.Int64
+	vacuuming  atomic.Bool
 	// lastFreeCheck is when compact last read the free list (unix ns).
 	lastFreeCheck atomic.Int64
 	// nodeCheckpoints: a node on the file checkpoints it (LeaveCheckpoints).
