@@ -161,3 +161,50 @@ func wholePackedOf(t *testing.T, r *replica) []history.Packed {
 	}
 	return packed
 }
+
+// A writer that comes while an open group waits for a slow stream's next
+// batch gets in without waiting out the gap (here an hour, so that only
+// the group's look at the waiting room can let it in).
+func TestSyncGroupLetsAWriterInDuringAStall(t *testing.T) {
+	old := groupGap
+	groupGap = time.Hour
+	defer func() { groupGap = old }()
+	from := newReplica(t)
+	from.addHistory(700, 1, "Stalled")
+	packed := wholePackedOf(t, from)
+	asker := newReplica(t)
+	nd, b, got := receiving(t, asker)
+	resumed, stalled := make(chan struct{}), make(chan struct{})
+	const half = 800 // batches of 250 and 500 blocks reach the store, then the stall
+	go feedBlocks(t, b, packed, 50, func(i int) {
+		if i == half {
+			close(stalled)
+			<-resumed
+		}
+	})
+	// The edit comes once the batches before the stall are stored and
+	// the group waits for the next (half a second after the stall: were
+	// it sooner, the look after the second batch would let it in, and
+	// the test would pass without the look during the wait).
+	<-stalled
+	time.Sleep(500 * time.Millisecond)
+	if nd.storing.Load() == 0 {
+		close(resumed)
+		t.Fatal("no group open during the stall")
+	}
+	edited := make(chan struct{})
+	go func() {
+		defer close(edited)
+		asker.addHistory(1, 1, "Local")
+	}()
+	select {
+	case <-edited:
+	case <-time.After(8 * time.Second):
+		close(resumed)
+		t.Fatal("a local edit waited for a stalled sync's open group")
+	}
+	close(resumed)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -113,7 +113,8 @@ func (n *Node) afterStore(ctx context.Context, p peer.ID, res *history.PutResult
 // batchGroup stores a sync's run of batches in fewer transactions
 // (history.BeginGroup): a batch that history.Groupable allows joins the
 // open group, which commits once it holds history.GroupBlocks blocks,
-// when a writer waits its turn (history.Store.WritersWaiting), when the
+// when a writer waits its turn (history.Store.WritersWaiting, looked at
+// after each batch and every groupLook between them), when the
 // sync's next batch takes longer than groupGap to come, at the sync's
 // end, or before a batch that must be stored alone. Its results hold
 // once it commits: only then is the node told. The price: a bad block
@@ -137,24 +138,39 @@ type batchGroup struct {
 
 // groupGap is how long an open group waits for the sync's next batch
 // before it commits what it holds: the network or the sender may be
-// slower than the store, and a group holds the write lock.
-const groupGap = 100 * time.Millisecond
+// slower than the store, and a group holds the write lock (a variable
+// for tests).
+var groupGap = 100 * time.Millisecond
+
+// groupLook is how often an open group that waits for the next batch
+// looks whether a writer waits for it.
+const groupLook = 10 * time.Millisecond
 
 // next returns the sync's next checked batch (false once there are no
-// more). While a group is open it waits groupGap at most, then commits
-// the group (an error of that commit is returned with a nil batch and
-// true) and waits on.
+// more). While a group is open it waits groupGap at most, and commits
+// the group then, or sooner when a writer waits its turn (an error of
+// that commit is returned with a nil batch and true), and waits on.
 func (g *batchGroup) next(ctx context.Context, batches <-chan *history.Checked) (*history.Checked, bool, error) {
 	if g.bulk != nil {
-		t := time.NewTimer(groupGap)
-		select {
-		case c, ok := <-batches:
-			t.Stop()
-			return c, ok, nil
-		case <-t.C:
-			if err := g.commit(ctx); err != nil {
-				return nil, true, err
+		look := time.NewTicker(groupLook)
+		defer look.Stop()
+		gap := time.NewTimer(groupGap)
+		defer gap.Stop()
+	wait:
+		for {
+			select {
+			case c, ok := <-batches:
+				return c, ok, nil
+			case <-look.C:
+				if g.n.store.WritersWaiting() {
+					break wait
+				}
+			case <-gap.C:
+				break wait
 			}
+		}
+		if err := g.commit(ctx); err != nil {
+			return nil, true, err
 		}
 	}
 	c, ok := <-batches
