@@ -249,13 +249,11 @@ var groupLogBytes int64 = 256 << 20
 // search index, then the whole copies) 1.3 GB for a 955 MB database,
 // over its size again in free disk for a while, and every read of the
 // serve looked through all of it.
-func (s *Store) boundLog(ctx context.Context, q interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}) {
+func (s *Store) boundLog(ctx context.Context, conn *sql.Conn) {
 	if st, err := os.Stat(s.path + "-wal"); err != nil || st.Size() < groupLogBytes {
 		return
 	}
-	q.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`) // as far as it can; the next write tries again
+	conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`) // as far as it can; the next write tries again
 }
 
 // Rollback ends the Bulk storing nothing, unless Commit did; it may be

@@ -86,21 +86,7 @@ func TestSyncGroupCommitsWhenTheStreamStalls(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// The lock is free: a local edit goes in at once.
-	edited := make(chan struct{})
-	go func() {
-		defer close(edited)
-		asker.addHistory(1, 1, "Local")
-	}()
-	select {
-	case <-edited:
-	case <-time.After(20 * time.Second):
-		close(resumed)
-		t.Fatal("a local edit waited on a stalled sync's group")
-	}
-	close(resumed)
-	if err := <-got; err != nil {
-		t.Fatal(err)
-	}
+	editDuringStall(t, asker, resumed, got, "a local edit waited on a stalled sync's group")
 	for _, p := range pages {
 		if h, err := asker.Store.Heads(context.Background(), p); err != nil || len(h) != 1 {
 			t.Fatalf("page %v: heads %v (%v) after the sync", p, h, err)
@@ -192,16 +178,25 @@ func TestSyncGroupLetsAWriterInDuringAStall(t *testing.T) {
 		close(resumed)
 		t.Fatal("no group open during the stall")
 	}
+	editDuringStall(t, asker, resumed, got, "a local edit waited for a stalled sync's open group")
+}
+
+// editDuringStall stores a local edit on r while a sync's stream is held
+// and fails the test with why unless it is in within 8 s (under the
+// busy timeout, which would fail the edit itself); it then lets the
+// stream go on (resumed) and waits for the sync's end (got).
+func editDuringStall(t *testing.T, r *replica, resumed chan struct{}, got <-chan error, why string) {
+	t.Helper()
 	edited := make(chan struct{})
 	go func() {
 		defer close(edited)
-		asker.addHistory(1, 1, "Local")
+		r.addHistory(1, 1, "Local")
 	}()
 	select {
 	case <-edited:
 	case <-time.After(8 * time.Second):
 		close(resumed)
-		t.Fatal("a local edit waited for a stalled sync's open group")
+		t.Fatal(why)
 	}
 	close(resumed)
 	if err := <-got; err != nil {
