@@ -54,15 +54,8 @@ func TestBlockFilterStoresEachBlockOnce(t *testing.T) {
 	}
 
 	// Another process stores a batch of its own.
-	other, err := history.Open(s.Path(), historytest.WikiID, history.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	third := batch("Third", 50)
-	if _, err := other.Put(ctx, third); err != nil {
-		t.Fatal(err)
-	}
-	other.Close()
+	putAsAnotherProcess(t, s, third)
 	// This one then receives the same, and more.
 	fourth := batch("Fourth", 50)
 	if _, err := s.Put(ctx, append(append([]history.Block(nil), third...), fourth...)); err != nil {
@@ -86,19 +79,26 @@ func TestBlockFilterSeesACommitBeforeASmallWrite(t *testing.T) {
 	if _, err := s.Put(ctx, batch("First", 50)); err != nil {
 		t.Fatal(err)
 	}
-	other, err := history.Open(s.Path(), historytest.WikiID, history.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	theirs := batch("Theirs", 50)
-	if _, err := other.Put(ctx, theirs); err != nil {
-		t.Fatal(err)
-	}
-	other.Close()
+	putAsAnotherProcess(t, s, theirs)
 	if _, err := s.Put(ctx, batch("Small", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Put(ctx, append(append([]history.Block(nil), theirs...), batch("Last", 50)...)); err != nil {
 		t.Fatalf("a batch repeating what another process stored: %v", err)
+	}
+}
+
+// putAsAnotherProcess stores blocks through a store of its own on s's
+// file, as another process would (its commits are not s's).
+func putAsAnotherProcess(t *testing.T, s *history.Store, blocks []history.Block) {
+	t.Helper()
+	other, err := history.Open(s.Path(), historytest.WikiID, history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Put(context.Background(), blocks); err != nil {
+		t.Fatal(err)
 	}
 }
