@@ -172,7 +172,7 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 	probs = append(probs, copyProbs...)
 	tx.end()
 	if len(badCopies) > 0 {
-		if err := s.wholeCopyWrite(ctx, func(tx *connTx) error { return deleteRows(tx, "wholecopy", "id", badCopies) }); err != nil {
+		if err := s.uncountedWrite(ctx, func(tx *connTx) error { return deleteRows(tx, "wholecopy", "id", badCopies) }); err != nil {
 			add("whole copies", "removing the damaged ones: %v", err)
 		}
 	}

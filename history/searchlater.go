@@ -115,93 +115,82 @@ func (s *Store) IndexPending(ctx context.Context, progress func(done, total int)
 
 // indexSome indexes up to indexChunk pending pages in one transaction.
 func (s *Store) indexSome(ctx context.Context) (int, error) {
-	conn, tx, err := s.beginWriteTx(ctx, true)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	defer endLazy(conn)
-	defer tx.end()
-	type pending struct {
-		page            int64
-		indexed         bool // it has a pages row
-		system, deleted bool
-		versions, heads int
-		// Of a page of one head: its title, and its body's row id and CID.
-		title  string
-		body   int64
-		bodyCB []byte
-	}
-	rows, err := tx.Query(`SELECT u.page, p.id IS NOT NULL, coalesce(p.system, 0), coalesce(p.deleted, 0), coalesce(p.versions, 0),
-		coalesce(p.heads, 0), coalesce(p.title, ''), coalesce(r.body, 0), bb.cid
-		FROM unindexed u LEFT JOIN pages p ON p.id = u.page LEFT JOIN revisions r ON r.id = p.rev LEFT JOIN blocks bb ON bb.id = r.body
-		ORDER BY u.page LIMIT ?`, indexChunk)
-	if err != nil {
-		return 0, err
-	}
-	var todo []pending
-	for rows.Next() {
-		var p pending
-		if err := rows.Scan(&p.page, &p.indexed, &p.system, &p.deleted, &p.versions, &p.heads, &p.title, &p.body, &p.bodyCB); err != nil {
-			rows.Close()
-			return 0, err
+	var n int
+	err := s.uncountedWrite(ctx, func(tx *connTx) error {
+		type pending struct {
+			page            int64
+			indexed         bool // it has a pages row
+			system, deleted bool
+			versions, heads int
+			// Of a page of one head: its title, and its body's row id and CID.
+			title  string
+			body   int64
+			bodyCB []byte
 		}
-		todo = append(todo, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(todo) == 0 {
-		return 0, err
-	}
-	done := make([][]any, 0, len(todo))
-	start := time.Now()
-	for i, p := range todo {
-		if i%32 == 0 && i > 0 && time.Since(start) > indexChunkTime {
-			break // the rest in the next chunk, after any writer waiting
+		rows, err := tx.Query(`SELECT u.page, p.id IS NOT NULL, coalesce(p.system, 0), coalesce(p.deleted, 0), coalesce(p.versions, 0),
+			coalesce(p.heads, 0), coalesce(p.title, ''), coalesce(r.body, 0), bb.cid
+			FROM unindexed u LEFT JOIN pages p ON p.id = u.page LEFT JOIN revisions r ON r.id = p.rev LEFT JOIN blocks bb ON bb.id = r.body
+			ORDER BY u.page LIMIT ?`, indexChunk)
+		if err != nil {
+			return err
 		}
-		if _, err := tx.Exec(`DELETE FROM search WHERE docid = ?`, p.page); err != nil {
-			return 0, err
-		}
-		done = append(done, []any{p.page})
-		ix := pageIndex{system: p.system, deleted: p.deleted, versions: p.versions}
-		if !p.indexed || !ix.searchable() {
-			continue // void since, or not for search
-		}
-		var titles, text string
-		if body, err := cid.Cast(p.bodyCB); err == nil && p.heads == 1 && body.Prefix().Codec == CodecRaw {
-			// One head, the page row's (most pages): what headsText
-			// makes of it, read by row id.
-			data, err := readBlockByID(tx, p.body)
-			if err != nil {
-				return 0, fmt.Errorf("page #%d: body: %w", p.page, err)
+		var todo []pending
+		for rows.Next() {
+			var p pending
+			if err := rows.Scan(&p.page, &p.indexed, &p.system, &p.deleted, &p.versions, &p.heads, &p.title, &p.body, &p.bodyCB); err != nil {
+				rows.Close()
+				return err
 			}
-			titles, text = p.title, prefixUTF8(string(data), maxSearchText)
-		} else {
-			hs, err := latestHeads(tx, p.page)
-			if err != nil {
-				return 0, err
+			todo = append(todo, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(todo) == 0 {
+			return err
+		}
+		done := make([][]any, 0, len(todo))
+		start := time.Now()
+		for i, p := range todo {
+			if i%32 == 0 && i > 0 && time.Since(start) > indexChunkTime {
+				break // the rest in the next chunk, after any writer waiting
 			}
-			if len(hs) == 0 {
-				continue
+			if _, err := tx.Exec(`DELETE FROM search WHERE docid = ?`, p.page); err != nil {
+				return err
 			}
-			if titles, text, _, err = headsText(tx, hs, p.versions, func(string) {}); err != nil {
-				return 0, err
+			done = append(done, []any{p.page})
+			ix := pageIndex{system: p.system, deleted: p.deleted, versions: p.versions}
+			if !p.indexed || !ix.searchable() {
+				continue // void since, or not for search
+			}
+			var titles, text string
+			if body, err := cid.Cast(p.bodyCB); err == nil && p.heads == 1 && body.Prefix().Codec == CodecRaw {
+				// One head, the page row's (most pages): what headsText
+				// makes of it, read by row id.
+				data, err := readBlockByID(tx, p.body)
+				if err != nil {
+					return fmt.Errorf("page #%d: body: %w", p.page, err)
+				}
+				titles, text = p.title, prefixUTF8(string(data), maxSearchText)
+			} else {
+				hs, err := latestHeads(tx, p.page)
+				if err != nil {
+					return err
+				}
+				if len(hs) == 0 {
+					continue
+				}
+				if titles, text, _, err = headsText(tx, hs, p.versions, func(string) {}); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(`INSERT INTO search(docid, title, body) VALUES(?, ?, ?)`, p.page, titles, text); err != nil {
+				return err
 			}
 		}
-		if _, err := tx.Exec(`INSERT INTO search(docid, title, body) VALUES(?, ?, ?)`, p.page, titles, text); err != nil {
-			return 0, err
+		if err := deleteRows(tx, "unindexed", "page", done); err != nil {
+			return err
 		}
-	}
-	if err := deleteRows(tx, "unindexed", "page", done); err != nil {
-		return 0, err
-	}
-	if err := tx.commit(); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
-	}
-	s.lazy.pending.Store(true)
-	s.uncounted.Add(1)
-	endLazy(conn)
-	s.boundLog(ctx, conn)
-	conn.Close() // back to the pool before waiting (the deferred ones are no-ops now)
-	s.yieldToWaiters()
-	return len(done), nil
+		n = len(done)
+		return nil
+	})
+	return n, err
 }

@@ -310,7 +310,7 @@ func (s *Store) startCheckpointer() {
 			}
 			// Writes that count no commit are writes too: a serve's first
 			// pass of whole copies and the search rows of a fresh import
-			// (300 MB at 100,000 pages) stayed in the log until the next
+			// (hundreds of MB at 100,000 pages) stayed in the log until the next
 			// counted commit, a joiner's redemption, and were then copied
 			// into the database while the serve answered the join.
 			if uc := s.uncounted.Load(); cc != seen || uc != seenUncounted {

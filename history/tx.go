@@ -135,3 +135,31 @@ func (t *connTx) end() {
 // without, 35.5 and 32.6 s with) and 45-50 MB larger (139-142 MB
 // against 183-192: over the 150).
 const bigBatchCacheKiB = 32 << 10
+
+// uncountedWrite runs f in a write transaction of its own and commits it
+// without counting a commit (nothing replicated changed: the search
+// index's rows, whole copies), for a run of such writes one after
+// another: it bounds the log (boundLog), tells the background
+// checkpointer (Store.uncounted), and lets a waiting writer go first.
+func (s *Store) uncountedWrite(ctx context.Context, f func(tx *connTx) error) error {
+	conn, tx, err := s.beginWriteTx(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	defer endLazy(conn)
+	defer tx.end()
+	if err := f(tx); err != nil {
+		return err
+	}
+	if err := tx.commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	s.lazy.pending.Store(true)
+	s.uncounted.Add(1)
+	endLazy(conn)
+	s.boundLog(ctx, conn)
+	conn.Close() // back to the pool before waiting (the deferred ones are no-ops now)
+	s.yieldToWaiters()
+	return nil
+}

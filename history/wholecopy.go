@@ -70,7 +70,7 @@ func (s *Store) KeepWholeCopies(ctx context.Context, minRevisions int, after int
 	}
 	res.Kept, res.Through = kept, through
 	if len(drop) > 0 {
-		if err := s.wholeCopyWrite(ctx, func(tx *connTx) error { return deleteRows(tx, "wholecopy", "id", drop) }); err != nil {
+		if err := s.uncountedWrite(ctx, func(tx *connTx) error { return deleteRows(tx, "wholecopy", "id", drop) }); err != nil {
 			return res, err
 		}
 		res.Dropped = len(drop)
@@ -87,7 +87,7 @@ func (s *Store) KeepWholeCopies(ctx context.Context, minRevisions int, after int
 		if len(rows) == 0 {
 			continue
 		}
-		if err := s.wholeCopyWrite(ctx, func(tx *connTx) error {
+		if err := s.uncountedWrite(ctx, func(tx *connTx) error {
 			return insertRowsVerb(tx, "INSERT OR REPLACE", "wholecopy", "id, cid, data", rows)
 		}); err != nil {
 			return res, err
@@ -236,32 +236,6 @@ func (s *Store) makeWholeCopies(ctx context.Context, refs []blockRef) (rows [][]
 		}
 	}
 	return rows, refs, nil
-}
-
-// wholeCopyWrite runs f in a write transaction of its own and commits it
-// without counting a commit (nothing replicated changed), then lets a
-// waiting writer go first.
-func (s *Store) wholeCopyWrite(ctx context.Context, f func(tx *connTx) error) error {
-	conn, tx, err := s.beginWriteTx(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	defer endLazy(conn)
-	defer tx.end()
-	if err := f(tx); err != nil {
-		return err
-	}
-	if err := tx.commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	s.lazy.pending.Store(true)
-	s.uncounted.Add(1)
-	endLazy(conn)
-	s.boundLog(ctx, conn)
-	conn.Close()
-	s.yieldToWaiters()
-	return nil
 }
 
 // wholeCopy is a copy as a send reads it.
