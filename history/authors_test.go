@@ -20,6 +20,7 @@ import (
 // authors and void revisions were recorded.
 func undoSchema4(t *testing.T, s *history.Store) {
 	t.Helper()
+	undoListOrder(t, s)
 	for _, q := range []string{`DROP INDEX revisions_author`, `ALTER TABLE revisions DROP COLUMN author`,
 		`DROP TABLE authors`, `DROP TABLE void`, `PRAGMA user_version = 3`} {
 		if _, err := s.DB().Exec(q); err != nil {
@@ -172,8 +173,8 @@ func TestMigrateAuthors(t *testing.T) {
 	}
 	defer s.Close()
 	var version int
-	if err := s.DB().QueryRow(`PRAGMA user_version`).Scan(&version); err != nil || version != 4 {
-		t.Fatalf("user_version = %d, %v; want 4", version, err)
+	if err := s.DB().QueryRow(`PRAGMA user_version`).Scan(&version); err != nil || version != 6 {
+		t.Fatalf("user_version = %d, %v; want 6", version, err)
 	}
 	M, O := e.member.ID.ID.String(), e.outsider.ID.ID.String()
 	got, err := s.RevisionAuthors(ctx, []cid.Cid{list, l1, p, h1, h2, a, q})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -18,28 +19,35 @@ import (
 	"peerwiki/history/historytest"
 )
 
-// EachPage read in two halves, merged, lists the pages in the order one
-// sorted query does: titles by their natural order (digit runs by value,
-// case folded), then by title bytes, then pages of one title by id; pages
-// with several heads with all of them. And a walk that fn stops ends,
+// EachPage lists the pages in the order of their titles (digit runs by
+// value, case folded), then title bytes, then pages of one title by id,
+// pages with several heads with all of them; a page renamed moves; and
+// FirstPages is the head of that list. And a walk that fn stops ends,
 // with fn's error, leaving nothing running.
-func TestEachPageInHalvesIsOneSortedList(t *testing.T) {
+func TestEachPageIsInTitleOrder(t *testing.T) {
 	ctx := context.Background()
 	s := historytest.NewStore(t, history.Options{})
 	b := historytest.NewBuilder(t, s)
 	rng := rand.New(rand.NewPCG(4, 2))
 	words := []string{"Note", "note", "NOTE", "Ärger", "ärger", "Zebra", "alpha", "Alpha", "10", "2", "02", "007", "7", "é", "日本"}
+	title := func() string {
+		var t []string
+		for range 1 + rng.IntN(3) {
+			t = append(t, words[rng.IntN(len(words))])
+		}
+		return strings.Join(t, " ")
+	}
 	var conflicted []cid.Cid
 	for i := range 300 {
-		var title []string
-		for range 1 + rng.IntN(3) {
-			title = append(title, words[rng.IntN(len(words))])
-		}
-		g := b.Put(cid.Undef, strings.Join(title, " "), fmt.Sprintf("page %d\n", i))
-		if i%25 == 0 { // two heads
-			b.Put(g, "Edited "+strings.Join(title, ""), "one\n", g)
-			b.Put(g, "Edited "+strings.Join(title, ""), "two\n", g)
+		g := b.Put(cid.Undef, title(), fmt.Sprintf("page %d\n", i))
+		switch {
+		case i%25 == 0: // two heads
+			t := title()
+			b.Put(g, "Edited "+t, "one\n", g)
+			b.Put(g, "Edited "+t, "two\n", g)
 			conflicted = append(conflicted, g)
+		case i%7 == 0: // renamed
+			b.Put(g, title(), "renamed\n", g)
 		}
 	}
 	type listed struct {
@@ -47,29 +55,28 @@ func TestEachPageInHalvesIsOneSortedList(t *testing.T) {
 		title string
 		heads int
 	}
-	walk := func(split int64) []listed {
-		defer history.SetSplitPagesAt(split)()
-		var out []listed
-		err := s.EachPage(ctx, func(p history.PageRow, heads []cid.Cid) error {
-			if len(heads) != p.Heads {
-				t.Fatalf("page %q: %d heads, the row says %d", p.Title, len(heads), p.Heads)
-			}
-			out = append(out, listed{p.ID, p.Title, len(heads)})
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
+	var whole []listed
+	err := s.EachPage(ctx, func(p history.PageRow, heads []cid.Cid) error {
+		if len(heads) != p.Heads {
+			t.Fatalf("page %q: %d heads, the row says %d", p.Title, len(heads), p.Heads)
 		}
-		return out
+		whole = append(whole, listed{p.ID, p.Title, len(heads)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	whole, halves := walk(1<<40), walk(1)
-	if len(whole) != 300 || len(halves) != 300 {
-		t.Fatalf("listed %d and %d pages, want 300", len(whole), len(halves))
+	all, err := s.Pages(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !slices.Equal(whole, halves) {
-		t.Fatalf("in halves:\n%v\nwhole:\n%v", halves, whole)
+	if len(whole) != 300 || len(all) != 300 {
+		t.Fatalf("listed %d pages, Pages has %d, want 300", len(whole), len(all))
 	}
-	sorted := slices.Clone(whole)
+	sorted := make([]listed, 0, len(all))
+	for _, p := range all {
+		sorted = append(sorted, listed{p.ID, p.Title, p.Heads})
+	}
 	slices.SortFunc(sorted, func(a, b listed) int {
 		if c := history.CompareTitles(a.title, b.title); c != 0 {
 			return c
@@ -77,16 +84,28 @@ func TestEachPageInHalvesIsOneSortedList(t *testing.T) {
 		return bytes.Compare(a.id.Bytes(), b.id.Bytes())
 	})
 	if !slices.Equal(whole, sorted) {
-		t.Fatalf("not in title order:\n%v", whole)
+		t.Fatalf("not in title order:\n%v\nwant:\n%v", whole, sorted)
 	}
 	for _, c := range conflicted {
-		if i := slices.IndexFunc(halves, func(l listed) bool { return l.id.Equals(c) }); i < 0 || halves[i].heads != 2 {
-			t.Fatalf("conflicted page %s listed with %+v", c, halves[i])
+		if i := slices.IndexFunc(whole, func(l listed) bool { return l.id.Equals(c) }); i < 0 || whole[i].heads != 2 {
+			t.Fatalf("conflicted page %s not listed with its two heads", c)
+		}
+	}
+	for _, n := range []int{1, 17, 300, 400} {
+		var first []listed
+		err := s.FirstPages(ctx, n, func(p history.PageRow, heads []cid.Cid) error {
+			first = append(first, listed{p.ID, p.Title, len(heads)})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(first, whole[:min(n, len(whole))]) {
+			t.Fatalf("the first %d pages:\n%v\nwant:\n%v", n, first, whole[:min(n, len(whole))])
 		}
 	}
 
-	// Stopped by fn, early and late: its error, and no half left running.
-	defer history.SetSplitPagesAt(1)()
+	// Stopped by fn, early and late: its error, and nothing left running.
 	before := runtime.NumGoroutine()
 	stop := errors.New("stop")
 	for _, after := range []int{0, 1, 150, 299} {
@@ -108,4 +127,81 @@ func TestEachPageInHalvesIsOneSortedList(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > before {
 		t.Fatalf("%d goroutines after the stopped walks, %d before", n, before)
 	}
+}
+
+// undoListOrder takes a store back to schema 4: no page list columns.
+func undoListOrder(t *testing.T, s *history.Store) {
+	t.Helper()
+	for _, q := range []string{`DROP INDEX pages_order`, `ALTER TABLE pages DROP COLUMN okey`, `ALTER TABLE pages DROP COLUMN revcid`,
+		`ALTER TABLE pages DROP COLUMN cid`, `DELETE FROM meta WHERE key = 'titlekeys'`, `PRAGMA user_version = 4`} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// A store of schema 4 (no page list columns) is upgraded when opened, and
+// so are title keys made with other Unicode tables than this binary's:
+// the list is in title order, renames included, and fsck is clean.
+func TestUpgradeToTheListOrder(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "peerwiki.db")
+	s, err := history.Open(path, historytest.WikiID, history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := historytest.NewBuilder(t, s)
+	var want []string
+	for i := range 40 {
+		g := b.Put(cid.Undef, fmt.Sprintf("Page %d", 40-i), "x\n")
+		if i%5 == 0 {
+			b.Put(g, fmt.Sprintf("Renamed %d", i), "y\n", g)
+			want = append(want, fmt.Sprintf("Renamed %d", i))
+		} else {
+			want = append(want, fmt.Sprintf("Page %d", 40-i))
+		}
+	}
+	slices.SortFunc(want, history.CompareTitles)
+	titles := func(s *history.Store) []string {
+		var got []string
+		if err := s.EachPage(ctx, func(p history.PageRow, _ []cid.Cid) error {
+			got = append(got, p.Title)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	reopen := func() *history.Store {
+		t.Helper()
+		s.Close()
+		if s, err = history.Open(path, historytest.WikiID, history.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	check := func(when string) {
+		t.Helper()
+		if got := titles(s); !slices.Equal(got, want) {
+			t.Fatalf("%s: listed %q, want %q", when, got, want)
+		}
+		if probs, err := s.Fsck(ctx, nil); err != nil || len(probs) != 0 {
+			t.Fatalf("%s: fsck %v %v", when, probs, err)
+		}
+	}
+	undoListOrder(t, s)
+	s = reopen()
+	defer func() { s.Close() }()
+	if v := userVersion(t, s); v != 6 {
+		t.Fatalf("user_version %d after the upgrade, want 6", v)
+	}
+	check("upgraded from schema 4")
+
+	for _, q := range []string{`UPDATE pages SET okey = x'00'`, `UPDATE meta SET value = '1/0.0.0' WHERE key = 'titlekeys'`} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = reopen()
+	check("keys of other Unicode tables")
 }

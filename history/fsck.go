@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -342,8 +343,9 @@ func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
 		var title, policy string
 		var deleted, system bool
 		var heads, versions int
-		err = q.QueryRow(`SELECT rev, title, deleted, policy, heads, versions, system, created, updated FROM pages WHERE id = ?`, page).
-			Scan(&rev, &title, &deleted, &policy, &heads, &versions, &system, &created, &updated)
+		var pcid, revCID, key []byte
+		err = q.QueryRow(`SELECT rev, title, deleted, policy, heads, versions, system, created, updated, cid, revcid, okey FROM pages WHERE id = ?`, page).
+			Scan(&rev, &title, &deleted, &policy, &heads, &versions, &system, &created, &updated, &pcid, &revCID, &key)
 		if err != nil {
 			add(obj, "page row: %v", err)
 			continue
@@ -351,6 +353,8 @@ func checkHeadsAndIndexes(q querier, linksOf func(string) []string) []Problem {
 		if rev != p.rev || title != p.title || deleted != p.deleted || policy != p.policy || heads != p.heads || versions != p.versions || system != p.system ||
 			created != p.created || updated != p.updated {
 			add(obj, "page index row disagrees with the page's heads")
+		} else if !bytes.Equal(pcid, p.cid.Bytes()) || !bytes.Equal(revCID, p.revCID.Bytes()) || !bytes.Equal(key, TitleOrderKey(p.title)) {
+			add(obj, "page list row (CIDs, title key) disagrees with the page's heads")
 		}
 		var sTitle, sBody string
 		err = q.QueryRow(`SELECT title, body FROM search WHERE docid = ?`, page).Scan(&sTitle, &sBody)

@@ -82,8 +82,8 @@ func TestGroupStoresAShallowJoinAndItsHistory(t *testing.T) {
 	if res.Revisions == 0 || len(res.Pages) != 40 {
 		t.Fatalf("the group stored %d revisions of %d pages", res.Revisions, len(res.Pages))
 	}
-	if v := userVersion(t, dst); v != 5 {
-		t.Fatalf("user_version %d after a shallow group, want 5", v)
+	if v := userVersion(t, dst); v != 7 {
+		t.Fatalf("user_version %d after a shallow group, want 7", v)
 	}
 	if st, err := dst.Shallow(ctx); err != nil || st.Pages == 0 {
 		t.Fatalf("shallow: %+v (%v)", st, err)
@@ -97,9 +97,9 @@ func TestGroupStoresAShallowJoinAndItsHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	storeGrouped(t, dst, sendPlanned(t, src, deep), true, 5)
-	if v := userVersion(t, dst); v != 4 {
+	if v := userVersion(t, dst); v != 6 {
 		st, _ := dst.Shallow(ctx)
-		t.Fatalf("user_version %d after the history came, want 4 (%+v)", v, st)
+		t.Fatalf("user_version %d after the history came, want 6 (%+v)", v, st)
 	}
 	if _, err := dst.IndexPending(ctx, nil); err != nil {
 		t.Fatal(err)

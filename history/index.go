@@ -158,6 +158,8 @@ func latestHeads(q querier, page int64) ([]headInfo, error) {
 // it is a pure function of the page's heads.
 type pageIndex struct {
 	rev     int64
+	cid     cid.Cid // the page's
+	revCID  cid.Cid // rev's
 	title   string
 	deleted bool
 	policy  string
@@ -195,8 +197,11 @@ func computePageIndex(q querier, page int64, linksOf func(string) []string) (*pa
 // genesis's time and whether that is unsigned.
 func pageIndexOf(q querier, hs []headInfo, total int, created int64, genesisAuto bool, linksOf func(string) []string) (*pageIndex, error) {
 	var err error
-	p := &pageIndex{rev: hs[0].id, title: hs[0].rev.Title, deleted: hs[0].rev.Deleted,
+	p := &pageIndex{rev: hs[0].id, cid: hs[0].cid, revCID: hs[0].cid, title: hs[0].rev.Title, deleted: hs[0].rev.Deleted,
 		heads: total, created: created, updated: hs[0].rev.Time}
+	if hs[0].rev.Page != nil {
+		p.cid = hs[0].rev.Page.Cid
+	}
 	// The page's policy override is the one its heads carry; heads that
 	// disagree leave it unset here (the merge layer decides what that means).
 	memo := map[cid.Cid]string{}
@@ -354,13 +359,16 @@ func writePageIndex(q querier, page int64, p *pageIndex, searchLater bool) error
 	// 80 us here (against 6), a tenth of a fresh replica's writer. The
 	// title is set apart, and only when it changed: naming it in the
 	// upsert rewrote its index entry, a page of the log, at every edit.
-	if _, err := q.Exec(`INSERT INTO pages(id, rev, title, deleted, policy, heads, versions, system, created, updated) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	key := TitleOrderKey(p.title) // the list's order (listorder.go)
+	if _, err := q.Exec(`INSERT INTO pages(id, rev, title, deleted, policy, heads, versions, system, created, updated, cid, revcid, okey) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET rev = excluded.rev, deleted = excluded.deleted, policy = excluded.policy,
-		heads = excluded.heads, versions = excluded.versions, system = excluded.system, created = excluded.created, updated = excluded.updated`,
-		page, p.rev, p.title, p.deleted, p.policy, p.heads, p.versions, p.system, p.created, p.updated); err != nil {
+		heads = excluded.heads, versions = excluded.versions, system = excluded.system, created = excluded.created, updated = excluded.updated,
+		cid = excluded.cid, revcid = excluded.revcid`,
+		page, p.rev, p.title, p.deleted, p.policy, p.heads, p.versions, p.system, p.created, p.updated,
+		p.cid.Bytes(), p.revCID.Bytes(), key); err != nil {
 		return err
 	}
-	if _, err := q.Exec(`UPDATE pages SET title = ? WHERE id = ? AND title IS NOT ? COLLATE BINARY`, p.title, page, p.title); err != nil {
+	if _, err := q.Exec(`UPDATE pages SET title = ?, okey = ? WHERE id = ? AND (title IS NOT ? COLLATE BINARY OR okey IS NOT ?)`, p.title, key, page, p.title, key); err != nil {
 		return err
 	}
 	if searchLater {

@@ -104,7 +104,8 @@ func (f *freshIndex) add(w *writer, page int64, fp *freshPage) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	f.pages = append(f.pages, []any{page, p.rev, p.title, p.deleted, p.policy, p.heads, p.versions, p.system, p.created, p.updated})
+	f.pages = append(f.pages, []any{page, p.rev, p.title, p.deleted, p.policy, p.heads, p.versions, p.system, p.created, p.updated,
+		p.cid.Bytes(), p.revCID.Bytes(), TitleOrderKey(p.title)})
 	switch {
 	case !p.searchable():
 	case f.deferSearch:
@@ -139,7 +140,7 @@ func (f *freshIndex) insert(q querier) error {
 		table string
 		cols  string
 	}{
-		{f.pages, "pages", "id, rev, title, deleted, policy, heads, versions, system, created, updated"},
+		{f.pages, "pages", "id, rev, title, deleted, policy, heads, versions, system, created, updated, cid, revcid, okey"},
 		{f.links, "links", "src, target"},
 		{f.unindexed, "unindexed", "page"},
 	} {

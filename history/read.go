@@ -1,13 +1,10 @@
 package history
 
 import (
-	"bytes"
-	"container/heap"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/ipfs/go-cid"
@@ -28,8 +25,8 @@ type PageRow struct {
 	Updated  int64
 }
 
-const pageCols = `pb.cid, rb.cid, p.title, p.deleted, p.policy, p.heads, p.versions, p.created, p.updated
-	FROM pages p JOIN blocks pb ON pb.id = p.id JOIN blocks rb ON rb.id = p.rev WHERE p.system = 0`
+const pageCols = `p.cid, p.revcid, p.title, p.deleted, p.policy, p.heads, p.versions, p.created, p.updated
+	FROM pages p WHERE p.system = 0`
 
 func scanPages(rows *sql.Rows, err error) ([]PageRow, error) {
 	if err != nil {
@@ -47,11 +44,11 @@ func scanPages(rows *sql.Rows, err error) ([]PageRow, error) {
 	return out, rows.Err()
 }
 
-// scanPageRow reads a row of pageCols.
-func scanPageRow(rows *sql.Rows) (PageRow, error) {
+// scanPageRow reads a row of pageCols, after the columns in before.
+func scanPageRow(rows *sql.Rows, before ...any) (PageRow, error) {
 	var p PageRow
 	var pid, rid []byte
-	err := rows.Scan(&pid, &rid, &p.Title, &p.Deleted, &p.Policy, &p.Heads, &p.Versions, &p.Created, &p.Updated)
+	err := rows.Scan(append(before, &pid, &rid, &p.Title, &p.Deleted, &p.Policy, &p.Heads, &p.Versions, &p.Created, &p.Updated)...)
 	if err == nil {
 		p.ID, err = cid.Cast(pid)
 	}
@@ -63,308 +60,64 @@ func scanPageRow(rows *sql.Rows) (PageRow, error) {
 
 // Pages lists every page, deleted ones included, by title.
 func (s *Store) Pages(ctx context.Context) ([]PageRow, error) {
-	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` ORDER BY p.title COLLATE NOCASE, pb.cid`))
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` ORDER BY p.title COLLATE NOCASE, p.cid`))
 }
 
 // EachPage calls fn for every page, deleted ones included, in the
 // natural order of titles (CompareTitles; pages with the same title by
-// id), with its heads as AllHeads orders them, one page at a time: SQLite
-// sorts (spilling to a temporary file when it must), so a list of any
-// length costs the same memory. Only pages with several heads cost a
-// query of their own. An error from fn stops the walk and is returned.
-//
-// A long list is read in two halves of the page ids, each sorted by its
-// own connection on its own goroutine, and merged: SQLite's sort, its key
-// function and the rows' block look-ups are nearly all of the walk's time
-// (0.8 s of CPU at 100,000 pages, before the first page when sorted as
-// one), and two cores do it in about half. The halves are read in two
-// read transactions, a moment apart: a page's row is as one of them saw
-// it, as a page's heads already were (read on demand, after its row).
+// id), with its heads as AllHeads orders them, one page at a time. It
+// walks the page list's index (listorder.go): the first page comes at
+// once and a list of any length costs the same memory. Only pages with
+// several heads cost a query of their own, and their heads are read when
+// their row is (a moment after the walk's read began). An error from fn
+// stops the walk and is returned.
 func (s *Store) EachPage(ctx context.Context, fn func(p PageRow, heads []cid.Cid) error) error {
-	emit := func(p PageRow) error {
-		// The page row's rev is its latest head: a page of one head needs
-		// no more.
-		heads := []cid.Cid{p.Rev}
-		if p.Heads != 1 {
-			m, err := s.headsWhere(ctx, `WHERE h.page = (SELECT id FROM blocks WHERE cid = ?)`, -1, p.ID.Bytes())
-			if err != nil {
-				return err
-			}
-			heads = m[p.ID]
-		}
-		return fn(p, heads)
-	}
-	mid, err := s.pageSplit(ctx)
-	if err != nil {
-		return err
-	}
-	if mid == 0 {
-		return s.eachPageSorted(ctx, "", nil, func(r sortedPage) error { return emit(r.row) })
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	halves := [2]chan []sortedPage{make(chan []sortedPage, 2), make(chan []sortedPage, 2)}
-	errs := make(chan error, 2)
-	for i, where := range []string{` AND p.id < ?`, ` AND p.id >= ?`} {
-		go func() {
-			defer close(halves[i])
-			const batch = 256
-			var b []sortedPage
-			err := s.eachPageSorted(ctx, where, []any{mid}, func(r sortedPage) error {
-				r.key = TitleOrderKey(r.row.Title)
-				if b = append(b, r); len(b) == batch {
-					select {
-					case halves[i] <- b:
-					case <-ctx.Done():
-						return ctx.Err()
-					}
-					b = make([]sortedPage, 0, batch)
-				}
-				return nil
-			})
-			if err == nil && len(b) > 0 {
-				select {
-				case halves[i] <- b:
-				case <-ctx.Done():
-					err = ctx.Err()
-				}
-			}
-			errs <- err
-		}()
-	}
-	// The merge: the next page of each half, by (title key, title, id).
-	var next [2][]sortedPage
-	more := func(i int) {
-		if len(next[i]) == 0 {
-			next[i] = <-halves[i] // nil once the half is done
-		}
-	}
-	walk := func() error {
-		for {
-			more(0)
-			more(1)
-			var i int
-			switch {
-			case len(next[0]) == 0 && len(next[1]) == 0:
-				return nil
-			case len(next[0]) == 0:
-				i = 1
-			case len(next[1]) == 0:
-				i = 0
-			case next[1][0].before(&next[0][0]):
-				i = 1
-			}
-			r := next[i][0]
-			next[i] = next[i][1:]
-			if err := emit(r.row); err != nil {
-				return err
-			}
-		}
-	}
-	err = walk()
-	cancel() // the halves stop, if fn stopped the walk
-	for range halves {
-		if e := <-errs; err == nil && e != nil {
-			err = e
-		}
-	}
-	for _, h := range halves {
-		for range h { // drained, so that no half waits to send
-		}
-	}
-	return err
+	return s.pagesInOrder(ctx, -1, fn)
 }
 
-// splitPagesAt is how many pages a list must have to be read in halves.
-var splitPagesAt int64 = 20000
-
-// pageSplit returns the page id at which EachPage splits the list, or 0
-// to read it whole.
-func (s *Store) pageSplit(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM pages`).Scan(&n); err != nil {
-		return 0, err
+// FirstPages calls fn for the first n pages in EachPage's order, and
+// stops: a screen's worth of a long list costs that screen.
+func (s *Store) FirstPages(ctx context.Context, n int, fn func(p PageRow, heads []cid.Cid) error) error {
+	if n <= 0 {
+		return nil
 	}
-	if n < splitPagesAt {
-		return 0, nil
-	}
-	var mid int64
-	err := s.db.QueryRowContext(ctx, `SELECT id FROM pages ORDER BY id LIMIT 1 OFFSET ?`, n/2).Scan(&mid)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil // fewer pages than counted a moment ago
-	}
-	return mid, err
+	return s.pagesInOrder(ctx, n, fn)
 }
 
-// sortedPage is a page row in EachPage's order, with its title's key.
-type sortedPage struct {
-	row PageRow
-	key []byte
-}
-
-// before orders pages as EachPage lists them.
-func (a *sortedPage) before(b *sortedPage) bool {
-	if c := bytes.Compare(a.key, b.key); c != 0 {
-		return c < 0
-	}
-	if a.row.Title != b.row.Title {
-		return a.row.Title < b.row.Title
-	}
-	return bytes.Compare(a.row.ID.Bytes(), b.row.ID.Bytes()) < 0
-}
-
-// eachPageSorted calls fn for the pages the condition where (on p, with
-// args) selects, in EachPage's order, without their keys.
-func (s *Store) eachPageSorted(ctx context.Context, where string, args []any, fn func(sortedPage) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+pageCols+where+` ORDER BY pw_title_key(p.title), p.title, pb.cid`, args...)
+// pagesInOrder is EachPage, stopping after limit pages unless limit is
+// negative.
+func (s *Store) pagesInOrder(ctx context.Context, limit int, fn func(p PageRow, heads []cid.Cid) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT p.id, `+pageCols+` ORDER BY p.okey, p.title, p.cid LIMIT ?`, limit)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		p, err := scanPageRow(rows)
+		var id int64
+		p, err := scanPageRow(rows, &id)
 		if err != nil {
 			return err
 		}
-		if err := fn(sortedPage{row: p}); err != nil {
+		// The page row's rev is its latest head: a page of one head needs
+		// no more.
+		heads := []cid.Cid{p.Rev}
+		if p.Heads != 1 {
+			m, err := s.headsWhere(ctx, `WHERE h.page = ?`, -1, id)
+			if err != nil {
+				return err
+			}
+			heads = m[p.ID]
+		}
+		if err := fn(p, heads); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
 }
 
-// FirstPages calls fn for the first n pages in EachPage's order, and
-// stops. It does not sort in SQL: SQLite would sort every page before the
-// first came out (half a second at 100,000 pages). It reads every page's
-// id and title (the page index alone: 70 ms at 100,000 pages), keeps the
-// first n titles by TitleOrderKey in a heap of n, and reads those pages'
-// rows, with every page of the last title (pages of one title are in the
-// order of their CIDs). For a screen's worth of a long list.
-func (s *Store) FirstPages(ctx context.Context, n int, fn func(p PageRow, heads []cid.Cid) error) error {
-	if n <= 0 {
-		return nil
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, title FROM pages WHERE system = 0`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var first titleHeap
-	for rows.Next() {
-		var e titleEntry
-		if err := rows.Scan(&e.id, &e.title); err != nil {
-			return err
-		}
-		e.key = TitleOrderKey(e.title)
-		if len(first) < n {
-			heap.Push(&first, e)
-		} else if titleBefore(e, first[0]) {
-			first[0] = e
-			heap.Fix(&first, 0)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows.Close()
-	if len(first) == 0 {
-		return nil
-	}
-	last := first[0].title
-	var ids []int64
-	for _, e := range first {
-		if e.title != last {
-			ids = append(ids, e.id)
-		}
-	}
-	same, err := s.db.QueryContext(ctx, `SELECT id FROM pages WHERE system = 0 AND title = ? COLLATE NOCASE AND title = ?`, last, last)
-	if err != nil {
-		return err
-	}
-	for same.Next() {
-		var id int64
-		if err := same.Scan(&id); err != nil {
-			same.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	same.Close()
-	if err := same.Err(); err != nil {
-		return err
-	}
-	type page struct {
-		row   PageRow
-		key   []byte
-		heads []cid.Cid
-	}
-	pages := make([]page, 0, len(ids))
-	for _, id := range ids {
-		ps, err := scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.id = ?`, id))
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			heads := []cid.Cid{p.Rev}
-			if p.Heads != 1 {
-				m, err := s.headsWhere(ctx, `WHERE h.page = ?`, -1, id)
-				if err != nil {
-					return err
-				}
-				heads = m[p.ID]
-			}
-			pages = append(pages, page{p, TitleOrderKey(p.Title), heads})
-		}
-	}
-	slices.SortFunc(pages, func(a, b page) int {
-		if c := bytes.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.row.Title, b.row.Title); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.row.ID.Bytes(), b.row.ID.Bytes())
-	})
-	for _, p := range pages[:min(n, len(pages))] {
-		if err := fn(p.row, p.heads); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// titleEntry is a page in FirstPages' heap.
-type titleEntry struct {
-	id    int64
-	title string
-	key   []byte
-}
-
-// titleBefore orders titles as EachPage does (but for pages of one title).
-func titleBefore(a, b titleEntry) bool {
-	if c := bytes.Compare(a.key, b.key); c != 0 {
-		return c < 0
-	}
-	return a.title < b.title
-}
-
-// titleHeap holds the first titles, the last of them on top.
-type titleHeap []titleEntry
-
-func (h titleHeap) Len() int           { return len(h) }
-func (h titleHeap) Less(i, j int) bool { return titleBefore(h[j], h[i]) }
-func (h titleHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *titleHeap) Push(x any)        { *h = append(*h, x.(titleEntry)) }
-func (h *titleHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
-}
-
 // Page returns one page's row.
 func (s *Store) Page(ctx context.Context, page cid.Cid) (PageRow, error) {
-	ps, err := scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND pb.cid = ?`, page.Bytes()))
+	ps, err := scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.id = (SELECT id FROM blocks WHERE cid = ?)`, page.Bytes()))
 	if err != nil {
 		return PageRow{}, err
 	}
@@ -377,7 +130,7 @@ func (s *Store) Page(ctx context.Context, page cid.Cid) (PageRow, error) {
 // PagesByTitle returns the pages whose current title equals title,
 // ignoring case.
 func (s *Store) PagesByTitle(ctx context.Context, title string) ([]PageRow, error) {
-	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.title = ? COLLATE NOCASE ORDER BY pb.cid`, title))
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.title = ? COLLATE NOCASE ORDER BY p.cid`, title))
 }
 
 // DuplicateTitles returns titles (lower-cased) that more than one live page has.
@@ -620,5 +373,5 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 // of the pages and a sort of what it finds takes 30: the UI and status
 // ask at every start).
 func (s *Store) Conflicted(ctx context.Context) ([]PageRow, error) {
-	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.versions > 1 ORDER BY +p.title COLLATE NOCASE, pb.cid`))
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.versions > 1 ORDER BY +p.title COLLATE NOCASE, p.cid`))
 }

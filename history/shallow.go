@@ -53,7 +53,7 @@ var ErrShallow = errors.New("history not here yet")
 
 // shallowSchemaVersion is the user_version of a store holding shallow
 // revisions.
-const shallowSchemaVersion = 5
+const shallowSchemaVersion = 7
 
 const shallowSchema = `
 CREATE TABLE IF NOT EXISTS shallow(child INTEGER NOT NULL, parent BLOB NOT NULL, PRIMARY KEY(child, parent)) WITHOUT ROWID;

@@ -49,8 +49,8 @@ func TestShallowPageOfTwoRevisionsGetsItsHistory(t *testing.T) {
 		if st, err := dst.Shallow(ctx); err != nil || st.Pages != 0 {
 			t.Fatalf("batches of %d: after the history, %+v (%v)", per, st, err)
 		}
-		if v := userVersion(t, dst); v != 4 {
-			t.Fatalf("batches of %d: user_version %d, want 4", per, v)
+		if v := userVersion(t, dst); v != 6 {
+			t.Fatalf("batches of %d: user_version %d, want 6", per, v)
 		}
 		if bad, warnings := problems(t, dst); len(bad)+len(warnings) > 0 {
 			t.Fatalf("batches of %d: fsck: %q %q", per, bad, warnings)

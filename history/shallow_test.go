@@ -182,8 +182,8 @@ func TestShallowJoinThenHistory(t *testing.T) {
 	if err != nil || st.Pages != 1 || st.Revisions != 1 {
 		t.Fatalf("shallow state %+v, %v", st, err)
 	}
-	if v := userVersion(t, dst); v != 5 {
-		t.Fatalf("a shallow store's user_version is %d, want 5 (older binaries refuse it)", v)
+	if v := userVersion(t, dst); v != 7 {
+		t.Fatalf("a shallow store's user_version is %d, want 7 (older binaries refuse it)", v)
 	}
 	bad, warnings := problems(t, dst)
 	if len(bad) > 0 || len(warnings) != 1 {
@@ -280,8 +280,8 @@ func TestShallowJoinThenHistory(t *testing.T) {
 	if st, _ := dst.Shallow(ctx); st.Revisions != 0 {
 		t.Fatalf("still shallow: %+v", st)
 	}
-	if v := userVersion(t, dst); v != 4 {
-		t.Fatalf("a whole store's user_version is %d, want 4", v)
+	if v := userVersion(t, dst); v != 6 {
+		t.Fatalf("a whole store's user_version is %d, want 6", v)
 	}
 	for _, s := range []*history.Store{src, dst} {
 		if bad, warnings := problems(t, s); len(bad)+len(warnings) > 0 {

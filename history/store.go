@@ -29,8 +29,9 @@ var (
 	ErrNotMember = errors.New("author is not a member of the wiki")
 )
 
-// schemaVersion is stored in PRAGMA user_version.
-const schemaVersion = 4
+// schemaVersion is stored in PRAGMA user_version. 6 added the page list's
+// columns (listorder.go).
+const schemaVersion = 6
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -66,7 +67,10 @@ CREATE TABLE IF NOT EXISTS pages(
 	versions INTEGER NOT NULL DEFAULT 1,
 	system  INTEGER NOT NULL,
 	created INTEGER NOT NULL,
-	updated INTEGER NOT NULL);
+	updated INTEGER NOT NULL,
+	cid     BLOB,
+	revcid  BLOB,
+	okey    BLOB);
 CREATE INDEX IF NOT EXISTS pages_title ON pages(title COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS links(src INTEGER NOT NULL, target TEXT NOT NULL, PRIMARY KEY(src, target)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS links_target ON links(target);
@@ -352,14 +356,14 @@ func (s *Store) init() error {
 			return classifyOpenError(err)
 		}
 		defer tx.Rollback()
-		if _, err := tx.Exec(schema + shallowSchema + unindexedSchema + wholeCopySchema); err != nil {
+		if _, err := tx.Exec(schema + listOrderSchema + shallowSchema + unindexedSchema + wholeCopySchema); err != nil {
 			return classifyOpenError(err)
 		}
 		// Merge search index segments as writes go, so updates do not pile up.
 		if _, err := tx.Exec(`INSERT INTO search(search) VALUES('automerge=4')`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`INSERT OR IGNORE INTO meta(key, value) VALUES('wiki', ?), ('commits', '0')`, s.wiki); err != nil {
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO meta(key, value) VALUES('wiki', ?), ('commits', '0'), ('titlekeys', ?)`, s.wiki, titleKeysVersion); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
@@ -388,6 +392,13 @@ func (s *Store) init() error {
 		if err := s.ensureLaterTables(); err != nil {
 			return classifyOpenError(err)
 		}
+	}
+	if version >= 1 && version < schemaVersion {
+		if err := s.migrateListOrder(); err != nil {
+			return fmt.Errorf("upgrade the database to schema %d: %w", schemaVersion, err)
+		}
+	} else if err := s.checkTitleKeys(); err != nil {
+		return classifyOpenError(err)
 	}
 	var wiki string
 	if err := s.db.QueryRow(`SELECT value FROM meta WHERE key='wiki'`).Scan(&wiki); err != nil {
