@@ -21,8 +21,8 @@ import (
 
 // EachPage lists the pages in the order of their titles (digit runs by
 // value, case folded), then title bytes, then pages of one title by id,
-// pages with several heads with all of them; a page renamed moves; and
-// FirstPages is the head of that list. And a walk that fn stops ends,
+// pages with several heads with all of them; a page renamed moves. And a
+// walk that fn stops ends,
 // with fn's error, leaving nothing running.
 func TestEachPageIsInTitleOrder(t *testing.T) {
 	ctx := context.Background()
@@ -91,20 +91,6 @@ func TestEachPageIsInTitleOrder(t *testing.T) {
 			t.Fatalf("conflicted page %s not listed with its two heads", c)
 		}
 	}
-	for _, n := range []int{1, 17, 300, 400} {
-		var first []listed
-		err := s.FirstPages(ctx, n, func(p history.PageRow, heads []cid.Cid) error {
-			first = append(first, listed{p.ID, p.Title, len(heads)})
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(first, whole[:min(n, len(whole))]) {
-			t.Fatalf("the first %d pages:\n%v\nwant:\n%v", n, first, whole[:min(n, len(whole))])
-		}
-	}
-
 	// Stopped by fn, early and late: its error, and nothing left running.
 	before := runtime.NumGoroutine()
 	stop := errors.New("stop")

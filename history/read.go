@@ -72,22 +72,7 @@ func (s *Store) Pages(ctx context.Context) ([]PageRow, error) {
 // their row is (a moment after the walk's read began). An error from fn
 // stops the walk and is returned.
 func (s *Store) EachPage(ctx context.Context, fn func(p PageRow, heads []cid.Cid) error) error {
-	return s.pagesInOrder(ctx, -1, fn)
-}
-
-// FirstPages calls fn for the first n pages in EachPage's order, and
-// stops: a screen's worth of a long list costs that screen.
-func (s *Store) FirstPages(ctx context.Context, n int, fn func(p PageRow, heads []cid.Cid) error) error {
-	if n <= 0 {
-		return nil
-	}
-	return s.pagesInOrder(ctx, n, fn)
-}
-
-// pagesInOrder is EachPage, stopping after limit pages unless limit is
-// negative.
-func (s *Store) pagesInOrder(ctx context.Context, limit int, fn func(p PageRow, heads []cid.Cid) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT p.id, `+pageCols+` ORDER BY p.okey, p.title, p.cid LIMIT ?`, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT p.id, `+pageCols+` ORDER BY p.okey, p.title, p.cid`)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package wiki
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -258,36 +259,24 @@ func (r *Repo) EachPage(ctx context.Context, all, conflictsOnly bool, fn func(Pa
 	})
 }
 
-// FirstPages is the first n pages of List(ctx, all, false), read without
-// sorting the whole wiki: a screen's worth of a long list, quickly.
+// FirstPages is the first n pages of List(ctx, all, false): the walk
+// stops there, so a screen's worth of a long list costs that screen.
 func (r *Repo) FirstPages(ctx context.Context, all bool, n int) ([]PageInfo, error) {
-	wp, err := r.WikiPolicy(ctx)
-	if err != nil {
+	out := []PageInfo{}
+	if n <= 0 {
+		return out, nil
+	}
+	enough := errors.New("enough")
+	err := r.EachPage(ctx, all, false, func(p PageInfo) error {
+		if out = append(out, p); len(out) == n {
+			return enough
+		}
+		return nil
+	})
+	if err != nil && err != enough {
 		return nil, err
 	}
-	out := []PageInfo{}
-	// Deleted pages are read and dropped here: with all unset, ask for
-	// more until n are live or the wiki ends.
-	for want := n; ; want *= 4 {
-		out = out[:0]
-		seen := 0
-		err := r.store.FirstPages(ctx, want, func(p history.PageRow, heads []cid.Cid) error {
-			seen++
-			if p.Deleted && p.Versions == 1 && !all {
-				return nil
-			}
-			if len(out) < n {
-				out = append(out, r.info(p, heads, wp))
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if len(out) >= n || seen < want {
-			return out, nil
-		}
-	}
+	return out, nil
 }
 
 // CompareTitles orders titles as people read them: case-insensitively,

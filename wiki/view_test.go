@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// FirstPages, which sorts no more than n titles, is the head of List:
+// FirstPages, which stops after n pages, is the head of List:
 // pages of one title (in the order of their ids), deleted pages left out
 // or kept as List does.
 func TestFirstPagesIsTheHeadOfList(t *testing.T) {

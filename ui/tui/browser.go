@@ -68,7 +68,7 @@ func (b *browser) name() string { return "pages" }
 
 // firstScreen is how many pages the browser reads before it first
 // draws: more than a screen shows, and few enough to read at once in a
-// wiki of any size (FirstPages sorts no more than these).
+// wiki of any size (FirstPages reads no more than these).
 const firstScreen = 200
 
 // reload re-reads the page list, keeping the cursor on the same page. A
