@@ -19,10 +19,10 @@ import (
 	"peerwiki/history/historytest"
 )
 
-// EachPage lists the pages in the order of their titles (digit runs by
-// value, case folded), then title bytes, then pages of one title by id,
-// pages with several heads with all of them; a page renamed moves. And a
-// walk that fn stops ends,
+// EachPage lists the pages, whole or read in two halves and merged, in
+// the order of their titles (digit runs by value, case folded), then
+// title bytes, then pages of one title by id, pages with several heads
+// with all of them; a page renamed moves. And a walk that fn stops ends,
 // with fn's error, leaving nothing running.
 func TestEachPageIsInTitleOrder(t *testing.T) {
 	ctx := context.Background()
@@ -55,16 +55,24 @@ func TestEachPageIsInTitleOrder(t *testing.T) {
 		title string
 		heads int
 	}
-	var whole []listed
-	err := s.EachPage(ctx, func(p history.PageRow, heads []cid.Cid) error {
-		if len(heads) != p.Heads {
-			t.Fatalf("page %q: %d heads, the row says %d", p.Title, len(heads), p.Heads)
+	walk := func(split int64) []listed {
+		defer history.SetSplitPagesAt(split)()
+		var out []listed
+		err := s.EachPage(ctx, func(p history.PageRow, heads []cid.Cid) error {
+			if len(heads) != p.Heads {
+				t.Fatalf("page %q: %d heads, the row says %d", p.Title, len(heads), p.Heads)
+			}
+			out = append(out, listed{p.ID, p.Title, len(heads)})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		whole = append(whole, listed{p.ID, p.Title, len(heads)})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		return out
+	}
+	whole, halves := walk(1<<40), walk(1)
+	if !slices.Equal(whole, halves) {
+		t.Fatalf("in halves:\n%v\nwhole:\n%v", halves, whole)
 	}
 	all, err := s.Pages(ctx)
 	if err != nil {
@@ -91,7 +99,8 @@ func TestEachPageIsInTitleOrder(t *testing.T) {
 			t.Fatalf("conflicted page %s not listed with its two heads", c)
 		}
 	}
-	// Stopped by fn, early and late: its error, and nothing left running.
+	// Stopped by fn, early and late: its error, and no half left running.
+	defer history.SetSplitPagesAt(1)()
 	before := runtime.NumGoroutine()
 	stop := errors.New("stop")
 	for _, after := range []int{0, 1, 150, 299} {
@@ -118,7 +127,7 @@ func TestEachPageIsInTitleOrder(t *testing.T) {
 // undoListOrder takes a store back to schema 4: no page list columns.
 func undoListOrder(t *testing.T, s *history.Store) {
 	t.Helper()
-	for _, q := range []string{`DROP INDEX pages_order`, `ALTER TABLE pages DROP COLUMN okey`, `ALTER TABLE pages DROP COLUMN revcid`,
+	for _, q := range []string{`ALTER TABLE pages DROP COLUMN okey`, `ALTER TABLE pages DROP COLUMN revcid`,
 		`ALTER TABLE pages DROP COLUMN cid`, `DELETE FROM meta WHERE key = 'titlekeys'`, `PRAGMA user_version = 4`} {
 		if _, err := s.DB().Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)

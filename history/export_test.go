@@ -39,6 +39,14 @@ func SetGroupLogBytes(n int64) func() {
 	return func() { groupLogBytes = old }
 }
 
+// SetSplitPagesAt changes how many pages EachPage reads in halves, for
+// tests; the returned func restores it.
+func SetSplitPagesAt(n int64) func() {
+	old := splitPagesAt
+	splitPagesAt = n
+	return func() { splitPagesAt = old }
+}
+
 // SetIndexChunkTime changes how long IndexPending spends on a chunk, for
 // tests; the returned func restores it.
 func SetIndexChunkTime(d time.Duration) func() {

@@ -7,36 +7,33 @@ import (
 	"unicode"
 )
 
-// The page list's order is kept, not computed. A page's row holds its own
-// CID, its current revision's CID and its title's TitleOrderKey (okey),
-// and pages_order holds every column a list shows, in EachPage's order
-// (key, title, CID): a list is one walk of that index's leaves. It
-// streams from the first row, sorts nothing and reads no block nor page
-// row. Sorting by the key computed per row, with each page's two CIDs
-// looked up in blocks (random reads into the largest table), cost 0.8-1.1
-// s at 100,000 pages; the index alone, with the rows looked up in the
-// table, 0.4-0.5 s (a page read for nearly every row); the walk of the
-// covering index, 0.16-0.2 s. The columns cost about 100 bytes a page and
-// the index about 160; an edit rewrites its page's entry in place (one
-// more page to the log), and only a new title moves it.
+// The page list's order is kept with each page, not computed. A page's
+// row holds its own CID, its current revision's CID and its title's
+// TitleOrderKey (okey), so a list is one scan of the pages table sorted
+// by SQLite on plain columns (okey, title, cid): no block is read and no
+// Go function is called per row. Computing the key per row (a cgo
+// callback) and looking each page's two CIDs up in blocks (random reads
+// into the largest table) cost 0.8-1.1 s at 100,000 pages; the sort of
+// the stored columns costs 0.17-0.2 s. The columns cost about 100 bytes a
+// page; an edit rewrites its page's row as it did before.
+//
+// No index keeps that order: a list walking one (0.16-0.2 s as well)
+// made an import of 100,000 pages in batches six times slower, each
+// batch's commit writing a thousand of the index's pages to the log,
+// scattered as titles are.
 //
 // The key depends on the Unicode tables unicode.ToLower uses: the store
 // records the version its keys were made with (meta titlekeys), and a
 // binary built with other tables makes them again when it opens the store.
-
-const listOrderSchema = `
-CREATE INDEX IF NOT EXISTS pages_order ON pages(okey, title, cid, revcid, deleted, policy, heads, versions, created, updated, system)
-	WHERE system = 0;
-`
 
 // titleKeysVersion names how the stored title keys were made: the key's
 // format (TitleOrderKey's first) and the Unicode version of its tables.
 var titleKeysVersion = "1/" + unicode.Version
 
 // migrateListOrder upgrades a store of schema 1 to 5 to schema 6: it adds
-// the page list's columns (if a half-done upgrade has not), fills them for
-// every page and builds their index, in one transaction. About a second
-// at 100,000 pages, once.
+// the page list's columns (if a half-done upgrade has not) and fills them
+// for every page, in one transaction. About a second at 100,000 pages,
+// once.
 func (s *Store) migrateListOrder() error {
 	tx, err := s.db.Begin()
 	if err != nil {
@@ -69,9 +66,6 @@ func (s *Store) migrateListOrder() error {
 	}
 	if _, err := tx.Exec(`UPDATE pages SET okey = pw_title_key(title),
 		cid = (SELECT cid FROM blocks WHERE id = pages.id), revcid = (SELECT cid FROM blocks WHERE id = pages.rev)`); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(listOrderSchema); err != nil {
 		return err
 	}
 	if err := setTitleKeysVersion(tx); err != nil {

@@ -356,7 +356,7 @@ func (s *Store) init() error {
 			return classifyOpenError(err)
 		}
 		defer tx.Rollback()
-		if _, err := tx.Exec(schema + listOrderSchema + shallowSchema + unindexedSchema + wholeCopySchema); err != nil {
+		if _, err := tx.Exec(schema + shallowSchema + unindexedSchema + wholeCopySchema); err != nil {
 			return classifyOpenError(err)
 		}
 		// Merge search index segments as writes go, so updates do not pile up.

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,22 @@ func TestStreamedPageListJSONStopsWhenWritingFails(t *testing.T) {
 	}
 	if read >= 1_000_000 {
 		t.Fatal("the walk went on after writing failed")
+	}
+}
+
+// appendStamp writes what time.Format writes with wiki.TimeFormat, for
+// times of any year, zone and fraction of a second.
+func TestAppendStampIsTimeFormat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 1))
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -9*3600-30*60), time.FixedZone("y", 14*3600)}
+	times := []time.Time{time.Time{}, time.UnixMilli(0), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for range 2000 {
+		times = append(times, time.Unix(rng.Int64N(1<<38)-1<<37, rng.Int64N(1e9)).In(zones[rng.IntN(len(zones))]))
+	}
+	for _, tm := range times {
+		if got, want := stamp(tm), tm.UTC().Format(wiki.TimeFormat); got != want {
+			t.Fatalf("stamp(%v) = %q, want %q", tm, got, want)
+		}
 	}
 }
