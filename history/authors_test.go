@@ -21,12 +21,8 @@ import (
 func undoSchema4(t *testing.T, s *history.Store) {
 	t.Helper()
 	undoListOrder(t, s)
-	for _, q := range []string{`DROP INDEX revisions_author`, `ALTER TABLE revisions DROP COLUMN author`,
-		`DROP TABLE authors`, `DROP TABLE void`, `PRAGMA user_version = 3`} {
-		if _, err := s.DB().Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	execAll(t, s, `DROP INDEX revisions_author`, `ALTER TABLE revisions DROP COLUMN author`,
+		`DROP TABLE authors`, `DROP TABLE void`, `PRAGMA user_version = 3`)
 }
 
 // AuthorFrontier is an author's latest revisions on each page they wrote

@@ -124,15 +124,21 @@ func TestEachPageIsInTitleOrder(t *testing.T) {
 	}
 }
 
-// undoListOrder takes a store back to schema 4: no page list columns.
-func undoListOrder(t *testing.T, s *history.Store) {
+// execAll runs statements on s's database, in order.
+func execAll(t *testing.T, s *history.Store, statements ...string) {
 	t.Helper()
-	for _, q := range []string{`ALTER TABLE pages DROP COLUMN okey`, `ALTER TABLE pages DROP COLUMN revcid`,
-		`ALTER TABLE pages DROP COLUMN cid`, `DELETE FROM meta WHERE key = 'titlekeys'`, `PRAGMA user_version = 4`} {
+	for _, q := range statements {
 		if _, err := s.DB().Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+}
+
+// undoListOrder takes a store back to schema 4: no page list columns.
+func undoListOrder(t *testing.T, s *history.Store) {
+	t.Helper()
+	execAll(t, s, `ALTER TABLE pages DROP COLUMN okey`, `ALTER TABLE pages DROP COLUMN revcid`,
+		`ALTER TABLE pages DROP COLUMN cid`, `DELETE FROM meta WHERE key = 'titlekeys'`, `PRAGMA user_version = 4`)
 }
 
 // A store of schema 4 (no page list columns) is upgraded when opened, and
@@ -192,11 +198,7 @@ func TestUpgradeToTheListOrder(t *testing.T) {
 	}
 	check("upgraded from schema 4")
 
-	for _, q := range []string{`UPDATE pages SET okey = x'00'`, `UPDATE meta SET value = '1/0.0.0' WHERE key = 'titlekeys'`} {
-		if _, err := s.DB().Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	execAll(t, s, `UPDATE pages SET okey = x'00'`, `UPDATE meta SET value = '1/0.0.0' WHERE key = 'titlekeys'`)
 	s = reopen()
 	check("keys of other Unicode tables")
 }

@@ -10,17 +10,17 @@ import (
 func IndexTables(s *Store) ([]string, error) {
 	var out []string
 	for _, q := range []string{
-		`SELECT 'page', hex(b.cid), hex(r.cid), p.title, p.deleted, p.policy, p.heads, p.versions, p.system, p.created, p.updated
-			FROM pages p JOIN blocks b ON b.id = p.id JOIN blocks r ON r.id = p.rev`,
-		`SELECT 'search', hex(b.cid), s.title, s.body, '', '', '', '', '', '', '' FROM search s JOIN blocks b ON b.id = s.docid`,
-		`SELECT 'link', hex(b.cid), l.target, '', '', '', '', '', '', '', '' FROM links l JOIN blocks b ON b.id = l.src`,
+		`SELECT 'page', hex(b.cid), hex(r.cid), p.title, p.deleted, p.policy, p.heads, p.versions, p.system, p.created, p.updated,
+			hex(p.cid), hex(p.revcid), hex(p.okey) FROM pages p JOIN blocks b ON b.id = p.id JOIN blocks r ON r.id = p.rev`,
+		`SELECT 'search', hex(b.cid), s.title, s.body, '', '', '', '', '', '', '', '', '', '' FROM search s JOIN blocks b ON b.id = s.docid`,
+		`SELECT 'link', hex(b.cid), l.target, '', '', '', '', '', '', '', '', '', '', '' FROM links l JOIN blocks b ON b.id = l.src`,
 	} {
 		rows, err := s.db.Query(q)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			v := make([]any, 11)
+			v := make([]any, 14)
 			p := make([]any, len(v))
 			for i := range v {
 				p[i] = &v[i]

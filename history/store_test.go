@@ -138,11 +138,7 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	b.Put(differ, "Differ", "x\n", differ)
 	b.Put(differ, "Differ", "y\n", differ)
 	undoSchema4(t, s)
-	for _, q := range []string{`ALTER TABLE pages DROP COLUMN versions`, `PRAGMA user_version = 1`} {
-		if _, err := s.DB().Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	execAll(t, s, `ALTER TABLE pages DROP COLUMN versions`, `PRAGMA user_version = 1`)
 	s.Close()
 	if s, err = history.Open(path, historytest.WikiID, history.Options{}); err != nil {
 		t.Fatal(err)
