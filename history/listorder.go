@@ -22,6 +22,14 @@ import (
 // batch's commit writing a thousand of the index's pages to the log,
 // scattered as titles are.
 //
+// An older peerwiki writing to the store (a serve left running across an
+// upgrade) keeps the page rows as it knows them, without these columns.
+// Every commit of this one moves the commit count the list's columns are
+// current at (meta listed) along with the store's, if they were current
+// at the commit before; after a commit of another peerwiki they stay
+// behind, EachPage computes the columns for each row as before
+// (listColsComputed), and the next open of the store makes them again.
+//
 // The key depends on the Unicode tables unicode.ToLower uses: the store
 // records the version its keys were made with (meta titlekeys), and a
 // binary built with other tables makes them again when it opens the store.
@@ -71,38 +79,75 @@ func (s *Store) migrateListOrder() error {
 	if err := setTitleKeysVersion(tx); err != nil {
 		return err
 	}
+	if err := setListed(tx); err != nil {
+		return err
+	}
 	if err := settleShallowVersion(tx); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
-// checkTitleKeys makes the stored title keys again when they were made
-// with other Unicode tables than this binary's (see titleKeysVersion).
-func (s *Store) checkTitleKeys() error {
+// checkListColumns makes the page list's columns again when they are not
+// current: another peerwiki wrote since this one's last commit (see
+// above), or the title keys were made with other Unicode tables than
+// this binary's (see titleKeysVersion). A store another process keeps
+// busy is left as it is (EachPage computes what it cannot trust).
+func (s *Store) checkListColumns() error {
 	var made string
 	err := s.db.QueryRow(`SELECT value FROM meta WHERE key = 'titlekeys'`).Scan(&made)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	if made == titleKeysVersion {
+	kept, err := listKept(s.db)
+	if err != nil {
+		return err
+	}
+	if made == titleKeysVersion && kept {
 		return nil
 	}
 	tx, err := s.db.Begin()
 	if err != nil {
+		if isBusy(err) {
+			return nil
+		}
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.Exec(`UPDATE pages SET okey = pw_title_key(title)`); err != nil {
-		return fmt.Errorf("make the page list's title keys again: %w", err)
+	if _, err := tx.Exec(`UPDATE pages SET okey = pw_title_key(title),
+		cid = (SELECT cid FROM blocks WHERE id = pages.id), revcid = (SELECT cid FROM blocks WHERE id = pages.rev)`); err != nil {
+		return fmt.Errorf("make the page list's columns again: %w", err)
 	}
 	if err := setTitleKeysVersion(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := setListed(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil && !isBusy(err) {
+		return err
+	}
+	return nil
 }
 
 func setTitleKeysVersion(q querier) error {
 	_, err := q.Exec(`INSERT INTO meta(key, value) VALUES('titlekeys', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, titleKeysVersion)
 	return err
+}
+
+// setListed records that the page list's columns are current at the
+// commit count the transaction q leaves.
+func setListed(q querier) error {
+	_, err := q.Exec(`INSERT INTO meta(key, value) SELECT 'listed', value FROM meta WHERE key = 'commits'
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
+	return err
+}
+
+// listKept reports whether the page list's columns are current: no
+// commit but this peerwiki's since they were made.
+func listKept(q querier) (bool, error) {
+	var kept bool
+	err := q.QueryRow(`SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'listed') =
+		(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'commits'), 0)`).Scan(&kept)
+	return kept, err
 }

@@ -26,8 +26,18 @@ type PageRow struct {
 	Updated  int64
 }
 
-const pageCols = `p.cid, p.revcid, p.title, p.deleted, p.policy, p.heads, p.versions, p.created, p.updated
+const pageCols = `pb.cid, rb.cid, p.title, p.deleted, p.policy, p.heads, p.versions, p.created, p.updated
+	FROM pages p JOIN blocks pb ON pb.id = p.id JOIN blocks rb ON rb.id = p.rev WHERE p.system = 0`
+
+// listCols are pageCols from the page rows alone, with the columns that
+// order a list first (listorder.go): what EachPage reads while they are
+// current (listKept).
+const listCols = `p.okey, p.cid, p.revcid, p.title, p.deleted, p.policy, p.heads, p.versions, p.created, p.updated
 	FROM pages p WHERE p.system = 0`
+
+// listColsComputed are listCols computed for each row, for a list that
+// cannot trust the stored ones.
+const listColsComputed = `pw_title_key(p.title), ` + pageCols
 
 func scanPages(rows *sql.Rows, err error) ([]PageRow, error) {
 	if err != nil {
@@ -61,7 +71,7 @@ func scanPageRow(rows *sql.Rows, before ...any) (PageRow, error) {
 
 // Pages lists every page, deleted ones included, by title.
 func (s *Store) Pages(ctx context.Context) ([]PageRow, error) {
-	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` ORDER BY p.title COLLATE NOCASE, p.cid`))
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` ORDER BY p.title COLLATE NOCASE, pb.cid`))
 }
 
 // EachPage calls fn for every page, deleted ones included, in the
@@ -93,12 +103,16 @@ func (s *Store) EachPage(ctx context.Context, fn func(p PageRow, heads []cid.Cid
 		}
 		return fn(r.row, heads)
 	}
+	kept, err := listKept(s.db)
+	if err != nil {
+		return err
+	}
 	mid, err := s.pageSplit(ctx)
 	if err != nil {
 		return err
 	}
 	if mid == 0 {
-		return s.eachPageSorted(ctx, "", nil, func(r *sortedPage) error { return emit(r) })
+		return s.eachPageSorted(ctx, kept, "", nil, func(r *sortedPage) error { return emit(r) })
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -109,7 +123,7 @@ func (s *Store) EachPage(ctx context.Context, fn func(p PageRow, heads []cid.Cid
 			defer close(halves[i])
 			const batch = 256
 			b := make([]sortedPage, 0, batch)
-			err := s.eachPageSorted(ctx, where, []any{mid}, func(r *sortedPage) error {
+			err := s.eachPageSorted(ctx, kept, where, []any{mid}, func(r *sortedPage) error {
 				if b = append(b, *r); len(b) == batch {
 					select {
 					case halves[i] <- b:
@@ -216,8 +230,14 @@ func (a *sortedPage) before(b *sortedPage) bool {
 // eachPageSorted calls fn for the pages the condition where (on p, with
 // args) selects, in EachPage's order. fn may keep the page it is given
 // only by copying it.
-func (s *Store) eachPageSorted(ctx context.Context, where string, args []any, fn func(*sortedPage) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT p.id, p.okey, `+pageCols+where+` ORDER BY p.okey, p.title, p.cid`, args...)
+//
+// With kept unset the rows' list columns are computed, not read.
+func (s *Store) eachPageSorted(ctx context.Context, kept bool, where string, args []any, fn func(*sortedPage) error) error {
+	cols := listCols
+	if !kept {
+		cols = listColsComputed
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT p.id, `+cols+where+` ORDER BY 2, 5, 3`, args...)
 	if err != nil {
 		return err
 	}
@@ -237,7 +257,7 @@ func (s *Store) eachPageSorted(ctx context.Context, where string, args []any, fn
 
 // Page returns one page's row.
 func (s *Store) Page(ctx context.Context, page cid.Cid) (PageRow, error) {
-	ps, err := scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.id = (SELECT id FROM blocks WHERE cid = ?)`, page.Bytes()))
+	ps, err := scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND pb.cid = ?`, page.Bytes()))
 	if err != nil {
 		return PageRow{}, err
 	}
@@ -250,7 +270,7 @@ func (s *Store) Page(ctx context.Context, page cid.Cid) (PageRow, error) {
 // PagesByTitle returns the pages whose current title equals title,
 // ignoring case.
 func (s *Store) PagesByTitle(ctx context.Context, title string) ([]PageRow, error) {
-	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.title = ? COLLATE NOCASE ORDER BY p.cid`, title))
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.title = ? COLLATE NOCASE ORDER BY pb.cid`, title))
 }
 
 // DuplicateTitles returns titles (lower-cased) that more than one live page has.
@@ -493,5 +513,5 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 // of the pages and a sort of what it finds takes 30: the UI and status
 // ask at every start).
 func (s *Store) Conflicted(ctx context.Context) ([]PageRow, error) {
-	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.versions > 1 ORDER BY +p.title COLLATE NOCASE, p.cid`))
+	return scanPages(s.db.QueryContext(ctx, `SELECT `+pageCols+` AND p.versions > 1 ORDER BY +p.title COLLATE NOCASE, pb.cid`))
 }

@@ -363,7 +363,7 @@ func (s *Store) init() error {
 		if _, err := tx.Exec(`INSERT INTO search(search) VALUES('automerge=4')`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`INSERT OR IGNORE INTO meta(key, value) VALUES('wiki', ?), ('commits', '0'), ('titlekeys', ?)`, s.wiki, titleKeysVersion); err != nil {
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO meta(key, value) VALUES('wiki', ?), ('commits', '0'), ('listed', '0'), ('titlekeys', ?)`, s.wiki, titleKeysVersion); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
@@ -397,7 +397,7 @@ func (s *Store) init() error {
 		if err := s.migrateListOrder(); err != nil {
 			return fmt.Errorf("upgrade the database to schema %d: %w", schemaVersion, err)
 		}
-	} else if err := s.checkTitleKeys(); err != nil {
+	} else if err := s.checkListColumns(); err != nil {
 		return classifyOpenError(err)
 	}
 	var wiki string

@@ -96,6 +96,11 @@ func (s *Store) commitCounting(t *connTx, changed bool) error {
 		if err := t.QueryRow(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits' RETURNING CAST(value AS INTEGER)`).Scan(&counter); err != nil {
 			return err
 		}
+		// This binary keeps the page list's columns current, if they were
+		// at the commit before (listorder.go).
+		if _, err := t.Exec(`UPDATE meta SET value = ?1 WHERE key = 'listed' AND CAST(value AS INTEGER) = ?1 - 1`, counter); err != nil {
+			return err
+		}
 	}
 	if err := t.commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
