@@ -134,6 +134,16 @@ func execAll(t *testing.T, s *history.Store, statements ...string) {
 	}
 }
 
+// storeAt opens the store at path.
+func storeAt(t *testing.T, path string) *history.Store {
+	t.Helper()
+	s, err := history.Open(path, historytest.WikiID, history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // undoListOrder takes a store back to schema 4: no page list columns.
 func undoListOrder(t *testing.T, s *history.Store) {
 	t.Helper()
@@ -147,10 +157,7 @@ func undoListOrder(t *testing.T, s *history.Store) {
 func TestUpgradeToTheListOrder(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "peerwiki.db")
-	s, err := history.Open(path, historytest.WikiID, history.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storeAt(t, path)
 	b := historytest.NewBuilder(t, s)
 	var want []string
 	for i := range 40 {
@@ -176,10 +183,7 @@ func TestUpgradeToTheListOrder(t *testing.T) {
 	reopen := func() *history.Store {
 		t.Helper()
 		s.Close()
-		if s, err = history.Open(path, historytest.WikiID, history.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return storeAt(t, path)
 	}
 	check := func(when string) {
 		t.Helper()
@@ -210,10 +214,7 @@ func TestUpgradeToTheListOrder(t *testing.T) {
 func TestListAfterAnOlderPeerwikiWrote(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "peerwiki.db")
-	s, err := history.Open(path, historytest.WikiID, history.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storeAt(t, path)
 	defer func() { s.Close() }()
 	b := historytest.NewBuilder(t, s)
 	a := b.Put(cid.Undef, "Alpha", "a\n")
@@ -246,9 +247,7 @@ func TestListAfterAnOlderPeerwikiWrote(t *testing.T) {
 		t.Fatalf("listed %q after an older peerwiki's rename, want %q", got, want)
 	}
 	s.Close()
-	if s, err = history.Open(path, historytest.WikiID, history.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	s = storeAt(t, path)
 	var kept bool
 	if err := s.DB().QueryRow(`SELECT (SELECT value FROM meta WHERE key = 'listed') = (SELECT value FROM meta WHERE key = 'commits')`).Scan(&kept); err != nil || !kept {
 		t.Fatalf("the list's columns not made again at the next open (%v)", err)
