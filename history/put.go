@@ -203,6 +203,13 @@ func (s *Store) beginWriteTx(ctx context.Context, lazy bool) (*sql.Conn, *connTx
 
 // beginWriteOn is beginWriteTx on a connection the caller took.
 func (s *Store) beginWriteOn(ctx context.Context, conn *sql.Conn, lazy bool) (*connTx, error) {
+	if s.nodeCheckpoints.Load() {
+		// A node on the file checkpoints it (LeaveCheckpoints): this
+		// commit must not copy the log (SQLite's automatic checkpoint).
+		if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+	}
 	if lazy {
 		if err := beginLazy(ctx, conn); err != nil {
 			return nil, fmt.Errorf("begin: %w", err)

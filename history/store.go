@@ -485,12 +485,14 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// LeaveCheckpoints makes Close leave the write-ahead log as it is, for a
-// process that runs next to a node on the same file: the node's
-// background checkpointer copies the log into the database once writing
-// pauses. (A command's own checkpoint at exit, a copy and two fsyncs
-// every few edits, ran while the node was sending the command's commit
-// to its peers.)
+// LeaveCheckpoints makes Close leave the write-ahead log as it is, and
+// the process's commits too, for a process that runs next to a node on
+// the same file: the node's background checkpointer copies the log into
+// the database once writing pauses. (A command's own checkpoint at exit,
+// a copy and two fsyncs every few edits, ran while the node was sending
+// the command's commit to its peers; and SQLite's automatic checkpoint at
+// a commit, while a node had just filled the log writing a joined wiki's
+// search index, made an `edit` of 0.4-0.6 s instead of 20 ms.)
 func (s *Store) LeaveCheckpoints() { s.nodeCheckpoints.Store(true) }
 
 // checkpointIdle copies the log into the database and truncates it,
