@@ -48,38 +48,18 @@ func (s *Store) migrateListOrder() error {
 		return classifyOpenError(err)
 	}
 	defer tx.Rollback()
-	have := map[string]bool{}
-	rows, err := tx.Query(`SELECT name FROM pragma_table_info('pages')`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
+	for _, col := range []string{"cid", "revcid", "okey"} {
+		var have bool
+		if err := tx.QueryRow(`SELECT count(*) > 0 FROM pragma_table_info('pages') WHERE name = ?`, col).Scan(&have); err != nil {
 			return err
 		}
-		have[name] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, col := range []string{"cid", "revcid", "okey"} {
-		if !have[col] {
+		if !have {
 			if _, err := tx.Exec(`ALTER TABLE pages ADD COLUMN ` + col + ` BLOB`); err != nil {
 				return err
 			}
 		}
 	}
-	if _, err := tx.Exec(`UPDATE pages SET okey = pw_title_key(title),
-		cid = (SELECT cid FROM blocks WHERE id = pages.id), revcid = (SELECT cid FROM blocks WHERE id = pages.rev)`); err != nil {
-		return err
-	}
-	if err := setTitleKeysVersion(tx); err != nil {
-		return err
-	}
-	if err := setListed(tx); err != nil {
+	if err := fillListColumns(tx); err != nil {
 		return err
 	}
 	if err := settleShallowVersion(tx); err != nil {
@@ -114,20 +94,26 @@ func (s *Store) checkListColumns() error {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.Exec(`UPDATE pages SET okey = pw_title_key(title),
-		cid = (SELECT cid FROM blocks WHERE id = pages.id), revcid = (SELECT cid FROM blocks WHERE id = pages.rev)`); err != nil {
+	if err := fillListColumns(tx); err != nil {
 		return fmt.Errorf("make the page list's columns again: %w", err)
-	}
-	if err := setTitleKeysVersion(tx); err != nil {
-		return err
-	}
-	if err := setListed(tx); err != nil {
-		return err
 	}
 	if err := tx.Commit(); err != nil && !isBusy(err) {
 		return err
 	}
 	return nil
+}
+
+// fillListColumns makes every page's list columns from its title and
+// blocks, and records them as current, in the transaction q.
+func fillListColumns(q querier) error {
+	if _, err := q.Exec(`UPDATE pages SET okey = pw_title_key(title),
+		cid = (SELECT cid FROM blocks WHERE id = pages.id), revcid = (SELECT cid FROM blocks WHERE id = pages.rev)`); err != nil {
+		return err
+	}
+	if err := setTitleKeysVersion(q); err != nil {
+		return err
+	}
+	return setListed(q)
 }
 
 func setTitleKeysVersion(q querier) error {
