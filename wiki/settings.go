@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -86,7 +87,28 @@ func settingsGenesis(wiki string) (history.Block, history.Block) {
 // systemGenesis is the genesis of one of the wiki's own pages (settings,
 // members): an unsigned block every replica derives from the wiki id
 // alone, so all share the page without coordinating, and its empty body.
+//
+// The blocks are kept once worked out (a process opens one wiki or a few):
+// every batch a node receives asks whether it touched the members page,
+// and encoding and hashing the genesis again was a tenth of storing a
+// live edit's revision (issue 14).
 func systemGenesis(wiki, nonce, title string) (history.Block, history.Block) {
+	key := systemPageKey{wiki, nonce, title}
+	if g, ok := systemPages.Load(key); ok {
+		p := g.([2]history.Block)
+		return p[0], p[1]
+	}
+	blk, body := encodeSystemGenesis(wiki, nonce, title)
+	systemPages.Store(key, [2]history.Block{blk, body})
+	return blk, body
+}
+
+type systemPageKey struct{ wiki, nonce, title string }
+
+// systemPages holds systemGenesis's blocks by systemPageKey.
+var systemPages sync.Map
+
+func encodeSystemGenesis(wiki, nonce, title string) (history.Block, history.Block) {
 	body := history.NewBlock(history.CodecRaw, nil)
 	rev := &history.Revision{Wiki: wiki, Nonce: []byte(nonce), Title: title,
 		Body: history.Link{Cid: body.Cid}, Time: 0, Height: 1}
