@@ -58,12 +58,18 @@ func badData(err error) bool {
 // gossip are a live edit, stored as soon as can be (history.Checked.Live;
 // the gossip worker then has their search rows written).
 func (n *Node) put(ctx context.Context, p peer.ID, blocks []history.Block, viaGossip bool) (*history.PutResult, error) {
-	for _, b := range blocks {
-		n.markFromNetwork(b.Cid, viaGossip)
-	}
 	checked, err := n.store.Check(blocks)
 	if err != nil {
 		return nil, err
+	}
+	return n.putPrechecked(ctx, p, blocks, checked, viaGossip)
+}
+
+// putPrechecked is put for blocks whose store checks passed already
+// (checked, from history.Store.Check of blocks).
+func (n *Node) putPrechecked(ctx context.Context, p peer.ID, blocks []history.Block, checked *history.Checked, viaGossip bool) (*history.PutResult, error) {
+	for _, b := range blocks {
+		n.markFromNetwork(b.Cid, viaGossip)
 	}
 	if viaGossip {
 		checked.Live()
