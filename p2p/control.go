@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -71,6 +73,59 @@ type noticedRevision struct {
 type noticedBlock struct {
 	Cid  []byte `json:"c"`
 	Data []byte `json:"d"`
+}
+
+// appendJSON appends n as encoding/json writes it. A command sends one
+// notice in its life, right after its commit: encoding/json's first use
+// of a type works out its encoder by reflection, and that was a fifth of
+// a millisecond between the commit and the node hearing of it (issue 14).
+func (n commitNotice) appendJSON(b []byte) []byte {
+	b = append(b, `{"at":`...)
+	b = strconv.AppendInt(b, n.At, 10)
+	if len(n.Revisions) > 0 {
+		b = append(b, `,"revisions":[`...)
+		for i, r := range n.Revisions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"cid":`...)
+			b = appendJSONBytes(b, r.Cid)
+			if r.Head {
+				b = append(b, `,"head":true`...)
+			}
+			b = append(b, `,"blocks":`...)
+			if r.Blocks == nil {
+				b = append(b, "null"...)
+			} else {
+				b = append(b, '[')
+				for j, k := range r.Blocks {
+					if j > 0 {
+						b = append(b, ',')
+					}
+					b = append(b, `{"c":`...)
+					b = appendJSONBytes(b, k.Cid)
+					b = append(b, `,"d":`...)
+					b = appendJSONBytes(b, k.Data)
+					b = append(b, '}')
+				}
+				b = append(b, ']')
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// appendJSONBytes appends p as encoding/json writes a []byte: standard
+// base64 in quotes, or null for nil.
+func appendJSONBytes(b, p []byte) []byte {
+	if p == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, p)
+	return append(b, '"')
 }
 
 func noticedRevisions(commits []history.LocalCommit) []noticedRevision {

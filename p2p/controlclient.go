@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -75,15 +76,21 @@ func NoticeCommit(dir string, committed time.Time, commits []history.LocalCommit
 	if err != nil {
 		return
 	}
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
 	writeNotice(conn, committed, commits)
 }
 
-// writeNotice writes a commit notice on conn and closes it.
+// writeNotice writes a commit notice on conn, in one write, and closes
+// it; the caller set conn's write deadline (a timer armed there, not
+// between the commit and the node hearing of it).
 func writeNotice(conn net.Conn, committed time.Time, commits []history.LocalCommit) {
 	defer conn.Close()
-	body, _ := json.Marshal(commitNotice{At: committed.UnixMicro(), Revisions: noticedRevisions(commits)})
-	conn.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(conn, "POST /v1/commit HTTP/1.1\r\nHost: peerwiki\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	body := commitNotice{At: committed.UnixMicro(), Revisions: noticedRevisions(commits)}.appendJSON(nil)
+	req := make([]byte, 0, len(body)+128)
+	req = append(req, "POST /v1/commit HTTP/1.1\r\nHost: peerwiki\r\nContent-Type: application/json\r\nContent-Length: "...)
+	req = strconv.AppendInt(req, int64(len(body)), 10)
+	req = append(req, "\r\nConnection: close\r\n\r\n"...)
+	_, _ = conn.Write(append(req, body...))
 }
 
 // PendingNotice is a commit notice's connection, dialed while the
@@ -109,7 +116,11 @@ func PrepareNotice(dir string) *PendingNotice {
 		defer close(p.done)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		p.conn, _ = dialControl(ctx, dir)
+		if conn, err := dialControl(ctx, dir); err == nil {
+			// Used within noticeFresh of p.at (Send), then written at once.
+			_ = conn.SetWriteDeadline(p.at.Add(noticeFresh + time.Second))
+			p.conn = conn
+		}
 	}()
 	return p
 }

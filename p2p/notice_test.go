@@ -1,7 +1,9 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -147,6 +149,42 @@ func TestNoticedCommitAmongManyOthers(t *testing.T) {
 			}
 		case <-deadline:
 			t.Fatalf("%d of the %d other revisions not announced", len(want), len(others))
+		}
+	}
+}
+
+// The notice a command writes by hand is what encoding/json would write,
+// and the node reads it back as it was.
+func TestNoticeEncodingIsJSON(t *testing.T) {
+	c1 := history.NewBlock(history.CodecRaw, []byte("a body\n"))
+	c2 := history.NewBlock(history.CodecDagCBOR, []byte{0xa0})
+	empty := history.NewBlock(history.CodecRaw, nil)
+	for _, n := range []commitNotice{
+		{At: 0},
+		{At: -1},
+		{At: 1796658750878468},
+		{At: 5, Revisions: []noticedRevision{}},
+		{At: 6, Revisions: []noticedRevision{{Cid: c1.Cid.Bytes()}}},
+		{At: 7, Revisions: []noticedRevision{{Cid: c1.Cid.Bytes(), Head: true, Blocks: []noticedBlock{}}}},
+		{At: 8, Revisions: []noticedRevision{
+			{Cid: c2.Cid.Bytes(), Head: true, Blocks: []noticedBlock{{Cid: c2.Cid.Bytes(), Data: c2.Data}, {Cid: c1.Cid.Bytes(), Data: c1.Data}}},
+			{Cid: empty.Cid.Bytes(), Blocks: []noticedBlock{{Cid: empty.Cid.Bytes(), Data: empty.Data}, {Cid: c1.Cid.Bytes(), Data: []byte{}}}},
+		}},
+	} {
+		want, err := json.Marshal(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := n.appendJSON(nil)
+		if !bytes.Equal(got, want) {
+			t.Errorf("notice at %d:\n got %s\nwant %s", n.At, got, want)
+		}
+		var back commitNotice
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("notice at %d does not decode: %v", n.At, err)
+		}
+		if again := back.appendJSON(nil); !bytes.Equal(again, want) {
+			t.Errorf("notice at %d after a round trip:\n got %s\nwant %s", n.At, again, want)
 		}
 	}
 }
