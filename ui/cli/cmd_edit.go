@@ -50,6 +50,7 @@ conflict are skipped and named). --update-links alone does it for the
 page's latest rename.`,
 		Args: args(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, as []string) error {
+			onePageWrite()
 			as, dash, err := dashArg(as, 1)
 			if err != nil {
 				return err
@@ -180,6 +181,7 @@ func (a *app) rmCommand() *cobra.Command {
 		Short: "Delete a page (a tombstone revision; history is kept)",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, as []string) error {
+			onePageWrite()
 			r, err := a.open()
 			if err != nil {
 				return err

@@ -28,6 +28,7 @@ TITLE exists, new refuses and names it, unless --duplicate asks for a
 second page with that title.`,
 		Args: args(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, as []string) error {
+			onePageWrite()
 			as, dash, err := dashArg(as, 1)
 			if err != nil {
 				return err

@@ -21,6 +21,7 @@ version; --title and --body (or --file, or "-" for standard input) give the
 resolved content; fields not given come from the latest head (or REV).`,
 		Args: args(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, as []string) error {
+			onePageWrite()
 			as, dash, err := dashArg(as, 1)
 			if err != nil {
 				return err
