@@ -57,3 +57,12 @@ func SetIndexChunkTime(d time.Duration) func() {
 
 // SignedPart is signedPart, for the fuzz test.
 func SignedPart(data []byte) ([]byte, bool) { return signedPart(data) }
+
+// SetIndexPageHook sets indexPageHook until the returned func.
+func SetIndexPageHook(f func(done int)) func() {
+	indexPageHook = f
+	return func() { indexPageHook = nil }
+}
+
+// WritersInRoom is how many of this process's writers wait their turn.
+func (s *Store) WritersInRoom() int { return int(s.waiting.Load()) }

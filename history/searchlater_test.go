@@ -329,3 +329,64 @@ func TestIndexPendingLetsWritersIn(t *testing.T) {
 		t.Fatalf("%d pages left unindexed (%v)", n, err)
 	}
 }
+
+// A writer of the same process that finds the database busy while a chunk
+// of search rows is written (a live edit arriving at a node that indexes
+// the ones before it) ends the chunk at the next page, however long the
+// chunk could have been; the rows left are written after it.
+func TestIndexChunkEndsForAWaitingWriter(t *testing.T) {
+	ctx := context.Background()
+	defer history.SetIndexChunkTime(time.Hour)()
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	var all []history.Block
+	for i := range 300 {
+		_, blocks := b.Batch(cid.Undef, fmt.Sprintf("Backlog %d", i), fmt.Sprintf("words of page %d", i))
+		all = append(all, blocks...)
+	}
+	if _, err := s.Put(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := s.SearchPending(ctx)
+	if err != nil || pending != 300 {
+		t.Fatalf("%d pages left for later (%v), want 300", pending, err)
+	}
+	const arrives = 10 // the page at which the writer comes along
+	edited := make(chan error, 1)
+	var chunks []int
+	defer history.SetIndexPageHook(func(done int) {
+		if len(chunks) > 0 || done != arrives {
+			return
+		}
+		go func() {
+			_, blocks := b.Batch(cid.Undef, "Written meanwhile", "text")
+			_, err := s.Put(ctx, blocks)
+			edited <- err
+		}()
+		for s.WritersInRoom() == 0 {
+			select {
+			case err := <-edited:
+				t.Errorf("the write was not kept waiting by the chunk: %v", err)
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	})()
+	last := 0
+	done, err := s.IndexPending(ctx, func(d, total int) {
+		chunks = append(chunks, d-last)
+		last = d
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-edited; err != nil {
+		t.Fatalf("the write during the indexing: %v", err)
+	}
+	if done != 300 || len(chunks) < 2 || chunks[0] != arrives {
+		t.Fatalf("indexed %d pages in chunks of %v; want the first chunk to end at page %d, when the writer waited", done, chunks, arrives)
+	}
+	if n, err := s.SearchPending(ctx); err != nil || n != 0 {
+		t.Fatalf("%d pages left unindexed (%v)", n, err)
+	}
+}

@@ -211,6 +211,10 @@ type Store struct {
 	// search is what the store knows of search rows left for later
 	// (searchlater.go).
 	search searchState
+	// waiting counts this process's writers in the waiting room (a
+	// writer that found the database busy), for writers that hold the
+	// lock by choice to let them in soon (indexSome).
+	waiting atomic.Int32
 	// filter answers "is this block stored" for a sync's writer while
 	// this process's commits are the only ones (blockfilter.go).
 	filter blockFilter

@@ -57,6 +57,13 @@ func (s *Store) beginWriteTurn(ctx context.Context, conn *sql.Conn) (*connTx, er
 // enterWaitingRoom registers this writer as waiting; the returned func
 // unregisters it. Failing to register only costs fairness.
 func (s *Store) enterWaitingRoom() func() {
+	s.waiting.Add(1)
+	leave := s.enterWaitingRoomDir()
+	return func() { leave(); s.waiting.Add(-1) }
+}
+
+// enterWaitingRoomDir registers the waiter where other processes see it.
+func (s *Store) enterWaitingRoomDir() func() {
 	room := s.waitingRoom()
 	if err := os.MkdirAll(room, 0o700); err != nil {
 		return func() {}

@@ -361,7 +361,7 @@ func (g *gossip) indexLoop() {
 			}
 		}
 		n := g.n
-		if done, err := n.indexPending(n.ctx); err != nil && n.ctx.Err() == nil {
+		if done, err := n.indexPending(n.ctx, true); err != nil && n.ctx.Err() == nil {
 			n.log.Warn("indexing live edits for search failed (the next search does it)", "err", err)
 		} else if done > 0 {
 			n.log.Debug("indexed live edits for search", "pages", done)

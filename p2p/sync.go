@@ -426,7 +426,7 @@ func (n *Node) indexSearch(ctx context.Context) {
 		return
 	}
 	start := time.Now()
-	done, err := n.indexPending(ctx)
+	done, err := n.indexPending(ctx, false)
 	if err != nil {
 		n.log.Warn("indexing pages for search failed (the next search does it)", "indexed", done, "err", err)
 	} else if done > 0 {
@@ -435,14 +435,20 @@ func (n *Node) indexSearch(ctx context.Context) {
 }
 
 // indexPending writes the search rows left for later
-// (history.IndexPending), one call at a time; its writes to the log are
-// no commit for the watcher to look for.
-func (n *Node) indexPending(ctx context.Context) (int, error) {
+// (history.IndexPending, or with brief IndexPendingBrief), one call at a
+// time; its writes to the log are no commit for the watcher to look for.
+func (n *Node) indexPending(ctx context.Context, brief bool) (int, error) {
 	n.indexing.Lock()
 	defer n.indexing.Unlock()
 	n.storing.Add(1)
 	defer n.storing.Add(-1)
-	done, err := n.store.IndexPending(ctx, nil)
+	var done int
+	var err error
+	if brief {
+		done, err = n.store.IndexPendingBrief(ctx)
+	} else {
+		done, err = n.store.IndexPending(ctx, nil)
+	}
 	n.recordOwnWAL()
 	return done, err
 }
