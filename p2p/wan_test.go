@@ -254,10 +254,12 @@ func TestMemberThroughRelayAndStrangerRefused(t *testing.T) {
 		cfg.SyncOnConnect = true
 		cfg.Peers = []peer.AddrInfo{*target}
 	})
+	// Each side says so once it has the connection: the listening member
+	// may count the inbound one before the dialling member's own dial
+	// returns (the check of the dialler at that moment failed once under
+	// load, "the dialling member says \"\"").
 	waitVia(t, na, b.ID.ID, 20*time.Second, ViaRelayed)
-	if v := nb.Via(a.ID.ID); v != ViaRelayed {
-		t.Fatalf("the dialling member says %q", v)
-	}
+	waitVia(t, nb, a.ID.ID, 20*time.Second, ViaRelayed)
 	waitFor(t, 20*time.Second, "the page to arrive over the relay", func() bool {
 		hs, err := b.Store.Heads(context.Background(), page)
 		return err == nil && len(hs) == 1
