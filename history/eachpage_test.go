@@ -180,10 +180,15 @@ func TestUpgradeToTheListOrder(t *testing.T) {
 		}
 		return got
 	}
+	var notes []string // what the person waiting is told
 	reopen := func() *history.Store {
 		t.Helper()
 		s.Close()
-		return storeAt(t, path)
+		s, err := history.Open(path, historytest.WikiID, history.Options{Upgrading: func(n string) { notes = append(notes, n) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
 	check := func(when string) {
 		t.Helper()
@@ -201,10 +206,16 @@ func TestUpgradeToTheListOrder(t *testing.T) {
 		t.Fatalf("user_version %d after the upgrade, want 6", v)
 	}
 	check("upgraded from schema 4")
+	if len(notes) != 1 || !strings.Contains(notes[0], "from schema 4 to 6") {
+		t.Fatalf("told %q of the upgrade, want one note of schema 4 to 6", notes)
+	}
 
 	execAll(t, s, `UPDATE pages SET okey = x'00'`, `UPDATE meta SET value = '1/0.0.0' WHERE key = 'titlekeys'`)
 	s = reopen()
 	check("keys of other Unicode tables")
+	if len(notes) != 1 {
+		t.Fatalf("told %q; a store at this schema is no upgrade", notes)
+	}
 }
 
 // An older peerwiki writing to the store (a serve left running across an

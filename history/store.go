@@ -153,6 +153,10 @@ type Options struct {
 	// goroutine does it once writes pause, or every few seconds under a
 	// steady stream of them.
 	BackgroundCheckpoint bool
+	// Upgrading, when set, is told before Open upgrades the database to
+	// this binary's schema in a way that rewrites every page's row
+	// (seconds at 100,000 pages, once), for the person waiting.
+	Upgrading func(note string)
 	// Now is the clock that received revisions are held against (see
 	// MaxClockDrift). Nil: time.Now.
 	Now func() time.Time
@@ -398,6 +402,9 @@ func (s *Store) init() error {
 		}
 	}
 	if version >= 1 && version < schemaVersion {
+		if s.opts.Upgrading != nil {
+			s.opts.Upgrading(fmt.Sprintf("upgrading the repo's database from schema %d to %d, once (a few seconds for a large wiki); older peerwiki versions cannot open it afterwards", version, schemaVersion))
+		}
 		if err := s.migrateListOrder(); err != nil {
 			return fmt.Errorf("upgrade the database to schema %d: %w", schemaVersion, err)
 		}

@@ -229,6 +229,9 @@ type OpenOptions struct {
 	// sync): the database is checkpointed in the background rather than
 	// by whichever commit fills the WAL (history.Options.BackgroundCheckpoint).
 	LongLived bool
+	// Upgrading is history.Options.Upgrading: told before the database is
+	// upgraded to this binary's schema in a way that takes a while.
+	Upgrading func(note string)
 }
 
 // OpenWith opens an existing repo with options.
@@ -250,6 +253,7 @@ func OpenWith(dir string, o OpenOptions) (*Repo, error) {
 	mc := &memberCache{self: id.ID}
 	opts := storeOptions(mc)
 	opts.BackgroundCheckpoint = o.LongLived
+	opts.Upgrading = o.Upgrading
 	store, err := history.Open(filepath.Join(dir, DBFile), cfg.Wiki, opts)
 	if err != nil {
 		return nil, err

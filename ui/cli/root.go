@@ -207,7 +207,9 @@ func (a *app) open() (*wiki.Repo, error) {
 	if a.repo != nil {
 		return a.repo, nil
 	}
-	r, err := wiki.OpenWith(a.dir(), wiki.OpenOptions{LongLived: a.longLived})
+	r, err := wiki.OpenWith(a.dir(), wiki.OpenOptions{LongLived: a.longLived, Upgrading: func(note string) {
+		fmt.Fprintln(a.stderr, "peerwiki: "+note)
+	}})
 	if err != nil {
 		return nil, err
 	}
