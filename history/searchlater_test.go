@@ -284,17 +284,7 @@ func TestLiveEditsKeepDeltaChainsShort(t *testing.T) {
 // whole backlog (it waited past the joiner's deadline), nor fail as busy.
 func TestIndexPendingLetsWritersIn(t *testing.T) {
 	ctx := context.Background()
-	defer history.SetIndexChunkTime(time.Millisecond)()
-	s := historytest.NewStore(t, history.Options{})
-	b := historytest.NewBuilder(t, s)
-	var all []history.Block
-	for i := range 2000 {
-		_, blocks := b.Batch(cid.Undef, fmt.Sprintf("Backlog %d", i), strings.Repeat(fmt.Sprintf("words of page %d ", i), 40))
-		all = append(all, blocks...)
-	}
-	if _, err := s.Put(ctx, all); err != nil {
-		t.Fatal(err)
-	}
+	s, b := backlogStore(t, time.Millisecond, 2000, func(i int) string { return strings.Repeat(fmt.Sprintf("words of page %d ", i), 40) })
 	edited := make(chan error, 1)
 	indexed := make(chan error, 1)
 	go func() {
@@ -336,17 +326,7 @@ func TestIndexPendingLetsWritersIn(t *testing.T) {
 // chunk could have been; the rows left are written after it.
 func TestIndexChunkEndsForAWaitingWriter(t *testing.T) {
 	ctx := context.Background()
-	defer history.SetIndexChunkTime(time.Hour)()
-	s := historytest.NewStore(t, history.Options{})
-	b := historytest.NewBuilder(t, s)
-	var all []history.Block
-	for i := range 300 {
-		_, blocks := b.Batch(cid.Undef, fmt.Sprintf("Backlog %d", i), fmt.Sprintf("words of page %d", i))
-		all = append(all, blocks...)
-	}
-	if _, err := s.Put(ctx, all); err != nil {
-		t.Fatal(err)
-	}
+	s, b := backlogStore(t, time.Hour, 300, func(i int) string { return fmt.Sprintf("words of page %d", i) })
 	pending, err := s.SearchPending(ctx)
 	if err != nil || pending != 300 {
 		t.Fatalf("%d pages left for later (%v), want 300", pending, err)
@@ -389,4 +369,23 @@ func TestIndexChunkEndsForAWaitingWriter(t *testing.T) {
 	if n, err := s.SearchPending(ctx); err != nil || n != 0 {
 		t.Fatalf("%d pages left unindexed (%v)", n, err)
 	}
+}
+
+// backlogStore is a store holding n pages stored in one batch, whose
+// search rows were therefore left for later, with IndexPending's chunks
+// set to chunk for the rest of the test.
+func backlogStore(t *testing.T, chunk time.Duration, n int, body func(i int) string) (*history.Store, *historytest.Builder) {
+	t.Helper()
+	t.Cleanup(history.SetIndexChunkTime(chunk))
+	s := historytest.NewStore(t, history.Options{})
+	b := historytest.NewBuilder(t, s)
+	var all []history.Block
+	for i := range n {
+		_, blocks := b.Batch(cid.Undef, fmt.Sprintf("Backlog %d", i), body(i))
+		all = append(all, blocks...)
+	}
+	if _, err := s.Put(context.Background(), all); err != nil {
+		t.Fatal(err)
+	}
+	return s, b
 }
