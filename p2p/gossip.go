@@ -60,6 +60,9 @@ type heard struct {
 	checked *history.Checked
 	sum     []byte
 	period  bool
+	// When the validator began and ended, and the worker took it: the
+	// stages of a live edit's trip, in the debug log (scripts/trip-stages.py).
+	validating, validated, taken time.Time
 }
 
 type gossip struct {
@@ -173,7 +176,9 @@ func (g *gossip) validate(ctx context.Context, from peer.ID, m *pubsub.Message) 
 	if from == g.n.host.ID() {
 		return pubsub.ValidationAccept
 	}
+	start := time.Now()
 	h, err := g.decode(m)
+	h.validating, h.validated = start, time.Now()
 	if err != nil {
 		g.n.log.Warn("rejected a gossip message", "from", from, "author", m.GetFrom(), "err", clip(err.Error()))
 		g.n.rejected.Add(1)
@@ -284,8 +289,10 @@ func (g *gossip) workLoop() {
 			return
 		case h = <-g.work:
 		}
+		h.taken = time.Now()
 		ctx := g.n.ctx
 		missing, err := g.n.store.Missing(ctx, h.heads)
+		looked := time.Now()
 		if err != nil {
 			continue
 		}
@@ -294,7 +301,11 @@ func (g *gossip) workLoop() {
 			switch {
 			case err == nil:
 				g.indexSoon(res)
-				g.n.log.Debug("stored from gossip", "from", h.from, "revisions", len(res.Revisions), "us", time.Now().UnixMicro())
+				if len(res.Revisions) > 0 {
+					g.n.log.Debug("stored from gossip", "from", h.from, "revisions", len(res.Revisions), "last", res.Revisions[len(res.Revisions)-1],
+						"validating_us", h.validating.UnixMicro(), "validated_us", h.validated.UnixMicro(), "taken_us", h.taken.UnixMicro(),
+						"looked_us", looked.UnixMicro(), "us", time.Now().UnixMicro())
+				}
 				missing = stillMissing(missing, res)
 			case errors.Is(err, history.ErrMissingParent) || errors.Is(err, history.ErrMissingBody):
 				// We are behind: a sync brings the rest.
