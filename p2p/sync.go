@@ -94,12 +94,13 @@ func (n *Node) putChecked(ctx context.Context, p peer.ID, checked *history.Check
 
 // afterStore is what follows a commit of what came from p.
 func (n *Node) afterStore(ctx context.Context, p peer.ID, res *history.PutResult, viaGossip bool) {
+	committed := time.Now()
 	// The member list may have changed with what arrived: a removal
 	// takes effect before anything more is exchanged.
 	n.observe(ctx, res)
 	if len(res.Revisions) > 0 {
 		n.log.Debug("stored", "peer", p, "revisions", len(res.Revisions), "blocks", res.Blocks,
-			"last", res.Revisions[len(res.Revisions)-1], "us", time.Now().UnixMicro())
+			"committed_us", committed.UnixMicro(), "last", res.Revisions[len(res.Revisions)-1], "us", time.Now().UnixMicro())
 		n.emit(Event{Kind: EventReceived, Peer: p, Revisions: res.Revisions, Gossip: viaGossip})
 		n.stored.fire()
 		n.storedFromPeer(viaGossip)

@@ -19,7 +19,8 @@ and the N slowest trips (default 8) with their stages:
                decoding, the author's signature)
     queue      validated to the gossip worker taking it
     look       the worker's "is it here" query
-    store      the store (write transaction, commit, member list)
+    write      the store's write transaction, to its commit
+    observe    the member list's look at what was stored
     trip       the commit to stored
 
 Local files only.
@@ -29,7 +30,7 @@ import re
 import statistics
 import sys
 
-STAGES = ["notice", "publish", "network", "validate", "queue", "look", "store", "trip"]
+STAGES = ["notice", "publish", "network", "validate", "queue", "look", "write", "observe", "trip"]
 
 
 def fields(line):
@@ -64,9 +65,9 @@ def replica_events(path):
         if 'msg="stored from gossip"' in line and "validating_us=" in line:
             f = fields(line)
             out[f["last"]] = f
-        elif "msg=stored " in line:
+        elif "msg=stored " in line and "committed_us=" in line:
             f = fields(line)
-            out.setdefault("stored:" + f["last"], int(f["us"]))
+            out.setdefault("stored:" + f["last"], (int(f["committed_us"]), int(f["us"])))
     return out
 
 
@@ -90,8 +91,8 @@ def main():
         v0, v1 = int(g["validating_us"]), int(g["validated_us"])
         taken, looked = int(g["taken_us"]), int(g["looked_us"])
         trips.append({"rev": rev, "notice": heard - committed, "publish": published - heard, "network": v0 - published,
-                      "validate": v1 - v0, "queue": taken - v1, "look": looked - taken, "store": stored - looked,
-                      "trip": stored - committed})
+                      "validate": v1 - v0, "queue": taken - v1, "look": looked - taken, "write": stored[0] - looked,
+                      "observe": stored[1] - stored[0], "trip": stored[1] - committed})
     if not trips:
         sys.exit("trip-stages: no edit found in both logs (are they debug logs of this build's serves?)")
     trips = trips[1:] if len(trips) > 1 else trips  # the first is a warm-up
