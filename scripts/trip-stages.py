@@ -27,6 +27,7 @@ Local files only.
 """
 import argparse
 import re
+import signal
 import statistics
 import sys
 
@@ -77,14 +78,19 @@ def pct(xs, q):
 
 
 def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends it quietly
     ap = argparse.ArgumentParser(description="An edit's trip to a replica, stage by stage, from two serves' debug logs.")
     ap.add_argument("origin")
     ap.add_argument("replica")
     ap.add_argument("--slowest", type=int, default=8)
     a = ap.parse_args()
-    rep = replica_events(a.replica)
+    try:
+        rep = replica_events(a.replica)
+        edits = origin_events(a.origin)
+    except OSError as e:
+        sys.exit("trip-stages: %s" % e)
     trips = []
-    for rev, committed, heard, published in origin_events(a.origin):
+    for rev, committed, heard, published in edits:
         g, stored = rep.get(rev), rep.get("stored:" + rev)
         if not g or stored is None:
             continue
