@@ -50,8 +50,14 @@ const indexChunk = 2000
 
 var indexChunkTime = 100 * time.Millisecond // a variable for tests
 
-// briefChunkTime is indexChunkTime for IndexPendingBrief.
-const briefChunkTime = 2 * time.Millisecond
+// briefChunkTime and briefChunk are indexChunkTime and indexChunk for
+// IndexPendingBrief: a chunk of 2 ms indexes a few dozen pages, and
+// reading 2,000 pending rows first (5 ms with a backlog that long) would
+// hold the lock longer than the chunk itself.
+const (
+	briefChunkTime = 2 * time.Millisecond
+	briefChunk     = 64
+)
 
 // indexPageHook, when set (by tests), is called before each page indexSome
 // indexes, with how many it indexed in the transaction so far.
@@ -88,7 +94,7 @@ func (s *Store) SearchPending(ctx context.Context) (int, error) {
 // above), calling progress (if not nil) after each transaction with the
 // pages done and how many there were; it returns how many it indexed.
 func (s *Store) IndexPending(ctx context.Context, progress func(done, total int)) (int, error) {
-	return s.indexPending(ctx, indexChunkTime, progress)
+	return s.indexPending(ctx, indexChunk, indexChunkTime, progress)
 }
 
 // IndexPendingBrief is IndexPending in transactions of a couple of
@@ -98,10 +104,10 @@ func (s *Store) IndexPending(ctx context.Context, progress func(done, total int)
 // 15 ms made the edit that arrived meanwhile wait for it, and then for
 // SQLite's busy backoff: 16 ms to be stored instead of 2, issue 14.)
 func (s *Store) IndexPendingBrief(ctx context.Context) (int, error) {
-	return s.indexPending(ctx, briefChunkTime, nil)
+	return s.indexPending(ctx, briefChunk, briefChunkTime, nil)
 }
 
-func (s *Store) indexPending(ctx context.Context, chunkTime time.Duration, progress func(done, total int)) (int, error) {
+func (s *Store) indexPending(ctx context.Context, chunk int, chunkTime time.Duration, progress func(done, total int)) (int, error) {
 	if s.noSearchPending() {
 		return 0, nil
 	}
@@ -115,7 +121,7 @@ func (s *Store) indexPending(ctx context.Context, chunkTime time.Duration, progr
 			return done, err
 		}
 		m := s.search.marks.Load() // before indexSome looks
-		n, err := s.indexSome(ctx, chunkTime)
+		n, err := s.indexSome(ctx, chunk, chunkTime)
 		if err != nil {
 			return done, fmt.Errorf("search index: %w", err)
 		}
@@ -134,10 +140,10 @@ func (s *Store) indexPending(ctx context.Context, chunkTime time.Duration, progr
 	return done, nil
 }
 
-// indexSome indexes up to indexChunk pending pages in one transaction of
+// indexSome indexes up to chunk pending pages in one transaction of
 // about chunkTime at most, ended sooner when a writer waits its turn (of
 // this process: looked at every page; of another: every 32 pages).
-func (s *Store) indexSome(ctx context.Context, chunkTime time.Duration) (int, error) {
+func (s *Store) indexSome(ctx context.Context, chunk int, chunkTime time.Duration) (int, error) {
 	var n int
 	err := s.uncountedWrite(ctx, func(tx *connTx) error {
 		type pending struct {
@@ -153,7 +159,7 @@ func (s *Store) indexSome(ctx context.Context, chunkTime time.Duration) (int, er
 		rows, err := tx.Query(`SELECT u.page, p.id IS NOT NULL, coalesce(p.system, 0), coalesce(p.deleted, 0), coalesce(p.versions, 0),
 			coalesce(p.heads, 0), coalesce(p.title, ''), coalesce(r.body, 0), bb.cid
 			FROM unindexed u LEFT JOIN pages p ON p.id = u.page LEFT JOIN revisions r ON r.id = p.rev LEFT JOIN blocks bb ON bb.id = r.body
-			ORDER BY u.page LIMIT ?`, indexChunk)
+			ORDER BY u.page LIMIT ?`, chunk)
 		if err != nil {
 			return err
 		}
