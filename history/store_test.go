@@ -193,6 +193,41 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	}
 }
 
+// Once the background checkpointer has copied the whole write-ahead log
+// into the database, it starts the log over itself: the next commit (a
+// revision received from a peer, on its way to being read) appends to a
+// log that is already started, rather than writing the log's header and
+// waiting for the disk to have it.
+func TestCheckpointerRestartsTheLog(t *testing.T) {
+	s := historytest.NewStore(t, history.Options{BackgroundCheckpoint: true})
+	b := historytest.NewBuilder(t, s)
+	page := b.Put(cid.Undef, "P", "0\n")
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 5 {
+		b.Put(page, "P", randomBody(rng, 20), page)
+	}
+	salt := walSalt(t, s)
+	if frames, _ := walFrames(t, s); frames == 0 {
+		t.Fatal("the writes left no frames in the log")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for walSalt(t, s) == salt {
+		if time.Now().After(deadline) {
+			frames, copied := walFrames(t, s)
+			t.Fatalf("log not restarted 10 s after the writes (%d frames, %d copied)", frames, copied)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	salt = walSalt(t, s)
+	if frames, _ := walFrames(t, s); frames != 1 {
+		t.Fatalf("the restarted log holds %d frames, want the checkpointer's 1", frames)
+	}
+	b.Put(page, "P", randomBody(rng, 20), page)
+	if frames, _ := walFrames(t, s); walSalt(t, s) != salt || frames < 2 {
+		t.Fatalf("the next write restarted the log again or wrote nothing (%d frames)", frames)
+	}
+}
+
 // Closing leaves a small write-ahead log as it is (the next process reads
 // it; copying it into the database at every close cost an edit 2 ms), and
 // copies a large one into the database and empties it, unless a node
