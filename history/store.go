@@ -208,6 +208,9 @@ type Store struct {
 	lastFreeCheck atomic.Int64
 	// nodeCheckpoints: a node on the file checkpoints it (LeaveCheckpoints).
 	nodeCheckpoints atomic.Bool
+	// backgroundWrite brackets the store's own background writes
+	// (SetBackgroundWriteHook); nil when unset.
+	backgroundWrite atomic.Pointer[func() func()]
 	// uncounted counts this process's commits that wrote the log without
 	// moving the commit counter (search rows, whole copies: nothing
 	// replicated changed), for the background checkpointer.
@@ -359,6 +362,9 @@ func (s *Store) startCheckpointer() {
 // paid a second fsync. Here it is paid off anybody's way; a writer that
 // holds the lock now restarts the log itself, as before.
 func (s *Store) restartLog(ctx context.Context) {
+	if h := s.backgroundWrite.Load(); h != nil {
+		defer (*h)()()
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return
@@ -386,6 +392,18 @@ func (s *Store) restartLog(ctx context.Context) {
 	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, version)); err == nil {
 		tx.commit()
 	}
+}
+
+// SetBackgroundWriteHook has f called before each write the store makes
+// on its own (the checkpointer's restart of the log, restartLog), and the
+// function f returns after it: a node keeps its watcher of the log quiet
+// for them, as for its own stores. A nil f removes the hook.
+func (s *Store) SetBackgroundWriteHook(f func() (done func())) {
+	if f == nil {
+		s.backgroundWrite.Store(nil)
+		return
+	}
+	s.backgroundWrite.Store(&f)
 }
 
 // isBusy reports whether err is SQLite's "database is locked" or "busy".

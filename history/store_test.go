@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -200,6 +201,22 @@ func TestBackgroundCheckpoint(t *testing.T) {
 // waiting for the disk to have it.
 func TestCheckpointerRestartsTheLog(t *testing.T) {
 	s := historytest.NewStore(t, history.Options{BackgroundCheckpoint: true})
+	// The hook brackets the restart (a node's log watcher ignores what
+	// the store writes between the two calls).
+	var mu sync.Mutex
+	var begun, done int
+	var doneSalt [8]byte
+	s.SetBackgroundWriteHook(func() func() {
+		mu.Lock()
+		begun++
+		mu.Unlock()
+		return func() {
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			doneSalt = walSalt(t, s)
+		}
+	})
 	b := historytest.NewBuilder(t, s)
 	page := b.Put(cid.Undef, "P", "0\n")
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -222,6 +239,20 @@ func TestCheckpointerRestartsTheLog(t *testing.T) {
 	if frames, _ := walFrames(t, s); frames != 1 {
 		t.Fatalf("the restarted log holds %d frames, want the checkpointer's 1", frames)
 	}
+	for finished := false; !finished; {
+		mu.Lock()
+		finished = done > 0
+		mu.Unlock()
+		if !finished && time.Now().After(deadline) {
+			t.Fatal("the hook's done was not called")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	if begun != 1 || done != 1 || doneSalt != salt {
+		t.Errorf("hook: %d begun, %d done (want 1, 1), the log restarted before done: %v", begun, done, doneSalt == salt)
+	}
+	mu.Unlock()
 	b.Put(page, "P", randomBody(rng, 20), page)
 	if frames, _ := walFrames(t, s); walSalt(t, s) != salt || frames < 2 {
 		t.Fatalf("the next write restarted the log again or wrote nothing (%d frames)", frames)

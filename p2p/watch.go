@@ -34,10 +34,19 @@ func (n *Node) watchCommits(ctx context.Context) error {
 	walWake := make(chan struct{}, 1)
 	if n.cfg.RepoDir != "" {
 		n.inotify(n.cfg.RepoDir, n.walPath(), walWake)
+		// The store's checkpointer writes the log too (it starts it
+		// over): those events, like this node's stores, need no look.
+		n.store.SetBackgroundWriteHook(func() func() {
+			n.storing.Add(1)
+			return func() { n.recordOwnWAL(); n.storing.Add(-1) }
+		})
 	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
+		if n.cfg.RepoDir != "" {
+			defer n.store.SetBackgroundWriteHook(nil) // the store may outlive this node
+		}
 		tick := time.NewTicker(n.cfg.PollInterval)
 		defer tick.Stop()
 		// A write to the WAL wakes us before the writer has published the
