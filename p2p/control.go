@@ -2,18 +2,19 @@ package p2p
 
 import (
 	"context"
-	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/ipfs/go-cid"
 
 	"peerwiki/history"
@@ -28,7 +29,8 @@ import (
 //	GET  /v1/peers     []PeerState
 //	POST /v1/sync      SyncRequest → SyncReport
 //	POST /v1/confirm   ConfirmRequest → ConfirmReport
-//	POST /v1/commit    commitNotice → 204
+//	POST /v1/commit    commitNotice → 204 (JSON, or CBOR as a command
+//	                   sends it: Content-Type application/cbor)
 //	POST /v1/editing   editingRequest → 200 at once, then the response is
 //	                   held open for as long as the page is edited
 //
@@ -54,79 +56,147 @@ var errBadRequest = errors.New("bad request")
 
 type commitNotice struct {
 	// At is when the commit was made, in unix µs.
-	At int64 `json:"at"`
+	At int64 `json:"at" cbor:"at"`
 	// Revisions are what was committed, with the blocks a heads
 	// announcement inlines, when the command could tell them all
 	// (history.TakeLocalCommits); the node then announces them without
 	// reading them back. Without them it looks in the database.
-	Revisions []noticedRevision `json:"revisions,omitempty"`
+	Revisions []noticedRevision `json:"revisions,omitempty" cbor:"revisions,omitempty"`
 }
 
 // noticedRevision is a history.LocalCommit on the control socket (its
 // page goes by the revision's own block: Node.NoticeCommits).
 type noticedRevision struct {
-	Cid    []byte         `json:"cid"`
-	Head   bool           `json:"head,omitempty"`
-	Blocks []noticedBlock `json:"blocks"`
+	Cid    []byte         `json:"cid" cbor:"cid"`
+	Head   bool           `json:"head,omitempty" cbor:"head,omitempty"`
+	Blocks []noticedBlock `json:"blocks" cbor:"blocks"`
 }
 
 type noticedBlock struct {
-	Cid  []byte `json:"c"`
-	Data []byte `json:"d"`
+	Cid  []byte `json:"c" cbor:"c"`
+	Data []byte `json:"d" cbor:"d"`
 }
 
-// appendJSON appends n as encoding/json writes it. A command sends one
-// notice in its life, right after its commit: encoding/json's first use
-// of a type works out its encoder by reflection, and that was a fifth of
-// a millisecond between the commit and the node hearing of it (issue 14).
-func (n commitNotice) appendJSON(b []byte) []byte {
-	b = append(b, `{"at":`...)
-	b = strconv.AppendInt(b, n.At, 10)
+// appendCBOR appends n as noticeEnc writes it (CBOR, RFC 8949: the
+// fields in order, the shortest heads, nil as null). A command writes its
+// notice this way: without base64 a quarter fewer bytes, and read by the
+// node in a few microseconds where encoding/json took about 90 (a notice
+// with a 3 KB page; on the edit's way to its peers, issue 14). By hand:
+// a command sends one notice in its life, right after its commit, and an
+// encoder's first use of a type works out its encoding by reflection
+// (encoding/json's took a fifth of a millisecond there).
+func (n commitNotice) appendCBOR(b []byte) []byte {
+	fields := uint64(1)
 	if len(n.Revisions) > 0 {
-		b = append(b, `,"revisions":[`...)
-		for i, r := range n.Revisions {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"cid":`...)
-			b = appendJSONBytes(b, r.Cid)
-			if r.Head {
-				b = append(b, `,"head":true`...)
-			}
-			b = append(b, `,"blocks":`...)
-			if r.Blocks == nil {
-				b = append(b, "null"...)
-			} else {
-				b = append(b, '[')
-				for j, k := range r.Blocks {
-					if j > 0 {
-						b = append(b, ',')
-					}
-					b = append(b, `{"c":`...)
-					b = appendJSONBytes(b, k.Cid)
-					b = append(b, `,"d":`...)
-					b = appendJSONBytes(b, k.Data)
-					b = append(b, '}')
-				}
-				b = append(b, ']')
-			}
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		fields++
 	}
-	return append(b, '}')
+	b = appendCBORHead(b, cborMap, fields)
+	b = appendCBORText(b, "at")
+	if n.At >= 0 {
+		b = appendCBORHead(b, cborUint, uint64(n.At))
+	} else {
+		b = appendCBORHead(b, cborNegative, uint64(-(n.At + 1)))
+	}
+	if len(n.Revisions) == 0 {
+		return b
+	}
+	b = appendCBORText(b, "revisions")
+	b = appendCBORHead(b, cborArray, uint64(len(n.Revisions)))
+	for _, r := range n.Revisions {
+		fields := uint64(2)
+		if r.Head {
+			fields++
+		}
+		b = appendCBORHead(b, cborMap, fields)
+		b = appendCBORText(b, "cid")
+		b = appendCBORBytes(b, r.Cid)
+		if r.Head {
+			b = appendCBORText(b, "head")
+			b = append(b, cborTrue)
+		}
+		b = appendCBORText(b, "blocks")
+		if r.Blocks == nil {
+			b = append(b, cborNull)
+			continue
+		}
+		b = appendCBORHead(b, cborArray, uint64(len(r.Blocks)))
+		for _, k := range r.Blocks {
+			b = appendCBORHead(b, cborMap, 2)
+			b = appendCBORText(b, "c")
+			b = appendCBORBytes(b, k.Cid)
+			b = appendCBORText(b, "d")
+			b = appendCBORBytes(b, k.Data)
+		}
+	}
+	return b
 }
 
-// appendJSONBytes appends p as encoding/json writes a []byte: standard
-// base64 in quotes, or null for nil.
-func appendJSONBytes(b, p []byte) []byte {
-	if p == nil {
-		return append(b, "null"...)
+// CBOR's major types and simple values (RFC 8949, section 3).
+const (
+	cborUint     = 0
+	cborNegative = 1
+	cborBytes    = 2
+	cborText     = 3
+	cborArray    = 4
+	cborMap      = 5
+	cborTrue     = 0xf5
+	cborNull     = 0xf6
+)
+
+// appendCBORHead appends the head of a data item of major type major and
+// argument n, in its shortest form.
+func appendCBORHead(b []byte, major byte, n uint64) []byte {
+	m := major << 5
+	switch {
+	case n < 24:
+		return append(b, m|byte(n))
+	case n <= math.MaxUint8:
+		return append(b, m|24, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
 	}
-	b = append(b, '"')
-	b = base64.StdEncoding.AppendEncode(b, p)
-	return append(b, '"')
+	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }
+
+func appendCBORText(b []byte, s string) []byte {
+	return append(appendCBORHead(b, cborText, uint64(len(s))), s...)
+}
+
+// appendCBORBytes appends p as a byte string, or null for nil.
+func appendCBORBytes(b, p []byte) []byte {
+	if p == nil {
+		return append(b, cborNull)
+	}
+	return append(appendCBORHead(b, cborBytes, uint64(len(p))), p...)
+}
+
+// noticeEnc is the encoding appendCBOR writes (its test holds it to it);
+// noticeDec reads a notice, strictly.
+var (
+	noticeEnc = func() cbor.EncMode {
+		e, err := cbor.EncOptions{}.EncMode()
+		if err != nil {
+			panic(err)
+		}
+		return e
+	}()
+	noticeDec = func() cbor.DecMode {
+		d, err := cbor.DecOptions{
+			DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+			IndefLength:       cbor.IndefLengthForbidden,
+			MaxArrayElements:  4096,
+			MaxMapPairs:       16,
+			MaxNestedLevels:   8,
+			ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+		}.DecMode()
+		if err != nil {
+			panic(err)
+		}
+		return d
+	}()
+)
 
 func noticedRevisions(commits []history.LocalCommit) []noticedRevision {
 	out := make([]noticedRevision, 0, len(commits))
@@ -214,7 +284,7 @@ func (d *Daemon) serveControl(l net.Listener) {
 	})
 	mux.HandleFunc("POST /v1/commit", func(w http.ResponseWriter, r *http.Request) {
 		var n commitNotice
-		if decode(w, r, &n) {
+		if decodeNotice(w, r, &n) {
 			commits, err := n.localCommits()
 			if err != nil {
 				writeError(w, err)
@@ -301,6 +371,23 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	// and end the request's context when the client goes away (a held
 	// editing request whose process died).
 	io.Copy(io.Discard, body)
+	return true
+}
+
+// decodeNotice is decode for a commit notice, which comes as CBOR from a
+// command of this version and as JSON from an older one.
+func decodeNotice(w http.ResponseWriter, r *http.Request, n *commitNotice) bool {
+	if r.Header.Get("Content-Type") != "application/cbor" {
+		return decode(w, r, n)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err == nil {
+		err = noticeDec.Unmarshal(body, n)
+	}
+	if err != nil {
+		writeError(w, fmt.Errorf("%w: %v", errBadRequest, err))
+		return false
+	}
 	return true
 }
 

@@ -85,22 +85,21 @@ func NoticeCommit(dir string, committed time.Time, commits []history.LocalCommit
 // between the commit and the node hearing of it).
 func writeNotice(conn net.Conn, committed time.Time, commits []history.LocalCommit) {
 	defer conn.Close()
-	body := commitNotice{At: committed.UnixMicro(), Revisions: noticedRevisions(commits)}.appendJSON(nil)
+	body := commitNotice{At: committed.UnixMicro(), Revisions: noticedRevisions(commits)}.appendCBOR(nil)
 	req := make([]byte, 0, len(body)+128)
-	req = append(req, "POST /v1/commit HTTP/1.1\r\nHost: peerwiki\r\nContent-Type: application/json\r\nContent-Length: "...)
+	req = append(req, "POST /v1/commit HTTP/1.1\r\nHost: peerwiki\r\nContent-Type: application/cbor\r\nContent-Length: "...)
 	req = strconv.AppendInt(req, int64(len(body)), 10)
 	req = append(req, "\r\nConnection: close\r\n\r\n"...)
 	_, _ = conn.Write(append(req, body...))
 }
 
-// PendingNotice is a commit notice's connection, dialed while the
+// PendingNotice is a commit notice's connection, dialed before the
 // command commits: the notice then costs a write, and the node has
 // accepted the connection and waits for it (dialing after the commit was
 // a tenth to a half of a millisecond of an edit's trip to a replica).
 type PendingNotice struct {
 	dir  string
 	at   time.Time
-	done chan struct{}
 	conn net.Conn // nil: dialing failed
 }
 
@@ -109,26 +108,28 @@ type PendingNotice struct {
 // (ReadHeaderTimeout).
 const noticeFresh = 3 * time.Second
 
-// PrepareNotice dials the node on dir in the background, for Send.
+// PrepareNotice dials the node on dir, for Send; a command calls it just
+// before its commit, and the node accepts the connection while the
+// command commits. The dial is made here, not in a goroutine of its own:
+// a command that writes one page runs on one P (ui/cli onePageWrite),
+// where such a goroutine ran only once Send waited for it, after the
+// commit (0.16 ms at the median, 0.3 at the 90th percentile, of the
+// notice's way to the node).
 func PrepareNotice(dir string) *PendingNotice {
-	p := &PendingNotice{dir: dir, at: time.Now(), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if conn, err := dialControl(ctx, dir); err == nil {
-			// Used within noticeFresh of p.at (Send), then written at once.
-			_ = conn.SetWriteDeadline(p.at.Add(noticeFresh + time.Second))
-			p.conn = conn
-		}
-	}()
+	p := &PendingNotice{dir: dir, at: time.Now()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if conn, err := dialControl(ctx, dir); err == nil {
+		// Used within noticeFresh of p.at (Send), then written at once.
+		_ = conn.SetWriteDeadline(p.at.Add(noticeFresh + time.Second))
+		p.conn = conn
+	}
 	return p
 }
 
 // Send is NoticeCommit on the prepared connection, or on a new one if it
 // is older than noticeFresh. It is used once.
 func (p *PendingNotice) Send(committed time.Time, commits []history.LocalCommit) {
-	<-p.done
 	if p.conn == nil || time.Since(p.at) > noticeFresh {
 		p.Close()
 		NoticeCommit(p.dir, committed, commits)
@@ -141,7 +142,6 @@ func (p *PendingNotice) Send(committed time.Time, commits []history.LocalCommit)
 
 // Close closes the prepared connection unless Send used it.
 func (p *PendingNotice) Close() {
-	<-p.done
 	if p.conn != nil {
 		p.conn.Close()
 		p.conn = nil

@@ -101,14 +101,47 @@ func TestBadCommitNoticeIsRefused(t *testing.T) {
 		"block that is no revision":  {Cid: good.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: good.Data}}},
 		"revision of another wiki":   {Cid: foreign.Cid.Bytes(), Blocks: []noticedBlock{{Cid: good.Cid.Bytes(), Data: good.Data}, {Cid: foreign.Cid.Bytes(), Data: foreign.Data}}},
 	} {
-		err := c.do(context.Background(), http.MethodPost, "/v1/commit", commitNotice{At: 1, Revisions: []noticedRevision{rev}}, nil)
+		n := commitNotice{At: 1, Revisions: []noticedRevision{rev}}
+		err := c.do(context.Background(), http.MethodPost, "/v1/commit", n, nil)
 		if err == nil || !strings.Contains(err.Error(), "bad request") {
 			t.Fatalf("%s: %v, want a bad request", name, err)
+		}
+		if status := postCBOR(t, c, n.appendCBOR(nil)); status != http.StatusBadRequest {
+			t.Fatalf("%s, as CBOR: status %d, want 400", name, status)
+		}
+	}
+	ok := commitNotice{At: 1}.appendCBOR(nil)
+	for name, body := range map[string][]byte{
+		"not CBOR":      []byte("{\"at\": 1}"),
+		"cut short":     ok[:len(ok)-1],
+		"unknown field": append(append(appendCBORHead(nil, cborMap, 2), ok[1:]...), appendCBORText(appendCBORText(nil, "extra"), "x")...),
+		"trailing data": append(append([]byte{}, ok...), 0),
+		"empty":         nil,
+	} {
+		if status := postCBOR(t, c, body); status != http.StatusBadRequest {
+			t.Fatalf("%s: status %d, want 400", name, status)
 		}
 	}
 	if n := log.count(`msg="commit notice"`); n != 0 {
 		t.Fatalf("%d bad notices reached the node", n)
 	}
+}
+
+// postCBOR posts body to the node as a commit notice in CBOR, as a
+// command sends one, and returns the answer's status.
+func postCBOR(t *testing.T, c *NodeClient, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://peerwiki/v1/commit", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/cbor")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // A noticed revision among more than a page of the watcher's finds
@@ -153,9 +186,10 @@ func TestNoticedCommitAmongManyOthers(t *testing.T) {
 	}
 }
 
-// The notice a command writes by hand is what encoding/json would write,
-// and the node reads it back as it was.
-func TestNoticeEncodingIsJSON(t *testing.T) {
+// The notice a command writes by hand is what the CBOR encoder would
+// write, and the node reads it back as it was; the JSON of an older
+// command reads the same.
+func TestNoticeEncoding(t *testing.T) {
 	c1 := history.NewBlock(history.CodecRaw, []byte("a body\n"))
 	c2 := history.NewBlock(history.CodecDagCBOR, []byte{0xa0})
 	empty := history.NewBlock(history.CodecRaw, nil)
@@ -163,6 +197,8 @@ func TestNoticeEncodingIsJSON(t *testing.T) {
 		{At: 0},
 		{At: -1},
 		{At: 1796658750878468},
+		{At: -1796658750878468},
+		{At: 23}, {At: 24}, {At: 255}, {At: 256}, {At: 65535}, {At: 65536}, {At: 1<<32 - 1}, {At: 1 << 32}, {At: -24}, {At: -25},
 		{At: 5, Revisions: []noticedRevision{}},
 		{At: 6, Revisions: []noticedRevision{{Cid: c1.Cid.Bytes()}}},
 		{At: 7, Revisions: []noticedRevision{{Cid: c1.Cid.Bytes(), Head: true, Blocks: []noticedBlock{}}}},
@@ -171,20 +207,31 @@ func TestNoticeEncodingIsJSON(t *testing.T) {
 			{Cid: empty.Cid.Bytes(), Blocks: []noticedBlock{{Cid: empty.Cid.Bytes(), Data: empty.Data}, {Cid: c1.Cid.Bytes(), Data: []byte{}}}},
 		}},
 	} {
-		want, err := json.Marshal(n)
+		want, err := noticeEnc.Marshal(n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := n.appendJSON(nil)
+		got := n.appendCBOR(nil)
 		if !bytes.Equal(got, want) {
-			t.Errorf("notice at %d:\n got %s\nwant %s", n.At, got, want)
+			t.Errorf("notice at %d:\n got %x\nwant %x", n.At, got, want)
 		}
 		var back commitNotice
-		if err := json.Unmarshal(got, &back); err != nil {
+		if err := noticeDec.Unmarshal(got, &back); err != nil {
 			t.Fatalf("notice at %d does not decode: %v", n.At, err)
 		}
-		if again := back.appendJSON(nil); !bytes.Equal(again, want) {
-			t.Errorf("notice at %d after a round trip:\n got %s\nwant %s", n.At, again, want)
+		if again := back.appendCBOR(nil); !bytes.Equal(again, want) {
+			t.Errorf("notice at %d after a round trip:\n got %x\nwant %x", n.At, again, want)
+		}
+		js, err := json.Marshal(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromJSON commitNotice
+		if err := json.Unmarshal(js, &fromJSON); err != nil {
+			t.Fatal(err)
+		}
+		if again := fromJSON.appendCBOR(nil); !bytes.Equal(again, want) {
+			t.Errorf("notice at %d from JSON:\n got %x\nwant %x", n.At, again, want)
 		}
 	}
 }

@@ -151,10 +151,10 @@ func (a *app) noticeCommits() {
 	}
 }
 
-// prepareNotice has the connection of noticeCommits dialed while the
-// command commits; the writing commands call it just before their
-// commit, when a node runs on the repo. A write that waits for
-// confirmations keeps its priority until it has them (see makeWay).
+// prepareNotice dials the connection of noticeCommits, which the node
+// accepts while the command commits; the writing commands call it just
+// before their commit, when a node runs on the repo. A write that waits
+// for confirmations keeps its priority until it has them (see makeWay).
 func (a *app) prepareNotice(cmd *cobra.Command, r *wiki.Repo, c *confirmFlags) {
 	if a.repo == nil || !a.watchCommits || a.longLived || a.notice != nil {
 		return
