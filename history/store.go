@@ -365,15 +365,11 @@ func (s *Store) restartLog(ctx context.Context) {
 	if h := s.backgroundWrite.Load(); h != nil {
 		defer (*h)()()
 	}
-	conn, err := s.db.Conn(ctx)
+	conn, release, err := s.impatientConn(ctx)
 	if err != nil {
 		return
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
-		return
-	}
-	defer conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout.Milliseconds()))
+	defer release()
 	if beginLazy(ctx, conn) != nil { // the frame itself need not wait for the disk
 		return
 	}
@@ -573,15 +569,29 @@ func (s *Store) LeaveCheckpoints() { s.nodeCheckpoints.Store(true) }
 // what it can and leaves the rest.
 func (s *Store) checkpointIdle() {
 	ctx := context.Background()
-	conn, err := s.db.Conn(ctx)
+	conn, release, err := s.impatientConn(ctx)
 	if err != nil {
 		return
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
-		return
-	}
+	defer release()
 	conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+}
+
+// impatientConn takes a connection that does not wait for the lock
+// (busy_timeout 0); release gives it back as it was.
+func (s *Store) impatientConn(ctx context.Context) (*sql.Conn, func(), error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, func() {
+		conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout.Milliseconds()))
+		conn.Close()
+	}, nil
 }
 
 // Wiki returns the wiki id the store belongs to.
