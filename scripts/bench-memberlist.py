@@ -3,7 +3,7 @@
 
 An admin adds N members (N membership operations; a rogue admin could
 write many more), then `list` is timed on a 3-page wiki: with the member
-list's snapshot (members.cache, what every command reads) and with the
+list's snapshot (members.snap, what every command reads) and with the
 snapshot deleted before each run (each `list` replays every operation, as
 every command did before the snapshot). Local only: no network.
 
@@ -54,7 +54,7 @@ def main():
             ts.append((time.perf_counter() - t) * 1000)
         return statistics.median(ts)
 
-    snap = os.path.join(repo, "members.cache")
+    snap = os.path.join(repo, "members.snap")
     drop = lambda: os.path.exists(snap) and os.remove(snap)
     try:
         run("init", "--name", "ada")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -84,7 +85,7 @@ func TestMemberListSnapshot(t *testing.T) {
 	if !want.Removed || !want.Counts || len(want.List) != 3 || want.Secret == nil {
 		t.Fatalf("the list before: %+v", want)
 	}
-	snap := filepath.Join(dir, "members.cache")
+	snap := filepath.Join(dir, "members.snap")
 	if _, err := os.Stat(snap); err != nil {
 		t.Fatalf("no snapshot written: %v", err)
 	}
@@ -101,7 +102,12 @@ func TestMemberListSnapshot(t *testing.T) {
 	// The snapshot is what the next process reads (trusted as the
 	// database beside it is): a name changed in it shows.
 	b, _ := os.ReadFile(snap)
-	os.WriteFile(snap, bytes.Replace(b, []byte(`"Name":"bob"`), []byte(`"Name":"robert"`), 1), 0o600)
+	cborText := func(s string) []byte { return append([]byte{0x60 | byte(len(s))}, s...) }
+	named := func(name string) []byte { return append(cborText("name"), cborText(name)...) }
+	if !bytes.Contains(b, named("bob")) {
+		t.Fatalf("no member named bob in the snapshot: %x", b)
+	}
+	os.WriteFile(snap, bytes.Replace(b, named("bob"), named("robert"), 1), 0o600)
 	if m, err := reopen().Members(ctx); err != nil || m.List()[1].Name != "robert" && m.List()[2].Name != "robert" {
 		t.Fatalf("the snapshot was not read: %v, %v", m.List(), err)
 	}
@@ -111,11 +117,21 @@ func TestMemberListSnapshot(t *testing.T) {
 		spoil func()
 	}{
 		{"from the snapshot", func() {}},
-		{"damaged", func() { os.WriteFile(snap, []byte(`{"v":1,"wiki":`), 0o600) }},
+		{"damaged", func() { os.WriteFile(snap, b[:len(b)/2], 0o600) }},
+		{"an older build's JSON", func() { os.WriteFile(snap, []byte(`{"v":1,"wiki":"x"}`), 0o600) }},
 		{"missing", func() { os.Remove(snap) }},
 		{"for other heads", func() {
-			b, _ := os.ReadFile(snap)
-			os.WriteFile(snap, []byte(string(b[:len(b)-1])+`,"heads":["bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"]}`), 0o600)
+			var v map[string]any
+			if err := cbor.Unmarshal(b, &v); err != nil {
+				t.Fatal(err)
+			}
+			other, _ := cid.Decode("bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy")
+			v["heads"] = [][]byte{other.Bytes()}
+			changed, err := cbor.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(snap, changed, 0o600)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
