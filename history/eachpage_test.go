@@ -3,6 +3,7 @@ package history_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -268,5 +269,63 @@ func TestListAfterAnOlderPeerwikiWrote(t *testing.T) {
 	}
 	if probs, err := s.Fsck(ctx, nil); err != nil || len(probs) != 0 {
 		t.Fatalf("fsck: %v %v", probs, err)
+	}
+}
+
+// Opening a store whose list columns an older peerwiki left behind does
+// not wait for another process's write to make them again: it opens at
+// once (the list computes them meanwhile), and a later open makes them.
+// It waited out the busy timeout, 10 s, behind a serve's sync.
+func TestOpenDoesNotWaitToMakeTheListColumns(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "peerwiki.db")
+	s := storeAt(t, path)
+	b := historytest.NewBuilder(t, s)
+	b.Put(cid.Undef, "Alpha", "a\n")
+	execAll(t, s, `UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'commits'`) // an older binary's commit
+	s.Close()
+
+	other, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil { // another process writing
+		t.Fatal(err)
+	}
+	opened := make(chan *history.Store, 1)
+	go func() {
+		s, err := history.Open(path, historytest.WikiID, history.Options{})
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- s
+	}()
+	select {
+	case s = <-opened:
+	case <-time.After(5 * time.Second): // the busy timeout is 10 s
+		t.Fatal("opening waited for the other process's write")
+	}
+	if s == nil {
+		return
+	}
+	var n int
+	if err := s.EachPage(ctx, func(history.PageRow, []cid.Cid) error { n++; return nil }); err != nil || n != 1 {
+		t.Fatalf("listed %d pages (%v), want 1", n, err)
+	}
+	s.Close()
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	s = storeAt(t, path)
+	defer s.Close()
+	var kept bool
+	if err := s.DB().QueryRow(`SELECT (SELECT value FROM meta WHERE key = 'listed') = (SELECT value FROM meta WHERE key = 'commits')`).Scan(&kept); err != nil || !kept {
+		t.Fatalf("the list's columns not made at the open after the write (%v)", err)
 	}
 }

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -86,7 +87,16 @@ func (s *Store) checkListColumns() error {
 	if made == titleKeysVersion && kept {
 		return nil
 	}
-	tx, err := s.db.Begin()
+	// Made again by whichever opening finds the database free: one that
+	// waited behind another process's write (a serve's sync) waited out
+	// the busy timeout, 10 s; the list computes the columns meanwhile.
+	ctx := context.Background()
+	conn, release, err := s.impatientConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		if isBusy(err) {
 			return nil
