@@ -82,13 +82,15 @@ type snapMember struct {
 }
 
 // memberSnapDec reads a snapshot strictly: one with a field this build
-// does not know is another build's, and is replayed past.
+// does not know is another build's, and is replayed past. Its sizes are
+// the list's own (the file is this replica's, trusted as the database
+// beside it): the invites used and revoked are as many as admins made.
 var memberSnapDec = func() cbor.DecMode {
 	d, err := cbor.DecOptions{
 		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
 		IndefLength:       cbor.IndefLengthForbidden,
-		MaxArrayElements:  4 * MaxMembers,
-		MaxMapPairs:       4 * MaxMembers,
+		MaxArrayElements:  1 << 30,
+		MaxMapPairs:       1 << 30,
 		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
 	}.DecMode()
 	if err != nil {
