@@ -363,7 +363,8 @@ func (s *Store) startCheckpointer() {
 // holds the lock now restarts the log itself, as before.
 func (s *Store) restartLog(ctx context.Context) {
 	if h := s.backgroundWrite.Load(); h != nil {
-		defer (*h)()()
+		done := (*h)()
+		defer done()
 	}
 	conn, release, err := s.impatientConn(ctx)
 	if err != nil {
@@ -584,12 +585,12 @@ func (s *Store) impatientConn(ctx context.Context) (*sql.Conn, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
+	if _, err := conn.ExecContext(ctx, pragmaNoWait); err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
 	return conn, func() {
-		conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout.Milliseconds()))
+		conn.ExecContext(context.Background(), pragmaWait)
 		conn.Close()
 	}, nil
 }

@@ -29,6 +29,13 @@ import (
 // busyTimeout is the DSN's busy timeout, how long a writer waits its turn.
 const busyTimeout = 10 * time.Second
 
+// The statements that make a connection try once without waiting for
+// the lock, and wait again (busyTimeout), as it came from the pool.
+var (
+	pragmaNoWait = `PRAGMA busy_timeout = 0`
+	pragmaWait   = fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout.Milliseconds())
+)
+
 // waitingRoom is where writers waiting for the database say so.
 func (s *Store) waitingRoom() string { return s.path + "-waiting" }
 
@@ -38,11 +45,11 @@ var waiterSeq atomic.Int64
 // at once when the database is free, else registered in the waiting room
 // until SQLite lets it in (or the busy timeout passes).
 func (s *Store) beginWriteTurn(ctx context.Context, conn *sql.Conn) (*connTx, error) {
-	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
+	if _, err := conn.ExecContext(ctx, pragmaNoWait); err != nil {
 		return nil, err
 	}
 	tx, err := beginWrite(ctx, conn)
-	if _, rerr := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout.Milliseconds())); rerr != nil && err == nil {
+	if _, rerr := conn.ExecContext(ctx, pragmaWait); rerr != nil && err == nil {
 		tx.end()
 		return nil, rerr
 	}
