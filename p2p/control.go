@@ -77,7 +77,7 @@ type noticedBlock struct {
 	Data []byte `json:"d" cbor:"d"`
 }
 
-// appendCBOR appends n as noticeEnc writes it (CBOR, RFC 8949: the
+// appendCBOR appends n as cbor.Marshal writes it (RFC 8949: the
 // fields in order, the shortest heads, nil as null). A command writes its
 // notice this way: without base64 a quarter fewer bytes, and read by the
 // node in a few microseconds where encoding/json took about 90 (a notice
@@ -172,31 +172,21 @@ func appendCBORBytes(b, p []byte) []byte {
 	return append(appendCBORHead(b, cborBytes, uint64(len(p))), p...)
 }
 
-// noticeEnc is the encoding appendCBOR writes (its test holds it to it);
 // noticeDec reads a notice, strictly.
-var (
-	noticeEnc = func() cbor.EncMode {
-		e, err := cbor.EncOptions{}.EncMode()
-		if err != nil {
-			panic(err)
-		}
-		return e
-	}()
-	noticeDec = func() cbor.DecMode {
-		d, err := cbor.DecOptions{
-			DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-			IndefLength:       cbor.IndefLengthForbidden,
-			MaxArrayElements:  4096,
-			MaxMapPairs:       16,
-			MaxNestedLevels:   8,
-			ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		}.DecMode()
-		if err != nil {
-			panic(err)
-		}
-		return d
-	}()
-)
+var noticeDec = func() cbor.DecMode {
+	d, err := cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		IndefLength:       cbor.IndefLengthForbidden,
+		MaxArrayElements:  4096,
+		MaxMapPairs:       16,
+		MaxNestedLevels:   8,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
 
 func noticedRevisions(commits []history.LocalCommit) []noticedRevision {
 	out := make([]noticedRevision, 0, len(commits))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/fxamacker/cbor/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -207,7 +208,7 @@ func TestNoticeEncoding(t *testing.T) {
 			{Cid: empty.Cid.Bytes(), Blocks: []noticedBlock{{Cid: empty.Cid.Bytes(), Data: empty.Data}, {Cid: c1.Cid.Bytes(), Data: []byte{}}}},
 		}},
 	} {
-		want, err := noticeEnc.Marshal(n)
+		want, err := cbor.Marshal(n)
 		if err != nil {
 			t.Fatal(err)
 		}
