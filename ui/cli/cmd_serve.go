@@ -54,6 +54,7 @@ Two flags for drills and tests are left out of the list below:
 			p2p.DefaultPort, p2p.DefaultPort, p2p.FormatWait(p2p.DefaultPresenceLease), p2p.FormatWait(maxPresenceLease)),
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			calmTimers()
 			a.keepRunning()
 			r, err := a.open()
 			if err != nil {

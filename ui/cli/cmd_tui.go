@@ -56,6 +56,7 @@ func (a *app) runTUIWith(cmd *cobra.Command, offline bool, f nodeFlags) error {
 	if !interactive(a.stdin, a.stdout) {
 		return tui.ErrNotTerminal
 	}
+	calmTimers()
 	if !wiki.Initialised(a.dir()) {
 		r, err := wiki.Init(a.dir(), "")
 		if err != nil {

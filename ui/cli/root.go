@@ -71,9 +71,14 @@ type app struct {
 	keepPriority bool
 }
 
+// asProgram: Main runs, as the program itself (not a test running
+// commands in its process): calmTimers may start the process again.
+var asProgram bool
+
 // Main runs peerwiki with args (without the program name) and returns the
 // exit status.
 func Main(args []string) int {
+	asProgram = true
 	return run(context.Background(), args, os.Stdin, os.Stdout, os.Stderr)
 }
 
