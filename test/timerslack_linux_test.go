@@ -2,6 +2,7 @@ package test
 
 import (
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -25,9 +26,9 @@ func timerSlack(t *testing.T, pid int) int {
 }
 
 // A node's process runs with a timer slack of 1 ms (ui/cli calmTimers:
-// it starts itself again with it, keeping its PID), and still does its
-// work: an edit made next to Ada's serve reaches Bob's. A larger slack
-// that the process was started with is kept.
+// it starts itself again with it, keeping its PID and its name), and
+// still does its work: an edit made next to Ada's serve reaches Bob's. A
+// larger slack that the process was started with is kept.
 func TestServeRunsWithTimerSlack(t *testing.T) {
 	a := InitRepo(t, "ada")
 	page := a.OK("new", "Slack", "--body", "0\n")
@@ -38,6 +39,11 @@ func TestServeRunsWithTimerSlack(t *testing.T) {
 	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(sa.cmd.Process.Pid) + "/cmdline")
 	if !strings.Contains(string(cmdline), "serve") {
 		t.Fatalf("the started PID is not the serve any more: %q", cmdline)
+	}
+	// Named after its program still (ps, top), not "exe".
+	comm, _ := os.ReadFile("/proc/" + strconv.Itoa(sa.cmd.Process.Pid) + "/comm")
+	if want := filepath.Base(binary); strings.TrimSpace(string(comm)) != want[:min(len(want), 15)] {
+		t.Fatalf("serve's process is named %q, want %q", comm, want)
 	}
 	repos, _ := inviteAndServe(t, a, "bob")
 	a.OK("edit", page, "--body", "1\n", "--confirm", "1", "--confirm-timeout", "10s")

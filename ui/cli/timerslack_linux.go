@@ -50,13 +50,20 @@ func calmTimers() {
 	if cur, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0); err != nil || cur >= int(nodeTimerSlack) {
 		return
 	}
+	// The program's own path, not /proc/self/exe: the kernel names a
+	// process after the file it runs (ps and top would say "exe").
+	exe, err := os.Executable()
+	if err != nil {
+		return
+	}
 	runtime.LockOSThread() // the thread whose slack is set is the one that execs
 	defer runtime.UnlockOSThread()
 	if unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(nodeTimerSlack), 0, 0, 0) != nil {
 		return
 	}
 	env := append(os.Environ(), slackedEnv+"=1")
-	_ = syscall.Exec("/proc/self/exe", os.Args, env)
-	// Still here: the exec failed; this process goes on as it is.
+	_ = syscall.Exec(exe, os.Args, env)
+	// Still here: the exec failed (the program was replaced or removed
+	// since it started); this process goes on as it is.
 	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 0, 0, 0, 0) // 0: the thread's default again
 }
