@@ -56,6 +56,7 @@ Two flags for drills and tests are left out of the list below:
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			calmTimers()
 			a.keepRunning()
+			nodeGC()
 			r, err := a.open()
 			if err != nil {
 				return err

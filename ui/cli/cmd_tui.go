@@ -57,6 +57,7 @@ func (a *app) runTUIWith(cmd *cobra.Command, offline bool, f nodeFlags) error {
 		return tui.ErrNotTerminal
 	}
 	calmTimers()
+	nodeGC()
 	if !wiki.Initialised(a.dir()) {
 		r, err := wiki.Init(a.dir(), "")
 		if err != nil {
