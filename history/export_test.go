@@ -66,3 +66,7 @@ func SetIndexPageHook(f func(done int)) func() {
 
 // WritersInRoom is how many of this process's writers wait their turn.
 func (s *Store) WritersInRoom() int { return int(s.waiting.Load()) }
+
+// WaitingRoom is the directory where writers that found the database
+// taken say so.
+func (s *Store) WaitingRoom() string { return s.waitingRoom() }

@@ -219,9 +219,13 @@ type Store struct {
 	// (searchlater.go).
 	search searchState
 	// waiting counts this process's writers in the waiting room (a
-	// writer that found the database busy), for writers that hold the
-	// lock by choice to let them in soon (indexSome).
+	// writer that found the database busy) or waiting for the write slot,
+	// for writers that hold the lock by choice to let them in soon
+	// (indexSome).
 	waiting atomic.Int32
+	// writeSlot is held by this process's writer in its transaction
+	// (turns.go: takeWriteSlot).
+	writeSlot chan struct{}
 	// filter answers "is this block stored" for a sync's writer while
 	// this process's commits are the only ones (blockfilter.go).
 	filter blockFilter
@@ -253,7 +257,7 @@ func Open(path, wikiID string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{path: path, db: db, wiki: wikiID, opts: opts, cache: newBlockCache(32 << 20)}
+	s := &Store{path: path, db: db, wiki: wikiID, opts: opts, cache: newBlockCache(32 << 20), writeSlot: make(chan struct{}, 1)}
 	s.q = cachedQuerier{querier: db, cache: s.cache}
 	// SQLite answers "busy" without waiting in a few cases the busy timeout
 	// does not cover, such as another process recovering the WAL index
@@ -375,10 +379,16 @@ func (s *Store) restartLog(ctx context.Context) {
 		return
 	}
 	defer endLazy(conn)
+	release, ok := s.tryWriteSlot()
+	if !ok {
+		return // a writer of this process: it restarts the log
+	}
 	tx, err := beginWrite(ctx, conn)
 	if err != nil {
+		release()
 		return // busy: that writer restarts the log
 	}
+	tx.release = release
 	defer tx.end()
 	// A write of page 1 that changes nothing: the user version as it is
 	// (SQLite writes no page whose rows an UPDATE leaves as they were).

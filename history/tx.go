@@ -51,6 +51,9 @@ func (s *Store) Reader() Reader { return txReader{s.q} }
 type connTx struct {
 	ctx  context.Context // for the queries
 	conn *sql.Conn
+	// release gives the store's write slot back (turns.go), once the
+	// write transaction has ended; nil for a read.
+	release func()
 }
 
 // beginRead opens a read transaction on conn; end closes it. A plain
@@ -61,7 +64,7 @@ func beginRead(ctx context.Context, conn *sql.Conn) (*connTx, error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return nil, err
 	}
-	return &connTx{ctx, conn}, nil
+	return &connTx{ctx: ctx, conn: conn}, nil
 }
 
 // beginWrite opens a write transaction on conn; commit or end closes it.
@@ -72,7 +75,7 @@ func beginWrite(ctx context.Context, conn *sql.Conn) (*connTx, error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return nil, err
 	}
-	return &connTx{context.Background(), conn}, nil
+	return &connTx{ctx: context.Background(), conn: conn}, nil
 }
 
 func (t *connTx) QueryRow(query string, args ...any) *sql.Row {
@@ -115,7 +118,16 @@ func (t *connTx) commit() error {
 		return err
 	}
 	t.conn = nil
+	t.giveBack()
 	return nil
+}
+
+// giveBack gives the write slot back, once.
+func (t *connTx) giveBack() {
+	if t.release != nil {
+		t.release()
+		t.release = nil
+	}
 }
 
 // end rolls the transaction back unless it was committed; a connection
@@ -129,6 +141,7 @@ func (t *connTx) end() {
 		t.conn.Raw(func(any) error { return driver.ErrBadConn })
 	}
 	t.conn = nil
+	t.giveBack()
 }
 
 // bigBatchCacheKiB is the page cache of a Bulk import: its stream
