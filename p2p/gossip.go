@@ -372,7 +372,10 @@ func (g *gossip) indexLoop() {
 			}
 		}
 		n := g.n
-		if done, err := n.indexPending(n.ctx, true); err != nil && n.ctx.Err() == nil {
+		var done int
+		var err error
+		atLowPriority(func() { done, err = n.indexPending(n.ctx, true) })
+		if err != nil && n.ctx.Err() == nil {
 			n.log.Warn("indexing live edits for search failed (the next search does it)", "err", err)
 		} else if done > 0 {
 			n.log.Debug("indexed live edits for search", "pages", done)
