@@ -172,16 +172,13 @@ func appendCBORBytes(b, p []byte) []byte {
 	return append(appendCBORHead(b, cborBytes, uint64(len(p))), p...)
 }
 
-// noticeDec reads a notice, strictly.
+// noticeDec reads a notice as strictly as the wire's frames (wireDec),
+// within bounds of its own: a notice nests five deep (its revisions,
+// their blocks) and may name up to 4,096 of them.
 var noticeDec = func() cbor.DecMode {
-	d, err := cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		MaxArrayElements:  4096,
-		MaxMapPairs:       16,
-		MaxNestedLevels:   8,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}.DecMode()
+	o := wireDec.DecOptions()
+	o.MaxArrayElements, o.MaxNestedLevels = 4096, 8
+	d, err := o.DecMode()
 	if err != nil {
 		panic(err)
 	}
