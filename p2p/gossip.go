@@ -2,17 +2,23 @@ package p2p
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/ipfs/go-cid"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"peerwiki/history"
 )
@@ -29,6 +35,13 @@ const (
 	pubsubMaxMessage = 256 << 10
 )
 
+// UnsignedHeadsProtocol is never opened: a node lists it (libp2p's
+// identify tells its peers) to say that it takes heads announcements
+// GossipSub did not sign. Builds before it require GossipSub's signature
+// on every message; a node signs its announcements while any peer on
+// the heads topic does not list it (gossip.olderPeers).
+const UnsignedHeadsProtocol = protocol.ID("/peerwiki/heads-unsigned/1")
+
 // HeadsTopic is the GossipSub topic of a wiki's head announcements.
 func HeadsTopic(wiki string) string { return "peerwiki/" + wiki + "/heads" }
 
@@ -43,6 +56,13 @@ type announcement struct {
 	Sum []byte `cbor:"s,omitempty"`
 	// Periodic marks a re-announce (heads are a few, Sum is what counts).
 	Periodic bool `cbor:"p,omitempty"`
+	// Nonce makes each unsigned announcement a message of its own:
+	// GossipSub knows an unsigned message by its bytes (headsMessageID),
+	// and a node relaying a revision it received (watchCommits) would
+	// otherwise publish what GossipSub already delivered, which it drops.
+	// Random, never 0; absent from signed announcements, which builds
+	// before it read (strictly: an unknown field is refused).
+	Nonce uint64 `cbor:"n,omitempty"`
 }
 
 type wireBlock struct {
@@ -67,6 +87,7 @@ type heard struct {
 
 type gossip struct {
 	n        *Node
+	key      crypto.PrivKey // the host's: signs announcements for older peers
 	ps       *pubsub.PubSub
 	topic    *pubsub.Topic
 	sub      *pubsub.Subscription
@@ -80,6 +101,11 @@ type gossip struct {
 	// index wakes indexLoop.
 	lastLive atomic.Int64
 	index    chan struct{}
+	// topicPeers are the peers subscribed to the heads topic (peerLoop).
+	mu         sync.Mutex
+	topicPeers map[peer.ID]struct{}
+	// signed counts the announcements signed for older peers.
+	signed atomic.Int64
 }
 
 // meshWindow is how long after a peer joins the topic its mesh links may
@@ -111,7 +137,10 @@ func startGossip(n *Node) (*gossip, error) {
 	ps, err := pubsub.NewGossipSub(n.ctx, n.host,
 		pubsub.WithFloodPublish(true),
 		pubsub.WithMaxMessageSize(pubsubMaxMessage),
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		// GossipSub's own signature is not asked for (see signing), and
+		// is checked wherever a message carries one.
+		pubsub.WithMessageSignaturePolicy(pubsub.LaxNoSign),
+		pubsub.WithNoAuthor(),
 		pubsub.WithPeerExchange(false),
 		pubsub.WithLogger(slog.New(slog.DiscardHandler)),
 		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return n.isMember(p) }),
@@ -126,7 +155,11 @@ func startGossip(n *Node) (*gossip, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start gossip: %w", err)
 	}
-	g := &gossip{n: n, ps: ps, work: make(chan heard, 256), index: make(chan struct{}, 1)}
+	g := &gossip{n: n, key: n.host.Peerstore().PrivKey(n.host.ID()), ps: ps, work: make(chan heard, 256), index: make(chan struct{}, 1),
+		topicPeers: map[peer.ID]struct{}{}}
+	if g.key == nil {
+		return nil, errors.New("start gossip: the host has no private key")
+	}
 	name := HeadsTopic(n.wiki)
 	// Inline: the validator is CPU only and bounded by the message size,
 	// so it runs in GossipSub's validation worker rather than in a
@@ -134,7 +167,7 @@ func startGossip(n *Node) (*gossip, error) {
 	if err := ps.RegisterTopicValidator(name, g.validate, pubsub.WithValidatorInline(true)); err != nil {
 		return nil, fmt.Errorf("start gossip: %w", err)
 	}
-	if g.topic, err = ps.Join(name); err != nil {
+	if g.topic, err = ps.Join(name, pubsub.WithTopicMessageIdFn(headsMessageID)); err != nil {
 		return nil, fmt.Errorf("start gossip: %w", err)
 	}
 	if g.sub, err = g.topic.Subscribe(pubsub.WithBufferSize(1024)); err != nil {
@@ -143,6 +176,7 @@ func startGossip(n *Node) (*gossip, error) {
 	if g.peers, err = g.topic.EventHandler(); err != nil {
 		return nil, fmt.Errorf("start gossip: %w", err)
 	}
+	n.host.SetStreamHandler(UnsignedHeadsProtocol, func(s network.Stream) { s.Reset() })
 	n.wg.Add(5)
 	go g.peerLoop()
 	go g.readLoop()
@@ -156,8 +190,78 @@ func startGossip(n *Node) (*gossip, error) {
 // not name a member, as it says now. Nothing is added to it by hand.
 type nonMembers struct{ g *gate }
 
-func (b nonMembers) Add(peer.ID) bool        { return false }
-func (b nonMembers) Contains(p peer.ID) bool { return !b.g.isMember(p) }
+func (b nonMembers) Add(peer.ID) bool { return false }
+func (b nonMembers) Contains(p peer.ID) bool {
+	// GossipSub asks about a message's author too: an unsigned one names
+	// none, and its forwarder is asked about on its own.
+	return p != "" && !b.g.isMember(p)
+}
+
+// Signing. GossipSub signs a message with its publisher's key so that
+// whoever it reaches knows which peer published it; peerwiki never asks
+// (the forwarder, the connection's authenticated peer, is who answers
+// for a message: it is banned for an invalid one, and it is the one a
+// sync is asked of), and what an announcement carries stands on its own:
+// every inline revision is signed by its author and checked against it,
+// every block against its CID, and a head named is only a reason to sync.
+// The signature cost an edit's trip to a running replica three Ed25519
+// operations (signing, GossipSub checking its own message as it
+// publishes it, and the receiver checking it), about 0.3 ms of the 2 ms
+// commit-to-stored trip (BENCHMARKS.md). So announcements go unsigned and
+// without an author or sequence number, known by their bytes
+// (headsMessageID), with a random Nonce to set each apart; presence,
+// whose author is what it says, is signed as before (presence.publish).
+// A message that carries a signature still has it checked by GossipSub
+// before the validator sees it. Builds before this one refuse unsigned
+// messages: while any peer on the topic does not list
+// UnsignedHeadsProtocol, announcements are signed as before, without the
+// nonce (those builds would refuse the unknown field).
+
+// headsMessageID is how GossipSub knows a heads message (its seen cache,
+// IHAVE and IWANT): a signed one, as GossipSub does by default, by its
+// author and sequence number; an unsigned one by a hash of its bytes.
+// An unsigned message naming an author does not take the author's ids:
+// it could otherwise take the id of a message its author has yet to
+// publish, and have that dropped as seen.
+func headsMessageID(m *pb.Message) string {
+	if m.Signature != nil {
+		return pubsub.DefaultMsgIdFn(m)
+	}
+	sum := sha256.Sum256(m.Data)
+	return string(sum[:])
+}
+
+// olderPeers reports whether a peer on the heads topic has not said (by
+// listing UnsignedHeadsProtocol) that it takes unsigned announcements:
+// an older build, or a peer whose identify has not come yet.
+func (g *gossip) olderPeers() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for p := range g.topicPeers {
+		if ok, err := g.n.host.Peerstore().SupportsProtocols(p, UnsignedHeadsProtocol); err != nil || len(ok) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// publish publishes an announcement: unsigned with a nonce, or signed as
+// older builds require (see Signing). It returns the message's size.
+func (g *gossip) publish(ctx context.Context, a announcement) (int, error) {
+	var opts []pubsub.PubOpt
+	if g.olderPeers() {
+		a.Nonce = 0
+		opts = append(opts, pubsub.WithSecretKeyAndPeerId(g.key, g.n.host.ID()))
+		g.signed.Add(1)
+	} else {
+		a.Nonce = rand.Uint64() | 1
+	}
+	data, err := cbor.Marshal(a)
+	if err != nil {
+		return 0, err
+	}
+	return len(data), g.topic.Publish(ctx, data, opts...)
+}
 
 func (g *gossip) close() {
 	g.peers.Cancel()
@@ -198,6 +302,9 @@ func (g *gossip) decode(m *pubsub.Message) (heard, error) {
 	var h heard
 	if len(m.Data) > MaxAnnouncement {
 		return h, fmt.Errorf("message of %d bytes is over the %d limit", len(m.Data), MaxAnnouncement)
+	}
+	if m.Signature == nil && (m.From != nil || m.Seqno != nil || m.Key != nil) {
+		return h, errors.New("unsigned message names an author")
 	}
 	var a announcement
 	if err := wireDec.Unmarshal(m.Data, &a); err != nil {
@@ -240,6 +347,13 @@ func (g *gossip) peerLoop() {
 		if err != nil {
 			return
 		}
+		g.mu.Lock()
+		if e.Type == pubsub.PeerJoin {
+			g.topicPeers[e.Peer] = struct{}{}
+		} else {
+			delete(g.topicPeers, e.Peer)
+		}
+		g.mu.Unlock()
 		if e.Type == pubsub.PeerJoin {
 			now := time.Now()
 			g.lastJoin.Store(now.UnixNano())
@@ -444,15 +558,12 @@ func (g *gossip) announce(ctx context.Context, revs []history.NewRevision, inlin
 	if len(a.Heads) == 0 {
 		return nil
 	}
-	data, err := cbor.Marshal(a)
+	size, err := g.publish(ctx, a)
 	if err != nil {
-		return err
-	}
-	if err := g.topic.Publish(ctx, data); err != nil {
 		return fmt.Errorf("publish heads: %w", err)
 	}
 	g.lastPublish.Store(time.Now().UnixNano())
-	g.n.log.Debug("published", "revisions", len(revs), "bytes", len(data), "us", time.Now().UnixMicro())
+	g.n.log.Debug("published", "revisions", len(revs), "bytes", size, "us", time.Now().UnixMicro())
 	return nil
 }
 
@@ -483,8 +594,6 @@ func (g *gossip) reannounceLoop() {
 			}
 			a.Heads = append(a.Heads, c.Bytes())
 		}
-		if data, err := cbor.Marshal(a); err == nil {
-			_ = g.topic.Publish(g.n.ctx, data)
-		}
+		_, _ = g.publish(g.n.ctx, a)
 	}
 }

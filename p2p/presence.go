@@ -134,6 +134,7 @@ type presence struct {
 	n     *Node
 	topic *pubsub.Topic
 	sub   *pubsub.Subscription
+	sign  pubsub.PubOpt // this node's signature on what it publishes
 	lease time.Duration
 	mu    sync.Mutex
 	heard map[peer.ID][]PresenceEntry
@@ -167,7 +168,8 @@ func (p *presence) editing() []Editing {
 
 // startPresence joins the presence topic of the node's gossip.
 func startPresence(n *Node, g *gossip) (*presence, error) {
-	p := &presence{n: n, lease: n.cfg.PresenceLease, heard: map[peer.ID][]PresenceEntry{}, changed: make(chan struct{}, 1)}
+	p := &presence{n: n, lease: n.cfg.PresenceLease, heard: map[peer.ID][]PresenceEntry{}, changed: make(chan struct{}, 1),
+		sign: pubsub.WithSecretKeyAndPeerId(g.key, n.host.ID())}
 	if p.lease <= 0 {
 		p.lease = DefaultPresenceLease
 	}
@@ -195,6 +197,13 @@ func (p *presence) close() {
 
 func (p *presence) validate(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	if len(m.Data) > 8<<10 {
+		return pubsub.ValidationReject
+	}
+	// Who is editing is the message's author: GossipSub has checked the
+	// signature of a message that carries one, and takes one that does
+	// not (heads announcements go unsigned), so an unsigned one here
+	// could name anyone.
+	if m.Signature == nil || m.GetFrom() == "" {
 		return pubsub.ValidationReject
 	}
 	var msg presenceMsg
@@ -303,7 +312,8 @@ func (p *presence) announceLoop() {
 		if err != nil {
 			continue
 		}
-		if err := p.topic.Publish(p.n.ctx, data); err == nil {
+		// Signed by this node, as every build signs presence (see validate).
+		if err := p.topic.Publish(p.n.ctx, data, p.sign); err == nil {
 			last, lastSent = string(key), time.Now()
 		}
 		p.write() // also drops expired entries heard from others
