@@ -70,3 +70,9 @@ func (s *Store) WritersInRoom() int { return int(s.waiting.Load()) }
 // WaitingRoom is the directory where writers that found the database
 // taken say so.
 func (s *Store) WaitingRoom() string { return s.waitingRoom() }
+
+// SearchSegments is how many segments the search index is in.
+func SearchSegments(s *Store) (n int, err error) {
+	err = s.db.QueryRow(`SELECT count(*) FROM search_segdir`).Scan(&n)
+	return n, err
+}

@@ -78,9 +78,14 @@ const (
 // write then pays for a large merge: in a mesh of ten serves copied from
 // one clone, the second edit reached every replica 40-60 ms late while
 // each merged. Callers that stored much in few transactions call this
-// at the end; failures only cost search speed.
+// at the end; failures only cost search speed. It is a write like any
+// other: it waits its turn, and a writer of this process waits for it by
+// the write slot's handover rather than by polling SQLite's lock.
 func (s *Store) MergeSearchIndex(ctx context.Context) {
-	s.db.ExecContext(ctx, `INSERT INTO search(search) VALUES('optimize')`)
+	_ = s.uncountedWrite(ctx, func(tx *connTx) error {
+		_, err := tx.Exec(`INSERT INTO search(search) VALUES('optimize')`)
+		return err
+	})
 }
 
 // headInfo is a page head with the fields the page index needs.

@@ -94,7 +94,7 @@ func (s *Store) SearchPending(ctx context.Context) (int, error) {
 // above), calling progress (if not nil) after each transaction with the
 // pages done and how many there were; it returns how many it indexed.
 func (s *Store) IndexPending(ctx context.Context, progress func(done, total int)) (int, error) {
-	return s.indexPending(ctx, indexChunk, indexChunkTime, progress)
+	return s.indexPending(ctx, indexChunk, indexChunkTime, progress, true)
 }
 
 // IndexPendingBrief is IndexPending in transactions of a couple of
@@ -103,11 +103,18 @@ func (s *Store) IndexPending(ctx context.Context, progress func(done, total int)
 // seconds of edits 70 ms apart, 150 pages in one transaction of about
 // 15 ms made the edit that arrived meanwhile wait for it, and then for
 // SQLite's busy backoff: 16 ms to be stored instead of 2, issue 14.)
+// Nor does it merge the search index after them, however many they were:
+// their transactions are small, and FTS4's own merging at each keeps up,
+// where rewriting the whole index (MergeSearchIndex, 10 ms and more of a
+// wiki of 1,000 pages) held up an edit that came meanwhile just as long.
 func (s *Store) IndexPendingBrief(ctx context.Context) (int, error) {
-	return s.indexPending(ctx, briefChunk, briefChunkTime, nil)
+	return s.indexPending(ctx, briefChunk, briefChunkTime, nil, false)
 }
 
-func (s *Store) indexPending(ctx context.Context, chunk int, chunkTime time.Duration, progress func(done, total int)) (int, error) {
+// indexPending writes the pending search rows in transactions of chunk
+// pages or chunkTime at most; with merge, it merges the search index
+// after deferSearchAt pages or more.
+func (s *Store) indexPending(ctx context.Context, chunk int, chunkTime time.Duration, progress func(done, total int), merge bool) (int, error) {
 	if s.noSearchPending() {
 		return 0, nil
 	}
@@ -134,7 +141,7 @@ func (s *Store) indexPending(ctx context.Context, chunk int, chunkTime time.Dura
 			progress(done, max(total, done))
 		}
 	}
-	if done >= deferSearchAt {
+	if merge && done >= deferSearchAt {
 		s.MergeSearchIndex(ctx)
 	}
 	return done, nil

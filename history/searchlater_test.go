@@ -374,6 +374,38 @@ func TestIndexChunkEndsForAWaitingWriter(t *testing.T) {
 // backlogStore is a store holding n pages stored in one batch, whose
 // search rows were therefore left for later, with IndexPending's chunks
 // set to chunk for the rest of the test.
+// The rows of a node's live edits (IndexPendingBrief) are written in
+// small transactions, and the search index is not merged after them,
+// however many there were: that rewrite of the whole index held up the
+// edit that arrived meanwhile (10 ms and more, issue 14). A backlog left
+// by a sync (IndexPending) is merged after it, as before.
+func TestBriefIndexingDoesNotMergeTheIndex(t *testing.T) {
+	ctx := context.Background()
+	for _, brief := range []bool{true, false} {
+		s, _ := backlogStore(t, time.Hour, 300, func(i int) string { return fmt.Sprintf("words of page %d", i) })
+		var done int
+		var err error
+		if brief {
+			done, err = s.IndexPendingBrief(ctx)
+		} else {
+			done, err = s.IndexPending(ctx, nil)
+		}
+		if err != nil || done != 300 {
+			t.Fatalf("brief %v: indexed %d (%v)", brief, done, err)
+		}
+		segments, err := history.SearchSegments(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if merged := segments == 1; merged == brief {
+			t.Fatalf("brief %v: the search index is in %d segments", brief, segments)
+		}
+		if hits, err := s.Search(ctx, "words page", 500); err != nil || len(hits) != 300 {
+			t.Fatalf("brief %v: %d hits (%v)", brief, len(hits), err)
+		}
+	}
+}
+
 func backlogStore(t *testing.T, chunk time.Duration, n int, body func(i int) string) (*history.Store, *historytest.Builder) {
 	t.Helper()
 	t.Cleanup(history.SetIndexChunkTime(chunk))
