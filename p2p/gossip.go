@@ -58,10 +58,12 @@ type announcement struct {
 	Periodic bool `cbor:"p,omitempty"`
 	// Nonce makes each unsigned announcement a message of its own:
 	// GossipSub knows an unsigned message by its bytes (headsMessageID),
-	// and a node relaying a revision it received (watchCommits) would
-	// otherwise publish what GossipSub already delivered, which it drops.
-	// Random, never 0; absent from signed announcements, which builds
-	// before it read (strictly: an unknown field is refused).
+	// and two nodes can say the same bytes (the periodic announcements of
+	// two replicas with the same heads, two relays of one revision): the
+	// second would be taken for the first, and a node's own would not go
+	// out at all (GossipSub drops a publish of what it delivered). Random,
+	// never 0; absent from signed announcements, which builds before it
+	// read (strictly: an unknown field is refused).
 	Nonce uint64 `cbor:"n,omitempty"`
 }
 

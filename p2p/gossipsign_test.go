@@ -232,3 +232,44 @@ func TestUnsignedHeadsNamingAnAuthorAreRefused(t *testing.T) {
 		return nd.Stats().Rejected > rejected && nd.Host().Network().Connectedness(h.ID()) != network.Connected
 	})
 }
+
+// Two replicas with the same heads say the same thing in their periodic
+// announcements; each still goes out (the nonce sets them apart), where
+// GossipSub would drop a node's own as the one it delivered already.
+func TestPeriodicAnnouncementsOfConvergedReplicasBothGoOut(t *testing.T) {
+	r := newReplica(t)
+	r.addHistory(2, 1, "Note")
+	nd := startNode(t, r, func(cfg *Config) { cfg.Gossip, cfg.ReannounceInterval = true, 300*time.Millisecond })
+	h, _, topic, sub := listener(t, nd, false)
+	hs, err := nd.localHeads(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := announcement{Wiki: historyWiki(), Sum: hs.sum[:], Periodic: true, Heads: [][]byte{}}
+	for _, c := range hs.heads {
+		same.Heads = append(same.Heads, c.Bytes())
+	}
+	data, err := cbor.Marshal(same)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := topic.Publish(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		m, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal("no periodic announcement came from the node")
+		}
+		if m.ReceivedFrom == h.ID() {
+			continue // the listener's own
+		}
+		var a announcement
+		if err := wireDec.Unmarshal(m.Data, &a); err != nil || !a.Periodic {
+			t.Fatalf("from the node: %+v (%v)", a, err)
+		}
+		return
+	}
+}
