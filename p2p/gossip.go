@@ -129,7 +129,8 @@ func (g *gossip) meshForming() bool {
 // and subscriptions are still taken in. So non-members are also on
 // GossipSub's blacklist (no stream is opened to them, so they are never
 // sent our subscriptions, which name the wiki id, nor any message; a
-// message they sent, or wrote and a member forwarded, is dropped), and
+// message they sent is dropped, and so is one they signed that a member
+// forwarded: presence; announcements name no author, see Signing), and
 // an RPC inspector drops whatever a non-member sends before it is read
 // (its subscriptions included). A stranger's own pubsub stream never
 // gets that far: the node's stream gate answers a stranger only on the
@@ -139,8 +140,8 @@ func startGossip(n *Node) (*gossip, error) {
 	ps, err := pubsub.NewGossipSub(n.ctx, n.host,
 		pubsub.WithFloodPublish(true),
 		pubsub.WithMaxMessageSize(pubsubMaxMessage),
-		// GossipSub's own signature is not asked for (see signing), and
-		// is checked wherever a message carries one.
+		// GossipSub's own signature is not asked for (see Signing,
+		// below), and is checked wherever a message carries one.
 		pubsub.WithMessageSignaturePolicy(pubsub.LaxNoSign),
 		pubsub.WithNoAuthor(),
 		pubsub.WithPeerExchange(false),
@@ -212,7 +213,7 @@ func (b nonMembers) Contains(p peer.ID) bool {
 // commit-to-stored trip (BENCHMARKS.md). So announcements go unsigned and
 // without an author or sequence number, known by their bytes
 // (headsMessageID), with a random Nonce to set each apart; presence,
-// whose author is what it says, is signed as before (presence.publish).
+// whose author is what it says, is signed as before (presence.sign).
 // A message that carries a signature still has it checked by GossipSub
 // before the validator sees it. Builds before this one refuse unsigned
 // messages: while any peer on the topic does not list
