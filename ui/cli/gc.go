@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
-	"time"
 )
 
 // userTunedGC reports whether the user set GOGC or GOMEMLIMIT: then
@@ -72,26 +71,43 @@ var nodeGCOnce sync.Once
 // 14). Every few seconds it sets GOGC so that the next collection comes
 // at nodeHeapFloor, or at twice the live heap when that is more (GOGC 100,
 // as keepRunning sets it): what a node holds between collections grows by
-// at most nodeHeapFloor, never a multiple of a large heap. A GOGC or
-// GOMEMLIMIT the user set wins.
+// at most nodeHeapFloor, never a multiple of a large heap. It looks after
+// each collection (afterEachGC), at what that collection left live, so an
+// idle node is never woken for it. A GOGC or GOMEMLIMIT the user set wins.
 func nodeGC() {
 	if userTunedGC() {
 		return
 	}
 	nodeGCOnce.Do(func() {
-		go func() {
-			sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-			percent := 100
-			for {
-				metrics.Read(sample)
-				if want := nodeGCPercent(sample[0].Value.Uint64()); want != percent {
-					debug.SetGCPercent(want)
-					percent = want
-				}
-				time.Sleep(2 * time.Second)
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		percent := 100
+		look := func() {
+			metrics.Read(sample)
+			if want := nodeGCPercent(sample[0].Value.Uint64()); want != percent {
+				debug.SetGCPercent(want)
+				percent = want
 			}
-		}()
+		}
+		look() // none measured yet: the floor's GOGC from the start
+		afterEachGC(look)
 	})
+}
+
+// gcSentinel is an object nothing refers to, whose cleanup tells that a
+// collection ran (afterEachGC). The pointer keeps it out of the tiny
+// allocator, which batches small pointer-free objects whose cleanups may
+// never run.
+type gcSentinel struct{ _ *byte }
+
+// afterEachGC calls f after every collection from now on, one call at a
+// time, in the runtime's cleanup goroutine: each call arms the next with
+// a new unreachable object (runtime.AddCleanup).
+func afterEachGC(f func()) {
+	var arm func(struct{})
+	arm = func(struct{}) {
+		runtime.AddCleanup(new(gcSentinel), func(struct{}) { f(); arm(struct{}{}) }, struct{}{})
+	}
+	arm(struct{}{})
 }
 
 // nodeGCPercent is the GOGC that puts the next collection at

@@ -1,6 +1,10 @@
 package cli
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+	"time"
+)
 
 // nodeGC's GOGC puts the collector's next goal at nodeHeapFloor for a
 // small live heap (the goal as the Go runtime works it out: the larger of
@@ -19,6 +23,26 @@ func TestNodeGCPercentPutsTheGoalAtTheFloor(t *testing.T) {
 	for _, live := range []uint64{8 << 20, 20 << 20, 1 << 30} {
 		if g := nodeGCPercent(live); g != 100 {
 			t.Errorf("live %d MiB: GOGC %d, want 100", live>>20, g)
+		}
+	}
+}
+
+// afterEachGC's function runs after each collection, and keeps running
+// after those that follow (each call arms the next).
+func TestAfterEachGCRunsAfterEveryCollection(t *testing.T) {
+	calls := make(chan struct{}, 16)
+	afterEachGC(func() {
+		select {
+		case calls <- struct{}{}:
+		default: // the test is over; the hook stays for the process
+		}
+	})
+	for i := range 3 {
+		runtime.GC()
+		select {
+		case <-calls:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("collection %d: no call", i+1)
 		}
 	}
 }
