@@ -49,13 +49,16 @@ var loopbackPublic sync.Once
 var loopbackTCPQUIC = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0"), ma.StringCast("/ip4/127.0.0.1/udp/0/quic-v1")}
 
 // startRelay runs a relay on 127.0.0.1 (TCP and QUIC).
-func startRelay(t *testing.T) *Relay {
+func startRelay(t *testing.T) *Relay { return startRelayWith(t, nil) }
+
+// startRelayWith is startRelay with an allow list (nil: none).
+func startRelayWith(t *testing.T, allow *RelayAllow) *Relay {
 	t.Helper()
 	key, _, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := StartRelay(context.Background(), RelayConfig{Key: key, Listen: loopbackTCPQUIC})
+	r, err := StartRelay(context.Background(), RelayConfig{Key: key, Listen: loopbackTCPQUIC, Allow: allow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -245,10 +245,18 @@ func TestNAT(t *testing.T) {
 	t.Run("random-fully", func(t *testing.T) {
 		// Port-randomising NATs at both homes: hole punching is not
 		// expected to beat them, so the data flows through the relay.
+		// The team's relay serves its members only (--allow-file): Ada
+		// to start with; Bob joins her through it as a stranger, and the
+		// admin adds him to the file before his serve starts.
 		rig := newNATRig(t, true)
-		relay := rig.relay()
 		ada := InitRepo(t, "ada")
 		ada.OK("new", "Welcome", "--body", "Behind a harder NAT.\n")
+		adaID, _ := natID(ada)
+		allow := filepath.Join(t.TempDir(), "relay-allow.txt")
+		if err := os.WriteFile(allow, []byte(adaID+"  # ada\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		relay := rig.relay("--allow-file", allow)
 		adaServe := rig.serveInviter(1, ada, relay)
 		natWaitRelayed(t, ada, adaServe, 30*time.Second)
 		code := ada.OK("invite", "--uses", "2")
@@ -256,8 +264,18 @@ func TestNAT(t *testing.T) {
 		if !natHasPage(bob, "Welcome") {
 			t.Fatalf("bob's first sync left him without Ada's page: %v", bob.List())
 		}
-		bobServe := rig.serveJoined(2, bob)
 		bobID, _ := natID(bob)
+		f, err := os.OpenFile(allow, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(bobID + "  # bob, who just joined\n"); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		bobServe := rig.serveJoined(2, bob)
+		// His slot at the relay is one only a listed peer is given.
+		natWaitRelayed(t, bob, bobServe, 30*time.Second)
 		start := time.Now()
 		ada.OK("new", "Over the relay", "--body", "Carried by the relay.\n")
 		took := natWaitPage(t, 30*time.Second, "Over the relay", start, bob)

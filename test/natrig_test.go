@@ -95,13 +95,14 @@ func (rig *natRig) in(node string, cmd *exec.Cmd) *exec.Cmd {
 	return cmd
 }
 
-// relay starts `peerwiki relay` on the public host, on TCP and QUIC.
-func (rig *natRig) relay() *Serve {
+// relay starts `peerwiki relay` on the public host, on TCP and QUIC,
+// with extra arguments.
+func (rig *natRig) relay(extra ...string) *Serve {
 	rig.t.Helper()
-	cmd := exec.Command(binary, "relay", "--key", filepath.Join(rig.t.TempDir(), "relay.key"),
-		"--listen", "/ip4/"+natRelayHost+"/tcp/4001",
-		"--listen", "/ip4/"+natRelayHost+"/udp/4001/quic-v1",
-		"--public-net", natPublicNet)
+	cmd := exec.Command(binary, append([]string{"relay", "--key", filepath.Join(rig.t.TempDir(), "relay.key"),
+		"--listen", "/ip4/" + natRelayHost + "/tcp/4001",
+		"--listen", "/ip4/" + natRelayHost + "/udp/4001/quic-v1",
+		"--public-net", natPublicNet}, extra...)...)
 	cmd.Env = (&Repo{}).Command().Env
 	return startServe(rig.t, rig.in("public", cmd))
 }

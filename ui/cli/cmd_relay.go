@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
@@ -19,10 +20,10 @@ import (
 )
 
 func (a *app) relayCommand() *cobra.Command {
-	var listen, publicNets []string
-	var keyFile string
+	var listen, publicNets, allow []string
+	var keyFile, allowFile string
 	cmd := &cobra.Command{
-		Use:   "relay [--listen MULTIADDR]... [--key FILE] [--public-net CIDR]...",
+		Use:   "relay [--listen MULTIADDR]... [--key FILE] [--public-net CIDR]... [--allow PEERID]... [--allow-file FILE]",
 		Short: "Run a relay and DHT bootstrap node for a team's members behind NATs",
 		Long: fmt.Sprintf(`Run a Circuit Relay v2 relay, a Kademlia DHT server and an AutoNAT service
 until interrupted (SIGINT or SIGTERM), on a machine with a public address:
@@ -43,6 +44,14 @@ Limits: 128 reservations (one a peer, 8 an IP address), 16 relayed
 connections a peer; a relayed connection has no time or byte limit (a wiki
 sync takes minutes and megabytes, and libp2p opens no application stream
 over a connection a relay limits).
+
+Who may use it: anyone, within those limits, unless --allow or
+--allow-file is given. Then only the peers they name (the team's members)
+may reserve a slot, and connections are relayed only to them (from anyone:
+a new member reaches the inviter through the relay to join). --allow-file
+names one peer id a line ('#' starts a comment), and is read again when it
+changes, so a member is added without a restart; for instance:
+  peerwiki members --json | jq -r '.[] | select(.removed | not) | .peer_id' > allow.txt
 
 Prints one line 'listening on MULTIADDR/p2p/PEERID' per address on stdout,
 then logs to stderr.`, p2p.DefaultRelayPort),
@@ -70,11 +79,25 @@ then logs to stderr.`, p2p.DefaultRelayPort),
 			if err != nil {
 				return err
 			}
+			var allowList *p2p.RelayAllow
+			if len(allow) > 0 || allowFile != "" {
+				var ids []peer.ID
+				for _, s := range allow {
+					id, err := peer.Decode(s)
+					if err != nil {
+						return usagef("bad --allow %q: not a peer id", s)
+					}
+					ids = append(ids, id)
+				}
+				if allowList, err = p2p.NewRelayAllow(ids, allowFile); err != nil {
+					return usagef("--allow-file: %v", err)
+				}
+			}
 			p2p.SetPublicNets(nets)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			log := newLogger(a.stderr)
-			r, err := p2p.StartRelay(ctx, p2p.RelayConfig{Key: key, Listen: addrs, Logger: log})
+			r, err := p2p.StartRelay(ctx, p2p.RelayConfig{Key: key, Listen: addrs, Logger: log, Allow: allowList})
 			if err != nil {
 				return err
 			}
@@ -93,6 +116,8 @@ then logs to stderr.`, p2p.DefaultRelayPort),
 	cmd.Flags().StringArrayVar(&listen, "listen", nil, "address to listen on (repeatable)")
 	cmd.Flags().StringVar(&keyFile, "key", "", "identity key file (created if missing)")
 	cmd.Flags().StringArrayVar(&publicNets, "public-net", nil, "address range to count as public, CIDR (repeatable)")
+	cmd.Flags().StringArrayVar(&allow, "allow", nil, "a peer id that may use the relay (repeatable; default: anyone)")
+	cmd.Flags().StringVar(&allowFile, "allow-file", "", "file of peer ids that may use the relay, one a line, read again when it changes")
 	return cmd
 }
 
