@@ -273,3 +273,37 @@ func TestPeriodicAnnouncementsOfConvergedReplicasBothGoOut(t *testing.T) {
 		return
 	}
 }
+
+// A peer of an older build behind a node of this build (a line: this
+// build, this build, the older one) refuses the unsigned announcement
+// the middle node forwards; the middle node then announces what it
+// received itself, signed, so the older peer hears of the edit by
+// gossip rather than at the next periodic announcement.
+func TestOlderPeerBehindANewOneHearsOfEdits(t *testing.T) {
+	rs, nodes, pages := gossipNodes(t, 2, [][2]int{{0, 1}})
+	_, _, _, sub := listener(t, nodes[1], true)
+	waitFor(t, 3*meshWindow, "gossip meshes to form", func() bool {
+		return !nodes[0].gossip.meshForming() && !nodes[1].gossip.meshForming()
+	})
+	rev := rs[0].edit(pages[0], "written two hops from the older peer")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		m, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal("the older peer heard nothing of the edit")
+		}
+		var a olderAnnouncement
+		if err := wireDec.Unmarshal(m.Data, &a); err != nil {
+			t.Fatalf("an announcement the older peer would refuse: %v", err)
+		}
+		for _, h := range a.Heads {
+			if rev.Equals(cidOf(t, h)) && !a.Periodic {
+				if peer.ID(m.From) != nodes[1].ID() {
+					t.Fatalf("announced by %s, want the middle node", peer.ID(m.From))
+				}
+				return
+			}
+		}
+	}
+}

@@ -137,12 +137,13 @@ func (n *Node) announceFound(revs []history.NewRevision) bool {
 	n.observeLocal(revs)
 	relay := n.allFromNetwork(revs)
 	// Revisions that came by gossip: GossipSub's mesh forwarded them
-	// already, unless it is still forming. Those a sync brought (a
+	// already, unless it is still forming or an older peer refused them
+	// (gossipMayMiss). Those a sync brought (a
 	// one-shot `sync` or `join` pushing to this node, a peer met again)
 	// reach the other peers only if this node tells them: CIDs, which a
 	// peer that lacks them syncs.
 	byGossip := relay && n.allByGossip(revs)
-	if byGossip && (n.gossip == nil || !n.gossip.meshForming()) {
+	if byGossip && (n.gossip == nil || !n.gossipMayMiss()) {
 		return true
 	}
 	if byGossip {
@@ -176,9 +177,10 @@ func (n *Node) allFromNetwork(revs []history.NewRevision) bool {
 }
 
 // announce publishes new revisions: local commits always; revisions from
-// peers only while the gossip mesh may be forming (meshWindow), so that
-// an edit crosses even a line of peers that GossipSub would not forward
-// to yet. Relays name CIDs only: a peer that lacks them syncs, and peers
+// peers only while gossip may miss a peer (gossipMayMiss: the mesh may be
+// forming, meshWindow, or an older peer refuses what is forwarded), so
+// that an edit crosses even a line of peers that GossipSub would not
+// forward to yet. Relays name CIDs only: a peer that lacks them syncs, and peers
 // that have them spend next to nothing on the message.
 func (n *Node) announce(revs []history.NewRevision, inline bool) {
 	n.announceWith(revs, inline, nil)
@@ -320,12 +322,21 @@ func (n *Node) recordOwnWAL() {
 	}
 }
 
+// gossipMayMiss reports whether GossipSub may not carry what it brought
+// this node to every peer on the topic, so that the node announces it
+// too: while the mesh may be forming, and while a peer of an older build
+// is on the topic (it refuses the unsigned announcements this build
+// forwards; this node's own are signed for it, see gossip.publish).
+func (n *Node) gossipMayMiss() bool {
+	return n.gossip.meshForming() || n.gossip.olderPeers()
+}
+
 // storedFromPeer follows a store of revisions from a peer: the commit
 // watcher needs a look for what a sync brought (it announces them) and,
-// while GossipSub's mesh forms, for what gossip brought (it relays them,
-// see watchCommits); otherwise its next look skips them.
+// while gossip may miss a peer (gossipMayMiss), for what gossip brought
+// (it relays them, see watchCommits); otherwise its next look skips them.
 func (n *Node) storedFromPeer(viaGossip bool) {
-	if viaGossip && n.gossip != nil && !n.gossip.meshForming() {
+	if viaGossip && n.gossip != nil && !n.gossipMayMiss() {
 		return
 	}
 	select {
