@@ -379,16 +379,16 @@ func (s *Store) restartLog(ctx context.Context) {
 		return
 	}
 	defer endLazy(conn)
-	release, ok := s.tryWriteSlot()
+	slot, ok := s.tryWriteSlot()
 	if !ok {
 		return // a writer of this process: it restarts the log
 	}
 	tx, err := beginWrite(ctx, conn)
 	if err != nil {
-		release()
+		slot()
 		return // busy: that writer restarts the log
 	}
-	tx.release = release
+	tx.release = slot
 	defer tx.end()
 	// A write of page 1 that changes nothing: the user version as it is
 	// (SQLite writes no page whose rows an UPDATE leaves as they were).

@@ -253,7 +253,6 @@ func (g *gossip) olderPeers() bool {
 func (g *gossip) publish(ctx context.Context, a announcement) (int, error) {
 	var opts []pubsub.PubOpt
 	if g.olderPeers() {
-		a.Nonce = 0
 		opts = append(opts, pubsub.WithSecretKeyAndPeerId(g.key, g.n.host.ID()))
 		g.signed.Add(1)
 	} else {

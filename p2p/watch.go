@@ -138,10 +138,9 @@ func (n *Node) announceFound(revs []history.NewRevision) bool {
 	relay := n.allFromNetwork(revs)
 	// Revisions that came by gossip: GossipSub's mesh forwarded them
 	// already, unless it is still forming or an older peer refused them
-	// (gossipMayMiss). Those a sync brought (a
-	// one-shot `sync` or `join` pushing to this node, a peer met again)
-	// reach the other peers only if this node tells them: CIDs, which a
-	// peer that lacks them syncs.
+	// (gossipMayMiss). Those a sync brought (a one-shot `sync` or `join`
+	// pushing to this node, a peer met again) reach the other peers only
+	// if this node tells them: CIDs, which a peer that lacks them syncs.
 	byGossip := relay && n.allByGossip(revs)
 	if byGossip && (n.gossip == nil || !n.gossipMayMiss()) {
 		return true
@@ -180,8 +179,8 @@ func (n *Node) allFromNetwork(revs []history.NewRevision) bool {
 // peers only while gossip may miss a peer (gossipMayMiss: the mesh may be
 // forming, meshWindow, or an older peer refuses what is forwarded), so
 // that an edit crosses even a line of peers that GossipSub would not
-// forward to yet. Relays name CIDs only: a peer that lacks them syncs, and peers
-// that have them spend next to nothing on the message.
+// forward to yet. Relays name CIDs only: a peer that lacks them syncs,
+// and peers that have them spend next to nothing on the message.
 func (n *Node) announce(revs []history.NewRevision, inline bool) {
 	n.announceWith(revs, inline, nil)
 }

@@ -68,12 +68,13 @@ var nodeGCOnce sync.Once
 // collection is 2-5 ms of a core and pauses that, on two cores, fell on
 // the trips of the edits around it (GODEBUG=gctrace=1 on a pair of
 // serves, 200 edits: 7 collections at the replica, 4 at the origin; issue
-// 14). Every few seconds it sets GOGC so that the next collection comes
-// at nodeHeapFloor, or at twice the live heap when that is more (GOGC 100,
-// as keepRunning sets it): what a node holds between collections grows by
-// at most nodeHeapFloor, never a multiple of a large heap. It looks after
-// each collection (afterEachGC), at what that collection left live, so an
-// idle node is never woken for it. A GOGC or GOMEMLIMIT the user set wins.
+// 14). It sets GOGC so that the next collection comes at nodeHeapFloor,
+// or at twice the live heap when that is more (GOGC 100, as keepRunning
+// sets it): what a node holds between collections grows by at most
+// nodeHeapFloor, never a multiple of a large heap. It looks at its start
+// and after each collection (afterEachGC), at what that collection left
+// live, so an idle node is never woken for it. A GOGC or GOMEMLIMIT the
+// user set wins.
 func nodeGC() {
 	if userTunedGC() {
 		return
@@ -103,11 +104,9 @@ type gcSentinel struct{ _ *byte }
 // time, in the runtime's cleanup goroutine: each call arms the next with
 // a new unreachable object (runtime.AddCleanup).
 func afterEachGC(f func()) {
-	var arm func(struct{})
-	arm = func(struct{}) {
-		runtime.AddCleanup(new(gcSentinel), func(struct{}) { f(); arm(struct{}{}) }, struct{}{})
-	}
-	arm(struct{}{})
+	var arm func()
+	arm = func() { runtime.AddCleanup(new(gcSentinel), func(struct{}) { f(); arm() }, struct{}{}) }
+	arm()
 }
 
 // nodeGCPercent is the GOGC that puts the next collection at
