@@ -93,3 +93,25 @@ func TestConfirmedWrites(t *testing.T) {
 		t.Fatalf("--confirm 1 without a node: %+v", res)
 	}
 }
+
+// A --confirm or --confirm-timeout that cannot be met as written is a
+// usage error before anything is written (a timeout was once looked at
+// only after the commit, which it then reported as a usage error).
+func TestBadConfirmFlagsWriteNothing(t *testing.T) {
+	a := InitRepo(t, "alice")
+	page := a.OK("new", "Ledger", "--body", "0\n")
+	for _, flags := range [][]string{{"--confirm", "-1"}, {"--confirm", "two"}, {"--confirm", "1", "--confirm-timeout", "-1s"}, {"--confirm", "1", "--confirm-timeout", "0"}} {
+		for _, cmd := range [][]string{{"edit", page, "--body", "1\n"}, {"new", "Other", "--body", "x\n"}} {
+			res := a.Run(append(cmd, flags...)...)
+			if res.Code != 2 || !strings.Contains(res.Stderr, "flag:") || strings.Count(strings.TrimSpace(res.Stderr), "\n") > 1 {
+				t.Errorf("%v %v: exit %d, %q", cmd[0], flags, res.Code, res.Stderr)
+			}
+		}
+	}
+	if body := a.Show(page).Body; body != "0\n" {
+		t.Fatalf("a refused edit was written: %q", body)
+	}
+	if res := a.Run("show", "Other"); res.Code == 0 {
+		t.Fatal("a refused new page was written")
+	}
+}

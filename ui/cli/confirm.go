@@ -29,10 +29,45 @@ type confirmFlags struct {
 	wantFromSettings bool
 }
 
+// register adds the flags to cmd. Their values are checked as they are
+// parsed, before the command writes anything: a --confirm-timeout looked
+// at only when the confirmations were awaited refused a write already
+// committed, as a usage error.
 func (c *confirmFlags) register(cmd *cobra.Command) {
-	cmd.Flags().IntVar(&c.n, "confirm", 0, "wait until N other replicas hold the revision (default: the wiki's 'peerwiki confirm')")
-	cmd.Flags().DurationVar(&c.timeout, "confirm-timeout", 10*time.Second, "how long to wait for confirmations")
+	c.timeout = 10 * time.Second
+	cmd.Flags().Var((*replicaCount)(&c.n), "confirm", "wait until N other replicas hold the revision (default: the wiki's 'peerwiki confirm')")
+	cmd.Flags().Var((*positiveDuration)(&c.timeout), "confirm-timeout", "how long to wait for confirmations")
 }
+
+// replicaCount is a flag's number of replicas: 0 or more.
+type replicaCount int
+
+func (v *replicaCount) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return errors.New("a number of replicas, 0 or more")
+	}
+	*v = replicaCount(n)
+	return nil
+}
+
+func (v *replicaCount) String() string { return strconv.Itoa(int(*v)) }
+func (v *replicaCount) Type() string   { return "int" }
+
+// positiveDuration is a flag's duration, more than zero.
+type positiveDuration time.Duration
+
+func (v *positiveDuration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return errors.New("a duration more than zero, such as 10s")
+	}
+	*v = positiveDuration(d)
+	return nil
+}
+
+func (v *positiveDuration) String() string { return time.Duration(*v).String() }
+func (v *positiveDuration) Type() string   { return "duration" }
 
 // wanted is how many confirmations a write asks for: --confirm, else the
 // wiki's default (fromWiki).
@@ -62,9 +97,6 @@ func (a *app) confirm(cmd *cobra.Command, r *wiki.Repo, rev cid.Cid, c confirmFl
 	}
 	if a.keepPriority {
 		defer makeWay() // the confirmations were what the command waited on
-	}
-	if c.timeout <= 0 {
-		return usagef("--confirm-timeout must be positive")
 	}
 	node, known, err := a.knownReplicas(cmd, r)
 	if err != nil {
